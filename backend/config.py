@@ -1,0 +1,103 @@
+"""Where the backend looks for weights, and its settings.
+
+Weights layout (``$MACE_DANCE_HOME``, default the platform's user data dir, e.g.
+``~/.local/share/mace-dance`` on Linux)::
+
+    weights/motion/            official MACE-Dance `train-*.pt` (EDGE-style dict) or our
+                               `model.safetensors` + `config.json` (+ `normalizer.npz`)
+    weights/appearance/wan/    Wan2.2-Animate-14B-Diffusers folder (model_index.json, transformer/, vae/ …)
+    weights/appearance/mace/   MACE-Dance `Adapter.safetensors` and `LoRA.safetensors`
+    weights/smpl/              SMPL_NEUTRAL.pkl or .npz (optional: body mesh and betas)
+
+Each location can be overridden by an environment variable (``MACE_DANCE_MOTION_WEIGHTS``,
+``MACE_DANCE_WAN_WEIGHTS``, ``MACE_DANCE_MACE_APPEARANCE_WEIGHTS``, ``MACE_DANCE_SMPL_MODEL``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOME_ENV = "MACE_DANCE_HOME"
+APP_NAME = "mace-dance"
+
+MOTION_DOWNLOAD_HINT = (
+    "put the MACE-Dance motion checkpoint (train-3750.pt from the MACE-Dance release, or a checkpoint made by "
+    "`mace-dance train`) in {path}; without it the embedded choreographer is used"
+)
+WAN_DOWNLOAD_HINT = (
+    "download the base model with `huggingface-cli download Wan-AI/Wan2.2-Animate-14B-Diffusers --local-dir {path}`"
+)
+MACE_APPEARANCE_DOWNLOAD_HINT = (
+    "download MACE-Dance's appearance weights with `huggingface-cli download GD-ML/MACE-Dance "
+    "--include 'Expert-Appearance/*' --local-dir <tmp>` and copy Adapter.safetensors and LoRA.safetensors to {path}"
+)
+
+
+def default_home() -> Path:
+    """``$MACE_DANCE_HOME`` or the platform's user data dir for mace-dance."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def _env_path(name: str, fallback: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else fallback
+
+
+@dataclass
+class BackendConfig:
+    """Paths and device choices of one backend process."""
+
+    home: Path = field(default_factory=default_home)
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1" …
+    motion_generator: str = "auto"  # "auto", "choreographer", "motion_expert"
+    video_renderer: str = "auto"  # "auto", "puppet", "wan"
+
+    @property
+    def weights_dir(self) -> Path:
+        return self.home / "weights"
+
+    @property
+    def motion_weights(self) -> Path:
+        return _env_path("MACE_DANCE_MOTION_WEIGHTS", self.weights_dir / "motion")
+
+    @property
+    def wan_weights(self) -> Path:
+        return _env_path("MACE_DANCE_WAN_WEIGHTS", self.weights_dir / "appearance" / "wan")
+
+    @property
+    def mace_appearance_weights(self) -> Path:
+        return _env_path("MACE_DANCE_MACE_APPEARANCE_WEIGHTS", self.weights_dir / "appearance" / "mace")
+
+    @property
+    def smpl_model(self) -> Path:
+        """The SMPL model file if one is configured or present, else the expected location."""
+        explicit = os.environ.get("MACE_DANCE_SMPL_MODEL")
+        if explicit:
+            return Path(explicit).expanduser()
+        folder = self.weights_dir / "smpl"
+        for name in ("SMPL_NEUTRAL.npz", "SMPL_NEUTRAL.pkl", "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"):
+            if (folder / name).is_file():
+                return folder / name
+        return folder / "SMPL_NEUTRAL.pkl"
+
+    @property
+    def cache_dir(self) -> Path:
+        from platformdirs import user_cache_dir
+
+        return Path(os.environ.get("MACE_DANCE_CACHE", user_cache_dir(APP_NAME, appauthor=False)))
+
+    def resolve_device(self) -> str:
+        """The torch device to use: "cuda" when available for "auto", else "cpu"."""
+        if self.device != "auto":
+            return self.device
+        try:
+            import torch
+        except ImportError:
+            return "cpu"
+        return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,52 @@
+"""Forward kinematics of the SMPL skeleton in numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rotations import axis_angle_to_matrix
+from .skeleton import Skeleton
+
+
+def global_rotations(poses: np.ndarray, skeleton: Skeleton | None = None) -> np.ndarray:
+    """World rotation of every joint.
+
+    Args:
+        poses: (T, J, 3) axis-angle, radians, local to each joint's parent.
+    Returns:
+        (T, J, 3, 3) float64.
+    """
+    skeleton = skeleton or Skeleton.default()
+    local = axis_angle_to_matrix(poses)
+    world = np.empty_like(local)
+    for j, parent in enumerate(skeleton.parents):
+        world[:, j] = local[:, j] if parent < 0 else world[:, parent] @ local[:, j]
+    return world
+
+
+def forward_kinematics(
+    poses: np.ndarray, trans: np.ndarray, skeleton: Skeleton | None = None
+) -> np.ndarray:
+    """Joint positions of a posed skeleton.
+
+    Args:
+        poses: (T, J, 3) axis-angle, radians.
+        trans: (T, 3) metres, Y-up (the pelvis sits at ``trans + skeleton.offsets[0]``).
+        skeleton: rest skeleton; the default EDGE/MACE one when None.
+    Returns:
+        (T, J, 3) float64 joint positions, metres, same frame as ``trans``.
+    """
+    skeleton = skeleton or Skeleton.default()
+    poses = np.asarray(poses, dtype=np.float64)
+    local = axis_angle_to_matrix(poses)
+    offsets = skeleton.offsets
+    world_rot = np.empty_like(local)
+    positions = np.empty(poses.shape[:-1] + (3,), dtype=np.float64)
+    for j, parent in enumerate(skeleton.parents):
+        if parent < 0:
+            world_rot[:, j] = local[:, j]
+            positions[:, j] = np.asarray(trans, dtype=np.float64) + offsets[j]
+        else:
+            world_rot[:, j] = world_rot[:, parent] @ local[:, j]
+            positions[:, j] = positions[:, parent] + world_rot[:, parent] @ offsets[j]
+    return positions
