@@ -73,9 +73,9 @@ def load_motion(path: str | Path, *, up_axis: str | None = None) -> Motion:
         return _motion_from_pickle_fields(data, up_axis, path)
     except MotionFormatError as exc:
         raise MotionFormatError(exc.field, f"{exc.message.split(': ', 1)[-1]} (in {path.name})", exc.hint) from exc
-    except (ValueError, OSError, KeyError) as exc:
-        if isinstance(exc, InvalidInputError):
-            raise
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # numpy/zipfile raise many types for truncated or foreign files
         raise InvalidInputError(f"cannot read motion file {path}: {exc}", hint=_FORMAT_HINT) from exc
 
 
