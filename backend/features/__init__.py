@@ -1,0 +1,23 @@
+"""Music analysis for both motion generators: decoding, EDGE/MACE 35-d features, beats, bars, sections.
+
+Importing this package points numba's JIT cache at a per-user folder (see :mod:`.numba_cache`) before
+librosa is imported anywhere below it, so only the first run on a machine pays for compiling.
+"""
+
+from .numba_cache import configure_numba_cache
+
+configure_numba_cache()
+
+from .audio import ACCEPTED_FORMATS, ACCEPTED_SUFFIXES, load_audio  # noqa: E402
+from .music import EDGE_FEATURE_DIM, HOP_LENGTH, MusicFeatures, analyze_music  # noqa: E402
+
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "ACCEPTED_SUFFIXES",
+    "EDGE_FEATURE_DIM",
+    "HOP_LENGTH",
+    "MusicFeatures",
+    "analyze_music",
+    "configure_numba_cache",
+    "load_audio",
+]
