@@ -1,0 +1,81 @@
+"""Import a ``shared.motion.Motion`` as an animated SMPL armature (one new action per import)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from .._shared import errors
+from ..convert import smpl_to_armature as to_armature
+from . import action as action_glue, armature as armature_glue, scene as scene_glue
+
+
+@dataclass
+class ImportResult:
+    armature: bpy.types.Object
+    action: bpy.types.Action
+    created_armature: bool
+
+
+def action_name(song: str | None, seed: int | None) -> str:
+    """Action name for a generation: ``"<song stem> seed <n>"`` (Blender appends .001 on a clash)."""
+    stem = os.path.splitext(os.path.basename(song))[0] if song else "motion"
+    return f"{stem} seed {seed}" if seed is not None else stem
+
+
+def import_motion(context, motion, *, name: str, armature: bpy.types.Object | None = None, skeleton=None,
+                  audio_path: str | None = None, beats_s: np.ndarray | None = None,
+                  frame_start: int = 1) -> ImportResult:
+    """Put ``motion`` on an SMPL armature as a new action named ``name``.
+
+    Args:
+        motion: ``shared.motion.Motion`` (poses (T, 24, 3) axis-angle rad, trans (T, 3) m, Y-up).
+        armature: an existing SMPL armature to receive the new action (its current action is kept with a
+            fake user); None creates a new armature in the scene's active collection.
+        skeleton: rest skeleton for a new armature (default: the EDGE/MACE skeleton).
+        audio_path: the music, added as a sound strip at ``frame_start``.
+        beats_s: (N,) beat times in seconds, placed as timeline markers.
+
+    Everything is checked and computed before Blender data is touched; if writing fails half-way, what
+    was created is removed and the scene's frame rate and range are restored.
+    """
+    if armature is not None:
+        armature_glue.check_smpl_armature(armature)
+    if audio_path is not None and not os.path.isfile(audio_path):
+        raise errors.InvalidInputError(f"music file not found: {audio_path}", hint="choose an existing audio file")
+    rest, keys = to_armature.smpl_to_armature(motion, skeleton, frame_start)
+    curves = to_armature.fcurve_keys(keys)
+
+    scene = context.scene
+    saved = (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end)
+    created = armature is None
+    action = None
+    try:
+        if created:
+            collection = context.collection or scene.collection
+            armature = armature_glue.build_armature(collection, rest, "SMPL", motion.betas, motion.gender)
+        else:
+            for pose_bone in armature.pose.bones:
+                pose_bone.rotation_mode = "QUATERNION"
+        action = action_glue.write_action(armature, name, curves, fps=motion.fps, frame_start=frame_start,
+                                          num_frames=motion.num_frames)
+        scene_glue.set_frame_rate(scene, motion.fps)
+        scene_glue.set_frame_range(scene, frame_start, motion.num_frames)
+        if audio_path is not None:
+            scene_glue.set_sound_strip(scene, audio_path, frame_start)
+        if beats_s is not None:
+            scene_glue.set_beat_markers(scene, beats_s, motion.fps, frame_start)
+    except Exception:
+        (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end) = saved
+        if created and armature is not None:
+            data = armature.data
+            bpy.data.objects.remove(armature)
+            bpy.data.armatures.remove(data)
+        elif action is not None:
+            bpy.data.actions.remove(action)
+        raise
+    scene.frame_set(frame_start)
+    return ImportResult(armature, action, created)

@@ -1,0 +1,292 @@
+"""Backend jobs from Blender: one job at a time, never freezing the interface.
+
+Two drivers share one code path (``JobSession.run``):
+
+* GUI: the connection check (and starting a local backend if asked) runs on a worker thread that never
+  touches bpy; submission and polling use the client's non-blocking API from a ``bpy.app.timers``
+  callback every ``POLL_INTERVAL_S``; the finish callback runs on the main thread.
+* Background (``bpy.app.background``, e.g. ``blender -b``): timers never fire there, so the same steps run
+  blocking, with the client's deadline.
+
+Timers are unregistered when the job ends, on cancel, on ``unregister()`` and at exit (a live timer hangs
+Blender's exit).
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import ipaddress
+import urllib.parse
+from dataclasses import dataclass
+from typing import Callable
+
+import bpy
+
+from ._shared import errors
+from . import compat
+from .local_backend import LaunchSettings, LocalBackend
+
+POLL_INTERVAL_S = 0.1
+
+
+@dataclass
+class ConnectionSettings:
+    """Everything needed to reach (or start) a backend; built from the add-on preferences."""
+
+    address: str
+    timeout_s: float = 3.0
+    job_timeout_s: float = 3600.0
+    server_public_key: str = ""
+    client_secret_key_file: str = ""
+    start_local: bool = True
+    startup_timeout_s: float = 60.0
+    backend_command: str = ""
+    backend_python: str = ""
+
+
+def is_loopback(address: str) -> bool:
+    """True for ``tcp://127.0.0.1:…``, ``tcp://localhost:…``, ``ipc://…``; a local backend is only started
+    for such addresses."""
+    parsed = urllib.parse.urlparse(address)
+    if parsed.scheme in ("ipc", "inproc"):
+        return True
+    host = parsed.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def describe_hello(info) -> str:
+    """One line for the panel from the backend's ``hello`` answer (object or dict)."""
+    def field(*names):
+        for name in names:
+            value = info.get(name) if isinstance(info, dict) else getattr(info, name, None)
+            if value:
+                return value
+        return None
+
+    parts = [f"backend {field('server_version', 'version') or '?'}"]
+    for label, names in (("motion", ("generator", "motion_generator")), ("video", ("renderer", "video_renderer")),
+                         ("device", ("device",))):
+        value = field(*names)
+        if value:
+            parts.append(f"{label}: {value}")
+    return " · ".join(parts)
+
+
+class JobSession:
+    """The add-on's single connection to the backend and the job in flight."""
+
+    def __init__(self):
+        self.client = None
+        self._client_key = None
+        self.local: LocalBackend | None = None
+        self.job = None
+        self.kind = ""
+        self._finish: Callable | None = None
+        self._submit: Callable | None = None
+        self._connecting: concurrent.futures.Future | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._status_sink: Callable[[dict], None] = lambda update: None
+
+    # -- connection -------------------------------------------------------------------------------------
+    def _make_client(self, settings: ConnectionSettings):
+        from ._shared import client as shared_client
+
+        return shared_client.BackendClient(
+            settings.address, timeout_s=settings.timeout_s,
+            server_public_key=settings.server_public_key or None,
+            client_secret_key_file=settings.client_secret_key_file or None,
+        )
+
+    def _main_client(self, settings: ConnectionSettings):
+        key = (settings.address, settings.timeout_s, settings.server_public_key, settings.client_secret_key_file)
+        if self.client is None or key != self._client_key:
+            self.close_client()
+            self.client, self._client_key = self._make_client(settings), key
+        return self.client
+
+    def close_client(self) -> None:
+        client, self.client = self.client, None
+        if client is not None and hasattr(client, "close"):
+            client.close()
+
+    def connect(self, settings: ConnectionSettings) -> str:
+        """Handshake with the backend, starting a local one first if none answers and that is allowed.
+
+        Blocking; touches no bpy data (safe on a worker thread). Returns the panel's status line.
+        """
+        probe_client = self._make_client(settings)
+        try:
+            try:
+                return describe_hello(probe_client.hello())
+            except errors.BackendUnavailableError:
+                if not (settings.start_local and is_loopback(settings.address)):
+                    raise
+            if self.local is None or not self.local.running:
+                self.local = LocalBackend(LaunchSettings(settings.address, settings.backend_command,
+                                                         settings.backend_python), compat.extension_user_dir(__package__))
+                self.local.start()
+            info = self.local.wait_ready(probe_client.hello, settings.startup_timeout_s)
+            return describe_hello(info) + " (started here)"
+        finally:
+            if hasattr(probe_client, "close"):
+                probe_client.close()
+
+    def stop_local(self) -> bool:
+        local, self.local = self.local, None
+        if local is None:
+            return False
+        local.stop()
+        return True
+
+    # -- jobs ----------------------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._submit is not None or self.job is not None
+
+    def run(self, settings: ConnectionSettings, kind: str, submit: Callable, finish: Callable,
+            status: Callable[[dict], None]) -> None:
+        """Run one backend job: ``submit(client) -> JobHandle``, then ``finish(result)`` on the main thread.
+
+        ``status(update)`` receives dicts with any of ``busy, progress, message, error, backend`` for the
+        panel. In background mode this returns when the job is over (errors raise); in the GUI it returns
+        at once and the rest happens in a timer (errors go to ``status``).
+        """
+        if self.busy:
+            raise errors.InvalidInputError(f"a {self.kind} job is already running",
+                                           hint="wait for it to finish or press Cancel")
+        self.kind, self._submit, self._finish, self._status_sink = kind, submit, finish, status
+        status({"busy": True, "progress": 0.0, "message": f"{kind}: connecting…", "error": "", "hint": ""})
+        if bpy.app.background:
+            self._run_blocking(settings)
+        else:
+            self._executor = self._executor or concurrent.futures.ThreadPoolExecutor(1, "mace-dance-connect")
+            self._connecting = self._executor.submit(self.connect, settings)
+            self._settings = settings
+            if not bpy.app.timers.is_registered(self._tick):
+                bpy.app.timers.register(self._tick, first_interval=POLL_INTERVAL_S)
+
+    def _run_blocking(self, settings: ConnectionSettings) -> None:
+        try:
+            self._status_sink({"backend": self.connect(settings)})
+            client = self._main_client(settings)
+            self.job = self._submit(client)
+
+            def on_progress(job):
+                self._status_sink({"progress": float(job.progress or 0.0), "message": self._job_message(job)})
+
+            result = client.wait(self.job, settings.job_timeout_s, on_progress)
+            self._end()
+            self._finish(result)
+        except BaseException as exc:
+            self._end(error=exc)
+            raise
+
+    def _job_message(self, job) -> str:
+        position = getattr(job, "queue_position", None)
+        if position:
+            return f"{self.kind}: waiting in queue (position {position})"
+        return f"{self.kind}: {job.message or job.state}"
+
+    def _tick(self):
+        """Timer callback (GUI only): drive connection, submission and polling; None unregisters it."""
+        try:
+            if self._connecting is not None:
+                if not self._connecting.done():
+                    return POLL_INTERVAL_S
+                backend = self._connecting.result()  # raises the connection error, if any
+                self._connecting = None
+                self._status_sink({"backend": backend})
+                self.job = self._submit(self._main_client(self._settings))
+            if self.job is None:
+                return None
+            self.client.poll()
+            job = self.job
+            if not job.done:
+                self._status_sink({"progress": float(job.progress or 0.0), "message": self._job_message(job)})
+                return POLL_INTERVAL_S
+            if job.error is not None:
+                raise job.error
+            finish = self._finish
+            self._end()
+            finish(job.result)
+        except Exception as exc:  # shown in the panel and the report line; the timer stops
+            self._end(error=exc)
+            if not isinstance(exc, errors.JobCancelledError):
+                report_in_interface(exc)
+        return None
+
+    def _end(self, error: BaseException | None = None) -> None:
+        self.job, self._submit, self._finish, self._connecting = None, None, None, None
+        update = {"busy": False}
+        if isinstance(error, errors.JobCancelledError):
+            update.update({"message": error.message, "error": "", "hint": "", "progress": 0.0})
+        elif error is not None:
+            update.update(error_fields(error))
+            if isinstance(error, errors.BackendUnavailableError):
+                update["backend"] = "not connected"
+        self._status_sink(update)
+
+    def cancel(self) -> bool:
+        """Ask the backend to drop the running job; stop waiting for it either way."""
+        if not self.busy:
+            return False
+        job, client = self.job, self.client
+        if job is not None and client is not None:
+            try:
+                client.cancel(job)
+            except errors.MaceError:
+                pass  # the backend may be gone; the job is abandoned locally regardless
+        self._end(error=errors.JobCancelledError(f"{self.kind} cancelled"))
+        self.unregister_timer()
+        return True
+
+    def unregister_timer(self) -> None:
+        if bpy.app.timers.is_registered(self._tick):
+            bpy.app.timers.unregister(self._tick)
+
+    def shutdown(self) -> None:
+        """Unregister the timer, drop the job, close the socket, stop a backend started here."""
+        self.unregister_timer()
+        if self.busy:
+            self.cancel()
+        self.close_client()
+        self.stop_local()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+def error_fields(exc: BaseException) -> dict:
+    """Panel fields for an error: message and, for our errors, the hint that names the fix."""
+    if isinstance(exc, errors.MaceError):
+        return {"error": exc.message, "hint": exc.hint or "", "message": ""}
+    return {"error": f"{type(exc).__name__}: {exc}", "hint": "", "message": ""}
+
+
+def report_in_interface(exc: BaseException) -> None:
+    """Errors that happen in a timer have no operator to report through: pop them up over the window
+    (they are also in the panel) and print them to the console."""
+    text = str(exc)
+    print(f"MACE-Dance: {text}")
+    wm = bpy.context.window_manager
+    if wm is None or not wm.windows:
+        return
+
+    def draw(menu, _context):
+        menu.layout.label(text=text)
+
+    wm.popup_menu(draw, title="MACE-Dance", icon="ERROR")
+
+
+SESSION = JobSession()
+
+
+@atexit.register
+def _shutdown_at_exit() -> None:
+    SESSION.shutdown()

@@ -1,0 +1,79 @@
+"""Add-on preferences: where the backend is, how long to wait, and how to start one locally."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, StringProperty
+
+from ._shared import protocol
+from .jobs import ConnectionSettings
+
+DEFAULT_ADDRESS = protocol.DEFAULT_ADDRESS
+
+
+class MACE_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    address: StringProperty(
+        name="Backend address", default=DEFAULT_ADDRESS,
+        description="ZeroMQ address of the MACE-Dance backend (mace-dance serve --address …)")
+    server_public_key: StringProperty(
+        name="Server public key",
+        description="CURVE public key of a remote backend (from `mace-dance keys`); empty for a local one")
+    client_secret_key_file: StringProperty(
+        name="Client secret key file", subtype="FILE_PATH",
+        description="This client's CURVE secret key file, for a remote backend that checks clients")
+    timeout_s: FloatProperty(
+        name="Connect timeout", default=3.0, min=0.2, max=120.0, unit="TIME_ABSOLUTE",
+        description="How long one request waits for the backend to answer")
+    job_timeout_s: FloatProperty(
+        name="Job timeout", default=3600.0, min=10.0, max=86400.0, unit="TIME_ABSOLUTE",
+        description="Longest a generation or render may take before it is abandoned")
+    start_local: BoolProperty(
+        name="Start a local backend", default=True,
+        description="When no backend answers on a local address, start `mace-dance serve` (stopped when Blender exits)")
+    startup_timeout_s: FloatProperty(
+        name="Startup timeout", default=90.0, min=5.0, max=1800.0, unit="TIME_ABSOLUTE",
+        description="How long a freshly started local backend may take to answer")
+    backend_python: StringProperty(
+        name="Backend Python", subtype="FILE_PATH",
+        description="Python interpreter with MACE-Dance Studio installed (runs `python -m backend.cli serve`)")
+    backend_command: StringProperty(
+        name="Backend command",
+        description="Full command that starts the backend (overrides Backend Python), e.g. `mace-dance serve`")
+
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(self, "address")
+        col = layout.column(heading="Remote backend (CURVE)")
+        col.prop(self, "server_public_key")
+        col.prop(self, "client_secret_key_file")
+        row = layout.row()
+        row.prop(self, "timeout_s")
+        row.prop(self, "job_timeout_s")
+        box = layout.box()
+        box.prop(self, "start_local")
+        sub = box.column()
+        sub.active = self.start_local
+        sub.prop(self, "startup_timeout_s")
+        sub.prop(self, "backend_python")
+        sub.prop(self, "backend_command")
+
+
+def get(context) -> "MACE_AddonPreferences | None":
+    """The add-on's preferences, or None when it was registered without being enabled (scripts, tests)."""
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences if addon is not None else None
+
+
+def connection_settings(context) -> ConnectionSettings:
+    """Preferences as plain settings (defaults when the add-on is registered by a script)."""
+    prefs = get(context)
+    if prefs is None:
+        return ConnectionSettings(address=DEFAULT_ADDRESS)
+    return ConnectionSettings(
+        address=prefs.address, timeout_s=prefs.timeout_s, job_timeout_s=prefs.job_timeout_s,
+        server_public_key=prefs.server_public_key, client_secret_key_file=bpy.path.abspath(prefs.client_secret_key_file),
+        start_local=prefs.start_local, startup_timeout_s=prefs.startup_timeout_s,
+        backend_command=prefs.backend_command, backend_python=bpy.path.abspath(prefs.backend_python),
+    )

@@ -1,0 +1,71 @@
+"""Panel settings (saved with the .blend, per scene) and job status (per session, never saved)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from ._shared import genres
+
+GENRE_ITEMS = [("AUTO", "Auto", "Let the model choose from the music")] + [
+    (name, name, f"Dance in the {name} style") for name in genres.GENRES
+]
+
+
+class MACE_PG_settings(bpy.types.PropertyGroup):
+    music_path: StringProperty(name="Music", subtype="FILE_PATH", description="Audio file to dance to (wav, ogg, mp3, flac)")
+    genre: EnumProperty(name="Genre", items=GENRE_ITEMS, default="AUTO")
+    seed: IntProperty(name="Seed", default=0, min=0, description="Same music + seed = same dance")
+    start_s: FloatProperty(name="Start", default=0.0, min=0.0, unit="TIME_ABSOLUTE", description="Where in the song to start")
+    length_s: FloatProperty(name="Length", default=0.0, min=0.0, unit="TIME_ABSOLUTE",
+                            description="Seconds of dance to make; 0 = to the end of the song")
+    reference_image: StringProperty(name="Reference", subtype="FILE_PATH",
+                                    description="Image of the character who will dance in the video")
+    output_path: StringProperty(name="Output", subtype="FILE_PATH", default="//dance.mp4",
+                                description="Where the rendered video is written (// = next to the .blend)")
+    width: IntProperty(name="Width", default=512, min=64, max=4096, step=16)
+    height: IntProperty(name="Height", default=512, min=64, max=4096, step=16)
+
+
+class MACE_PG_status(bpy.types.PropertyGroup):
+    busy: BoolProperty(default=False)
+    progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    message: StringProperty(default="")
+    error: StringProperty(default="")
+    hint: StringProperty(default="")
+    backend: StringProperty(default="not checked")
+    last_output: StringProperty(default="", subtype="FILE_PATH")
+
+
+def settings(context) -> MACE_PG_settings:
+    return context.scene.mace_dance
+
+
+def status(context) -> MACE_PG_status:
+    return context.window_manager.mace_dance_status
+
+
+def status_updater(context):
+    """A callback that writes status updates into the window manager and redraws the sidebars."""
+    wm = context.window_manager
+
+    def update(fields: dict) -> None:
+        target = wm.mace_dance_status
+        for key, value in fields.items():
+            setattr(target, key, value)
+        for window in wm.windows:
+            for area in window.screen.areas:
+                if area.type == "VIEW_3D":
+                    area.tag_redraw()
+
+    return update
+
+
+def register_properties() -> None:
+    bpy.types.Scene.mace_dance = PointerProperty(type=MACE_PG_settings)
+    bpy.types.WindowManager.mace_dance_status = PointerProperty(type=MACE_PG_status)
+
+
+def unregister_properties() -> None:
+    del bpy.types.WindowManager.mace_dance_status
+    del bpy.types.Scene.mace_dance

@@ -1,0 +1,5 @@
+"""Sidebar panels (3D View › N-panel › Dance)."""
+
+from .panel import MACE_PT_dance, MACE_PT_dance_backend, MACE_PT_dance_render
+
+CLASSES = (MACE_PT_dance, MACE_PT_dance_render, MACE_PT_dance_backend)

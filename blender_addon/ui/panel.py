@@ -1,0 +1,110 @@
+"""The Dance tab: music -> Generate -> edit -> Render with reference, with progress and errors in place."""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import jobs, properties
+from ..bpy_glue import armature as armature_glue
+
+
+def draw_status(layout, status) -> None:
+    """Progress with Cancel while a job runs; the last error and its fix otherwise."""
+    if status.busy:
+        row = layout.row(align=True)
+        if hasattr(row, "progress"):  # UILayout.progress exists from 4.0
+            row.progress(factor=status.progress, type="BAR", text=status.message or "working…")
+        else:
+            row.prop(status, "progress", text=status.message or "working…", slider=True)
+        row.operator("mace.cancel", text="", icon="CANCEL")
+    elif status.message:
+        layout.label(text=status.message, icon="INFO")
+    if status.error:
+        box = layout.box()
+        box.alert = True
+        box.label(text=status.error, icon="ERROR")
+        if status.hint:
+            box.label(text=status.hint, icon="QUESTION")
+
+
+class _DancePanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Dance"
+
+
+class MACE_PT_dance(_DancePanel, bpy.types.Panel):
+    bl_idname = "MACE_PT_dance"
+    bl_label = "Dance"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = properties.settings(context)
+        status = properties.status(context)
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+
+        col = layout.column()
+        col.prop(settings, "music_path")
+        col.prop(settings, "genre")
+        col.prop(settings, "seed")
+        row = col.row(align=True)
+        row.prop(settings, "start_s")
+        row.prop(settings, "length_s")
+
+        row = layout.row()
+        row.scale_y = 1.4
+        row.enabled = not status.busy
+        row.operator("mace.generate", icon="PLAY_SOUND")
+        draw_status(layout, status)
+
+        armature = armature_glue.find_smpl_armature(context)
+        col = layout.column(align=True)
+        col.enabled = armature is not None and not status.busy
+        col.operator("mace.regenerate_selection", icon="FILE_REFRESH")
+        row = layout.row(align=True)
+        row.operator("mace.import_motion", icon="IMPORT")
+        sub = row.row(align=True)
+        sub.enabled = armature is not None
+        sub.operator("mace.export_motion", icon="EXPORT")
+
+
+class MACE_PT_dance_render(_DancePanel, bpy.types.Panel):
+    bl_idname = "MACE_PT_dance_render"
+    bl_label = "Render with Reference"
+    bl_parent_id = "MACE_PT_dance"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = properties.settings(context)
+        status = properties.status(context)
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(settings, "reference_image")
+        layout.prop(settings, "output_path")
+        row = layout.row(align=True)
+        row.prop(settings, "width")
+        row.prop(settings, "height")
+        row = layout.row()
+        row.enabled = not status.busy and armature_glue.find_smpl_armature(context) is not None
+        row.operator("mace.render_reference", icon="RENDER_ANIMATION")
+        if status.last_output:
+            layout.label(text=f"Last video: {bpy.path.basename(status.last_output)}", icon="FILE_MOVIE")
+
+
+class MACE_PT_dance_backend(_DancePanel, bpy.types.Panel):
+    bl_idname = "MACE_PT_dance_backend"
+    bl_label = "Backend"
+    bl_parent_id = "MACE_PT_dance"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        status = properties.status(context)
+        layout.label(text=status.backend, icon="LINKED" if status.backend.startswith("backend") else "UNLINKED")
+        row = layout.row(align=True)
+        row.operator("mace.backend_check", icon="FILE_REFRESH")
+        if jobs.SESSION.local is not None:
+            row.operator("mace.backend_stop", icon="CANCEL")
+        else:
+            row.operator("mace.backend_start", icon="PLAY")
