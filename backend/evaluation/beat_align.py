@@ -129,7 +129,7 @@ def edge_music_beat_times(path: str | Path) -> np.ndarray:
     start_bpm = _aist_start_bpm(path)
     if start_bpm is None:
         start_bpm = float(
-            librosa.feature.rhythm.tempo(onset_envelope=envelope, sr=EDGE_SAMPLE_RATE, hop_length=EDGE_HOP_LENGTH)[0]
+            librosa.feature.tempo(onset_envelope=envelope, sr=EDGE_SAMPLE_RATE, hop_length=EDGE_HOP_LENGTH)[0]
         )
     _, beat_frames = librosa.beat.beat_track(
         onset_envelope=envelope, sr=EDGE_SAMPLE_RATE, hop_length=EDGE_HOP_LENGTH,
