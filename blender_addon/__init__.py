@@ -16,6 +16,12 @@ bl_info = {  # legacy (pre-4.2) install; Blender 4.2+ reads blender_manifest.tom
 
 
 def register():
+    import os
+
+    if not __package__.startswith("bl_ext."):  # a legacy install: Blender did not install the wheels
+        from . import _wheels
+
+        _wheels.ensure_wheels(os.path.dirname(__file__))
     from . import registry
 
     registry.register()

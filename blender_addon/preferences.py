@@ -5,10 +5,11 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
 
-from ._shared import protocol
 from .jobs import ConnectionSettings
 
-DEFAULT_ADDRESS = protocol.DEFAULT_ADDRESS
+#: ``shared.protocol.DEFAULT_ADDRESS`` (a test keeps them equal). Written out so the add-on registers even
+#: where msgpack is missing (legacy install without the bundled wheels); only the backend features need it.
+DEFAULT_ADDRESS = "tcp://127.0.0.1:7557"
 
 
 class MACE_AddonPreferences(bpy.types.AddonPreferences):

@@ -9,6 +9,7 @@ import bpy
 import numpy as np
 
 from .._shared import errors
+from .. import compat
 from ..convert import smpl_to_armature as to_armature
 from . import action as action_glue, armature as armature_glue, scene as scene_glue
 
@@ -53,6 +54,8 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
     saved = (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end)
     created = armature is None
     action = None
+    previous = armature.animation_data.action if not created and armature.animation_data else None
+    previous_fake_user = previous.use_fake_user if previous is not None else False
     try:
         if created:
             collection = context.collection or scene.collection
@@ -70,12 +73,15 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
             scene_glue.set_beat_markers(scene, beats_s, motion.fps, frame_start)
     except Exception:
         (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end) = saved
+        if action is not None:
+            bpy.data.actions.remove(action)
+        if previous is not None:
+            previous.use_fake_user = previous_fake_user
+            compat.assign_action(armature, previous)
         if created and armature is not None:
             data = armature.data
             bpy.data.objects.remove(armature)
             bpy.data.armatures.remove(data)
-        elif action is not None:
-            bpy.data.actions.remove(action)
         raise
     scene.frame_set(frame_start)
     return ImportResult(armature, action, created)

@@ -1,0 +1,211 @@
+"""Import -> edit -> export through the real Blender (bpy module)."""
+
+from __future__ import annotations
+
+import wave
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.blender
+
+
+@pytest.fixture
+def glue(bpy):
+    from blender_addon import compat
+    from blender_addon.bpy_glue import exporter, importer
+
+    return compat, importer, exporter
+
+
+def _import(bpy, importer, motion, **kwargs):
+    return importer.import_motion(bpy.context, motion, name=kwargs.pop("name", "song seed 0"), **kwargs)
+
+
+def _fcurves(compat, obj):
+    owner = compat.channel_owner(obj, obj.animation_data.action)
+    return {(fc.data_path, fc.array_index): fc for fc in owner.fcurves}
+
+
+@pytest.mark.parametrize("method", ["fcurves", "visual"])
+def test_round_trip_equals_input(bpy, scene, glue, random_motion, rotation_error, method):
+    _, importer, exporter = glue
+    motion = random_motion(90)
+    result = _import(bpy, importer, motion)
+    out = exporter.export_motion(result.armature, scene, method)
+    assert out.num_frames == motion.num_frames and out.fps == motion.fps
+    assert rotation_error(out.poses, motion.poses) <= 1e-5
+    assert np.abs(out.trans - motion.trans).max() <= 1e-5
+    np.testing.assert_allclose(out.betas, motion.betas)
+
+
+def test_armature_reproduces_smpl_forward_kinematics(bpy, scene, glue, random_motion):
+    from blender_addon.convert.axes import smpl_to_blender_points
+    from shared.skeleton import JOINT_NAMES
+
+    _, importer, _ = glue
+    motion = random_motion(20)
+    result = _import(bpy, importer, motion)
+    scene.frame_set(1 + 13)
+    heads = np.array([result.armature.pose.bones[name].head for name in JOINT_NAMES])
+    expected = smpl_to_blender_points(motion.joint_positions()[13])
+    assert np.abs(heads - expected).max() < 1e-5
+
+
+def test_import_sets_fps_range_music_and_beats(bpy, scene, glue, random_motion, tmp_path):
+    from blender_addon import compat
+    from blender_addon.bpy_glue.scene import SOUND_STRIP_NAME
+
+    _, importer, _ = glue
+    music = tmp_path / "song.wav"
+    with wave.open(str(music), "wb") as handle:
+        handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(8000)
+        handle.writeframes(np.zeros(8000, np.int16).tobytes())
+    motion = random_motion(75, fps=29.97)
+    _import(bpy, importer, motion, audio_path=str(music), beats_s=np.array([0.5, 1.0, 1.5]))
+    assert abs(scene.render.fps / scene.render.fps_base - 29.97) < 1e-6
+    assert (scene.frame_start, scene.frame_end) == (1, 75)
+    assert [m.frame for m in scene.timeline_markers] == [1 + round(0.5 * 29.97), 1 + round(29.97), 1 + round(1.5 * 29.97)]
+    strip = compat.sound_strips(scene)[SOUND_STRIP_NAME]
+    assert strip.frame_start == 1
+
+
+def test_each_import_is_a_new_action_and_keeps_the_old(bpy, scene, glue, random_motion, rotation_error):
+    _, importer, exporter = glue
+    first = _import(bpy, importer, random_motion(30, seed=1), name="song seed 1")
+    second = _import(bpy, importer, random_motion(30, seed=2), name="song seed 2", armature=first.armature)
+    assert second.armature == first.armature and not second.created_armature
+    assert first.action.name in bpy.data.actions and first.action.use_fake_user
+    assert first.armature.animation_data.action == second.action
+    assert rotation_error(exporter.export_motion(first.armature, scene).poses, random_motion(30, seed=2).poses) < 1e-5
+
+
+def test_edited_key_shows_up_in_export(bpy, scene, glue, random_motion, rotation_error):
+    from shared.rotations import quaternion_to_axis_angle
+
+    _, importer, exporter = glue
+    motion = random_motion(40)
+    obj = _import(bpy, importer, motion).armature
+    bone = obj.pose.bones["left_elbow"]
+    new_q = np.array([np.cos(0.6), 0.0, np.sin(0.6), 0.0])  # 1.2 rad about SMPL Y
+    scene.frame_set(11)
+    bone.rotation_quaternion = new_q
+    bone.keyframe_insert("rotation_quaternion", frame=11)  # what pressing I does
+    out = exporter.export_motion(obj, scene)
+    assert rotation_error(out.poses[10, 18], quaternion_to_axis_angle(new_q)) < 1e-5
+    untouched = np.ones((40, 24), bool)
+    untouched[10, 18] = False
+    assert rotation_error(out.poses[untouched], motion.poses[untouched]) < 1e-5
+
+
+def test_keys_between_frames_are_evaluated_like_blender(bpy, scene, glue, random_motion):
+    compat, importer, exporter = glue
+    obj = _import(bpy, importer, random_motion(50)).armature
+    path = 'pose.bones["right_knee"].rotation_quaternion'
+    fcurves = _fcurves(compat, obj)
+    for index in range(4):
+        points = fcurves[(path, index)].keyframe_points
+        for i in reversed(range(len(points))):  # back to front: removal shifts later points
+            if 21 <= points[i].co[0] <= 39:
+                points.remove(points[i])
+    bone = obj.pose.bones["right_knee"]
+    for frame, angle in ((30.0, 1.0), (25.5, -0.7)):  # one key on a frame, one between frames
+        bone.rotation_quaternion = (np.cos(angle / 2), np.sin(angle / 2), 0.0, 0.0)
+        bone.keyframe_insert("rotation_quaternion", frame=frame)
+    fast = exporter.export_motion(obj, scene, "fcurves")
+    visual = exporter.export_motion(obj, scene, "visual")  # Blender's own evaluation of the pose
+    assert np.abs(fast.poses - visual.poses).max() < 1e-5
+    np.testing.assert_allclose(fast.poses[29, 5], [1.0, 0.0, 0.0], atol=1e-6)
+    # Frame 26 lies between the keys at 25.5 and 30: neither the old motion nor either key.
+    assert not np.allclose(fast.poses[25, 5], [-0.7, 0, 0], atol=1e-3)
+
+
+@pytest.mark.parametrize("modes", [{"left_shoulder": "ZXY", "spine1": "XYZ", "pelvis": "YZX"},
+                                   {"right_hip": "AXIS_ANGLE", "head": "QUATERNION", "left_knee": "ZYX"}])
+def test_rotation_mode_change_still_exports(bpy, scene, glue, random_motion, rotation_error, modes):
+    from mathutils import Quaternion
+
+    from blender_addon.convert.smpl_to_armature import rotation_data_path
+    from shared.rotations import axis_angle_to_quaternion
+    from shared.skeleton import JOINT_NAMES
+
+    compat, importer, exporter = glue
+    motion = random_motion(30)
+    obj = _import(bpy, importer, motion).armature
+    owner = compat.channel_owner(obj, obj.animation_data.action)
+    frames = 1 + np.arange(30)
+    for name, mode in modes.items():
+        j = JOINT_NAMES.index(name)
+        for fc in [fc for fc in owner.fcurves if fc.data_path == rotation_data_path(name)]:
+            owner.fcurves.remove(fc)
+        quats = axis_angle_to_quaternion(motion.poses[:, j])
+        if mode == "QUATERNION":
+            values = quats
+        elif mode == "AXIS_ANGLE":
+            values = np.array([(lambda a: (a[1], *a[0]))(Quaternion(q).to_axis_angle()) for q in quats])
+        else:
+            values = np.array([tuple(Quaternion(q).to_euler(mode)) for q in quats])
+        obj.pose.bones[name].rotation_mode = mode
+        group = owner.groups.get(name) or owner.groups.new(name)
+        for index in range(values.shape[1]):
+            fc = compat.new_fcurve(owner, rotation_data_path(name, mode), index, group)
+            fc.keyframe_points.add(30)
+            fc.keyframe_points.foreach_set("co", np.stack([frames, values[:, index]], -1).astype(np.float32).ravel())
+            fc.update()
+    for method in ("fcurves", "visual"):
+        out = exporter.export_motion(obj, scene, method)
+        assert rotation_error(out.poses, motion.poses) <= 1e-5, method
+        assert np.abs(out.trans - motion.trans).max() <= 1e-5
+
+
+def test_constraints_are_included_through_visual_evaluation(bpy, scene, glue, random_motion):
+    _, importer, exporter = glue
+    obj = _import(bpy, importer, random_motion(10)).armature
+    limit = obj.pose.bones["left_elbow"].constraints.new("LIMIT_ROTATION")
+    limit.use_limit_x = limit.use_limit_y = limit.use_limit_z = True
+    limit.owner_space = "LOCAL"
+    assert exporter.needs_visual_evaluation(obj)
+    out = exporter.export_motion(obj, scene)  # auto -> visual
+    assert np.abs(out.poses[:, 18]).max() < 1e-5
+
+
+def test_non_smpl_armature_and_empty_action_are_refused(bpy, scene, glue):
+    from shared.errors import InvalidInputError
+
+    _, _, exporter = glue
+    data = bpy.data.armatures.new("Rig")
+    rig = bpy.data.objects.new("Rig", data)
+    scene.collection.objects.link(rig)
+    with pytest.raises(InvalidInputError, match="not an SMPL armature"):
+        exporter.export_motion(rig, scene)
+
+    from blender_addon.bpy_glue.armature import build_armature
+    from blender_addon.convert.smpl_to_armature import armature_rest
+
+    smpl = build_armature(scene.collection, armature_rest())
+    with pytest.raises(InvalidInputError, match="no action"):
+        exporter.export_motion(smpl, scene)
+    from blender_addon import compat
+
+    compat.assign_action(smpl, bpy.data.actions.new("empty"))
+    with pytest.raises(InvalidInputError, match="is empty"):
+        exporter.export_motion(smpl, scene)
+
+
+def test_failed_import_leaves_the_scene_unchanged(bpy, scene, glue, random_motion, monkeypatch):
+    from blender_addon.bpy_glue import scene as scene_glue
+    from shared.errors import InvalidInputError
+
+    _, importer, _ = glue
+    before = (len(bpy.data.objects), len(bpy.data.actions), len(bpy.data.armatures), scene.render.fps, scene.frame_end)
+    with pytest.raises(InvalidInputError, match="music file not found"):
+        _import(bpy, importer, random_motion(12, fps=60), audio_path="/nonexistent/song.wav")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(scene_glue, "set_beat_markers", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        _import(bpy, importer, random_motion(12, fps=60), beats_s=np.array([0.1]))
+    after = (len(bpy.data.objects), len(bpy.data.actions), len(bpy.data.armatures), scene.render.fps, scene.frame_end)
+    assert after == before
