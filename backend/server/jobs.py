@@ -1,0 +1,156 @@
+"""Jobs and the worker thread that runs them, one at a time.
+
+The server's I/O thread owns every ``Job`` record and the queue; the worker only runs ``job.run(ctx)`` and
+sends what the client must see (progress, then one result or error) back to the I/O thread over an inproc
+PUSH socket, already encoded, so the I/O thread never waits on compute.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from backend.progress import JobContext
+from shared import protocol
+from shared.errors import JobCancelledError, MaceError, OutOfMemoryError
+
+logger = logging.getLogger(__name__)
+
+# Internal message tags on the worker -> I/O thread pipe.
+PROGRESS_TAG = b"progress"
+FINAL_TAG = b"final"
+
+# Fewer progress events than this interval apart are merged (a generator may report every frame).
+MIN_PROGRESS_INTERVAL_S = 0.05
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Hard limits checked before a job is queued (defaults: ``shared.protocol``); tests shrink them."""
+
+    max_message_bytes: int = protocol.MAX_MESSAGE_BYTES
+    max_audio_bytes: int = protocol.MAX_AUDIO_BYTES
+    max_audio_seconds: float = protocol.MAX_AUDIO_SECONDS
+    max_frames: int = protocol.MAX_FRAMES
+    max_image_bytes: int = protocol.MAX_IMAGE_BYTES
+    max_image_pixels: int = protocol.MAX_IMAGE_PIXELS
+    max_video_side: int = protocol.MAX_VIDEO_SIDE
+    max_queued_jobs: int = protocol.MAX_QUEUED_JOBS
+
+    def to_wire(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(eq=False)
+class Job:
+    """One queued or running job of one client.
+
+    ``route`` is the ROUTER envelope (client identity frames) replies go to; ``run`` does the work and
+    returns the ``result`` payload; ``workdir`` holds its temporary files and is removed when it ends.
+    """
+
+    serial: int
+    id: str
+    kind: str
+    route: tuple[bytes, ...]
+    run: Callable[[JobContext], dict]
+    workdir: Path
+    state: str = "queued"
+    progress: float = 0.0
+    message: str = "queued"
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    cancel_reason: str = "the job was cancelled by its client"
+
+    @property
+    def key(self) -> tuple[bytes, str]:
+        return (self.route[0], self.id)
+
+    def cancel(self, reason: str) -> None:
+        self.cancel_reason = reason
+        self.cancel_event.set()
+
+    def remove_workdir(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def error_for_exception(exc: BaseException, job: Job) -> tuple[str, MaceError]:
+    """(final state, wire error) for whatever a job raised."""
+    if isinstance(exc, JobCancelledError):
+        return "cancelled", JobCancelledError(job.cancel_reason, exc.hint or "submit the job again to redo it")
+    if isinstance(exc, MaceError):
+        return "failed", exc
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError
+        return "failed", OutOfMemoryError(
+            f"{job.kind} ran out of memory ({exc})", "free the GPU, or ask for a shorter clip / smaller video")
+    logger.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
+    return "failed", MaceError(f"{job.kind} failed: {type(exc).__name__}: {exc}",
+                               "this is a backend bug: the backend log has the traceback; please report it")
+
+
+class JobWorker(threading.Thread):
+    """Runs submitted jobs in order on one thread (one GPU job at a time)."""
+
+    def __init__(self, context, events_endpoint: str):
+        super().__init__(name="mace-dance-worker", daemon=True)
+        self._context = context
+        self._events_endpoint = events_endpoint
+        self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._push = None
+
+    def submit(self, job: Job) -> None:
+        self._inbox.put(job)
+
+    def stop(self) -> None:
+        """Finish the current job, then exit."""
+        self._inbox.put(None)
+
+    def run(self) -> None:
+        import zmq
+
+        self._push = self._context.socket(zmq.PUSH)
+        self._push.connect(self._events_endpoint)
+        try:
+            while (job := self._inbox.get()) is not None:
+                self._run_job(job)
+        finally:
+            self._push.close(linger=0)
+
+    def _run_job(self, job: Job) -> None:
+        last_sent = [0.0, ""]
+
+        def report(fraction: float, message: str) -> None:
+            job.progress, job.message = fraction, message or job.message
+            now = time.monotonic()
+            if now - last_sent[0] < MIN_PROGRESS_INTERVAL_S and message == last_sent[1] and fraction < 1.0:
+                return
+            last_sent[0], last_sent[1] = now, message
+            payload = {"state": "running", "progress": fraction, "message": job.message, "queue_position": None}
+            self._send(PROGRESS_TAG, job, protocol.encode_message("progress", job.id, payload))
+
+        ctx = JobContext(report=report, is_cancelled=job.cancel_event.is_set)
+        started = time.monotonic()
+        try:
+            ctx.check_cancelled()
+            payload = job.run(ctx)
+            state, message = "done", protocol.encode_message("result", job.id, payload)
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes the job's error reply
+            state, error = error_for_exception(exc, job)
+            message = protocol.encode_error(error, job.id)
+            if not isinstance(exc, Exception):  # KeyboardInterrupt/SystemExit: reply, then let it go on
+                self._finish(job, state, message)
+                raise
+        self._finish(job, state, message)
+        logger.info("job %s (%s) %s in %.2f s", job.id, job.kind, state, time.monotonic() - started)
+
+    def _finish(self, job: Job, state: str, message: bytes) -> None:
+        job.remove_workdir()
+        self._send(FINAL_TAG, job, message, state.encode())
+
+    def _send(self, tag: bytes, job: Job, message: bytes, *extra: bytes) -> None:
+        self._push.send_multipart([tag, str(job.serial).encode(), *extra, message], copy=len(message) < 65536)

@@ -1,0 +1,83 @@
+"""Cheap checks of the media a request carries, done before a job is queued.
+
+Only headers are read here (this runs on the server's I/O thread); full decoding happens in the job.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from shared.errors import InvalidInputError, TooLargeError
+
+logger = logging.getLogger(__name__)
+
+AUDIO_HINT = "send a WAV, FLAC, OGG/Vorbis or MP3 file"
+IMAGE_HINT = "send a PNG, JPEG or WebP image"
+
+
+def probe_audio_duration(path: Path, name: str) -> float:
+    """Seconds of audio in ``path``; raises ``InvalidInputError`` when it does not decode.
+
+    libsndfile (soundfile) reads the header of WAV/FLAC/OGG/MP3; other containers go through FFmpeg (PyAV).
+    """
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+        if info.samplerate > 0 and info.frames > 0:
+            return info.frames / info.samplerate
+    except Exception:  # noqa: BLE001 - libsndfile refuses the format; FFmpeg may still read it
+        pass
+    try:
+        import av
+
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = container.streams.audio
+            if not streams:
+                raise InvalidInputError(f"audio {name!r} has no audio stream", AUDIO_HINT)
+            stream = streams[0]
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000  # av.time_base
+            else:
+                duration = 0.0
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - FFmpeg errors come in many classes
+        # Name the client's file, not our temporary copy.
+        reason = str(exc).replace(str(path), name) or type(exc).__name__
+        raise InvalidInputError(f"audio {name!r} could not be decoded ({reason})", AUDIO_HINT) from None
+    if not duration > 0:
+        raise InvalidInputError(f"audio {name!r} holds no samples", AUDIO_HINT)
+    return duration
+
+
+def check_image_header(data: bytes, max_pixels: int) -> tuple[int, int]:
+    """(width, height) of an encoded image, read from its header; refuses non-images and huge images."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception as exc:  # noqa: BLE001 - PIL raises UnidentifiedImageError, OSError, SyntaxError …
+        raise InvalidInputError(f"reference image could not be read ({exc})", IMAGE_HINT) from None
+    if width * height > max_pixels:
+        raise TooLargeError(f"reference image is {width}x{height} pixels, above {max_pixels:,}",
+                            "scale the reference image down")
+    return width, height
+
+
+def decode_image_rgb(data: bytes) -> np.ndarray:
+    """(H, W, 3) uint8 RGB pixels of an encoded image (alpha dropped, palette expanded)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    except Exception as exc:  # noqa: BLE001
+        raise InvalidInputError(f"reference image could not be decoded ({exc})", IMAGE_HINT) from None

@@ -1,0 +1,437 @@
+"""The backend's ZeroMQ ROUTER loop: requests in, replies, progress and heartbeats out.
+
+One I/O thread owns the ROUTER socket and every piece of job bookkeeping. It never computes: jobs run on
+``JobWorker``'s thread and come back as already-encoded messages over an inproc pipe, so ``hello``,
+``status``, ``cancel`` and heartbeats are answered at once even while a job keeps the GPU busy.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import zmq
+
+import backend
+from shared import protocol
+from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, MaceError, NotFoundError
+from shared.errors import ProtocolError, TooLargeError
+from shared.genres import GENRES
+
+from .handlers import prepare_generate, prepare_render
+from .jobs import FINAL_TAG, PROGRESS_TAG, Job, JobWorker, ServerLimits
+from .security import CurveKeys, check_bind_allowed, make_curve_server, start_authenticator
+
+logger = logging.getLogger(__name__)
+
+# How long the loop sleeps at most between checks of the stop flag.
+STOP_CHECK_INTERVAL_S = 0.1
+# Finished jobs remembered per backend, so a late ``cancel``/``status`` gets a meaningful answer.
+FINISHED_JOBS_REMEMBERED = 1024
+SHUTDOWN_LINGER_MS = 2000
+
+
+class BackendServer:
+    """Serves ``generate_motion`` / ``render_video`` jobs from injected generators to many clients.
+
+    Args:
+        address: ZeroMQ endpoint to bind (``tcp://127.0.0.1:0`` picks a free port; see ``endpoint``).
+        motion_generator: object with ``name`` and ``generate(MotionRequest, ctx) -> MotionResult``.
+        video_renderer: object with ``name`` and ``render(RenderRequest, ctx) -> RenderResult``, or None.
+        curve_keys: required for any non-loopback ``address``: clients must hold an allow-listed key.
+        limits: hard limits checked before work starts.
+        device: shown in ``hello`` (e.g. "cuda", "cpu").
+        shutdown_grace_s: how long a stop waits for the running job to notice its cancellation.
+    """
+
+    def __init__(
+        self,
+        address: str = protocol.DEFAULT_ADDRESS,
+        *,
+        motion_generator,
+        video_renderer=None,
+        curve_keys: CurveKeys | None = None,
+        limits: ServerLimits | None = None,
+        device: str = "cpu",
+        heartbeat_interval_s: float = protocol.HEARTBEAT_INTERVAL_S,
+        shutdown_grace_s: float = 10.0,
+        work_root: str | Path | None = None,
+    ):
+        check_bind_allowed(address, curve_keys)
+        self.address = address
+        self.motion_generator = motion_generator
+        self.video_renderer = video_renderer
+        self.curve_keys = curve_keys
+        self.limits = limits or ServerLimits()
+        self.device = device
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.shutdown_grace_s = shutdown_grace_s
+        self.work_root = Path(work_root) if work_root else None
+        self.endpoint: str | None = None  # the bound endpoint, known once serving
+
+        self._stop_requested = threading.Event()
+        self._bound = threading.Event()
+        self._bind_error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+        self._queue: collections.deque[Job] = collections.deque()
+        self._running: Job | None = None
+        self._jobs: dict[tuple[bytes, str], Job] = {}  # live (queued or running) jobs by (client, job id)
+        self._by_serial: dict[int, Job] = {}
+        self._finished: collections.OrderedDict[tuple[bytes, str], str] = collections.OrderedDict()
+        self._next_serial = 0
+        self._stopping_since: float | None = None
+        self._handlers: dict[str, Callable[[tuple[bytes, ...], protocol.Envelope], None]] = {
+            "hello": self._on_hello,
+            "status": self._on_status,
+            "generate_motion": self._on_job,
+            "render_video": self._on_job,
+            "cancel": self._on_cancel,
+        }
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+    def start(self, timeout_s: float = 10.0) -> str:
+        """Serve on a background thread; returns the bound endpoint once the socket is bound."""
+        self._thread = threading.Thread(target=self.serve_forever, name="mace-dance-server", daemon=True)
+        self._thread.start()
+        if not self._bound.wait(timeout_s):
+            raise BackendUnavailableError(f"the backend did not bind {self.address} within {timeout_s:g} s", None)
+        if self._bind_error is not None:
+            raise self._bind_error
+        return self.endpoint
+
+    def request_stop(self) -> None:
+        """Ask the loop to shut down gracefully (safe from signal handlers and other threads)."""
+        self._stop_requested.set()
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """``request_stop`` and wait for a ``start``-ed server to finish."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def __enter__(self) -> "BackendServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Bind and serve on the calling thread until ``request_stop``; then cancel jobs and reply to all.
+
+        ``on_ready(endpoint)`` is called once the socket is bound (e.g. to print where it listens).
+        """
+        self._context = zmq.Context()
+        auth = None
+        try:
+            try:
+                auth = self._bind()
+            except BaseException as exc:
+                self._bind_error = exc if isinstance(exc, MaceError) else BackendUnavailableError(
+                    f"cannot bind {self.address}: {exc}", "is another backend already using this port?")
+                raise self._bind_error from exc
+            finally:
+                self._bound.set()
+            if on_ready is not None:
+                on_ready(self.endpoint)
+            self._loop()
+        finally:
+            self._close(auth)
+
+    def _bind(self):
+        self._router = self._context.socket(zmq.ROUTER)
+        self._router.setsockopt(zmq.MAXMSGSIZE, self.limits.max_message_bytes)
+        self._router.setsockopt(zmq.LINGER, SHUTDOWN_LINGER_MS)
+        self._router.setsockopt(zmq.SNDHWM, 10_000)
+        auth = None
+        if self.curve_keys is not None:
+            auth = start_authenticator(self._context, self.curve_keys)
+            make_curve_server(self._router, self.curve_keys)
+        address = self.address
+        if address.startswith("tcp://") and address.endswith(":0"):
+            address = address[:-2] + ":*"  # ZeroMQ spells "any free port" as *
+        self._router.bind(address)
+        self.endpoint = self._router.getsockopt_string(zmq.LAST_ENDPOINT)
+        events_endpoint = f"inproc://mace-dance-events-{id(self)}"
+        self._events = self._context.socket(zmq.PULL)
+        self._events.bind(events_endpoint)
+        self._worker = JobWorker(self._context, events_endpoint)
+        self._worker.start()
+        logger.info("backend serving on %s (generator %s, renderer %s, device %s)", self.endpoint,
+                    self.motion_generator.name, getattr(self.video_renderer, "name", None), self.device)
+        return auth
+
+    def _close(self, auth) -> None:
+        for name in ("_router", "_events"):
+            sock = getattr(self, name, None)
+            if sock is not None:
+                sock.close()
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.stop()
+            worker.join(1.0)
+        if auth is not None:
+            auth.stop()
+        if worker is None or not worker.is_alive():
+            self._context.term()
+        # else: a generator ignoring cancellation still holds its socket; the daemon thread dies with us.
+        logger.info("backend stopped")
+
+    # ---- the loop -------------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self._router, zmq.POLLIN)
+        poller.register(self._events, zmq.POLLIN)
+        next_heartbeat = time.monotonic() + self.heartbeat_interval_s
+        while True:
+            now = time.monotonic()
+            if self._stop_requested.is_set() and self._stopping_since is None:
+                self._begin_shutdown(now)
+            if self._stopping_since is not None and (
+                self._running is None or now - self._stopping_since > self.shutdown_grace_s
+            ):
+                self._abandon_running_job()
+                return
+            timeout = min(STOP_CHECK_INTERVAL_S, max(0.0, next_heartbeat - now))
+            ready = dict(poller.poll(timeout * 1000))
+            if self._events in ready:
+                self._drain_worker_events()
+            if self._router in ready:
+                self._drain_requests()
+            if time.monotonic() >= next_heartbeat:
+                self._send_heartbeats()
+                next_heartbeat = time.monotonic() + self.heartbeat_interval_s
+
+    def _drain_requests(self, max_batch: int = 256) -> None:
+        # Bounded so that worker events and heartbeats are never starved by a flood of requests.
+        for _ in range(max_batch):
+            try:
+                frames = self._router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._handle_request(frames)
+
+    def _handle_request(self, frames: list[bytes]) -> None:
+        route, body = tuple(frames[:-1]), frames[-1]
+        envelope = None
+        try:
+            if len(route) > 2 or (len(route) == 2 and route[1] != b""):
+                route = route[:1]
+                raise ProtocolError(f"message has {len(frames) - 1} frames, expected 1",
+                                    "send each envelope as a single ZeroMQ frame from a DEALER socket")
+            envelope = protocol.decode_message(body, expected_types=protocol.CLIENT_MESSAGES,
+                                               max_bytes=self.limits.max_message_bytes, peer="client")
+            self._handlers[envelope.type](route, envelope)
+        except MaceError as err:
+            job = envelope.job if envelope is not None else protocol.peek_job(body)
+            self._send(route, protocol.encode_error(err, job))
+        except Exception as exc:  # noqa: BLE001 - a bug must cost one reply, never the server
+            logger.exception("unexpected error while handling a request")
+            job = envelope.job if envelope is not None else None
+            error = MaceError(f"the backend failed on this request: {type(exc).__name__}: {exc}",
+                              "this is a backend bug: the backend log has the traceback; please report it")
+            self._send(route, protocol.encode_error(error, job))
+
+    def _send(self, route: tuple[bytes, ...], message: bytes) -> None:
+        try:
+            self._router.send_multipart([*route, message], zmq.NOBLOCK, copy=len(message) < 65536)
+        except zmq.Again:  # the client's queue is full: it is not reading; drop rather than block everyone
+            logger.warning("dropped a message to a client that is not reading")
+
+    # ---- requests -------------------------------------------------------------------------------------
+    def _on_hello(self, route, envelope: protocol.Envelope) -> None:
+        self._send(route, protocol.encode_message("hello", envelope.job, self.hello_info()))
+
+    def hello_info(self) -> dict:
+        renderer = self.video_renderer
+        defaults = {"seed": 0, "fps": 30.0}
+        defaults.update(getattr(renderer, "defaults", None) or {})
+        return {
+            "protocol_version": protocol.PROTOCOL_VERSION,
+            "backend_version": backend.__version__,
+            "motion_generator": self.motion_generator.name,
+            "video_renderer": getattr(renderer, "name", None),
+            "device": self.device,
+            "capabilities": {
+                "messages": list(protocol.CLIENT_MESSAGES),
+                "generate_motion": True,
+                "keep": True,
+                "render_video": renderer is not None,
+                "limits": self.limits.to_wire(),
+                "heartbeat_interval_s": self.heartbeat_interval_s,
+            },
+            "defaults": defaults,
+            "genres": list(GENRES),
+        }
+
+    def _on_status(self, route, envelope: protocol.Envelope) -> None:
+        payload = {
+            "queued": len(self._queue),
+            "running": None if self._running is None else self._running.kind,
+            "stopping": self._stopping_since is not None,
+        }
+        key = (route[0], envelope.job)
+        job = self._jobs.get(key)
+        if job is not None:
+            payload.update(job_state=job.state, progress=job.progress, message=job.message,
+                           queue_position=self._queue_position(job))
+        elif key in self._finished:
+            payload.update(job_state=self._finished[key])
+        self._send(route, protocol.encode_message("status", envelope.job, payload))
+
+    def _on_job(self, route, envelope: protocol.Envelope) -> None:
+        if envelope.job is None:
+            raise ProtocolError(f"`{envelope.type}` needs a `job` id", "use shared.protocol.new_job_id()")
+        key = (route[0], envelope.job)
+        if key in self._jobs or key in self._finished:
+            raise InvalidInputError(f"job id {envelope.job!r} is already used", "use a fresh id for every job")
+        if self._stopping_since is not None:
+            raise BackendUnavailableError("the backend is shutting down", "start it again with `mace-dance serve`")
+        if len(self._queue) >= self.limits.max_queued_jobs:
+            raise TooLargeError(f"the job queue is full ({len(self._queue)} jobs waiting)",
+                                "wait for some jobs to finish, then submit again")
+        workdir = Path(tempfile.mkdtemp(prefix="mace-dance-job-", dir=self.work_root))
+        try:
+            if envelope.type == "generate_motion":
+                run = prepare_generate(envelope.payload, self.motion_generator, workdir, self.limits)
+            else:
+                run = prepare_render(envelope.payload, self.video_renderer, workdir, self.limits)
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        self._next_serial += 1
+        job = Job(self._next_serial, envelope.job, envelope.type, route, run, workdir)
+        self._jobs[job.key] = job
+        self._by_serial[job.serial] = job
+        self._queue.append(job)
+        self._send(route, protocol.encode_message("accepted", job.id, {"state": "queued",
+                                                                        "queue_position": len(self._queue) - 1}))
+        self._dispatch()
+
+    def _on_cancel(self, route, envelope: protocol.Envelope) -> None:
+        if envelope.job is None:
+            raise ProtocolError("`cancel` needs the `job` id to cancel", None)
+        key = (route[0], envelope.job)
+        job = self._jobs.get(key)
+        if job is None:
+            if key in self._finished:  # nothing left to cancel; say how it ended
+                self._send(route, protocol.encode_message("cancel", envelope.job, {"state": self._finished[key]}))
+                return
+            raise NotFoundError(f"no job {envelope.job!r} on this backend",
+                                "the job may belong to another connection or to a backend that was restarted")
+        if job.state == "queued":
+            self._queue.remove(job)
+            self._send(route, protocol.encode_message("cancel", job.id, {"state": "cancelled"}))
+            job.cancel("the job was cancelled by its client before it started")
+            self._end_job(job, "cancelled", protocol.encode_error(JobCancelledError(job.cancel_reason), job.id))
+            job.remove_workdir()
+            self._send_queue_positions()
+        else:
+            job.cancel("the job was cancelled by its client")
+            job.message = "cancelling"
+            self._send(route, protocol.encode_message("cancel", job.id, {"state": "cancelling"}))
+
+    # ---- jobs -----------------------------------------------------------------------------------------
+    def _queue_position(self, job: Job) -> int | None:
+        """Jobs ahead of ``job`` (0 = next to run); None once it runs."""
+        return self._queue.index(job) if job.state == "queued" else None
+
+    def _dispatch(self) -> None:
+        if self._running is not None or not self._queue:
+            return
+        job = self._queue.popleft()
+        job.state, job.message = "running", "starting"
+        self._running = job
+        self._send(job.route, protocol.encode_message(
+            "progress", job.id, {"state": "running", "progress": 0.0, "message": "starting", "queue_position": None}))
+        self._worker.submit(job)
+        self._send_queue_positions()
+
+    def _send_queue_positions(self) -> None:
+        for position, job in enumerate(self._queue):
+            self._send(job.route, protocol.encode_message(
+                "progress", job.id, {"state": "queued", "progress": 0.0, "message": f"queued ({position} ahead)",
+                                     "queue_position": position}))
+
+    def _end_job(self, job: Job, state: str, final_message: bytes) -> None:
+        job.state = state
+        self._jobs.pop(job.key, None)
+        self._by_serial.pop(job.serial, None)
+        self._finished[job.key] = state
+        while len(self._finished) > FINISHED_JOBS_REMEMBERED:
+            self._finished.popitem(last=False)
+        self._send(job.route, final_message)
+
+    def _drain_worker_events(self) -> None:
+        while True:
+            try:
+                frames = self._events.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            job = self._by_serial.get(int(frames[1]))
+            if job is None:
+                continue  # already ended (abandoned at shutdown)
+            if frames[0] == PROGRESS_TAG:
+                self._send(job.route, frames[-1])
+            elif frames[0] == FINAL_TAG:
+                self._running = None
+                self._end_job(job, frames[2].decode(), frames[-1])
+                self._dispatch()
+
+    def _send_heartbeats(self) -> None:
+        beat = protocol.encode_message("heartbeat", None, {"queued": len(self._queue),
+                                                           "running": self._running is not None})
+        for route in {job.route for job in self._jobs.values()}:
+            self._send(route, beat)
+
+    # ---- shutdown -------------------------------------------------------------------------------------
+    def _begin_shutdown(self, now: float) -> None:
+        logger.info("backend shutting down: cancelling %d queued job(s)%s", len(self._queue),
+                    " and the running one" if self._running else "")
+        self._stopping_since = now
+        reason = "the job was cancelled because the backend is shutting down"
+        while self._queue:
+            job = self._queue.popleft()
+            job.cancel(reason)
+            error = JobCancelledError(reason, "start the backend again (`mace-dance serve`) and resubmit")
+            self._end_job(job, "cancelled", protocol.encode_error(error, job.id))
+            job.remove_workdir()
+        if self._running is not None:
+            self._running.cancel(reason)
+
+    def _abandon_running_job(self) -> None:
+        """The running job ignored its cancellation for the whole grace period: tell its client anyway."""
+        job = self._running
+        if job is None:
+            return
+        logger.warning("job %s did not stop within %.0f s; abandoning it", job.id, self.shutdown_grace_s)
+        error = JobCancelledError("the backend shut down before the job could finish",
+                                  "start the backend again (`mace-dance serve`) and resubmit")
+        self._running = None
+        self._end_job(job, "cancelled", protocol.encode_error(error, job.id))
+
+
+def serve_until_signalled(server: BackendServer, on_ready: Callable[[str], None] | None = None) -> None:
+    """Run ``server`` on this (main) thread; SIGINT/SIGTERM stop it gracefully (running job cancelled and
+    its client told). A second signal while stopping is ignored: the grace period bounds the wait."""
+    previous = {}
+
+    def on_signal(signum, _frame) -> None:
+        logger.warning("received %s: stopping", signal.Signals(signum).name)
+        server.request_stop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, on_signal)
+    try:
+        server.serve_forever(on_ready)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

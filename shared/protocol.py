@@ -1,0 +1,385 @@
+"""The wire protocol between a client (Blender add-on, CLI) and the generation backend.
+
+Transport: ZeroMQ, the backend binds a ROUTER socket, clients connect DEALER sockets. Every message is one
+frame holding one msgpack map, the *envelope*::
+
+    {"protocol": PROTOCOL_VERSION, "type": "<message type>", "job": "<job id or request token>",
+     "payload": {...}}
+
+The envelope layout never changes between protocol versions, so a peer speaking another version can always
+read the ``protocol`` field and answer with a ``version_mismatch`` error that says which side to upgrade.
+
+Client → backend (``CLIENT_MESSAGES``)
+
+=================  ===============================================  ==========================================
+type               payload                                          replies (same ``job``)
+=================  ===============================================  ==========================================
+``hello``          ``{}``                                           ``hello``
+``status``         ``{}`` (``job`` = a job id, or a token)          ``status``
+``generate_motion``  audio, audio_name, seed, genre, duration_s,    ``accepted``, ``progress``…, then one
+                   start_s, keep                                    ``result`` or ``error``
+``render_video``   motion, reference_image, audio, audio_name,      as above
+                   width, height, options
+``cancel``         ``{}`` (``job`` = the job to cancel)             ``cancel`` (then the job's own ``error``
+                                                                    with code ``cancelled``)
+=================  ===============================================  ==========================================
+
+Backend → client (``SERVER_MESSAGES``): the replies above plus ``heartbeat`` (``job`` = None), sent every
+``HEARTBEAT_INTERVAL_S`` to each client with a queued or running job, from a thread that never computes,
+so a client can tell a slow backend (heartbeats arrive) from a dead one (silence for its timeout).
+
+Arrays travel as ``{"dtype": "<f4", "shape": [T, 24, 3], "data": <bytes>}`` (little-endian, C order); see
+:func:`encode_array` / :func:`decode_array`. Motions travel as :func:`motion_to_wire` maps. The full
+reference, with limits, error codes and the security model, is ``docs/protocol.md``.
+
+This module is pure Python + numpy + msgpack: the Blender add-on bundles it.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import msgpack
+import numpy as np
+
+from .errors import InvalidInputError, MaceError, ProtocolError, TooLargeError, VersionMismatchError
+from .motion import Motion
+
+PROTOCOL_VERSION = 1
+DEFAULT_PORT = 7557
+DEFAULT_ADDRESS = f"tcp://127.0.0.1:{DEFAULT_PORT}"
+
+# How often the backend tells a client with live jobs that it is alive; a client declares the backend dead
+# after its own ``timeout_s`` of silence (several intervals).
+HEARTBEAT_INTERVAL_S = 1.0
+
+# ---- hard limits, checked before any work starts --------------------------------------------------------
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one frame; also the backend socket's ZMQ_MAXMSGSIZE
+MAX_AUDIO_BYTES = 192 * 1024 * 1024  # an encoded music file (10 min of 16-bit 48 kHz stereo WAV ≈ 110 MiB)
+MAX_AUDIO_SECONDS = 600.0  # 10 minutes of music per job
+MAX_FRAMES = 36_000  # 10 minutes at 60 fps
+MAX_IMAGE_BYTES = 64 * 1024 * 1024  # an encoded reference image
+MAX_IMAGE_PIXELS = 8192 * 8192  # decoded reference image
+MAX_VIDEO_SIDE = 4096  # requested output width / height, pixels
+MAX_QUEUED_JOBS = 64  # across all clients
+MAX_TEXT_CHARS = 1024  # names, genres, messages
+MAX_ARRAY_DIMS = 8
+
+CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel")
+JOB_MESSAGES = ("generate_motion", "render_video")
+SERVER_MESSAGES = ("hello", "status", "accepted", "progress", "result", "error", "cancel", "heartbeat")
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+FINISHED_STATES = ("done", "failed", "cancelled")
+
+# dtypes an array on the wire may have; anything else (object, strings, structured) is refused.
+ALLOWED_DTYPES = frozenset(
+    np.dtype(name).str for name in ("bool", "u1", "i1", "<u2", "<i2", "<u4", "<i4", "<i8", "<f2", "<f4", "<f8")
+)
+
+
+def new_job_id() -> str:
+    """A fresh job id / request token (32 hex characters); clients choose them, the backend keeps them."""
+    return uuid.uuid4().hex
+
+
+# ---- envelopes --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Envelope:
+    """One decoded message: ``type``, ``job`` (job id / request token or None) and its ``payload`` map."""
+
+    type: str
+    job: str | None
+    payload: dict
+    protocol: int = PROTOCOL_VERSION
+
+
+def encode_message(msg_type: str, job: str | None = None, payload: Mapping | None = None) -> bytes:
+    """Pack one envelope. ``payload`` may hold numpy arrays only through :func:`encode_array`."""
+    return msgpack.packb(
+        {"protocol": PROTOCOL_VERSION, "type": msg_type, "job": job, "payload": dict(payload or {})},
+        use_bin_type=True,
+    )
+
+
+def encode_error(error: MaceError, job: str | None = None) -> bytes:
+    """Pack an ``error`` reply carrying ``error.to_dict()`` (code, message, hint)."""
+    return encode_message("error", job, error.to_dict())
+
+
+def peek_job(data: bytes) -> str | None:
+    """Best-effort job id of a message that failed to decode, so the error reply reaches the right job."""
+    try:
+        obj = msgpack.unpackb(data, raw=False)
+    except Exception:  # noqa: BLE001 - any garbage simply has no job id
+        return None
+    job = obj.get("job") if isinstance(obj, dict) else None
+    return job if isinstance(job, str) and 0 < len(job) <= MAX_TEXT_CHARS else None
+
+
+def decode_message(
+    data: bytes,
+    *,
+    expected_types: tuple[str, ...] | None = None,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    peer: str = "client",
+) -> Envelope:
+    """Unpack and check one envelope.
+
+    Raises ``TooLargeError`` above ``max_bytes``, ``ProtocolError`` for bad msgpack, a missing or mistyped
+    field or a ``type`` outside ``expected_types``, and ``VersionMismatchError`` when the peer speaks
+    another protocol version (its message says which side to upgrade; ``peer`` names the sender).
+    """
+    if len(data) > max_bytes:
+        raise TooLargeError(
+            f"message of {len(data):,} bytes is above the limit of {max_bytes:,} bytes",
+            "send a shorter audio file, a smaller image or fewer frames",
+        )
+    try:
+        obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated classes (ExtraData, ValueError, …)
+        raise ProtocolError(f"message is not valid msgpack ({type(exc).__name__}: {exc})",
+                            "send one msgpack map per ZeroMQ frame") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"message must be a msgpack map, got {type(obj).__name__}",
+                            'send {"protocol", "type", "job", "payload"}')
+    version = obj.get("protocol")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ProtocolError("message has no integer `protocol` field",
+                            f"every envelope carries protocol={PROTOCOL_VERSION}")
+    if version != PROTOCOL_VERSION:
+        raise version_mismatch(version, peer)
+    msg_type = obj.get("type")
+    if not isinstance(msg_type, str):
+        raise ProtocolError("message has no string `type` field", f"one of {', '.join(expected_types or ())}")
+    if expected_types is not None and msg_type not in expected_types:
+        raise ProtocolError(f"unknown message type {msg_type[:64]!r}",
+                            f"the {'backend' if peer == 'client' else 'client'} understands: "
+                            f"{', '.join(expected_types)}")
+    job = obj.get("job")
+    if job is not None and not (isinstance(job, str) and 0 < len(job) <= MAX_TEXT_CHARS):
+        raise ProtocolError("`job` must be a non-empty string or nil", "use shared.protocol.new_job_id()")
+    payload = obj.get("payload", {})
+    if not isinstance(payload, dict):
+        raise ProtocolError(f"`payload` must be a map, got {type(payload).__name__}", None)
+    unknown = set(obj) - {"protocol", "type", "job", "payload"}
+    if unknown:
+        raise ProtocolError(f"unknown envelope fields: {', '.join(sorted(map(str, unknown)))[:200]}",
+                            'an envelope has exactly "protocol", "type", "job" and "payload"')
+    return Envelope(msg_type, job, payload, version)
+
+
+def version_mismatch(their_version: int, peer: str) -> VersionMismatchError:
+    """The error for a peer speaking ``their_version``, naming the side that must be upgraded."""
+    if peer == "client":  # we are the backend
+        if their_version > PROTOCOL_VERSION:
+            hint = "upgrade the backend (pip install -U mace-dance-studio) to match the add-on"
+        else:
+            hint = "upgrade the Blender add-on / client to match the backend"
+    else:  # we are the client
+        if their_version > PROTOCOL_VERSION:
+            hint = "upgrade the Blender add-on / client to match the backend"
+        else:
+            hint = "upgrade the backend (pip install -U mace-dance-studio) to match the add-on"
+    mine, theirs = ("backend", "client") if peer == "client" else ("client", "backend")
+    return VersionMismatchError(
+        f"protocol version mismatch: the {theirs} speaks {their_version}, the {mine} speaks {PROTOCOL_VERSION}",
+        hint,
+    )
+
+
+# ---- payload fields ---------------------------------------------------------------------------------------
+_MISSING = object()
+
+
+def get_field(payload: Mapping, name: str, kinds: type | tuple[type, ...], default: Any = _MISSING) -> Any:
+    """``payload[name]`` checked against ``kinds`` (bool is never an int); ``default`` when absent or nil."""
+    value = payload.get(name, None)
+    if value is None:
+        if default is _MISSING:
+            raise InvalidInputError(f"`{name}` is missing", f"the request needs a `{name}` field")
+        return default
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if isinstance(value, bool) and bool not in kinds:
+        value = _MISSING  # msgpack bools are Python ints; do not let `true` pass as 1
+    if value is _MISSING or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise InvalidInputError(f"`{name}` must be {names}, got {type(payload.get(name)).__name__}", None)
+    if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+        raise TooLargeError(f"`{name}` is {len(value)} characters long", f"at most {MAX_TEXT_CHARS}")
+    return value
+
+
+def get_number(payload: Mapping, name: str, default: Any = _MISSING, *, lo: float | None = None,
+               hi: float | None = None) -> float | Any:
+    """A finite float field within ``[lo, hi]``."""
+    value = get_field(payload, name, (int, float), default)
+    if value is default:
+        return value
+    value = float(value)
+    if not math.isfinite(value):
+        raise InvalidInputError(f"`{name}` must be finite, got {value}", None)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise InvalidInputError(f"`{name}` = {value:g} is outside [{lo}, {hi}]", None)
+    return value
+
+
+# ---- arrays -----------------------------------------------------------------------------------------------
+def encode_array(array: np.ndarray) -> dict:
+    """``{"dtype", "shape", "data"}`` for a numeric or bool array (little-endian, C order)."""
+    array = np.asarray(array)
+    dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
+    if dtype.str not in ALLOWED_DTYPES:
+        raise InvalidInputError(f"arrays of dtype {array.dtype} cannot be sent",
+                                f"use one of {', '.join(sorted(ALLOWED_DTYPES))}")
+    data = np.ascontiguousarray(array, dtype=dtype)
+    return {"dtype": dtype.str, "shape": list(data.shape), "data": data.tobytes()}
+
+
+def decode_array(
+    obj: Any,
+    field: str,
+    *,
+    allow_nonfinite: bool = False,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+) -> np.ndarray:
+    """Rebuild an array sent by :func:`encode_array`; errors name ``field``.
+
+    Refuses unknown dtypes (object, strings, structured), a shape that does not match the byte count,
+    more than ``MAX_ARRAY_DIMS`` dimensions, more than ``max_bytes`` bytes, and NaN/Inf unless
+    ``allow_nonfinite``. Returns a writable native-order copy.
+    """
+    if not isinstance(obj, dict):
+        raise InvalidInputError(f"`{field}` must be an array map {{dtype, shape, data}}, got {type(obj).__name__}",
+                                "encode arrays with shared.protocol.encode_array")
+    dtype_str, shape, data = obj.get("dtype"), obj.get("shape"), obj.get("data")
+    if not isinstance(dtype_str, str) or dtype_str not in ALLOWED_DTYPES:
+        raise InvalidInputError(f"`{field}` has unsupported dtype {str(dtype_str)[:32]!r}",
+                                f"use one of {', '.join(sorted(ALLOWED_DTYPES))}")
+    if (not isinstance(shape, list) or len(shape) > MAX_ARRAY_DIMS
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
+        raise InvalidInputError(f"`{field}` has an invalid shape {str(shape)[:64]}",
+                                f"a list of at most {MAX_ARRAY_DIMS} non-negative integers")
+    if not isinstance(data, bytes):
+        raise InvalidInputError(f"`{field}` data must be bytes, got {type(data).__name__}", None)
+    dtype = np.dtype(dtype_str)
+    count = math.prod(shape)
+    if count * dtype.itemsize > max_bytes:
+        raise TooLargeError(f"`{field}` of shape {tuple(shape)} is above {max_bytes:,} bytes", None)
+    if count * dtype.itemsize != len(data):
+        raise InvalidInputError(
+            f"`{field}` has {len(data)} bytes but shape {tuple(shape)} of {dtype_str} needs "
+            f"{count * dtype.itemsize}", "send the array's full C-order bytes")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+    if not allow_nonfinite and array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise InvalidInputError(f"`{field}` contains NaN or Inf", "send finite values only")
+    return array
+
+
+# ---- motions ----------------------------------------------------------------------------------------------
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as msgpack-native data (numpy scalars/arrays become Python numbers/lists)."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, f"{where}.{k}") for k, v in value.items()}
+    raise InvalidInputError(f"`{where}` holds a {type(value).__name__}, which cannot be sent",
+                            "keep motion metadata to numbers, strings, lists and maps")
+
+
+def motion_to_wire(motion: Motion) -> dict:
+    """A :class:`shared.motion.Motion` as a msgpack-ready map (arrays via :func:`encode_array`)."""
+    return {
+        "poses": encode_array(np.asarray(motion.poses, dtype=np.float32)),
+        "trans": encode_array(np.asarray(motion.trans, dtype=np.float32)),
+        "fps": float(motion.fps),
+        "betas": encode_array(np.asarray(motion.betas, dtype=np.float32)),
+        "gender": str(motion.gender),
+        "contacts": None if motion.contacts is None else encode_array(np.asarray(motion.contacts)),
+        "metadata": _plain(dict(motion.metadata), "metadata"),
+    }
+
+
+def motion_from_wire(obj: Any, field: str = "motion", *, max_frames: int = MAX_FRAMES) -> Motion:
+    """Rebuild a Motion from :func:`motion_to_wire`'s map; shape/value errors come from ``Motion``."""
+    if not isinstance(obj, dict):
+        raise InvalidInputError(f"`{field}` must be a motion map, got {type(obj).__name__}",
+                                "encode motions with shared.protocol.motion_to_wire")
+    poses = decode_array(get_field(obj, "poses", dict), f"{field}.poses")
+    if poses.ndim >= 1 and poses.shape[0] > max_frames:
+        raise TooLargeError(f"`{field}` has {poses.shape[0]} frames, above the limit of {max_frames}",
+                            "split the motion or lower its fps")
+    contacts = obj.get("contacts")
+    metadata = get_field(obj, "metadata", dict, {})
+    return Motion(
+        poses=poses,
+        trans=decode_array(get_field(obj, "trans", dict), f"{field}.trans"),
+        fps=get_number(obj, "fps", lo=0.0),
+        betas=decode_array(get_field(obj, "betas", dict), f"{field}.betas"),
+        gender=get_field(obj, "gender", str, "neutral"),
+        contacts=None if contacts is None else decode_array(contacts, f"{field}.contacts"),
+        metadata=dict(metadata),
+    )
+
+
+@dataclass
+class KeepSpec:
+    """What to keep when regenerating: the rest of ``motion`` is generated anew (inpainting).
+
+    motion: the edited Motion (T frames). frame_mask: (T,) bool, True = frame kept (None = all frames).
+    joint_mask: (24,) bool, True = joint kept on the kept frames (None = all joints).
+    keep_root: keep the root translation and orientation on the kept frames.
+    """
+
+    motion: Motion
+    frame_mask: np.ndarray | None = None
+    joint_mask: np.ndarray | None = None
+    keep_root: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.motion, Motion):
+            raise InvalidInputError(f"KeepSpec.motion must be a Motion, got {type(self.motion).__name__}", None)
+        self.frame_mask = _bool_mask(self.frame_mask, (self.motion.num_frames,), "keep.frame_mask")
+        self.joint_mask = _bool_mask(self.joint_mask, (24,), "keep.joint_mask")
+        self.keep_root = bool(self.keep_root)
+
+    def to_wire(self) -> dict:
+        return {
+            "motion": motion_to_wire(self.motion),
+            "frame_mask": None if self.frame_mask is None else encode_array(self.frame_mask),
+            "joint_mask": None if self.joint_mask is None else encode_array(self.joint_mask),
+            "keep_root": self.keep_root,
+        }
+
+    @classmethod
+    def from_wire(cls, obj: Any, field: str = "keep", *, max_frames: int = MAX_FRAMES) -> "KeepSpec":
+        if not isinstance(obj, dict):
+            raise InvalidInputError(f"`{field}` must be a map, got {type(obj).__name__}", None)
+        masks = {}
+        for name in ("frame_mask", "joint_mask"):
+            raw = obj.get(name)
+            masks[name] = None if raw is None else decode_array(raw, f"{field}.{name}")
+        return cls(
+            motion=motion_from_wire(get_field(obj, "motion", dict), f"{field}.motion", max_frames=max_frames),
+            keep_root=get_field(obj, "keep_root", bool, True),
+            **masks,
+        )
+
+
+def _bool_mask(mask: Any, shape: tuple[int, ...], field: str) -> np.ndarray | None:
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_:
+        raise InvalidInputError(f"`{field}` must be a bool array, got dtype {mask.dtype}", None)
+    if mask.shape != shape:
+        raise InvalidInputError(f"`{field}` must have shape {shape}, got {mask.shape}", None)
+    return mask.copy()

@@ -1,0 +1,72 @@
+"""Live backends on loopback (ephemeral ports) and clients connected to them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backend.server import BackendServer
+from shared.client import BackendClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """``start_server(generator, **kw) -> BackendServer`` bound on 127.0.0.1 (free port); stopped after."""
+    servers = []
+
+    def start(motion_generator, **kwargs) -> BackendServer:
+        kwargs.setdefault("heartbeat_interval_s", 0.2)
+        kwargs.setdefault("work_root", tmp_path)
+        server = BackendServer("tcp://127.0.0.1:0", motion_generator=motion_generator, **kwargs)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop(timeout_s=10)
+
+
+@pytest.fixture
+def connect():
+    """``connect(server_or_endpoint, **kw) -> BackendClient``; closed after the test."""
+    clients = []
+
+    def make(target, **kwargs) -> BackendClient:
+        kwargs.setdefault("timeout_s", 5.0)
+        client = BackendClient(getattr(target, "endpoint", target), **kwargs)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def backend_process():
+    """``backend_process(*args) -> (Popen, endpoint)``: a fake-generator backend in its own process."""
+    procs = []
+
+    def spawn(*args: str):
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server_fakes.py")), *args],
+                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        endpoint = proc.stdout.readline().strip()
+        assert endpoint.startswith("tcp://127.0.0.1:"), proc.stderr.read()
+        return proc, endpoint
+
+    yield spawn
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()

@@ -1,0 +1,113 @@
+"""Small stand-ins for the motion generator and video renderer, for server tests.
+
+Run as a script it serves a backend with a slow fake generator (for kill / signal tests) and prints its
+endpoint on the first line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from backend.generators import MotionRequest, MotionResult
+from backend.progress import JobContext
+from shared.motion import Motion
+
+
+def make_motion(frames: int, seed: int = 0, fps: float = 30.0) -> Motion:
+    """A deterministic random-looking (T, 24, 3) motion; ``seed`` makes it recognisable."""
+    rng = np.random.default_rng(seed)
+    return Motion(poses=rng.normal(0, 0.3, (frames, 24, 3)), trans=rng.normal(0, 1, (frames, 3)), fps=fps,
+                  metadata={"seed": seed})
+
+
+def wav_bytes(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A short mono sine WAV file."""
+    import soundfile
+
+    t = np.arange(int(seconds * rate)) / rate
+    buffer = io.BytesIO()
+    soundfile.write(buffer, 0.3 * np.sin(2 * np.pi * 440 * t), rate, format="WAV")
+    return buffer.getvalue()
+
+
+def png_bytes(width: int = 32, height: int = 48) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((height, width, 3), 200, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class StepGenerator:
+    """Works in ``steps`` steps of ``step_s`` seconds, reporting and honouring cancel between them.
+
+    Records each request, whether its audio file existed during the job, and how many steps ran.
+    """
+
+    name = "step-fake"
+
+    def __init__(self, steps: int = 3, step_s: float = 0.0, frames: int = 30):
+        self.steps, self.step_s, self.frames = steps, step_s, frames
+        self.requests: list[MotionRequest] = []
+        self.audio_seen: list[bool] = []
+        self.steps_done = 0
+        self.started = threading.Event()
+
+    def generate(self, request: MotionRequest, ctx: JobContext | None = None) -> MotionResult:
+        ctx = ctx or JobContext.null()
+        self.requests.append(request)
+        self.audio_seen.append(Path(request.audio_path).is_file())
+        self.started.set()
+        for step in range(self.steps):
+            ctx.check_cancelled()
+            time.sleep(self.step_s)
+            self.steps_done += 1
+            ctx.report((step + 1) / self.steps, f"step {step + 1}/{self.steps}")
+        motion = make_motion(self.frames, request.seed)
+        return MotionResult(motion=motion, beats=np.array([0.5, 1.0]), tempo=120.0, generator=self.name)
+
+
+class GateGenerator(StepGenerator):
+    """Runs until ``release()`` (checking cancel every 10 ms): makes queue states deterministic."""
+
+    name = "gate-fake"
+
+    def __init__(self, frames: int = 30):
+        super().__init__(steps=1, frames=frames)
+        self.gate = threading.Event()
+
+    def release(self) -> None:
+        self.gate.set()
+
+    def generate(self, request: MotionRequest, ctx: JobContext | None = None) -> MotionResult:
+        ctx = ctx or JobContext.null()
+        self.started.set()
+        while not self.gate.wait(0.01):
+            ctx.check_cancelled()
+        self.started.clear()
+        self.gate.clear()
+        return super().generate(request, ctx)
+
+
+def main() -> None:
+    from backend.server import BackendServer, serve_until_signalled
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--step-s", type=float, default=0.05)
+    parser.add_argument("--steps", type=int, default=1000)
+    args = parser.parse_args()
+    server = BackendServer("tcp://127.0.0.1:0", motion_generator=StepGenerator(args.steps, args.step_s),
+                           heartbeat_interval_s=0.2)
+    serve_until_signalled(server, on_ready=lambda endpoint: print(endpoint, flush=True))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
