@@ -1,0 +1,70 @@
+"""Appearance Expert: an (edited) SMPL motion plus a reference photo -> the dance video with its music.
+
+Two renderers share one interface, ``renderer.render(RenderRequest, ctx) -> RenderResult``:
+
+* :class:`~backend.appearance.wan.WanAnimateRenderer` — Wan2.2-Animate-14B through diffusers, driven by a
+  DWPose-style pose video of the motion, with MACE-Dance's Body Adapter and LoRA when present. Needs the
+  weights and a large GPU.
+* :class:`~backend.appearance.puppet.PuppetRenderer` — the default: the reference person cut out and
+  deformed as a 2D puppet (ARAP), on the CPU, with no weights.
+
+:func:`select_renderer` picks one from the backend configuration; ``RenderResult.renderer`` says which ran.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from shared.errors import InvalidInputError
+
+from .request import RenderRequest, RenderResult
+
+if TYPE_CHECKING:
+    from backend.config import BackendConfig
+    from backend.progress import JobContext
+
+__all__ = ["RenderRequest", "RenderResult", "Renderer", "select_renderer", "RENDERER_CHOICES"]
+
+logger = logging.getLogger(__name__)
+
+RENDERER_CHOICES = ("auto", "puppet", "wan")
+
+
+class Renderer(Protocol):
+    name: str
+
+    def render(self, request: RenderRequest, ctx: "JobContext | None" = None) -> RenderResult: ...
+
+
+def wan_available(config: "BackendConfig") -> bool:
+    """True when the Wan-Animate base weights are installed and a CUDA GPU is visible."""
+    if not (config.wan_weights / "model_index.json").is_file():
+        return False
+    return config.resolve_device().startswith("cuda")
+
+
+def select_renderer(config: "BackendConfig | None" = None, kind: str | None = None, **wan_options) -> Renderer:
+    """The renderer to use.
+
+    Args:
+        config: backend configuration (weights paths, device); default ``BackendConfig()``.
+        kind: "auto" (Wan-Animate when its weights and a GPU are there, else the puppet), "wan" (Wan-Animate
+            or a MissingWeightsError naming the files) or "puppet"; default ``config.video_renderer``.
+        wan_options: fields of :class:`~backend.appearance.wan.WanAnimateOptions`.
+    """
+    from backend.config import BackendConfig
+
+    config = config or BackendConfig()
+    kind = kind or config.video_renderer
+    if kind not in RENDERER_CHOICES:
+        raise InvalidInputError(f"unknown renderer {kind!r}", hint=f"use one of {', '.join(RENDERER_CHOICES)}")
+    if kind == "wan" or (kind == "auto" and wan_available(config)):
+        from .wan import WanAnimateOptions, WanAnimateRenderer
+
+        return WanAnimateRenderer.from_config(config, WanAnimateOptions(**wan_options))
+    if kind == "auto":
+        logger.info("Wan-Animate weights or GPU not available: rendering with the CPU puppet")
+    from .puppet import PuppetRenderer
+
+    return PuppetRenderer()

@@ -1,0 +1,418 @@
+"""The CPU default renderer: the reference person as a 2D puppet, deformed by the motion.
+
+AnimatedDrawings' recipe, without OpenGL:
+
+* **Character** — the reference photo on the canvas, the person's silhouette (:func:`reference.segment_person`),
+  a rig of 15 joints from keypoints the user placed or from a template fitted to the silhouette, a triangle
+  mesh of the silhouette (contour + interior grid + rig joints, Delaunay), and a background plate with the
+  person inpainted away.
+* **Retargeting** — every rig bone takes the 2D direction of the matching SMPL bone in the front view and
+  keeps the photo's bone length, shortened by the bone's foreshortening (a forearm pointing at the camera
+  looks short); the pelvis follows the motion's root, scaled by the character's size.
+* **Deformation** — ARAP (:mod:`arap`) with the rig joints and points along each bone as handles. Mesh edges
+  between body parts that are not connected in the skeleton (an arm resting on the torso in the photo) are
+  weak, so those parts can separate.
+* **Drawing** — per frame each triangle maps its deformed pixels back to the photo (one inverse affine per
+  triangle, then one ``cv2.remap``); triangles are drawn far to near by the depth of their bone, so an arm
+  in front of the body covers it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from shared.errors import InvalidInputError
+from shared.motion import Motion
+from shared.skeleton import HEAD, Skeleton
+
+from .arap import ARAPDeformer
+from .pose_video import KP, Camera, motion_keypoints, project
+from .reference import segment_person, template_keypoints
+
+if TYPE_CHECKING:
+    from backend.progress import JobContext
+
+    from .request import RenderRequest, RenderResult
+
+logger = logging.getLogger(__name__)
+
+#: Rig joints: (name, parent). Positions come from the keypoint of the same name, except the pelvis (mid-hip)
+#: and the head (mean of the face points).
+RIG: tuple[tuple[str, str | None], ...] = (
+    ("pelvis", None), ("neck", "pelvis"), ("head", "neck"),
+    ("right_shoulder", "neck"), ("right_elbow", "right_shoulder"), ("right_wrist", "right_elbow"),
+    ("left_shoulder", "neck"), ("left_elbow", "left_shoulder"), ("left_wrist", "left_elbow"),
+    ("right_hip", "pelvis"), ("right_knee", "right_hip"), ("right_ankle", "right_knee"),
+    ("left_hip", "pelvis"), ("left_knee", "left_hip"), ("left_ankle", "left_knee"),
+)  # fmt: skip
+RIG_NAMES = tuple(name for name, _ in RIG)
+RIG_INDEX = {name: i for i, name in enumerate(RIG_NAMES)}
+RIG_PARENTS = np.array([-1 if parent is None else RIG_INDEX[parent] for _, parent in RIG])
+#: Bones as (parent, child) rig indices; bone b ends at rig joint b + 1.
+BONES = np.array([(RIG_PARENTS[j], j) for j in range(1, len(RIG))])
+_FACE = [KP[n] for n in ("nose", "right_eye", "left_eye", "right_ear", "left_ear")]
+# Bones that end in a free limb get a handle past their end (hand, foot, top of head), this far along.
+_EXTENSIONS = {"right_wrist": 0.35, "left_wrist": 0.35, "head": 0.9, "right_ankle": 0.12, "left_ankle": 0.12}
+_MIN_FORESHORTENING = 0.35
+# Shoulder and hip girdles narrow less than limbs when the dancer turns: a torso seen from the side is still
+# a torso, and squeezing a wide photo torso into a line makes ARAP bulge it.
+_GIRDLE_JOINTS = ("right_shoulder", "left_shoulder", "right_hip", "left_hip")
+_MIN_GIRDLE_FORESHORTENING = 0.75
+
+
+def rig_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
+    """(15, 2) rig joint positions from (20, 2) body keypoints; raises if a rig joint is unknown."""
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    rig = np.empty((len(RIG), keypoints.shape[-1]))
+    for j, name in enumerate(RIG_NAMES):
+        if name == "pelvis":
+            rig[j] = 0.5 * (keypoints[..., KP["left_hip"], :] + keypoints[..., KP["right_hip"], :])
+        elif name == "head":
+            face = keypoints[_FACE]
+            face = face[np.isfinite(face).all(axis=-1)]
+            rig[j] = face.mean(axis=0) if len(face) else np.nan
+        elif name == "neck" and not np.isfinite(keypoints[KP["neck"]]).all():
+            rig[j] = 0.5 * (keypoints[KP["left_shoulder"]] + keypoints[KP["right_shoulder"]])
+        else:
+            rig[j] = keypoints[KP[name]]
+    missing = [RIG_NAMES[j] for j in range(len(RIG)) if not np.isfinite(rig[j]).all()]
+    if missing:
+        raise InvalidInputError(
+            f"the reference keypoints miss {missing}",
+            hint="give shoulders, elbows, wrists, hips, knees, ankles and at least one face point",
+        )
+    return rig
+
+
+def motion_rig_points(keypoints3d: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """(T, 15, 3) rig joints of a motion: body keypoints, mid-hip pelvis, head from SMPL's head joint.
+
+    The face points of the reference average to roughly the SMPL head joint pushed forward; using the joint
+    itself keeps the head bone's direction stable when the dancer turns.
+    """
+    rig = np.empty((len(keypoints3d), len(RIG), 3))
+    for j, name in enumerate(RIG_NAMES):
+        if name == "pelvis":
+            rig[:, j] = 0.5 * (keypoints3d[:, KP["left_hip"]] + keypoints3d[:, KP["right_hip"]])
+        elif name == "head":
+            rig[:, j] = joints[:, HEAD]
+        else:
+            rig[:, j] = keypoints3d[:, KP[name]]
+    return rig
+
+
+def bone_of_points(points: np.ndarray, rig: np.ndarray) -> np.ndarray:
+    """Index of the nearest bone (segment) for each of (M, 2) points. Returns (M,) int."""
+    a, b = rig[BONES[:, 0]], rig[BONES[:, 1]]  # (B, 2)
+    ab = b - a
+    t = np.clip(np.einsum("mbk,bk->mb", points[:, None] - a[None], ab) / np.maximum((ab**2).sum(-1), 1e-9), 0, 1)
+    nearest = a[None] + t[..., None] * ab[None]
+    return np.argmin(np.linalg.norm(points[:, None] - nearest, axis=-1), axis=1)
+
+
+def _bones_adjacent() -> np.ndarray:
+    """(B, B) bool: bones that share a joint (or are the same bone)."""
+    ends = [set(bone) for bone in BONES.tolist()]
+    return np.array([[bool(x & y) for y in ends] for x in ends])
+
+
+@dataclass
+class PuppetMesh:
+    """vertices (N, 2) pixels, triangles (F, 3), handles (P,) vertex indices, handle_rest (P, 2) pixels,
+    handle_bones (P,) bone index and fraction along the bone (P,) (fraction > 1 = past the bone's end),
+    triangle_bones (F,) bone index of each triangle."""
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    handles: np.ndarray
+    handle_bones: np.ndarray
+    handle_fractions: np.ndarray
+    triangle_bones: np.ndarray
+
+
+def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float) -> PuppetMesh:
+    """Triangulate the silhouette with the rig's handle points as vertices.
+
+    Args:
+        mask: (H, W) bool silhouette.
+        rig: (15, 2) rig joints in pixels.
+        spacing: interior grid spacing in pixels.
+    """
+    mask_u8 = mask.astype(np.uint8)
+    contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        raise InvalidInputError("the person's silhouette is empty")
+    contour = max(contours, key=cv2.contourArea)
+    outline = cv2.approxPolyDP(contour, 0.15 * spacing, True)[:, 0].astype(np.float64)
+    outline = _resample_polyline(outline, 0.5 * spacing)
+
+    # Handles: every joint, points at thirds of every bone, and points past the free ends.
+    handle_points, handle_bones, handle_fractions = [], [], []
+    for b, (parent, child) in enumerate(BONES):
+        fractions = [0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0]
+        extension = _EXTENSIONS.get(RIG_NAMES[child])
+        if extension:
+            fractions.append(1.0 + extension)
+        for f in fractions:
+            handle_points.append(rig[parent] + f * (rig[child] - rig[parent]))
+            handle_bones.append(b)
+            handle_fractions.append(f)
+    handle_points = np.array(handle_points)
+    inside = _inside(mask, handle_points)
+    # A joint shared by several bones is one handle (the first bone listing it).
+    _, unique_index = np.unique(np.round(handle_points, 3), axis=0, return_index=True)
+    keep = np.zeros(len(handle_points), dtype=bool)
+    keep[unique_index] = True
+    keep &= inside
+    if keep.sum() < 4:
+        raise InvalidInputError(
+            "the reference keypoints do not lie on the person's silhouette",
+            hint="check the keypoints file, or use a photo with a plain background so the person can be cut out",
+        )
+    handle_points = handle_points[keep]
+    handle_bones = np.array(handle_bones)[keep]
+    handle_fractions = np.array(handle_fractions)[keep]
+
+    eroded = cv2.erode(mask_u8, np.ones((3, 3), np.uint8), iterations=max(int(0.3 * spacing), 1))
+    ys, xs = np.mgrid[spacing / 2 : mask.shape[0] : spacing, spacing / 2 : mask.shape[1] : spacing]
+    grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    grid = grid[_inside(eroded > 0, grid)]
+    # Drop grid and outline points that crowd a handle.
+    near_handle = lambda p: np.min(np.linalg.norm(p[:, None] - handle_points[None], axis=-1), axis=1) < 0.4 * spacing  # noqa: E731
+    grid = grid[~near_handle(grid)] if len(grid) else grid
+    outline = outline[~near_handle(outline)]
+    vertices = np.concatenate([handle_points, outline, grid])
+
+    triangles = Delaunay(vertices).simplices
+    corners = vertices[triangles]  # (F, 3, 2)
+    samples = np.concatenate([corners.mean(axis=1, keepdims=True), 0.5 * (corners + np.roll(corners, 1, axis=1))], 1)
+    dilated = cv2.dilate(mask_u8, np.ones((3, 3), np.uint8)) > 0
+    keep_tri = _inside(dilated, samples.reshape(-1, 2)).reshape(len(triangles), 4).all(axis=1)
+    triangles = triangles[keep_tri]
+    used = np.zeros(len(vertices), dtype=bool)
+    used[triangles] = True
+    used[: len(handle_points)] = True  # handles keep their indices 0..P-1
+    remap = np.cumsum(used) - 1
+    vertices, triangles = vertices[used], remap[triangles]
+    triangle_bones = bone_of_points(vertices[triangles].mean(axis=1), rig)
+    return PuppetMesh(vertices, triangles, np.arange(len(handle_points)), handle_bones, handle_fractions,
+                      triangle_bones)  # fmt: skip
+
+
+def _inside(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
+    xy = np.round(points).astype(np.int64)
+    ok = (xy[:, 0] >= 0) & (xy[:, 1] >= 0) & (xy[:, 0] < mask.shape[1]) & (xy[:, 1] < mask.shape[0])
+    result = np.zeros(len(points), dtype=bool)
+    result[ok] = mask[xy[ok, 1], xy[ok, 0]] > 0
+    return result
+
+
+def _resample_polyline(closed: np.ndarray, step: float) -> np.ndarray:
+    """Points every ``step`` pixels along a closed polyline (its corners kept)."""
+    points = []
+    for a, b in zip(closed, np.roll(closed, -1, axis=0)):
+        count = max(int(np.ceil(np.linalg.norm(b - a) / step)), 1)
+        points.extend(a + (b - a) * (k / count) for k in range(count))
+    return np.array(points)
+
+
+class Puppet:
+    """A reference person rigged for deformation (everything that does not change per frame).
+
+    Args:
+        canvas_image: (H, W, 3) uint8 RGB, the reference already placed on the output canvas.
+        keypoints: (20, 2) canvas pixels (NaN unknown); None = fit the template to the silhouette.
+        alpha: optional (H, W) uint8 person mask (e.g. from a PNG's transparency).
+        mesh_spacing: interior vertex spacing in pixels (None = 1/40 of the silhouette's height).
+    """
+
+    def __init__(self, canvas_image: np.ndarray, keypoints: np.ndarray | None = None,
+                 alpha: np.ndarray | None = None, mesh_spacing: float | None = None):  # fmt: skip
+        self.image = canvas_image
+        self.soft_mask = segment_person(canvas_image, alpha)
+        mask = self.soft_mask > 0.5
+        self.keypoints_source = "template" if keypoints is None else "user"
+        self.keypoints = template_keypoints(mask) if keypoints is None else np.asarray(keypoints, np.float64)
+        self.rig = rig_from_keypoints(self.keypoints)
+        rows = np.flatnonzero(mask.any(axis=1))
+        spacing = mesh_spacing or max((rows[-1] - rows[0]) / 40.0, 3.0)
+        self.mesh = build_mesh(mask, self.rig, spacing)
+        adjacent = _bones_adjacent()
+        vertex_bone = bone_of_points(self.mesh.vertices, self.rig)
+        self.deformer = ARAPDeformer(
+            self.mesh.vertices, self.mesh.triangles, self.mesh.handles,
+            edge_weights=lambda edges: np.where(adjacent[vertex_bone[edges[:, 0]], vertex_bone[edges[:, 1]]], 1.0, 0.02),
+        )  # fmt: skip
+        self.bone_lengths = np.linalg.norm(self.rig[BONES[:, 1]] - self.rig[BONES[:, 0]], axis=1)
+        girdle = np.isin(np.array(RIG_NAMES)[BONES[:, 1]], _GIRDLE_JOINTS)
+        self._min_ratio = np.where(girdle, _MIN_GIRDLE_FORESHORTENING, _MIN_FORESHORTENING)
+        self.background = inpaint_background(canvas_image, self.soft_mask)
+        # RGBA texture: the photo plus the soft silhouette as alpha, sampled together by remap.
+        self._texture = np.dstack([canvas_image, np.round(self.soft_mask * 255).astype(np.uint8)])
+        self._triangle_rest = self.mesh.vertices[self.mesh.triangles]  # (F, 3, 2)
+
+    # -- retargeting -------------------------------------------------------------------------------------
+    def pose_rig(self, rig_plane: np.ndarray, rig_depth_lengths: np.ndarray, root_offset: np.ndarray) -> np.ndarray:
+        """Rig joint pixels for one frame.
+
+        Args:
+            rig_plane: (15, 2) the motion's rig joints projected to the camera plane (metres, y down).
+            rig_depth_lengths: (14,) the motion's 3D bone lengths (metres), to measure foreshortening.
+            root_offset: (2,) pixels to add to the photo's pelvis.
+        Returns:
+            (15, 2) pixels.
+        """
+        posed = np.empty_like(self.rig)
+        posed[0] = self.rig[0] + root_offset
+        for b, (parent, child) in enumerate(BONES):
+            vector = rig_plane[child] - rig_plane[parent]
+            length = np.linalg.norm(vector)
+            ratio = np.clip(length / max(rig_depth_lengths[b], 1e-6), self._min_ratio[b], 1.0)
+            if length < 0.05 * rig_depth_lengths[b]:  # seen end-on: its direction is noise, keep the photo's
+                direction = (self.rig[child] - self.rig[parent]) / max(self.bone_lengths[b], 1e-6)
+            else:
+                direction = vector / length
+            posed[child] = posed[parent] + direction * self.bone_lengths[b] * ratio
+        return posed
+
+    def handle_targets(self, posed_rig: np.ndarray) -> np.ndarray:
+        """(P, 2) handle positions along the posed bones."""
+        bones = BONES[self.mesh.handle_bones]
+        start, end = posed_rig[bones[:, 0]], posed_rig[bones[:, 1]]
+        return start + self.mesh.handle_fractions[:, None] * (end - start)
+
+    # -- drawing -------------------------------------------------------------------------------------------
+    def draw(self, vertices: np.ndarray, bone_depth: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Render the deformed puppet over the background plate.
+
+        Args:
+            vertices: (N, 2) deformed vertex pixels.
+            bone_depth: (14,) depth of each bone towards the camera (larger = nearer, drawn later).
+        Returns:
+            (H, W, 3) uint8 RGB.
+        """
+        height, width = self.image.shape[:2]
+        triangles = self.mesh.triangles
+        order = np.argsort(bone_depth[self.mesh.triangle_bones], kind="stable")
+        index_map = np.zeros((height, width), dtype=np.int32)
+        corners = np.round(vertices[triangles] * 16).astype(np.int32)  # cv2 fixed point, 4 bits
+        for t in order:
+            cv2.fillConvexPoly(index_map, corners[t], int(t) + 1, lineType=cv2.LINE_8, shift=4)
+        ys, xs = np.nonzero(index_map)
+        tri = index_map[ys, xs] - 1
+        inverse = _inverse_affines(vertices[triangles], self._triangle_rest)  # (F, 2, 3): deformed -> rest
+        m = inverse[tri]
+        map_x = np.full((height, width), -1.0, dtype=np.float32)
+        map_y = np.full((height, width), -1.0, dtype=np.float32)
+        map_x[ys, xs] = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
+        map_y[ys, xs] = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
+        warped = cv2.remap(self._texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        alpha = warped[:, :, 3:4].astype(np.float32) / 255.0
+        frame = self.background.astype(np.float32) * (1.0 - alpha) + warped[:, :, :3].astype(np.float32) * alpha
+        if out is None:
+            return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+        np.copyto(out, np.clip(frame + 0.5, 0, 255).astype(np.uint8))
+        return out
+
+
+def _inverse_affines(deformed: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Affine maps taking each deformed triangle onto its rest triangle. (F, 3, 2) x2 -> (F, 2, 3)."""
+    ones = np.ones(deformed.shape[:2] + (1,))
+    source = np.concatenate([deformed, ones], axis=2)  # (F, 3, 3) rows [x, y, 1]
+    # Degenerate (collapsed) triangles get a tiny regulariser instead of a singular solve.
+    source = source + np.eye(3)[None] * 1e-9
+    return np.swapaxes(np.linalg.solve(source, rest), 1, 2)
+
+
+def inpaint_background(image: np.ndarray, soft_mask: np.ndarray) -> np.ndarray:
+    """The photo with the person removed (Telea inpainting at low resolution, blended in at full size)."""
+    height, width = image.shape[:2]
+    hole = (cv2.dilate((soft_mask > 0.05).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(height // 100, 2)))
+    factor = min(1.0, 360.0 / max(height, width))
+    small_size = (max(int(width * factor), 8), max(int(height * factor), 8))
+    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+    small_hole = cv2.resize(hole, small_size, interpolation=cv2.INTER_NEAREST)
+    filled = cv2.inpaint(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), small_hole, 5, cv2.INPAINT_TELEA)
+    filled = cv2.cvtColor(cv2.resize(filled, (width, height), interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB)
+    blend = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(height / 300.0, 1.0))[:, :, None]
+    return np.clip(image * (1.0 - blend) + filled * blend, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class PuppetAnimation:
+    """The per-frame inputs of a puppet for a motion: rig joints in the camera plane, bone lengths, depths."""
+
+    rig_plane: np.ndarray  # (T, 15, 2) metres, y down
+    bone_lengths: np.ndarray  # (T, 14) metres
+    bone_depth: np.ndarray  # (T, 14) metres towards the camera
+    scale: float  # pixels per metre of the camera plane
+
+    @classmethod
+    def from_motion(cls, motion: Motion, puppet: Puppet, camera: Camera | None = None,
+                    skeleton: Skeleton | None = None) -> "PuppetAnimation":  # fmt: skip
+        camera = camera or Camera()
+        keypoints3d, _, joints = motion_keypoints(motion, skeleton, camera)
+        rig3d = motion_rig_points(keypoints3d, joints)  # (T, 15, 3)
+        centre = joints[:, 0].mean(axis=0)
+        rig_plane = project(rig3d, camera, centre)
+        bone_vectors = rig3d[:, BONES[:, 1]] - rig3d[:, BONES[:, 0]]
+        bone_lengths = np.linalg.norm(bone_vectors, axis=-1)
+        midpoints = 0.5 * (rig3d[:, BONES[:, 1]] + rig3d[:, BONES[:, 0]])
+        bone_depth = (midpoints - centre) @ camera.view_direction()
+        # Character size: torso + mean leg, in photo pixels and in motion metres (bone b ends at joint b + 1).
+        torso = RIG_INDEX["neck"] - 1
+        legs = [RIG_INDEX[name] - 1 for name in ("left_knee", "left_ankle", "right_knee", "right_ankle")]
+        pixels = puppet.bone_lengths[torso] + 0.5 * puppet.bone_lengths[legs].sum()
+        metres = bone_lengths[0, torso] + 0.5 * bone_lengths[0, legs].sum()
+        return cls(rig_plane, bone_lengths, bone_depth, float(pixels / max(metres, 1e-6)))
+
+    def __len__(self) -> int:
+        return len(self.rig_plane)
+
+    def frame(self, puppet: Puppet, index: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Draw frame ``index``: (H, W, 3) uint8 RGB."""
+        root_offset = (self.rig_plane[index, 0] - self.rig_plane[0, 0]) * self.scale
+        posed = puppet.pose_rig(self.rig_plane[index], self.bone_lengths[index], root_offset)
+        vertices = puppet.deformer.deform(puppet.handle_targets(posed))
+        return puppet.draw(vertices, self.bone_depth[index], out)
+
+
+class PuppetRenderer:
+    """The default renderer: needs no weights and no GPU (see the module docstring).
+
+    Extras it reads besides the common ones: ``mesh_spacing`` (pixels, default 1/40 of the person's height).
+    """
+
+    name = "puppet"
+    EXTRAS = {"mesh_spacing": "interior mesh vertex spacing in pixels"}
+
+    def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":
+        from backend.progress import ensure_context
+
+        from .request import OutputVideos
+
+        ctx = ensure_context(ctx)
+        request.validate()
+        ctx.report(0.0, "cutting out the reference person")
+        motion = request.timed_motion()
+        image, alpha, _, keypoints = request.canvas_reference()
+        puppet = Puppet(image, keypoints, alpha, request.extras.get("mesh_spacing"))
+        camera = request.extras.get("camera") or Camera()
+        animation = PuppetAnimation.from_motion(motion, puppet, camera)
+        ctx.check_cancelled()
+        ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints)")
+        with OutputVideos(request) as outputs:
+            pose = request.pose_video(motion, puppet.keypoints) if outputs.wants_pose_frames else None
+            num_frames = len(animation)
+            for index in range(num_frames):
+                frame = animation.frame(puppet, index)
+                outputs.write(frame, None if pose is None else pose.frame(index))
+                ctx.report(0.05 + 0.95 * (index + 1) / num_frames, f"frame {index + 1}/{num_frames}")
+                ctx.check_cancelled()
+        return outputs.result(self.name, num_frames, request.output_fps)

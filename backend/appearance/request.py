@@ -1,0 +1,213 @@
+"""What a video renderer is asked for and what it returns, plus the output writing every renderer shares."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from shared.errors import InvalidInputError
+from shared.motion import Motion
+
+from .pose_video import Camera, PoseVideo, PoseVideoOptions
+from .reference import CanvasPlacement, check_reference_image, parse_keypoints, place_on_canvas
+from .video_io import VideoWriter
+
+logger = logging.getLogger(__name__)
+
+MIN_CANVAS_SIDE = 32
+
+#: Keys of ``RenderRequest.extras`` every renderer understands (renderer-specific ones are listed by each).
+COMMON_EXTRAS = {
+    "reference_alpha": "(H, W) uint8 mask of the person in the reference image (e.g. a PNG's transparency)",
+    "reference_keypoints": "(18|20, 2) pixels in the reference image, KEYPOINT_NAMES order (NaN = unknown), or a "
+    "name -> [x, y] dict",
+    "audio_offset_s": "seconds into the audio file where the motion starts (default motion.metadata['start_s'] or 0)",
+    "pose_video_path": "also write the driving pose video here",
+    "side_by_side_path": "also write pose | render side by side here",
+    "pose_style": "'wan' (default) or 'dwpose'",
+    "camera": "a pose_video.Camera (projection, distance, yaw)",
+    "hands": "draw synthetic hands in the pose video (bool)",
+}
+
+
+@dataclass
+class RenderRequest:
+    """A video to render.
+
+    Attributes:
+        motion: the (edited) dance.
+        reference_image: (H, W, 3) uint8 RGB photo of the person to animate.
+        audio_path: music to mux in (None = silent video).
+        width, height: output size in pixels (even; multiples of 16 for Wan-Animate).
+        fps: output frame rate; None = the motion's (the motion is resampled otherwise).
+        out_path: the ``.mp4`` to write.
+        extras: optional settings, see :data:`COMMON_EXTRAS` and each renderer's ``EXTRAS``.
+    """
+
+    motion: Motion
+    reference_image: np.ndarray
+    audio_path: str | Path | None = None
+    width: int = 720
+    height: int = 1280
+    fps: float | None = None
+    out_path: str | Path = "dance.mp4"
+    extras: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise InvalidInputError naming the first unusable field."""
+        if not isinstance(self.motion, Motion):
+            raise InvalidInputError(f"motion must be a shared.motion.Motion, got {type(self.motion).__name__}")
+        for name in ("poses", "trans"):
+            if not np.isfinite(getattr(self.motion, name)).all():
+                raise InvalidInputError(f"motion {name} contain NaN or Inf", hint="clean the motion before rendering it")
+        check_reference_image(self.reference_image)
+        if self.width % 2 or self.height % 2 or min(self.width, self.height) < MIN_CANVAS_SIDE:
+            raise InvalidInputError(
+                f"output size must be even and at least {MIN_CANVAS_SIDE} pixels, got {self.width}x{self.height}",
+                hint="use e.g. 720x1280 (portrait) or 1280x720",
+            )
+        if self.fps is not None and not (0 < float(self.fps) <= 240):
+            raise InvalidInputError(f"fps must be in (0, 240], got {self.fps}")
+        if self.audio_path is not None and not Path(self.audio_path).is_file():
+            raise InvalidInputError(f"music file not found: {self.audio_path}")
+        if Path(self.out_path).suffix.lower() != ".mp4":
+            raise InvalidInputError(f"the output must be an .mp4 file, got {self.out_path}")
+
+    @property
+    def output_fps(self) -> float:
+        return float(self.fps) if self.fps is not None else float(self.motion.fps)
+
+    def timed_motion(self) -> Motion:
+        """The motion at the output frame rate."""
+        if abs(self.output_fps - self.motion.fps) < 1e-6:
+            return self.motion
+        return self.motion.resample(self.output_fps)
+
+    @property
+    def audio_offset_s(self) -> float:
+        if "audio_offset_s" in self.extras:
+            return float(self.extras["audio_offset_s"])
+        return float(self.motion.metadata.get("start_s", 0.0) or 0.0)
+
+    def canvas_reference(self) -> tuple[np.ndarray, np.ndarray | None, CanvasPlacement, np.ndarray | None]:
+        """The reference placed on the output canvas.
+
+        Returns:
+            image (height, width, 3) uint8, alpha (height, width) uint8 or None, placement, keypoints
+            (20, 2) canvas pixels or None when the request has none.
+        """
+        alpha = self.extras.get("reference_alpha")
+        if alpha is not None:
+            alpha = np.asarray(alpha)
+            if alpha.shape != self.reference_image.shape[:2]:
+                raise InvalidInputError(
+                    f"reference_alpha must have the image's shape {self.reference_image.shape[:2]}, got {alpha.shape}"
+                )
+            alpha = (alpha > (0.5 if alpha.dtype.kind == "f" else 127)).astype(np.uint8) * 255
+        image, canvas_alpha, placement = place_on_canvas(self.reference_image, self.width, self.height, alpha)
+        keypoints = self.extras.get("reference_keypoints")
+        if keypoints is not None:
+            keypoints = placement.apply(parse_keypoints(keypoints))
+        return image, canvas_alpha, placement, keypoints
+
+    def pose_video(self, motion: Motion, reference_keypoints: np.ndarray | None) -> PoseVideo:
+        """The driving pose video of this request, fitted to the reference person when keypoints are known."""
+        options = PoseVideoOptions(
+            width=self.width, height=self.height, style=self.extras.get("pose_style", "wan"),
+            camera=self.extras.get("camera") or Camera(), reference_keypoints=reference_keypoints,
+            hands=bool(self.extras.get("hands", False)),
+        )  # fmt: skip
+        return PoseVideo(motion, options)
+
+
+@dataclass
+class RenderResult:
+    """A finished render.
+
+    Attributes:
+        path: the mp4 written.
+        renderer: which path made it: "wan-animate", "wan-animate+mace" or "puppet".
+        frames: number of frames.
+        fps: frame rate.
+        pose_video_path: the pose video, when one was asked for.
+        side_by_side_path: the side-by-side video, when one was asked for.
+    """
+
+    path: Path
+    renderer: str
+    frames: int
+    fps: float
+    pose_video_path: Path | None = None
+    side_by_side_path: Path | None = None
+
+
+class OutputVideos:
+    """The mp4s one render writes: the video itself and, on request, the pose video and a side-by-side.
+
+    All of them carry the music and are committed together on a clean exit (atomically, each file), or
+    all discarded on an error.
+    """
+
+    def __init__(self, request: RenderRequest):
+        fps, width, height = request.output_fps, request.width, request.height
+        audio = dict(audio_path=request.audio_path, audio_offset_s=request.audio_offset_s)
+        self.main = VideoWriter(request.out_path, width, height, fps, **audio)
+        self.pose = self.side = None
+        self.pose_path = request.extras.get("pose_video_path")
+        self.side_path = request.extras.get("side_by_side_path")
+        try:
+            if self.pose_path:
+                self.pose = VideoWriter(self.pose_path, width, height, fps, **audio)
+            if self.side_path:
+                self.side = VideoWriter(self.side_path, 2 * width, height, fps, **audio)
+        except BaseException as exc:
+            self._abort(exc)
+            raise
+
+    def write(self, frame: np.ndarray, pose_frame: np.ndarray | None = None) -> None:
+        self.main.write(frame)
+        if self.pose is not None and pose_frame is not None:
+            self.pose.write(pose_frame)
+        if self.side is not None and pose_frame is not None:
+            self.side.write(np.concatenate([pose_frame, frame], axis=1))
+
+    @property
+    def wants_pose_frames(self) -> bool:
+        return self.pose is not None or self.side is not None
+
+    def close(self) -> None:
+        for writer in (self.main, self.pose, self.side):
+            if writer is not None:
+                path = writer.close()
+                _make_readable(path)
+
+    def _abort(self, exc: BaseException) -> None:
+        for writer in (self.main, self.pose, self.side):
+            if writer is not None:
+                writer._abort(exc)
+
+    def result(self, renderer: str, frames: int, fps: float) -> RenderResult:
+        return RenderResult(
+            Path(self.main.path), renderer, frames, fps,
+            None if self.pose is None else Path(self.pose.path), None if self.side is None else Path(self.side.path),
+        )  # fmt: skip
+
+    def __enter__(self) -> "OutputVideos":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.close()
+        else:
+            self._abort(exc)
+
+
+def _make_readable(path: Path) -> None:
+    """Temporary files are created 0600; give the finished video the user's usual permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)

@@ -1,0 +1,402 @@
+"""Wan2.2-Animate through diffusers' ``WanAnimatePipeline``, with MACE-Dance's appearance weights.
+
+MACE-Dance's Appearance Expert is Wan2.2-Animate-14B plus two files:
+
+* ``Adapter.safetensors`` — the fine-tuned "Body Adapter". Only its ``pose_patch_embedding.*`` keys are used
+  (MACE's own inference drops the rest); diffusers' transformer names the module identically, so after
+  stripping DiffSynth's prefixes the two tensors load straight into ``transformer.pose_patch_embedding``.
+* ``LoRA.safetensors`` — a DiffSynth (peft-injected) LoRA on the DiT, applied at a fixed weight of 0.5.
+  Keys look like ``blocks.0.self_attn.q.lora_A.default.weight``; dropping ``.default`` and prefixing
+  ``diffusion_model.`` gives the original-Wan LoRA layout that diffusers' Wan loader converts itself.
+
+Base weights: a local ``Wan2.2-Animate-14B-Diffusers`` folder, optionally with the transformer replaced by
+an original-format (Wan / DiffSynth) single file through ``from_single_file`` with the folder's config, so
+nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shared.errors import InvalidInputError, MissingWeightsError, OutOfMemoryError
+
+from .pose_video import face_box_from_keypoints, face_image
+from .reference import segment_person, template_keypoints
+
+if TYPE_CHECKING:
+    from backend.config import BackendConfig
+    from backend.progress import JobContext
+
+    from .request import RenderRequest, RenderResult
+
+logger = logging.getLogger(__name__)
+
+ADAPTER_FILE = "Adapter.safetensors"
+LORA_FILE = "LoRA.safetensors"
+MACE_LORA_SCALE = 0.5
+#: Prefixes MACE-Dance's training wrapper puts before the adapter keys (stripped, longest first).
+ADAPTER_PREFIXES = ("module.pipe.animate_adapter.", "pipe.animate_adapter.", "module.animate_adapter.", "animate_adapter.")
+ADAPTER_KEY = "pose_patch_embedding."
+#: Prefixes DiffSynth puts before the DiT LoRA keys.
+LORA_PREFIXES = ("module.pipe.dit.", "pipe.dit.", "module.dit.", "dit.", "module.")
+
+WEIGHTS_LAYOUT = """\
+$MACE_DANCE_HOME/weights/appearance/wan/    Wan2.2-Animate-14B-Diffusers folder:
+    model_index.json, transformer/ (config.json + diffusion_pytorch_model*.safetensors), vae/, text_encoder/,
+    tokenizer/, image_encoder/, image_processor/, scheduler/
+$MACE_DANCE_HOME/weights/appearance/mace/   Adapter.safetensors, LoRA.safetensors (optional, MACE-Dance)"""
+
+
+@dataclass
+class WanAnimateOptions:
+    """Generation settings.
+
+    Attributes:
+        steps: denoising steps per segment (Wan and MACE use 20).
+        guidance_scale: 1.0 = no classifier-free guidance (Wan-Animate's default; > 1 doubles the cost).
+        segment_frame_length: frames per generated segment, 4n + 1 (77 as trained; shorter saves memory).
+        prev_segment_conditioning_frames: frames of the previous segment that condition the next (1 or 5).
+        seed: random seed.
+        prompt: text prompt (needs the pipeline's tokenizer); MACE uses "the person in the video is dancing".
+        prompt_embeds: precomputed (1, L, D) text embeddings instead of ``prompt``.
+        face: "reference" (the reference's face crop repeated on every frame) or "black" (no face signal).
+        dtype: "bfloat16" (default), "float16" or "float32".
+        device: torch device; "auto" = cuda when available.
+        offload: "none", "model" (components move to the GPU one at a time: fits ~24-40 GB) or "sequential"
+            (layer by layer: slowest, smallest).
+        lora_scale: weight of MACE's LoRA (0.5 as MACE-Dance uses it).
+    """
+
+    steps: int = 20
+    guidance_scale: float = 1.0
+    segment_frame_length: int = 77
+    prev_segment_conditioning_frames: int = 1
+    seed: int = 0
+    prompt: str = "a person dancing, full body, clear background"
+    prompt_embeds: Any = None
+    face: str = "reference"
+    dtype: str = "bfloat16"
+    device: str = "auto"
+    offload: str = "none"
+    lora_scale: float = MACE_LORA_SCALE
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise InvalidInputError(f"steps must be >= 1, got {self.steps}")
+        if self.segment_frame_length < 5 or (self.segment_frame_length - 1) % 4:
+            raise InvalidInputError(
+                f"segment_frame_length must be 4n + 1 and >= 5, got {self.segment_frame_length}", hint="use 77, 49 or 33"
+            )
+        if self.prev_segment_conditioning_frames not in (1, 5):
+            raise InvalidInputError(f"prev_segment_conditioning_frames must be 1 or 5, got {self.prev_segment_conditioning_frames}")
+        if self.face not in ("reference", "black"):
+            raise InvalidInputError(f"face must be 'reference' or 'black', got {self.face!r}")
+        if self.dtype not in ("bfloat16", "float16", "float32"):
+            raise InvalidInputError(f"dtype must be bfloat16, float16 or float32, got {self.dtype!r}")
+        if self.offload not in ("none", "model", "sequential"):
+            raise InvalidInputError(f"offload must be none, model or sequential, got {self.offload!r}")
+
+    def torch_dtype(self):
+        import torch
+
+        return getattr(torch, self.dtype)
+
+
+# --- loading -------------------------------------------------------------------------------------------------
+
+
+def missing_wan_weights_error(folder: Path, what: str) -> MissingWeightsError:
+    from backend.config import WAN_DOWNLOAD_HINT
+
+    return MissingWeightsError(
+        f"Wan-Animate weights not found: {what}",
+        hint=f"{WAN_DOWNLOAD_HINT.format(path=folder)}. Expected layout:\n{WEIGHTS_LAYOUT}",
+    )
+
+
+def load_wan_animate_pipeline(model_dir: str | Path, transformer_file: str | Path | None = None,
+                              dtype: str = "bfloat16", **kwargs):  # fmt: skip
+    """Load ``WanAnimatePipeline`` from a local diffusers folder, offline.
+
+    Args:
+        model_dir: folder with ``model_index.json``.
+        transformer_file: optional original-format transformer (Wan / DiffSynth ``.safetensors``), converted by
+            ``WanAnimateTransformer3DModel.from_single_file`` with ``model_dir/transformer`` as config.
+        dtype: torch dtype name for the transformer, text and image encoders (the VAE stays float32).
+        kwargs: passed to ``from_pretrained`` (e.g. ``tokenizer=None``).
+    """
+    import torch
+    from diffusers import WanAnimatePipeline, WanAnimateTransformer3DModel
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "model_index.json").is_file():
+        raise missing_wan_weights_error(model_dir, f"{model_dir / 'model_index.json'} does not exist")
+    torch_dtype = getattr(torch, dtype)
+    if transformer_file is not None:
+        transformer_file = Path(transformer_file)
+        if not transformer_file.is_file():
+            raise missing_wan_weights_error(model_dir, f"transformer file {transformer_file} does not exist")
+        kwargs["transformer"] = WanAnimateTransformer3DModel.from_single_file(
+            str(transformer_file), config=str(model_dir), subfolder="transformer", torch_dtype=torch_dtype,
+            local_files_only=True,
+        )  # fmt: skip
+    try:
+        pipe = WanAnimatePipeline.from_pretrained(str(model_dir), torch_dtype=torch_dtype, local_files_only=True, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise missing_wan_weights_error(model_dir, f"cannot load the pipeline from {model_dir}: {exc}") from exc
+    pipe.vae.to(torch.float32)  # Wan's VAE is unstable in half precision
+    return pipe
+
+
+def _read_safetensors(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise InvalidInputError(f"cannot read {path}: {exc}", hint="download the file again") from exc
+
+
+def adapter_state_dict(raw: dict) -> dict:
+    """MACE's ``Adapter.safetensors`` -> ``{"weight": …, "bias": …}`` of ``pose_patch_embedding``."""
+    result = {}
+    for key, tensor in raw.items():
+        for prefix in ADAPTER_PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix) :]
+                break
+        if key.startswith(ADAPTER_KEY):
+            result[key[len(ADAPTER_KEY) :]] = tensor
+    return result
+
+
+def load_mace_adapter(transformer, path: str | Path) -> None:
+    """Load MACE-Dance's Body Adapter (its ``pose_patch_embedding``) into a Wan-Animate transformer."""
+    path = Path(path)
+    weights = adapter_state_dict(_read_safetensors(path))
+    if not weights:
+        raise InvalidInputError(f"{path} has no pose_patch_embedding.* keys", hint="is this MACE-Dance's Adapter.safetensors?")
+    module = transformer.pose_patch_embedding
+    expected = {name: tuple(p.shape) for name, p in module.state_dict().items()}
+    got = {name: tuple(t.shape) for name, t in weights.items()}
+    if expected != got:
+        raise InvalidInputError(
+            f"{path}: pose_patch_embedding shapes {got} do not match the transformer's {expected}",
+            hint="the adapter belongs to a different Wan-Animate size (MACE-Dance's is for the 14B model)",
+        )
+    reference = next(module.parameters())
+    module.load_state_dict({k: v.to(reference.device, reference.dtype) for k, v in weights.items()}, strict=True)
+
+
+def diffsynth_lora_to_wan(raw: dict) -> dict:
+    """DiffSynth peft LoRA keys -> original-Wan LoRA keys that diffusers' Wan loader converts.
+
+    ``pipe.dit.blocks.0.self_attn.q.lora_A.default.weight`` -> ``diffusion_model.blocks.0.self_attn.q.lora_A.weight``
+    """
+    result = {}
+    for key, tensor in raw.items():
+        for prefix in LORA_PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix) :]
+                break
+        key = key.replace(".default.", ".")
+        if not key.startswith("diffusion_model."):
+            key = "diffusion_model." + key
+        result[key] = tensor
+    return result
+
+
+def load_mace_lora(pipe, path: str | Path, scale: float = MACE_LORA_SCALE, adapter_name: str = "mace") -> None:
+    """Load MACE-Dance's DiT LoRA at ``scale`` and fuse it into the weights (W += scale * B @ A)."""
+    path = Path(path)
+    state = diffsynth_lora_to_wan(_read_safetensors(path))
+    try:
+        pipe.load_lora_weights(state, adapter_name=adapter_name)
+    except ValueError as exc:
+        if "PEFT" in str(exc) or "peft" in str(exc):
+            raise InvalidInputError("loading the MACE-Dance LoRA needs the `peft` package", hint="pip install peft") from exc
+        raise InvalidInputError(f"{path} is not a LoRA for this Wan-Animate transformer: {exc}") from exc
+    pipe.set_adapters([adapter_name], adapter_weights=[scale])
+    pipe.fuse_lora(components=["transformer"], adapter_names=[adapter_name])
+    pipe.unload_lora_weights()  # keeps the fused weights, drops the peft wrappers (faster inference)
+
+
+# --- rendering -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WanAnimateRenderer:
+    """Render with Wan-Animate (+ MACE-Dance's adapter and LoRA when given).
+
+    Either pass a ready ``pipeline`` or a ``model_dir``; the pipeline is loaded on first use.
+
+    Attributes:
+        model_dir: diffusers folder of Wan2.2-Animate-14B.
+        transformer_file: optional original-format transformer file.
+        adapter_path, lora_path: MACE-Dance's files (each optional).
+        options: generation settings.
+        pipeline: an already loaded ``WanAnimatePipeline``.
+    """
+
+    model_dir: Path | None = None
+    transformer_file: Path | None = None
+    adapter_path: Path | None = None
+    lora_path: Path | None = None
+    options: WanAnimateOptions = field(default_factory=WanAnimateOptions)
+    pipeline: Any = None
+    EXTRAS = {"wan_options": "a WanAnimateOptions or a dict of its fields, overriding the renderer's"}
+
+    @classmethod
+    def from_config(cls, config: "BackendConfig", options: WanAnimateOptions | None = None) -> "WanAnimateRenderer":
+        """The renderer for the configured weights; raises MissingWeightsError when the base model is absent."""
+        model_dir = Path(config.wan_weights)
+        if not (model_dir / "model_index.json").is_file():
+            raise missing_wan_weights_error(model_dir, f"no model_index.json in {model_dir}")
+        mace = Path(config.mace_appearance_weights)
+        adapter, lora = mace / ADAPTER_FILE, mace / LORA_FILE
+        if not adapter.is_file() or not lora.is_file():
+            from backend.config import MACE_APPEARANCE_DOWNLOAD_HINT
+
+            logger.warning("MACE-Dance appearance weights not found in %s; using plain Wan-Animate (%s)",
+                           mace, MACE_APPEARANCE_DOWNLOAD_HINT.format(path=mace))  # fmt: skip
+        options = options or WanAnimateOptions()
+        if options.device == "auto":
+            options.device = config.resolve_device()
+        return cls(model_dir=model_dir, adapter_path=adapter if adapter.is_file() else None,
+                   lora_path=lora if lora.is_file() else None, options=options)  # fmt: skip
+
+    @property
+    def name(self) -> str:
+        return "wan-animate+mace" if (self.adapter_path or self.lora_path) else "wan-animate"
+
+    def load(self):
+        """Load the pipeline and MACE's weights once; returns the pipeline."""
+        if self.pipeline is None:
+            if self.model_dir is None:
+                raise missing_wan_weights_error(Path("."), "no Wan-Animate model folder was configured")
+            self.pipeline = load_wan_animate_pipeline(self.model_dir, self.transformer_file, self.options.dtype)
+            self._place(self.pipeline)
+            if self.adapter_path is not None:
+                load_mace_adapter(self.pipeline.transformer, self.adapter_path)
+            if self.lora_path is not None:
+                load_mace_lora(self.pipeline, self.lora_path, self.options.lora_scale)
+        return self.pipeline
+
+    def _place(self, pipe) -> None:
+        device = self.options.device if self.options.device != "auto" else _default_device()
+        if self.options.offload == "model":
+            pipe.enable_model_cpu_offload(device=device)
+        elif self.options.offload == "sequential":
+            pipe.enable_sequential_cpu_offload(device=device)
+        else:
+            pipe.to(device)
+
+    def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":
+        from backend.progress import ensure_context
+
+        from .request import OutputVideos
+
+        ctx = ensure_context(ctx)
+        request.validate()
+        if request.width % 16 or request.height % 16:
+            raise InvalidInputError(
+                f"Wan-Animate needs width and height divisible by 16, got {request.width}x{request.height}",
+                hint="use 720x1280, 480x832 or another multiple of 16",
+            )
+        options = self._request_options(request)
+        motion = request.timed_motion()
+        image, alpha, _, keypoints = request.canvas_reference()
+        if keypoints is None:
+            try:
+                keypoints = template_keypoints(segment_person(image, alpha) > 0.5)
+            except InvalidInputError as exc:
+                logger.warning("no reference keypoints (%s); fitting the pose video to the canvas", exc.message)
+        pose = request.pose_video(motion, keypoints)
+        face_box = face_box_from_keypoints(keypoints, image.shape[:2]) if keypoints is not None else None
+        ctx.report(0.0, "loading Wan-Animate")
+        pipe = self.load()
+        ctx.check_cancelled()
+        frames = self._generate(pipe, image, pose, face_box, options, ctx.subrange(0.02, 0.95))
+        with OutputVideos(request) as outputs:
+            for index, frame in enumerate(frames):
+                outputs.write(frame, pose.frame(index) if outputs.wants_pose_frames else None)
+        ctx.report(1.0, "done")
+        return outputs.result(self.name, len(frames), request.output_fps)
+
+    def _request_options(self, request: "RenderRequest") -> WanAnimateOptions:
+        override = request.extras.get("wan_options")
+        if override is None:
+            return self.options
+        if isinstance(override, WanAnimateOptions):
+            return override
+        fields = {**self.options.__dict__, **dict(override)}
+        return WanAnimateOptions(**fields)
+
+    def _generate(self, pipe, image: np.ndarray, pose, face_box, options: WanAnimateOptions, ctx) -> np.ndarray:
+        """Run the pipeline; returns (T, H, W, 3) uint8."""
+        import torch
+        from PIL import Image
+
+        height, width = image.shape[:2]
+        face_size = int(pipe.transformer.config.motion_encoder_size)
+        face = Image.fromarray(face_image(image, face_box if options.face == "reference" else None, face_size))
+        pose_frames = [Image.fromarray(frame) for frame in pose.frames()]
+        num_frames = len(pose_frames)
+        if num_frames <= options.prev_segment_conditioning_frames:
+            raise InvalidInputError(
+                f"the motion has {num_frames} frames; Wan-Animate needs more than "
+                f"{options.prev_segment_conditioning_frames}"
+            )
+        effective = options.segment_frame_length - options.prev_segment_conditioning_frames
+        segments = -(-(num_frames - options.prev_segment_conditioning_frames) // effective)
+        total_steps = segments * options.steps
+        done = [0]
+
+        def on_step_end(pipeline, step, timestep, callback_kwargs):
+            done[0] += 1
+            segment = (done[0] - 1) // options.steps + 1
+            ctx.report(done[0] / total_steps, f"segment {segment}/{segments}, step {step + 1}/{options.steps}")
+            ctx.check_cancelled()  # raises JobCancelledError out of the pipeline between steps
+            return {}
+
+        text = {"prompt_embeds": options.prompt_embeds} if options.prompt_embeds is not None else {"prompt": options.prompt}
+        if "prompt" in text and getattr(pipe, "tokenizer", None) is None:
+            raise InvalidInputError("this pipeline has no tokenizer", hint="pass prompt_embeds in the Wan options")
+        generator = torch.Generator(device="cpu").manual_seed(options.seed)
+        try:
+            result = pipe(
+                image=Image.fromarray(image), pose_video=pose_frames, face_video=[face] * num_frames,
+                height=height, width=width, num_inference_steps=options.steps,
+                guidance_scale=options.guidance_scale, segment_frame_length=options.segment_frame_length,
+                prev_segment_conditioning_frames=options.prev_segment_conditioning_frames,
+                generator=generator, output_type="np", callback_on_step_end=on_step_end, mode="animate", **text,
+            )  # fmt: skip
+        except torch.OutOfMemoryError as exc:
+            raise _out_of_memory(options, height, width) from exc
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                raise _out_of_memory(options, height, width) from exc
+            raise
+        video = np.asarray(result.frames[0])  # (T, H, W, 3) float in [0, 1]
+        return np.clip(video * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _out_of_memory(options: WanAnimateOptions, height: int, width: int) -> OutOfMemoryError:
+    if options.offload == "none":
+        fix = "turn on CPU offload (--offload model, or sequential on < 24 GB GPUs)"
+    elif options.segment_frame_length > 33:
+        fix = f"use shorter segments (--segment-frames 33 instead of {options.segment_frame_length})"
+    else:
+        fix = f"render at a lower resolution than {width}x{height} (e.g. 480x832)"
+    return OutOfMemoryError("the GPU ran out of memory while generating the video", hint=fix)
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
