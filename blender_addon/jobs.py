@@ -69,9 +69,8 @@ def describe_hello(info) -> str:
                 return value
         return None
 
-    parts = [f"backend {field('server_version', 'version') or '?'}"]
-    for label, names in (("motion", ("generator", "motion_generator")), ("video", ("renderer", "video_renderer")),
-                         ("device", ("device",))):
+    parts = [f"backend {field('backend_version', 'version') or '?'}"]
+    for label, names in (("motion", ("motion_generator",)), ("video", ("video_renderer",)), ("device", ("device",))):
         value = field(*names)
         if value:
             parts.append(f"{label}: {value}")
@@ -150,19 +149,20 @@ class JobSession:
         return self._submit is not None or self.job is not None
 
     def run(self, settings: ConnectionSettings, kind: str, submit: Callable, finish: Callable,
-            status: Callable[[dict], None]) -> None:
+            status: Callable[[dict], None], blocking: bool | None = None) -> None:
         """Run one backend job: ``submit(client) -> JobHandle``, then ``finish(result)`` on the main thread.
 
         ``status(update)`` receives dicts with any of ``busy, progress, message, error, backend`` for the
         panel. In background mode this returns when the job is over (errors raise); in the GUI it returns
-        at once and the rest happens in a timer (errors go to ``status``).
+        at once and the rest happens in a timer (errors go to ``status``). ``blocking`` overrides the choice
+        (default: blocking exactly when ``bpy.app.background``).
         """
         if self.busy:
             raise errors.InvalidInputError(f"a {self.kind} job is already running",
                                            hint="wait for it to finish or press Cancel")
         self.kind, self._submit, self._finish, self._status_sink = kind, submit, finish, status
         status({"busy": True, "progress": 0.0, "message": f"{kind}: connecting…", "error": "", "hint": ""})
-        if bpy.app.background:
+        if bpy.app.background if blocking is None else blocking:
             self._run_blocking(settings)
         else:
             self._executor = self._executor or concurrent.futures.ThreadPoolExecutor(1, "mace-dance-connect")
@@ -180,7 +180,13 @@ class JobSession:
             def on_progress(job):
                 self._status_sink({"progress": float(job.progress or 0.0), "message": self._job_message(job)})
 
-            result = client.wait(self.job, settings.job_timeout_s, on_progress)
+            try:
+                result = client.wait(self.job, settings.job_timeout_s, on_progress)
+            except TimeoutError as exc:
+                client.cancel(self.job)
+                raise errors.BackendUnavailableError(
+                    f"the {self.kind} job did not finish within {settings.job_timeout_s:g} s",
+                    hint="raise 'Job timeout' in the add-on preferences, or shorten the music") from exc
             self._end()
             self._finish(result)
         except BaseException as exc:

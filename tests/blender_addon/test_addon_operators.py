@@ -1,0 +1,235 @@
+"""The operators in background mode (``bpy.app.background``: the blocking path), with and without a backend.
+
+In background mode an operator that reports an error makes ``bpy.ops`` raise RuntimeError with the report's
+text, which is what a ``blender -b`` script sees.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.blender
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_MUSIC = REPO / "examples" / "music" / "groove_120bpm.ogg"
+EXAMPLE_REFERENCE = REPO / "examples" / "reference.png"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def prefs(bpy, addon):
+    """The add-on preferences, restored after the test."""
+    from blender_addon import preferences
+
+    prefs = preferences.get(bpy.context)
+    names = ("address", "start_local", "timeout_s", "backend_command", "backend_python", "startup_timeout_s")
+    saved = {name: getattr(prefs, name) for name in names}
+    yield prefs
+    for name, value in saved.items():
+        setattr(prefs, name, value)
+
+
+@pytest.fixture
+def music(tmp_path) -> Path:
+    path = tmp_path / "beat.wav"
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(22050)
+        t = np.arange(22050 * 4) / 22050
+        handle.writeframes((np.sin(2 * np.pi * 220 * t) * (t % 0.5 < 0.05) * 20000).astype(np.int16).tobytes())
+    return path
+
+
+def scene_fingerprint(bpy):
+    scene = bpy.context.scene
+    return (len(bpy.data.objects), len(bpy.data.actions), len(scene.timeline_markers), scene.render.fps,
+            scene.frame_start, scene.frame_end)
+
+
+def test_export_and_import_operators_round_trip_a_file(bpy, scene, random_motion, rotation_error, tmp_path):
+    from blender_addon.bpy_glue import importer
+    from shared.motion_io import load_motion
+
+    motion = random_motion(45)
+    obj = importer.import_motion(bpy.context, motion, name="take").armature
+    bpy.context.view_layer.objects.active = obj
+    path = tmp_path / "edited.npz"
+    assert bpy.ops.mace.export_motion(filepath=str(path)) == {"FINISHED"}
+    saved = load_motion(path)
+    assert rotation_error(saved.poses, motion.poses) <= 1e-5 and np.abs(saved.trans - motion.trans).max() <= 1e-5
+
+    assert bpy.ops.mace.import_motion(filepath=str(path)) == {"FINISHED"}
+    assert obj.animation_data.action.name == "edited" and len(bpy.data.objects) == 1
+
+
+def test_generate_without_music_names_the_fix(bpy, scene, prefs):
+    scene.mace_dance.music_path = ""
+    before = scene_fingerprint(bpy)
+    with pytest.raises(RuntimeError, match="no music file chosen"):
+        bpy.ops.mace.generate()
+    status = bpy.context.window_manager.mace_dance_status
+    assert status.error == "no music file chosen" and "music file" in status.hint
+    assert scene_fingerprint(bpy) == before
+
+
+def test_backend_down_is_reported_and_the_scene_unchanged(bpy, scene, prefs, music):
+    from blender_addon import jobs
+
+    prefs.address, prefs.start_local, prefs.timeout_s = f"tcp://127.0.0.1:{free_port()}", False, 0.5
+    scene.mace_dance.music_path = str(music)
+    before = scene_fingerprint(bpy)
+    with pytest.raises(RuntimeError, match="mace-dance serve"):
+        bpy.ops.mace.generate()
+    status = bpy.context.window_manager.mace_dance_status
+    assert status.error and not status.busy and status.backend == "not connected"
+    assert scene_fingerprint(bpy) == before
+    assert not jobs.SESSION.busy and not bpy.app.timers.is_registered(jobs.SESSION._tick)
+
+
+def test_a_local_backend_that_dies_at_start_is_reported(bpy, scene, prefs, music):
+    from blender_addon import jobs
+
+    prefs.address, prefs.start_local, prefs.timeout_s = f"tcp://127.0.0.1:{free_port()}", True, 0.3
+    prefs.backend_command = f'"{sys.executable}" -c "import sys; print(\'no weights here\'); sys.exit(3)"'
+    scene.mace_dance.music_path = str(music)
+    with pytest.raises(RuntimeError, match=r"exited \(code 3\)"):
+        bpy.ops.mace.generate()
+    assert "no weights here" in bpy.context.window_manager.mace_dance_status.error
+    assert jobs.SESSION.local is None or not jobs.SESSION.local.running
+
+
+# ---- against a real backend ---------------------------------------------------------------------------
+
+needs_serve = pytest.mark.skipif(importlib.util.find_spec("backend.cli.serve") is None,
+                                 reason="`mace-dance serve` (backend/cli/serve.py) is not in this checkout")
+
+
+@pytest.fixture(scope="module")
+def backend_address():
+    """A real backend subprocess on a free loopback port (the embedded choreographer and CPU renderer)."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    env = dict(os.environ, MACE_DANCE_HOME=str(REPO / "build" / "test-home-empty"))
+    process = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--address", address], cwd=REPO,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    from shared.client import BackendClient
+    from shared.errors import BackendUnavailableError
+
+    deadline = time.monotonic() + 120
+    with BackendClient(address, timeout_s=1.0) as client:
+        while True:
+            try:
+                client.hello()
+                break
+            except BackendUnavailableError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    pytest.fail(f"backend did not start: {process.stdout.read().decode(errors='replace')[-2000:]}")
+                time.sleep(0.3)
+    yield address, process
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@needs_serve
+def test_generate_edit_render_regenerate_against_a_real_backend(bpy, scene, prefs, backend_address, tmp_path,
+                                                                rotation_error):
+    from blender_addon import compat
+    from blender_addon.bpy_glue import exporter
+    from shared.skeleton import JOINT_NAMES
+
+    address, _ = backend_address
+    prefs.address, prefs.start_local, prefs.timeout_s = address, False, 10.0
+    settings = scene.mace_dance
+    settings.music_path, settings.seed, settings.length_s = str(EXAMPLE_MUSIC), 3, 4.0
+    assert bpy.ops.mace.generate() == {"FINISHED"}
+    obj = bpy.context.view_layer.objects.active or bpy.data.objects[0]
+    bpy.context.view_layer.objects.active = obj
+    action = obj.animation_data.action
+    assert action.name.startswith("groove_120bpm seed 3")
+    generated = exporter.export_motion(obj, scene)
+    assert abs(generated.duration - 4.0) < 0.1 and len(scene.timeline_markers) >= 4
+    status = bpy.context.window_manager.mace_dance_status
+    assert status.error == "" and "Imported" in status.message and status.backend.startswith("backend")
+
+    # Regenerate the left arm over frames 30-60; everything else must stay exactly as it was.
+    scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = True, 30, 60
+    arm = [JOINT_NAMES.index(n) for n in ("left_shoulder", "left_elbow", "left_wrist")]
+    for name in JOINT_NAMES:
+        compat.set_pose_bone_selected(obj.pose.bones[name], JOINT_NAMES.index(name) in arm)
+    assert bpy.ops.mace.regenerate_selection() == {"FINISHED"}
+    regenerated = exporter.export_motion(obj, scene)
+    assert obj.animation_data.action.name.endswith("regen") and action.name in bpy.data.actions
+    inside = np.zeros((generated.num_frames, 24), bool)
+    inside[29:60, arm] = True
+    assert rotation_error(regenerated.poses[~inside], generated.poses[~inside]) < 1e-5
+    assert np.abs(regenerated.trans - generated.trans).max() < 1e-5
+
+    settings.reference_image, settings.output_path = str(EXAMPLE_REFERENCE), str(tmp_path / "dance.mp4")
+    settings.width = settings.height = 128
+    assert bpy.ops.mace.render_reference() == {"FINISHED"}
+    assert (tmp_path / "dance.mp4").stat().st_size > 1000
+    assert status.last_output == str(tmp_path / "dance.mp4")
+
+
+@needs_serve
+def test_start_and_stop_a_local_backend(bpy, scene, prefs):
+    from blender_addon import jobs
+
+    prefs.address, prefs.start_local, prefs.backend_command = f"tcp://127.0.0.1:{free_port()}", True, ""
+    prefs.backend_python, prefs.startup_timeout_s = sys.executable, 120.0
+    assert bpy.ops.mace.backend_start() == {"FINISHED"}
+    process = jobs.SESSION.local.process
+    assert process.poll() is None
+    assert "started here" in bpy.context.window_manager.mace_dance_status.backend
+    assert bpy.ops.mace.backend_stop() == {"FINISHED"}
+    assert process.poll() is not None and jobs.SESSION.local is None
+
+
+@needs_serve
+def test_interface_path_polls_from_a_timer_and_imports(bpy, scene, prefs, backend_address):
+    """The GUI driver (worker-thread handshake, timer polling) — timers never fire in background mode, so
+    the test calls the timer callback itself, as Blender's event loop would."""
+    from blender_addon import jobs, preferences, properties
+    from blender_addon.operators.generate import _finish_import
+
+    address, _ = backend_address
+    prefs.address, prefs.start_local, prefs.timeout_s = address, False, 10.0
+    audio = EXAMPLE_MUSIC.read_bytes()
+    updates = []
+
+    def status(update):
+        updates.append(dict(update))
+        properties.status_updater(bpy.context)(update)
+
+    session = jobs.JobSession()
+    try:
+        session.run(preferences.connection_settings(bpy.context), "generate",
+                    lambda client: client.submit_generate_motion(audio, EXAMPLE_MUSIC.name, seed=1, duration_s=2.0),
+                    _finish_import(None, "gui take", str(EXAMPLE_MUSIC), "Imported"), status, blocking=False)
+        assert bpy.app.timers.is_registered(session._tick)
+        deadline = time.monotonic() + 120
+        while session._tick() is not None:
+            assert time.monotonic() < deadline, "the job did not finish"
+            time.sleep(jobs.POLL_INTERVAL_S)
+    finally:
+        session.shutdown()
+    assert not bpy.app.timers.is_registered(session._tick)
+    assert "gui take" in bpy.data.actions
+    assert any("progress" in u for u in updates) and updates[-1].get("message", "").startswith("Imported")

@@ -1,0 +1,99 @@
+"""Registration, preferences and the Dance panel's drawing."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.blender
+
+
+class RecordingLayout:
+    """Stands in for ``UILayout`` (which only Blender's window code can create) and checks every call against
+    real RNA: properties must exist on the data, operators must be registered, icons must be valid."""
+
+    def __init__(self, bpy, log):
+        self._bpy, self._log = bpy, log
+
+    def _child(self, *args, **kwargs):
+        return RecordingLayout(self._bpy, self._log)
+
+    row = column = box = split = _child
+
+    def _icon(self, icon):
+        icons = self._bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items.keys()
+        assert icon in icons, f"unknown icon {icon!r}"
+
+    def prop(self, data, name, **kwargs):
+        assert name in data.bl_rna.properties, f"{data} has no property {name!r}"
+        self._log.append(("prop", name))
+
+    def operator(self, idname, text=None, icon="NONE", **kwargs):
+        module, name = idname.split(".")
+        getattr(getattr(self._bpy.ops, module), name).get_rna_type()  # raises when not registered
+        self._icon(icon)
+        self._log.append(("operator", idname))
+
+    def label(self, text="", icon="NONE", **kwargs):
+        self._icon(icon)
+        self._log.append(("label", text))
+
+    def progress(self, factor=0.0, type="BAR", text=""):
+        assert 0.0 <= factor <= 1.0
+        self._log.append(("progress", text))
+
+
+def draw(bpy, panel_cls, context):
+    log = []
+    stand_in = type("PanelUnderTest", (), {"layout": RecordingLayout(bpy, log)})()  # draw only needs .layout
+    panel_cls.draw(stand_in, context)
+    return log
+
+
+def test_register_unregister_register(bpy, addon):
+    import addon_utils
+
+    from blender_addon import jobs
+
+    assert hasattr(bpy.types, "MACE_PT_dance") and hasattr(bpy.context.scene, "mace_dance")
+    addon_utils.disable("blender_addon", default_set=True, handle_error=None)
+    try:
+        assert not hasattr(bpy.types, "MACE_PT_dance")
+        assert not hasattr(bpy.types.Scene, "mace_dance")
+        assert not bpy.app.timers.is_registered(jobs.SESSION._tick)
+    finally:
+        addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+    assert hasattr(bpy.types, "MACE_PT_dance")
+
+
+def test_preferences_default_to_the_protocol_address(bpy, addon):
+    from blender_addon import preferences
+    from shared import protocol
+
+    assert preferences.DEFAULT_ADDRESS == protocol.DEFAULT_ADDRESS
+    prefs = preferences.get(bpy.context)
+    assert prefs is not None and prefs.address == protocol.DEFAULT_ADDRESS
+    log = []
+    stand_in = type("PrefsUnderTest", (), {"layout": RecordingLayout(bpy, log),
+                                           "__getattr__": lambda self, name: getattr(prefs, name)})()
+    preferences.MACE_AddonPreferences.draw(stand_in, bpy.context)
+    assert ("prop", "address") in log and ("prop", "backend_command") in log
+
+
+def test_panels_draw_idle_busy_and_error(bpy, scene):
+    from blender_addon import ui
+
+    status = bpy.context.window_manager.mace_dance_status
+    log = draw(bpy, ui.MACE_PT_dance, bpy.context)
+    assert ("operator", "mace.generate") in log and ("prop", "music_path") in log
+    assert not any(kind == "progress" for kind, _ in log)
+
+    status.busy, status.progress, status.message = True, 0.4, "generate: planning moves"
+    log = draw(bpy, ui.MACE_PT_dance, bpy.context)
+    assert ("progress", "generate: planning moves") in log and ("operator", "mace.cancel") in log
+
+    status.busy, status.error, status.hint = False, "no backend answered", "start one with mace-dance serve"
+    log = draw(bpy, ui.MACE_PT_dance, bpy.context)
+    assert ("label", "no backend answered") in log and ("label", "start one with mace-dance serve") in log
+
+    for panel in (ui.MACE_PT_dance_render, ui.MACE_PT_dance_backend):
+        assert draw(bpy, panel, bpy.context)
