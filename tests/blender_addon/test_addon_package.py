@@ -1,0 +1,109 @@
+"""The built zips install into Blender and enable: as a 4.2+ extension (wheels installed by Blender) and as a
+legacy add-on (wheels unpacked by the add-on). Each install runs in a fresh process with its own HOME, so
+the user's Blender configuration is never touched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.blender
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+import build_addon  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Both zips, built with the wheel cache in build/wheels (downloaded once if missing)."""
+    pytest.importorskip("bpy")
+    cache = REPO / "build" / "wheels"
+    try:
+        build_addon.select_wheels(cache)
+    except SystemExit:
+        try:
+            build_addon.download_wheels(cache)
+        except subprocess.CalledProcessError as exc:
+            pytest.skip(f"no wheel cache in {cache} and pip could not download one: {exc}")
+    out = tmp_path_factory.mktemp("addon-build")
+    return build_addon.build(out, cache, download=False)
+
+
+def run_blender_python(code: str, home: Path) -> str:
+    """Run ``code`` in a new Python with bpy, HOME pointing at an empty folder; return its output."""
+    env = dict(os.environ, HOME=str(home), PYTHONPATH="")  # the add-on must come from the zip, not the checkout
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=str(home), env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_extension_zip_layout_and_manifest(built):
+    extension, legacy = built
+    with zipfile.ZipFile(extension) as archive:
+        names = set(archive.namelist())
+        manifest = archive.read("blender_manifest.toml").decode()
+    assert {"__init__.py", "compat.py", "shared/__init__.py", "shared/client.py", "convert/axes.py"} <= names
+    wheels = sorted(n for n in names if n.startswith("wheels/"))
+    assert any("pyzmq" in w and "win_amd64" in w for w in wheels) and any("msgpack" in w and "macosx" in w for w in wheels)
+    for wheel in wheels:
+        assert f'"./{wheel}"' in manifest
+    assert 'network = "' in manifest and not any("__pycache__" in n for n in names)
+    with zipfile.ZipFile(legacy) as archive:
+        assert "mace_dance/__init__.py" in archive.namelist()
+        assert "mace_dance/blender_manifest.toml" not in archive.namelist()
+
+
+def test_extension_installs_enables_and_gets_its_wheels(built, tmp_path):
+    extension, _ = built
+    out = run_blender_python(f"""
+        import bpy, os, sys
+        bpy.ops.extensions.package_install_files(filepath={str(extension)!r}, repo="user_default",
+                                                 enable_on_install=True)
+        assert "bl_ext.user_default.mace_dance" in bpy.context.preferences.addons
+        assert hasattr(bpy.types, "MACE_PT_dance") and hasattr(bpy.context.scene, "mace_dance")
+        site = os.path.join(bpy.utils.user_resource("EXTENSIONS"), ".local", "lib",
+                            "python%d.%d" % sys.version_info[:2], "site-packages")
+        print(sorted(os.listdir(site)))
+        shared = sys.modules["bl_ext.user_default.mace_dance._shared"]
+        print("shared from", shared.BASE)
+    """, tmp_path)
+    assert "'msgpack'" in out and "'zmq'" in out
+    assert "shared from bl_ext.user_default.mace_dance.shared" in out
+
+
+def test_legacy_zip_installs_and_enables(built, tmp_path):
+    _, legacy = built
+    out = run_blender_python(f"""
+        import bpy, addon_utils, sys
+        bpy.ops.preferences.addon_install(filepath={str(legacy)!r})
+        assert addon_utils.enable("mace_dance", default_set=True, handle_error=None) is not None
+        assert hasattr(bpy.types, "MACE_PT_dance")
+        print("shared from", sys.modules["mace_dance._shared"].BASE)
+        addon_utils.disable("mace_dance", default_set=True)
+        assert not hasattr(bpy.types, "MACE_PT_dance")
+    """, tmp_path)
+    assert "shared from mace_dance.shared" in out
+
+
+def test_legacy_bootstrap_unpacks_the_wheel_for_this_platform(tmp_path, monkeypatch):
+    from blender_addon import _wheels
+
+    cache = REPO / "build" / "wheels"
+    linux = sorted(cache.glob("msgpack-*-cp311-*manylinux*x86_64*.whl"))
+    if not linux or not sys.platform.startswith("linux") or sys.version_info[:2] != (3, 11):
+        pytest.skip("needs the Linux x86_64 CPython 3.11 msgpack wheel in build/wheels")
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "wheels" / linux[0].name).write_bytes(linux[0].read_bytes())
+    monkeypatch.setattr(_wheels, "REQUIRED", {"mace_missing_module": "msgpack"})
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert _wheels.ensure_wheels(str(tmp_path)) == [linux[0].name]
+    vendor = tmp_path / "_vendor" / "linux"
+    assert sys.path[0] == str(vendor) and (vendor / "msgpack" / "__init__.py").is_file()
