@@ -122,6 +122,27 @@ def test_loader_formats_and_resampling(tmp_path, rng):
         load_sample(tmp_path / "nan.npy")
 
 
+def test_edge_and_aist_pickles_give_the_same_joints(tmp_path, rng):
+    """An EDGE/MACE output (Z-up, 30 fps) and an AIST++ annotation (Y-up, scaled, 60 fps) of one motion
+    evaluate to the joints of the canonical motion."""
+    import pickle
+
+    from shared.axes import y_up_to_z_up
+
+    motion = random_motion(rng, frames=60)
+    expected = motion.joint_positions()
+    poses_z, trans_z = y_up_to_z_up(motion.poses, motion.trans)
+    with open(tmp_path / "edge.pkl", "wb") as handle:
+        pickle.dump({"smpl_poses": poses_z.reshape(60, 72), "smpl_trans": trans_z, "full_pose": expected}, handle)
+    doubled = motion.resample(60.0)
+    with open(tmp_path / "aist.pkl", "wb") as handle:
+        pickle.dump({"smpl_poses": doubled.poses.reshape(-1, 72), "smpl_trans": doubled.trans * 2.5,
+                     "smpl_scaling": np.array([2.5]), "smpl_loss": 0.0}, handle)  # fmt: skip
+    samples = {s.name: s for s in load_folder(tmp_path)}
+    np.testing.assert_allclose(samples["edge"].joints_at(CLEAN), expected, atol=1e-5)
+    np.testing.assert_allclose(samples["aist"].joints_at(CLEAN), expected[: len(samples["aist"].joints_at(CLEAN))], atol=1e-4)
+
+
 def test_music_matching(tmp_path):
     for name in ("song.ogg", "song_remix.wav", "other.mp3", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
