@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Import/export speed of the Blender add-on, against per-key ``keyframe_insert`` in the same run.
+
+    python benchmarks/blender_io.py            # or: blender -b -P benchmarks/blender_io.py
+    python benchmarks/blender_io.py --quick    # 10 s and 1 min only
+
+For 1 and 10 minutes of 30 fps motion it times
+  * import: build the SMPL armature + write 99 F-curves in bulk (``keyframe_points.add`` + ``foreach_set``)
+    + scene fps/range (``bpy_glue.importer.import_motion``);
+  * export: F-curves back to SMPL poses/trans (``bpy_glue.exporter.export_motion``, method "fcurves"), and
+    the "visual" method (frame by frame, for rigs with constraints) on the shortest motion;
+  * baseline: the classic loop (set pose, ``pose_bone.keyframe_insert`` per bone and frame) measured on
+    BASELINE_FRAMES frames and extrapolated linearly to the full length (labelled as such).
+Goal: a 10-minute import in under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+
+import bpy  # noqa: E402
+import numpy as np  # noqa: E402
+
+from blender_addon.bpy_glue import exporter, importer  # noqa: E402
+from shared.motion import Motion  # noqa: E402
+from shared.rotations import axis_angle_to_quaternion  # noqa: E402
+from shared.skeleton import JOINT_NAMES  # noqa: E402
+
+FPS = 30
+BASELINE_FRAMES = (120, 600)  # two sizes, to show how the per-frame cost scales
+
+
+def clear_scene() -> None:
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    for collection in (bpy.data.armatures, bpy.data.actions):
+        for block in list(collection):
+            collection.remove(block)
+
+
+def dance(num_frames: int, seed: int = 0) -> Motion:
+    """Smooth random motion (sums of sines), like a dance in how curves vary."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_frames)[:, None, None] / FPS
+    freq, phase, amp = rng.uniform(0.2, 2.0, (3, 1, 24, 3)), rng.uniform(0, 6.3, (1, 24, 3)), rng.uniform(0.1, 0.8, (1, 24, 3))
+    poses = (amp * np.sin(2 * np.pi * freq[0] * t + phase)).astype(np.float32)
+    trans = np.stack([np.sin(t[:, 0, 0]), 0.05 * np.sin(4 * t[:, 0, 0]), np.cos(t[:, 0, 0])], -1).astype(np.float32)
+    return Motion(poses=poses, trans=trans, fps=FPS)
+
+
+def timed(fn, repeat: int = 3) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def bulk_import(motion: Motion):
+    clear_scene()
+    return importer.import_motion(bpy.context, motion, name="bench")
+
+
+def keyframe_insert_per_frame(motion: Motion, frames: int) -> float:
+    """Seconds per motion frame for the per-key baseline (measured over ``frames`` frames)."""
+    clear_scene()
+    obj = importer.import_motion(bpy.context, motion.slice(0, 1), name="baseline").armature
+    obj.animation_data.action = None
+    quats = axis_angle_to_quaternion(motion.poses[:frames])
+    bones = [obj.pose.bones[name] for name in JOINT_NAMES]
+    start = time.perf_counter()
+    for t in range(frames):
+        for j, bone in enumerate(bones):
+            bone.rotation_quaternion = quats[t, j]
+            bone.keyframe_insert("rotation_quaternion", frame=t + 1)
+        bones[0].location = motion.trans[t]
+        bones[0].keyframe_insert("location", frame=t + 1)
+    return (time.perf_counter() - start) / frames
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Blender add-on import/export benchmark")
+    parser.add_argument("--quick", action="store_true", help="10 s and 1 min instead of 1 and 10 min")
+    args = parser.parse_args(argv)
+    lengths = [("10 s", 10), ("1 min", 60)] if args.quick else [("1 min", 60), ("10 min", 600)]
+
+    print(f"Blender {bpy.app.version_string}, background={bpy.app.background}")
+    for frames in BASELINE_FRAMES:
+        per_frame = keyframe_insert_per_frame(dance(frames), frames)
+        print(f"baseline keyframe_insert: {per_frame * 1e3:.2f} ms per frame (24 quaternions + root location), "
+              f"measured on {frames} frames")
+    header = f"{'motion':>8} {'frames':>7} {'import s':>9} {'export s':>9} {'keyframe_insert s*':>19} {'speed-up':>9}"
+    print(header)
+    for label, seconds in lengths:
+        motion = dance(seconds * FPS)
+        import_s, result = timed(lambda: bulk_import(motion), repeat=2 if seconds > 100 else 3)
+        export_s, out = timed(lambda: exporter.export_motion(result.armature, bpy.context.scene, "fcurves"), repeat=2)
+        baseline_s = per_frame * motion.num_frames
+        assert out.num_frames == motion.num_frames
+        print(f"{label:>8} {motion.num_frames:>7} {import_s:>9.3f} {export_s:>9.3f} {baseline_s:>19.1f} "
+              f"{baseline_s / import_s:>8.0f}x")
+    motion = dance(lengths[0][1] * FPS)
+    result = bulk_import(motion)
+    visual_s, _ = timed(lambda: exporter.export_motion(result.armature, bpy.context.scene, "visual"), repeat=1)
+    print(f"visual export (frame by frame, for constraints/NLA) of {lengths[0][0]}: {visual_s:.3f} s")
+    print(f"* extrapolated linearly from the {BASELINE_FRAMES[-1]}-frame measurement; if the per-frame cost grows "
+          "with curve length (compare the two baseline lines) the real baseline is slower still. "
+          "speed-up = baseline / bulk import")
+    goal = "met" if not args.quick and import_s < 1.0 else ("not met" if not args.quick else "not measured (--quick)")
+    print(f"goal (10 min import < 1 s): {goal}")
+    clear_scene()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
