@@ -247,8 +247,9 @@ class BackendClient:
             while self._awaited[token] is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    error = self._unavailable(f"no reply to {msg_type}")
                     self._reopen_socket()
-                    raise self._unavailable(f"no reply to {msg_type}")
+                    raise error
                 self._receive(remaining)
             reply = self._awaited[token]
         finally:
@@ -376,10 +377,13 @@ class BackendClient:
                             audio_name: str | None = None, width: int | None = None, height: int | None = None,
                             options: dict | None = None) -> JobHandle:
         """Queue a video of the person in ``reference_image_bytes`` (PNG/JPEG bytes) dancing ``motion``;
-        with ``audio_bytes`` the music is muxed in."""
+        with ``audio_bytes`` the music is muxed in. ``options``: the renderer's extras (``hello()`` lists
+        them under capabilities), e.g. ``{"pose_video": True}``; numpy arrays are sent as arrays."""
         payload = {"motion": protocol.motion_to_wire(motion), "reference_image": bytes(reference_image_bytes),
                    "audio": None if audio_bytes is None else bytes(audio_bytes),
-                   "audio_name": audio_name, "width": width, "height": height, "options": dict(options or {})}
+                   "audio_name": audio_name, "width": width, "height": height,
+                   "options": {key: protocol.encode_array(value) if isinstance(value, np.ndarray) else value
+                               for key, value in (options or {}).items()}}
         return self._submit("render_video", payload)
 
     def _submit(self, kind: str, payload: dict) -> JobHandle:

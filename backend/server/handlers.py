@@ -13,6 +13,9 @@ from typing import Callable
 
 import numpy as np
 
+from backend.appearance import RenderRequest
+from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image
+from backend.appearance.request import COMMON_EXTRAS, MIN_CANVAS_SIDE
 from backend.generators import MotionRequest
 from backend.progress import JobContext
 from shared import protocol
@@ -21,10 +24,11 @@ from shared.genres import GENRES, genre_index
 from shared.motion import Motion
 
 from .jobs import ServerLimits
-from .media import check_image_header, decode_image_rgb, probe_audio_duration
+from .media import check_image_header, probe_audio_duration
 
 MAX_SEED = 2**63 - 1
-MIN_VIDEO_SIDE = 16
+# Extras that name files on the backend machine: never taken from the wire.
+LOCAL_ONLY_EXTRAS = frozenset({"pose_video_path", "side_by_side_path"})
 
 JobFunction = Callable[[JobContext], dict]
 
@@ -94,16 +98,28 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
 
 def _video_side(payload: dict, name: str, limits: ServerLimits) -> int | None:
     value = protocol.get_field(payload, name, int, None)
-    if value is not None and not MIN_VIDEO_SIDE <= value <= limits.max_video_side:
-        raise InvalidInputError(f"`{name}` = {value} is outside [{MIN_VIDEO_SIDE}, {limits.max_video_side}]",
+    if value is not None and not (MIN_CANVAS_SIDE <= value <= limits.max_video_side and value % 2 == 0):
+        raise InvalidInputError(f"`{name}` = {value} must be even and within [{MIN_CANVAS_SIDE}, {limits.max_video_side}]",
                                 "ask for a size the renderer can produce (e.g. 720 x 1280)")
     return value
 
 
+def _render_extras(options: dict, renderer) -> dict:
+    """``RenderRequest.extras`` from the client's ``options``: only documented keys, and none naming a path
+    on this machine (a client must never choose where the backend writes); array maps are decoded."""
+    allowed = (set(COMMON_EXTRAS) | set(getattr(renderer, "EXTRAS", {}))) - LOCAL_ONLY_EXTRAS
+    extras = {}
+    for key, value in options.items():
+        if key not in allowed:
+            raise InvalidInputError(f"unknown render option {str(key)[:64]!r}",
+                                    f"options this renderer takes: {', '.join(sorted(allowed))}")
+        is_array = isinstance(value, dict) and {"dtype", "shape", "data"} <= set(value)
+        extras[key] = protocol.decode_array(value, f"options.{key}", allow_nonfinite=True) if is_array else value
+    return extras
+
+
 def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits) -> JobFunction:
     """Check a ``render_video`` payload; returns the job's work (RenderResult -> ``result`` payload)."""
-    from backend.appearance import RenderRequest
-
     if renderer is None:
         raise InvalidInputError("this backend has no video renderer", "start it with a renderer configured")
     motion = protocol.motion_from_wire(protocol.get_field(payload, "motion", dict), max_frames=limits.max_frames)
@@ -111,21 +127,28 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     if len(image) > limits.max_image_bytes:
         raise TooLargeError(f"reference image of {len(image):,} bytes is above {limits.max_image_bytes:,} bytes",
                             "send a smaller PNG or JPEG")
-    check_image_header(image, limits.max_image_pixels)
-    width, height = _video_side(payload, "width", limits), _video_side(payload, "height", limits)
+    width, height = check_image_header(image, limits.max_image_pixels)
+    if min(width, height) < MIN_REFERENCE_SIDE:
+        raise InvalidInputError(f"reference image is too small ({width}x{height} pixels)",
+                                f"use a photo at least {MIN_REFERENCE_SIDE} pixels on each side (ideally 720x1280)")
+    sizes = {name: value for name in ("width", "height") if (value := _video_side(payload, name, limits)) is not None}
     options = protocol.get_field(payload, "options", dict, {})
     if not all(isinstance(key, str) for key in options):
         raise InvalidInputError("`options` keys must be strings", None)
+    extras = _render_extras(options, renderer)
     audio = _audio_file(payload, workdir, limits, required=False)
     if audio is not None:
         _check_span(audio[1], 0.0, motion.duration, limits)
-    out_path = workdir / "video.mp4"
-    sizes = {key: value for key, value in (("width", width), ("height", height)) if value is not None}
+    image_path = workdir / "reference.image"
+    image_path.write_bytes(image)
 
     def run(ctx: JobContext) -> dict:
-        request = RenderRequest(motion=motion, reference_image=decode_image_rgb(image),
-                                audio_path=None if audio is None else audio[0], fps=motion.fps,
-                                out_path=out_path, extras=dict(options), **sizes)
+        reference = load_reference_image(image_path)
+        if reference.alpha is not None:
+            extras.setdefault("reference_alpha", reference.alpha)
+        request = RenderRequest(motion=motion, reference_image=reference.rgb,
+                                audio_path=None if audio is None else audio[0], out_path=workdir / "video.mp4",
+                                extras=extras, **sizes)
         result = renderer.render(request, ctx)
         pose_path = Path(result.pose_video_path) if result.pose_video_path else None
         return {

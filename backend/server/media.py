@@ -6,14 +6,9 @@ Only headers are read here (this runs on the server's I/O thread); full decoding
 from __future__ import annotations
 
 import io
-import logging
 from pathlib import Path
 
-import numpy as np
-
 from shared.errors import InvalidInputError, TooLargeError
-
-logger = logging.getLogger(__name__)
 
 AUDIO_HINT = "send a WAV, FLAC, OGG/Vorbis or MP3 file"
 IMAGE_HINT = "send a PNG, JPEG or WebP image"
@@ -70,14 +65,3 @@ def check_image_header(data: bytes, max_pixels: int) -> tuple[int, int]:
         raise TooLargeError(f"reference image is {width}x{height} pixels, above {max_pixels:,}",
                             "scale the reference image down")
     return width, height
-
-
-def decode_image_rgb(data: bytes) -> np.ndarray:
-    """(H, W, 3) uint8 RGB pixels of an encoded image (alpha dropped, palette expanded)."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    except Exception as exc:  # noqa: BLE001
-        raise InvalidInputError(f"reference image could not be decoded ({exc})", IMAGE_HINT) from None

@@ -37,7 +37,7 @@ def wav_bytes(seconds: float = 1.0, rate: int = 8000) -> bytes:
     return buffer.getvalue()
 
 
-def png_bytes(width: int = 32, height: int = 48) -> bytes:
+def png_bytes(width: int = 64, height: int = 96) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -94,6 +94,30 @@ class GateGenerator(StepGenerator):
         self.started.clear()
         self.gate.clear()
         return super().generate(request, ctx)
+
+
+class FakeRenderer:
+    """Validates the request like a real renderer, then writes placeholder bytes instead of a video."""
+
+    name = "fake-renderer"
+    EXTRAS = {"fake_option": "any value, recorded"}
+
+    def __init__(self):
+        self.requests = []
+
+    def render(self, request, ctx: JobContext | None = None):
+        from backend.appearance import RenderResult
+
+        request.validate(self.EXTRAS)
+        self.requests.append(request)
+        (ctx or JobContext.null()).report(1.0, "rendered")
+        out_path = Path(request.out_path)
+        out_path.write_bytes(b"video:%d" % request.motion.num_frames)
+        pose_path = None
+        if request.extras.get("pose_video"):
+            pose_path = out_path.with_name(out_path.stem + "_pose.mp4")
+            pose_path.write_bytes(b"pose")
+        return RenderResult(out_path, self.name, request.motion.num_frames, request.output_fps, pose_path)
 
 
 def main() -> None:

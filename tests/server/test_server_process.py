@@ -1,0 +1,49 @@
+"""A backend in its own process: killed (the client notices within its timeout) or signalled (graceful)."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from shared.errors import BackendUnavailableError, JobCancelledError
+from tests.server.server_fakes import wav_bytes
+
+
+def wait_running(client, job, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while job.state != "running":
+        assert time.monotonic() < deadline, job
+        client.poll()
+        time.sleep(0.01)
+
+
+def test_killed_backend_is_reported_within_the_client_timeout(backend_process, connect):
+    proc, endpoint = backend_process("--steps", "1000", "--step-s", "0.05")
+    client = connect(endpoint, timeout_s=1.0)
+    job = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    wait_running(client, job)
+    proc.kill()
+    proc.wait(5)
+    killed = time.monotonic()
+    with pytest.raises(BackendUnavailableError, match="no backend answered") as info:
+        client.wait(job)
+    assert time.monotonic() - killed < 1.0 + 0.5
+    assert "mace-dance serve" in info.value.hint
+    assert job.state == "failed"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_cancels_the_running_job_and_replies(backend_process, connect, signum):
+    proc, endpoint = backend_process("--steps", "1000", "--step-s", "0.02")
+    client = connect(endpoint, timeout_s=5.0)
+    running = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    queued = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    wait_running(client, running)
+    proc.send_signal(signum)
+    for job in (running, queued):
+        with pytest.raises(JobCancelledError, match="shutting down"):
+            client.wait(job, timeout_s=5)
+        assert job.state == "cancelled"
+    assert proc.wait(10) == 0
