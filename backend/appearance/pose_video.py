@@ -72,8 +72,11 @@ SMPL_FOR_KEYPOINT: dict[int, int] = {
     KP["left_toe"]: LEFT_FOOT, KP["right_toe"]: RIGHT_FOOT,
 }  # fmt: skip
 
-#: The 12 limb joints used to align the motion with a reference person (MACE-Dance uses the same set).
-ALIGNMENT_KEYPOINTS: tuple[int, ...] = tuple(range(2, 14))
+#: Joints that align the motion with a reference person: shoulders, hips, knees, ankles. MACE-Dance also uses
+#: elbows and wrists, but a dance's first frame rarely holds its arms like the photo does, and arms that
+#: differ pull the fitted scale down.
+ALIGNMENT_KEYPOINTS: tuple[int, ...] = tuple(KP[f"{side}_{joint}"] for side in ("right", "left")
+                                             for joint in ("shoulder", "hip", "knee", "ankle"))  # fmt: skip
 
 #: Limbs as (from, to) keypoint pairs; limb i is drawn in colour i. The first 17 are OpenPose's.
 LIMBS: tuple[tuple[int, int], ...] = (
@@ -328,10 +331,10 @@ def fit_to_canvas(
 def fit_to_reference(
     plane_points: np.ndarray, reference_keypoints: np.ndarray, width: int, height: int, margin: float = 0.02
 ) -> Fit2D:
-    """Match frame 0's limb joints to the reference person's keypoints (scale + offset, least squares).
+    """Match frame 0's body joints to the reference person's keypoints (scale + offset, least squares).
 
     If the fitted sequence leaves the canvas (``margin`` of W/H kept free), it is shrunk about frame 0's
-    neck until it fits. Falls back to :func:`fit_to_canvas` when fewer than 3 limb keypoints are known.
+    neck until it fits. Falls back to :func:`fit_to_canvas` when fewer than 3 of :data:`ALIGNMENT_KEYPOINTS` are known.
 
     Args:
         plane_points: (T, K, 2) projected points.

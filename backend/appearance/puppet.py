@@ -116,10 +116,45 @@ def bone_of_points(points: np.ndarray, rig: np.ndarray) -> np.ndarray:
     return np.argmin(np.linalg.norm(points[:, None] - nearest, axis=-1), axis=1)
 
 
-def _bones_adjacent() -> np.ndarray:
-    """(B, B) bool: bones that share a joint (or are the same bone)."""
-    ends = [set(bone) for bone in BONES.tolist()]
-    return np.array([[bool(x & y) for y in ends] for x in ends])
+# Body-part groups for the mesh's edge weights: each limb is one group, anchored at the joint where it meets
+# the torso; everything else is the torso.
+_LIMB_GROUPS = {
+    "right_arm": ("right_shoulder", ("right_elbow", "right_wrist")),
+    "left_arm": ("left_shoulder", ("left_elbow", "left_wrist")),
+    "right_leg": ("right_hip", ("right_knee", "right_ankle")),
+    "left_leg": ("left_hip", ("left_knee", "left_ankle")),
+}
+_WEAK_EDGE = 0.02
+
+
+def part_edge_weights(vertices: np.ndarray, edges: np.ndarray, rig: np.ndarray) -> np.ndarray:
+    """ARAP weight of each mesh edge: 1 inside a body part, weak between parts away from where they join.
+
+    A photo often shows an arm against the torso or the legs touching; the mesh then ties them together.
+    Weak edges let them separate, except near the limb's root joint (within 60 % of its first bone), where
+    the limb really is attached.
+
+    Args:
+        vertices: (N, 2) rest pixels; edges: (E, 2) vertex indices; rig: (15, 2) rest rig joints.
+    Returns:
+        (E,) float64.
+    """
+    bone_group = np.zeros(len(BONES), dtype=np.int64)  # 0 = torso
+    anchors, radii = [np.zeros(2)], [0.0]
+    for g, (anchor, members) in enumerate(_LIMB_GROUPS.values(), start=1):
+        for name in members:
+            bone_group[RIG_INDEX[name] - 1] = g  # bone b ends at rig joint b + 1
+        first = RIG_INDEX[members[0]]
+        anchors.append(rig[RIG_INDEX[anchor]])
+        radii.append(0.6 * np.linalg.norm(rig[first] - rig[RIG_INDEX[anchor]]))
+    anchors, radii = np.array(anchors), np.array(radii)
+    group = bone_group[bone_of_points(vertices, rig)]
+    a, b = group[edges[:, 0]], group[edges[:, 1]]
+    midpoint = 0.5 * (vertices[edges[:, 0]] + vertices[edges[:, 1]])
+    near_a = np.linalg.norm(midpoint - anchors[a], axis=1) <= radii[a]
+    near_b = np.linalg.norm(midpoint - anchors[b], axis=1) <= radii[b]
+    joined = (a == b) | near_a | near_b
+    return np.where(joined, 1.0, _WEAK_EDGE)
 
 
 @dataclass
@@ -183,16 +218,20 @@ def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float) -> PuppetMesh:
     ys, xs = np.mgrid[spacing / 2 : mask.shape[0] : spacing, spacing / 2 : mask.shape[1] : spacing]
     grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
     grid = grid[_inside(eroded > 0, grid)]
-    # Drop grid and outline points that crowd a handle.
-    near_handle = lambda p: np.min(np.linalg.norm(p[:, None] - handle_points[None], axis=-1), axis=1) < 0.4 * spacing  # noqa: E731
-    grid = grid[~near_handle(grid)] if len(grid) else grid
-    outline = outline[~near_handle(outline)]
+    # Drop grid points that crowd a handle, and outline points that (nearly) coincide with one.
+    def handle_distance(points: np.ndarray) -> np.ndarray:
+        return np.min(np.linalg.norm(points[:, None] - handle_points[None], axis=-1), axis=1)
+
+    grid = grid[handle_distance(grid) >= 0.4 * spacing] if len(grid) else grid
+    outline = outline[handle_distance(outline) >= 0.15 * spacing]
     vertices = np.concatenate([handle_points, outline, grid])
 
     triangles = Delaunay(vertices).simplices
     corners = vertices[triangles]  # (F, 3, 2)
     samples = np.concatenate([corners.mean(axis=1, keepdims=True), 0.5 * (corners + np.roll(corners, 1, axis=1))], 1)
-    dilated = cv2.dilate(mask_u8, np.ones((3, 3), np.uint8)) > 0
+    # Keep triangles that lie on the silhouette give or take a quarter spacing: a sliver hanging over the
+    # edge costs nothing (the texture's alpha is 0 there), a missing one leaves a notch in the body.
+    dilated = cv2.dilate(mask_u8, np.ones((3, 3), np.uint8), iterations=max(int(0.25 * spacing), 1)) > 0
     keep_tri = _inside(dilated, samples.reshape(-1, 2)).reshape(len(triangles), 4).all(axis=1)
     triangles = triangles[keep_tri]
     used = np.zeros(len(vertices), dtype=bool)
@@ -243,11 +282,9 @@ class Puppet:
         rows = np.flatnonzero(mask.any(axis=1))
         spacing = mesh_spacing or max((rows[-1] - rows[0]) / 40.0, 3.0)
         self.mesh = build_mesh(mask, self.rig, spacing)
-        adjacent = _bones_adjacent()
-        vertex_bone = bone_of_points(self.mesh.vertices, self.rig)
         self.deformer = ARAPDeformer(
             self.mesh.vertices, self.mesh.triangles, self.mesh.handles,
-            edge_weights=lambda edges: np.where(adjacent[vertex_bone[edges[:, 0]], vertex_bone[edges[:, 1]]], 1.0, 0.02),
+            edge_weights=lambda edges: part_edge_weights(self.mesh.vertices, edges, self.rig),
         )  # fmt: skip
         self.bone_lengths = np.linalg.norm(self.rig[BONES[:, 1]] - self.rig[BONES[:, 0]], axis=1)
         girdle = np.isin(np.array(RIG_NAMES)[BONES[:, 1]], _GIRDLE_JOINTS)
@@ -398,13 +435,15 @@ class PuppetRenderer:
         from .request import OutputVideos
 
         ctx = ensure_context(ctx)
-        request.validate()
+        request.validate(self.EXTRAS)
         ctx.report(0.0, "cutting out the reference person")
         motion = request.timed_motion()
         image, alpha, _, keypoints = request.canvas_reference()
-        puppet = Puppet(image, keypoints, alpha, request.extras.get("mesh_spacing"))
-        camera = request.extras.get("camera") or Camera()
-        animation = PuppetAnimation.from_motion(motion, puppet, camera)
+        spacing = request.extras.get("mesh_spacing")
+        if spacing is not None and not (isinstance(spacing, (int, float)) and 2 <= spacing <= 200):
+            raise InvalidInputError(f"mesh_spacing must be a number of pixels in [2, 200], got {spacing!r}")
+        puppet = Puppet(image, keypoints, alpha, spacing)
+        animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
         ctx.check_cancelled()
         ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints)")
         with OutputVideos(request) as outputs:

@@ -175,7 +175,8 @@ def segment_person(image: np.ndarray, alpha: np.ndarray | None = None) -> np.nda
     foreground = cv2.medianBlur((distance > threshold).astype(np.uint8), 3)
 
     grab = np.where(foreground > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    grab[border] = cv2.GC_BGD
+    # The border is surely background only where it looks like it: hands or feet may touch the frame.
+    grab[border & (foreground == 0)] = cv2.GC_BGD
     if (grab == cv2.GC_PR_FGD).any() and (grab != cv2.GC_PR_FGD).any():
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), grab, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
@@ -212,9 +213,10 @@ def _check_mask(mask: np.ndarray) -> None:
 
 # --- template keypoints -------------------------------------------------------------------------------------
 
-# Heights below the top of the head as fractions of body height (standing adult, anthropometric averages).
+# Heights below the top of the head as fractions of body height (standing adult, anthropometric averages;
+# shoulders a little lower than the acromion, where pose detectors put the shoulder keypoint).
 _LEVELS = {
-    "eye": 0.065, "ear": 0.075, "nose": 0.09, "shoulder": 0.185, "elbow": 0.37, "wrist": 0.515,
+    "eye": 0.065, "ear": 0.075, "nose": 0.09, "shoulder": 0.2, "elbow": 0.37, "wrist": 0.515,
     "hip": 0.49, "knee": 0.715, "ankle": 0.955,
 }  # fmt: skip
 

@@ -25,9 +25,11 @@ COMMON_EXTRAS = {
     "reference_alpha": "(H, W) uint8 mask of the person in the reference image (e.g. a PNG's transparency)",
     "reference_keypoints": "(18|20, 2) pixels in the reference image, KEYPOINT_NAMES order (NaN = unknown), or a "
     "name -> [x, y] dict",
-    "audio_offset_s": "seconds into the audio file where the motion starts (default motion.metadata['start_s'] or 0)",
-    "pose_video_path": "also write the driving pose video here",
-    "side_by_side_path": "also write pose | render side by side here",
+    "audio_offset_s": "seconds into the audio file where the motion starts (default 0)",
+    "pose_video": "also write the driving pose video beside out_path as <name>_pose.mp4 (bool)",
+    "side_by_side": "also write pose | render side by side beside out_path as <name>_side_by_side.mp4 (bool)",
+    "pose_video_path": "write the pose video here instead (direct callers only; servers should not forward it)",
+    "side_by_side_path": "write the side-by-side video here instead (direct callers only)",
     "pose_style": "'wan' (default) or 'dwpose'",
     "camera": "a pose_video.Camera (projection, distance, yaw)",
     "hands": "draw synthetic hands in the pose video (bool)",
@@ -57,8 +59,12 @@ class RenderRequest:
     out_path: str | Path = "dance.mp4"
     extras: dict = field(default_factory=dict)
 
-    def validate(self) -> None:
-        """Raise InvalidInputError naming the first unusable field."""
+    def validate(self, renderer_extras: dict | tuple = ()) -> None:
+        """Raise InvalidInputError naming the first unusable field (unknown extras are logged and ignored).
+
+        Args:
+            renderer_extras: names of the extras the calling renderer reads besides the common ones.
+        """
         if not isinstance(self.motion, Motion):
             raise InvalidInputError(f"motion must be a shared.motion.Motion, got {type(self.motion).__name__}")
         for name in ("poses", "trans"):
@@ -76,6 +82,10 @@ class RenderRequest:
             raise InvalidInputError(f"music file not found: {self.audio_path}")
         if Path(self.out_path).suffix.lower() != ".mp4":
             raise InvalidInputError(f"the output must be an .mp4 file, got {self.out_path}")
+        self.audio_offset_s  # noqa: B018 — validates the value
+        unknown = sorted(set(self.extras) - set(COMMON_EXTRAS) - set(renderer_extras))
+        if unknown:
+            logger.warning("ignoring unknown render options %s", unknown)
 
     @property
     def output_fps(self) -> float:
@@ -89,9 +99,21 @@ class RenderRequest:
 
     @property
     def audio_offset_s(self) -> float:
-        if "audio_offset_s" in self.extras:
-            return float(self.extras["audio_offset_s"])
-        return float(self.motion.metadata.get("start_s", 0.0) or 0.0)
+        value = self.extras.get("audio_offset_s", 0.0)
+        offset = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+        if not (np.isfinite(offset) and offset >= 0):
+            raise InvalidInputError(f"audio_offset_s must be a number >= 0, got {offset}")
+        return offset
+
+    def extra_output_path(self, name: str) -> Path | None:
+        """Where to write the optional ``pose_video`` / ``side_by_side`` output, or None if not asked for."""
+        explicit = self.extras.get(f"{name}_path")
+        if explicit:
+            return Path(explicit)
+        if self.extras.get(name):
+            out = Path(self.out_path)
+            return out.with_name(f"{out.stem}_{name}.mp4")
+        return None
 
     def canvas_reference(self) -> tuple[np.ndarray, np.ndarray | None, CanvasPlacement, np.ndarray | None]:
         """The reference placed on the output canvas.
@@ -114,11 +136,26 @@ class RenderRequest:
             keypoints = placement.apply(parse_keypoints(keypoints))
         return image, canvas_alpha, placement, keypoints
 
+    @property
+    def camera(self) -> Camera:
+        """``extras["camera"]`` as a Camera (a dict of its fields is accepted, as it arrives over the wire)."""
+        camera = self.extras.get("camera")
+        if camera is None:
+            return Camera()
+        if isinstance(camera, dict):
+            unknown = set(camera) - {"projection", "distance_m", "yaw_deg"}
+            if unknown:
+                raise InvalidInputError(f"unknown camera fields {sorted(unknown)}", hint="use projection, distance_m, yaw_deg")
+            return Camera(**camera)
+        if not isinstance(camera, Camera):
+            raise InvalidInputError(f"camera must be a Camera or a dict, got {type(camera).__name__}")
+        return camera
+
     def pose_video(self, motion: Motion, reference_keypoints: np.ndarray | None) -> PoseVideo:
         """The driving pose video of this request, fitted to the reference person when keypoints are known."""
         options = PoseVideoOptions(
             width=self.width, height=self.height, style=self.extras.get("pose_style", "wan"),
-            camera=self.extras.get("camera") or Camera(), reference_keypoints=reference_keypoints,
+            camera=self.camera, reference_keypoints=reference_keypoints,
             hands=bool(self.extras.get("hands", False)),
         )  # fmt: skip
         return PoseVideo(motion, options)
@@ -157,8 +194,8 @@ class OutputVideos:
         audio = dict(audio_path=request.audio_path, audio_offset_s=request.audio_offset_s)
         self.main = VideoWriter(request.out_path, width, height, fps, **audio)
         self.pose = self.side = None
-        self.pose_path = request.extras.get("pose_video_path")
-        self.side_path = request.extras.get("side_by_side_path")
+        self.pose_path = request.extra_output_path("pose_video")
+        self.side_path = request.extra_output_path("side_by_side")
         try:
             if self.pose_path:
                 self.pose = VideoWriter(self.pose_path, width, height, fps, **audio)

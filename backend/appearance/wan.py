@@ -302,7 +302,7 @@ class WanAnimateRenderer:
         from .request import OutputVideos
 
         ctx = ensure_context(ctx)
-        request.validate()
+        request.validate(self.EXTRAS)
         if request.width % 16 or request.height % 16:
             raise InvalidInputError(
                 f"Wan-Animate needs width and height divisible by 16, got {request.width}x{request.height}",

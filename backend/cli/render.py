@@ -1,0 +1,98 @@
+"""``mace-dance render``: an (edited) SMPL motion + a reference photo -> the dance video with its music."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "render",
+        help="render a dance video of a reference person",
+        description="Render MOTION (.npz from `mace-dance generate` or the Blender add-on, AMASS .npz, AIST++/EDGE "
+        ".pkl) as a video of the person in --reference, with the music muxed in. Uses Wan-Animate (+ MACE-Dance's "
+        "adapter and LoRA) when its weights and a GPU are there, else the CPU puppet renderer, which cuts the "
+        "person out of the photo and animates it (best with one person, full body, facing the camera, arms "
+        "away from the body, plain background; or give --keypoints).",
+    )
+    parser.add_argument("motion", type=Path, help="motion file")
+    parser.add_argument("--reference", type=Path, required=True, metavar="IMG",
+                        help="photo of the person (png/jpg; a PNG's transparency marks the person)")
+    parser.add_argument("--music", type=Path, default=None, metavar="AUDIO", help="music to mux in")
+    parser.add_argument("--music-start", type=float, default=0.0, metavar="S",
+                        help="the motion starts S seconds into the music (as `generate --start`)")
+    parser.add_argument("-o", "--out", type=Path, required=True, metavar="OUT.mp4", help="video to write")
+    parser.add_argument("--renderer", choices=("auto", "wan", "puppet"), default="auto",
+                        help="auto: Wan-Animate if installed and a GPU is present, else puppet (default)")
+    parser.add_argument("--width", type=int, default=720, help="video width in pixels (default 720)")
+    parser.add_argument("--height", type=int, default=1280, help="video height in pixels (default 1280)")
+    parser.add_argument("--fps", type=float, default=None, help="frame rate (default: the motion's)")
+    parser.add_argument("--pose-video", type=Path, default=None, metavar="PATH", help="also write the pose video")
+    parser.add_argument("--side-by-side", type=Path, default=None, metavar="PATH",
+                        help="also write pose video | render side by side")
+    parser.add_argument("--keypoints", type=Path, default=None, metavar="JSON",
+                        help='reference keypoints: {"left_shoulder": [x, y], ...} in image pixels (COCO-18 names '
+                        "+ left_toe/right_toe) or a list of 18/20 [x, y]")
+    parser.add_argument("--pose-style", choices=("wan", "dwpose"), default="wan", help="pose video style")
+    parser.add_argument("--camera", choices=("orthographic", "perspective"), default="orthographic",
+                        help="projection of the motion (default orthographic front view)")
+    parser.add_argument("--yaw", type=float, default=0.0, metavar="DEG", help="turn the camera around the dancer")
+    parser.add_argument("--hands", action="store_true", help="draw synthetic hands in the pose video")
+    wan = parser.add_argument_group("Wan-Animate")
+    wan.add_argument("--device", default="auto", help="torch device (auto, cuda, cuda:1, cpu)")
+    wan.add_argument("--steps", type=int, default=20, help="denoising steps (default 20)")
+    wan.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    wan.add_argument("--prompt", default=None, help="text prompt")
+    wan.add_argument("--segment-frames", type=int, default=77, metavar="N",
+                     help="frames per generated segment, 4n+1 (default 77; lower saves GPU memory)")
+    wan.add_argument("--offload", choices=("none", "model", "sequential"), default="none",
+                     help="CPU offload for smaller GPUs (model: ~40 GB, sequential: smallest, slowest)")
+    wan.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default="bfloat16")
+    wan.add_argument("--face", choices=("reference", "black"), default="reference",
+                     help="face video: the reference's face on every frame, or none")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from shared.motion_io import load_motion
+
+    from ..appearance import RenderRequest, select_renderer
+    from ..appearance.pose_video import Camera
+    from ..appearance.reference import load_keypoints_json, load_reference_image
+    from ..config import BackendConfig
+    from ._progress import progress_bar
+
+    motion = load_motion(args.motion)
+    reference = load_reference_image(args.reference)
+    extras: dict = {
+        "audio_offset_s": args.music_start,
+        "pose_style": args.pose_style,
+        "camera": Camera(projection=args.camera, yaw_deg=args.yaw),
+        "hands": args.hands,
+    }
+    if reference.alpha is not None:
+        extras["reference_alpha"] = reference.alpha
+    if args.keypoints is not None:
+        extras["reference_keypoints"] = load_keypoints_json(args.keypoints)
+    if args.pose_video is not None:
+        extras["pose_video_path"] = args.pose_video
+    if args.side_by_side is not None:
+        extras["side_by_side_path"] = args.side_by_side
+
+    wan_options = dict(steps=args.steps, seed=args.seed, segment_frame_length=args.segment_frames,
+                       offload=args.offload, dtype=args.dtype, face=args.face, device=args.device)  # fmt: skip
+    if args.prompt:
+        wan_options["prompt"] = args.prompt
+    config = BackendConfig(device=args.device, video_renderer=args.renderer)
+    renderer = select_renderer(config, args.renderer, **wan_options)
+    request = RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=args.music,
+                            width=args.width, height=args.height, fps=args.fps, out_path=args.out, extras=extras)  # fmt: skip
+    with progress_bar(f"rendering ({renderer.name})") as ctx:
+        result = renderer.render(request, ctx)
+    print(f"video:        {result.path}  ({result.frames} frames at {result.fps:g} fps, {result.renderer})")
+    if result.pose_video_path:
+        print(f"pose video:   {result.pose_video_path}")
+    if result.side_by_side_path:
+        print(f"side by side: {result.side_by_side_path}")
+    return 0
