@@ -1,0 +1,100 @@
+"""``ChoreographerGenerator``: the embedded default motion generator (no weights, no GPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backend.features import MusicFeatures, analyze_music
+from backend.generators import MotionRequest, MotionResult
+from backend.progress import JobContext, ensure_context
+from shared.errors import InvalidInputError
+from shared.genres import genre_index
+from shared.motion import Motion
+from shared.skeleton import Skeleton
+
+from .keep import apply_keep
+from .planner import Planner
+from .rig import DanceRig
+from .synthesis import Placement, render
+
+FPS = 30.0
+
+
+def choreograph(
+    features: MusicFeatures,
+    *,
+    seed: int | np.random.SeedSequence = 0,
+    genre: str | None = None,
+    num_frames: int | None = None,
+    skeleton: Skeleton | None = None,
+    ctx: JobContext | None = None,
+) -> tuple[Motion, list[Placement]]:
+    """Dance to analysed music.
+
+    Args:
+        features: from :func:`backend.features.analyze_music` (its ``fps`` is the motion's rate).
+        seed: the same seed (and music) gives the same dance.
+        genre: a FineDance genre name (``shared.genres.GENRES``) or None.
+        num_frames: motion length; default ``features.num_frames``.
+        skeleton: rest skeleton; the default EDGE/MACE one when None.
+    Returns:
+        (Motion with contacts and metadata, the placements that made it).
+    """
+    ctx = ensure_context(ctx)
+    ctx.report(0.0, "planning the choreography")
+    planner = Planner(features, seed=seed, genre=genre)
+    placements = planner.plan()
+    ctx.check_cancelled()
+    ctx.report(0.5, "posing the dancer")
+    num_frames = int(num_frames or features.num_frames)
+    times = np.arange(num_frames) / features.fps
+    poses, trans, contacts, _ = render(placements, planner.grid.position(times), DanceRig(skeleton))
+    motion = Motion(
+        poses=poses.astype(np.float32),
+        trans=trans.astype(np.float32),
+        fps=features.fps,
+        contacts=contacts,
+        metadata={
+            "generator": ChoreographerGenerator.name,
+            "seed": int(seed) if isinstance(seed, (int, np.integer)) else str(seed.entropy),
+            "tempo": float(features.tempo),
+            "genre": genre or "",
+            "moves": [p.move.name for p in placements],
+        },
+    )
+    ctx.report(1.0, "dance ready")
+    return motion, placements
+
+
+class ChoreographerGenerator:
+    """Beat-synchronous choreography from a library of authored moves; runs anywhere."""
+
+    name = "choreographer"
+
+    def __init__(self, skeleton: Skeleton | None = None):
+        self.skeleton = skeleton
+
+    def generate(self, request: MotionRequest, ctx: JobContext | None = None) -> MotionResult:
+        """Analyse the request's music and dance to it (honouring ``keep``, ``genre``, start and duration)."""
+        ctx = ensure_context(ctx)
+        try:
+            genre_index(request.genre)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc), hint="pass one of shared.genres.GENRES or leave the genre empty") from exc
+        genre = None if request.genre in (None, "", "auto") else request.genre
+        features = analyze_music(
+            request.audio_path, start_s=request.start_s, duration_s=request.duration_s, ctx=ctx.subrange(0.0, 0.7)
+        )
+        ctx.check_cancelled()
+        keep = request.keep
+        # Regenerating a selection must not replay the dance it replaces: salt the seed.
+        seed = np.random.SeedSequence([int(request.seed), 1]) if keep is not None else int(request.seed)
+        num_frames = keep.motion.num_frames if keep is not None else None
+        motion, _ = choreograph(
+            features, seed=seed, genre=genre, num_frames=num_frames, skeleton=self.skeleton, ctx=ctx.subrange(0.7, 0.95)
+        )
+        motion.metadata["seed"] = int(request.seed)
+        if keep is not None:
+            motion = apply_keep(motion, keep)
+        ctx.report(1.0, "dance ready")
+        return MotionResult(motion=motion, beats=features.beat_times.copy(), tempo=features.tempo, generator=self.name)

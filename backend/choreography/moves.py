@@ -1,0 +1,460 @@
+"""Moves: short parametric dance clips authored in beats, and how a move's keys become full poses.
+
+A :class:`Move` is a list of :class:`Key` poses placed on beat positions (0 = the move's first beat,
+0.5 = its first "and"). Each key names only the pose parameters (see :mod:`.rig`) that differ from the
+ready stance; the rules that fill in the rest keep authoring short:
+
+* body parameters a key does not name take their neutral value;
+* ``root_x``/``root_z``/``facing`` (where the dancer stands, in the move's own frame) hold their previous
+  key's value (0 at the start);
+* a foot a key does not place stands in the ready stance under the current root and facing.
+
+Every move starts at beat 0 in the ready stance at the origin and ends at beat ``beats`` in the ready stance
+(possibly moved by ``travel`` and turned by whole turns), so any move can follow any other: these are
+the clean entry and exit poses. Keys marked ``hit`` stop the body on that beat (zero velocity, the
+accent a viewer sees on the beat); the others are passed through smoothly. Feet always ease in and out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from .rig import FOOT_TURNOUT, NEUTRAL, NUM_PARAMS, PARAM_INDEX, PARAMS, STANCE_HALF_WIDTH, mirror_params
+
+FAMILIES = ("groove", "step", "arms", "wave", "bounce", "legs", "turn", "accent")
+
+
+@dataclass(frozen=True)
+class Key:
+    """A pose on a beat position. ``pose`` maps parameter names to values (degrees, metres)."""
+
+    beat: float
+    pose: Mapping[str, float] = field(default_factory=dict)
+    hit: bool = True
+
+
+def key(beat: float, hit: bool = True, **pose: float) -> Key:
+    """Shorthand: ``key(1, l_raise=90, drop=0.1)``."""
+    unknown = set(pose) - set(PARAMS)
+    if unknown:
+        raise ValueError(f"unknown pose parameters {sorted(unknown)}")
+    return Key(float(beat), dict(pose), hit)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A dance move.
+
+    Attributes:
+        name: unique id; mirrored variants append ``"~m"``.
+        family: one of ``FAMILIES``; sections change family.
+        beats: length in beats (2, 4 or 8).
+        keys: poses, the first at beat 0 and the last at ``beats``.
+        energy: 0 (calm) … 1 (explosive); the planner matches it to the music's loudness.
+        min_beat_s: when beats are faster than this (seconds), the move is danced at half time.
+    """
+
+    name: str
+    family: str
+    beats: int
+    keys: tuple[Key, ...]
+    energy: float
+    min_beat_s: float = 0.34
+
+    def resolved(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Full pose vectors of the keys, in the move frame.
+
+        Returns:
+            beats (K,) float, values (K, P) float64, hit (K,) bool.
+        """
+        return _resolve(self.keys)
+
+    @property
+    def travel(self) -> np.ndarray:
+        """(root_x, root_z) at the end of the move, metres, move frame."""
+        _, values, _ = self.resolved()
+        return values[-1, [PARAM_INDEX["root_x"], PARAM_INDEX["root_z"]]]
+
+    @property
+    def turn(self) -> float:
+        """Facing change over the move, degrees (a whole number of turns)."""
+        _, values, _ = self.resolved()
+        return float(values[-1, PARAM_INDEX["facing"]])
+
+
+def stance_feet(root_x: float, root_z: float, facing_deg: float, half_width: float = STANCE_HALF_WIDTH) -> dict:
+    """Foot placement of the ready stance (or a wider one) under a root and facing."""
+    yaw = np.deg2rad(facing_deg)
+    right_x, right_z = np.cos(yaw), -np.sin(yaw)  # the body's +X (its left) in the stage frame
+    return {
+        "lf_x": root_x + half_width * right_x, "lf_z": root_z + half_width * right_z,
+        "rf_x": root_x - half_width * right_x, "rf_z": root_z - half_width * right_z,
+    }  # fmt: skip
+
+
+def _resolve(keys: tuple[Key, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    values = np.empty((len(keys), NUM_PARAMS))
+    root = {"root_x": 0.0, "root_z": 0.0, "facing": 0.0}
+    for k, item in enumerate(keys):
+        row = NEUTRAL.copy()
+        for name in root:
+            root[name] = float(item.pose.get(name, root[name]))
+        feet = stance_feet(root["root_x"], root["root_z"], root["facing"])
+        for prefix in ("lf", "rf"):
+            if f"{prefix}_x" not in item.pose and f"{prefix}_z" not in item.pose:
+                row[PARAM_INDEX[f"{prefix}_x"]] = feet[f"{prefix}_x"]
+                row[PARAM_INDEX[f"{prefix}_z"]] = feet[f"{prefix}_z"]
+        for name, value in {**root, **item.pose}.items():
+            row[PARAM_INDEX[name]] = value
+        values[k] = row
+    beats = np.array([item.beat for item in keys])
+    hits = np.array([item.hit for item in keys])
+    return beats, values, hits
+
+
+def mirrored(move: Move) -> Move:
+    """The move danced on the other side (left ↔ right)."""
+    keys = []
+    _, values, _ = move.resolved()
+    for item, row in zip(move.keys, mirror_params(values)):
+        pose = {name: float(row[PARAM_INDEX[name]]) for name in PARAMS}
+        keys.append(Key(item.beat, pose, item.hit))
+    name = move.name[:-2] if move.name.endswith("~m") else move.name + "~m"
+    return Move(name, move.family, move.beats, tuple(keys), move.energy, move.min_beat_s)
+
+
+# -- the library -------------------------------------------------------------------------------------
+# Angles in degrees, distances in metres. Arms: raise 0 = hanging, 90 = horizontal; fwd 90 = in front.
+W = STANCE_HALF_WIDTH
+LEFT_FOOT_OUT = {"lf_yaw": FOOT_TURNOUT}
+
+
+def _moves() -> list[Move]:
+    moves: list[Move] = []
+    add = moves.append
+
+    # ---- groove: calm basics that sit on the beat -------------------------------------------------
+    add(Move("bounce", "groove", 2, (
+        key(0),
+        key(0.5, False, drop=0.0, lean=2),
+        key(1, drop=0.11, lean=9, head_nod=10, l_elbow=45, r_elbow=45, l_fwd=35, r_fwd=35),
+        key(1.5, False, drop=0.01, lean=3),
+        key(2),
+    ), energy=0.2))
+    add(Move("side_sway", "groove", 4, (
+        key(0),
+        key(1, sway=0.07, hip_roll=7, side_bend=-5, head_tilt=-5, l_raise=28, r_raise=8, l_elbow=50, drop=0.07),
+        key(2, drop=0.04),
+        key(3, sway=-0.07, hip_roll=-7, side_bend=5, head_tilt=5, r_raise=28, l_raise=8, r_elbow=50, drop=0.07),
+        key(4),
+    ), energy=0.15))
+    add(Move("hip_shake", "groove", 4, (
+        key(0),
+        key(0.5, False, hip_twist=-18, chest_twist=5, drop=0.08),
+        key(1, hip_twist=18, chest_twist=-5, drop=0.06, l_elbow=80, r_elbow=80, l_raise=30, r_raise=30),
+        key(1.5, False, hip_twist=-18, drop=0.08, l_elbow=80, r_elbow=80, l_raise=30, r_raise=30),
+        key(2, hip_twist=18, drop=0.06, l_elbow=80, r_elbow=80, l_raise=30, r_raise=30),
+        key(3, hip_twist=-14, drop=0.07, head_turn=-10, l_elbow=70, r_elbow=70),
+        key(4),
+    ), energy=0.35))
+    add(Move("shoulder_shimmy", "groove", 2, (
+        key(0),
+        key(0.5, l_shrug=18, r_shrug=-4, chest_twist=8, drop=0.06, lean=10, l_elbow=60, r_elbow=60),
+        key(1, r_shrug=18, l_shrug=-4, chest_twist=-8, drop=0.08, lean=10, l_elbow=60, r_elbow=60),
+        key(1.5, l_shrug=18, r_shrug=-4, chest_twist=8, drop=0.06, lean=10, l_elbow=60, r_elbow=60),
+        key(2),
+    ), energy=0.3))
+    add(Move("head_bop", "groove", 2, (
+        key(0),
+        key(1, head_nod=16, drop=0.08, lean=7, l_elbow=55, r_elbow=55, l_fwd=40, r_fwd=40, l_raise=20, r_raise=20),
+        key(2),
+    ), energy=0.1))
+
+    # ---- steps and travel ----------------------------------------------------------------------------
+    add(Move("step_touch", "step", 4, (
+        key(0),
+        key(0.5, False, lf_x=W + 0.16, rf_x=-W, lf_lift=0.07, root_x=0.08, sway=0.03, drop=0.05),
+        key(1, lf_x=W + 0.30, rf_x=-W, root_x=0.15, sway=0.05, drop=0.09, l_raise=35, r_raise=35, l_elbow=70, r_elbow=70),
+        key(2, lf_x=W + 0.30, rf_x=W + 0.30 - 2 * W, root_x=0.30, drop=0.05, head_nod=6, l_elbow=80, r_elbow=80),
+        key(3, rf_x=-W, lf_x=W + 0.30, root_x=0.15, sway=-0.05, drop=0.09, l_raise=35, r_raise=35, l_elbow=70,
+            r_elbow=70),
+        key(4, root_x=0.0),
+    ), energy=0.35))
+    add(Move("side_walk", "step", 4, (
+        key(0),
+        key(1, lf_x=W + 0.22, rf_x=-W, root_x=0.11, drop=0.08, sway=0.04, l_raise=40, r_raise=25, chest_twist=8),
+        key(2, lf_x=W + 0.22, rf_x=-W + 0.22, root_x=0.22, drop=0.05),
+        key(3, lf_x=W + 0.44, rf_x=-W + 0.22, root_x=0.33, drop=0.08, sway=0.04, l_raise=40, r_raise=25,
+            chest_twist=8),
+        key(4, root_x=0.44),
+    ), energy=0.4))
+    add(Move("forward_back", "step", 4, (
+        key(0),
+        key(1, lf_z=0.28, rf_z=0.0, root_z=0.14, drop=0.08, lean=8, r_fwd=80, r_raise=45, l_raise=20, l_fwd=-20,
+            r_elbow=60),
+        key(2, root_z=0.0, drop=0.05),
+        key(3, rf_z=-0.26, lf_z=0.0, root_z=-0.12, drop=0.1, lean=-2, l_fwd=80, l_raise=45, r_raise=20, r_fwd=-20,
+            l_elbow=60),
+        key(4, root_z=0.0),
+    ), energy=0.4))
+    add(Move("grapevine", "step", 8, (
+        key(0),
+        key(1, lf_x=0.33, rf_x=-W, root_x=0.11, drop=0.07, hip_twist=-8, l_raise=45, l_elbow=40),
+        key(2, lf_x=0.33, rf_x=0.31, rf_z=-0.12, rf_yaw=-20, root_x=0.32, drop=0.08, hip_twist=12, r_raise=30,
+            chest_twist=6),
+        key(3, lf_x=0.59, rf_x=0.31, rf_z=-0.12, rf_yaw=-20, root_x=0.45, drop=0.07, l_raise=60, l_elbow=20),
+        key(4, root_x=0.48, drop=0.12, lean=10, head_nod=10, l_raise=20, r_raise=20, l_elbow=90, r_elbow=90,
+            l_fwd=70, r_fwd=70),
+        key(5, rf_x=0.15, lf_x=0.59, root_x=0.37, drop=0.07, r_raise=45, r_elbow=40),
+        key(6, rf_x=0.15, lf_x=0.17, lf_z=-0.12, lf_yaw=20, root_x=0.16, drop=0.08, hip_twist=-12, l_raise=30,
+            chest_twist=-6),
+        key(7, rf_x=-W, lf_x=0.17, lf_z=-0.12, lf_yaw=20, root_x=0.03, drop=0.07, r_raise=60, r_elbow=20),
+        key(8, root_x=0.0),
+    ), energy=0.5))
+    add(Move("march", "step", 4, (
+        key(0),
+        *(
+            key(b, False if b % 1 else True,
+                **({"lf_lift": 0.12, "r_fwd": 70, "r_raise": 35, "l_fwd": -25, "l_raise": 20, "r_elbow": 80}
+                   if b in (0.5, 2.5) else {"rf_lift": 0.12, "l_fwd": 70, "l_raise": 35, "r_fwd": -25,
+                                              "r_raise": 20, "l_elbow": 80} if b in (1.5, 3.5) else
+                   {"drop": 0.07}))
+            for b in (0.5, 1, 1.5, 2, 2.5, 3, 3.5)
+        ),
+        key(4),
+    ), energy=0.45))
+    add(Move("cha_cha", "step", 4, (
+        key(0),
+        key(1, rf_z=-0.2, lf_z=0.0, root_z=-0.08, drop=0.08, hip_roll=6, l_raise=35, l_elbow=70, r_raise=20),
+        key(2, root_z=0.0, drop=0.05),
+        key(2.5, False, lf_x=W + 0.08, rf_x=-W, root_x=0.04, drop=0.08, hip_roll=-6),
+        key(3, lf_x=W + 0.08, rf_x=-W + 0.08, root_x=0.08, drop=0.06),
+        key(3.5, False, lf_x=W + 0.16, rf_x=-W + 0.08, root_x=0.12, drop=0.08, hip_roll=6),
+        key(4, root_x=0.16),
+    ), energy=0.45))
+
+    # ---- arms ---------------------------------------------------------------------------------------
+    add(Move("punch_forward", "arms", 2, (
+        key(0),
+        key(0.5, False, l_raise=60, l_fwd=90, l_elbow=110, chest_twist=-10, drop=0.05),
+        key(1, l_raise=88, l_fwd=85, l_elbow=5, chest_twist=18, drop=0.1, r_raise=40, r_fwd=60, r_elbow=120,
+            hip_twist=8),
+        key(2),
+    ), energy=0.6))
+    add(Move("punch_up", "arms", 4, (
+        key(0),
+        key(1, l_raise=165, l_fwd=20, l_elbow=5, side_bend=-6, drop=0.09, head_nod=-12, r_elbow=90, r_raise=30),
+        key(2, drop=0.04, l_raise=40, l_elbow=90, r_elbow=80),
+        key(3, r_raise=165, r_fwd=20, r_elbow=5, side_bend=6, drop=0.09, head_nod=-12, l_elbow=90, l_raise=30),
+        key(4),
+    ), energy=0.75))
+    add(Move("cross_open", "arms", 4, (
+        key(0),
+        key(1, l_raise=70, r_raise=70, l_fwd=105, r_fwd=105, l_elbow=60, r_elbow=60, lean=10, drop=0.08,
+            head_nod=12),
+        key(2, l_raise=100, r_raise=100, l_fwd=0, r_fwd=0, l_elbow=5, r_elbow=5, lean=-6, drop=0.02,
+            head_nod=-10, l_twist=-30, r_twist=-30),
+        key(3, l_raise=70, r_raise=70, l_fwd=105, r_fwd=105, l_elbow=60, r_elbow=60, lean=10, drop=0.08),
+        key(4),
+    ), energy=0.35))
+    add(Move("swim", "arms", 4, (
+        key(0),
+        key(0.5, False, l_raise=150, l_fwd=80, l_elbow=20, r_raise=30, r_fwd=10, drop=0.05),
+        key(1, l_raise=90, l_fwd=90, l_elbow=10, r_raise=120, r_fwd=90, r_elbow=30, chest_twist=10, drop=0.09),
+        key(1.5, False, l_raise=30, l_fwd=10, r_raise=150, r_fwd=80, r_elbow=20, drop=0.05),
+        key(2, r_raise=90, r_fwd=90, r_elbow=10, l_raise=120, l_fwd=90, l_elbow=30, chest_twist=-10, drop=0.09),
+        key(3, l_raise=90, l_fwd=90, l_elbow=10, r_raise=90, r_fwd=90, r_elbow=10, drop=0.06, lean=8),
+        key(4),
+    ), energy=0.5, min_beat_s=0.45))
+    add(Move("windmill", "arms", 4, (
+        key(0),
+        key(1, False, l_raise=90, l_fwd=0, l_elbow=5, r_raise=40, drop=0.06, side_bend=4),
+        key(2, l_raise=170, l_fwd=40, l_elbow=5, side_bend=-8, drop=0.1, head_turn=15),
+        key(3, False, l_raise=90, l_fwd=100, l_elbow=10, drop=0.06),
+        key(4),
+    ), energy=0.7))
+    add(Move("clap", "accent", 2, (
+        key(0),
+        key(0.5, False, l_raise=55, r_raise=55, l_fwd=45, r_fwd=45, l_elbow=80, r_elbow=80, drop=0.05),
+        key(1, l_raise=62, r_raise=62, l_fwd=95, r_fwd=95, l_elbow=75, r_elbow=75, l_twist=-40, r_twist=-40,
+            drop=0.11, lean=10, head_nod=8),
+        key(2),
+    ), energy=0.4))
+
+    # ---- waves (flowing, passed through rather than hit) --------------------------------------------
+    add(Move("body_roll", "wave", 4, (
+        key(0),
+        key(1, False, lean=-12, head_nod=-15, hip_pitch=-6, drop=0.03, l_raise=25, r_raise=25),
+        key(2, False, lean=20, head_nod=5, hip_pitch=-10, drop=0.10),
+        key(3, False, lean=8, head_nod=18, hip_pitch=12, drop=0.14, l_elbow=60, r_elbow=60),
+        key(4),
+    ), energy=0.35))
+    add(Move("arm_wave", "wave", 4, (
+        key(0),
+        key(0.5, False, l_raise=80, l_elbow=30, l_wrist=30, r_raise=30),
+        key(1, False, l_raise=95, l_elbow=5, l_wrist=-20, l_shrug=12, r_raise=70, r_elbow=40, drop=0.06),
+        key(1.5, False, l_raise=90, l_wrist=10, l_shrug=-5, r_raise=95, r_elbow=5, r_shrug=12, side_bend=4),
+        key(2, False, l_raise=70, l_elbow=30, r_raise=95, r_elbow=5, r_wrist=-30, r_shrug=-4, drop=0.06,
+            side_bend=-4),
+        key(3, r_raise=80, r_elbow=30, l_raise=80, l_elbow=30, drop=0.04),
+        key(4),
+    ), energy=0.4))
+    add(Move("ribbon", "wave", 8, (
+        key(0),
+        key(1, False, l_raise=120, l_fwd=60, l_elbow=30, r_raise=40, chest_twist=15, hip_twist=-8, drop=0.06),
+        key(2, False, l_raise=150, l_fwd=10, l_elbow=10, r_raise=60, side_bend=-10, head_turn=20, drop=0.03),
+        key(3, False, l_raise=90, l_fwd=-20, l_elbow=20, r_raise=90, r_fwd=60, chest_twist=-10, drop=0.09),
+        key(4, l_raise=60, r_raise=60, l_fwd=50, r_fwd=50, l_elbow=90, r_elbow=90, lean=12, drop=0.14),
+        key(5, False, r_raise=120, r_fwd=60, r_elbow=30, l_raise=40, chest_twist=-15, hip_twist=8, drop=0.06),
+        key(6, False, r_raise=150, r_fwd=10, r_elbow=10, l_raise=60, side_bend=10, head_turn=-20, drop=0.03),
+        key(7, False, r_raise=90, r_fwd=-20, r_elbow=20, l_raise=90, l_fwd=60, chest_twist=10, drop=0.09),
+        key(8),
+    ), energy=0.45))
+
+    # ---- bounce and jumps --------------------------------------------------------------------------
+    add(Move("hop", "bounce", 2, (
+        key(0),
+        key(0.5, False, drop=0.16, lean=10, l_raise=20, r_raise=20, l_fwd=-30, r_fwd=-30),
+        key(1, drop=-0.06, lf_lift=0.09, rf_lift=0.09, l_raise=70, r_raise=70, l_fwd=60, r_fwd=60, l_elbow=40,
+            r_elbow=40, head_nod=-8),
+        key(1.5, False, drop=0.18, lean=12, l_raise=30, r_raise=30),
+        key(2),
+    ), energy=0.85, min_beat_s=0.3))
+    add(Move("jumping_jack", "bounce", 4, (
+        key(0),
+        key(0.5, False, drop=0.0, lf_lift=0.08, rf_lift=0.08, l_raise=70, r_raise=70),
+        key(1, lf_x=W + 0.2, rf_x=-W - 0.2, drop=0.13, l_raise=150, r_raise=150, l_elbow=10, r_elbow=10),
+        key(1.5, False, lf_x=W + 0.1, rf_x=-W - 0.1, drop=0.0, lf_lift=0.08, rf_lift=0.08, l_raise=70,
+            r_raise=70),
+        key(2, drop=0.1),
+        key(3, lf_x=W + 0.2, rf_x=-W - 0.2, drop=0.15, l_raise=150, r_raise=150, l_elbow=10, r_elbow=10),
+        key(4),
+    ), energy=0.95, min_beat_s=0.4))
+    add(Move("squat_pulse", "bounce", 4, (
+        key(0),
+        key(1, lf_x=W + 0.12, rf_x=-W - 0.12, drop=0.24, lean=18, l_raise=80, r_raise=80, l_fwd=90, r_fwd=90,
+            l_elbow=30, r_elbow=30),
+        key(2, lf_x=W + 0.12, rf_x=-W - 0.12, drop=0.12, lean=8, l_raise=40, r_raise=40, l_elbow=80, r_elbow=80),
+        key(3, lf_x=W + 0.12, rf_x=-W - 0.12, drop=0.26, lean=20, l_raise=80, r_raise=80, l_fwd=90, r_fwd=90,
+            l_elbow=30, r_elbow=30, head_nod=10),
+        key(4),
+    ), energy=0.6))
+
+    # ---- legs -------------------------------------------------------------------------------------
+    add(Move("kick", "legs", 4, (
+        key(0),
+        key(0.5, False, lf_lift=0.15, lf_z=0.08, drop=0.06, sway=-0.04),
+        key(1, lf_lift=0.32, lf_z=0.42, lf_x=W, drop=0.05, sway=-0.05, lean=-6, r_raise=70, r_fwd=80, l_raise=60,
+            l_fwd=-10),
+        key(1.5, False, lf_lift=0.1, lf_z=0.1, drop=0.07, sway=-0.03),
+        key(2, drop=0.09),
+        key(3, drop=0.06, head_nod=8, l_elbow=70, r_elbow=70, l_raise=25, r_raise=25),
+        key(4),
+    ), energy=0.7))
+    add(Move("knee_lift", "legs", 4, (
+        key(0),
+        key(1, lf_lift=0.30, lf_z=0.14, drop=0.04, sway=-0.05, lean=4, r_raise=95, r_fwd=75, r_elbow=100,
+            l_raise=25, l_fwd=-20, chest_twist=-12),
+        key(2, drop=0.08),
+        key(3, lf_lift=0.30, lf_z=0.14, drop=0.04, sway=-0.05, lean=4, r_raise=95, r_fwd=75, r_elbow=100,
+            l_raise=25, l_fwd=-20, chest_twist=-12),
+        key(4),
+    ), energy=0.6))
+    add(Move("lunge_reach", "legs", 4, (
+        key(0),
+        key(1, rf_x=-W - 0.32, lf_x=W, root_x=-0.12, drop=0.2, sway=-0.06, side_bend=-16, l_raise=165, l_fwd=10,
+            l_elbow=10, r_raise=25, r_elbow=60, head_tilt=-8),
+        key(2, rf_x=-W - 0.32, lf_x=W, root_x=-0.12, drop=0.14, sway=-0.04, side_bend=-10, l_raise=150, l_elbow=20),
+        key(3, rf_x=-W - 0.32, lf_x=W, root_x=-0.12, drop=0.21, sway=-0.07, side_bend=-18, l_raise=168, l_fwd=10,
+            l_elbow=5, r_raise=25, r_elbow=60),
+        key(4, root_x=0.0),
+    ), energy=0.55))
+    add(Move("heel_dig", "legs", 2, (
+        key(0),
+        key(1, lf_z=0.24, lf_x=W + 0.04, lf_yaw=25, drop=0.1, lean=-4, sway=-0.03, l_raise=30, r_raise=30,
+            l_elbow=95, r_elbow=95, chest_twist=-10),
+        key(2),
+    ), energy=0.4))
+
+    # ---- turns (feet step around; the whole turn ends facing front again) ----------------------------
+    add(_spin(), )
+    add(_quarter_turn_pose())
+
+    # ---- accents and poses ---------------------------------------------------------------------------
+    add(Move("star_pose", "accent", 4, (
+        key(0),
+        key(1, lf_x=W + 0.18, rf_x=-W - 0.18, drop=0.08, l_raise=135, r_raise=135, l_fwd=5, r_fwd=5, l_elbow=5,
+            r_elbow=5, head_nod=-10, lean=-4),
+        key(2, lf_x=W + 0.18, rf_x=-W - 0.18, drop=0.1, l_raise=130, r_raise=130, l_fwd=5, r_fwd=5, l_elbow=8,
+            r_elbow=8, head_nod=-8, lean=-3),
+        key(3, drop=0.1, l_raise=30, r_raise=30, l_elbow=60, r_elbow=60, lean=8, head_nod=10),
+        key(4),
+    ), energy=0.8))
+    add(Move("point_pose", "accent", 4, (
+        key(0),
+        key(1, l_raise=140, l_fwd=40, l_elbow=0, r_raise=35, r_fwd=-35, r_elbow=105, r_twist=40, hip_roll=8,
+            sway=0.05, head_turn=25, head_nod=-14, drop=0.07),
+        key(2.5, False, l_raise=135, l_fwd=45, l_elbow=5, r_raise=35, r_fwd=-35, r_elbow=105, r_twist=40,
+            hip_roll=9, sway=0.06, head_turn=28, head_nod=-12, drop=0.08),
+        key(3, l_raise=60, l_elbow=60, r_raise=30, drop=0.09, lean=8),
+        key(4),
+    ), energy=0.65))
+    add(Move("drop_freeze", "accent", 4, (
+        key(0),
+        key(1, drop=0.28, lean=25, head_nod=15, l_raise=70, r_raise=70, l_fwd=95, r_fwd=95, l_elbow=90,
+            r_elbow=90, lf_x=W + 0.1, rf_x=-W - 0.1),
+        key(2, drop=0.27, lean=24, head_nod=14, l_raise=70, r_raise=70, l_fwd=95, r_fwd=95, l_elbow=90,
+            r_elbow=90, lf_x=W + 0.1, rf_x=-W - 0.1),
+        key(3, drop=0.02, lean=-5, head_nod=-12, l_raise=120, r_raise=120, l_elbow=20, r_elbow=20),
+        key(4),
+    ), energy=0.9))
+    return moves
+
+
+def _spin() -> Move:
+    """A full turn to the dancer's left in eight half-beat steps, arms pulled in."""
+    keys = [key(0)]
+    arms = {"l_raise": 55, "r_raise": 55, "l_fwd": 80, "r_fwd": 80, "l_elbow": 100, "r_elbow": 100}
+    for step in range(1, 8):
+        facing = 360.0 * step / 8.0
+        feet = stance_feet(0.0, 0.0, facing, half_width=0.09)
+        # Alternate feet: on odd steps the right foot moves to the new stance, on even steps the left.
+        previous = stance_feet(0.0, 0.0, 360.0 * (step - 1) / 8.0, half_width=0.09)
+        moving = "rf" if step % 2 else "lf"
+        planted = "lf" if moving == "rf" else "rf"
+        pose = {
+            f"{moving}_x": feet[f"{moving}_x"], f"{moving}_z": feet[f"{moving}_z"],
+            f"{planted}_x": previous[f"{planted}_x"], f"{planted}_z": previous[f"{planted}_z"],
+            "facing": facing, "drop": 0.06, **arms,
+        }  # fmt: skip
+        keys.append(key(step / 2.0, False, **pose))  # the turn flows; the feet still land softly
+    keys.append(key(4, facing=360.0))
+    return Move("spin", "turn", 4, tuple(keys), energy=0.7, min_beat_s=0.4)
+
+
+def _quarter_turn_pose() -> Move:
+    """Step-turn a quarter to the left, hit a profile pose, and turn back to the front."""
+    side = stance_feet(0.0, 0.0, 90.0)
+    front = stance_feet(0.0, 0.0, 0.0)
+    return Move("quarter_turn_pose", "turn", 8, (
+        key(0),
+        key(1, False, facing=45.0, rf_x=side["rf_x"], rf_z=side["rf_z"], lf_x=front["lf_x"], lf_z=front["lf_z"],
+            drop=0.06),
+        key(2, facing=90.0, **side, drop=0.1, lean=12, l_raise=80, l_fwd=90, l_elbow=10, r_raise=20, r_fwd=-30,
+            head_turn=-40),
+        key(3, facing=90.0, **side, drop=0.05, lean=-6, l_raise=150, l_fwd=60, r_raise=150, r_fwd=60, head_turn=-40),
+        key(4, facing=90.0, **side, drop=0.12, lean=15, l_raise=30, r_raise=30, l_elbow=90, r_elbow=90,
+            head_turn=-30),
+        key(5, False, facing=45.0, lf_x=front["lf_x"], lf_z=front["lf_z"], rf_x=side["rf_x"], rf_z=side["rf_z"],
+            drop=0.06),
+        key(6, facing=0.0, drop=0.1, l_raise=90, r_raise=90, l_elbow=10, r_elbow=10),
+        key(7, facing=0.0, drop=0.06, l_raise=30, r_raise=30),
+        key(8, facing=0.0),
+    ), energy=0.55)  # fmt: skip
+
+
+#: Every authored move, by name (mirrored variants are made on demand with :func:`mirrored`).
+MOVES: dict[str, Move] = {move.name: move for move in _moves()}

@@ -1,0 +1,244 @@
+"""The planner: which move, on which beat, on which side, how big.
+
+How a choreographer fills a song, and how this planner does it:
+
+* **Beats and bars.** Moves start on bar lines (every 4 beats from the downbeat) of a beat grid that
+  follows the music's tracked beats and extends them regularly over the intro and outro.
+* **Sections.** Each musical section gets a move *family* (groove, steps, arms, waves, bounce, legs,
+  turns, accents) chosen by its loudness and the genre, never the previous section's family.
+* **Phrases.** A section is danced as a 4-bar phrase repeated on alternating sides (mirrored), the way
+  8-counts are taught. A section whose music repeats an earlier one (same label) repeats that phrase.
+* **Energy.** Louder music picks higher-energy moves and dances them bigger (amplitude follows the local
+  loudness).
+* **Stage.** A travelling move that would leave the stage circle is danced the other way or swapped for a
+  move that stays in place.
+* **Seeds.** Every random choice comes from one ``numpy`` generator seeded by the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+from backend.features import MusicFeatures
+
+from .moves import FAMILIES, MOVES, Move, mirrored
+from .synthesis import Placement, end_state
+
+BEATS_PER_BAR = 4
+PHRASE_BEATS = 16
+#: The dancer's root stays within this distance of centre stage, metres.
+STAGE_RADIUS = 1.0
+#: Typical loudness rank each family suits (0 quiet … 1 loud).
+FAMILY_ENERGY = {
+    "groove": 0.15, "wave": 0.35, "step": 0.45, "arms": 0.55, "legs": 0.6, "turn": 0.6, "bounce": 0.8,
+    "accent": 0.75,
+}  # fmt: skip
+#: Families each genre leans towards (FineDance style2 names); missing families weigh 1.
+_STREET = {"groove": 1.5, "bounce": 1.5, "accent": 1.3, "legs": 1.2, "wave": 1.1, "turn": 1.0}
+_CLASSICAL = {"wave": 2.0, "arms": 1.6, "turn": 1.4, "step": 1.0, "groove": 0.6, "bounce": 0.3, "legs": 0.6}
+_SHOW = {"arms": 1.5, "step": 1.4, "accent": 1.4, "turn": 1.3, "legs": 1.1}
+GENRE_FAMILY_WEIGHTS: dict[str, dict[str, float]] = {
+    **{g: _STREET for g in ("Urban", "Hiphop", "Breaking")},
+    "Popping": {**_STREET, "wave": 2.0, "accent": 1.6, "bounce": 0.8},
+    "Locking": {**_STREET, "arms": 1.6, "accent": 1.8, "turn": 0.8},
+    **{g: _SHOW for g in ("Korean", "Jazz", "Choreography")},
+    **{g: _CLASSICAL for g in ("Dai", "ShenYun", "Wei", "Miao", "HanTang", "Kun", "Chinese", "DunHuang")},
+}
+
+
+@dataclass(frozen=True)
+class BeatGrid:
+    """The music's beats, extended regularly before the first and after the last one.
+
+    Attributes:
+        times: (G,) increasing seconds (the first ones may be negative).
+        first_bar: index of a grid beat that starts a bar.
+    """
+
+    times: np.ndarray
+    first_bar: int
+
+    @property
+    def period(self) -> float:
+        return float(np.median(np.diff(self.times)))
+
+    def position(self, seconds: np.ndarray) -> np.ndarray:
+        """Fractional grid index at ``seconds`` (monotone and C¹)."""
+        return PchipInterpolator(self.times, np.arange(len(self.times)), extrapolate=True)(seconds)
+
+    def time(self, positions: np.ndarray) -> np.ndarray:
+        return PchipInterpolator(np.arange(len(self.times)), self.times, extrapolate=True)(positions)
+
+    def bar_start_at_or_before(self, seconds: float) -> int:
+        index = int(np.searchsorted(self.times, seconds + 1e-6, side="right") - 1)
+        return index - ((index - self.first_bar) % BEATS_PER_BAR)
+
+
+def make_grid(features: MusicFeatures) -> BeatGrid:
+    """A beat grid covering [−1 bar, duration + 2 bars] that passes through the tracked beats."""
+    beats = np.asarray(features.beat_times, dtype=np.float64)
+    if len(beats) < 4:  # too few beats found (very short or arhythmic music): a steady grid at the tempo
+        period = 60.0 / (features.tempo if features.tempo > 30 else 120.0)
+        beats = np.arange(0.0, features.duration + period, period)
+    period = float(np.median(np.diff(beats)))
+    before = np.arange(1, int(np.ceil((beats[0] + BEATS_PER_BAR * period) / period)) + 1)[::-1]
+    after_count = int(np.ceil((features.duration + 2 * BEATS_PER_BAR * period - beats[-1]) / period))
+    times = np.concatenate([beats[0] - before * period, beats, beats[-1] + np.arange(1, after_count + 1) * period])
+    downbeats = np.asarray(features.downbeat_times, dtype=np.float64)
+    first_downbeat = downbeats[0] if len(downbeats) else beats[0]
+    first_bar = int(np.argmin(np.abs(times - first_downbeat)))
+    return BeatGrid(times=times, first_bar=first_bar)
+
+
+def beat_scale(move: Move, period: float) -> float:
+    """Grid beats per move beat: half time for fast music, double time for very slow music."""
+    if period < move.min_beat_s:
+        return 2.0
+    if period > 0.95:
+        return 0.5
+    return 1.0
+
+
+class Planner:
+    """Plans placements for one song; one instance per request."""
+
+    def __init__(self, features: MusicFeatures, seed: int | np.random.SeedSequence = 0, genre: str | None = None):
+        self.features = features
+        self.rng = np.random.default_rng(seed)
+        self.grid = make_grid(features)
+        self.family_weights = GENRE_FAMILY_WEIGHTS.get(genre or "", {})
+        self._loudness_rank = _loudness_rank(features.energy)
+
+    def plan(self) -> list[Placement]:
+        """Placements covering the music from its start to past its end."""
+        grid, period = self.grid, self.grid.period
+        start = grid.bar_start_at_or_before(0.0)
+        end_position = float(grid.position(np.array([self.features.duration]))[0])
+        section_starts = self._section_bar_starts(start)
+
+        placements: list[Placement] = []
+        origin, facing = (0.0, 0.0), 0.0
+        phrases: dict[int, list[tuple[Move, bool]]] = {}
+        previous_family = None
+        for k, section_start in enumerate(section_starts):
+            if section_start >= end_position:
+                break
+            section_end = section_starts[k + 1] if k + 1 < len(section_starts) else int(np.ceil(end_position)) + 1
+            label = int(self.features.section_labels[k]) if k < len(self.features.section_labels) else -1
+            loudness = self._mean_rank(grid.time(np.array([section_start]))[0], grid.time(np.array([section_end]))[0])
+            if label not in phrases or label < 0:
+                family = self._pick_family(loudness, exclude=previous_family)
+                phrases[label] = self._phrase(family, loudness, period)
+            phrase = phrases[label]
+            previous_family = max(FAMILIES, key=lambda f: sum(m.family == f for m, _ in phrase))
+            position, repeat = float(section_start), 0
+            while position < section_end - 1e-6:
+                for move, flip in phrase:
+                    move = mirrored(move) if flip != (repeat % 2 == 1) else move
+                    span = move.beats * beat_scale(move, period)
+                    if position + span > section_end + 1e-6:
+                        move = self._filler(section_end - position, period)
+                        span = move.beats * beat_scale(move, period)
+                    placement = self._place(move, position, origin, facing, period)
+                    placements.append(placement)
+                    origin, facing = end_state(placement)
+                    position += span
+                    if position >= section_end - 1e-6:
+                        break
+                repeat += 1
+        return placements
+
+    # -- pieces ------------------------------------------------------------------------------------
+    def _section_bar_starts(self, start: int) -> list[int]:
+        """Grid index of each section's first bar (the first one is the dance's start)."""
+        bounds = np.asarray(self.features.section_bounds, dtype=np.float64)[1:-1]
+        starts = [start]
+        for seconds in bounds:
+            index = int(round(float(self.grid.position(np.array([seconds]))[0])))
+            index -= (index - self.grid.first_bar) % BEATS_PER_BAR
+            if index > starts[-1]:
+                starts.append(index)
+        return starts
+
+    def _pick_family(self, loudness: float, exclude: str | None) -> str:
+        weights = np.array([
+            0.0 if family == exclude else
+            self.family_weights.get(family, 1.0) * np.exp(-(((FAMILY_ENERGY[family] - loudness) / 0.3) ** 2))
+            for family in FAMILIES
+        ])  # fmt: skip
+        return FAMILIES[int(self.rng.choice(len(FAMILIES), p=weights / weights.sum()))]
+
+    def _phrase(self, family: str, loudness: float, period: float) -> list[tuple[Move, bool]]:
+        """Moves filling one 4-bar phrase, mostly from ``family``; each with a side (mirrored or not)."""
+        phrase: list[tuple[Move, bool]] = []
+        remaining = PHRASE_BEATS
+        previous = None
+        while remaining > 0:
+            candidates = [
+                m for m in MOVES.values()
+                if m.beats * beat_scale(m, period) <= remaining and m.name != previous
+                and (m.beats * beat_scale(m, period)) % 2 == 0
+            ]  # fmt: skip
+            if not candidates:
+                break
+            weights = np.array([
+                (4.0 if m.family == family else 1.0) * self.family_weights.get(m.family, 1.0)
+                * np.exp(-(((m.energy - loudness) / 0.35) ** 2))
+                for m in candidates
+            ])  # fmt: skip
+            move = candidates[int(self.rng.choice(len(candidates), p=weights / weights.sum()))]
+            phrase.append((move, bool(self.rng.random() < 0.5)))
+            remaining -= int(move.beats * beat_scale(move, period))
+            previous = move.name
+        return phrase
+
+    def _filler(self, beats_left: float, period: float) -> Move:
+        """A calm in-place move that fits the beats left in a section."""
+        fitting = [
+            m for m in MOVES.values()
+            if m.family == "groove" and m.beats * beat_scale(m, period) <= beats_left + 1e-6
+        ]  # fmt: skip
+        if not fitting:
+            return min((m for m in MOVES.values() if m.family == "groove"), key=lambda m: m.beats)
+        return fitting[int(self.rng.integers(len(fitting)))]
+
+    def _place(self, move: Move, position: float, origin, facing: float, period: float) -> Placement:
+        """Place ``move``, turning a travelling move around (or swapping it) to stay on stage."""
+        scale = beat_scale(move, period)
+        t0, t1 = self.grid.time(np.array([position, position + move.beats * scale]))
+        amplitude = 0.85 + 0.45 * self._mean_rank(t0, t1)
+        for candidate in (move, mirrored(move)):
+            placement = Placement(candidate, position, scale, amplitude, origin, facing)
+            if np.hypot(*end_state(placement)[0]) <= STAGE_RADIUS or np.hypot(*end_state(placement)[0]) < np.hypot(
+                *origin
+            ):
+                return placement
+        still = [m for m in MOVES.values() if m.beats == move.beats and not np.any(m.travel)]
+        replacement = still[int(self.rng.integers(len(still)))]
+        return Placement(replacement, position, scale, amplitude, origin, facing)
+
+    def _mean_rank(self, t0: float, t1: float) -> float:
+        """Mean loudness rank (0 … 1) of the music between two times."""
+        fps = self.features.fps
+        a = int(np.clip(np.floor(t0 * fps), 0, len(self._loudness_rank) - 1))
+        b = int(np.clip(np.ceil(t1 * fps), a + 1, len(self._loudness_rank)))
+        return float(self._loudness_rank[a:b].mean())
+
+
+def _loudness_rank(energy: np.ndarray) -> np.ndarray:
+    """(T,) RMS → loudness in [0, 1], smoothed over about a second.
+
+    Half of it is the frame's rank within the song (verse vs chorus), half the absolute level (−40 dBFS →
+    0, −10 dBFS → 1), so a uniformly quiet song is not danced like a loud one.
+    """
+    energy = np.asarray(energy, dtype=np.float64)
+    if energy.size == 0:
+        return np.zeros(1)
+    kernel = np.ones(31) / 31.0
+    smooth = np.convolve(np.pad(energy, 15, mode="edge"), kernel, mode="valid")
+    ranks = np.argsort(np.argsort(smooth)) / max(len(smooth) - 1, 1)
+    level = np.clip((20.0 * np.log10(np.maximum(smooth, 1e-6)) + 40.0) / 30.0, 0.0, 1.0)
+    return 0.5 * ranks + 0.5 * level
