@@ -91,6 +91,8 @@ class JobSession:
         self._connecting: concurrent.futures.Future | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._status_sink: Callable[[dict], None] = lambda update: None
+        # bpy.app.timers matches callbacks by identity and every `self._tick` is a new bound method: keep one.
+        self.timer = self._tick
 
     # -- connection -------------------------------------------------------------------------------------
     def _make_client(self, settings: ConnectionSettings):
@@ -168,8 +170,8 @@ class JobSession:
             self._executor = self._executor or concurrent.futures.ThreadPoolExecutor(1, "mace-dance-connect")
             self._connecting = self._executor.submit(self.connect, settings)
             self._settings = settings
-            if not bpy.app.timers.is_registered(self._tick):
-                bpy.app.timers.register(self._tick, first_interval=POLL_INTERVAL_S)
+            if not bpy.app.timers.is_registered(self.timer):
+                bpy.app.timers.register(self.timer, first_interval=POLL_INTERVAL_S)
 
     def _run_blocking(self, settings: ConnectionSettings) -> None:
         try:
@@ -187,8 +189,9 @@ class JobSession:
                 raise errors.BackendUnavailableError(
                     f"the {self.kind} job did not finish within {settings.job_timeout_s:g} s",
                     hint="raise 'Job timeout' in the add-on preferences, or shorten the music") from exc
+            finish = self._finish
             self._end()
-            self._finish(result)
+            finish(result)
         except BaseException as exc:
             self._end(error=exc)
             raise
@@ -253,8 +256,8 @@ class JobSession:
         return True
 
     def unregister_timer(self) -> None:
-        if bpy.app.timers.is_registered(self._tick):
-            bpy.app.timers.unregister(self._tick)
+        if bpy.app.timers.is_registered(self.timer):
+            bpy.app.timers.unregister(self.timer)
 
     def shutdown(self) -> None:
         """Unregister the timer, drop the job, close the socket, stop a backend started here."""

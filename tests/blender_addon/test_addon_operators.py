@@ -97,7 +97,7 @@ def test_backend_down_is_reported_and_the_scene_unchanged(bpy, scene, prefs, mus
     status = bpy.context.window_manager.mace_dance_status
     assert status.error and not status.busy and status.backend == "not connected"
     assert scene_fingerprint(bpy) == before
-    assert not jobs.SESSION.busy and not bpy.app.timers.is_registered(jobs.SESSION._tick)
+    assert not jobs.SESSION.busy and not bpy.app.timers.is_registered(jobs.SESSION.timer)
 
 
 def test_a_local_backend_that_dies_at_start_is_reported(bpy, scene, prefs, music):
@@ -223,13 +223,14 @@ def test_interface_path_polls_from_a_timer_and_imports(bpy, scene, prefs, backen
         session.run(preferences.connection_settings(bpy.context), "generate",
                     lambda client: client.submit_generate_motion(audio, EXAMPLE_MUSIC.name, seed=1, duration_s=2.0),
                     _finish_import(None, "gui take", str(EXAMPLE_MUSIC), "Imported"), status, blocking=False)
-        assert bpy.app.timers.is_registered(session._tick)
+        assert bpy.app.timers.is_registered(session.timer)
         deadline = time.monotonic() + 120
         while session._tick() is not None:
             assert time.monotonic() < deadline, "the job did not finish"
             time.sleep(jobs.POLL_INTERVAL_S)
     finally:
         session.shutdown()
-    assert not bpy.app.timers.is_registered(session._tick)
+    assert not bpy.app.timers.is_registered(session.timer)
     assert "gui take" in bpy.data.actions
-    assert any("progress" in u for u in updates) and updates[-1].get("message", "").startswith("Imported")
+    assert any("progress" in u for u in updates) and not any(u.get("error") for u in updates)
+    assert bpy.context.window_manager.mace_dance_status.message.startswith("Imported")

@@ -59,7 +59,7 @@ def test_register_unregister_register(bpy, addon):
     try:
         assert not hasattr(bpy.types, "MACE_PT_dance")
         assert not hasattr(bpy.types.Scene, "mace_dance")
-        assert not bpy.app.timers.is_registered(jobs.SESSION._tick)
+        assert not bpy.app.timers.is_registered(jobs.SESSION.timer)
     finally:
         addon_utils.enable("blender_addon", default_set=True, handle_error=None)
     assert hasattr(bpy.types, "MACE_PT_dance")
@@ -97,3 +97,24 @@ def test_panels_draw_idle_busy_and_error(bpy, scene):
 
     for panel in (ui.MACE_PT_dance_render, ui.MACE_PT_dance_backend):
         assert draw(bpy, panel, bpy.context)
+
+
+def test_a_pending_interface_job_does_not_hang_exit(bpy, tmp_path):
+    """A job started the GUI way leaves a timer registered; the process must still exit (atexit cleanup)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import bpy, addon_utils
+addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+from blender_addon import jobs, preferences
+settings = preferences.connection_settings(bpy.context)
+settings.address, settings.start_local, settings.timeout_s = "tcp://127.0.0.1:9", False, 30.0
+jobs.SESSION.run(settings, "generate", lambda client: None, lambda result: None, lambda update: None, blocking=False)
+assert bpy.app.timers.is_registered(jobs.SESSION.timer)
+print("leaving with a live timer", flush=True)
+"""
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "leaving with a live timer" in result.stdout, result.stderr
