@@ -31,7 +31,7 @@ def test_click_track_beats_and_tempo(bpm, write_wav):
     # the last 0.7 s, where the onset envelope is cut off).
     clicks = np.arange(0.25, 12.0, 60.0 / bpm)
     inner = features.beat_times[features.beat_times < 11.3]
-    assert len(inner) >= len(clicks) - 2
+    assert len(inner) >= np.sum(clicks < 11.3) - 1
     assert np.abs(inner[:, None] - clicks[None, :]).min(axis=1).max() <= 2.0 / 30
 
 
