@@ -334,7 +334,7 @@ def fit_to_reference(
     """Match frame 0's body joints to the reference person's keypoints (scale + offset, least squares).
 
     If the fitted sequence leaves the canvas (``margin`` of W/H kept free), it is shrunk about frame 0's
-    neck until it fits. Falls back to :func:`fit_to_canvas` when fewer than 3 of :data:`ALIGNMENT_KEYPOINTS` are known.
+    neck until it is small enough and moved inside. Falls back to :func:`fit_to_canvas` when fewer than 3 of :data:`ALIGNMENT_KEYPOINTS` are known.
 
     Args:
         plane_points: (T, K, 2) projected points.
@@ -357,22 +357,26 @@ def fit_to_reference(
         return fit_to_canvas(plane_points, width, height)
     fit = Fit2D(scale, dst.mean(axis=0) - scale * src.mean(axis=0))
 
-    # Shrink about the neck of frame 0 if the whole sequence does not fit on the canvas.
-    pixels = fit.apply(plane_points).reshape(-1, 2)
-    pixels = pixels[np.isfinite(pixels).all(axis=1)]
-    anchor = fit.apply(plane_points[0, KP["neck"]])
+    # If the whole sequence does not fit on the canvas: shrink it about frame 0's neck until it is small enough,
+    # then move it the least distance that brings it inside.
     lo_limit = np.array([margin * width, margin * height])
     hi_limit = np.array([(1 - margin) * width, (1 - margin) * height])
-    shrink = 1.0
-    for axis in (0, 1):
-        below = anchor[axis] - pixels[:, axis].min()
-        above = pixels[:, axis].max() - anchor[axis]
-        if below > 0 and anchor[axis] - below < lo_limit[axis]:
-            shrink = min(shrink, max(anchor[axis] - lo_limit[axis], 1.0) / below)
-        if above > 0 and anchor[axis] + above > hi_limit[axis]:
-            shrink = min(shrink, max(hi_limit[axis] - anchor[axis], 1.0) / above)
+
+    def bbox(fit: Fit2D) -> tuple[np.ndarray, np.ndarray]:
+        pixels = fit.apply(plane_points).reshape(-1, 2)
+        pixels = pixels[np.isfinite(pixels).all(axis=1)]
+        return pixels.min(axis=0), pixels.max(axis=0)
+
+    lo, hi = bbox(fit)
+    shrink = float(min(1.0, np.min((hi_limit - lo_limit) / np.maximum(hi - lo, 1e-9))))
     if shrink < 1.0:
-        fit = Fit2D(scale * shrink, anchor - scale * shrink * plane_points[0, KP["neck"]])
+        neck = plane_points[0, KP["neck"]]
+        anchor = fit.apply(neck)
+        fit = Fit2D(scale * shrink, anchor - scale * shrink * neck)
+        lo, hi = bbox(fit)
+    shift = np.maximum(lo_limit - lo, 0.0) - np.maximum(hi - hi_limit, 0.0)
+    if np.any(shift != 0):
+        fit = Fit2D(fit.scale, fit.offset + shift)
     return fit
 
 

@@ -163,7 +163,9 @@ def load_audio_samples(path: str | Path, offset_s: float = 0.0, duration_s: floa
     with container:
         if not container.streams.audio:
             raise InvalidInputError(f"{path} has no audio stream")
-        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+        # Mono is duplicated to both channels ourselves: ffmpeg's upmix would lower it by 3 dB.
+        mono = container.streams.audio[0].codec_context.layout.nb_channels == 1
+        resampler = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo", rate=AUDIO_RATE)
         skip = int(round(max(offset_s, 0.0) * AUDIO_RATE))
         limit = None if duration_s is None else int(round(duration_s * AUDIO_RATE))
         chunks: list[np.ndarray] = []
@@ -171,7 +173,9 @@ def load_audio_samples(path: str | Path, offset_s: float = 0.0, duration_s: floa
         try:
             decoded = container.decode(audio=0)
             for frame in _with_flush(decoded, resampler):
-                data = frame.to_ndarray().reshape(2, -1)
+                data = frame.to_ndarray().reshape(1 if mono else 2, -1)
+                if mono:
+                    data = np.repeat(data, 2, axis=0)
                 if skip:
                     dropped = min(skip, data.shape[1])
                     data, skip = data[:, dropped:], skip - dropped

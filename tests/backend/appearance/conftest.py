@@ -17,7 +17,7 @@ SKIN, SHIRT, PANTS, SHOE, BACKGROUND = (224, 172, 140), (200, 40, 40), (40, 60, 
 def draw_person(width: int, height: int) -> np.ndarray:
     """A cartoon person in an A-pose, facing the viewer, on a plain background: (H, W, 3) uint8 RGB.
 
-    Body height is 95 % of the image height; the arms end 26 % of the height from the centre line.
+    Body height is 95 % of the image height; the wrists are 26 % of the height from the centre line.
     """
     image = np.zeros((height, width, 3), np.uint8)
     image[:] = BACKGROUND
@@ -32,6 +32,7 @@ def draw_person(width: int, height: int) -> np.ndarray:
         cv2.line(image, at(6 * side, 92), at(8 * side, 95), SHOE, thick)
         cv2.line(image, at(10 * side, 23), at(20 * side, 36), SHIRT, thick)
         cv2.line(image, at(20 * side, 36), at(26 * side, 46), SKIN, thick)
+        cv2.circle(image, at(27.5 * side, 48.6), max(int(2.2 * unit), 1), SKIN, -1)  # hand
     cv2.fillConvexPoly(image, np.array([at(-10, 22), at(10, 22), at(8, 56), at(-8, 56)]), SHIRT)
     cv2.line(image, at(0, 16), at(0, 23), SKIN, thick)
     cv2.ellipse(image, at(0, 11), (int(5 * unit), int(6.5 * unit)), 0, 0, 360, SKIN, -1)
@@ -110,3 +111,21 @@ def build_tiny_wan_animate_pipeline():
 def tiny_wan_pipeline():
     pytest.importorskip("diffusers")
     return build_tiny_wan_animate_pipeline()
+
+
+@pytest.fixture
+def make_dance():
+    """``make_dance(num_frames=20, fps=30.0) -> Motion`` (see :func:`dance_motion`)."""
+    return dance_motion
+
+
+@pytest.fixture
+def make_person():
+    """``make_person(width, height) -> (H, W, 3) uint8`` (see :func:`draw_person`)."""
+    return draw_person
+
+
+@pytest.fixture
+def make_music():
+    """``make_music(path, seconds) -> path`` (see :func:`write_music`)."""
+    return write_music

@@ -1,0 +1,168 @@
+"""The CPU default renderer: silhouette, template rig, puppet deformation, and the finished mp4."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from backend.appearance import RenderRequest, select_renderer
+from backend.appearance.pose_video import KP
+from backend.appearance.puppet import RIG_INDEX, Puppet, PuppetAnimation, PuppetRenderer
+from backend.appearance.reference import (
+    load_keypoints_json,
+    load_reference_image,
+    place_on_canvas,
+    segment_person,
+    template_keypoints,
+)
+from backend.appearance.video_io import probe
+from backend.config import BackendConfig
+from backend.progress import JobContext
+from shared.errors import InvalidInputError, JobCancelledError
+
+
+
+AAC_FRAME_S = 1024 / 48000
+
+
+BACKGROUND = (235, 235, 225)  # draw_person's background
+
+
+def person_mask(image: np.ndarray) -> np.ndarray:
+    return (np.abs(image.astype(int) - BACKGROUND).sum(axis=-1) > 30)
+
+
+def test_silhouette_matches_the_drawn_person(make_person):
+    image = make_person(200, 320)
+    found = segment_person(image) > 0.5
+    truth = person_mask(image)
+    iou = (found & truth).sum() / (found | truth).sum()
+    assert iou > 0.9
+
+
+def test_silhouette_from_alpha_and_a_clear_error_without_a_person(make_person):
+    image = make_person(200, 320)
+    alpha = (person_mask(image) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(segment_person(image, alpha) > 0.5, person_mask(image))
+    with pytest.raises(InvalidInputError, match="background"):
+        segment_person(np.full((320, 200, 3), 128, np.uint8))
+
+
+def test_template_keypoints_land_on_the_drawn_joints(make_person):
+    height = 400
+    image = make_person(250, height)
+    keypoints = template_keypoints(segment_person(image) > 0.5)
+    unit, cx = height / 100.0, 125.0
+    drawn = {  # where draw_person puts them (x from the centre, y from the top, in body units)
+        "right_ankle": (-6, 92), "left_ankle": (6, 92), "right_shoulder": (-10, 23), "left_shoulder": (10, 23),
+        "right_wrist": (-26, 46), "left_wrist": (26, 46), "nose": (0, 11),
+    }  # fmt: skip
+    for name, (x, y) in drawn.items():
+        error = np.linalg.norm(keypoints[KP[name]] - (cx + x * unit, y * unit)) / height
+        assert error < 0.06, name
+
+
+def test_puppet_follows_its_rig_and_draws_the_person(make_person, make_dance):
+    image = make_person(128, 192)
+    puppet = Puppet(image)
+    rest_targets = puppet.mesh.vertices[puppet.mesh.handles]
+    # Undeformed, the puppet redraws the photo (edges are soft, so compare inside the body only).
+    frame = puppet.draw(puppet.deformer.deform(rest_targets), np.zeros(14))
+    inside = cv2.erode(person_mask(image).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert np.abs(frame[inside].astype(int) - image[inside].astype(int)).mean() < 4
+    # Raise the left wrist above the head: the sleeve/skin colour appears up there, not where the arm was.
+    posed = puppet.rig.copy()
+    shoulder = posed[RIG_INDEX["left_shoulder"]]
+    posed[RIG_INDEX["left_elbow"]] = shoulder + [10, -12]
+    posed[RIG_INDEX["left_wrist"]] = shoulder + [14, -30]
+    frame = puppet.draw(puppet.deformer.deform(puppet.handle_targets(posed)), np.zeros(14))
+    wrist_before = np.round(puppet.rig[RIG_INDEX["left_wrist"]]).astype(int)
+    wrist_after = np.round(posed[RIG_INDEX["left_wrist"]]).astype(int)
+    differs = lambda p: np.abs(frame[p[1], p[0]].astype(int) - BACKGROUND).sum() > 60  # noqa: E731
+    assert differs(wrist_after) and not differs(wrist_before)
+
+
+def test_default_renderer_makes_an_mp4_matching_motion_and_music(tmp_path, make_person, make_dance, make_music):
+    motion = make_dance(20, fps=30.0)
+    music = make_music(tmp_path / "music.wav", 2.0)
+    request = RenderRequest(motion, make_person(128, 192), audio_path=music, width=64, height=96,
+                            out_path=tmp_path / "dance.mp4", extras={"pose_video": True, "side_by_side": True})  # fmt: skip
+    reports = []
+    result = select_renderer(BackendConfig(home=tmp_path / "empty")).render(
+        request, JobContext(report=lambda f, m="": reports.append(f))
+    )
+    assert result.renderer == "puppet"
+    info = probe(result.path)  # what a player sees, not what the writer claims
+    assert (info.frames, info.width, info.height) == (motion.num_frames, 64, 96)
+    assert info.fps == pytest.approx(motion.fps)
+    assert info.audio_duration_s == pytest.approx(motion.duration, abs=AAC_FRAME_S + 1e-3)
+    assert probe(result.pose_video_path).frames == 20 and probe(result.side_by_side_path).width == 128
+    assert reports[-1] == pytest.approx(1.0) and all(a <= b for a, b in zip(reports, reports[1:]))
+
+
+def test_output_fps_resamples_the_motion(tmp_path, make_person, make_dance):
+    request = RenderRequest(make_dance(30, fps=30.0), make_person(128, 192), width=64, height=96, fps=15.0,
+                            out_path=tmp_path / "half.mp4")  # fmt: skip
+    result = PuppetRenderer().render(request)
+    info = probe(result.path)
+    assert info.frames == 15 and info.fps == pytest.approx(15.0) and result.frames == 15
+
+
+def test_user_keypoints_drive_the_rig(tmp_path, make_person, make_dance):
+    image = make_person(128, 192)
+    keypoints = template_keypoints(segment_person(image) > 0.5)
+    path = tmp_path / "keypoints.json"
+    names = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+             "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle")  # fmt: skip
+    path.write_text(json.dumps({name: keypoints[KP[name]].tolist() for name in names}))
+    loaded = load_keypoints_json(path)
+    canvas, _, placement = place_on_canvas(image, 64, 96)
+    puppet = Puppet(canvas, placement.apply(loaded))
+    assert puppet.keypoints_source == "user"
+    np.testing.assert_allclose(puppet.rig[RIG_INDEX["left_wrist"]], placement.apply(keypoints[KP["left_wrist"]]))
+    animation = PuppetAnimation.from_motion(make_dance(3), puppet)
+    assert animation.frame(puppet, 2).shape == (96, 64, 3)
+
+
+def test_cancelling_stops_the_render_and_leaves_no_file(tmp_path, make_person, make_dance):
+    request = RenderRequest(make_dance(20), make_person(128, 192), width=64, height=96, out_path=tmp_path / "x.mp4")
+    calls = []
+    ctx = JobContext(report=lambda f, m="": calls.append(f), is_cancelled=lambda: len(calls) > 3)
+    with pytest.raises(JobCancelledError):
+        PuppetRenderer().render(request, ctx)
+    assert not any(p.suffix == ".mp4" or p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_bad_inputs_are_errors_not_crashes(tmp_path, make_person, make_dance):
+    image = make_person(128, 192)
+    with pytest.raises(InvalidInputError, match="too small"):
+        RenderRequest(make_dance(5), image[:40, :40].copy(), width=64, height=96).validate()
+    motion = make_dance(5)
+    motion.poses[2, 3, 0] = np.nan  # broken after construction, e.g. by an edit
+    with pytest.raises(InvalidInputError, match="NaN"):
+        RenderRequest(motion, image, width=64, height=96).validate()
+    with pytest.raises(InvalidInputError, match="even"):
+        RenderRequest(make_dance(5), image, width=63, height=96).validate()
+    with pytest.raises(InvalidInputError, match="mp4"):
+        RenderRequest(make_dance(5), image, width=64, height=96, out_path=tmp_path / "x.avi").validate()
+    with pytest.raises(InvalidInputError, match="mesh_spacing"):
+        PuppetRenderer().render(RenderRequest(make_dance(5), image, width=64, height=96, out_path=tmp_path / "y.mp4",
+                                              extras={"mesh_spacing": 0.01}))  # fmt: skip
+    unreadable = tmp_path / "broken.png"
+    unreadable.write_bytes(b"\x89PNG not really")
+    with pytest.raises(InvalidInputError, match="cannot read"):
+        load_reference_image(unreadable)
+    with pytest.raises(InvalidInputError, match="not found"):
+        load_reference_image(tmp_path / "missing.png")
+
+
+def test_png_transparency_is_kept_as_the_mask(tmp_path, make_person):
+    image = make_person(128, 192)
+    rgba = np.dstack([image[..., ::-1], (person_mask(image) * 255).astype(np.uint8)])
+    cv2.imwrite(str(tmp_path / "cutout.png"), rgba)
+    loaded = load_reference_image(tmp_path / "cutout.png")
+    np.testing.assert_array_equal(loaded.rgb, image)
+    np.testing.assert_array_equal(loaded.alpha > 127, person_mask(image))
