@@ -1,0 +1,96 @@
+"""The Motion Expert behind the generator contract of ``backend.generators``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from shared.errors import InvalidInputError
+
+from backend.config import BackendConfig
+from backend.generators import MotionRequest, MotionResult
+from backend.progress import JobContext, ensure_context
+
+from .checkpoint import CheckpointLocation, find_checkpoint
+from .pipeline import MotionExpertPipeline
+
+logger = logging.getLogger(__name__)
+
+#: Share of a job's progress bar spent on music analysis.
+ANALYSIS_SHARE = 0.1
+
+
+class MotionExpertGenerator:
+    """MACE-Dance's diffusion Motion Expert as a motion generator.
+
+    The checkpoint is located on construction (a missing one raises ``MissingWeightsError`` at once, so
+    ``select_motion_generator`` can fall back) and loaded on the first ``generate`` call.
+
+    Args:
+        weights: a checkpoint path (see :func:`backend.motion.checkpoint.find_checkpoint`).
+        device: torch device ("cpu", "cuda", …).
+        num_inference_steps: DDIM steps (None = the official 50).
+        mamba_backend: "auto" (mamba_ssm on CUDA when it imports), "cuda" or "torch".
+    """
+
+    name = "motion_expert"
+
+    def __init__(self, weights: str | Path, device: str = "cpu", num_inference_steps: int | None = None,
+                 mamba_backend: str = "auto"):  # fmt: skip
+        self.location: CheckpointLocation = find_checkpoint(weights)
+        self.device = device
+        self.num_inference_steps = num_inference_steps
+        self.mamba_backend = mamba_backend
+        self._pipeline: MotionExpertPipeline | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: BackendConfig | None = None, **options) -> "MotionExpertGenerator":
+        config = config or BackendConfig()
+        return cls(config.motion_weights, device=config.resolve_device(), **options)
+
+    @property
+    def pipeline(self) -> MotionExpertPipeline:
+        with self._lock:
+            if self._pipeline is None:
+                logger.info("loading the Motion Expert from %s", self.location.path)
+                self._pipeline = MotionExpertPipeline.from_pretrained(
+                    self.location.path, device=self.device, mamba_backend=self.mamba_backend
+                )
+            return self._pipeline
+
+    def generate(self, request: MotionRequest, ctx: JobContext | None = None) -> MotionResult:
+        """Analyse the music of ``request`` and dance to it (inpainting when ``request.keep`` is set)."""
+        from backend.features import analyze_music
+
+        ctx = ensure_context(ctx)
+        duration = request.duration_s
+        if duration is None and request.keep is not None:
+            duration = request.keep.motion.duration  # regenerate exactly the span being edited
+        music = analyze_music(request.audio_path, start_s=request.start_s, duration_s=duration,
+                              ctx=ctx.subrange(0.0, ANALYSIS_SHARE))  # fmt: skip
+        features = music.edge35
+        if request.keep is not None:
+            features = _fit_length(features, round(request.keep.motion.duration * music.fps))
+        motion = self.pipeline(
+            features, genre=request.genre, seed=request.seed, keep=request.keep,
+            num_inference_steps=self.num_inference_steps, ctx=ctx.subrange(ANALYSIS_SHARE, 1.0),
+        )  # fmt: skip
+        motion.metadata["music"] = Path(request.audio_path).name
+        motion.metadata["start_s"] = float(request.start_s)
+        return MotionResult(motion=motion, beats=music.beat_times, tempo=music.tempo, generator=self.name)
+
+
+def _fit_length(features, num_frames: int):
+    """Music frames cut or edge-padded to ``num_frames`` (analysis and motion may differ by a frame)."""
+    import numpy as np
+
+    if abs(len(features) - num_frames) > 2:
+        raise InvalidInputError(
+            f"the music span has {len(features)} frames but the motion to edit {num_frames}",
+            hint="the music is shorter than the motion being edited; pick a shorter span",
+        )
+    if len(features) >= num_frames:
+        return features[:num_frames]
+    return np.concatenate([features, np.repeat(features[-1:], num_frames - len(features), axis=0)])

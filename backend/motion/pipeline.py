@@ -1,0 +1,352 @@
+"""Music features -> SMPL dance with the Motion Expert: checks, DDIM loop, long songs, editing.
+
+``MotionExpertPipeline`` owns everything around the denoiser (diffusers' habit): it checks inputs,
+encodes the music once per window, runs the DDIM loop with one network pass per step (Guidance-Free
+Training: the model itself is the guided sampler, beta = 0.75), reports progress, honours cancellation,
+stitches long songs and keeps locked frames/joints when editing.
+
+Long songs: the official code generates one clip in one pass (40 s horizon) and has no stitching. Here a
+song longer than ``max_frames_per_pass`` (default: the 1200-frame horizon) is cut into overlapping
+windows generated one after the other. Each window after the first is *inpainted*: its first frames are
+pinned to the end of the previous window, so the model continues that motion; over the next
+``blend_frames`` the two windows are cross-faded with a smoothstep weight (zero slope at both ends).
+
+Editing (diffusion inpainting, as EDGE's ``inpaint_loop`` but with DDIM): kept channels are replaced
+after every step by the kept values noised to the next step's level; at the end the kept values are
+pasted exactly (EDGE leaves the model's last output there, so locked keys drift). Joint j's 6D rotation
+is channels 7+6j .. 12+6j of the 151-d frame; contacts are derived channels and are never pinned.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from shared.errors import InvalidInputError, OutOfMemoryError
+from shared.genres import GENRES, genre_index
+from shared.motion import Motion
+from shared.skeleton import NUM_JOINTS
+
+from backend.progress import JobContext, ensure_context
+
+from .checkpoint import load_checkpoint
+from .config import NUM_CONTACTS, ROOT_POSITION_SLICE, MotionExpertConfig
+from .denoiser import MotionDenoiser
+from .representation import Normalizer, features_to_motion, joint_channels, motion_to_features
+from .scheduler import DiffusionSchedule, randn_like
+
+logger = logging.getLogger(__name__)
+
+GUIDANCE_MODES = ("gft", "cfg")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Frames ``[start, stop)`` generated in one pass; the first ``pinned`` frames continue the previous
+    window, the next ``blend`` frames are cross-faded into it."""
+
+    start: int
+    stop: int
+    pinned: int = 0
+    blend: int = 0
+
+
+def plan_windows(num_frames: int, max_frames: int, context_frames: int, blend_frames: int) -> list[Window]:
+    """Cover ``num_frames`` with windows of at most ``max_frames`` that overlap by >= context + blend.
+
+    The windows are spread evenly, so every one has the full length and the overlaps differ by at most a
+    frame. One window when the song fits.
+    """
+    if num_frames <= max_frames:
+        return [Window(0, num_frames)]
+    overlap = context_frames + blend_frames
+    if overlap >= max_frames:
+        raise InvalidInputError(
+            f"window overlap ({overlap} frames) must be shorter than a window ({max_frames} frames)",
+            hint="lower `context_frames`/`blend_frames` or raise `max_frames_per_pass`",
+        )
+    count = math.ceil((num_frames - overlap) / (max_frames - overlap))
+    starts = np.round(np.linspace(0, num_frames - max_frames, count)).astype(int)
+    windows = [Window(0, max_frames)]
+    for previous, start in zip(starts[:-1], starts[1:]):
+        shared_frames = previous + max_frames - start  # >= overlap
+        windows.append(Window(int(start), int(start) + max_frames, pinned=shared_frames - blend_frames, blend=blend_frames))
+    return windows
+
+
+def smoothstep(count: int) -> np.ndarray:
+    """(count,) weights rising from 0 to 1 (exclusive) with zero slope at both ends."""
+    s = (np.arange(count) + 1.0) / (count + 1.0)
+    return s * s * (3.0 - 2.0 * s)
+
+
+class MotionExpertPipeline:
+    """Generate SMPL dance from music features with a :class:`MotionDenoiser`.
+
+    Args:
+        model: the denoiser (eval mode is set here).
+        normalizer: the dataset normaliser the model was trained with.
+        device: torch device for the model.
+    """
+
+    def __init__(self, model: MotionDenoiser, normalizer: Normalizer, device: str | torch.device = "cpu"):
+        self.model = model.eval().to(device)
+        self.normalizer = normalizer
+        self.config: MotionExpertConfig = model.config
+        self.device = torch.device(device)
+        self.schedule = DiffusionSchedule(self.config.num_train_timesteps)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "cpu", mamba_backend: str = "auto") -> "MotionExpertPipeline":
+        """Load a checkpoint (official ``train-*.pt`` or our folder, see :mod:`.checkpoint`)."""
+        if mamba_backend == "auto" and not str(device).startswith("cuda"):
+            mamba_backend = "torch"
+        model, normalizer, _ = load_checkpoint(path, mamba_backend=mamba_backend)
+        return cls(model, normalizer, device=device)
+
+    # -- 1. inputs -----------------------------------------------------------------------------------------
+    def check_inputs(self, music: np.ndarray, genre: int, num_inference_steps: int, eta: float, beta: float,
+                     guidance: str, cfg_weight: float) -> None:  # fmt: skip
+        if music.ndim != 2 or music.shape[1] != self.config.music_dim:
+            raise InvalidInputError(
+                f"`music` must be (frames, {self.config.music_dim}) features, got shape {music.shape}",
+                hint="compute them with backend.features.analyze_music(path).edge35",
+            )
+        if len(music) < 2:
+            raise InvalidInputError(f"`music` has {len(music)} frame(s); at least 2 are needed", hint="use longer music")
+        if not np.isfinite(music).all():
+            raise InvalidInputError("`music` features contain NaN or Inf", hint="re-analyse the music file")
+        if not 0 <= genre < self.config.num_genres:
+            raise InvalidInputError(f"`genre` must be in [0, {self.config.num_genres}), got {genre}")
+        if not 1 <= num_inference_steps <= self.config.num_train_timesteps:
+            raise InvalidInputError(
+                f"`num_inference_steps` must be in [1, {self.config.num_train_timesteps}], got {num_inference_steps}",
+                hint="50 is the official setting; fewer steps are faster and rougher",
+            )
+        if not 0.0 <= eta <= 1.0:
+            raise InvalidInputError(f"`eta` must be in [0, 1], got {eta}")
+        if not 0.0 < beta <= 1.0:
+            raise InvalidInputError(f"`guidance_beta` must be in (0, 1], got {beta}", hint="0.75 is the official setting")
+        if guidance not in GUIDANCE_MODES:
+            raise InvalidInputError(f"`guidance` must be one of {GUIDANCE_MODES}, got {guidance!r}")
+        if guidance == "cfg" and cfg_weight < 0:
+            raise InvalidInputError(f"`cfg_weight` must be >= 0, got {cfg_weight}")
+
+    def resolve_genre(self, genre: int | str | None, seed: int) -> int:
+        """A genre id: names as in ``shared.genres.GENRES``; None or "auto" draws one from the seed."""
+        if isinstance(genre, str) or genre is None:
+            try:
+                index = genre_index(genre)
+            except ValueError as exc:
+                raise InvalidInputError(str(exc), hint=f"genres: {', '.join(GENRES)}") from exc
+            if index is None:
+                index = random.Random(seed).randrange(self.config.num_genres)
+            return index
+        return int(genre)
+
+    # -- 2. sampling -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def __call__(
+        self,
+        music: np.ndarray,
+        genre: int | str | None = None,
+        seed: int = 0,
+        num_inference_steps: int | None = None,
+        eta: float | None = None,
+        guidance_beta: float | None = None,
+        keep=None,
+        max_frames_per_pass: int | None = None,
+        context_frames: int | None = None,
+        blend_frames: int | None = None,
+        guidance: str = "gft",
+        cfg_weight: float = 2.0,
+        ctx: JobContext | None = None,
+    ) -> Motion:
+        """Generate a dance.
+
+        Args:
+            music: (T, 35) EDGE features at 30 fps (``analyze_music(...).edge35``); the dance has T frames.
+            genre: id in [0, 16), a name from ``shared.genres.GENRES``, or None (drawn from ``seed``).
+            seed: seed of all noise; the same inputs and seed give the same dance.
+            num_inference_steps: DDIM steps (default 50, the official setting).
+            eta: DDIM noise (default 1.0, official).
+            guidance_beta: GFT beta (default 0.75, official; 1 = unguided conditional model).
+            keep: ``shared.protocol.KeepSpec``: regenerate only what it does not lock.
+            max_frames_per_pass: longest single pass (default: the model's 1200-frame horizon).
+            context_frames, blend_frames: frames pinned / cross-faded between windows (default 2 s each,
+                at most 1/8 of a window).
+            guidance: "gft" (one pass per step) or "cfg" (two passes: unconditional + weighted difference,
+                with beta = 1; for comparison).
+            cfg_weight: CFG weight w in ``uncond + w (cond - uncond)``.
+            ctx: progress and cancellation.
+        Returns:
+            Y-up :class:`Motion` at 30 fps with foot contacts; ``metadata["windows"]`` lists the passes.
+        """
+        ctx = ensure_context(ctx)
+        config = self.config
+        music = np.asarray(music, dtype=np.float32)
+        steps = int(num_inference_steps or config.num_inference_steps)
+        eta = config.eta if eta is None else float(eta)
+        beta = config.gft_beta if guidance_beta is None else float(guidance_beta)
+        genre_id = self.resolve_genre(genre, seed)
+        self.check_inputs(music, genre_id, steps, eta, beta, guidance, cfg_weight)
+        keep = keep_at_fps(keep, config.fps)
+        keep_values, keep_mask = self._keep_constraint(keep, len(music))
+
+        max_frames = int(max_frames_per_pass or config.horizon)
+        default_overlap = min(2 * config.fps, max_frames // 8)
+        context = default_overlap if context_frames is None else int(context_frames)
+        blend = default_overlap if blend_frames is None else int(blend_frames)
+        windows = plan_windows(len(music), max_frames, context, blend)
+
+        generator = torch.Generator().manual_seed(int(seed))
+        music_t = torch.from_numpy(music).to(self.device)
+        genre_t = torch.tensor([genre_id], device=self.device)
+        result = torch.zeros(len(music), config.motion_dim, device=self.device)
+        total = len(windows) * steps
+        try:
+            for index, window in enumerate(windows):
+                frames = slice(window.start, window.stop)
+                values, mask = keep_values[frames].clone(), keep_mask[frames].clone()
+                if window.pinned:  # continue the previous window
+                    values[: window.pinned] = result[window.start : window.start + window.pinned]
+                    mask[: window.pinned] = True
+                sample = self._denoise(music_t[frames], genre_t, values, mask, steps, eta, beta, guidance,
+                                       cfg_weight, generator, ctx, index * steps, total, len(windows))  # fmt: skip
+                self._stitch(result, sample, window)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise OutOfMemoryError(
+                "the GPU ran out of memory while generating the dance",
+                hint="lower `max_frames_per_pass` (e.g. 600) so long songs are made in shorter windows",
+            ) from exc
+
+        features = self.normalizer.unnormalize(result.float().cpu()).numpy()
+        motion = features_to_motion(features, fps=config.fps, metadata={
+            "generator": "motion_expert", "seed": int(seed), "genre": GENRES[genre_id] if genre_id < len(GENRES) else genre_id,
+            "num_inference_steps": steps, "guidance": guidance, "guidance_beta": beta,
+            "windows": [[w.start, w.stop, w.pinned, w.blend] for w in windows],
+        })  # fmt: skip
+        if keep is not None:
+            motion = paste_kept(motion, keep)
+        ctx.report(1.0, "dance generated")
+        return motion
+
+    def _denoise(self, music, genre, values, mask, steps, eta, beta, guidance, cfg_weight, generator, ctx,
+                 done, total, num_windows) -> torch.Tensor:  # fmt: skip
+        """One window: DDIM from noise to x0 with kept cells re-imposed after every step. (T, 151) normalised."""
+        model, schedule = self.model, self.schedule
+        x = randn_like(values.unsqueeze(0), generator)
+        values, mask = values.unsqueeze(0), mask.unsqueeze(0)
+        pairs = schedule.timestep_pairs(steps)
+        constrained = bool(mask.any())
+        if constrained:
+            x = torch.where(mask, schedule.add_noise(values, pairs[0][0], randn_like(x, generator)), x)
+
+        music, genre = music.unsqueeze(0), genre
+        if guidance == "gft":
+            memory = model.encode_music(music, genre, torch.ones(1, device=self.device))
+            betas = torch.full((1,), beta, device=self.device)
+        else:  # CFG: batch the conditional and the unconditional pass
+            memory = model.encode_music(music.expand(2, -1, -1), genre.expand(2), torch.tensor([1.0, 0.0], device=self.device))
+            betas = torch.ones(2, device=self.device)
+        for step, (t, t_next) in enumerate(pairs):
+            ctx.check_cancelled()
+            batch = memory.shape[0]
+            prediction = model(x.expand(batch, -1, -1), None, None, torch.full((batch,), t, device=self.device),
+                               betas, memory=memory)  # fmt: skip
+            if guidance == "cfg":
+                conditional, unconditional = prediction[:1], prediction[1:]
+                prediction = unconditional + cfg_weight * (conditional - unconditional)
+            x0 = prediction.clamp(-1.0, 1.0)
+            x = schedule.ddim_step(x0, x, t, t_next, eta, generator)
+            if constrained:
+                pinned = values if t_next < 0 else schedule.add_noise(values, t_next, randn_like(x, generator))
+                x = torch.where(mask, pinned, x)
+            window_note = f"window {done // steps + 1}/{num_windows}, " if num_windows > 1 else ""
+            ctx.report((done + step + 1) / total, f"{window_note}denoising step {step + 1}/{steps}")
+        return x[0]
+
+    @staticmethod
+    def _stitch(result: torch.Tensor, sample: torch.Tensor, window: Window) -> None:
+        """Write ``sample`` (window frames) into ``result``: pinned frames stay, the blend span cross-fades."""
+        start = window.start + window.pinned
+        if window.blend:
+            weight = torch.from_numpy(smoothstep(window.blend)).to(result).unsqueeze(-1)
+            span = slice(start, start + window.blend)
+            local = slice(window.pinned, window.pinned + window.blend)
+            result[span] = (1 - weight) * result[span] + weight * sample[local]
+            start += window.blend
+        result[start : window.stop] = sample[start - window.start :]
+
+    # -- 3. editing ----------------------------------------------------------------------------------------------
+    def _keep_constraint(self, keep, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised kept values (T, 151) and the bool mask of kept cells (T, 151)."""
+        mask = torch.zeros(num_frames, self.config.motion_dim, dtype=torch.bool, device=self.device)
+        values = torch.zeros(num_frames, self.config.motion_dim, device=self.device)
+        if keep is None:
+            return values, mask
+        motion = keep.motion
+        if motion.num_frames != num_frames:
+            raise InvalidInputError(
+                f"the motion to edit has {motion.num_frames} frames at {self.config.fps} fps but the music "
+                f"gives {num_frames}",
+                hint="ask for the same span of music as the motion being edited",
+            )
+        mask_np = keep_mask(keep, num_frames, self.config.motion_dim)
+        frames = torch.from_numpy(motion_to_features(motion))
+        values = self.normalizer.normalize(frames).to(self.device)
+        return values, torch.from_numpy(mask_np).to(self.device)
+
+
+def keep_mask(keep, num_frames: int, motion_dim: int = 151) -> np.ndarray:
+    """(T, 151) bool: the channels a ``KeepSpec`` locks (kept joints' 6D and, with ``keep_root``, the root
+    position and orientation, on kept frames). Contacts are never locked."""
+    frames = np.ones(num_frames, dtype=bool) if keep.frame_mask is None else np.asarray(keep.frame_mask, dtype=bool)
+    joints = np.ones(NUM_JOINTS, dtype=bool) if keep.joint_mask is None else np.asarray(keep.joint_mask, dtype=bool).copy()
+    channels = np.zeros(motion_dim, dtype=bool)
+    if keep.keep_root:
+        joints[0] = True
+        channels[ROOT_POSITION_SLICE] = True
+    for joint in np.flatnonzero(joints):
+        channels[joint_channels(int(joint))] = True
+    channels[:NUM_CONTACTS] = False
+    return frames[:, None] & channels[None, :]
+
+
+def paste_kept(motion: Motion, keep) -> Motion:
+    """Copy the locked rotations/translations of ``keep.motion`` into ``motion`` exactly (same frame count)."""
+    source = keep.motion
+    if source.num_frames != motion.num_frames:
+        raise InvalidInputError(f"kept motion has {source.num_frames} frames, the result {motion.num_frames}")
+    frames = np.ones(motion.num_frames, dtype=bool) if keep.frame_mask is None else np.asarray(keep.frame_mask)
+    joints = np.ones(NUM_JOINTS, dtype=bool) if keep.joint_mask is None else np.asarray(keep.joint_mask).copy()
+    if keep.keep_root:
+        joints[0] = True
+    poses, trans = motion.poses.copy(), motion.trans.copy()
+    rows = np.flatnonzero(frames)
+    poses[np.ix_(rows, np.flatnonzero(joints))] = source.poses[np.ix_(rows, np.flatnonzero(joints))]
+    if keep.keep_root:
+        trans[rows] = source.trans[rows]
+    return Motion(poses=poses, trans=trans, fps=motion.fps, betas=source.betas, gender=source.gender,
+                  contacts=motion.contacts, metadata=dict(motion.metadata))  # fmt: skip
+
+
+def keep_at_fps(keep, fps: float):
+    """``keep`` with its motion and frame mask resampled to ``fps`` (nearest frame for the mask)."""
+    if keep is None or abs(keep.motion.fps - fps) < 1e-6:
+        return keep
+    from shared.protocol import KeepSpec
+
+    motion = keep.motion.resample(fps)
+    frame_mask = None
+    if keep.frame_mask is not None:
+        source = np.minimum(np.round(np.arange(motion.num_frames) * keep.motion.fps / fps).astype(int),
+                            keep.motion.num_frames - 1)  # fmt: skip
+        frame_mask = np.asarray(keep.frame_mask, dtype=bool)[source]
+    return KeepSpec(motion=motion, frame_mask=frame_mask, joint_mask=keep.joint_mask, keep_root=keep.keep_root)

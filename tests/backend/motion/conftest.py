@@ -1,0 +1,57 @@
+"""Tiny Motion Expert fixtures (CPU, a fraction of a second each)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from backend.motion.config import MotionExpertConfig
+from backend.motion.denoiser import MotionDenoiser
+from backend.motion.pipeline import MotionExpertPipeline
+from backend.motion.representation import Normalizer, motion_to_features
+from shared.motion import Motion
+
+
+def dance_motion(num_frames: int = 90, fps: float = 30.0, seed: int = 0) -> Motion:
+    """A smooth synthetic dance: swaying hips, swinging arms, bobbing root."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_frames) / fps
+    poses = np.zeros((num_frames, 24, 3))
+    phases = rng.uniform(0, 2 * np.pi, size=(24, 3))
+    amplitudes = rng.uniform(0.05, 0.4, size=(24, 3))
+    poses += amplitudes * np.sin(2 * np.pi * 1.5 * t[:, None, None] + phases)
+    trans = np.stack([0.2 * np.sin(t), 0.9 + 0.05 * np.sin(2 * np.pi * 2 * t), 0.1 * t], axis=1)
+    return Motion(poses=poses, trans=trans, fps=fps)
+
+
+@pytest.fixture
+def tiny_config() -> MotionExpertConfig:
+    return MotionExpertConfig.tiny()
+
+
+@pytest.fixture
+def tiny_model(tiny_config) -> MotionDenoiser:
+    torch.manual_seed(0)
+    return MotionDenoiser(tiny_config, mamba_backend="torch").eval()
+
+
+@pytest.fixture
+def normalizer() -> Normalizer:
+    frames = np.concatenate([motion_to_features(dance_motion(120, seed=s)) for s in range(3)])
+    return Normalizer.fit(frames)
+
+
+@pytest.fixture
+def tiny_pipeline(tiny_model, normalizer) -> MotionExpertPipeline:
+    return MotionExpertPipeline(tiny_model, normalizer)
+
+
+@pytest.fixture
+def music() -> np.ndarray:
+    """(150, 35) EDGE-like features: onset envelope, MFCC-ish noise, chroma, peaks and beats every 15 frames."""
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(150, 35)).astype(np.float32)
+    features[:, 33:] = 0.0
+    features[::15, 33:] = 1.0
+    return features
