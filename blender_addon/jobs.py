@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import ipaddress
+import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import Callable
@@ -89,7 +90,6 @@ class JobSession:
         self._finish: Callable | None = None
         self._submit: Callable | None = None
         self._connecting: concurrent.futures.Future | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._status_sink: Callable[[dict], None] = lambda update: None
         # bpy.app.timers matches callbacks by identity and every `self._tick` is a new bound method: keep one.
         self.timer = self._tick
@@ -167,11 +167,24 @@ class JobSession:
         if bpy.app.background if blocking is None else blocking:
             self._run_blocking(settings)
         else:
-            self._executor = self._executor or concurrent.futures.ThreadPoolExecutor(1, "mace-dance-connect")
-            self._connecting = self._executor.submit(self.connect, settings)
+            self._connecting = self._connect_in_background(settings)
             self._settings = settings
             if not bpy.app.timers.is_registered(self.timer):
                 bpy.app.timers.register(self.timer, first_interval=POLL_INTERVAL_S)
+
+    def _connect_in_background(self, settings: ConnectionSettings) -> concurrent.futures.Future:
+        """Run :meth:`connect` on a daemon thread (a handshake with a dead backend waits ``timeout_s``; a
+        daemon thread never holds up Blender's exit, unlike a ThreadPoolExecutor's, which is joined)."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def work() -> None:
+            try:
+                future.set_result(self.connect(settings))
+            except BaseException as exc:  # handed to the timer, which reports it
+                future.set_exception(exc)
+
+        threading.Thread(target=work, name="mace-dance-connect", daemon=True).start()
+        return future
 
     def _run_blocking(self, settings: ConnectionSettings) -> None:
         try:
@@ -266,9 +279,6 @@ class JobSession:
             self.cancel()
         self.close_client()
         self.stop_local()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
 
 
 def error_fields(exc: BaseException) -> dict:
