@@ -1,7 +1,7 @@
 """Beat Align Score (BAS): how well the dancer's kinematic beats meet the music's beats.
 
 Motion beats (Bailando ``calc_db``): the per-frame mean joint speed |p[t+1] - p[t]| averaged over joints,
-Gaussian-smoothed (σ = 5 frames), and its local minima — the dancer pauses or changes direction (strict
+Gaussian-smoothed (σ = 5 frames in the reference code; 1/12 s in the clean protocol), and its local minima — the dancer pauses or changes direction (strict
 minima in compat mode as in the reference; flat minima count too, at their middle, in clean mode).
 Score (Bailando ``BA``): for each music beat, exp(-d² / (2σ²)) with d the distance to the nearest motion
 beat, averaged over music beats; σ² = 9 frames² in the reference code.
@@ -56,8 +56,8 @@ def motion_beats(joints: np.ndarray, protocol: EvalProtocol) -> np.ndarray:
         clean: (K,) float seconds, each at the centre of its speed interval ((i + ½) / fps).
     """
     speed = mean_joint_speed(np.asarray(joints, dtype=np.float64))
-    if protocol.bas_continuous_time:
-        sigma = protocol.bas_smoothing_frames_30fps * protocol.fps / 30.0
+    if protocol.bas_smoothing_s is not None:
+        sigma = protocol.bas_smoothing_s * protocol.fps
     else:
         sigma = SMOOTHING_SIGMA_FRAMES
     smooth = gaussian_filter1d(speed, sigma)  # scipy default: mode "reflect", truncate 4σ, as in the reference

@@ -34,8 +34,10 @@ class EvalProtocol:
         normalise_eps: GT-normalisation ``(x - mean_gt) / (std_gt + eps)``; when None, dimensions whose GT
             standard deviation is (nearly) zero are only centred (divided by 1) instead of blown up.
         bas_sigma_s: the Beat Align Score Gaussian, seconds; None = compat (σ = 3 frames, σ² = 9).
-        bas_smoothing_frames_30fps: σ of the Gaussian smoothing of the mean joint speed, frames at 30 fps
-            in clean mode (5 frames = 1/6 s); the compat protocol uses 5 frames at whatever rate runs.
+        bas_smoothing_s: σ of the Gaussian smoothing of the mean joint speed, seconds (clean: 1/12 s, the
+            time scale of Bailando's 5 frames at 60 fps); None = compat: 5 frames at whatever rate runs
+            (Lodge/MACE keep 5 frames at 30 fps = 1/6 s, which flattens beat-rate speed changes above
+            ~100 BPM — see docs/evaluation.md).
         bas_continuous_time: True: motion beats sit at the centre of their speed interval ((i + ½) / fps)
             and music beats keep their exact time; False: both are integer frame indices (Bailando/Lodge).
         fsr_style: "clean" (robust ground, horizontal speed norm) or "lodge" (frame-0 ground, the absolute
@@ -54,7 +56,7 @@ class EvalProtocol:
     geometric_frame_time: float | None = None
     normalise_eps: float | None = None
     bas_sigma_s: float | None = 0.1
-    bas_smoothing_frames_30fps: float = 5.0
+    bas_smoothing_s: float | None = 1.0 / 12.0
     bas_continuous_time: bool = True
     fsr_style: str = "clean"
     music_beats: str = "product"
@@ -95,7 +97,8 @@ class EvalProtocol:
         else:
             detail = (
                 f"true frame time 1/{self.fps:g} s, exact acceleration, GT normalisation "
-                f"(constant dims centred only), BAS over music beats in seconds (σ {self.bas_sigma_s} s), "
+                f"(constant dims centred only), BAS over music beats in seconds (σ {self.bas_sigma_s:g} s, "
+                f"speed smoothing σ {self.bas_smoothing_s:.3g} s), "
                 f"robust-ground FSR"
             )
         length = f", first {self.max_frames} frames" if self.max_frames else ""
@@ -112,6 +115,7 @@ COMPAT = EvalProtocol(
     geometric_frame_time=1.0 / 120.0,
     normalise_eps=1e-10,
     bas_sigma_s=None,
+    bas_smoothing_s=None,
     bas_continuous_time=False,
     fsr_style="lodge",
     music_beats="edge",
