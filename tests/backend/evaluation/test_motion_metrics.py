@@ -199,6 +199,20 @@ def test_flat_speed_minima_count_in_clean_mode_only():
     assert beat_align_score(beats, exact, COMPAT) < 0.6  # strict minima of the reference miss most stops
 
 
+def test_compat_smoothing_hides_fast_beats_under_slow_movement():
+    """At 138 BPM the compat smoothing (5 frames at 30 fps) lets a slow arm sweep decide where the speed
+    minima are; the clean smoothing (1/12 s) still finds the beat-rate stops."""
+    period, frames = 60 / 138, 600
+    joints = beat_dancer(frames, period, phase_s=0.3 / FPS, amplitude=0.05)
+    t = np.arange(frames) / FPS
+    joints[:, 16:24, 2] += 0.6 * np.sin(2 * np.pi * 0.25 * t)[:, None]  # both arms sweep forth and back every 4 s
+    beats = np.arange(0.3 / FPS, frames / FPS, period)
+    clean, compat = beat_align_score(beats, joints, CLEAN), beat_align_score(beats, joints, COMPAT)
+    assert clean > 0.8
+    assert compat < 0.4
+    assert beat_align_score(beats + period / 2, joints, CLEAN) < 0.3
+
+
 def test_bas_edge_cases():
     still_dancer = still(60)
     assert beat_align_score(np.array([0.5, 1.0]), still_dancer, CLEAN) == 0.0  # no motion beat at all
