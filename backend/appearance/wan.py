@@ -16,6 +16,7 @@ nothing is fetched from the network.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,16 @@ def load_wan_animate_pipeline(model_dir: str | Path, transformer_file: str | Pat
     model_dir = Path(model_dir)
     if not (model_dir / "model_index.json").is_file():
         raise missing_wan_weights_error(model_dir, f"{model_dir / 'model_index.json'} does not exist")
+    components = _model_index(model_dir)
+    missing = [name for name, spec in components.items() if spec and spec[0] is not None
+               and name not in kwargs and not (model_dir / name).is_dir()]  # fmt: skip
+    if transformer_file is not None and "transformer" in missing:
+        missing.remove("transformer")
+    if missing:
+        raise missing_wan_weights_error(model_dir, f"{model_dir} lacks the component folders {missing}")
+    for name, spec in components.items():  # components saved as None (e.g. no tokenizer: prompt_embeds only)
+        if spec and spec[0] is None:
+            kwargs.setdefault(name, None)
     torch_dtype = getattr(torch, dtype)
     if transformer_file is not None:
         transformer_file = Path(transformer_file)
@@ -146,11 +157,21 @@ def load_wan_animate_pipeline(model_dir: str | Path, transformer_file: str | Pat
             local_files_only=True,
         )  # fmt: skip
     try:
-        pipe = WanAnimatePipeline.from_pretrained(str(model_dir), torch_dtype=torch_dtype, local_files_only=True, **kwargs)
+        # Wan's VAE stays in float32 (it is unstable in half precision, and small).
+        dtypes = {"default": torch_dtype, "vae": torch.float32}
+        pipe = WanAnimatePipeline.from_pretrained(str(model_dir), torch_dtype=dtypes, local_files_only=True, **kwargs)
     except (OSError, ValueError) as exc:
         raise missing_wan_weights_error(model_dir, f"cannot load the pipeline from {model_dir}: {exc}") from exc
-    pipe.vae.to(torch.float32)  # Wan's VAE is unstable in half precision
     return pipe
+
+
+def _model_index(model_dir: Path) -> dict:
+    """Components of a diffusers folder: name -> [library, class] (``[None, None]`` = saved as None)."""
+    try:
+        index = json.loads((model_dir / "model_index.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise missing_wan_weights_error(model_dir, f"unreadable model_index.json: {exc}") from exc
+    return {name: spec for name, spec in index.items() if not name.startswith("_") and isinstance(spec, list)}
 
 
 def _read_safetensors(path: Path) -> dict:
