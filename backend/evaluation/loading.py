@@ -12,7 +12,7 @@ Accepted files:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,6 @@ class MotionSample:
     music_hint: str | None = None
     music_offset_s: float = 0.0
     path: Path | None = None
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_motion(cls, motion: Motion, name: str, path: Path | None = None) -> "MotionSample":

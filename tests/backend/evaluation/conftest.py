@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from shared.skeleton import LEFT_ANKLE, LEFT_FOOT, LEFT_WRIST, PELVIS, RIGHT_ANKLE, RIGHT_FOOT, RIGHT_WRIST, Skeleton
+from shared.skeleton import LEFT_ANKLE, LEFT_FOOT, RIGHT_ANKLE, RIGHT_FOOT, Skeleton
 
 FPS = 30.0
 FEET = [LEFT_ANKLE, RIGHT_ANKLE, LEFT_FOOT, RIGHT_FOOT]
@@ -60,13 +59,3 @@ def bouncing_root(frames: int, feet_slide_m_per_frame: float = 0.0) -> np.ndarra
     joints[:, non_feet, 1] += bounce[:, None]
     joints[:, FEET, 0] += feet_slide_m_per_frame * np.arange(frames)[:, None] * np.array([1, -1, 1, -1])
     return joints
-
-
-@pytest.fixture
-def wrists():
-    return LEFT_WRIST, RIGHT_WRIST
-
-
-@pytest.fixture
-def pelvis():
-    return PELVIS
