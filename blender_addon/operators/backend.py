@@ -9,6 +9,18 @@ from .. import jobs, preferences, properties
 from . import common
 
 
+def connect_and_show(operator, context, settings) -> set[str]:
+    """Handshake (starting a local backend if ``settings`` allow it) and show the answer in the panel."""
+    try:
+        line = jobs.SESSION.connect(settings)
+    except errors.MaceError as exc:
+        properties.status_updater(context)({"backend": "not connected"})
+        return common.report_error(operator, context, exc)
+    properties.status_updater(context)({"backend": line, "error": "", "hint": ""})
+    operator.report({"INFO"}, line)
+    return {"FINISHED"}
+
+
 class MACE_OT_backend_check(bpy.types.Operator):
     """Ask the backend who it is (protocol handshake) and show the answer in the panel"""
 
@@ -18,14 +30,7 @@ class MACE_OT_backend_check(bpy.types.Operator):
     def execute(self, context):
         settings = preferences.connection_settings(context)
         settings.start_local = False
-        try:
-            line = jobs.SESSION.connect(settings)
-        except errors.MaceError as exc:
-            properties.status_updater(context)({"backend": "not connected"})
-            return common.report_error(self, context, exc)
-        properties.status_updater(context)({"backend": line, "error": "", "hint": ""})
-        self.report({"INFO"}, line)
-        return {"FINISHED"}
+        return connect_and_show(self, context, settings)
 
 
 class MACE_OT_backend_start(bpy.types.Operator):
@@ -40,13 +45,7 @@ class MACE_OT_backend_start(bpy.types.Operator):
             return common.report_error(self, context, errors.InvalidInputError(
                 f"{settings.address} is not on this machine", hint="set a 127.0.0.1 address in the preferences"))
         settings.start_local = True
-        try:
-            line = jobs.SESSION.connect(settings)  # answers at once if one already runs
-        except errors.MaceError as exc:
-            return common.report_error(self, context, exc)
-        properties.status_updater(context)({"backend": line, "error": "", "hint": ""})
-        self.report({"INFO"}, line)
-        return {"FINISHED"}
+        return connect_and_show(self, context, settings)  # answers at once if one already runs
 
 
 class MACE_OT_backend_stop(bpy.types.Operator):

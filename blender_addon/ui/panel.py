@@ -33,16 +33,21 @@ class _DancePanel:
     bl_category = "Dance"
 
 
+def split_layout(layout):
+    """``layout`` with labels left of the fields, as in Blender's own property panels."""
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    return layout
+
+
 class MACE_PT_dance(_DancePanel, bpy.types.Panel):
     bl_idname = "MACE_PT_dance"
     bl_label = "Dance"
 
     def draw(self, context):
-        layout = self.layout
+        layout = split_layout(self.layout)
         settings = properties.settings(context)
         status = properties.status(context)
-        layout.use_property_split = True
-        layout.use_property_decorate = False
 
         col = layout.column()
         col.prop(settings, "music_path")
@@ -75,11 +80,9 @@ class MACE_PT_dance_render(_DancePanel, bpy.types.Panel):
     bl_parent_id = "MACE_PT_dance"
 
     def draw(self, context):
-        layout = self.layout
+        layout = split_layout(self.layout)
         settings = properties.settings(context)
         status = properties.status(context)
-        layout.use_property_split = True
-        layout.use_property_decorate = False
         layout.prop(settings, "reference_image")
         layout.prop(settings, "output_path")
         row = layout.row(align=True)
