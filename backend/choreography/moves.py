@@ -428,11 +428,14 @@ def _spin() -> Move:
         pose = {
             f"{moving}_x": feet[f"{moving}_x"], f"{moving}_z": feet[f"{moving}_z"],
             f"{planted}_x": previous[f"{planted}_x"], f"{planted}_z": previous[f"{planted}_z"],
-            "facing": facing, "drop": 0.06, **arms,
+            "facing": facing, "drop": 0.06,
+            # The arms gather in over the first beat and open again over the last.
+            **{name: NEUTRAL[PARAM_INDEX[name]] + (value - NEUTRAL[PARAM_INDEX[name]]) * min(1.0, step / 2, (8 - step) / 2)
+               for name, value in arms.items()},
         }  # fmt: skip
         keys.append(key(step / 2.0, False, **pose))  # the turn flows; the feet still land softly
     keys.append(key(4, facing=360.0))
-    return Move("spin", "turn", 4, tuple(keys), energy=0.7, min_beat_s=0.4)
+    return Move("spin", "turn", 4, tuple(keys), energy=0.7, min_beat_s=0.45)
 
 
 def _quarter_turn_pose() -> Move:

@@ -296,3 +296,35 @@ class DanceRig:
             local[:, knee] = thigh_global.swapaxes(-1, -2) @ shin_global
             local[:, ankle] = shin_global.swapaxes(-1, -2) @ foot_rot
             local[:, toe] = np.eye(3)
+
+
+#: Largest local rotation (degrees) the rig may give each joint — a conservative human range for the
+#: joint's whole rotation relative to its parent. Joints left out (the root) are unconstrained.
+JOINT_LIMITS_DEG: dict[int, float] = {
+    LEFT_HIP: 110.0, RIGHT_HIP: 110.0, SPINE1: 35.0, SPINE2: 35.0, SPINE3: 35.0,
+    LEFT_KNEE: 150.0, RIGHT_KNEE: 150.0, LEFT_ANKLE: 60.0, RIGHT_ANKLE: 60.0, LEFT_FOOT: 1.0, RIGHT_FOOT: 1.0,
+    NECK: 40.0, HEAD: 40.0, LEFT_COLLAR: 30.0, RIGHT_COLLAR: 30.0, LEFT_ELBOW: 150.0, RIGHT_ELBOW: 150.0,
+    LEFT_WRIST: 55.0, RIGHT_WRIST: 55.0, 22: 1.0, 23: 1.0,
+}  # fmt: skip
+
+
+def joint_limit_violations(poses: np.ndarray, tolerance_deg: float = 0.5) -> dict[str, float]:
+    """Joints that leave their human range anywhere in ``poses`` (T, 24, 3), with the worst excess (deg).
+
+    Besides the magnitude limits, knees and elbows are hinges that bend one way only: a knee may not
+    bend forward (shin ahead of the thigh) and an elbow may not bend backwards, beyond the tolerance.
+    """
+    from shared.skeleton import JOINT_NAMES
+
+    angles = np.degrees(np.linalg.norm(poses, axis=-1))
+    worst: dict[str, float] = {}
+    for joint, limit in JOINT_LIMITS_DEG.items():
+        excess = float(angles[:, joint].max() - limit)
+        if excess > tolerance_deg:
+            worst[JOINT_NAMES[joint]] = excess
+    # Hinges: knee flexion is a positive rotation about +X; left elbow flexion negative about +Y, right positive.
+    for joint, component, sign in ((LEFT_KNEE, 0, 1), (RIGHT_KNEE, 0, 1), (LEFT_ELBOW, 1, -1), (RIGHT_ELBOW, 1, 1)):
+        wrong_way = float(np.degrees(-(sign * poses[:, joint, component])).max())
+        if wrong_way > 5.0:
+            worst[f"{JOINT_NAMES[joint]} (bends the wrong way)"] = wrong_way
+    return worst

@@ -20,7 +20,9 @@ from .moves import Move
 from .rig import EASE, NEUTRAL, PARAM_INDEX, SCALES, DanceRig, clamp_params
 
 #: Lowest and highest lift of an automatic step arc, metres (scaled with the step length in between).
-STEP_ARC_MIN, STEP_ARC_MAX = 0.04, 0.11
+STEP_ARC_MIN, STEP_ARC_MAX = 0.06, 0.12
+#: Depth of the on-beat knee bounce (metres) and head nod (degrees) layered under every move.
+PULSE_DROP, PULSE_NOD = 0.02, 3.0
 #: A foot counts as planted while its lift is below this, metres.
 PLANT_EPS = 1e-3
 
@@ -111,6 +113,14 @@ def hermite(knots: np.ndarray, values: np.ndarray, hits: np.ndarray, query: np.n
     )
 
 
+def add_pulse(curves: np.ndarray, beat_positions: np.ndarray) -> None:
+    """The dancer's groove under every move: knees sink into each music beat and rise on the "and",
+    and the head nods with them (in place). Even half-time moves then show every beat."""
+    down = 0.5 * (1.0 + np.cos(2.0 * np.pi * beat_positions))  # 1 on the beat, 0 on the "and"
+    curves[:, PARAM_INDEX["drop"]] += PULSE_DROP * down
+    curves[:, PARAM_INDEX["head_nod"]] += PULSE_NOD * down
+
+
 def add_step_arcs(knots: np.ndarray, values: np.ndarray, query: np.ndarray, curves: np.ndarray) -> None:
     """Lift a foot in a smooth arc wherever it moves between two keys that both plant it (in place)."""
     index = np.clip(np.searchsorted(knots, query, side="right") - 1, 0, len(knots) - 2)
@@ -121,6 +131,14 @@ def add_step_arcs(knots: np.ndarray, values: np.ndarray, query: np.ndarray, curv
         planted_ends = (values[:-1, lift] < PLANT_EPS) & (values[1:, lift] < PLANT_EPS)
         height = np.where(planted_ends & (step > 0.01), np.clip(0.35 * step, STEP_ARC_MIN, STEP_ARC_MAX), 0.0)
         curves[:, lift] += height[index] * np.sin(np.pi * s) ** 2
+        # The foot rises before it travels and lands before it stops: horizontal progress runs over the
+        # middle half of the step only, so a foot near the floor never drags.
+        moving = height[index] > 0
+        progress = np.clip((s - 0.25) / 0.5, 0.0, 1.0)
+        progress = progress * progress * (3 - 2 * progress)
+        for channel in (x, z):
+            start, end = values[index, channel], values[index + 1, channel]
+            curves[:, channel] = np.where(moving, start + (end - start) * progress, curves[:, channel])
 
 
 def lock_foot_yaw(curves: np.ndarray) -> None:
@@ -139,7 +157,7 @@ def lock_foot_yaw(curves: np.ndarray) -> None:
         for a, b in zip(swing_starts, swing_ends):
             before = locked[a - 1] if a > 0 else heading[a]
             after = locked[b] if b < len(locked) else heading[b - 1]
-            s = (np.arange(a, b) - a + 1) / (b - a + 1)
+            s = np.clip(((np.arange(a, b) - a + 1) / (b - a + 1) - 0.25) / 0.5, 0.0, 1.0)  # mid-air only
             locked[a:b] = before + (after - before) * (3 * s**2 - 2 * s**3)
         curves[:, yaw_i] = locked - facing
 
@@ -166,6 +184,7 @@ def render(
     """
     knots, values, hits = timeline(placements)
     curves = hermite(knots, values, hits, beat_positions)
+    add_pulse(curves, beat_positions)
     add_step_arcs(knots, values, beat_positions, curves)
     curves = clamp_params(curves)
     lock_foot_yaw(curves)

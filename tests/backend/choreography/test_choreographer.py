@@ -1,0 +1,208 @@
+"""The embedded choreographer: on the beat, reproducible, within human limits, smooth, feet planted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.choreography import MOVES, ChoreographerGenerator, choreograph
+from backend.choreography.planner import STAGE_RADIUS, make_grid
+from backend.choreography.rig import joint_limit_violations
+from backend.evaluation.beat_align import beat_align_score
+from backend.evaluation.foot import foot_skating_ratio
+from backend.evaluation.protocol import CLEAN
+from backend.generators import MotionRequest
+from shared.errors import InvalidInputError, NotFoundError
+from shared.genres import GENRES
+from shared.skeleton import FOOT_JOINTS
+
+from .conftest import TEMPI
+
+#: A planted foot may move at most this far between two frames (metres): 2 mm/frame = 6 cm/s.
+MAX_PLANTED_SLIDE = 0.002
+
+
+def _shift_later(joints: np.ndarray, frames: int) -> np.ndarray:
+    """The same dance started ``frames`` later (the first pose held meanwhile)."""
+    return np.concatenate([np.repeat(joints[:1], frames, axis=0), joints[:-frames]])
+
+
+@pytest.mark.parametrize("bpm", TEMPI)
+def test_motion_beats_land_on_music_beats(click_features, bpm):
+    features = click_features[bpm]
+    motion, _ = choreograph(features, seed=3)
+    joints = motion.joint_positions()
+    aligned = beat_align_score(features.beat_times, joints, CLEAN)
+    half_beat = int(round(features.beat_period * features.fps / 2))
+    shifted = beat_align_score(features.beat_times, _shift_later(joints, half_beat), CLEAN)
+    print(f"{bpm} BPM: BAS aligned {aligned:.3f}, shifted by half a beat {shifted:.3f}")
+    assert aligned > shifted + 0.15
+    assert aligned > 0.5
+
+
+def test_same_seed_same_dance_other_seed_other_dance(click_features):
+    features = click_features[120]
+    a, plan_a = choreograph(features, seed=11)
+    b, _ = choreograph(features, seed=11)
+    c, plan_c = choreograph(features, seed=12)
+    np.testing.assert_array_equal(a.poses, b.poses)
+    np.testing.assert_array_equal(a.trans, b.trans)
+    assert [p.move.name for p in plan_a] != [p.move.name for p in plan_c]
+    assert np.abs(a.poses - c.poses).mean() > 0.03
+
+
+@pytest.mark.parametrize("genre", [None, "Hiphop", "Kun", "Korean"])
+def test_no_joint_beyond_its_limit(click_features, genre):
+    for bpm in TEMPI:
+        for seed in range(3):
+            motion, _ = choreograph(click_features[bpm], seed=seed, genre=genre)
+            assert joint_limit_violations(motion.poses) == {}, (bpm, seed)
+
+
+def test_every_move_respects_joint_limits_and_plants_feet(click_features):
+    """Each library move (and its mirror) danced alone at full amplitude."""
+    from backend.choreography.rig import DanceRig
+    from backend.choreography.synthesis import Placement, render
+    from backend.choreography.moves import mirrored
+
+    rig = DanceRig()
+    for move in MOVES.values():
+        for variant in (move, mirrored(move)):
+            placement = Placement(variant, 0.0, 1.0, amplitude=1.3)
+            positions = np.linspace(0, variant.beats, variant.beats * 15 + 1)
+            poses, trans, contacts, _ = render([placement], positions, rig)
+            assert joint_limit_violations(poses) == {}, variant.name
+            from shared.kinematics import forward_kinematics
+
+            joints = forward_kinematics(poses, trans)
+            _assert_planted_feet_still(joints, contacts, variant.name)
+
+
+def _assert_planted_feet_still(joints, contacts, label=""):
+    for channel, joint in enumerate(FOOT_JOINTS):
+        both = (contacts[1:, channel] > 0.5) & (contacts[:-1, channel] > 0.5)
+        slide = np.linalg.norm(np.diff(joints[:, joint][:, [0, 2]], axis=0), axis=-1)[both]
+        assert slide.size == 0 or slide.max() < MAX_PLANTED_SLIDE, (label, joint, slide.max())
+    toes = joints[:, [10, 11], 1]
+    planted = contacts[:, [2, 3]] > 0.5
+    assert np.abs(toes[planted]).max() < 0.01, label  # planted toes on the floor
+
+
+@pytest.mark.parametrize("bpm", TEMPI)
+def test_transitions_are_no_faster_than_moves(click_features, bpm):
+    features = click_features[bpm]
+    motion, placements = choreograph(features, seed=5)
+    joints = motion.joint_positions()
+    speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(axis=1)  # (T-1,) fastest joint per frame
+    grid = make_grid(features)
+    boundary_times = grid.time(np.array([p.start_beat for p in placements[1:]]))
+    boundary_frames = np.round(boundary_times * features.fps).astype(int)
+    near = np.zeros(len(speed), bool)
+    for frame in boundary_frames:
+        near[max(frame - 2, 0) : max(frame + 3, 0)] = True
+    near = near[: len(speed)]
+    assert near.any() and (~near).any()
+    print(f"{bpm} BPM: max joint speed at transitions {speed[near].max() * 30:.2f} m/s, inside moves "
+          f"{speed[~near].max() * 30:.2f} m/s")
+    assert speed[near].max() <= speed[~near].max()
+
+
+def test_feet_do_not_skate_and_the_dancer_stays_on_stage(click_features):
+    for bpm in TEMPI:
+        motion, _ = choreograph(click_features[bpm], seed=bpm)
+        joints = motion.joint_positions()
+        _assert_planted_feet_still(joints, motion.contacts, bpm)
+        assert max(foot_skating_ratio(joints, CLEAN)) < 0.05  # Lodge's FSR, both feet
+        assert np.hypot(motion.trans[:, 0], motion.trans[:, 2]).max() <= STAGE_RADIUS + 0.35
+        # Standing height: pelvis about a metre up, feet never below the floor.
+        assert 0.6 < np.median(joints[:, 0, 1]) < 1.0
+        assert joints[:, list(FOOT_JOINTS), 1].min() > -0.01
+
+
+def test_genre_steers_the_move_families(click_features):
+    def family_share(genre, families):
+        counts = []
+        for seed in range(6):
+            _, placements = choreograph(click_features[120], seed=seed, genre=genre)
+            counts.append(np.mean([p.move.family in families for p in placements]))
+        return float(np.mean(counts))
+
+    flowing = {"wave", "arms", "turn"}
+    assert family_share("Kun", flowing) > family_share("Hiphop", flowing)
+
+
+# -- the generator contract ------------------------------------------------------------------------
+def test_generator_contract(click_wavs):
+    generator = ChoreographerGenerator()
+    assert generator.name == "choreographer"
+    result = generator.generate(MotionRequest(click_wavs[120], seed=4, genre="Jazz", duration_s=8.0, start_s=1.0))
+    motion = result.motion
+    assert result.generator == "choreographer"
+    assert abs(result.tempo - 120) < 6 or abs(result.tempo - 60) < 3
+    assert motion.fps == 30.0 and motion.num_frames == 1 + int(8.0 * 15360) // 512
+    assert motion.contacts.shape == (motion.num_frames, 4)
+    assert motion.metadata["generator"] == "choreographer" and motion.metadata["seed"] == 4
+    assert motion.metadata["tempo"] == pytest.approx(result.tempo)
+    assert np.all(np.diff(result.beats) > 0) and result.beats[-1] <= 8.0
+
+
+def test_generator_errors_name_the_fix(click_wavs, tmp_path):
+    generator = ChoreographerGenerator()
+    with pytest.raises(InvalidInputError, match="unknown genre") as err:
+        generator.generate(MotionRequest(click_wavs[120], genre="Polka"))
+    assert GENRES[0] in str(err.value)
+    with pytest.raises(NotFoundError):
+        generator.generate(MotionRequest(tmp_path / "missing.wav"))
+
+
+def test_regenerate_selection_keeps_locked_keys_and_blends_smoothly(click_wavs):
+    from shared.protocol import KeepSpec
+
+    generator = ChoreographerGenerator()
+    request = MotionRequest(click_wavs[120], seed=2, duration_s=10.0)
+    original = generator.generate(request).motion
+    frames = np.ones(original.num_frames, bool)
+    frames[90:210] = False  # regenerate 3 s … 7 s
+    keep = KeepSpec(motion=original, frame_mask=frames)
+    result = generator.generate(MotionRequest(click_wavs[120], seed=2, duration_s=10.0, keep=keep)).motion
+
+    np.testing.assert_array_equal(result.poses[frames], original.poses[frames])
+    np.testing.assert_array_equal(result.trans[frames], original.trans[frames])
+    assert np.abs(result.poses[100:200] - original.poses[100:200]).mean() > 0.02  # re-planned, not copied
+
+    joints = result.joint_positions()
+    velocity = np.diff(joints, axis=0)
+    jump = np.linalg.norm(np.diff(velocity, axis=0), axis=-1).max(axis=1)  # (T-2,) velocity change
+    seams = [88, 89, 90, 207, 208, 209]
+    assert jump[seams].max() <= 1.5 * np.percentile(jump, 99)
+
+
+def test_regenerate_joints_keeps_the_locked_joints(click_wavs):
+    from shared.protocol import KeepSpec
+
+    generator = ChoreographerGenerator()
+    original = generator.generate(MotionRequest(click_wavs[90], seed=1, duration_s=6.0)).motion
+    joints = np.zeros(24, bool)
+    joints[[16, 18, 20]] = True  # the left arm is locked
+    keep = KeepSpec(motion=original, joint_mask=joints, keep_root=False)
+    result = generator.generate(MotionRequest(click_wavs[90], seed=1, duration_s=6.0, keep=keep)).motion
+    np.testing.assert_allclose(result.poses[:, [16, 18, 20]], original.poses[:, [16, 18, 20]], atol=1e-6)
+    assert np.abs(result.poses[:, 17] - original.poses[:, 17]).mean() > 0.01
+
+
+# -- real music -----------------------------------------------------------------------------------
+def test_real_music(shared_data):
+    from backend.features import analyze_music
+
+    features = analyze_music(shared_data / "music" / "drascula-track18.ogg", duration_s=40.0)
+    motion, placements = choreograph(features, seed=0)
+    joints = motion.joint_positions()
+    aligned = beat_align_score(features.beat_times, joints, CLEAN)
+    shifted = beat_align_score(
+        features.beat_times, _shift_later(joints, int(round(features.beat_period * 15))), CLEAN
+    )
+    print(f"drascula: BAS aligned {aligned:.3f}, shifted {shifted:.3f}; moves {len(placements)}")
+    assert aligned > shifted
+    assert joint_limit_violations(motion.poses) == {}
+    _assert_planted_feet_still(joints, motion.contacts)
+    assert len({p.move.name.rstrip("~m") for p in placements}) >= 6
