@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
+from scipy.sparse.linalg import splu, spsolve
 
 from shared.errors import InvalidInputError
 
@@ -57,6 +57,8 @@ class ARAPDeformer:
         handles: (P,) int vertex indices constrained on every call.
         edge_weights: optional callable ``(edges (E, 2)) -> (E,)`` or array of per-edge weights (default 1).
         handle_weight: weight of the soft handle constraints (AnimatedDrawings uses 1000).
+        prefactor: factorise both systems once (default); False solves from scratch on every call (only
+            useful as a benchmark baseline).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class ARAPDeformer:
         handles: np.ndarray,
         edge_weights=None,
         handle_weight: float = 1000.0,
+        prefactor: bool = True,
     ):
         self.rest = np.asarray(rest, dtype=np.float64)
         self.handles = np.asarray(handles, dtype=np.int64)
@@ -124,7 +127,7 @@ class ARAPDeformer:
             shape=(2 * len(self.handles), 2 * num_vertices),
         )  # fmt: skip
         self._C1 = C1
-        self._solve1 = splu(((A1.T @ A1) + w2 * (C1.T @ C1)).tocsc())
+        self._solve1 = _solver(((A1.T @ A1) + w2 * (C1.T @ C1)).tocsc(), prefactor)
 
         # Step 2: incidence matrix of the edges, weighted.
         A2 = sp.csr_matrix(
@@ -138,14 +141,14 @@ class ARAPDeformer:
         )
         self._A2t_sqrtw = (A2.T @ sp.diags(sqrt_w)).tocsr()
         self._C2 = C2
-        self._solve2 = splu(((A2.T @ A2) + w2 * (C2.T @ C2)).tocsc())
+        self._solve2 = _solver(((A2.T @ A2) + w2 * (C2.T @ C2)).tocsc(), prefactor)
 
     def deform(self, targets: np.ndarray) -> np.ndarray:
         """Deformed vertex positions for handle ``targets`` (P, 2). Returns (N, 2) float64."""
         targets = np.asarray(targets, dtype=np.float64)
         w2 = self.handle_weight**2
         # Step 1: free similarity per edge.
-        x1 = self._solve1.solve(w2 * (self._C1.T @ targets.ravel()))
+        x1 = self._solve1(w2 * (self._C1.T @ targets.ravel()))
         v1 = x1.reshape(-1, 2)
         present = self.neighbours >= 0
         neighbourhood = (v1[np.where(present, self.neighbours, 0)] * present[..., None]).reshape(-1, 8)
@@ -156,4 +159,11 @@ class ARAPDeformer:
         rotated = np.stack([c * ex + s * ey, -s * ex + c * ey], axis=1)  # R_k e_k
         # Step 2: fit edges to their rotated rest vectors, x and y separately.
         rhs = self._A2t_sqrtw @ rotated + w2 * (self._C2.T @ targets)
-        return np.stack([self._solve2.solve(rhs[:, 0]), self._solve2.solve(rhs[:, 1])], axis=1)
+        return np.stack([self._solve2(rhs[:, 0]), self._solve2(rhs[:, 1])], axis=1)
+
+
+def _solver(matrix: sp.csc_matrix, prefactor: bool):
+    """``rhs -> solution`` for a sparse SPD system: a stored LU factorisation, or a fresh solve per call."""
+    if prefactor:
+        return splu(matrix).solve
+    return lambda rhs: spsolve(matrix, rhs)

@@ -335,36 +335,51 @@ class Puppet:
             (H, W, 3) uint8 RGB.
         """
         height, width = self.image.shape[:2]
+        frame = self.background.copy() if out is None else out
+        if out is not None:
+            np.copyto(out, self.background)
+        # Work inside the deformed mesh's bounding box only: the rest of the frame is background.
+        x0, y0 = np.maximum(np.floor(vertices.min(axis=0)).astype(int) - 1, 0)
+        x1, y1 = np.minimum(np.ceil(vertices.max(axis=0)).astype(int) + 2, [width, height])
+        if x1 <= x0 or y1 <= y0:
+            return frame
         triangles = self.mesh.triangles
         order = np.argsort(bone_depth[self.mesh.triangle_bones], kind="stable")
-        index_map = np.zeros((height, width), dtype=np.int32)
-        corners = np.round(vertices[triangles] * 16).astype(np.int32)  # cv2 fixed point, 4 bits
+        index_map = np.zeros((y1 - y0, x1 - x0), dtype=np.int32)
+        corners = np.round((vertices[triangles] - (x0, y0)) * 16).astype(np.int32)  # cv2 fixed point, 4 bits
         for t in order:
             cv2.fillConvexPoly(index_map, corners[t], int(t) + 1, lineType=cv2.LINE_8, shift=4)
         ys, xs = np.nonzero(index_map)
         tri = index_map[ys, xs] - 1
-        inverse = _inverse_affines(vertices[triangles], self._triangle_rest)  # (F, 2, 3): deformed -> rest
+        inverse = _inverse_affines(vertices[triangles] - (x0, y0), self._triangle_rest)  # (F, 2, 3) box -> rest
         m = inverse[tri]
-        map_x = np.full((height, width), -1.0, dtype=np.float32)
-        map_y = np.full((height, width), -1.0, dtype=np.float32)
+        map_x = np.full(index_map.shape, -1.0, dtype=np.float32)
+        map_y = np.full(index_map.shape, -1.0, dtype=np.float32)
         map_x[ys, xs] = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
         map_y[ys, xs] = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
         warped = cv2.remap(self._texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        alpha = warped[:, :, 3:4].astype(np.float32) / 255.0
-        frame = self.background.astype(np.float32) * (1.0 - alpha) + warped[:, :, :3].astype(np.float32) * alpha
-        if out is None:
-            return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
-        np.copyto(out, np.clip(frame + 0.5, 0, 255).astype(np.uint8))
-        return out
+        alpha = warped[:, :, 3:4].astype(np.float32) * (1.0 / 255.0)
+        box = frame[y0:y1, x0:x1]
+        blended = box + (warped[:, :, :3].astype(np.float32) - box) * alpha
+        np.copyto(box, np.clip(blended + 0.5, 0, 255).astype(np.uint8))
+        return frame
 
 
 def _inverse_affines(deformed: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """Affine maps taking each deformed triangle onto its rest triangle. (F, 3, 2) x2 -> (F, 2, 3)."""
-    ones = np.ones(deformed.shape[:2] + (1,))
-    source = np.concatenate([deformed, ones], axis=2)  # (F, 3, 3) rows [x, y, 1]
-    # Degenerate (collapsed) triangles get a tiny regulariser instead of a singular solve.
-    source = source + np.eye(3)[None] * 1e-9
-    return np.swapaxes(np.linalg.solve(source, rest), 1, 2)
+    """Affine maps taking each deformed triangle onto its rest triangle. (F, 3, 2) x2 -> (F, 2, 3).
+
+    Closed form: with edge matrices D = [d1 - d0, d2 - d0] and R = [r1 - r0, r2 - r0] (columns), the linear
+    part is R D^-1 and the offset r0 - R D^-1 d0. Collapsed triangles (det ~ 0) map everything to r0.
+    """
+    d0, r0 = deformed[:, 0], rest[:, 0]
+    D = np.stack([deformed[:, 1] - d0, deformed[:, 2] - d0], axis=2)  # (F, 2, 2) columns = edges
+    R = np.stack([rest[:, 1] - r0, rest[:, 2] - r0], axis=2)
+    det = D[:, 0, 0] * D[:, 1, 1] - D[:, 0, 1] * D[:, 1, 0]
+    safe = np.where(np.abs(det) > 1e-9, det, np.inf)
+    D_inv = np.stack([np.stack([D[:, 1, 1], -D[:, 0, 1]], -1), np.stack([-D[:, 1, 0], D[:, 0, 0]], -1)], 1) / safe[:, None, None]
+    linear = R @ D_inv
+    offset = r0 - np.einsum("fij,fj->fi", linear, d0)
+    return np.concatenate([linear, offset[:, :, None]], axis=2)
 
 
 def inpaint_background(image: np.ndarray, soft_mask: np.ndarray) -> np.ndarray:

@@ -10,8 +10,8 @@ MACE-Dance's Appearance Expert is Wan2.2-Animate-14B plus two files:
   ``diffusion_model.`` gives the original-Wan LoRA layout that diffusers' Wan loader converts itself.
 
 Base weights: a local ``Wan2.2-Animate-14B-Diffusers`` folder, optionally with the transformer replaced by
-an original-format (Wan / DiffSynth) single file through ``from_single_file`` with the folder's config, so
-nothing is fetched from the network.
+original-format (Wan / DiffSynth) weights — one file or the release's shards — converted with diffusers' own
+key map and the folder's config, so nothing is fetched from the network.
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ def load_wan_animate_pipeline(model_dir: str | Path, transformer_file: str | Pat
 
     Args:
         model_dir: folder with ``model_index.json``.
-        transformer_file: optional original-format transformer (Wan / DiffSynth ``.safetensors``), converted by
-            ``WanAnimateTransformer3DModel.from_single_file`` with ``model_dir/transformer`` as config.
+        transformer_file: optional original-format transformer (Wan / DiffSynth ``.safetensors``, one file or a
+            list of shards), converted with ``model_dir/transformer/config.json`` (:func:`load_original_transformer`).
         dtype: torch dtype name for the transformer, text and image encoders (the VAE stays float32).
         kwargs: passed to ``from_pretrained`` (e.g. ``tokenizer=None``).
     """
@@ -149,13 +149,7 @@ def load_wan_animate_pipeline(model_dir: str | Path, transformer_file: str | Pat
             kwargs.setdefault(name, None)
     torch_dtype = getattr(torch, dtype)
     if transformer_file is not None:
-        transformer_file = Path(transformer_file)
-        if not transformer_file.is_file():
-            raise missing_wan_weights_error(model_dir, f"transformer file {transformer_file} does not exist")
-        kwargs["transformer"] = WanAnimateTransformer3DModel.from_single_file(
-            str(transformer_file), config=str(model_dir), subfolder="transformer", torch_dtype=torch_dtype,
-            local_files_only=True,
-        )  # fmt: skip
+        kwargs["transformer"] = load_original_transformer(transformer_file, model_dir / "transformer", torch_dtype)
     try:
         # Wan's VAE stays in float32 (it is unstable in half precision, and small).
         dtypes = {"default": torch_dtype, "vae": torch.float32}
@@ -163,6 +157,45 @@ def load_wan_animate_pipeline(model_dir: str | Path, transformer_file: str | Pat
     except (OSError, ValueError) as exc:
         raise missing_wan_weights_error(model_dir, f"cannot load the pipeline from {model_dir}: {exc}") from exc
     return pipe
+
+
+def load_original_transformer(files, config_dir: Path, torch_dtype):
+    """A Wan-Animate transformer from original-format (Wan / DiffSynth) weights, offline.
+
+    Args:
+        files: one ``.safetensors`` file or a list of shards (the official release has four).
+        config_dir: a diffusers ``transformer`` folder with ``config.json`` (the weights there are not read).
+        torch_dtype: dtype of the loaded model.
+    Keys are renamed by diffusers' own converter (``convert_wan_transformer_to_diffusers``, the one
+    ``from_single_file`` uses, which also strips ``model.diffusion_model.``); every weight of the model must
+    be present and every converted key used.
+    """
+    from accelerate import init_empty_weights
+    from diffusers import WanAnimateTransformer3DModel
+    from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
+
+    paths = [Path(files)] if isinstance(files, (str, Path)) else [Path(f) for f in files]
+    missing_files = [str(p) for p in paths if not p.is_file()]
+    if missing_files or not paths:
+        raise missing_wan_weights_error(config_dir.parent, f"transformer files not found: {missing_files or paths}")
+    if not (config_dir / "config.json").is_file():
+        raise missing_wan_weights_error(config_dir.parent, f"{config_dir / 'config.json'} is needed to build the model")
+    checkpoint: dict = {}
+    for path in paths:
+        checkpoint.update(_read_safetensors(path))
+    converted = convert_wan_transformer_to_diffusers(checkpoint)
+    with init_empty_weights():
+        model = WanAnimateTransformer3DModel.from_config(WanAnimateTransformer3DModel.load_config(str(config_dir)))
+    expected = set(model.state_dict())
+    absent, unused = sorted(expected - set(converted)), sorted(set(converted) - expected)
+    if absent or unused:
+        raise InvalidInputError(
+            f"{paths[0]} is not a Wan-Animate transformer for this config: {len(absent)} weights missing "
+            f"(e.g. {absent[:3]}), {len(unused)} unexpected (e.g. {unused[:3]})",
+            hint="give all shards of the original Wan2.2-Animate-14B DiT, with the matching diffusers config",
+        )
+    model.load_state_dict({k: v.to(torch_dtype) for k, v in converted.items()}, strict=True, assign=True)
+    return model.to(torch_dtype)
 
 
 def _model_index(model_dir: Path) -> dict:
