@@ -49,6 +49,11 @@ def register(subparsers) -> None:
     )
     video.add_argument("video", metavar="VIDEO", help="rendered video (.mp4 …)")
     video.add_argument("--pose-video", metavar="POSE", help="the pose (skeleton) video the render was driven by")
+    video.add_argument(
+        "--background", metavar="IMG",
+        help="image of the empty scene; default: the render's per-pixel temporal median (body parts that hold "
+        "still for over half the clip melt into it and lower the coverage)",
+    )  # fmt: skip
     video.add_argument("--max-frames", type=int, default=None, help="read at most N frames")
     video.add_argument("--json", metavar="OUT", help="also write the results as JSON to this file")
     video.set_defaults(func=run_video)
@@ -81,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
 def run_video(args: argparse.Namespace) -> int:
     from backend.evaluation.video import evaluate_video
 
-    result = evaluate_video(args.video, args.pose_video, max_frames=args.max_frames, ctx=_progress_context())
+    result = evaluate_video(
+        args.video, args.pose_video, max_frames=args.max_frames, background=args.background, ctx=_progress_context()
+    )
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(result.format_table())

@@ -216,20 +216,31 @@ class VideoEvalResult:
         if self.pose is not None:
             p = self.pose
             lines.append(
-                f"pose agreement over {p['frames']} frames: coverage {p['coverage']:.3f}, precision "
+                f"pose agreement over {p['frames']} frames (background: {p.get('background', 'median of the render')}): "
+                f"coverage {p['coverage']:.3f}, precision "
                 f"{p['precision']:.3f}, centroid error {p['centroid_error']:.3f}, motion overlap "
                 f"{p['motion_overlap']:.3f}, motion sync {p['motion_sync']:.3f}"
             )
         return "\n".join(lines)
 
 
+def read_image(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB image from a png/jpg file."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InvalidInputError(f"cannot read image {path}", hint="give a .png or .jpg file")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
 def evaluate_video(
     video: str | Path,
     pose_video: str | Path | None = None,
     max_frames: int | None = None,
+    background: str | Path | np.ndarray | None = None,
     ctx: JobContext | None = None,
 ) -> VideoEvalResult:
-    """Temporal consistency of ``video`` and, given its pose video, pose agreement."""
+    """Temporal consistency of ``video`` and, given its pose video, pose agreement (``background``: an
+    image or image file of the empty scene, else the render's temporal median is used)."""
     ctx = ctx or JobContext.null()
     ctx.report(0.0, f"reading {Path(video).name}")
     frames, fps = read_video(video, max_frames)
@@ -241,6 +252,9 @@ def evaluate_video(
         ctx.report(0.6, f"reading {Path(pose_video).name}")
         pose_frames, _ = read_video(pose_video, max_frames)
         ctx.report(0.8, "pose agreement")
-        result.pose = pose_agreement(frames, pose_frames)
+        if background is not None and not isinstance(background, np.ndarray):
+            background = read_image(background)
+        result.pose = pose_agreement(frames, pose_frames, background)
+        result.pose["background"] = "median of the render" if background is None else "given image"
     ctx.report(1.0, "video check done")
     return result

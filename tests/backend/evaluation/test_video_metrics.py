@@ -121,6 +121,15 @@ def test_video_files_round_trip_and_cli(tmp_path, capsys):
     assert "pose agreement" in capsys.readouterr().out
     data = json.loads(out.read_text())
     assert data["frames"] == FRAMES and data["pose"]["coverage"] > 0.85
+    assert data["pose"]["background"] == "median of the render"
+
+    empty_scene = tmp_path / "empty.png"
+    cv2.imwrite(str(empty_scene), render_frames(still(1) + 100.0)[0][:, :, ::-1])  # the dancer out of the picture
+    args = ["eval-video", str(paths["render"]), "--pose-video", str(paths["pose"]), "--background", str(empty_scene)]
+    assert main(args + ["--json", str(out)]) == 0
+    assert "background: given image" in capsys.readouterr().out
+    assert json.loads(out.read_text())["pose"]["coverage"] > 0.85
+    assert main(["eval-video", str(paths["render"]), "--pose-video", str(paths["pose"]), "--background", str(out)]) == 3
 
 
 def test_broken_video_is_a_clear_error(tmp_path):
