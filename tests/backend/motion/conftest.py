@@ -25,6 +25,15 @@ def dance_motion(num_frames: int = 90, fps: float = 30.0, seed: int = 0) -> Moti
     return Motion(poses=poses, trans=trans, fps=fps)
 
 
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Tiny models are dominated by thread hand-offs; one thread is faster and steadier on shared CI."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def tiny_config() -> MotionExpertConfig:
     return MotionExpertConfig.tiny()

@@ -1,0 +1,332 @@
+"""Training the Motion Expert with Guidance-Free Training (GFT), as the official code does.
+
+One step (``DanceDecoder.train_pred`` + ``GaussianDiffusion.p_losses`` in MACE-Dance):
+
+1. draw t ~ U{0..999} and noise; x_t = q(x_t | x0);
+2. draw beta ~ U(0, 1) per sample;
+3. conditional prediction with the music, and an "unconditional" prediction with the null memory at the
+   *same* beta, detached (MACE's choice; the GFT paper uses beta = 1 there);
+4. mix: beta * cond + (1 - beta) * uncond, and apply EDGE's losses (:mod:`.losses`) against x0.
+
+``faithful_gft=True`` follows the GFT paper instead: 10 % of samples drop the music and train with
+beta = 1, and the unconditional pass uses beta = 1 in eval mode. The official optimiser is Adan (not on
+PyPI as a maintained package); AdamW with the same learning rate and weight decay is used here.
+
+Data: a folder with motion files (anything ``shared.motion_io.load_motion`` reads: ``.npz``, AIST++/EDGE
+``.pkl``) and, for each, music with the same file stem (``.wav``/``.mp3``/``.flac``/``.ogg``) anywhere in
+the folder, or precomputed 35-d features ``<stem>.npy`` in a ``baseline_feats`` folder (FineDance/MACE
+layout). Genres: ``genres.json`` (``{"stem": "Jazz"}``) or FineDance ``label/<first 3 letters>.json`` with
+``style2``; else genre 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from shared.errors import InvalidInputError
+from shared.genres import GENRES, genre_index
+from shared.motion_io import load_motion
+
+from backend.progress import JobContext, ensure_context
+
+from .checkpoint import save_pretrained
+from .config import MotionExpertConfig
+from .denoiser import MotionDenoiser
+from .losses import edge_losses
+from .representation import Normalizer, motion_to_features
+from .scheduler import DiffusionSchedule
+
+logger = logging.getLogger(__name__)
+
+MOTION_SUFFIXES = (".npz", ".pkl")
+MUSIC_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
+CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)\.pt$")
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+@dataclass
+class DanceClip:
+    """One aligned training take: motion (T, 151) unnormalised EDGE frames, music (T, 35), genre id."""
+
+    name: str
+    motion: np.ndarray
+    music: np.ndarray
+    genre: int
+
+
+def find_clips(folder: str | Path, ctx: JobContext | None = None) -> list[DanceClip]:
+    """Read every motion file under ``folder`` with its music (see the module docstring)."""
+    from backend.features import analyze_music
+
+    ctx = ensure_context(ctx)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InvalidInputError(f"training data folder not found: {folder}")
+    motions = sorted(p for p in folder.rglob("*") if p.suffix in MOTION_SUFFIXES and p.is_file())
+    music_files = {p.stem: p for p in folder.rglob("*") if p.suffix.lower() in MUSIC_SUFFIXES}
+    feature_files = {p.stem: p for p in folder.rglob("baseline_feats/*.npy")}
+    genre_of = _genre_lookup(folder)
+    clips = []
+    for index, path in enumerate(motions):
+        ctx.check_cancelled()
+        ctx.report(index / max(len(motions), 1), f"reading {path.name}")
+        if path.stem in feature_files:
+            music = np.load(feature_files[path.stem], allow_pickle=False).astype(np.float32)
+        elif path.stem in music_files:
+            music = analyze_music(music_files[path.stem]).edge35
+        else:
+            logger.warning("no music for %s (looked for %s.{wav,mp3,flac,ogg}); skipped", path.name, path.stem)
+            continue
+        motion = load_motion(path)
+        if abs(motion.fps - 30.0) > 1e-6:
+            motion = motion.resample(30.0)
+        frames = motion_to_features(motion)
+        length = min(len(frames), len(music))
+        clips.append(DanceClip(path.stem, frames[:length], music[:length], genre_of(path.stem)))
+    if not clips:
+        raise InvalidInputError(
+            f"no motion files with music in {folder}",
+            hint="put motion files (.npz/.pkl) and music with the same name (.wav/.mp3/.flac/.ogg) in the folder",
+        )
+    return clips
+
+
+def _genre_lookup(folder: Path) -> Callable[[str], int]:
+    """stem -> genre id from ``genres.json`` or FineDance ``label/<prefix>.json`` (``style2``); default 0."""
+    by_stem: dict[str, int] = {}
+    by_prefix: dict[str, int] = {}
+    if (folder / "genres.json").is_file():
+        for stem, value in json.loads((folder / "genres.json").read_text(encoding="utf-8")).items():
+            by_stem[stem] = _genre_id(value, stem)
+    for label_file in folder.rglob("label/*.json"):
+        style = json.loads(label_file.read_text(encoding="utf-8")).get("style2")
+        if style is not None:
+            by_prefix[label_file.stem] = _genre_id(style, label_file.name)
+    return lambda stem: by_stem.get(stem, by_prefix.get(stem[:3], 0))
+
+
+def _genre_id(value, where: str) -> int:
+    try:
+        index = int(value) if isinstance(value, int) else genre_index(str(value))
+    except ValueError as exc:
+        raise InvalidInputError(f"genre of {where!r}: {exc}") from exc
+    if index is None or not 0 <= index < len(GENRES):
+        raise InvalidInputError(f"genre of {where!r} must name one of {', '.join(GENRES)}, got {value!r}")
+    return index
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """Fixed-length training windows cut from clips, normalised. Items: (motion (W, 151), music (W, 35), genre)."""
+
+    def __init__(self, clips: list[DanceClip], window: int, stride: int, normalizer: Normalizer):
+        self.items = []
+        for clip in clips:
+            for start in range(0, len(clip.motion) - window + 1, stride):
+                self.items.append((clip, start))
+        if not self.items:
+            raise InvalidInputError(f"every clip is shorter than the training window ({window} frames)",
+                                    hint="use shorter windows (--window-seconds) or longer takes")  # fmt: skip
+        self.window, self.normalizer = window, normalizer
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        clip, start = self.items[index]
+        frames = slice(start, start + self.window)
+        motion = self.normalizer.normalize(torch.from_numpy(clip.motion[frames]))
+        return motion, torch.from_numpy(clip.music[frames]), torch.tensor(clip.genre)
+
+
+# -- one GFT step -------------------------------------------------------------------------------------------
+def gft_prediction(
+    model: MotionDenoiser,
+    x_t: torch.Tensor,
+    music: torch.Tensor,
+    genre: torch.Tensor,
+    timesteps: torch.Tensor,
+    faithful: bool = False,
+    label_dropout: float = 0.1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The GFT training prediction beta * cond + (1 - beta) * sg[uncond] (B, T, 151); see the module docstring."""
+    batch, device = x_t.shape[0], x_t.device
+    beta = torch.rand(batch, generator=generator).to(device)
+    keep = torch.ones(batch, device=device)
+    if faithful:
+        dropped = (torch.rand(batch, generator=generator) < label_dropout).to(device)
+        beta, keep = torch.where(dropped, torch.ones_like(beta), beta), (~dropped).float()
+    conditional = model(x_t, music, genre, timesteps, beta, keep_music=keep)
+    with torch.no_grad():  # the official code detaches this pass; no graph is needed for it
+        if faithful:
+            was_training = model.training
+            model.eval()
+            unconditional = model(x_t, music, genre, timesteps, torch.ones_like(beta), keep_music=torch.zeros_like(keep))
+            model.train(was_training)
+        else:
+            unconditional = model(x_t, music, genre, timesteps, beta, keep_music=torch.zeros_like(keep))
+    weight = beta.view(batch, 1, 1)
+    return weight * conditional + (1 - weight) * unconditional
+
+
+def training_loss(
+    model: MotionDenoiser,
+    schedule: DiffusionSchedule,
+    motion: torch.Tensor,
+    music: torch.Tensor,
+    genre: torch.Tensor,
+    normalizer: Normalizer | None = None,
+    faithful: bool = False,
+    fk_on_normalized: bool = True,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """EDGE losses of the GFT prediction for a batch of normalised motion (B, T, 151)."""
+    batch = motion.shape[0]
+    timesteps = torch.randint(0, schedule.num_train_timesteps, (batch,), generator=generator).to(motion.device)
+    noise = torch.randn(motion.shape, generator=generator).to(motion.device)
+    x_t = schedule.add_noise(motion, timesteps, noise)
+    prediction = gft_prediction(model, x_t, music, genre, timesteps, faithful=faithful, generator=generator)
+    return edge_losses(prediction, motion, normalizer=normalizer, fk_on_normalized=fk_on_normalized)
+
+
+# -- the loop -----------------------------------------------------------------------------------------------
+@dataclass
+class TrainingOptions:
+    """Settings of :func:`train` (official values where they exist)."""
+
+    data_dir: Path
+    out_dir: Path
+    config: MotionExpertConfig = field(default_factory=MotionExpertConfig)
+    steps: int = 1000
+    batch_size: int = 128
+    learning_rate: float = 4e-4
+    weight_decay: float = 0.02
+    window_seconds: float = 5.0
+    stride_seconds: float = 0.5
+    save_every: int = 500
+    ema_decay: float = 0.9999
+    seed: int = 42
+    device: str = "cpu"
+    faithful_gft: bool = False
+    fk_on_normalized: bool = True
+    resume: bool = True
+
+
+def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
+    """Train (or resume) and write checkpoints to ``options.out_dir``; returns the exported model folder.
+
+    ``out_dir/checkpoints/step-N.pt`` hold everything needed to resume (weights, EMA, optimiser, normaliser,
+    config, step; all plain tensors, readable with ``weights_only=True``); ``out_dir/model`` holds the
+    latest weights in our safetensors layout, ready for ``MACE_DANCE_MOTION_WEIGHTS``.
+    """
+    ctx = ensure_context(ctx)
+    out_dir, device = Path(options.out_dir), torch.device(options.device)
+    checkpoints = out_dir / "checkpoints"
+    torch.manual_seed(options.seed)
+    resume_state = _latest_checkpoint(checkpoints) if options.resume else None
+    config = options.config
+    if resume_state is not None:
+        config = MotionExpertConfig.from_dict(resume_state["config"])
+        logger.info("resuming from step %d", int(resume_state["step"]))
+
+    clips = find_clips(options.data_dir, ctx.subrange(0.0, 0.05))
+    window = max(2, round(options.window_seconds * config.fps))
+    stride = max(1, round(options.stride_seconds * config.fps))
+    if resume_state is not None:
+        normalizer = Normalizer.from_arrays({k: v.numpy() for k, v in resume_state["normalizer"].items()})
+    else:
+        normalizer = Normalizer.fit(np.concatenate([clip.motion for clip in clips]))
+    dataset = WindowDataset(clips, window, stride, normalizer)
+    generator = torch.Generator().manual_seed(options.seed)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=min(options.batch_size, len(dataset)), shuffle=True,
+                                         drop_last=True, generator=generator)  # fmt: skip
+
+    model = MotionDenoiser(config, mamba_backend="auto" if device.type == "cuda" else "torch").to(device)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
+    step = 0
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model_state_dict"])
+        ema.load_state_dict(resume_state["ema_state_dict"])
+        optimizer.load_state_dict(resume_state["optimizer_state_dict"])
+        step = int(resume_state["step"])
+    schedule = DiffusionSchedule(config.num_train_timesteps)
+    progress = ctx.subrange(0.05, 1.0)
+    start_step = step
+    model.train()
+    while step < options.steps:
+        for motion, music, genre in loader:
+            ctx.check_cancelled()
+            total, terms = training_loss(model, schedule, motion.to(device), music.to(device), genre.to(device),
+                                         normalizer, faithful=options.faithful_gft,
+                                         fk_on_normalized=options.fk_on_normalized, generator=generator)  # fmt: skip
+            if not torch.isfinite(total):
+                raise InvalidInputError(f"the training loss became {total.item()} at step {step}",
+                                        hint="lower the learning rate or check the data for broken frames")  # fmt: skip
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+            _update_ema(ema, model, options.ema_decay)
+            step += 1
+            detail = ", ".join(f"{k} {v.item():.4f}" for k, v in terms.items())
+            progress.report((step - start_step) / max(options.steps - start_step, 1),
+                            f"step {step}/{options.steps}: loss {total.item():.4f} ({detail})")  # fmt: skip
+            if step % options.save_every == 0 or step == options.steps:
+                _save_training_checkpoint(checkpoints, step, model, ema, optimizer, normalizer)
+                save_pretrained(out_dir / "model", model, normalizer)
+            if step >= options.steps:
+                break
+    if step == start_step:  # nothing to do (already trained): still export
+        save_pretrained(out_dir / "model", model, normalizer)
+    return out_dir / "model"
+
+
+@torch.no_grad()
+def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for average, current in zip(ema.parameters(), model.parameters()):
+        average.lerp_(current, 1 - decay)
+
+
+def _save_training_checkpoint(folder: Path, step: int, model, ema, optimizer, normalizer: Normalizer) -> None:
+    from shared.atomic import atomic_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model_state_dict": model.state_dict(),
+        "ema_state_dict": ema.state_dict(),
+        "optimizer_state_dict": optimizer.state_dict(),
+        "normalizer": {k: torch.from_numpy(v) for k, v in normalizer.to_arrays().items()},
+        "config": model.config.to_dict(),
+        "step": step,
+    }
+    with atomic_path(folder / f"step-{step:07d}.pt") as tmp:
+        torch.save(state, tmp)
+
+
+def _latest_checkpoint(folder: Path) -> dict | None:
+    found = [(int(m.group(1)), p) for p in folder.glob("step-*.pt") if (m := CHECKPOINT_PATTERN.match(p.name))]
+    if not found:
+        return None
+    path = max(found)[1]
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def tiny_options(data_dir: Path, out_dir: Path, **overrides) -> TrainingOptions:
+    """Options for a CPU smoke run on the tiny config."""
+    config = MotionExpertConfig.tiny()
+    base = TrainingOptions(data_dir=data_dir, out_dir=out_dir, config=config, steps=20, batch_size=8,
+                           window_seconds=2.0, stride_seconds=0.5, save_every=10, ema_decay=0.99)  # fmt: skip
+    return replace(base, **overrides)
+
+
+__all__ = ["DanceClip", "TrainingOptions", "WindowDataset", "find_clips", "gft_prediction", "train",
+           "training_loss", "tiny_options"]  # fmt: skip
