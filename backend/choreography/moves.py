@@ -173,7 +173,36 @@ def _moves() -> list[Move]:
         key(2),
     ), energy=0.1))
 
+    add(Move("two_step", "groove", 4, (
+        key(0),
+        key(1, lf_x=W + 0.14, rf_x=-W, root_x=0.07, sway=0.04, hip_roll=5, drop=0.08, l_raise=30, r_raise=22,
+            l_fwd=50, r_fwd=40, l_elbow=75, r_elbow=75, chest_twist=6, head_tilt=-4),
+        key(2, lf_x=W + 0.14, rf_x=-W + 0.14, root_x=0.14, drop=0.05, l_elbow=60, r_elbow=60, l_raise=20,
+            r_raise=20),
+        key(3, lf_x=W + 0.14, rf_x=-W, root_x=0.07, sway=-0.04, hip_roll=-5, drop=0.08, l_raise=22, r_raise=30,
+            l_fwd=40, r_fwd=50, l_elbow=75, r_elbow=75, chest_twist=-6, head_tilt=4),
+        key(4, root_x=0.0),
+    ), energy=0.3))
+
     # ---- steps and travel ----------------------------------------------------------------------------
+    add(Move("box_step", "step", 8, (
+        key(0),
+        key(1, lf_x=-0.02, lf_z=0.16, lf_yaw=-10, rf_x=-W, root_x=-0.05, root_z=0.08, drop=0.08, hip_twist=-12,
+            chest_twist=8, l_raise=40, l_fwd=70, l_elbow=70, r_raise=30, r_fwd=-10),
+        key(2, lf_x=-0.02, lf_z=0.16, lf_yaw=-10, rf_x=-W, rf_z=-0.16, root_x=-0.06, root_z=0.0, drop=0.06,
+            hip_twist=6, r_raise=40, r_fwd=70, r_elbow=70, l_raise=25),
+        key(3, lf_x=W + 0.1, lf_z=0.0, rf_x=-W, rf_z=-0.16, root_x=0.05, root_z=-0.08, drop=0.09, hip_twist=10,
+            chest_twist=-8, l_raise=50, l_elbow=40, r_raise=30),
+        key(4, lf_x=W + 0.1, rf_x=-W + 0.1, rf_z=0.0, root_x=0.1, root_z=0.0, drop=0.06, head_nod=8,
+            l_elbow=80, r_elbow=80, l_raise=25, r_raise=25),
+        key(5, rf_x=0.12, rf_z=0.16, rf_yaw=10, lf_x=W + 0.1, root_x=0.15, root_z=0.08, drop=0.08, hip_twist=12,
+            chest_twist=-8, r_raise=40, r_fwd=70, r_elbow=70, l_raise=30, l_fwd=-10),
+        key(6, rf_x=0.12, rf_z=0.16, rf_yaw=10, lf_x=W + 0.1, lf_z=-0.16, root_x=0.16, root_z=0.0, drop=0.06,
+            hip_twist=-6, l_raise=40, l_fwd=70, l_elbow=70, r_raise=25),
+        key(7, rf_x=-W, rf_z=0.0, lf_x=W + 0.1, lf_z=-0.16, root_x=0.05, root_z=-0.08, drop=0.09, hip_twist=-10,
+            chest_twist=8, r_raise=50, r_elbow=40, l_raise=30),
+        key(8, root_x=0.0, root_z=0.0),
+    ), energy=0.45))
     add(Move("step_touch", "step", 4, (
         key(0),
         key(0.5, False, lf_x=W + 0.16, rf_x=-W, lf_lift=0.07, root_x=0.08, sway=0.03, drop=0.05),

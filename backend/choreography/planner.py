@@ -209,7 +209,7 @@ class Planner:
         """Place ``move``, turning a travelling move around (or swapping it) to stay on stage."""
         scale = beat_scale(move, period)
         t0, t1 = self.grid.time(np.array([position, position + move.beats * scale]))
-        amplitude = 0.85 + 0.45 * self._mean_rank(t0, t1)
+        amplitude = 0.95 + 0.45 * self._mean_rank(t0, t1)
         for candidate in (move, mirrored(move)):
             placement = Placement(candidate, position, scale, amplitude, origin, facing)
             if np.hypot(*end_state(placement)[0]) <= STAGE_RADIUS or np.hypot(*end_state(placement)[0]) < np.hypot(

@@ -52,6 +52,7 @@ class Param:
 
 
 STANCE_HALF_WIDTH = 0.11  # m, ankle x in the ready stance
+ANKLE_LIMIT_DEG = 55.0
 FOOT_TURNOUT = 7.0  # deg, toes turned slightly out
 NEUTRAL_DROP = 0.035  # m, soft knees
 
@@ -234,6 +235,11 @@ class DanceRig:
         planted = np.stack([v["lf_lift"] < 1e-3, v["rf_lift"] < 1e-3], axis=1)
         self._legs(v, local, pelvis_rot, trans)
         poses = matrix_to_axis_angle(local)
+        # Safety net: a lifted foot at the end of a high kick may ask the ankle for more than it has.
+        for ankle in (LEFT_ANKLE, RIGHT_ANKLE):
+            angle = np.linalg.norm(poses[:, ankle], axis=-1, keepdims=True)
+            limit = np.deg2rad(ANKLE_LIMIT_DEG)
+            poses[:, ankle] *= np.where(angle > limit, limit / np.maximum(angle, 1e-12), 1.0)
         return poses, trans, planted
 
     def _arm(self, raise_deg, fwd_deg, twist_deg, sign: float) -> np.ndarray:

@@ -22,7 +22,9 @@ from .rig import EASE, NEUTRAL, PARAM_INDEX, SCALES, DanceRig, clamp_params
 #: Lowest and highest lift of an automatic step arc, metres (scaled with the step length in between).
 STEP_ARC_MIN, STEP_ARC_MAX = 0.06, 0.12
 #: Depth of the on-beat knee bounce (metres) and head nod (degrees) layered under every move.
-PULSE_DROP, PULSE_NOD = 0.02, 3.0
+PULSE_DROP, PULSE_NOD = 0.025, 3.0
+#: Side-to-side weight shift of the groove: pelvis (metres), hip roll and counter chest twist (degrees).
+PULSE_SWAY, PULSE_ROLL, PULSE_TWIST = 0.025, 3.0, 4.0
 #: A foot counts as planted while its lift is below this, metres.
 PLANT_EPS = 1e-3
 
@@ -119,6 +121,11 @@ def add_pulse(curves: np.ndarray, beat_positions: np.ndarray) -> None:
     down = 0.5 * (1.0 + np.cos(2.0 * np.pi * beat_positions))  # 1 on the beat, 0 on the "and"
     curves[:, PARAM_INDEX["drop"]] += PULSE_DROP * down
     curves[:, PARAM_INDEX["head_nod"]] += PULSE_NOD * down
+    # Weight shifts from foot to foot, one beat each (extremes on the beats, so velocity minima stay there).
+    side = np.cos(np.pi * beat_positions)
+    curves[:, PARAM_INDEX["sway"]] += PULSE_SWAY * side
+    curves[:, PARAM_INDEX["hip_roll"]] += PULSE_ROLL * side
+    curves[:, PARAM_INDEX["chest_twist"]] -= PULSE_TWIST * side
 
 
 def add_step_arcs(knots: np.ndarray, values: np.ndarray, query: np.ndarray, curves: np.ndarray) -> None:
