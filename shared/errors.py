@@ -115,6 +115,10 @@ ERROR_CLASSES: dict[str, type[MaceError]] = {
 def error_from_dict(data: dict) -> MaceError:
     """Rebuild the error a peer sent (``to_dict`` form); unknown codes become a plain ``MaceError``."""
     cls = ERROR_CLASSES.get(str(data.get("code", "internal")), MaceError)
-    err = cls.__new__(cls)
-    MaceError.__init__(err, str(data.get("message", "unknown error")), str(data.get("hint") or "") or None)
-    return err
+    message, hint = str(data.get("message", "unknown error")), str(data.get("hint") or "") or None
+    try:
+        return cls(message, hint)
+    except TypeError:  # a subclass with another constructor signature
+        err = Exception.__new__(cls)
+        MaceError.__init__(err, message, hint)
+        return err

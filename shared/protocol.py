@@ -234,7 +234,7 @@ def encode_array(array: np.ndarray) -> dict:
     if dtype.str not in ALLOWED_DTYPES:
         raise InvalidInputError(f"arrays of dtype {array.dtype} cannot be sent",
                                 f"use one of {', '.join(sorted(ALLOWED_DTYPES))}")
-    data = np.ascontiguousarray(array, dtype=dtype)
+    data = np.asarray(array, dtype=dtype, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
     return {"dtype": dtype.str, "shape": list(data.shape), "data": data.tobytes()}
 
 

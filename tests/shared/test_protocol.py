@@ -1,0 +1,187 @@
+"""shared.protocol: envelopes, the array codec, motions and KeepSpec on the wire."""
+
+from __future__ import annotations
+
+import math
+
+import msgpack
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from shared import protocol
+from shared.errors import InvalidInputError, MotionFormatError, ProtocolError, TooLargeError, VersionMismatchError
+from shared.motion import Motion
+
+
+def make_motion(frames=12, contacts=True, seed=0) -> Motion:
+    rng = np.random.default_rng(seed)
+    return Motion(poses=rng.normal(0, 0.4, (frames, 24, 3)), trans=rng.normal(0, 1, (frames, 3)), fps=60.0,
+                  betas=rng.normal(0, 1, 10), gender="female",
+                  contacts=rng.uniform(0, 1, (frames, 4)) if contacts else None,
+                  metadata={"music": "song.ogg", "seed": np.int64(4), "start_s": np.float32(1.5), "tags": ("a", "b")})
+
+
+def test_envelope_round_trip():
+    data = protocol.encode_message("status", "abc", {"x": 1})
+    envelope = protocol.decode_message(data, expected_types=protocol.CLIENT_MESSAGES)
+    assert (envelope.type, envelope.job, envelope.payload, envelope.protocol) == ("status", "abc", {"x": 1}, 1)
+
+
+@pytest.mark.parametrize("data, error, text", [
+    (b"\xc1", ProtocolError, "not valid msgpack"),
+    (msgpack.packb("hello"), ProtocolError, "must be a msgpack map"),
+    (msgpack.packb({"type": "hello"}), ProtocolError, "`protocol`"),
+    (msgpack.packb({"protocol": True, "type": "hello"}), ProtocolError, "`protocol`"),
+    (msgpack.packb({"protocol": 1, "type": 3}), ProtocolError, "`type`"),
+    (msgpack.packb({"protocol": 1, "type": "fly"}), ProtocolError, "unknown message type 'fly'"),
+    (msgpack.packb({"protocol": 1, "type": "hello", "job": ""}), ProtocolError, "`job`"),
+    (msgpack.packb({"protocol": 1, "type": "hello", "payload": 5}), ProtocolError, "`payload`"),
+    (msgpack.packb({"protocol": 1, "type": "hello", "x": 5}), ProtocolError, "unknown envelope fields: x"),
+    (msgpack.packb({1: 2}), ProtocolError, "not valid msgpack"),  # non-string map keys
+])
+def test_decode_message_refuses(data, error, text):
+    with pytest.raises(error, match=text):
+        protocol.decode_message(data, expected_types=protocol.CLIENT_MESSAGES)
+
+
+def test_decode_message_size_limit():
+    with pytest.raises(TooLargeError, match="above the limit of 10 bytes"):
+        protocol.decode_message(protocol.encode_message("hello"), max_bytes=10)
+
+
+@pytest.mark.parametrize("version, peer, upgrade", [
+    (2, "client", "upgrade the backend"), (0, "client", "upgrade the Blender add-on"),
+    (2, "backend", "upgrade the Blender add-on"), (0, "backend", "upgrade the backend"),
+])
+def test_version_mismatch_names_the_side_to_upgrade(version, peer, upgrade):
+    data = msgpack.packb({"protocol": version, "type": "hello", "job": "j", "payload": {}})
+    with pytest.raises(VersionMismatchError) as info:
+        protocol.decode_message(data, peer=peer)
+    assert upgrade in info.value.hint and f"speaks {version}" in info.value.message
+    assert protocol.peek_job(data) == "j"
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(
+    dtype=st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_, np.int16, np.float16]),
+    shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)))
+def test_array_round_trip(array):
+    wire = msgpack.unpackb(msgpack.packb(protocol.encode_array(array), use_bin_type=True), raw=False)
+    back = protocol.decode_array(wire, "x", allow_nonfinite=True)
+    assert back.dtype == array.dtype and back.shape == array.shape
+    np.testing.assert_array_equal(back, array)
+    assert back.flags.writeable
+
+
+def test_big_endian_and_strided_arrays_are_sent_as_little_endian_c_order():
+    array = np.arange(12, dtype=">f8").reshape(3, 4)[:, ::2]
+    wire = protocol.encode_array(array)
+    assert wire["dtype"] == "<f8" and wire["shape"] == [3, 2]
+    np.testing.assert_array_equal(protocol.decode_array(wire, "x"), array)
+
+
+@pytest.mark.parametrize("wire, error, text", [
+    ({"dtype": "|O", "shape": [1], "data": b"\0" * 8}, InvalidInputError, "unsupported dtype"),
+    ({"dtype": "<U4", "shape": [1], "data": b"\0" * 16}, InvalidInputError, "unsupported dtype"),
+    ({"dtype": "<f4", "shape": [2, 3], "data": b"\0" * 20}, InvalidInputError, "has 20 bytes"),
+    ({"dtype": "<f4", "shape": [-1], "data": b""}, InvalidInputError, "invalid shape"),
+    ({"dtype": "<f4", "shape": [True], "data": b"\0" * 4}, InvalidInputError, "invalid shape"),
+    ({"dtype": "<f4", "shape": [1] * 9, "data": b"\0" * 4}, InvalidInputError, "invalid shape"),
+    ({"dtype": "<f4", "shape": [2], "data": "text"}, InvalidInputError, "data must be bytes"),
+    ({"dtype": "<f4", "shape": [10**9, 10**9], "data": b""}, TooLargeError, "above"),
+    ({"dtype": "<f4", "shape": [1], "data": np.float32(np.nan).tobytes()}, InvalidInputError, "NaN or Inf"),
+    ({"dtype": "<f8", "shape": [1], "data": np.float64(-np.inf).tobytes()}, InvalidInputError, "NaN or Inf"),
+    ([1, 2, 3], InvalidInputError, "must be an array map"),
+])
+def test_decode_array_refuses(wire, error, text):
+    with pytest.raises(error, match=text) as info:
+        protocol.decode_array(wire, "trans")
+    assert "`trans`" in info.value.message
+
+
+def test_encode_array_refuses_object_arrays():
+    with pytest.raises(InvalidInputError, match="cannot be sent"):
+        protocol.encode_array(np.array([{"a": 1}], dtype=object))
+
+
+def test_motion_round_trip_through_msgpack():
+    motion = make_motion()
+    wire = msgpack.unpackb(msgpack.packb(protocol.motion_to_wire(motion), use_bin_type=True), raw=False)
+    back = protocol.motion_from_wire(wire)
+    np.testing.assert_array_equal(back.poses, motion.poses)
+    np.testing.assert_array_equal(back.trans, motion.trans)
+    np.testing.assert_array_equal(back.betas, motion.betas)
+    np.testing.assert_array_equal(back.contacts, motion.contacts)
+    assert (back.fps, back.gender) == (60.0, "female")
+    assert back.metadata == {"music": "song.ogg", "seed": 4, "start_s": 1.5, "tags": ["a", "b"]}
+    assert protocol.motion_from_wire(protocol.motion_to_wire(make_motion(contacts=False))).contacts is None
+
+
+def test_motion_from_wire_errors_come_from_motion():
+    wire = protocol.motion_to_wire(make_motion())
+    wire["trans"] = protocol.encode_array(np.zeros((5, 3), np.float32))
+    with pytest.raises(MotionFormatError, match="`trans`"):
+        protocol.motion_from_wire(wire)
+    wire = protocol.motion_to_wire(make_motion())
+    wire["gender"] = "robot"
+    with pytest.raises(MotionFormatError, match="`gender`"):
+        protocol.motion_from_wire(wire)
+    wire = protocol.motion_to_wire(make_motion())
+    wire["fps"] = math.nan
+    with pytest.raises(InvalidInputError, match="`fps`"):
+        protocol.motion_from_wire(wire)
+
+
+def test_motion_frame_limit_and_unsendable_metadata():
+    with pytest.raises(TooLargeError, match="12 frames, above the limit of 10"):
+        protocol.motion_from_wire(protocol.motion_to_wire(make_motion(12)), max_frames=10)
+    motion = make_motion()
+    motion.metadata["callback"] = print
+    with pytest.raises(InvalidInputError, match="metadata.callback"):
+        protocol.motion_to_wire(motion)
+
+
+def test_keep_spec_round_trip_and_checks():
+    motion = make_motion(6)
+    frame_mask = np.array([True, True, False, False, True, False])
+    joint_mask = np.zeros(24, bool)
+    joint_mask[:3] = True
+    spec = protocol.KeepSpec(motion, frame_mask=frame_mask, joint_mask=joint_mask, keep_root=False)
+    wire = msgpack.unpackb(msgpack.packb(spec.to_wire(), use_bin_type=True), raw=False)
+    back = protocol.KeepSpec.from_wire(wire)
+    assert back.motion.allclose(motion) and back.keep_root is False
+    np.testing.assert_array_equal(back.frame_mask, frame_mask)
+    np.testing.assert_array_equal(back.joint_mask, joint_mask)
+    plain = protocol.KeepSpec.from_wire(protocol.KeepSpec(motion).to_wire())
+    assert plain.frame_mask is None and plain.joint_mask is None and plain.keep_root is True
+
+    with pytest.raises(InvalidInputError, match=r"keep.frame_mask.*shape \(6,\)"):
+        protocol.KeepSpec(motion, frame_mask=np.ones(5, bool))
+    with pytest.raises(InvalidInputError, match="keep.joint_mask.*bool"):
+        protocol.KeepSpec(motion, joint_mask=np.ones(24))
+    with pytest.raises(InvalidInputError, match="must be a Motion"):
+        protocol.KeepSpec(motion="not a motion")
+
+
+@pytest.mark.parametrize("payload, kwargs, text", [
+    ({"seed": True}, {"kinds": int}, "`seed` must be int, got bool"),
+    ({"seed": "3"}, {"kinds": int}, "`seed` must be int, got str"),
+    ({}, {"kinds": int}, "`seed` is missing"),
+])
+def test_get_field(payload, kwargs, text):
+    with pytest.raises(InvalidInputError, match=text):
+        protocol.get_field(payload, "seed", **kwargs)
+    assert protocol.get_field({"seed": None}, "seed", int, 5) == 5
+    with pytest.raises(TooLargeError):
+        protocol.get_field({"seed": "x" * (protocol.MAX_TEXT_CHARS + 1)}, "seed", str)
+
+
+def test_get_number_range():
+    assert protocol.get_number({"x": 2}, "x", lo=0, hi=3) == 2.0
+    with pytest.raises(InvalidInputError, match="outside"):
+        protocol.get_number({"x": 4}, "x", lo=0, hi=3)
+    with pytest.raises(InvalidInputError, match="finite"):
+        protocol.get_number({"x": math.inf}, "x")
