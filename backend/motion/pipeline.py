@@ -7,9 +7,10 @@ stitches long songs and keeps locked frames/joints when editing.
 
 Long songs: the official code generates one clip in one pass (40 s horizon) and has no stitching. Here a
 song longer than ``max_frames_per_pass`` (default: the 1200-frame horizon) is cut into overlapping
-windows generated one after the other. Each window after the first is *inpainted*: its first frames are
-pinned to the end of the previous window, so the model continues that motion; over the next
-``blend_frames`` the two windows are cross-faded with a smoothstep weight (zero slope at both ends).
+windows generated one after the other. Each window after the first is *inpainted*: its first
+``context_frames`` are pinned to the end of the previous window, so the model continues that motion, and
+over the next ``blend_frames`` the pin weakens along a smoothstep (1 -> 0, zero slope at both ends) at
+every denoising step and in the result, so the previous window fades into the new one.
 
 Editing (diffusion inpainting, as EDGE's ``inpaint_loop`` but with DDIM): kept channels are replaced
 after every step by the kept values noised to the next step's level; at the end the kept values are
@@ -191,13 +192,13 @@ class MotionExpertPipeline:
         ctx = ensure_context(ctx)
         config = self.config
         music = np.asarray(music, dtype=np.float32)
-        steps = int(num_inference_steps or config.num_inference_steps)
+        steps = int(config.num_inference_steps if num_inference_steps is None else num_inference_steps)
         eta = config.eta if eta is None else float(eta)
         beta = config.gft_beta if guidance_beta is None else float(guidance_beta)
         genre_id = self.resolve_genre(genre, seed)
         self.check_inputs(music, genre_id, steps, eta, beta, guidance, cfg_weight)
         keep = keep_at_fps(keep, config.fps)
-        keep_values, keep_mask = self._keep_constraint(keep, len(music))
+        keep_values, kept = self._keep_constraint(keep, len(music))
 
         max_frames = int(max_frames_per_pass or config.horizon)
         default_overlap = min(2 * config.fps, max_frames // 8)
@@ -213,13 +214,16 @@ class MotionExpertPipeline:
         try:
             for index, window in enumerate(windows):
                 frames = slice(window.start, window.stop)
-                values, mask = keep_values[frames].clone(), keep_mask[frames].clone()
-                if window.pinned:  # continue the previous window
-                    values[: window.pinned] = result[window.start : window.start + window.pinned]
-                    mask[: window.pinned] = True
-                sample = self._denoise(music_t[frames], genre_t, values, mask, steps, eta, beta, guidance,
+                values, weight = keep_values[frames].clone(), kept[frames].float()
+                if window.pinned or window.blend:  # continue the previous window, fading into the new one
+                    overlap = window.pinned + window.blend
+                    values[:overlap] = result[window.start : window.start + overlap]
+                    fade = torch.ones(overlap, device=self.device)
+                    fade[window.pinned :] = 1 - torch.from_numpy(smoothstep(window.blend)).float().to(self.device)
+                    weight[:overlap] = torch.maximum(weight[:overlap], fade.unsqueeze(-1))
+                sample = self._denoise(music_t[frames], genre_t, values, weight, steps, eta, beta, guidance,
                                        cfg_weight, generator, ctx, index * steps, total, len(windows))  # fmt: skip
-                self._stitch(result, sample, window)
+                result[frames] = sample
         except torch.cuda.OutOfMemoryError as exc:
             raise OutOfMemoryError(
                 "the GPU ran out of memory while generating the dance",
@@ -237,16 +241,18 @@ class MotionExpertPipeline:
         ctx.report(1.0, "dance generated")
         return motion
 
-    def _denoise(self, music, genre, values, mask, steps, eta, beta, guidance, cfg_weight, generator, ctx,
+    def _denoise(self, music, genre, values, weight, steps, eta, beta, guidance, cfg_weight, generator, ctx,
                  done, total, num_windows) -> torch.Tensor:  # fmt: skip
-        """One window: DDIM from noise to x0 with kept cells re-imposed after every step. (T, 151) normalised."""
+        """One window: DDIM from noise to x0, re-imposing ``values`` after every step with ``weight`` (T, 151)
+        in [0, 1] (1 = kept exactly, between = soft pull, used to fade into the previous window).
+        Returns (T, 151) normalised."""
         model, schedule = self.model, self.schedule
         x = randn_like(values.unsqueeze(0), generator)
-        values, mask = values.unsqueeze(0), mask.unsqueeze(0)
+        values, weight = values.unsqueeze(0), weight.unsqueeze(0)
         pairs = schedule.timestep_pairs(steps)
-        constrained = bool(mask.any())
+        constrained = bool(weight.any())
         if constrained:
-            x = torch.where(mask, schedule.add_noise(values, pairs[0][0], randn_like(x, generator)), x)
+            x = torch.lerp(x, schedule.add_noise(values, pairs[0][0], randn_like(x, generator)), weight)
 
         music, genre = music.unsqueeze(0), genre
         if guidance == "gft":
@@ -267,22 +273,10 @@ class MotionExpertPipeline:
             x = schedule.ddim_step(x0, x, t, t_next, eta, generator)
             if constrained:
                 pinned = values if t_next < 0 else schedule.add_noise(values, t_next, randn_like(x, generator))
-                x = torch.where(mask, pinned, x)
+                x = torch.lerp(x, pinned, weight)
             window_note = f"window {done // steps + 1}/{num_windows}, " if num_windows > 1 else ""
             ctx.report((done + step + 1) / total, f"{window_note}denoising step {step + 1}/{steps}")
         return x[0]
-
-    @staticmethod
-    def _stitch(result: torch.Tensor, sample: torch.Tensor, window: Window) -> None:
-        """Write ``sample`` (window frames) into ``result``: pinned frames stay, the blend span cross-fades."""
-        start = window.start + window.pinned
-        if window.blend:
-            weight = torch.from_numpy(smoothstep(window.blend)).to(result).unsqueeze(-1)
-            span = slice(start, start + window.blend)
-            local = slice(window.pinned, window.pinned + window.blend)
-            result[span] = (1 - weight) * result[span] + weight * sample[local]
-            start += window.blend
-        result[start : window.stop] = sample[start - window.start :]
 
     # -- 3. editing ----------------------------------------------------------------------------------------------
     def _keep_constraint(self, keep, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -302,6 +296,24 @@ class MotionExpertPipeline:
         frames = torch.from_numpy(motion_to_features(motion))
         values = self.normalizer.normalize(frames).to(self.device)
         return values, torch.from_numpy(mask_np).to(self.device)
+
+
+def seam_velocity_jumps(motion: Motion) -> tuple[float, float]:
+    """Largest joint-velocity jump (m/frame) at window seams and inside windows of a generated motion.
+
+    The jump at frame t is max over joints of |v[t] - v[t-1]|, v[t] = p[t+1] - p[t]. Seams are the frames
+    from the end of each window's pinned span to the end of its blend span (+-1 frame); everything else is
+    "inside". Uses ``motion.metadata["windows"]`` written by :class:`MotionExpertPipeline`.
+    """
+    joints = motion.joint_positions()
+    velocity = np.diff(joints, axis=0)
+    jumps = np.linalg.norm(np.diff(velocity, axis=0), axis=-1).max(axis=-1)  # jumps[i] is at frame i + 1
+    seam = np.zeros(len(jumps), dtype=bool)
+    for start, _stop, pinned, blend in motion.metadata.get("windows", [])[1:]:
+        lo, hi = start + pinned - 1, start + pinned + blend + 1
+        seam[max(lo - 1, 0) : max(hi - 1, 0)] = True
+    inside = jumps[~seam].max() if (~seam).any() else 0.0
+    return float(jumps[seam].max()) if seam.any() else 0.0, float(inside)
 
 
 def keep_mask(keep, num_frames: int, motion_dim: int = 151) -> np.ndarray:
