@@ -297,7 +297,7 @@ def _moves() -> list[Move]:
         key(2, r_raise=90, r_fwd=90, r_elbow=10, l_raise=120, l_fwd=90, l_elbow=30, chest_twist=-10, drop=0.09),
         key(3, l_raise=90, l_fwd=90, l_elbow=10, r_raise=90, r_fwd=90, r_elbow=10, drop=0.06, lean=8),
         key(4),
-    ), energy=0.5, min_beat_s=0.45))
+    ), energy=0.5, min_beat_s=0.55))
     add(Move("windmill", "arms", 4, (
         key(0),
         key(1, False, l_raise=90, l_fwd=0, l_elbow=5, r_raise=40, drop=0.06, side_bend=4),
@@ -347,8 +347,8 @@ def _moves() -> list[Move]:
     add(Move("hop", "bounce", 2, (
         key(0),
         key(0.5, False, drop=0.16, lean=10, l_raise=20, r_raise=20, l_fwd=-30, r_fwd=-30),
-        key(1, drop=-0.06, lf_lift=0.09, rf_lift=0.09, l_raise=70, r_raise=70, l_fwd=60, r_fwd=60, l_elbow=40,
-            r_elbow=40, head_nod=-8),
+        key(1, drop=-0.06, lf_lift=0.09, rf_lift=0.09, l_raise=50, r_raise=50, l_fwd=50, r_fwd=50, l_elbow=50,
+            r_elbow=50, head_nod=-8),
         key(1.5, False, drop=0.18, lean=12, l_raise=30, r_raise=30),
         key(2),
     ), energy=0.85, min_beat_s=0.3))
