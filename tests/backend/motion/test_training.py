@@ -125,3 +125,15 @@ def test_training_can_be_cancelled(tmp_path, music):
     _dataset(tmp_path / "data", music)
     with pytest.raises(JobCancelledError):
         train(tiny_options(tmp_path / "data", tmp_path / "run"), JobContext(is_cancelled=lambda: True))
+
+
+def test_train_command_line(tmp_path, music, capsys):
+    from backend.cli import main
+
+    _dataset(tmp_path / "data", music)
+    code = main(["train", str(tmp_path / "data"), "-o", str(tmp_path / "run"), "--size", "tiny", "--steps", "2",
+                 "--batch-size", "2", "--device", "cpu"])  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    assert "MACE_DANCE_MOTION_WEIGHTS" in capsys.readouterr().out
+    assert main(["train", str(tmp_path / "missing"), "-o", str(tmp_path / "run2"), "--size", "tiny"]) == 3
