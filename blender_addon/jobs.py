@@ -18,6 +18,7 @@ import atexit
 import concurrent.futures
 import ipaddress
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Callable
@@ -29,6 +30,8 @@ from . import compat
 from .local_backend import LaunchSettings, LocalBackend
 
 POLL_INTERVAL_S = 0.1
+#: A handshake waits in slices this long, so closing the session stops a waiting thread quickly.
+PROBE_SLICE_S = 0.5
 
 
 @dataclass
@@ -91,6 +94,8 @@ class JobSession:
         self._submit: Callable | None = None
         self._connecting: concurrent.futures.Future | None = None
         self._status_sink: Callable[[dict], None] = lambda update: None
+        self._closing = threading.Event()  # set to stop the handshake thread in flight
+        self._connect_thread: threading.Thread | None = None
         # bpy.app.timers matches callbacks by identity and every `self._tick` is a new bound method: keep one.
         self.timer = self._tick
 
@@ -116,15 +121,32 @@ class JobSession:
         if client is not None and hasattr(client, "close"):
             client.close()
 
-    def connect(self, settings: ConnectionSettings) -> str:
+    def _hello(self, client, timeout_s: float, stop: threading.Event):
+        """``client.hello()`` retried in short slices until ``timeout_s`` has passed or the session closes,
+        so a thread waiting on a dead backend can be stopped within one slice."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return client.hello()
+            except errors.BackendUnavailableError:
+                if stop.is_set() or time.monotonic() >= deadline:
+                    raise errors.BackendUnavailableError(
+                        f"no backend answered at {client.address} within {timeout_s:g} s",
+                        hint="start one with `mace-dance serve`, check the address in the add-on preferences, "
+                        "or tick 'Start a local backend'") from None
+
+    def connect(self, settings: ConnectionSettings, stop: threading.Event | None = None) -> str:
         """Handshake with the backend, starting a local one first if none answers and that is allowed.
 
-        Blocking; touches no bpy data (safe on a worker thread). Returns the panel's status line.
+        Blocking; touches no bpy data (safe on a worker thread); gives up soon after ``stop`` is set.
+        Returns the panel's status line.
         """
-        probe_client = self._make_client(settings)
+        stop = stop or threading.Event()
+        probe = dict(vars(settings), timeout_s=min(settings.timeout_s, PROBE_SLICE_S))
+        probe_client = self._make_client(ConnectionSettings(**probe))
         try:
             try:
-                return describe_hello(probe_client.hello())
+                return describe_hello(self._hello(probe_client, settings.timeout_s, stop))
             except errors.BackendUnavailableError:
                 if not (settings.start_local and is_loopback(settings.address)):
                     raise
@@ -132,11 +154,11 @@ class JobSession:
                 self.local = LocalBackend(LaunchSettings(settings.address, settings.backend_command,
                                                          settings.backend_python), compat.extension_user_dir(__package__))
                 self.local.start()
-            info = self.local.wait_ready(probe_client.hello, settings.startup_timeout_s)
+            info = self.local.wait_ready(lambda: self._hello(probe_client, PROBE_SLICE_S, stop),
+                                         settings.startup_timeout_s, should_stop=stop.is_set)
             return describe_hello(info) + " (started here)"
         finally:
-            if hasattr(probe_client, "close"):
-                probe_client.close()
+            probe_client.close()
 
     def stop_local(self) -> bool:
         local, self.local = self.local, None
@@ -176,14 +198,16 @@ class JobSession:
         """Run :meth:`connect` on a daemon thread (a handshake with a dead backend waits ``timeout_s``; a
         daemon thread never holds up Blender's exit, unlike a ThreadPoolExecutor's, which is joined)."""
         future: concurrent.futures.Future = concurrent.futures.Future()
+        stop = self._closing = threading.Event()
 
         def work() -> None:
             try:
-                future.set_result(self.connect(settings))
+                future.set_result(self.connect(settings, stop))
             except BaseException as exc:  # handed to the timer, which reports it
                 future.set_exception(exc)
 
-        threading.Thread(target=work, name="mace-dance-connect", daemon=True).start()
+        self._connect_thread = threading.Thread(target=work, name="mace-dance-connect", daemon=True)
+        self._connect_thread.start()
         return future
 
     def _run_blocking(self, settings: ConnectionSettings) -> None:
@@ -258,6 +282,7 @@ class JobSession:
         """Ask the backend to drop the running job; stop waiting for it either way."""
         if not self.busy:
             return False
+        self._closing.set()  # a handshake still in progress gives up
         job, client = self.job, self.client
         if job is not None and client is not None:
             try:
@@ -275,6 +300,10 @@ class JobSession:
     def shutdown(self) -> None:
         """Unregister the timer, drop the job, close the socket, stop a backend started here."""
         self.unregister_timer()
+        self._closing.set()
+        if self._connect_thread is not None:  # ends within one probe slice
+            self._connect_thread.join(PROBE_SLICE_S * 4)
+            self._connect_thread = None
         if self.busy:
             self.cancel()
         self.close_client()
@@ -294,7 +323,7 @@ def report_in_interface(exc: BaseException) -> None:
     text = str(exc)
     print(f"MACE-Dance: {text}")
     wm = bpy.context.window_manager
-    if wm is None or not wm.windows:
+    if bpy.app.background or wm is None or not wm.windows:  # no window to pop up over (4.2 would crash)
         return
 
     def draw(menu, _context):

@@ -84,11 +84,12 @@ class LocalBackend:
             f"the local backend exited (code {code}) before answering" + (f": …{tail[-300:]}" if tail else ""),
             hint=f"see the full log at {self.log_path}; check 'Backend command' in the add-on preferences")
 
-    def wait_ready(self, probe, timeout_s: float, interval_s: float = 0.25) -> object:
-        """Call ``probe()`` (a hello handshake) until it answers; raise if the process dies or time runs out."""
+    def wait_ready(self, probe, timeout_s: float, interval_s: float = 0.25, should_stop=lambda: False) -> object:
+        """Call ``probe()`` (a hello handshake) until it answers; raise if the process dies, time runs out or
+        ``should_stop()`` turns true."""
         deadline = time.monotonic() + timeout_s
         last: Exception | None = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not should_stop():
             if not self.running:
                 raise self.exit_error()
             try:

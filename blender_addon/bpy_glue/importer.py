@@ -19,6 +19,7 @@ class ImportResult:
     armature: bpy.types.Object
     action: bpy.types.Action
     created_armature: bool
+    warnings: list[str]
 
 
 def action_name(song: str | None, seed: int | None) -> str:
@@ -67,8 +68,10 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
                                           num_frames=motion.num_frames)
         scene_glue.set_frame_rate(scene, motion.fps)
         scene_glue.set_frame_range(scene, frame_start, motion.num_frames)
+        warnings = []
         if audio_path is not None:
-            scene_glue.set_sound_strip(scene, audio_path, frame_start)
+            warning = scene_glue.set_sound_strip(scene, audio_path, frame_start)
+            warnings += [warning] if warning else []
         if beats_s is not None:
             scene_glue.set_beat_markers(scene, beats_s, motion.fps, frame_start)
     except Exception:
@@ -84,4 +87,4 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
             bpy.data.armatures.remove(data)
         raise
     scene.frame_set(frame_start)
-    return ImportResult(armature, action, created)
+    return ImportResult(armature, action, created, warnings)

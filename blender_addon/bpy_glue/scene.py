@@ -30,15 +30,22 @@ def set_frame_range(scene: bpy.types.Scene, frame_start: int, num_frames: int) -
     scene.frame_end = frame_start + max(num_frames, 1) - 1
 
 
-def set_sound_strip(scene: bpy.types.Scene, audio_path: str, frame_start: int) -> bpy.types.Sequence:
-    """Put the music on the sequencer at ``frame_start`` (replacing the strip an earlier import added)."""
+def set_sound_strip(scene: bpy.types.Scene, audio_path: str, frame_start: int) -> str | None:
+    """Put the music on the sequencer at ``frame_start`` (replacing the strip an earlier import added).
+
+    Returns None, or a warning when Blender cannot load the sound (a build without audio support, a
+    format it does not read): the dance is still imported, only without its music strip.
+    """
     strips = compat.sound_strips(scene)
     old = strips.get(SOUND_STRIP_NAME)
     if old is not None:
         strips.remove(old)
-    strip = strips.new_sound(SOUND_STRIP_NAME, os.path.abspath(audio_path), channel=1, frame_start=frame_start)
+    try:
+        strips.new_sound(SOUND_STRIP_NAME, os.path.abspath(audio_path), channel=1, frame_start=frame_start)
+    except RuntimeError as exc:
+        return f"music strip not added ({str(exc).strip()})"
     scene.use_audio_scrub = True
-    return strip
+    return None
 
 
 def set_beat_markers(scene: bpy.types.Scene, beats_s: np.ndarray, fps: float, frame_start: int) -> int:

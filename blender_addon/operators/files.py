@@ -36,6 +36,8 @@ class MACE_OT_import_motion(bpy.types.Operator, ImportHelper):
             return common.report_error(self, context, exc)
         common.clear_error(context)
         self.report({"INFO"}, f"imported {motion.num_frames} frames as action '{result.action.name}'")
+        for warning in result.warnings:
+            self.report({"WARNING"}, warning)
         return {"FINISHED"}
 
 

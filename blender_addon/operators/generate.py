@@ -36,6 +36,7 @@ def _finish_import(armature_name: str | None, name: str, music: str, status_word
         imported = importer.import_motion(context, motion, name=name, armature=armature, audio_path=music,
                                           beats_s=getattr(result, "beats", None))
         message = f"{status_word} {motion.num_frames} frames as action '{imported.action.name}'"
+        message += "".join(f"; {warning}" for warning in imported.warnings)
         properties.status_updater(context)({"message": message, "progress": 1.0})
         common.push_undo(f"Dance: {status_word.lower()} motion")
 

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.blender
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_MUSIC = REPO / "examples" / "music" / "groove_120bpm.ogg"
 EXAMPLE_REFERENCE = REPO / "examples" / "reference.png"
+# The backend may live in another environment than Blender's Python (as it does for animators): set this to
+# run the add-on tests under another bpy version against the project's backend.
+BACKEND_PYTHON = os.environ.get("MACE_DANCE_BACKEND_PYTHON") or sys.executable
 
 
 def free_port() -> int:
@@ -123,7 +126,7 @@ def backend_address():
     """A real backend subprocess on a free loopback port (the embedded choreographer and CPU renderer)."""
     address = f"tcp://127.0.0.1:{free_port()}"
     env = dict(os.environ, MACE_DANCE_HOME=str(REPO / "build" / "test-home-empty"))
-    process = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--address", address], cwd=REPO,
+    process = subprocess.Popen([BACKEND_PYTHON, "-m", "backend.cli", "serve", "--address", address], cwd=REPO,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     from shared.client import BackendClient
     from shared.errors import BackendUnavailableError
@@ -193,7 +196,7 @@ def test_start_and_stop_a_local_backend(bpy, scene, prefs):
     from blender_addon import jobs
 
     prefs.address, prefs.start_local, prefs.backend_command = f"tcp://127.0.0.1:{free_port()}", True, ""
-    prefs.backend_python, prefs.startup_timeout_s = sys.executable, 120.0
+    prefs.backend_python, prefs.startup_timeout_s = BACKEND_PYTHON, 120.0
     assert bpy.ops.mace.backend_start() == {"FINISHED"}
     process = jobs.SESSION.local.process
     assert process.poll() is None
