@@ -349,19 +349,20 @@ class Puppet:
         corners = np.round((vertices[triangles] - (x0, y0)) * 16).astype(np.int32)  # cv2 fixed point, 4 bits
         for t in order:
             cv2.fillConvexPoly(index_map, corners[t], int(t) + 1, lineType=cv2.LINE_8, shift=4)
-        ys, xs = np.nonzero(index_map)
-        tri = index_map[ys, xs] - 1
-        inverse = _inverse_affines(vertices[triangles] - (x0, y0), self._triangle_rest)  # (F, 2, 3) box -> rest
-        m = inverse[tri]
-        map_x = np.full(index_map.shape, -1.0, dtype=np.float32)
-        map_y = np.full(index_map.shape, -1.0, dtype=np.float32)
-        map_x[ys, xs] = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
-        map_y[ys, xs] = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
+        # Per-pixel source coordinates: look up the pixel's triangle's affine (row 0 = no triangle -> (-1, -1),
+        # outside the texture, so remap gives alpha 0 there).
+        coefficients = np.zeros((len(triangles) + 1, 6), dtype=np.float32)
+        coefficients[0] = (0, 0, -1, 0, 0, -1)
+        coefficients[1:] = _inverse_affines(vertices[triangles] - (x0, y0), self._triangle_rest).reshape(-1, 6)
+        c = coefficients[index_map]  # (h, w, 6)
+        xs = np.arange(x1 - x0, dtype=np.float32)[None, :]
+        ys = np.arange(y1 - y0, dtype=np.float32)[:, None]
+        map_x = c[..., 0] * xs + c[..., 1] * ys + c[..., 2]
+        map_y = c[..., 3] * xs + c[..., 4] * ys + c[..., 5]
         warped = cv2.remap(self._texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        alpha = warped[:, :, 3:4].astype(np.float32) * (1.0 / 255.0)
+        alpha = warped[:, :, 3].astype(np.float32) * (1.0 / 255.0)
         box = frame[y0:y1, x0:x1]
-        blended = box + (warped[:, :, :3].astype(np.float32) - box) * alpha
-        np.copyto(box, np.clip(blended + 0.5, 0, 255).astype(np.uint8))
+        box[...] = cv2.blendLinear(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB), box.copy(), alpha, 1.0 - alpha)
         return frame
 
 

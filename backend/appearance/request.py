@@ -14,7 +14,7 @@ from shared.motion import Motion
 
 from .pose_video import Camera, PoseVideo, PoseVideoOptions
 from .reference import CanvasPlacement, check_reference_image, parse_keypoints, place_on_canvas
-from .video_io import VideoWriter
+from .video_io import CommitOnExit, VideoWriter
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class RenderResult:
     side_by_side_path: Path | None = None
 
 
-class OutputVideos:
+class OutputVideos(CommitOnExit):
     """The mp4s one render writes: the video itself and, on request, the pose video and a side-by-side.
 
     All of them carry the music and are committed together on a clean exit (atomically, each file), or
@@ -232,15 +232,6 @@ class OutputVideos:
             Path(self.main.path), renderer, frames, fps,
             None if self.pose is None else Path(self.pose.path), None if self.side is None else Path(self.side.path),
         )  # fmt: skip
-
-    def __enter__(self) -> "OutputVideos":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None:
-            self.close()
-        else:
-            self._abort(exc)
 
 
 def _make_readable(path: Path) -> None:

@@ -8,6 +8,7 @@ the video's length. Files are written to a temporary name beside the target and 
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -37,7 +38,26 @@ def fps_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-class VideoWriter:
+class CommitOnExit(abc.ABC):
+    """Context-manager protocol of writers: ``close()`` on a clean exit, ``_abort(exc)`` on an error."""
+
+    @abc.abstractmethod
+    def close(self): ...
+
+    @abc.abstractmethod
+    def _abort(self, exc: BaseException) -> None: ...
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.close()
+        else:
+            self._abort(exc)
+
+
+class VideoWriter(CommitOnExit):
     """Write RGB frames to an H.264 mp4 one at a time; mux the music in on :meth:`close`.
 
     Use as a context manager: on a clean exit the file appears at ``path``; on an exception nothing is
@@ -142,15 +162,6 @@ class VideoWriter:
         with contextlib.suppress(Exception):
             self._container.close()
         self._atomic.__exit__(type(exc), exc, exc.__traceback__)
-
-    def __enter__(self) -> "VideoWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None:
-            self.close()
-        else:
-            self._abort(exc)
 
 
 def load_audio_samples(path: str | Path, offset_s: float = 0.0, duration_s: float | None = None) -> np.ndarray:

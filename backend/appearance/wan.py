@@ -216,14 +216,19 @@ def _read_safetensors(path: Path) -> dict:
         raise InvalidInputError(f"cannot read {path}: {exc}", hint="download the file again") from exc
 
 
+def _strip_prefix(key: str, prefixes: tuple[str, ...]) -> str:
+    """``key`` without the first of ``prefixes`` it starts with."""
+    for prefix in prefixes:
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return key
+
+
 def adapter_state_dict(raw: dict) -> dict:
     """MACE's ``Adapter.safetensors`` -> ``{"weight": …, "bias": …}`` of ``pose_patch_embedding``."""
     result = {}
     for key, tensor in raw.items():
-        for prefix in ADAPTER_PREFIXES:
-            if key.startswith(prefix):
-                key = key[len(prefix) :]
-                break
+        key = _strip_prefix(key, ADAPTER_PREFIXES)
         if key.startswith(ADAPTER_KEY):
             result[key[len(ADAPTER_KEY) :]] = tensor
     return result
@@ -254,11 +259,7 @@ def diffsynth_lora_to_wan(raw: dict) -> dict:
     """
     result = {}
     for key, tensor in raw.items():
-        for prefix in LORA_PREFIXES:
-            if key.startswith(prefix):
-                key = key[len(prefix) :]
-                break
-        key = key.replace(".default.", ".")
+        key = _strip_prefix(key, LORA_PREFIXES).replace(".default.", ".")
         if not key.startswith("diffusion_model."):
             key = "diffusion_model." + key
         result[key] = tensor
