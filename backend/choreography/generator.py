@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from backend.features import MusicFeatures, analyze_music
 from backend.generators import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
 from shared.errors import InvalidInputError
-from shared.genres import genre_index
+from shared.genres import GENRES, genre_index
 from shared.motion import Motion
 from shared.skeleton import Skeleton
 
@@ -78,23 +80,28 @@ class ChoreographerGenerator:
         """Analyse the request's music and dance to it (honouring ``keep``, ``genre``, start and duration)."""
         ctx = ensure_context(ctx)
         try:
-            genre_index(request.genre)
+            index = genre_index(request.genre)
         except ValueError as exc:
             raise InvalidInputError(str(exc), hint="pass one of shared.genres.GENRES or leave the genre empty") from exc
-        genre = None if request.genre in (None, "", "auto") else request.genre
+        genre = None if index is None else GENRES[index]
+        keep = request.keep
+        duration = request.duration_s
+        if duration is None and keep is not None:
+            duration = keep.motion.duration  # regenerate exactly the span being edited
         features = analyze_music(
-            request.audio_path, start_s=request.start_s, duration_s=request.duration_s, ctx=ctx.subrange(0.0, 0.7)
+            request.audio_path, start_s=request.start_s, duration_s=duration, ctx=ctx.subrange(0.0, 0.7)
         )
         ctx.check_cancelled()
-        keep = request.keep
         # Regenerating a selection must not replay the dance it replaces: salt the seed.
         seed = np.random.SeedSequence([int(request.seed), 1]) if keep is not None else int(request.seed)
-        num_frames = keep.motion.num_frames if keep is not None else None
+        num_frames = None if keep is None else int(round(keep.motion.duration * features.fps))
         motion, _ = choreograph(
             features, seed=seed, genre=genre, num_frames=num_frames, skeleton=self.skeleton, ctx=ctx.subrange(0.7, 0.95)
         )
-        motion.metadata["seed"] = int(request.seed)
+        motion.metadata.update(seed=int(request.seed), music=Path(request.audio_path).name, start_s=float(request.start_s))
         if keep is not None:
+            if abs(keep.motion.fps - motion.fps) > 1e-6:
+                motion = motion.resample(keep.motion.fps)
             motion = apply_keep(motion, keep)
         ctx.report(1.0, "dance ready")
         return MotionResult(motion=motion, beats=features.beat_times.copy(), tempo=features.tempo, generator=self.name)

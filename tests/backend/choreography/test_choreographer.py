@@ -177,6 +177,21 @@ def test_regenerate_selection_keeps_locked_keys_and_blends_smoothly(click_wavs):
     assert jump[seams].max() <= 1.5 * np.percentile(jump, 99)
 
 
+def test_regenerate_selection_at_another_frame_rate(click_wavs):
+    """An edited motion at 25 fps: the regenerated span is resampled to match and kept frames stay exact."""
+    from shared.protocol import KeepSpec
+
+    generator = ChoreographerGenerator()
+    original = generator.generate(MotionRequest(click_wavs[150], seed=7, duration_s=6.0)).motion.resample(25.0)
+    frames = np.zeros(original.num_frames, bool)
+    frames[:40] = True
+    keep = KeepSpec(motion=original, frame_mask=frames)
+    result = generator.generate(MotionRequest(click_wavs[150], seed=7, genre="hiphop", keep=keep)).motion
+    assert result.fps == 25.0 and result.num_frames == original.num_frames
+    np.testing.assert_array_equal(result.poses[:40], original.poses[:40])
+    assert result.metadata["regenerated_frames"] == original.num_frames - 40
+
+
 def test_regenerate_joints_keeps_the_locked_joints(click_wavs):
     from shared.protocol import KeepSpec
 
