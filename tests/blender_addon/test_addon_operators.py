@@ -121,8 +121,7 @@ needs_serve = pytest.mark.skipif(importlib.util.find_spec("backend.cli.serve") i
                                  reason="`mace-dance serve` (backend/cli/serve.py) is not in this checkout")
 
 
-@pytest.fixture(scope="module")
-def backend_address():
+def start_backend():
     """A real backend subprocess on a free loopback port (the embedded choreographer and CPU renderer)."""
     address = f"tcp://127.0.0.1:{free_port()}"
     env = dict(os.environ, MACE_DANCE_HOME=str(REPO / "build" / "test-home-empty"))
@@ -142,12 +141,22 @@ def backend_address():
                     process.kill()
                     pytest.fail(f"backend did not start: {process.stdout.read().decode(errors='replace')[-2000:]}")
                 time.sleep(0.3)
-    yield address, process
+    return address, process
+
+
+def stop_backend(process) -> None:
     process.terminate()
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="module")
+def backend_address():
+    address, process = start_backend()
+    yield address, process
+    stop_backend(process)
 
 
 @needs_serve
@@ -237,3 +246,37 @@ def test_interface_path_polls_from_a_timer_and_imports(bpy, scene, prefs, backen
     assert "gui take" in bpy.data.actions
     assert any("progress" in u for u in updates) and not any(u.get("error") for u in updates)
     assert bpy.context.window_manager.mace_dance_status.message.startswith("Imported")
+
+
+@needs_serve
+def test_backend_killed_mid_job_is_reported_and_the_scene_unchanged(bpy, scene, prefs, random_motion):
+    """Render a motion, kill the backend while it works: the job ends with a clear error, nothing changes."""
+    from blender_addon import jobs, preferences, properties
+    from blender_addon.bpy_glue import importer
+
+    address, process = start_backend()
+    try:
+        prefs.address, prefs.start_local, prefs.timeout_s = address, False, 1.5
+        motion = random_motion(600)
+        importer.import_motion(bpy.context, motion, name="take")
+        before = scene_fingerprint(bpy)
+        image = EXAMPLE_REFERENCE.read_bytes()
+        session = jobs.JobSession()
+        session.run(preferences.connection_settings(bpy.context), "render",
+                    lambda client: client.submit_render_video(motion, image, width=128, height=128),
+                    lambda outcome: pytest.fail("the render cannot have finished"),
+                    properties.status_updater(bpy.context), blocking=False)
+        deadline = time.monotonic() + 60
+        while session.job is None:  # handshake, then submission
+            assert session.timer() is not None and time.monotonic() < deadline
+            time.sleep(jobs.POLL_INTERVAL_S)
+        process.kill()
+        while session.timer() is not None:
+            assert time.monotonic() < deadline
+            time.sleep(jobs.POLL_INTERVAL_S)
+        session.shutdown()
+    finally:
+        stop_backend(process)
+    status = bpy.context.window_manager.mace_dance_status
+    assert not status.busy and "backend" in status.error and status.backend == "not connected"
+    assert scene_fingerprint(bpy) == before
