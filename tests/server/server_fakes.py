@@ -13,10 +13,13 @@ import threading
 import time
 from pathlib import Path
 
+import msgpack
 import numpy as np
+import zmq
 
 from backend.generators import MotionRequest, MotionResult
 from backend.progress import JobContext
+from shared import protocol
 from shared.motion import Motion
 
 
@@ -118,6 +121,46 @@ class FakeRenderer:
             pose_path = out_path.with_name(out_path.stem + "_pose.mp4")
             pose_path.write_bytes(b"pose")
         return RenderResult(out_path, self.name, request.motion.num_frames, request.output_fps, pose_path)
+
+
+class RawPeer:
+    """A bare DEALER socket for sending arbitrary bytes to the backend."""
+
+    def __init__(self, endpoint: str):
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(endpoint)
+
+    def send(self, *frames: bytes) -> None:
+        self.socket.send_multipart(list(frames))
+
+    def receive(self, timeout_s: float = 5.0, skip=("heartbeat", "progress", "accepted")) -> dict:
+        """The next reply that is not a heartbeat/progress, as a plain dict."""
+        while True:
+            assert self.socket.poll(timeout_s * 1000), "no reply from the backend"
+            reply = msgpack.unpackb(self.socket.recv(), raw=False)
+            if reply["type"] not in skip:
+                return reply
+
+    def exchange(self, *frames: bytes) -> dict:
+        self.send(*frames)
+        return self.receive()
+
+    def round(self, messages: list[bytes], token: str) -> list[dict]:
+        """Send ``messages`` then a hello; returns every reply up to and including the hello's."""
+        for message in messages:
+            self.socket.send(message)
+        self.socket.send(protocol.encode_message("hello", token))
+        received = []
+        while True:
+            received.append(self.receive(10.0, skip=()))
+            if received[-1]["type"] == "hello" and received[-1]["job"] == token:
+                return received
+
+    def close(self) -> None:
+        self.socket.close()
+        self.context.term()
 
 
 def main() -> None:

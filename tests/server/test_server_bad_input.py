@@ -11,36 +11,7 @@ import zmq
 
 from backend.server import ServerLimits
 from shared import protocol
-from tests.server.server_fakes import FakeRenderer, StepGenerator, make_motion, png_bytes, wav_bytes
-
-
-class RawPeer:
-    """A bare DEALER socket for sending arbitrary bytes to the backend."""
-
-    def __init__(self, endpoint: str):
-        self.context = zmq.Context()
-        self.socket = self.context.socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.connect(endpoint)
-
-    def send(self, *frames: bytes) -> None:
-        self.socket.send_multipart(list(frames))
-
-    def receive(self, timeout_s: float = 5.0, skip=("heartbeat", "progress", "accepted")) -> dict:
-        """The next reply that is not a heartbeat/progress, as a plain dict."""
-        while True:
-            assert self.socket.poll(timeout_s * 1000), "no reply from the backend"
-            reply = msgpack.unpackb(self.socket.recv(), raw=False)
-            if reply["type"] not in skip:
-                return reply
-
-    def exchange(self, *frames: bytes) -> dict:
-        self.send(*frames)
-        return self.receive()
-
-    def close(self) -> None:
-        self.socket.close()
-        self.context.term()
+from tests.server.server_fakes import FakeRenderer, RawPeer, StepGenerator, make_motion, png_bytes, wav_bytes
 
 
 @pytest.fixture

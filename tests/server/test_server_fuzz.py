@@ -12,13 +12,12 @@ from __future__ import annotations
 import msgpack
 import numpy as np
 import pytest
-import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.server import ServerLimits
 from shared import protocol
-from tests.server.server_fakes import FakeRenderer, StepGenerator, make_motion, png_bytes, wav_bytes
+from tests.server.server_fakes import FakeRenderer, RawPeer, StepGenerator, make_motion, png_bytes, wav_bytes
 
 BATCH = 40
 BATCHES = 260  # 10,400 messages
@@ -129,37 +128,11 @@ def message_strategy(bases):
     )
 
 
-class Peer:
-    def __init__(self, endpoint):
-        self.context = zmq.Context()
-        self.socket = self.context.socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.connect(endpoint)
-        self.replies: list[dict] = []
-
-    def round(self, messages: list[bytes], token: str) -> list[dict]:
-        """Send ``messages`` then a hello; returns every reply up to and including the hello's."""
-        for message in messages:
-            self.socket.send(message)
-        self.socket.send(protocol.encode_message("hello", token))
-        received = []
-        while True:
-            assert self.socket.poll(10_000), "the backend stopped answering"
-            reply = msgpack.unpackb(self.socket.recv(), raw=False)
-            received.append(reply)
-            if reply["type"] == "hello" and reply["job"] == token:
-                return received
-
-    def close(self):
-        self.socket.close()
-        self.context.term()
-
-
 @pytest.mark.slow
 def test_fuzzed_messages_never_stop_the_backend(start_server, connect, tmp_path):
     generator = StepGenerator(steps=1, frames=5)
     server = start_server(generator, video_renderer=FakeRenderer(), limits=ServerLimits(max_message_bytes=1_000_000))
-    peer = Peer(server.endpoint)
+    peer = RawPeer(server.endpoint)
     bases = templates()
     stats = {"sent": 0, "answered": 0, "errors": 0, "jobs": 0}
 
