@@ -212,3 +212,19 @@ def test_bad_wan_settings_are_errors(tmp_path, tiny_wan_pipeline, make_dance, ma
     no_text = WanAnimateRenderer(pipeline=tiny_wan_pipeline, options=tiny_options(prompt_embeds=None))
     with pytest.raises(InvalidInputError, match="tokenizer"):
         no_text.render(request_for(tmp_path, make_dance, make_person))
+
+
+def test_original_format_transformer_is_checked_key_by_key(tmp_path, tiny_wan_folder):
+    from backend.appearance.wan import load_original_transformer
+
+    config_dir = tiny_wan_folder / "weights" / "appearance" / "wan" / "transformer"
+    with pytest.raises(MissingWeightsError, match="not found"):
+        load_original_transformer([tmp_path / "shard-1.safetensors"], config_dir, torch.float32)
+    # Original Wan key names for a few weights (self_attn.q, ffn.0 ...), the rest absent: named, not half-loaded.
+    save_file({"model.diffusion_model.blocks.0.self_attn.q.weight": torch.zeros(24, 24),
+               "model.diffusion_model.blocks.0.ffn.0.weight": torch.zeros(32, 24),
+               "model.diffusion_model.some.other.weight": torch.zeros(1)}, str(tmp_path / "partial.safetensors"))  # fmt: skip
+    with pytest.raises(InvalidInputError) as info:
+        load_original_transformer(tmp_path / "partial.safetensors", config_dir, torch.float32)
+    message = str(info.value)
+    assert "weights missing" in message and "1 unexpected" in message and "some.other.weight" in message
