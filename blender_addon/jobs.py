@@ -170,11 +170,12 @@ class JobSession:
     # -- jobs ----------------------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._submit is not None or self.job is not None
+        return self._submit is not None or self.job is not None or self._connecting is not None
 
-    def run(self, settings: ConnectionSettings, kind: str, submit: Callable, finish: Callable,
+    def run(self, settings: ConnectionSettings, kind: str, submit: Callable | None, finish: Callable | None,
             status: Callable[[dict], None], blocking: bool | None = None) -> None:
         """Run one backend job: ``submit(client) -> JobHandle``, then ``finish(result)`` on the main thread.
+        With ``submit`` None only the connection is made (handshake, local backend start).
 
         ``status(update)`` receives dicts with any of ``busy, progress, message, error, backend`` for the
         panel. In background mode this returns when the job is over (errors raise); in the GUI it returns
@@ -212,7 +213,12 @@ class JobSession:
 
     def _run_blocking(self, settings: ConnectionSettings) -> None:
         try:
-            self._status_sink({"backend": self.connect(settings)})
+            backend = self.connect(settings)
+            self._status_sink({"backend": backend})
+            if self._submit is None:
+                self._end()
+                self._status_sink({"message": backend})
+                return
             client = self._main_client(settings)
             self.job = self._submit(client)
 
@@ -248,6 +254,10 @@ class JobSession:
                 backend = self._connecting.result()  # raises the connection error, if any
                 self._connecting = None
                 self._status_sink({"backend": backend})
+                if self._submit is None:  # a connection check only
+                    self._end()
+                    self._status_sink({"message": backend})
+                    return None
                 self.job = self._submit(self._main_client(self._settings))
             if self.job is None:
                 return None

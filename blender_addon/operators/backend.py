@@ -10,7 +10,17 @@ from . import common
 
 
 def connect_and_show(operator, context, settings) -> set[str]:
-    """Handshake (starting a local backend if ``settings`` allow it) and show the answer in the panel."""
+    """Handshake (starting a local backend if ``settings`` allow it) and show the answer in the panel.
+
+    In the interface this runs off the main thread (a local backend can take a minute to load its
+    models); in background mode it blocks."""
+    if not bpy.app.background:
+        try:
+            jobs.SESSION.run(settings, "connect", None, None, properties.status_updater(context))
+        except errors.MaceError as exc:
+            return common.report_error(operator, context, exc)
+        operator.report({"INFO"}, "contacting the backend; the answer appears in the Dance panel")
+        return {"FINISHED"}
     try:
         line = jobs.SESSION.connect(settings)
     except errors.MaceError as exc:
@@ -27,6 +37,10 @@ class MACE_OT_backend_check(bpy.types.Operator):
     bl_idname = "mace.backend_check"
     bl_label = "Check Backend"
 
+    @classmethod
+    def poll(cls, context):
+        return not jobs.SESSION.busy
+
     def execute(self, context):
         settings = preferences.connection_settings(context)
         settings.start_local = False
@@ -38,6 +52,10 @@ class MACE_OT_backend_start(bpy.types.Operator):
 
     bl_idname = "mace.backend_start"
     bl_label = "Start Local Backend"
+
+    @classmethod
+    def poll(cls, context):
+        return not jobs.SESSION.busy
 
     def execute(self, context):
         settings = preferences.connection_settings(context)

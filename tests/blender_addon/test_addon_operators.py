@@ -247,6 +247,15 @@ def test_interface_path_polls_from_a_timer_and_imports(bpy, scene, prefs, backen
     assert any("progress" in u for u in updates) and not any(u.get("error") for u in updates)
     assert bpy.context.window_manager.mace_dance_status.message.startswith("Imported")
 
+    # A connection check alone (Check Backend / Start Local Backend in the interface).
+    session.run(preferences.connection_settings(bpy.context), "connect", None, None, status, blocking=False)
+    assert session.busy
+    while session.timer() is not None:
+        assert time.monotonic() < deadline
+        time.sleep(jobs.POLL_INTERVAL_S)
+    session.shutdown()
+    assert not session.busy and updates[-1]["message"].startswith("backend ")
+
 
 @needs_serve
 def test_backend_killed_mid_job_is_reported_and_the_scene_unchanged(bpy, scene, prefs, random_motion):
