@@ -169,6 +169,8 @@ class BackendClient:
             self._monitor = sock.get_monitor_socket(
                 zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                 | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        if "[" in self.address:  # an IPv6 literal such as tcp://[::1]:7557
+            sock.setsockopt(zmq.IPV6, 1)
         sock.connect(self.address)
         self._socket = sock
 

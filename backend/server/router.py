@@ -158,6 +158,8 @@ class BackendServer:
         address = self.address
         if address.startswith("tcp://") and address.endswith(":0"):
             address = address[:-2] + ":*"  # ZeroMQ spells "any free port" as *
+        if "[" in address:  # an IPv6 literal such as tcp://[::1]:7557
+            self._router.setsockopt(zmq.IPV6, 1)
         self._router.bind(address)
         self.endpoint = self._router.getsockopt_string(zmq.LAST_ENDPOINT)
         events_endpoint = f"inproc://mace-dance-events-{id(self)}"

@@ -55,8 +55,8 @@ def click_track(seconds: float = 4.0, bpm: float = 120.0, rate: int = 22050) -> 
 def test_serve_end_to_end_with_the_choreographer_and_the_puppet(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), MACE_DANCE_HOME=str(tmp_path / "home"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "serve", "--address", "tcp://127.0.0.1:0",
-         "--generator", "choreographer", "--renderer", "puppet", "--device", "cpu"],
+        # Defaults ("auto"): with no weights in MACE_DANCE_HOME that is the choreographer and the puppet.
+        [sys.executable, "-m", "backend.cli", "serve", "--address", "tcp://127.0.0.1:0", "--device", "cpu"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

@@ -242,3 +242,17 @@ def test_no_backend_gives_a_clear_error_within_the_timeout(connect):
     with pytest.raises(BackendUnavailableError):
         client.wait(job)
     assert job.state == "failed"
+
+
+def test_ipv6_loopback(connect):
+    from backend.server import BackendServer
+
+    server = BackendServer("tcp://[::1]:0", motion_generator=StepGenerator())
+    try:
+        endpoint = server.start()
+    except Exception as exc:  # noqa: BLE001 - a machine without IPv6 loopback
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    try:
+        assert connect(endpoint).hello()["motion_generator"] == "step-fake"
+    finally:
+        server.stop(5)
