@@ -104,10 +104,15 @@ def _video_side(payload: dict, name: str, limits: ServerLimits) -> int | None:
     return value
 
 
+def render_option_names(renderer) -> list[str]:
+    """The ``options`` a client may send with ``render_video`` to ``renderer`` (its extras, minus paths)."""
+    return sorted((set(COMMON_EXTRAS) | set(getattr(renderer, "EXTRAS", {}))) - LOCAL_ONLY_EXTRAS)
+
+
 def _render_extras(options: dict, renderer) -> dict:
     """``RenderRequest.extras`` from the client's ``options``: only documented keys, and none naming a path
     on this machine (a client must never choose where the backend writes); array maps are decoded."""
-    allowed = (set(COMMON_EXTRAS) | set(getattr(renderer, "EXTRAS", {}))) - LOCAL_ONLY_EXTRAS
+    allowed = set(render_option_names(renderer))
     extras = {}
     for key, value in options.items():
         if key not in allowed:

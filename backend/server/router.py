@@ -25,7 +25,7 @@ from shared.errors import BackendUnavailableError, InvalidInputError, JobCancell
 from shared.errors import ProtocolError, TooLargeError
 from shared.genres import GENRES
 
-from .handlers import prepare_generate, prepare_render
+from .handlers import prepare_generate, prepare_render, render_option_names
 from .jobs import FINAL_TAG, PROGRESS_TAG, Job, JobWorker, ServerLimits
 from .security import CurveKeys, check_bind_allowed, make_curve_server, start_authenticator
 
@@ -267,6 +267,7 @@ class BackendServer:
                 "generate_motion": True,
                 "keep": True,
                 "render_video": renderer is not None,
+                "render_options": [] if renderer is None else render_option_names(renderer),
                 "limits": self.limits.to_wire(),
                 "heartbeat_interval_s": self.heartbeat_interval_s,
             },

@@ -39,8 +39,11 @@ def test_hello_describes_the_backend(start_server, connect):
 def test_generate_motion_returns_the_generators_motion_and_cleans_up_audio(start_server, connect, tmp_path):
     generator = StepGenerator(steps=2)
     server = start_server(generator)
-    result = connect(server).generate_motion(wav_bytes(0.5), "song.wav", seed=7, genre="hiphop",
-                                             duration_s=0.25, start_s=0.1)
+    client = connect(server)
+    job = client.submit_generate_motion(wav_bytes(0.5), "song.wav", seed=7, genre="hiphop",
+                                        duration_s=0.25, start_s=0.1)
+    result = client.wait(job, timeout_s=10)
+    assert client.status(job)["job_state"] == "done"
     assert isinstance(result, GenerateResult)
     assert result.motion.allclose(make_motion(30, seed=7))
     assert result.motion.metadata == {"seed": 7}

@@ -15,7 +15,11 @@ def test_render_video_round_trip(start_server, connect, tmp_path):
     renderer = FakeRenderer()
     server = start_server(StepGenerator(), video_renderer=renderer)
     client = connect(server)
-    assert client.hello()["video_renderer"] == "fake-renderer"
+    info = client.hello()
+    assert info["video_renderer"] == "fake-renderer" and info["capabilities"]["render_video"] is True
+    options = info["capabilities"]["render_options"]
+    assert {"pose_video", "fake_option", "reference_keypoints"} <= set(options)
+    assert "pose_video_path" not in options
     motion = make_motion(40, seed=3)
     outcome = client.render_video(motion, png_bytes(64, 96), audio_bytes=wav_bytes(2.0), audio_name="m.wav",
                                   width=64, height=128,
