@@ -79,47 +79,58 @@ def selective_scan_chunked(
     pad = chunks * size - length
     if pad:  # padded frames have delta = 0: no decay, no input; they are cut off at the end
         u, delta, B, C = (F.pad(x, (0, 0, 0, pad)) for x in (u, delta, B, C))
-    delta = delta.view(batch, chunks, size, channels, 1)
-    drive_in = (delta * u.view(batch, chunks, size, channels, 1)) * B.view(batch, chunks, size, 1, -1)
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C))
     scan = _chunk_scan_autograd if needs_grad else _chunk_scan_in_place
-    states = scan(delta, A, drive_in)  # (batch, chunks, K, d, n)
-    y = torch.einsum("bckdn,bckn->bckd", states, C.view(batch, chunks, size, -1))
-    return y.reshape(batch, chunks * size, channels)[:, :length] + u[:, :length] * D
+    y = scan(u, delta, A, B, C, size)  # (batch, chunks * K, d)
+    return y[:, :length] + u[:, :length] * D
 
 
-def _chunk_scan_autograd(delta: torch.Tensor, A: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
-    """States of every frame, out of place (differentiable). delta (b, c, K, d, 1), drive (b, c, K, d, n)."""
-    decay = torch.exp(delta * A)
+def _chunk_scan_autograd(u, delta, A, B, C, size: int) -> torch.Tensor:
+    """Out-of-place (differentiable) chunked scan of padded inputs; returns (b, L, d) without the D term."""
+    batch, length, channels = u.shape
+    chunks = length // size
+    delta = delta.view(batch, chunks, size, channels, 1)
+    decay = torch.exp(delta * A)  # (b, c, K, d, n)
+    drive = delta * u.view(batch, chunks, size, channels, 1) * B.view(batch, chunks, size, 1, -1)
     # 1. Scan every chunk from a zero state, all chunks at once.
     state, local = torch.zeros_like(drive[:, :, 0]), []
-    for k in range(drive.shape[2]):
+    for k in range(size):
         state = decay[:, :, k] * state + drive[:, :, k]
         local.append(state)
     local_states = torch.stack(local, dim=2)
     # 2. Carry the state across chunk borders; decay_since_start[k] = prod of decay[0..k] in the chunk.
     decay_since_start = torch.exp(torch.cumsum(delta, dim=2) * A)
     carried = [torch.zeros_like(state[:, 0])]
-    for c in range(drive.shape[1] - 1):
+    for c in range(chunks - 1):
         carried.append(decay_since_start[:, c, -1] * carried[-1] + local_states[:, c, -1])
-    # 3. Full state = local state + decayed entering state.
-    return local_states + decay_since_start * torch.stack(carried, dim=1).unsqueeze(2)
+    # 3. Full state = local state + decayed entering state; read it out through C.
+    states = local_states + decay_since_start * torch.stack(carried, dim=1).unsqueeze(2)
+    return torch.einsum("bckdn,bckn->bckd", states, C.view(batch, chunks, size, -1)).reshape(batch, length, channels)
 
 
-def _chunk_scan_in_place(delta: torch.Tensor, A: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
-    """Same as :func:`_chunk_scan_autograd`, computed in two reused buffers (no autograd)."""
-    shape = drive.shape
-    states = _workspace("states", shape, drive.device)
-    decay = _workspace("decay", shape, drive.device)
-    states.copy_(drive)
-    torch.mul(delta, A, out=decay).exp_()
-    for k in range(1, shape[2]):  # local scan and running decay product, all chunks at once
-        states[:, :, k].addcmul_(decay[:, :, k], states[:, :, k - 1])
-        decay[:, :, k].mul_(decay[:, :, k - 1])
-    entering = torch.zeros_like(states[:, :, 0])
-    for c in range(1, shape[1]):
-        entering[:, c] = decay[:, c - 1, -1] * entering[:, c - 1] + states[:, c - 1, -1]
-    return states.addcmul_(decay, entering.unsqueeze(2))
+def _chunk_scan_in_place(u, delta, A, B, C, size: int) -> torch.Tensor:
+    """Same as :func:`_chunk_scan_autograd` without autograd, in two reused (K, b, c, d, n) buffers, laid out
+    so that the slice the loop touches at step k is contiguous."""
+    batch, length, channels = u.shape
+    chunks = length // size
+
+    def by_step(x: torch.Tensor) -> torch.Tensor:  # (b, L, f) -> (K, b, c, f)
+        return x.view(batch, chunks, size, -1).permute(2, 0, 1, 3)
+
+    shape = (size, batch, chunks, channels, A.shape[1])
+    states = _workspace("states", shape, u.device)
+    decay = _workspace("decay", shape, u.device)
+    torch.mul(by_step(delta * u).unsqueeze(-1), by_step(B).unsqueeze(-2), out=states)
+    torch.mul(by_step(delta).unsqueeze(-1), A, out=decay).exp_()
+    for k in range(1, size):  # local scan and running decay product, all chunks at once
+        states[k].addcmul_(decay[k], states[k - 1])
+        decay[k].mul_(decay[k - 1])
+    entering = torch.zeros_like(states[0])  # (b, c, d, n)
+    for c in range(1, chunks):
+        entering[:, c] = decay[-1, :, c - 1] * entering[:, c - 1] + states[-1, :, c - 1]
+    states.addcmul_(decay, entering)
+    y = torch.einsum("kbcdn,kbcn->kbcd", states, by_step(C))
+    return y.permute(1, 2, 0, 3).reshape(batch, length, channels)
 
 
 class _Workspaces(threading.local):
