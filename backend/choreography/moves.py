@@ -214,12 +214,13 @@ def _moves() -> list[Move]:
     ), energy=0.35))
     add(Move("side_walk", "step", 4, (
         key(0),
-        key(1, lf_x=W + 0.22, rf_x=-W, root_x=0.11, drop=0.08, sway=0.04, l_raise=40, r_raise=25, chest_twist=8),
-        key(2, lf_x=W + 0.22, rf_x=-W + 0.22, root_x=0.22, drop=0.05),
-        key(3, lf_x=W + 0.44, rf_x=-W + 0.22, root_x=0.33, drop=0.08, sway=0.04, l_raise=40, r_raise=25,
+        key(1, lf_x=W + 0.3, rf_x=-W, root_x=0.15, drop=0.08, sway=0.04, l_raise=40, r_raise=25, chest_twist=8),
+        key(2, lf_x=W + 0.3, rf_x=-W + 0.3, root_x=0.3, drop=0.05),
+        key(3, lf_x=W + 0.6, rf_x=-W + 0.3, root_x=0.45, drop=0.08, sway=0.04, l_raise=40, r_raise=25,
             chest_twist=8),
-        key(4, root_x=0.44),
+        key(4, root_x=0.6),
     ), energy=0.4))
+    add(_walk_out_and_back())
     add(Move("forward_back", "step", 4, (
         key(0),
         key(1, lf_z=0.28, rf_z=0.0, root_z=0.14, drop=0.08, lean=8, r_fwd=80, r_raise=45, l_raise=20, l_fwd=-20,
@@ -465,6 +466,21 @@ def _spin() -> Move:
         keys.append(key(step / 2.0, False, **pose))  # the turn flows; the feet still land softly
     keys.append(key(4, facing=360.0))
     return Move("spin", "turn", 4, tuple(keys), energy=0.7, min_beat_s=0.45)
+
+
+def _walk_out_and_back() -> Move:
+    """Four steps forward towards the audience with swinging arms, four steps back."""
+    feet_z = ((0.22, 0.0), (0.22, 0.44), (0.66, 0.44), (0.66, 0.66), (0.44, 0.66), (0.44, 0.22), (0.0, 0.22))
+    keys = [key(0)]
+    for beat, (left_z, right_z) in enumerate(feet_z, start=1):
+        swing = 1.0 if beat % 2 else -1.0  # the arm opposite the stepping foot swings forward
+        keys.append(key(
+            beat, lf_x=W, lf_z=left_z, rf_x=-W, rf_z=right_z, root_z=(left_z + right_z) / 2, drop=0.07,
+            l_fwd=15 - 40 * swing, r_fwd=15 + 40 * swing, l_raise=28, r_raise=28, l_elbow=55, r_elbow=55,
+            chest_twist=-6 * swing, head_nod=4,
+        ))  # fmt: skip
+    keys.append(key(8, root_z=0.0))
+    return Move("walk_out_and_back", "step", 8, tuple(keys), energy=0.5)
 
 
 def _quarter_turn_pose() -> Move:

@@ -25,6 +25,17 @@ STEP_ARC_MIN, STEP_ARC_MAX = 0.06, 0.12
 PULSE_DROP, PULSE_NOD = 0.025, 3.0
 #: Side-to-side weight shift of the groove: pelvis (metres), hip roll and counter chest twist (degrees).
 PULSE_SWAY, PULSE_ROLL, PULSE_TWIST = 0.025, 3.0, 4.0
+#: Elbow pump on the beat and forward/back arm swing with the weight shift (degrees).
+PULSE_ELBOW, PULSE_ARM_SWING = 12.0, 10.0
+#: Hit keys keep this share of their Catmull-Rom tangent: the body brakes hard on the beat (a clear
+#: kinematic beat) without the dead stop of a zero tangent, which looks robotic.
+HIT_TANGENT_SCALE = 0.3
+#: Follow-through: these parameters lag the body by this many frames (shoulders, then elbows, then wrists).
+FOLLOW_THROUGH_FRAMES: dict[float, tuple[str, ...]] = {
+    1.0: ("l_raise", "l_fwd", "r_raise", "r_fwd", "head_nod", "head_turn", "head_tilt"),
+    2.0: ("l_elbow", "r_elbow", "l_twist", "r_twist"),
+    3.0: ("l_wrist", "r_wrist"),
+}
 #: A foot counts as planted while its lift is below this, metres.
 PLANT_EPS = 1e-3
 
@@ -89,20 +100,22 @@ def timeline(placements: list[Placement]) -> tuple[np.ndarray, np.ndarray, np.nd
     return np.concatenate(beats), np.concatenate(values), np.concatenate(hits)
 
 
-def hermite(knots: np.ndarray, values: np.ndarray, hits: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """C¹ piecewise cubic through keys: zero tangent at hit keys (and always for eased parameters),
-    Catmull-Rom tangents elsewhere.
+def hermite(
+    knots: np.ndarray, values: np.ndarray, hits: np.ndarray, query: np.ndarray, ease: np.ndarray = EASE
+) -> np.ndarray:
+    """C¹ piecewise cubic through keys: Catmull-Rom tangents, shrunk at hit keys, zero for eased columns.
 
     Args:
-        knots: (K,) increasing beat positions; values: (K, P); hits: (K,) bool; query: (Q,) beat positions.
+        knots: (K,) increasing beat positions; values: (K, P); hits: (K,) bool; query: (Q,) beat positions;
+        ease: (P,) bool, columns that always ease in and out.
     Returns:
         (Q, P) float64.
     """
     tangents = np.zeros_like(values)
     if len(knots) > 2:
         tangents[1:-1] = (values[2:] - values[:-2]) / (knots[2:] - knots[:-2])[:, None]
-    tangents[hits] = 0.0
-    tangents[:, EASE] = 0.0
+    tangents[hits] *= HIT_TANGENT_SCALE
+    tangents[:, ease] = 0.0
     index = np.clip(np.searchsorted(knots, query, side="right") - 1, 0, len(knots) - 2)
     width = knots[index + 1] - knots[index]
     s = np.clip((query - knots[index]) / width, 0.0, 1.0)[:, None]
@@ -126,6 +139,10 @@ def add_pulse(curves: np.ndarray, beat_positions: np.ndarray) -> None:
     curves[:, PARAM_INDEX["sway"]] += PULSE_SWAY * side
     curves[:, PARAM_INDEX["hip_roll"]] += PULSE_ROLL * side
     curves[:, PARAM_INDEX["chest_twist"]] -= PULSE_TWIST * side
+    # The arms ride the groove: elbows pump into the beat, the arms swing against the weight shift.
+    for arm, sign in (("l", 1.0), ("r", -1.0)):
+        curves[:, PARAM_INDEX[f"{arm}_elbow"]] += PULSE_ELBOW * down
+        curves[:, PARAM_INDEX[f"{arm}_fwd"]] += sign * PULSE_ARM_SWING * side
 
 
 def add_step_arcs(knots: np.ndarray, values: np.ndarray, query: np.ndarray, curves: np.ndarray) -> None:
@@ -191,6 +208,13 @@ def render(
     """
     knots, values, hits = timeline(placements)
     curves = hermite(knots, values, hits, beat_positions)
+    # Overlapping action: arms and head follow the body a few frames late, as in real movement, instead
+    # of every joint stopping on the same frame.
+    beats_per_frame = np.gradient(beat_positions) if len(beat_positions) > 1 else np.ones(1)
+    for lag, names in FOLLOW_THROUGH_FRAMES.items():
+        columns = [PARAM_INDEX[name] for name in names]
+        lagged = hermite(knots, values[:, columns], hits, beat_positions - lag * beats_per_frame, EASE[columns])
+        curves[:, columns] = lagged
     add_pulse(curves, beat_positions)
     add_step_arcs(knots, values, beat_positions, curves)
     curves = clamp_params(curves)
