@@ -99,13 +99,21 @@ class BackendServer:
     # ---- lifecycle ------------------------------------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> str:
         """Serve on a background thread; returns the bound endpoint once the socket is bound."""
-        self._thread = threading.Thread(target=self.serve_forever, name="mace-dance-server", daemon=True)
+        self._thread = threading.Thread(target=self._serve_in_thread, name="mace-dance-server", daemon=True)
         self._thread.start()
         if not self._bound.wait(timeout_s):
             raise BackendUnavailableError(f"the backend did not bind {self.address} within {timeout_s:g} s", None)
         if self._bind_error is not None:
             raise self._bind_error
         return self.endpoint
+
+    def _serve_in_thread(self) -> None:
+        try:
+            self.serve_forever()
+        except MaceError:
+            if self._bind_error is None:
+                raise
+            # else: start() raises it in the caller's thread
 
     def request_stop(self) -> None:
         """Ask the loop to shut down gracefully (safe from signal handlers and other threads)."""

@@ -259,3 +259,14 @@ def test_ipv6_loopback(connect):
         assert connect(endpoint).hello()["motion_generator"] == "step-fake"
     finally:
         server.stop(5)
+
+
+def test_a_busy_port_is_reported(start_server, connect):
+    from backend.server import BackendServer
+
+    first = start_server(StepGenerator())
+    second = BackendServer(first.endpoint, motion_generator=StepGenerator())
+    with pytest.raises(BackendUnavailableError, match="cannot bind") as info:
+        second.start()
+    assert "already using this port" in info.value.hint
+    assert connect(first).hello()["motion_generator"] == "step-fake"  # the first one is unaffected
