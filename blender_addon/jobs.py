@@ -193,7 +193,8 @@ class JobSession:
             self._connecting = self._connect_in_background(settings)
             self._settings = settings
             if not bpy.app.timers.is_registered(self.timer):
-                bpy.app.timers.register(self.timer, first_interval=POLL_INTERVAL_S)
+                # persistent: a job keeps running when another .blend is opened meanwhile
+                bpy.app.timers.register(self.timer, first_interval=POLL_INTERVAL_S, persistent=True)
 
     def _connect_in_background(self, settings: ConnectionSettings) -> concurrent.futures.Future:
         """Run :meth:`connect` on a daemon thread (a handshake with a dead backend waits ``timeout_s``; a

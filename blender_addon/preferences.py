@@ -43,6 +43,11 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
         name="Backend command",
         description="Full command that starts the backend (overrides Backend Python), e.g. `mace-dance serve`")
 
+    smpl_model_path: StringProperty(
+        name="SMPL model (optional)", subtype="FILE_PATH",
+        description="SMPL_NEUTRAL.pkl/.npz (licensed, from smpl.is.tue.mpg.de): new armatures get the rest "
+        "skeleton of the motion's body shape (betas) instead of the built-in average one")
+
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "address")
@@ -59,6 +64,18 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
         sub.prop(self, "startup_timeout_s")
         sub.prop(self, "backend_python")
         sub.prop(self, "backend_command")
+        layout.prop(self, "smpl_model_path")
+
+
+def rest_skeleton(context, betas):
+    """The rest skeleton for a new armature: from the SMPL model in the preferences (shaped by ``betas``)
+    when one is set, else None (the built-in skeleton)."""
+    from ._shared import skeleton
+
+    prefs = get(context)
+    if prefs is None or not prefs.smpl_model_path:
+        return None
+    return skeleton.Skeleton.from_smpl_model(bpy.path.abspath(prefs.smpl_model_path), betas)
 
 
 def get(context) -> "MACE_AddonPreferences | None":

@@ -45,11 +45,14 @@ def status(context) -> MACE_PG_status:
     return context.window_manager.mace_dance_status
 
 
-def status_updater(context):
-    """A callback that writes status updates into the window manager and redraws the sidebars."""
-    wm = context.window_manager
+def status_updater(context=None):
+    """A callback that writes status updates into the window manager and redraws the sidebars.
+
+    The window manager is looked up at each call (not kept), so updates arriving after a file was
+    loaded reach the current one."""
 
     def update(fields: dict) -> None:
+        wm = bpy.context.window_manager
         target = wm.mace_dance_status
         for key, value in fields.items():
             setattr(target, key, value)

@@ -9,7 +9,7 @@ from bpy.props import EnumProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from .._shared import errors, motion_io
-from .. import properties
+from .. import preferences, properties
 from ..bpy_glue import armature as armature_glue, exporter, importer
 from . import common
 
@@ -29,9 +29,10 @@ class MACE_OT_import_motion(bpy.types.Operator, ImportHelper):
             target = armature_glue.find_smpl_armature(context)
             music = properties.settings(context).music_path
             music = bpy.path.abspath(music) if music else None
+            skeleton = None if target is not None else preferences.rest_skeleton(context, motion.betas)
             result = importer.import_motion(
                 context, motion, name=os.path.splitext(os.path.basename(self.filepath))[0], armature=target,
-                audio_path=music if music and os.path.isfile(music) else None)
+                skeleton=skeleton, audio_path=music if music and os.path.isfile(music) else None)
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, context, exc)
         common.clear_error(context)

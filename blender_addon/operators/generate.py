@@ -8,7 +8,7 @@ import bpy
 import numpy as np
 
 from .._shared import errors, skeleton as smpl_skeleton
-from .. import compat, jobs, properties
+from .. import compat, jobs, preferences, properties
 from ..bpy_glue import armature as armature_glue, exporter, importer
 from . import common
 
@@ -33,8 +33,9 @@ def _finish_import(armature_name: str | None, name: str, music: str, status_word
         context = bpy.context
         armature = bpy.data.objects.get(armature_name) if armature_name else None
         motion = result.motion if merge is None else merge(result.motion)
-        imported = importer.import_motion(context, motion, name=name, armature=armature, audio_path=music,
-                                          beats_s=getattr(result, "beats", None))
+        skeleton = None if armature is not None else preferences.rest_skeleton(context, motion.betas)
+        imported = importer.import_motion(context, motion, name=name, armature=armature, skeleton=skeleton,
+                                          audio_path=music, beats_s=getattr(result, "beats", None))
         message = f"{status_word} {motion.num_frames} frames as action '{imported.action.name}'"
         message += "".join(f"; {warning}" for warning in imported.warnings)
         properties.status_updater(context)({"message": message, "progress": 1.0})

@@ -40,7 +40,8 @@ def prefs(bpy, addon):
     from blender_addon import preferences
 
     prefs = preferences.get(bpy.context)
-    names = ("address", "start_local", "timeout_s", "backend_command", "backend_python", "startup_timeout_s")
+    names = ("address", "start_local", "timeout_s", "backend_command", "backend_python", "startup_timeout_s",
+             "smpl_model_path")
     saved = {name: getattr(prefs, name) for name in names}
     yield prefs
     for name, value in saved.items():
@@ -289,3 +290,34 @@ def test_backend_killed_mid_job_is_reported_and_the_scene_unchanged(bpy, scene, 
     status = bpy.context.window_manager.mace_dance_status
     assert not status.busy and "backend" in status.error and status.backend == "not connected"
     assert scene_fingerprint(bpy) == before
+
+
+def test_new_armature_takes_the_rest_skeleton_of_an_smpl_model(bpy, scene, prefs, random_motion, rotation_error,
+                                                               tmp_path):
+    """With an SMPL model in the preferences, the armature rests on the joints regressed for the motion's betas."""
+    from blender_addon.convert.axes import smpl_to_blender_points
+    from blender_addon.bpy_glue import exporter
+    from shared.motion_io import save_motion
+    from shared.skeleton import JOINT_NAMES, Skeleton
+
+    rng = np.random.default_rng(7)  # a tiny stand-in for the licensed model: 60 vertices
+    model = tmp_path / "SMPL_TINY.npz"
+    np.savez(model, v_template=rng.normal(0, 0.4, (60, 3)), shapedirs=rng.normal(0, 0.01, (60, 3, 10)),
+             J_regressor=rng.dirichlet(np.ones(60), size=24))
+    motion = random_motion(20)
+    save_motion(motion, tmp_path / "take.npz")
+    prefs.smpl_model_path = str(model)
+    try:
+        assert bpy.ops.mace.import_motion(filepath=str(tmp_path / "take.npz")) == {"FINISHED"}
+    finally:
+        prefs.smpl_model_path = ""
+    obj = bpy.data.objects[0]
+    skeleton = Skeleton.from_smpl_model(model, motion.betas)
+    heads = np.array([obj.data.bones[name].head_local for name in JOINT_NAMES])
+    assert np.abs(heads - smpl_to_blender_points(skeleton.rest_positions())).max() < 1e-5
+    scene.frame_set(1 + 7)
+    posed = np.array([obj.pose.bones[name].head for name in JOINT_NAMES])
+    assert np.abs(posed - smpl_to_blender_points(motion.joint_positions(skeleton)[7])).max() < 1e-5
+    for method in ("fcurves", "visual"):
+        out = exporter.export_motion(obj, scene, method)
+        assert rotation_error(out.poses, motion.poses) <= 1e-5 and np.abs(out.trans - motion.trans).max() <= 1e-5
