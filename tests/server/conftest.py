@@ -11,8 +11,7 @@ import pytest
 
 from backend.server import BackendServer
 from shared.client import BackendClient
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.server.server_fakes import REPO
 
 
 @pytest.fixture

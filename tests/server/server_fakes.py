@@ -22,6 +22,8 @@ from backend.progress import JobContext
 from shared import protocol
 from shared.motion import Motion
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def make_motion(frames: int, seed: int = 0, fps: float = 30.0) -> Motion:
     """A deterministic random-looking (T, 24, 3) motion; ``seed`` makes it recognisable."""

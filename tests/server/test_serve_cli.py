@@ -17,7 +17,7 @@ from PIL import Image
 
 from backend.cli import main
 from shared.client import BackendClient
-from tests.server.conftest import REPO
+from tests.server.server_fakes import REPO
 
 
 def test_keys_writes_a_loadable_pair_and_never_overwrites(tmp_path, capsys):
