@@ -93,6 +93,7 @@ class JobSession:
         self._finish: Callable | None = None
         self._submit: Callable | None = None
         self._connecting: concurrent.futures.Future | None = None
+        self._settings: ConnectionSettings | None = None
         self._status_sink: Callable[[dict], None] = lambda update: None
         self._closing = threading.Event()  # set to stop the handshake thread in flight
         self._connect_thread: threading.Thread | None = None
@@ -118,7 +119,7 @@ class JobSession:
 
     def close_client(self) -> None:
         client, self.client = self.client, None
-        if client is not None and hasattr(client, "close"):
+        if client is not None:
             client.close()
 
     def _hello(self, client, timeout_s: float, stop: threading.Event):
@@ -128,12 +129,11 @@ class JobSession:
         while True:
             try:
                 return client.hello()
-            except errors.BackendUnavailableError:
+            except errors.BackendUnavailableError as exc:
                 if stop.is_set() or time.monotonic() >= deadline:
+                    # The client's hint says what to do (start a backend, or fix the CURVE keys).
                     raise errors.BackendUnavailableError(
-                        f"no backend answered at {client.address} within {timeout_s:g} s",
-                        hint="start one with `mace-dance serve`, check the address in the add-on preferences, "
-                        "or tick 'Start a local backend'") from None
+                        f"no backend answered at {client.address} within {timeout_s:g} s", hint=exc.hint) from None
 
     def connect(self, settings: ConnectionSettings, stop: threading.Event | None = None) -> str:
         """Handshake with the backend, starting a local one first if none answers and that is allowed.
