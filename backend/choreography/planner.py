@@ -117,7 +117,7 @@ class Planner:
         grid, period = self.grid, self.grid.period
         start = grid.bar_start_at_or_before(0.0)
         end_position = float(grid.position(np.array([self.features.duration]))[0])
-        section_starts = self._section_bar_starts(start)
+        section_starts, section_labels = self._sections_on_bars(start)
 
         placements: list[Placement] = []
         origin, facing = (0.0, 0.0), 0.0
@@ -127,9 +127,9 @@ class Planner:
             if section_start >= end_position:
                 break
             section_end = section_starts[k + 1] if k + 1 < len(section_starts) else int(np.ceil(end_position)) + 1
-            label = int(self.features.section_labels[k]) if k < len(self.features.section_labels) else -1
+            label = section_labels[k]
             loudness = self._mean_rank(grid.time(np.array([section_start]))[0], grid.time(np.array([section_end]))[0])
-            if label not in phrases or label < 0:
+            if label not in phrases:
                 family = self._pick_family(loudness, exclude=previous_family)
                 phrases[label] = self._phrase(family, loudness, period)
             phrase = phrases[label]
@@ -152,16 +152,19 @@ class Planner:
         return placements
 
     # -- pieces ------------------------------------------------------------------------------------
-    def _section_bar_starts(self, start: int) -> list[int]:
-        """Grid index of each section's first bar (the first one is the dance's start)."""
-        bounds = np.asarray(self.features.section_bounds, dtype=np.float64)[1:-1]
-        starts = [start]
-        for seconds in bounds:
+    def _sections_on_bars(self, start: int) -> tuple[list[int], list[int]]:
+        """Grid index of each section's first bar (the first one is the dance's start) and its repeat
+        label; a section too short to get its own bar merges into the one before it."""
+        bounds = np.asarray(self.features.section_bounds, dtype=np.float64)
+        labels = [int(label) for label in self.features.section_labels]
+        starts, kept_labels = [start], [labels[0] if labels else 0]
+        for seconds, label in zip(bounds[1:-1], labels[1:]):
             index = int(round(float(self.grid.position(np.array([seconds]))[0])))
             index -= (index - self.grid.first_bar) % BEATS_PER_BAR
             if index > starts[-1]:
                 starts.append(index)
-        return starts
+                kept_labels.append(label)
+        return starts, kept_labels
 
     def _pick_family(self, loudness: float, exclude: str | None) -> str:
         weights = np.array([

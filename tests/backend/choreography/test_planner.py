@@ -1,0 +1,117 @@
+"""The planner on hand-made music facts: bars, sections, repeats, energy, stage, tempo scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.choreography import MOVES, Planner, choreograph
+from backend.choreography.planner import STAGE_RADIUS, beat_scale, make_grid
+from backend.choreography.synthesis import end_state
+from backend.features import MusicFeatures
+
+FPS = 30.0
+
+
+def music_facts(
+    bpm: float = 120.0, seconds: float = 48.0, bounds=(0.0, 16.5, 32.5, 48.0), labels=(0, 1, 0), loud=(1,)
+) -> MusicFeatures:
+    """MusicFeatures without audio: steady beats from 0.5 s, bars from the first beat, sections as given (on
+    bar lines, as analyze_music snaps them), RMS 0.02 (quiet) or 0.3 (loud) per section."""
+    num_frames = int(seconds * FPS) + 1
+    beats = np.arange(0.5, seconds, 60.0 / bpm)
+    energy = np.full(num_frames, 0.02, dtype=np.float32)
+    for k in loud:
+        energy[int(bounds[k] * FPS) : int(bounds[k + 1] * FPS)] = 0.3
+    edge35 = np.zeros((num_frames, 35), dtype=np.float32)
+    edge35[np.round(beats * FPS).astype(int), 34] = 1.0
+    return MusicFeatures(
+        edge35=edge35, beat_times=beats, tempo=bpm, downbeat_times=beats[::4], onset_env=edge35[:, 0].copy(),
+        energy=energy, section_bounds=np.asarray(bounds, dtype=np.float64),
+        section_labels=np.asarray(labels, dtype=np.int64), duration=seconds, fps=FPS, num_frames=num_frames,
+    )  # fmt: skip
+
+
+def _section_of(placement, grid, bounds):
+    """Index of the section a placement starts in (the first move may start in the pickup before 0 s)."""
+    start = max(grid.time(np.array([placement.start_beat]))[0], 0.0)
+    return int(np.searchsorted(bounds, start + 1e-6, side="right") - 1)
+
+
+def test_moves_start_on_bars_and_cover_the_song():
+    features = music_facts()
+    planner = Planner(features, seed=0)
+    placements = planner.plan()
+    grid = planner.grid
+    assert grid.time(np.array([placements[0].start_beat]))[0] <= 0.0
+    assert grid.time(np.array([placements[-1].end_beat]))[0] >= features.duration
+    for a, b in zip(placements, placements[1:]):
+        assert b.start_beat == pytest.approx(a.end_beat)  # no gaps, no overlaps
+    # Sections start on bar lines, and every section's first move starts there.
+    bars = {int(round(p.start_beat)) for p in placements if (round(p.start_beat) - grid.first_bar) % 4 == 0}
+    for seconds in features.section_bounds[1:-1]:
+        assert int(round(grid.position(np.array([seconds]))[0])) in bars
+
+
+def test_repeated_music_gets_the_repeated_phrase():
+    features = music_facts(labels=(0, 1, 0))
+    for seed in range(4):
+        planner = Planner(features, seed=seed)
+        placements = planner.plan()
+        by_section: dict[int, list[str]] = {}
+        for p in placements:
+            # Side aside: a travelling move may be danced the other way to stay on stage.
+            name = p.move.name.removesuffix("~m")
+            by_section.setdefault(_section_of(p, planner.grid, features.section_bounds), []).append(name)
+        first, middle, last = by_section[0], by_section[1], by_section[2]
+        assert first[:4] == last[:4], seed  # same phrase when the music comes back
+        assert first[:4] != middle[:4], seed
+
+
+def test_louder_music_dances_bigger_and_with_more_energy():
+    features = music_facts(labels=(0, 1, 2), loud=(1,))
+    amplitudes = {0: [], 1: []}
+    energies = {0: [], 1: []}
+    for seed in range(6):
+        planner = Planner(features, seed=seed)
+        for p in planner.plan():
+            section = _section_of(p, planner.grid, features.section_bounds)
+            if section in (0, 1):
+                amplitudes[section].append(p.amplitude)
+                energies[section].append(p.move.energy)
+    assert np.mean(amplitudes[1]) > np.mean(amplitudes[0]) + 0.1
+    assert np.mean(energies[1]) > np.mean(energies[0])
+
+
+def test_the_dancer_stays_on_stage_for_a_long_song():
+    features = music_facts(seconds=240.0, bounds=(0.0, 60.5, 120.5, 180.5, 240.0), labels=(0, 1, 0, 1), loud=(1, 3))
+    for seed in range(6):
+        for p in Planner(features, seed=seed, genre="Jazz").plan():
+            assert np.hypot(*end_state(p)[0]) <= STAGE_RADIUS + 1e-6
+
+
+def test_fast_music_is_danced_half_time_and_slow_music_double_time():
+    spin = MOVES["spin"]
+    assert beat_scale(spin, 60.0 / 170) == 2.0
+    assert beat_scale(spin, 60.0 / 110) == 1.0
+    assert beat_scale(spin, 60.0 / 55) == 0.5
+    features = music_facts(bpm=180.0, seconds=20.0, bounds=(0.0, 20.0), labels=(0,), loud=())
+    motion, placements = choreograph(features, seed=1)
+    assert any(p.scale == 2.0 for p in placements)
+    assert motion.num_frames == features.num_frames
+
+
+def test_grid_extends_the_beats_over_intro_and_outro():
+    features = music_facts(seconds=10.0, bounds=(0.0, 10.0), labels=(0,), loud=())
+    grid = make_grid(features)
+    assert grid.times[0] < 0.0 and grid.times[-1] > features.duration
+    np.testing.assert_allclose(np.diff(grid.times), 0.5, atol=1e-9)
+    positions = grid.position(np.array([0.5, 1.0, 1.25]))
+    np.testing.assert_allclose(np.diff(positions), [1.0, 0.5], atol=1e-6)
+
+
+def test_too_few_beats_fall_back_to_a_steady_grid():
+    features = music_facts(seconds=3.0, bounds=(0.0, 3.0), labels=(0,), loud=())
+    features.beat_times = features.beat_times[:2]
+    motion, placements = choreograph(features, seed=0)
+    assert motion.num_frames == features.num_frames and placements
