@@ -32,7 +32,7 @@ COMMON_EXTRAS = {
     "side_by_side_path": "write the side-by-side video here instead (direct callers only)",
     "pose_style": "'wan' (default) or 'dwpose'",
     "camera": "a pose_video.Camera (projection, distance, yaw)",
-    "hands": "draw synthetic hands in the pose video (bool)",
+    "hands": "draw synthetic hands in the pose video (bool; default on for Wan-Animate, off otherwise)",
 }
 
 
@@ -151,12 +151,15 @@ class RenderRequest:
             raise InvalidInputError(f"camera must be a Camera or a dict, got {type(camera).__name__}")
         return camera
 
-    def pose_video(self, motion: Motion, reference_keypoints: np.ndarray | None) -> PoseVideo:
-        """The driving pose video of this request, fitted to the reference person when keypoints are known."""
+    def pose_video(self, motion: Motion, reference_keypoints: np.ndarray | None, hands: bool = False) -> PoseVideo:
+        """The driving pose video of this request, fitted to the reference person when keypoints are known.
+
+        ``hands`` is the default for ``extras["hands"]`` (Wan-Animate was trained on pose videos with hands).
+        """
         options = PoseVideoOptions(
             width=self.width, height=self.height, style=self.extras.get("pose_style", "wan"),
             camera=self.camera, reference_keypoints=reference_keypoints,
-            hands=bool(self.extras.get("hands", False)),
+            hands=bool(self.extras.get("hands", hands)),
         )  # fmt: skip
         return PoseVideo(motion, options)
 

@@ -371,7 +371,7 @@ class WanAnimateRenderer:
                 keypoints = template_keypoints(segment_person(image, alpha) > 0.5)
             except InvalidInputError as exc:
                 logger.warning("no reference keypoints (%s); fitting the pose video to the canvas", exc.message)
-        pose = request.pose_video(motion, keypoints)
+        pose = request.pose_video(motion, keypoints, hands=True)
         face_box = face_box_from_keypoints(keypoints, image.shape[:2]) if keypoints is not None else None
         ctx.report(0.0, "loading Wan-Animate")
         pipe = self.load()

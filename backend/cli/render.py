@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--camera", choices=("orthographic", "perspective"), default="orthographic",
                         help="projection of the motion (default orthographic front view)")
     parser.add_argument("--yaw", type=float, default=0.0, metavar="DEG", help="turn the camera around the dancer")
-    parser.add_argument("--hands", action="store_true", help="draw synthetic hands in the pose video")
+    parser.add_argument("--hands", action=argparse.BooleanOptionalAction, default=None,
+                        help="draw synthetic hands in the pose video (default: on for Wan-Animate, off otherwise)")
     wan = parser.add_argument_group("Wan-Animate")
     wan.add_argument("--device", default="auto", help="torch device (auto, cuda, cuda:1, cpu)")
     wan.add_argument("--steps", type=int, default=20, help="denoising steps (default 20)")
@@ -69,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         "audio_offset_s": args.music_start,
         "pose_style": args.pose_style,
         "camera": Camera(projection=args.camera, yaw_deg=args.yaw),
-        "hands": args.hands,
     }
+    if args.hands is not None:
+        extras["hands"] = args.hands
     if reference.alpha is not None:
         extras["reference_alpha"] = reference.alpha
     if args.keypoints is not None:
