@@ -61,6 +61,16 @@ def test_extension_zip_layout_and_manifest(built):
         assert "mace_dance/blender_manifest.toml" not in archive.namelist()
 
 
+def test_manifest_passes_blenders_own_validation(built, bpy):
+    """The same check as `blender --command extension validate`, run with the tool the bpy module ships."""
+    tool = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+    if not tool.is_file():
+        pytest.skip(f"this bpy build has no extension validator at {tool}")
+    result = subprocess.run([sys.executable, str(tool), "validate", str(built[0])], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "Success" in result.stdout, result.stdout + result.stderr
+
+
 def test_extension_installs_enables_and_gets_its_wheels(built, tmp_path):
     extension, _ = built
     out = run_blender_python(f"""
