@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,8 +221,7 @@ class OutputVideos(CommitOnExit):
     def close(self) -> None:
         for writer in (self.main, self.pose, self.side):
             if writer is not None:
-                path = writer.close()
-                _make_readable(path)
+                writer.close()
 
     def _abort(self, exc: BaseException) -> None:
         for writer in (self.main, self.pose, self.side):
@@ -236,9 +234,3 @@ class OutputVideos(CommitOnExit):
             None if self.pose is None else Path(self.pose.path), None if self.side is None else Path(self.side.path),
         )  # fmt: skip
 
-
-def _make_readable(path: Path) -> None:
-    """Temporary files are created 0600; give the finished video the user's usual permissions."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)

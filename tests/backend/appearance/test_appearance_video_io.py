@@ -92,3 +92,13 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     junk.write_bytes(b"this is not audio" * 10)
     with pytest.raises(InvalidInputError, match="audio"):
         load_audio_samples(junk)
+
+
+def test_finished_video_gets_the_usual_permissions(tmp_path):
+    import os
+
+    with VideoWriter(tmp_path / "out.mp4", 64, 96, 30) as writer:
+        writer.write(next(gradient_frames(1)))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out.mp4").stat().st_mode & 0o777 == 0o666 & ~umask
