@@ -1,0 +1,41 @@
+"""`mace-dance info` reports what the loaders find, and where missing weights belong."""
+
+import json
+
+from backend.cli import main
+
+
+def run_info(capsys, monkeypatch, home) -> dict:
+    monkeypatch.setenv("MACE_DANCE_HOME", str(home))
+    for name in ("MACE_DANCE_MOTION_WEIGHTS", "MACE_DANCE_WAN_WEIGHTS", "MACE_DANCE_SMPL_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["info", "--json"]) == 0
+    sections = json.loads(capsys.readouterr().out)
+    return {item["name"]: item for items in sections.values() for item in items}
+
+
+def test_info_on_an_empty_home_names_every_missing_location(tmp_path, capsys, monkeypatch):
+    items = run_info(capsys, monkeypatch, tmp_path)
+    assert items["choreographer"]["ok"] and items["CPU puppet renderer"]["ok"]
+    assert not items["Motion Expert"]["ok"]
+    assert str(tmp_path / "weights" / "motion") in items["Motion Expert"]["hint"]
+    assert not items["Wan2.2-Animate base"]["ok"]
+    assert "huggingface-cli download Wan-AI/Wan2.2-Animate-14B-Diffusers" in items["Wan2.2-Animate base"]["hint"]
+
+
+def test_info_finds_an_official_motion_checkpoint_and_the_mace_files(tmp_path, capsys, monkeypatch):
+    (tmp_path / "weights" / "motion").mkdir(parents=True)
+    (tmp_path / "weights" / "motion" / "train-3750.pt").write_bytes(b"not loaded by info")
+    mace = tmp_path / "weights" / "appearance" / "mace"
+    mace.mkdir(parents=True)
+    (mace / "Adapter.safetensors").write_bytes(b"")
+    items = run_info(capsys, monkeypatch, tmp_path)
+    assert items["Motion Expert"]["ok"] and "train-3750.pt" in items["Motion Expert"]["detail"]
+    assert items["MACE Adapter.safetensors"]["ok"] and not items["MACE LoRA.safetensors"]["ok"]
+
+
+def test_info_text_output(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MACE_DANCE_HOME", str(tmp_path))
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "[ok] choreographer" in out and "[--] Motion Expert" in out
