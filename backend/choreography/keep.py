@@ -101,7 +101,10 @@ def apply_keep(new: Motion, keep) -> Motion:
         joint_kept = joint_mask[j] or (j == 0 and keep.keep_root)
         kept = frame_mask & joint_kept
         poses[:, j] = blend_rotations(new.poses[:, j], old.poses[:, j], kept)
-    trans = blend_vectors(new.trans, old.trans, frame_mask & bool(keep.keep_root))
+        poses[kept, j] = old.poses[kept, j]  # bit-exact, not through quaternions
+    root_kept = frame_mask & bool(keep.keep_root)
+    trans = blend_vectors(new.trans, old.trans, root_kept)
+    trans[root_kept] = old.trans[root_kept]
 
     contacts = new.contacts
     if old.contacts is not None and contacts is not None:

@@ -202,7 +202,7 @@ class DanceRig:
         Args:
             values: (T, P) parameter curves (stage frame, degrees and metres).
         Returns:
-            poses (T, 24, 3) float64 axis-angle, trans (T, 3) pelvis position (metres, floor y = 0),
+            poses (T, 24, 3) float64 axis-angle, trans (T, 3) SMPL translation (metres, floor y = 0),
             planted (T, 2) bool — left and right foot on the floor.
         """
         v = {name: values[:, i] for i, name in enumerate(PARAM_NAMES)}
@@ -231,16 +231,17 @@ class DanceRig:
             local[:, elbow] = _rot(1, -sign * v[f"{side}_elbow"])
             local[:, wrist] = _rot(2, -sign * v[f"{side}_wrist"])
 
-        trans = self._pelvis_position(v, pelvis_rot)
+        pelvis = self._pelvis_position(v, pelvis_rot)
         planted = np.stack([v["lf_lift"] < 1e-3, v["rf_lift"] < 1e-3], axis=1)
-        self._legs(v, local, pelvis_rot, trans)
+        self._legs(v, local, pelvis_rot, pelvis)
         poses = matrix_to_axis_angle(local)
         # Safety net: a lifted foot at the end of a high kick may ask the ankle for more than it has.
         for ankle in (LEFT_ANKLE, RIGHT_ANKLE):
             angle = np.linalg.norm(poses[:, ankle], axis=-1, keepdims=True)
             limit = np.deg2rad(ANKLE_LIMIT_DEG)
             poses[:, ankle] *= np.where(angle > limit, limit / np.maximum(angle, 1e-12), 1.0)
-        return poses, trans, planted
+        # SMPL puts the pelvis at trans + offsets[0] (zero for the default skeleton, J_0 for a real body).
+        return poses, pelvis - self.skeleton.offsets[0], planted
 
     def _arm(self, raise_deg, fwd_deg, twist_deg, sign: float) -> np.ndarray:
         """Shoulder rotation putting the upper arm at (raise, fwd) with a twist about itself."""
@@ -271,7 +272,7 @@ class DanceRig:
         height = limit - softness * np.logaddexp(0.0, (limit - height) / softness)
         return np.stack([x, height, z], axis=-1)
 
-    def _legs(self, v: dict[str, np.ndarray], local: np.ndarray, pelvis_rot: np.ndarray, trans: np.ndarray) -> None:
+    def _legs(self, v: dict[str, np.ndarray], local: np.ndarray, pelvis_rot: np.ndarray, pelvis: np.ndarray) -> None:
         """Two-bone IK for both legs, writing hip, knee, ankle rotations into ``local`` in place."""
         o = self.skeleton.offsets
         forward_rest = np.array([0.0, 0.0, 1.0])
@@ -285,7 +286,7 @@ class DanceRig:
             foot_rot = _rot(1, foot_yaw) @ _rot(0, np.minimum(lift * 120.0, 25.0))
             toe_dir = foot_rot @ forward_rest
 
-            hip_pos = trans + pelvis_rot @ o[hip]
+            hip_pos = pelvis + pelvis_rot @ o[hip]
             to_ankle = target - hip_pos
             l1, l2 = self.thigh[k], self.shin[k]
             dist = np.clip(np.linalg.norm(to_ankle, axis=-1), abs(l1 - l2) + 1e-3, 0.999 * (l1 + l2))
