@@ -129,3 +129,11 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
             raise RuntimeError("crash mid-write")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]  # no temp file left behind
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    target = tmp_path / "shared.bin"
+    atomic_write_bytes(target, b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)

@@ -1,0 +1,76 @@
+"""``mace-dance generate``: music -> SMPL dance (.npz) and a preview video with the music."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from shared.genres import GENRES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "generate",
+        help="make a dance from a music file",
+        description="Generate an SMPL dance for MUSIC. Writes DIR/<song>.npz (poses (T,24,3) axis-angle, trans, "
+        "betas, fps; Y-up, metres), DIR/<song>_beats.json and DIR/<song>_preview.mp4 (skeleton with the music). "
+        "Uses the Motion Expert when its weights are installed (see `mace-dance info`), else the embedded "
+        "choreographer, which needs no GPU.",
+    )
+    parser.add_argument("music", type=Path, help="music file (wav, mp3, flac or ogg)")
+    parser.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same dance (default 0)")
+    parser.add_argument("--genre", default=None, metavar="G", help=f"dance genre: {', '.join(GENRES)}")
+    parser.add_argument("--start", type=float, default=0.0, metavar="S", help="start S seconds into the music")
+    parser.add_argument("--duration", type=float, default=None, metavar="S", help="dance only S seconds")
+    parser.add_argument("--generator", choices=("auto", "choreographer", "motion_expert"), default="auto",
+                        help="which motion generator to use (default: auto)")
+    parser.add_argument("--device", default="auto", help="torch device for the Motion Expert (auto, cpu, cuda)")
+    parser.add_argument("--no-preview", action="store_true", help="skip the preview video")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from shared.errors import InvalidInputError
+    from shared.genres import genre_index
+    from shared.motion_io import save_motion
+
+    from ..config import BackendConfig
+    from ..generators import MotionRequest, select_motion_generator
+    from ._progress import progress_bar
+
+    if not args.music.is_file():
+        raise InvalidInputError(f"music file not found: {args.music}")
+    try:
+        genre_index(args.genre)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    config = BackendConfig(device=args.device, motion_generator=args.generator)
+    generator = select_motion_generator(config)
+    request = MotionRequest(audio_path=args.music, seed=args.seed, genre=args.genre,
+                            duration_s=args.duration, start_s=args.start)
+    with progress_bar(f"dancing ({generator.name})") as ctx:
+        result = generator.generate(request, ctx)
+
+    stem = args.music.stem
+    args.out.mkdir(parents=True, exist_ok=True)
+    motion = result.motion
+    motion.metadata.update({"music": args.music.name, "seed": args.seed, "generator": result.generator})
+    motion_path = save_motion(motion, args.out / f"{stem}.npz")
+    beats_path = args.out / f"{stem}_beats.json"
+    from shared.atomic import atomic_write
+
+    with atomic_write(beats_path, "w") as handle:
+        json.dump({"tempo_bpm": float(result.tempo), "beats_s": [float(b) for b in result.beats]}, handle)
+    print(f"motion:  {motion_path}  ({motion.num_frames} frames at {motion.fps:g} fps, {result.generator})")
+    print(f"beats:   {beats_path}  ({len(result.beats)} beats, {result.tempo:.1f} BPM)")
+
+    if not args.no_preview:
+        from ..appearance.preview import write_preview_video
+
+        preview_path = args.out / f"{stem}_preview.mp4"
+        with progress_bar("preview video") as ctx:
+            write_preview_video(motion, preview_path, audio_path=args.music, audio_offset_s=args.start, ctx=ctx)
+        print(f"preview: {preview_path}")
+    return 0
