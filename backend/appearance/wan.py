@@ -132,7 +132,7 @@ def load_wan_animate_pipeline(model_dir: str | Path, transformer_file: str | Pat
         kwargs: passed to ``from_pretrained`` (e.g. ``tokenizer=None``).
     """
     import torch
-    from diffusers import WanAnimatePipeline, WanAnimateTransformer3DModel
+    from diffusers import WanAnimatePipeline
 
     model_dir = Path(model_dir)
     if not (model_dir / "model_index.json").is_file():

@@ -18,7 +18,6 @@ from backend.appearance.pose_video import (
     PoseVideoOptions,
     face_box_from_keypoints,
     face_image,
-    fit_to_canvas,
     fit_to_reference,
     limb_polygons,
     project,
