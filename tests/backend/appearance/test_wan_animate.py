@@ -8,6 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
+import numpy as np  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 from backend.appearance import RenderRequest, select_renderer  # noqa: E402
@@ -227,3 +228,33 @@ def test_original_format_transformer_is_checked_key_by_key(tmp_path, tiny_wan_fo
         load_original_transformer(tmp_path / "partial.safetensors", config_dir, torch.float32)
     message = str(info.value)
     assert "weights missing" in message and "1 unexpected" in message and "some.other.weight" in message
+
+
+class _RecordingPipeline:
+    """Wraps the tiny pipeline and keeps the conditioning it was given."""
+
+    def __init__(self, tiny):
+        self.tiny, self.transformer, self.tokenizer, self.calls = tiny, tiny.transformer, None, []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        return self.tiny(**kwargs)
+
+
+@pytest.mark.parametrize("face", ["reference", "black"])
+def test_conditioning_pose_video_and_face_frames(tmp_path, tiny_wan_pipeline, make_dance, make_person, face):
+    recorder = _RecordingPipeline(tiny_wan_pipeline)
+    renderer = WanAnimateRenderer(pipeline=recorder, options=tiny_options(steps=1, face=face))
+    renderer.render(request_for(tmp_path, make_dance, make_person, frames=9))
+    call = recorder.calls[0]
+    assert len(call["pose_video"]) == 9 and len(call["face_video"]) == 9
+    assert call["pose_video"][0].size == (64, 96) and call["image"].size == (64, 96)
+    faces = [np.asarray(frame) for frame in call["face_video"]]
+    size = tiny_wan_pipeline.transformer.config.motion_encoder_size
+    assert faces[0].shape == (size, size, 3)
+    assert all((f == faces[0]).all() for f in faces)  # one static expression, repeated
+    if face == "black":
+        assert faces[0].max() == 0
+    else:  # the drawn person's skin-coloured head fills the crop
+        skin = np.array([224, 172, 140])
+        assert (np.abs(faces[0].astype(int) - skin).sum(-1) < 40).mean() > 0.3
