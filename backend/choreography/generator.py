@@ -50,7 +50,9 @@ def choreograph(
     ctx.report(0.5, "posing the dancer")
     num_frames = int(num_frames or features.num_frames)
     times = np.arange(num_frames) / features.fps
-    poses, trans, contacts, _ = render(placements, planner.grid.position(times), DanceRig(skeleton))
+    poses, trans, contacts, _ = render(
+        placements, planner.grid.position(times), DanceRig(skeleton), groove=planner.groove_gain(times)
+    )
     motion = Motion(
         poses=poses.astype(np.float32),
         trans=trans.astype(np.float32),

@@ -29,6 +29,8 @@ from .synthesis import Placement, end_state
 
 BEATS_PER_BAR = 4
 PHRASE_BEATS = 16
+#: Smallest and largest move amplitude (1 = as authored).
+AMPLITUDE_RANGE = (0.85, 1.45)
 #: The dancer's root stays within this distance of centre stage, metres.
 STAGE_RADIUS = 1.0
 #: Typical loudness rank each family suits (0 quiet … 1 loud).
@@ -111,6 +113,9 @@ class Planner:
         self.grid = make_grid(features)
         self.family_weights = GENRE_FAMILY_WEIGHTS.get(genre or "", {})
         self._loudness_rank = _loudness_rank(features.energy)
+        # A dancer's personal style for this seed: overall size of the moves and depth of the groove.
+        self.amplitude_style = float(self.rng.uniform(0.9, 1.1))
+        self.groove_style = float(self.rng.uniform(0.7, 1.3))
 
     def plan(self) -> list[Placement]:
         """Placements covering the music from its start to past its end."""
@@ -212,7 +217,7 @@ class Planner:
         """Place ``move``, turning a travelling move around (or swapping it) to stay on stage."""
         scale = beat_scale(move, period)
         t0, t1 = self.grid.time(np.array([position, position + move.beats * scale]))
-        amplitude = 0.95 + 0.45 * self._mean_rank(t0, t1)
+        amplitude = float(np.clip(self.amplitude_style * (0.95 + 0.45 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
         for candidate in (move, mirrored(move)):
             placement = Placement(candidate, position, scale, amplitude, origin, facing)
             if np.hypot(*end_state(placement)[0]) <= STAGE_RADIUS or np.hypot(*end_state(placement)[0]) < np.hypot(
@@ -222,6 +227,12 @@ class Planner:
         still = [m for m in MOVES.values() if m.beats == move.beats and not np.any(m.travel)]
         replacement = still[int(self.rng.integers(len(still)))]
         return Placement(replacement, position, scale, amplitude, origin, facing)
+
+    def groove_gain(self, seconds: np.ndarray) -> np.ndarray:
+        """(T,) depth of the on-beat groove at these times: this dancer's style, deeper when loud."""
+        fps = self.features.fps
+        index = np.clip(np.round(np.asarray(seconds) * fps).astype(np.int64), 0, len(self._loudness_rank) - 1)
+        return self.groove_style * (0.5 + self._loudness_rank[index])
 
     def _mean_rank(self, t0: float, t1: float) -> float:
         """Mean loudness rank (0 … 1) of the music between two times."""

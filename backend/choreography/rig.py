@@ -90,11 +90,11 @@ _PARAMS: tuple[Param, ...] = (
     # Feet: ankle position (x, z) on the floor, lift above the floor, yaw relative to ``facing``.
     Param("lf_x", STANCE_HALF_WIDTH, -50.0, 50.0, "rf_x", scales=False, ease=True, neg_partner=True),
     Param("lf_z", 0.0, -50.0, 50.0, "rf_z", scales=False, ease=True),
-    Param("lf_lift", 0.0, 0.0, 0.45, "rf_lift", ease=True),
+    Param("lf_lift", 0.0, 0.0, 0.38, "rf_lift", ease=True),
     Param("lf_yaw", FOOT_TURNOUT, -60.0, 60.0, "rf_yaw", scales=False, ease=True, neg_partner=True),
     Param("rf_x", -STANCE_HALF_WIDTH, -50.0, 50.0, "lf_x", scales=False, ease=True, neg_partner=True),
     Param("rf_z", 0.0, -50.0, 50.0, "lf_z", scales=False, ease=True),
-    Param("rf_lift", 0.0, 0.0, 0.45, "lf_lift", ease=True),
+    Param("rf_lift", 0.0, 0.0, 0.38, "lf_lift", ease=True),
     Param("rf_yaw", -FOOT_TURNOUT, -60.0, 60.0, "lf_yaw", scales=False, ease=True, neg_partner=True),
 )
 

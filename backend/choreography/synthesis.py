@@ -128,14 +128,16 @@ def hermite(
     )
 
 
-def add_pulse(curves: np.ndarray, beat_positions: np.ndarray) -> None:
+def add_pulse(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray | float = 1.0) -> None:
     """The dancer's groove under every move: knees sink into each music beat and rise on the "and",
-    and the head nods with them (in place). Even half-time moves then show every beat."""
-    down = 0.5 * (1.0 + np.cos(2.0 * np.pi * beat_positions))  # 1 on the beat, 0 on the "and"
+    and the head nods with them (in place). Even half-time moves then show every beat. ``gain`` (T,) or
+    scalar scales the whole groove (deeper when the music is loud)."""
+    gain = np.asarray(gain, dtype=np.float64)
+    down = gain * 0.5 * (1.0 + np.cos(2.0 * np.pi * beat_positions))  # 1 on the beat, 0 on the "and"
     curves[:, PARAM_INDEX["drop"]] += PULSE_DROP * down
     curves[:, PARAM_INDEX["head_nod"]] += PULSE_NOD * down
     # Weight shifts from foot to foot, one beat each (extremes on the beats, so velocity minima stay there).
-    side = np.cos(np.pi * beat_positions)
+    side = gain * np.cos(np.pi * beat_positions)
     curves[:, PARAM_INDEX["sway"]] += PULSE_SWAY * side
     curves[:, PARAM_INDEX["hip_roll"]] += PULSE_ROLL * side
     curves[:, PARAM_INDEX["chest_twist"]] -= PULSE_TWIST * side
@@ -194,7 +196,7 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def render(
-    placements: list[Placement], beat_positions: np.ndarray, rig: DanceRig
+    placements: list[Placement], beat_positions: np.ndarray, rig: DanceRig, groove: np.ndarray | float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sample the planned dance.
 
@@ -202,6 +204,7 @@ def render(
         placements: consecutive moves covering ``beat_positions``.
         beat_positions: (T,) grid beat position of each frame.
         rig: the skeleton's rig.
+        groove: (T,) or scalar depth of the on-beat groove (1 = nominal).
     Returns:
         poses (T, 24, 3) axis-angle, trans (T, 3) metres (feet on y = 0), contacts (T, 4) in EDGE order,
         curves (T, P) the pose parameters.
@@ -215,7 +218,7 @@ def render(
         columns = [PARAM_INDEX[name] for name in names]
         lagged = hermite(knots, values[:, columns], hits, beat_positions - lag * beats_per_frame, EASE[columns])
         curves[:, columns] = lagged
-    add_pulse(curves, beat_positions)
+    add_pulse(curves, beat_positions, groove)
     add_step_arcs(knots, values, beat_positions, curves)
     curves = clamp_params(curves)
     lock_foot_yaw(curves)

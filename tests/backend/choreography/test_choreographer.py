@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from backend.choreography import MOVES, ChoreographerGenerator, choreograph
-from backend.choreography.planner import STAGE_RADIUS, make_grid
+from backend.choreography.planner import AMPLITUDE_RANGE, STAGE_RADIUS, make_grid
 from backend.choreography.rig import joint_limit_violations
 from backend.evaluation.beat_align import beat_align_score
 from backend.evaluation.foot import foot_skating_ratio
@@ -60,7 +60,7 @@ def test_no_joint_beyond_its_limit(click_features, genre):
 
 
 def test_every_move_respects_joint_limits_and_plants_feet(click_features):
-    """Each library move (and its mirror) danced alone at full amplitude."""
+    """Each library move (and its mirror) danced alone at the largest amplitude the planner uses."""
     from backend.choreography.rig import DanceRig
     from backend.choreography.synthesis import Placement, render
     from backend.choreography.moves import mirrored
@@ -68,7 +68,7 @@ def test_every_move_respects_joint_limits_and_plants_feet(click_features):
     rig = DanceRig()
     for move in MOVES.values():
         for variant in (move, mirrored(move)):
-            placement = Placement(variant, 0.0, 1.0, amplitude=1.3)
+            placement = Placement(variant, 0.0, 1.0, amplitude=AMPLITUDE_RANGE[1])
             positions = np.linspace(0, variant.beats, variant.beats * 15 + 1)
             poses, trans, contacts, _ = render([placement], positions, rig)
             assert joint_limit_violations(poses) == {}, variant.name
