@@ -168,9 +168,18 @@ def segment_person(image: np.ndarray, alpha: np.ndarray | None = None) -> np.nda
     ring = max(int(0.03 * min(sh, sw)), 2)
     border = np.zeros((sh, sw), dtype=bool)
     border[:ring], border[-ring:], border[:, :ring], border[:, -ring:] = True, True, True, True
-    background = np.median(lab[border], axis=0)
-    distance = np.linalg.norm(lab - background, axis=-1)
-    # Foreground = clearly farther from the background colour than the border's own spread (Lab units).
+    # The background each pixel would have if the person were not there: the border ring's colours carried
+    # smoothly into the interior (inpainting at low resolution), so a wall with a gradient or a floor
+    # meeting the frame's sides is predicted too. A pixel is surely not background when it differs from that
+    # prediction by more than the border's own noise.
+    smooth = cv2.GaussianBlur(lab, (5, 5), 0)
+    tiny = (max(sw // 4, 8), max(sh // 4, 8))
+    interior = cv2.resize((~border).astype(np.uint8), tiny, interpolation=cv2.INTER_NEAREST)
+    interior[0, :], interior[-1, :], interior[:, 0], interior[:, -1] = 0, 0, 0, 0
+    lab8 = cv2.resize(np.clip(smooth, 0, 255).astype(np.uint8), tiny, interpolation=cv2.INTER_AREA)
+    expected = cv2.inpaint(lab8, interior, 3, cv2.INPAINT_TELEA)
+    expected = cv2.resize(expected, (sw, sh), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    distance = np.linalg.norm(smooth - expected, axis=-1)
     threshold = max(1.5 * float(np.percentile(distance[border], 99)), 10.0)
     foreground = cv2.medianBlur((distance > threshold).astype(np.uint8), 3)
 

@@ -43,6 +43,19 @@ def test_silhouette_matches_the_drawn_person(make_person):
     assert iou > 0.9
 
 
+def test_silhouette_on_a_wall_with_a_gradient_a_floor_and_noise(make_person):
+    image = make_person(240, 400)
+    background = (np.abs(image.astype(int) - BACKGROUND).sum(axis=-1) <= 30)
+    height, width = background.shape
+    ys, xs = np.mgrid[0:height, 0:width]
+    wall = np.stack([120 + 60 * ys / height, 140 + 40 * xs / width, 160 - 50 * ys / height], axis=-1)
+    wall[int(0.8 * height):] = (90, 80, 70)  # a floor meeting both sides of the frame
+    wall += np.random.default_rng(0).normal(0, 8, wall.shape)
+    image[background] = np.clip(wall[background], 0, 255).astype(np.uint8)
+    found, truth = segment_person(image) > 0.5, ~background
+    assert (found & truth).sum() / (found | truth).sum() > 0.9
+
+
 def test_silhouette_from_alpha_and_a_clear_error_without_a_person(make_person):
     image = make_person(200, 320)
     alpha = (person_mask(image) * 255).astype(np.uint8)
