@@ -235,3 +235,29 @@ def test_a_taller_body_with_a_root_offset_keeps_its_feet_planted(click_features)
     _assert_planted_feet_still(joints, motion.contacts, "tall")
     assert 0.7 < np.median(joints[:, 0, 1]) < 1.1
     assert abs(np.median(joints[:, 0, 0])) < 0.5  # the pelvis, not trans, dances around centre stage
+
+
+def _speed_and_jerk(joints: np.ndarray, fps: float) -> tuple[float, float, float]:
+    speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1) * fps
+    jerk = np.linalg.norm(np.diff(joints, n=3, axis=0), axis=-1) * fps**3
+    return float(speed.mean()), float(np.percentile(speed, 95)), float(jerk.mean())
+
+
+def test_movement_is_in_the_range_of_real_people(shared_data):
+    """Compared with the real motion capture beside the repository: as fast as real (non-acrobatic)
+    movement on average, never frozen, and smoother than captured movement (no jitter)."""
+    from backend.features import analyze_music
+
+    real = []
+    for path in sorted((shared_data / "motion").glob("*.npz")):
+        with np.load(path, allow_pickle=False) as data:
+            real.append(_speed_and_jerk(data["joints"].astype(np.float64), float(data["fps"])))
+    real = np.array(real)  # (clips, 3)
+    features = analyze_music(shared_data / "music" / "hyperrogue-hr3-caves.ogg", duration_s=40.0)
+    ours = np.array([_speed_and_jerk(choreograph(features, seed=s)[0].joint_positions(), 30.0) for s in range(2)])
+    speed, p95, jerk = ours.mean(axis=0)
+    print(f"mean joint speed {speed:.2f} m/s (real {real[:, 0].min():.2f}–{real[:, 0].max():.2f}), "
+          f"p95 {p95:.2f} m/s, jerk {jerk:.0f} m/s³ (real median {np.median(real[:, 2]):.0f})")
+    assert 0.5 * real[:, 0].min() <= speed <= real[:, 0].max()
+    assert p95 >= 1.0  # dancing, not standing
+    assert jerk <= np.median(real[:, 2])
