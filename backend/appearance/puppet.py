@@ -159,9 +159,16 @@ def part_edge_weights(vertices: np.ndarray, edges: np.ndarray, rig: np.ndarray) 
 
 @dataclass
 class PuppetMesh:
-    """vertices (N, 2) pixels, triangles (F, 3), handles (P,) vertex indices, handle_rest (P, 2) pixels,
-    handle_bones (P,) bone index and fraction along the bone (P,) (fraction > 1 = past the bone's end),
-    triangle_bones (F,) bone index of each triangle."""
+    """The puppet's triangle mesh in photo (canvas) pixels.
+
+    Attributes:
+        vertices: (N, 2) float64 pixels; the first P are the handles.
+        triangles: (F, 3) int vertex indices.
+        handles: (P,) int vertex indices of the handles (0 .. P-1).
+        handle_bones: (P,) int bone of each handle.
+        handle_fractions: (P,) float position along that bone (0 = parent joint, 1 = child joint, > 1 = past it).
+        triangle_bones: (F,) int nearest bone of each triangle (its draw order and depth).
+    """
 
     vertices: np.ndarray
     triangles: np.ndarray
