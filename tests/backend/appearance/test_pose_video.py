@@ -211,3 +211,15 @@ def test_bad_input_is_an_error():
         PoseVideoOptions(style="openpose")
     with pytest.raises(InvalidInputError):
         Camera(projection="fisheye")
+
+
+def test_preview_video_has_every_frame_and_the_music(tmp_path, make_dance, make_music):
+    from backend.appearance.preview import write_preview_video
+    from backend.appearance.video_io import probe
+
+    music = make_music(tmp_path / "song.wav", 3.0)
+    path = write_preview_video(make_dance(15), tmp_path / "preview.mp4", audio_path=music, audio_offset_s=1.0,
+                               width=64, height=96)  # fmt: skip
+    info = probe(path)
+    assert (info.frames, info.fps, info.width) == (15, 30.0, 64)
+    assert info.audio_duration_s == pytest.approx(0.5, abs=0.03)
