@@ -11,7 +11,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import logging
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -143,7 +142,6 @@ class VideoWriter(CommitOnExit):
             self._abort(exc)
             raise
         self._atomic.__exit__(None, None, None)
-        _make_readable(self.path)
         return self.path
 
     def _mux_audio(self) -> None:
@@ -164,22 +162,6 @@ class VideoWriter(CommitOnExit):
         with contextlib.suppress(Exception):
             self._container.close()
         self._atomic.__exit__(type(exc), exc, exc.__traceback__)
-
-
-def _make_readable(path: Path) -> None:
-    """Temporary files are created 0600; give the finished video the user's usual permissions."""
-    os.chmod(path, 0o666 & ~_current_umask())
-
-
-def _current_umask() -> int:
-    """The process umask, read without changing it (``os.umask`` would race with other threads)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
 
 
 def load_audio_samples(path: str | Path, offset_s: float = 0.0, duration_s: float | None = None) -> np.ndarray:
