@@ -13,7 +13,7 @@ from backend.generators import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
 
 from .checkpoint import CheckpointLocation, find_checkpoint
-from .pipeline import MotionExpertPipeline
+from .pipeline import MotionExpertPipeline, keep_at_fps
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class MotionExpertGenerator:
     """
 
     name = "motion_expert"
+    MODEL_FPS = 30.0
 
     def __init__(self, weights: str | Path, device: str = "cpu", num_inference_steps: int | None = None,
                  mamba_backend: str = "auto"):  # fmt: skip
@@ -66,15 +67,16 @@ class MotionExpertGenerator:
 
         ctx = ensure_context(ctx)
         duration = request.duration_s
-        if duration is None and request.keep is not None:
-            duration = request.keep.motion.duration  # regenerate exactly the span being edited
+        keep = keep_at_fps(request.keep, self.MODEL_FPS)
+        if duration is None and keep is not None:
+            duration = keep.motion.num_frames / self.MODEL_FPS  # regenerate exactly the span being edited
         music = analyze_music(request.audio_path, start_s=request.start_s, duration_s=duration,
                               ctx=ctx.subrange(0.0, ANALYSIS_SHARE))  # fmt: skip
         features = music.edge35
-        if request.keep is not None:
-            features = _fit_length(features, round(request.keep.motion.duration * music.fps))
+        if keep is not None:
+            features = _fit_length(features, keep.motion.num_frames)
         motion = self.pipeline(
-            features, genre=request.genre, seed=request.seed, keep=request.keep,
+            features, genre=request.genre, seed=request.seed, keep=keep,
             num_inference_steps=self.num_inference_steps, ctx=ctx.subrange(ANALYSIS_SHARE, 1.0),
         )  # fmt: skip
         motion.metadata["music"] = Path(request.audio_path).name

@@ -81,6 +81,9 @@ def find_clips(folder: str | Path, ctx: JobContext | None = None) -> list[DanceC
         ctx.report(index / max(len(motions), 1), f"reading {path.name}")
         if path.stem in feature_files:
             music = np.load(feature_files[path.stem], allow_pickle=False).astype(np.float32)
+            if music.ndim != 2 or music.shape[1] != 35:
+                raise InvalidInputError(f"{feature_files[path.stem]}: expected (frames, 35) music features, "
+                                        f"got shape {music.shape}")  # fmt: skip
         elif path.stem in music_files:
             music = analyze_music(music_files[path.stem]).edge35
         else:

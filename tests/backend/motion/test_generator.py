@@ -83,3 +83,16 @@ def test_real_music(weights, shared_data):
     assert result.motion.num_frames == pytest.approx(120, abs=2)
     assert np.isfinite(result.motion.poses).all()
     assert 60 < result.tempo < 200
+
+
+def test_regenerates_a_motion_edited_at_another_frame_rate(weights, tmp_path):
+    from .conftest import dance_motion
+
+    generator = MotionExpertGenerator(weights, num_inference_steps=2, mamba_backend="torch")
+    edited = dance_motion(121, fps=60.0, seed=3)  # 2 s at 60 fps -> 61 frames at 30 fps
+    frames = np.zeros(121, dtype=bool)
+    frames[:30] = True
+    result = generator.generate(MotionRequest(audio_path=_tone(tmp_path / "c.wav", seconds=3.0),
+                                              keep=KeepSpec(motion=edited, frame_mask=frames)))  # fmt: skip
+    assert result.motion.num_frames == 61 and result.motion.fps == 30.0
+    assert np.array_equal(result.motion.poses[:15], edited.resample(30.0).poses[:15])
