@@ -25,6 +25,8 @@ class MACE_PG_settings(bpy.types.PropertyGroup):
                                 description="Where the rendered video is written (// = next to the .blend)")
     width: IntProperty(name="Width", default=512, min=64, max=4096, step=16)
     height: IntProperty(name="Height", default=512, min=64, max=4096, step=16)
+    save_pose_video: BoolProperty(name="Save Pose Video", default=True,
+                                  description="Also save the skeleton video the renderer followed, as <output>_pose.mp4")
 
 
 class MACE_PG_status(bpy.types.PropertyGroup):

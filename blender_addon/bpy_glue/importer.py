@@ -86,5 +86,10 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
             bpy.data.objects.remove(armature)
             bpy.data.armatures.remove(data)
         raise
+    if created:  # a new rig is what the animator works on next: make it the active, selected object
+        view_layer = context.view_layer
+        for obj in view_layer.objects:
+            obj.select_set(obj == armature)
+        view_layer.objects.active = armature
     scene.frame_set(frame_start)
     return ImportResult(armature, action, created, warnings)

@@ -51,7 +51,8 @@ class MACE_OT_render_reference(bpy.types.Operator):
         def submit(client):
             return client.submit_render_video(
                 motion, image_bytes, audio_bytes=audio, audio_name=os.path.basename(music) if audio else None,
-                width=int(settings.width), height=int(settings.height), options={})
+                width=int(settings.width), height=int(settings.height),
+                options={"pose_video": bool(settings.save_pose_video)})
 
         def finish(outcome) -> None:
             atomic.atomic_write_bytes(out_path, outcome.video_bytes)

@@ -88,6 +88,7 @@ class MACE_PT_dance_render(_DancePanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "width")
         row.prop(settings, "height")
+        layout.prop(settings, "save_pose_video")
         row = layout.row()
         row.enabled = not status.busy and armature_glue.find_smpl_armature(context) is not None
         row.operator("mace.render_reference", icon="RENDER_ANIMATION")

@@ -1,48 +1,9 @@
-"""Fixtures for the add-on tests: the bpy module (skip without it), the add-on enabled once, a clean scene."""
+"""Fixtures for the add-on tests (``bpy``, ``addon`` and ``scene`` live in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-
-@pytest.fixture(scope="session")
-def bpy():
-    return pytest.importorskip("bpy", reason="the bpy module (pip install bpy==5.0.1) drives Blender in these tests")
-
-
-@pytest.fixture(scope="session")
-def addon(bpy):
-    """The add-on enabled like a user would (so its preferences exist); disabled at the end."""
-    import addon_utils
-
-    module = addon_utils.enable("blender_addon", default_set=True, handle_error=None)
-    assert module is not None, "blender_addon failed to enable"
-    yield module
-    addon_utils.disable("blender_addon", default_set=True, handle_error=None)
-
-
-@pytest.fixture
-def scene(bpy, addon):
-    """The current scene, emptied of objects, actions, markers and strips, at 30 fps."""
-    from blender_addon import jobs
-
-    for obj in list(bpy.data.objects):
-        bpy.data.objects.remove(obj)
-    for collection in (bpy.data.armatures, bpy.data.actions, bpy.data.meshes):
-        for block in list(collection):
-            collection.remove(block)
-    scene = bpy.context.scene
-    scene.timeline_markers.clear()
-    if scene.sequence_editor is not None:
-        scene.sequence_editor_clear()
-    scene.render.fps, scene.render.fps_base = 30, 1.0
-    scene.frame_start, scene.frame_end = 1, 250
-    scene.use_preview_range = False
-    status = bpy.context.window_manager.mace_dance_status
-    status.busy, status.error, status.hint, status.message = False, "", "", ""
-    yield scene
-    jobs.SESSION.shutdown()
 
 
 def _random_motion(num_frames: int = 60, fps: float = 30.0, seed: int = 0):

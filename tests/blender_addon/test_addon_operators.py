@@ -35,20 +35,6 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def prefs(bpy, addon):
-    """The add-on preferences, restored after the test."""
-    from blender_addon import preferences
-
-    prefs = preferences.get(bpy.context)
-    names = ("address", "start_local", "timeout_s", "backend_command", "backend_python", "startup_timeout_s",
-             "smpl_model_path")
-    saved = {name: getattr(prefs, name) for name in names}
-    yield prefs
-    for name, value in saved.items():
-        setattr(prefs, name, value)
-
-
-@pytest.fixture
 def music(tmp_path) -> Path:
     path = tmp_path / "beat.wav"
     with wave.open(str(path), "wb") as handle:
