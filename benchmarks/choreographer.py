@@ -140,7 +140,8 @@ def run(music: Path | None = None, seeds: int = 3, verbose: bool = True) -> dict
         say(f"{name:>7} {row['analysis_s']:11.3f} {row['choreography_s']:15.3f} {row['total_s']:8.3f} "
             f"{row['choreography_s'] / row['analysis_s']:16.3f}")  # fmt: skip
     total_30 = timing[f"{LENGTHS_S[0]:g}s"]["total_s"]
-    say(f"goal: 30 s of music in < {GOAL_30S:g} s total -> {total_30:.2f} s ({'met' if total_30 < GOAL_30S else 'MISSED'})")
+    verdict = "met" if total_30 < GOAL_30S else "MISSED"
+    say(f"goal: 30 s of music in < {GOAL_30S:g} s total -> {total_30:.2f} s ({verdict})")
 
     realism = {"generated": {k: float(np.mean([g[k] for g in generated])) for k in generated[0]}}
     realism.update(real_stats())

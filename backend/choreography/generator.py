@@ -100,7 +100,9 @@ class ChoreographerGenerator:
         motion, _ = choreograph(
             features, seed=seed, genre=genre, num_frames=num_frames, skeleton=self.skeleton, ctx=ctx.subrange(0.7, 0.95)
         )
-        motion.metadata.update(seed=int(request.seed), music=Path(request.audio_path).name, start_s=float(request.start_s))
+        motion.metadata.update(
+            seed=int(request.seed), music=Path(request.audio_path).name, start_s=float(request.start_s)
+        )
         if keep is not None:
             if abs(keep.motion.fps - motion.fps) > 1e-6:
                 motion = motion.resample(keep.motion.fps)

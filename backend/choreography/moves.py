@@ -206,7 +206,8 @@ def _moves() -> list[Move]:
     add(Move("step_touch", "step", 4, (
         key(0),
         key(0.5, False, lf_x=W + 0.16, rf_x=-W, lf_lift=0.07, root_x=0.08, sway=0.03, drop=0.05),
-        key(1, lf_x=W + 0.30, rf_x=-W, root_x=0.15, sway=0.05, drop=0.09, l_raise=35, r_raise=35, l_elbow=70, r_elbow=70),
+        key(1, lf_x=W + 0.30, rf_x=-W, root_x=0.15, sway=0.05, drop=0.09, l_raise=35, r_raise=35, l_elbow=70,
+            r_elbow=70),
         key(2, lf_x=W + 0.30, rf_x=W + 0.30 - 2 * W, root_x=0.30, drop=0.05, head_nod=6, l_elbow=80, r_elbow=80),
         key(3, rf_x=-W, lf_x=W + 0.30, root_x=0.15, sway=-0.05, drop=0.09, l_raise=35, r_raise=35, l_elbow=70,
             r_elbow=70),
@@ -455,12 +456,12 @@ def _spin() -> Move:
         previous = stance_feet(0.0, 0.0, 360.0 * (step - 1) / 8.0, half_width=0.09)
         moving = "rf" if step % 2 else "lf"
         planted = "lf" if moving == "rf" else "rf"
+        gather = min(1.0, step / 2, (8 - step) / 2)  # the arms gather in over the first beat, open over the last
         pose = {
             f"{moving}_x": feet[f"{moving}_x"], f"{moving}_z": feet[f"{moving}_z"],
             f"{planted}_x": previous[f"{planted}_x"], f"{planted}_z": previous[f"{planted}_z"],
             "facing": facing, "drop": 0.06,
-            # The arms gather in over the first beat and open again over the last.
-            **{name: NEUTRAL[PARAM_INDEX[name]] + (value - NEUTRAL[PARAM_INDEX[name]]) * min(1.0, step / 2, (8 - step) / 2)
+            **{name: NEUTRAL[PARAM_INDEX[name]] + (value - NEUTRAL[PARAM_INDEX[name]]) * gather
                for name, value in arms.items()},
         }  # fmt: skip
         keys.append(key(step / 2.0, False, **pose))  # the turn flows; the feet still land softly

@@ -25,6 +25,7 @@ from scipy.interpolate import PchipInterpolator
 from backend.features import MusicFeatures
 
 from .moves import FAMILIES, MOVES, Move, mirrored
+from .rig import PARAM_INDEX
 from .synthesis import Placement, end_state
 
 BEATS_PER_BAR = 4
@@ -33,6 +34,8 @@ PHRASE_BEATS = 16
 AMPLITUDE_RANGE = (0.85, 1.45)
 #: The dancer's root stays within this distance of centre stage, metres.
 STAGE_RADIUS = 1.0
+#: Moves whose root stays this close to where they start count as "in place" (stage-safe fillers).
+STILL_REACH = 0.15
 #: Typical loudness rank each family suits (0 quiet … 1 loud).
 FAMILY_ENERGY = {
     "groove": 0.15, "wave": 0.35, "step": 0.45, "arms": 0.55, "legs": 0.6, "turn": 0.6, "bounce": 0.8,
@@ -220,11 +223,10 @@ class Planner:
         amplitude = float(np.clip(self.amplitude_style * (0.95 + 0.45 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
         for candidate in (move, mirrored(move)):
             placement = Placement(candidate, position, scale, amplitude, origin, facing)
-            if np.hypot(*end_state(placement)[0]) <= STAGE_RADIUS or np.hypot(*end_state(placement)[0]) < np.hypot(
-                *origin
-            ):
+            # Fine when it stays on stage, or at least takes the dancer no further out than now.
+            if _reach(placement) <= max(STAGE_RADIUS, float(np.hypot(*origin)) + 1e-9):
                 return placement
-        still = [m for m in MOVES.values() if m.beats == move.beats and not np.any(m.travel)]
+        still = [m for m in MOVES.values() if m.beats == move.beats and _reach(Placement(m, 0.0)) <= STILL_REACH]
         replacement = still[int(self.rng.integers(len(still)))]
         return Placement(replacement, position, scale, amplitude, origin, facing)
 
@@ -240,6 +242,12 @@ class Planner:
         a = int(np.clip(np.floor(t0 * fps), 0, len(self._loudness_rank) - 1))
         b = int(np.clip(np.ceil(t1 * fps), a + 1, len(self._loudness_rank)))
         return float(self._loudness_rank[a:b].mean())
+
+
+def _reach(placement: Placement) -> float:
+    """Farthest the placement's root goes from centre stage at any of its keys, metres."""
+    _, values, _ = placement.keys()
+    return float(np.hypot(values[:, PARAM_INDEX["root_x"]], values[:, PARAM_INDEX["root_z"]]).max())
 
 
 def _loudness_rank(energy: np.ndarray) -> np.ndarray:

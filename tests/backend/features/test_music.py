@@ -41,7 +41,8 @@ def test_edge35_layout_and_shapes(write_wav):
     assert features.edge35.shape == (1 + num_samples // 512, 35) == (features.num_frames, 35)
     assert features.edge35.dtype == np.float32
     np.testing.assert_array_equal(features.edge35[:, 0], features.onset_env)
-    np.testing.assert_array_equal(np.flatnonzero(features.edge35[:, 34]), np.round(features.beat_times * 30).astype(int))
+    beat_frames = np.round(features.beat_times * 30).astype(int)
+    np.testing.assert_array_equal(np.flatnonzero(features.edge35[:, 34]), beat_frames)
     assert set(np.unique(features.edge35[:, 33])) <= {0.0, 1.0} and features.edge35[:, 33].sum() > 5
     assert features.energy.shape == (features.num_frames,) and features.fps == 30.0
     assert abs(features.duration - 6.0) < 1e-3
