@@ -46,6 +46,10 @@ ADAPTER_KEY = "pose_patch_embedding."
 #: Prefixes DiffSynth puts before the DiT LoRA keys.
 LORA_PREFIXES = ("module.pipe.dit.", "pipe.dit.", "module.dit.", "dit.", "module.")
 
+#: WanAnimateOptions fields a single render may change (the others take effect when the model is loaded).
+PER_REQUEST_OPTIONS = ("steps", "guidance_scale", "segment_frame_length", "prev_segment_conditioning_frames", "seed",
+                       "prompt", "face")  # fmt: skip
+
 WEIGHTS_LAYOUT = """\
 $MACE_DANCE_HOME/weights/appearance/wan/    Wan2.2-Animate-14B-Diffusers folder:
     model_index.json, transformer/ (config.json + diffusion_pytorch_model*.safetensors), vae/, text_encoder/,
@@ -374,7 +378,7 @@ class WanAnimateRenderer:
         pose = request.pose_video(motion, keypoints, hands=True)
         face_box = face_box_from_keypoints(keypoints, image.shape[:2]) if keypoints is not None else None
         ctx.report(0.0, "loading Wan-Animate")
-        pipe = self.load()
+        pipe = self._guard_memory(self.load, options, (request.height, request.width))
         ctx.check_cancelled()
         frames = self._generate(pipe, image, pose, face_box, options, ctx.subrange(0.02, 0.95))
         with OutputVideos(request) as outputs:
@@ -384,13 +388,22 @@ class WanAnimateRenderer:
         return outputs.result(self.name, len(frames), request.output_fps)
 
     def _request_options(self, request: "RenderRequest") -> WanAnimateOptions:
+        """The renderer's options with the request's per-video overrides (load-time ones cannot change)."""
         override = request.extras.get("wan_options")
         if override is None:
             return self.options
         if isinstance(override, WanAnimateOptions):
-            return override
-        fields = {**self.options.__dict__, **dict(override)}
-        return WanAnimateOptions(**fields)
+            override = {name: getattr(override, name) for name in PER_REQUEST_OPTIONS}
+        if not isinstance(override, dict):
+            raise InvalidInputError(f"wan_options must be a dict, got {type(override).__name__}")
+        unknown = sorted(set(override) - set(PER_REQUEST_OPTIONS))
+        if unknown:
+            raise InvalidInputError(
+                f"wan_options {unknown} cannot be set per video",
+                hint=f"per video: {', '.join(PER_REQUEST_OPTIONS)}; dtype, device, offload and lora_scale are set "
+                "when the backend starts",
+            )
+        return WanAnimateOptions(**{**self.options.__dict__, **override})
 
     def _generate(self, pipe, image: np.ndarray, pose, face_box, options: WanAnimateOptions, ctx) -> np.ndarray:
         """Run the pipeline; returns (T, H, W, 3) uint8."""
@@ -423,22 +436,34 @@ class WanAnimateRenderer:
         if "prompt" in text and getattr(pipe, "tokenizer", None) is None:
             raise InvalidInputError("this pipeline has no tokenizer", hint="pass prompt_embeds in the Wan options")
         generator = torch.Generator(device="cpu").manual_seed(options.seed)
+        result = self._guard_memory(lambda: pipe(
+            image=Image.fromarray(image), pose_video=pose_frames, face_video=[face] * num_frames,
+            height=height, width=width, num_inference_steps=options.steps,
+            guidance_scale=options.guidance_scale, segment_frame_length=options.segment_frame_length,
+            prev_segment_conditioning_frames=options.prev_segment_conditioning_frames,
+            generator=generator, output_type="np", callback_on_step_end=on_step_end, mode="animate", **text,
+        ), options, (height, width))  # fmt: skip
+        video = np.asarray(result.frames[0])  # (T, H, W, 3) float in [0, 1]
+        return np.clip(video * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+    @staticmethod
+    def _guard_memory(work, options: WanAnimateOptions, size: tuple[int, int]):
+        """Run ``work()``; a CUDA out-of-memory becomes OutOfMemoryError naming the option that helps.
+
+        ``size`` is the video's (height, width), for the hint.
+        """
+        import torch
+
+        height, width = size
         try:
-            result = pipe(
-                image=Image.fromarray(image), pose_video=pose_frames, face_video=[face] * num_frames,
-                height=height, width=width, num_inference_steps=options.steps,
-                guidance_scale=options.guidance_scale, segment_frame_length=options.segment_frame_length,
-                prev_segment_conditioning_frames=options.prev_segment_conditioning_frames,
-                generator=generator, output_type="np", callback_on_step_end=on_step_end, mode="animate", **text,
-            )  # fmt: skip
+            return work()
         except torch.OutOfMemoryError as exc:
             raise _out_of_memory(options, height, width) from exc
         except RuntimeError as exc:
             if "out of memory" in str(exc).lower():
                 raise _out_of_memory(options, height, width) from exc
             raise
-        video = np.asarray(result.frames[0])  # (T, H, W, 3) float in [0, 1]
-        return np.clip(video * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _out_of_memory(options: WanAnimateOptions, height: int, width: int) -> OutOfMemoryError:

@@ -258,3 +258,23 @@ def test_conditioning_pose_video_and_face_frames(tmp_path, tiny_wan_pipeline, ma
     else:  # the drawn person's skin-coloured head fills the crop
         skin = np.array([224, 172, 140])
         assert (np.abs(faces[0].astype(int) - skin).sum(-1) < 40).mean() > 0.3
+
+
+def test_per_video_options_override_only_generation_settings(tmp_path, tiny_wan_pipeline, make_dance, make_person):
+    recorder = _RecordingPipeline(tiny_wan_pipeline)
+    renderer = WanAnimateRenderer(pipeline=recorder, options=tiny_options())
+    request = request_for(tmp_path, make_dance, make_person, frames=9, extras={"wan_options": {"steps": 1, "seed": 7}})
+    renderer.render(request)
+    assert recorder.calls[0]["num_inference_steps"] == 1 and renderer.options.steps == 2
+    request.extras["wan_options"] = {"device": "cuda:3"}
+    with pytest.raises(InvalidInputError, match="per video"):
+        renderer.render(request)
+
+
+def test_out_of_memory_while_loading_is_reported_too(tiny_wan_pipeline, tmp_path, make_dance, make_person):
+    class TooBig(WanAnimateRenderer):
+        def load(self):
+            raise torch.OutOfMemoryError("CUDA out of memory")
+
+    with pytest.raises(OutOfMemoryError, match="out of memory"):
+        TooBig(options=tiny_options()).render(request_for(tmp_path, make_dance, make_person))
