@@ -308,7 +308,7 @@ class WanAnimateRenderer:
     lora_path: Path | None = None
     options: WanAnimateOptions = field(default_factory=WanAnimateOptions)
     pipeline: Any = None
-    EXTRAS = {"wan_options": "a WanAnimateOptions or a dict of its fields, overriding the renderer's"}
+    EXTRAS = {"wan_options": "a dict of PER_REQUEST_OPTIONS fields overriding the renderer's for this video"}
 
     @classmethod
     def from_config(cls, config: "BackendConfig", options: WanAnimateOptions | None = None) -> "WanAnimateRenderer":
