@@ -261,3 +261,18 @@ def test_movement_is_in_the_range_of_real_people(shared_data):
     assert 0.5 * real[:, 0].min() <= speed <= real[:, 0].max()
     assert p95 >= 1.0  # dancing, not standing
     assert jerk <= np.median(real[:, 2])
+
+
+def test_generator_reports_progress_and_can_be_cancelled(click_wavs):
+    from backend.progress import JobContext
+    from shared.errors import JobCancelledError
+
+    seen = []
+    ChoreographerGenerator().generate(
+        MotionRequest(click_wavs[90], duration_s=4.0), JobContext(report=lambda f, m: seen.append((f, m)))
+    )
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("beats" in m for _, m in seen) and any("pos" in m for _, m in seen)
+    with pytest.raises(JobCancelledError):
+        ChoreographerGenerator().generate(MotionRequest(click_wavs[90]), JobContext(is_cancelled=lambda: True))
