@@ -188,6 +188,7 @@ def segment_person(image: np.ndarray, alpha: np.ndarray | None = None) -> np.nda
     grab[border & (foreground == 0)] = cv2.GC_BGD
     if (grab == cv2.GC_PR_FGD).any() and (grab != cv2.GC_PR_FGD).any():
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(0)  # GrabCut's colour models start from k-means: same photo, same cut-out
         cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), grab, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
     mask = ((grab == cv2.GC_FGD) | (grab == cv2.GC_PR_FGD)).astype(np.uint8)
     mask = _largest_blob(cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)))
