@@ -131,6 +131,7 @@ class Planner:
         origin, facing = (0.0, 0.0), 0.0
         phrases: dict[int, list[tuple[Move, bool]]] = {}
         previous_family = None
+        position = float(section_starts[0])
         for k, section_start in enumerate(section_starts):
             if section_start >= end_position:
                 break
@@ -142,7 +143,8 @@ class Planner:
                 phrases[label] = self._phrase(family, loudness, period)
             phrase = phrases[label]
             previous_family = max(FAMILIES, key=lambda f: sum(m.family == f for m, _ in phrase))
-            position, repeat = float(section_start), 0
+            # A filler that overran the previous section shortens this one (never overlaps it).
+            position, repeat = max(position, float(section_start)), 0
             while position < section_end - 1e-6:
                 for move, flip in phrase:
                     move = mirrored(move) if flip != (repeat % 2 == 1) else move
@@ -204,7 +206,7 @@ class Planner:
             phrase.append((move, bool(self.rng.random() < 0.5)))
             remaining -= int(move.beats * beat_scale(move, period))
             previous = move.name
-        return phrase
+        return phrase or [(self._filler(PHRASE_BEATS, period), False)]
 
     def _filler(self, beats_left: float, period: float) -> Move:
         """A calm in-place move that fits the beats left in a section."""

@@ -117,3 +117,12 @@ def test_too_few_beats_fall_back_to_a_steady_grid():
     features.beat_times = features.beat_times[:2]
     motion, placements = choreograph(features, seed=0)
     assert motion.num_frames == features.num_frames and placements
+
+
+@pytest.mark.parametrize("bpm", [50.0, 75.0, 100.0, 133.0, 160.0, 200.0])
+def test_any_tempo_gives_consecutive_moves(bpm):
+    """Half time, double time and mixed spans never leave gaps or overlaps, even across short sections."""
+    features = music_facts(bpm=bpm, seconds=30.0, bounds=(0.0, 7.3, 9.1, 30.0), labels=(0, 1, 0), loud=(1,))
+    placements = Planner(features, seed=int(bpm)).plan()
+    for a, b in zip(placements, placements[1:]):
+        assert b.start_beat == pytest.approx(a.end_beat)
