@@ -8,7 +8,8 @@ AnimatedDrawings' recipe, without OpenGL:
   person inpainted away.
 * **Retargeting** — every rig bone takes the 2D direction of the matching SMPL bone in the front view and
   keeps the photo's bone length, shortened by the bone's foreshortening (a forearm pointing at the camera
-  looks short); the pelvis follows the motion's root, scaled by the character's size.
+  looks short); the pelvis follows the motion's root, scaled by the character's size. While the dancer's
+  back is to the camera, left and right are swapped (the photo has no back; limbs must not cross).
 * **Deformation** — ARAP (:mod:`arap`) with the rig joints and points along each bone as handles. Mesh edges
   between body parts that are not connected in the skeleton (an arm resting on the torso in the photo) are
   weak, so those parts can separate.
@@ -56,6 +57,11 @@ RIG_INDEX = {name: i for i, name in enumerate(RIG_NAMES)}
 RIG_PARENTS = np.array([-1 if parent is None else RIG_INDEX[parent] for _, parent in RIG])
 #: Bones as (parent, child) rig indices; bone b ends at rig joint b + 1.
 BONES = np.array([(RIG_PARENTS[j], j) for j in range(1, len(RIG))])
+#: Left/right partner of each rig joint and each bone.
+RIG_MIRROR = np.array([
+    RIG_INDEX[name.replace("left_", "#").replace("right_", "left_").replace("#", "right_")] for name in RIG_NAMES
+])  # fmt: skip
+BONE_MIRROR = RIG_MIRROR[1:] - 1
 _FACE = [KP[n] for n in ("nose", "right_eye", "left_eye", "right_ear", "left_ear")]
 # Bones that end in a free limb get a handle past their end (hand, foot, top of head), this far along.
 _EXTENSIONS = {"right_wrist": 0.35, "left_wrist": 0.35, "head": 0.9, "right_ankle": 0.12, "left_ankle": 0.12}
@@ -404,6 +410,26 @@ def inpaint_background(image: np.ndarray, soft_mask: np.ndarray) -> np.ndarray:
     return np.clip(image * (1.0 - blend) + filled * blend, 0, 255).astype(np.uint8)
 
 
+def facing_away(keypoints3d: np.ndarray, camera: Camera, hysteresis: float = 0.2) -> np.ndarray:
+    """(T,) bool: the dancer's back is to the camera.
+
+    The facing direction comes from the hips; the state only flips once the cosine to the camera passes
+    ``hysteresis`` the other way, so a dancer in profile does not flicker between the two.
+    """
+    left = keypoints3d[:, KP["left_hip"]] - keypoints3d[:, KP["right_hip"]]
+    forward = np.cross(left, np.array([0.0, 1.0, 0.0]))
+    facing = forward @ camera.view_direction() / np.maximum(np.linalg.norm(forward, axis=1), 1e-9)
+    away = np.empty(len(facing), dtype=bool)
+    state = bool(facing[0] < 0)
+    for t, cosine in enumerate(facing):
+        if state and cosine > hysteresis:
+            state = False
+        elif not state and cosine < -hysteresis:
+            state = True
+        away[t] = state
+    return away
+
+
 @dataclass
 class PuppetAnimation:
     """The per-frame inputs of a puppet for a motion: rig joints in the camera plane, bone lengths, depths."""
@@ -425,6 +451,12 @@ class PuppetAnimation:
         bone_lengths = np.linalg.norm(bone_vectors, axis=-1)
         midpoints = 0.5 * (rig3d[:, BONES[:, 1]] + rig3d[:, BONES[:, 0]])
         bone_depth = (midpoints - centre) @ camera.view_direction()
+        # A photo has no back: while the dancer faces away, drive each side of the puppet with the limbs on
+        # its side of the screen (the dancer's other side), so the limbs never cross over the body.
+        away = facing_away(keypoints3d, camera)
+        rig_plane[away] = rig_plane[away][:, RIG_MIRROR]
+        bone_lengths[away] = bone_lengths[away][:, BONE_MIRROR]
+        bone_depth[away] = bone_depth[away][:, BONE_MIRROR]
         # Character size: torso + mean leg, in photo pixels and in motion metres (bone b ends at joint b + 1).
         torso = RIG_INDEX["neck"] - 1
         legs = [RIG_INDEX[name] - 1 for name in ("left_knee", "left_ankle", "right_knee", "right_ankle")]

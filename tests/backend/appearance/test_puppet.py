@@ -179,3 +179,26 @@ def test_png_transparency_is_kept_as_the_mask(tmp_path, make_person):
     loaded = load_reference_image(tmp_path / "cutout.png")
     np.testing.assert_array_equal(loaded.rgb, image)
     np.testing.assert_array_equal(loaded.alpha > 127, person_mask(image))
+
+
+def test_a_dancer_turning_away_keeps_each_puppet_arm_on_its_side(make_person):
+    from backend.appearance.puppet import facing_away
+    from backend.appearance.pose_video import Camera, motion_keypoints
+    from shared.motion import Motion
+
+    frames = 60
+    poses = np.zeros((frames, 24, 3), np.float32)
+    poses[:, 0, 1] = np.linspace(0, 2 * np.pi, frames)  # one full turn
+    poses[:, 16, 2], poses[:, 17, 2] = -1.0, 1.0  # arms down
+    motion = Motion(poses, np.zeros((frames, 3), np.float32), 30.0)
+    away = facing_away(motion_keypoints(motion)[0], Camera())
+    turned = np.linspace(0, 360, frames)
+    assert not away[turned < 80].any() and away[(turned > 120) & (turned < 240)].all() and not away[turned > 290].any()
+
+    puppet = Puppet(make_person(128, 192))
+    animation = PuppetAnimation.from_motion(motion, puppet)
+    neck, right, left = RIG_INDEX["neck"], RIG_INDEX["right_wrist"], RIG_INDEX["left_wrist"]
+    clear_view = (turned < 45) | ((turned > 135) & (turned < 225)) | (turned > 315)  # not in profile
+    for t in np.flatnonzero(clear_view):
+        posed = puppet.pose_rig(animation.rig_plane[t], animation.bone_lengths[t], np.zeros(2))
+        assert posed[right, 0] <= posed[neck, 0] + 1 and posed[left, 0] >= posed[neck, 0] - 1, t
