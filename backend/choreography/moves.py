@@ -410,6 +410,42 @@ def _moves() -> list[Move]:
         key(2),
     ), energy=0.4))
 
+    add(Move("hip_circle", "wave", 4, (
+        key(0),
+        key(1, False, sway=0.06, hip_roll=6, drop=0.07, l_raise=25, r_raise=25, l_elbow=60, r_elbow=60),
+        key(2, False, hip_pitch=12, lean=-4, drop=0.09, l_raise=25, r_raise=25, l_elbow=60, r_elbow=60),
+        key(3, False, sway=-0.06, hip_roll=-6, drop=0.07, l_raise=25, r_raise=25, l_elbow=60, r_elbow=60),
+        key(4),
+    ), energy=0.3))
+    add(Move("fan_arms", "wave", 8, (
+        key(0),
+        key(1, False, l_raise=70, l_fwd=70, l_elbow=40, l_wrist=30, l_twist=-30, r_raise=30, r_fwd=-20,
+            head_tilt=-8, head_turn=10, lean=6, drop=0.06),
+        key(2, False, l_raise=130, l_fwd=40, l_elbow=20, l_wrist=-30, l_twist=20, r_raise=50, r_fwd=20, r_elbow=50,
+            side_bend=-8, head_turn=20, drop=0.03),
+        key(3, False, l_raise=100, l_fwd=-10, l_elbow=30, l_wrist=35, r_raise=90, r_fwd=60, r_elbow=30,
+            chest_twist=12, head_turn=-10, drop=0.08),
+        key(4, l_raise=60, l_fwd=40, l_elbow=70, r_raise=60, r_fwd=40, r_elbow=70, l_wrist=-20, r_wrist=-20,
+            lean=12, head_nod=12, drop=0.13),
+        key(5, False, r_raise=70, r_fwd=70, r_elbow=40, r_wrist=30, r_twist=-30, l_raise=30, l_fwd=-20,
+            head_tilt=8, head_turn=-10, lean=6, drop=0.06),
+        key(6, False, r_raise=130, r_fwd=40, r_elbow=20, r_wrist=-30, r_twist=20, l_raise=50, l_fwd=20, l_elbow=50,
+            side_bend=8, head_turn=-20, drop=0.03),
+        key(7, False, r_raise=100, r_fwd=-10, r_elbow=30, r_wrist=35, l_raise=90, l_fwd=60, l_elbow=30,
+            chest_twist=-12, head_turn=10, drop=0.08),
+        key(8),
+    ), energy=0.3, min_beat_s=0.4))
+    add(Move("robot_arms", "arms", 4, (
+        key(0),
+        key(1, l_raise=88, l_fwd=0, l_elbow=90, l_twist=-60, r_raise=20, r_elbow=90, r_fwd=90, head_turn=20,
+            drop=0.06),
+        key(2, l_raise=88, l_fwd=0, l_elbow=90, l_twist=60, r_raise=88, r_fwd=0, r_elbow=90, r_twist=-60,
+            head_turn=0, drop=0.06),
+        key(3, l_raise=20, l_elbow=90, l_fwd=90, r_raise=88, r_fwd=0, r_elbow=90, r_twist=60, head_turn=-20,
+            drop=0.06),
+        key(4),
+    ), energy=0.5))
+
     # ---- turns (feet step around; the whole turn ends facing front again) ----------------------------
     add(_spin(), )
     add(_quarter_turn_pose())
@@ -433,6 +469,22 @@ def _moves() -> list[Move]:
         key(3, l_raise=60, l_elbow=60, r_raise=30, drop=0.09, lean=8),
         key(4),
     ), energy=0.65))
+    add(Move("chest_pop", "accent", 2, (
+        key(0),
+        key(0.5, False, lean=6, l_raise=40, r_raise=40, l_elbow=90, r_elbow=90, l_fwd=60, r_fwd=60, drop=0.05),
+        key(1, lean=-10, hip_pitch=-6, head_nod=-8, l_shrug=8, r_shrug=8, l_raise=48, r_raise=48, l_elbow=95,
+            r_elbow=95, l_fwd=45, r_fwd=45, drop=0.08),
+        key(2),
+    ), energy=0.55))
+    add(Move("lock_point", "accent", 4, (
+        key(0),
+        key(1, l_raise=35, r_raise=35, l_fwd=70, r_fwd=70, l_elbow=120, r_elbow=120, l_wrist=40, r_wrist=40,
+            drop=0.14, lean=14, head_nod=10),
+        key(2, l_raise=100, l_fwd=60, l_elbow=0, r_raise=30, r_fwd=30, r_elbow=100, chest_twist=14, hip_twist=6,
+            head_turn=25, drop=0.05),
+        key(3, l_raise=20, r_raise=20, l_fwd=-10, r_fwd=-10, l_elbow=10, r_elbow=10, drop=0.1, head_nod=6),
+        key(4),
+    ), energy=0.7))
     add(Move("drop_freeze", "accent", 4, (
         key(0),
         key(1, drop=0.28, lean=25, head_nod=15, l_raise=70, r_raise=70, l_fwd=95, r_fwd=95, l_elbow=90,
