@@ -3,6 +3,7 @@
 
     python benchmarks/motion.py            # full-size model (66.7 M parameters), a few minutes on 2 CPU cores
     python benchmarks/motion.py --quick    # fewer repeats
+    python benchmarks/motion.py --threads 1   # steadier figures on a shared machine (wall ~ CPU time)
 
 Weights are random (no checkpoint is needed): speed does not depend on their values.
 
