@@ -274,7 +274,7 @@ def _moves() -> list[Move]:
         key(1, l_raise=88, l_fwd=85, l_elbow=5, chest_twist=18, drop=0.1, r_raise=40, r_fwd=60, r_elbow=120,
             hip_twist=8),
         key(2),
-    ), energy=0.6))
+    ), energy=0.6, min_beat_s=0.45))
     add(Move("punch_up", "arms", 4, (
         key(0),
         key(1, l_raise=165, l_fwd=20, l_elbow=5, side_bend=-6, drop=0.09, head_nod=-12, r_elbow=90, r_raise=30),
