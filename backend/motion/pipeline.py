@@ -58,6 +58,17 @@ class Window:
     blend: int = 0
 
 
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How each window is denoised (see :meth:`MotionExpertPipeline.__call__` for the meaning)."""
+
+    steps: int
+    eta: float
+    beta: float
+    guidance: str = "gft"
+    cfg_weight: float = 2.0
+
+
 def plan_windows(num_frames: int, max_frames: int, context_frames: int, blend_frames: int) -> list[Window]:
     """Cover ``num_frames`` with windows of at most ``max_frames`` that overlap by >= context + blend.
 
@@ -197,6 +208,7 @@ class MotionExpertPipeline:
         beta = config.gft_beta if guidance_beta is None else float(guidance_beta)
         genre_id = self.resolve_genre(genre, seed)
         self.check_inputs(music, genre_id, steps, eta, beta, guidance, cfg_weight)
+        settings = SamplingSettings(steps, eta, beta, guidance, cfg_weight)
         keep = keep_at_fps(keep, config.fps)
         keep_values, kept = self._keep_constraint(keep, len(music))
 
@@ -210,7 +222,6 @@ class MotionExpertPipeline:
         music_t = torch.from_numpy(music).to(self.device)
         genre_t = torch.tensor([genre_id], device=self.device)
         result = torch.zeros(len(music), config.motion_dim, device=self.device)
-        total = len(windows) * steps
         try:
             for index, window in enumerate(windows):
                 frames = slice(window.start, window.stop)
@@ -221,9 +232,10 @@ class MotionExpertPipeline:
                     fade = torch.ones(overlap, device=self.device)
                     fade[window.pinned :] = 1 - torch.from_numpy(smoothstep(window.blend)).float().to(self.device)
                     weight[:overlap] = torch.maximum(weight[:overlap], fade.unsqueeze(-1))
-                sample = self._denoise(music_t[frames], genre_t, values, weight, steps, eta, beta, guidance,
-                                       cfg_weight, generator, ctx, index * steps, total, len(windows))  # fmt: skip
-                result[frames] = sample
+                progress = ctx.subrange(index / len(windows), (index + 1) / len(windows))
+                note = f"window {index + 1}/{len(windows)}, " if len(windows) > 1 else ""
+                result[frames] = self._denoise(music_t[frames], genre_t, values, weight, settings, generator,
+                                               progress, note)  # fmt: skip
         except torch.cuda.OutOfMemoryError as exc:
             raise OutOfMemoryError(
                 "the GPU ran out of memory while generating the dance",
@@ -241,23 +253,23 @@ class MotionExpertPipeline:
         ctx.report(1.0, "dance generated")
         return motion
 
-    def _denoise(self, music, genre, values, weight, steps, eta, beta, guidance, cfg_weight, generator, ctx,
-                 done, total, num_windows) -> torch.Tensor:  # fmt: skip
+    def _denoise(self, music: torch.Tensor, genre: torch.Tensor, values: torch.Tensor, weight: torch.Tensor,
+                 settings: SamplingSettings, generator: torch.Generator, ctx: JobContext, note: str) -> torch.Tensor:  # fmt: skip
         """One window: DDIM from noise to x0, re-imposing ``values`` after every step with ``weight`` (T, 151)
         in [0, 1] (1 = kept exactly, between = soft pull, used to fade into the previous window).
         Returns (T, 151) normalised."""
         model, schedule = self.model, self.schedule
         x = randn_like(values.unsqueeze(0), generator)
         values, weight = values.unsqueeze(0), weight.unsqueeze(0)
-        pairs = schedule.timestep_pairs(steps)
+        pairs = schedule.timestep_pairs(settings.steps)
         constrained = bool(weight.any())
         if constrained:
             x = torch.lerp(x, schedule.add_noise(values, pairs[0][0], randn_like(x, generator)), weight)
 
-        music, genre = music.unsqueeze(0), genre
-        if guidance == "gft":
+        music = music.unsqueeze(0)
+        if settings.guidance == "gft":
             memory = model.encode_music(music, genre, torch.ones(1, device=self.device))
-            betas = torch.full((1,), beta, device=self.device)
+            betas = torch.full((1,), settings.beta, device=self.device)
         else:  # CFG: batch the conditional and the unconditional pass
             memory = model.encode_music(music.expand(2, -1, -1), genre.expand(2), torch.tensor([1.0, 0.0], device=self.device))
             betas = torch.ones(2, device=self.device)
@@ -266,16 +278,15 @@ class MotionExpertPipeline:
             batch = memory.shape[0]
             prediction = model(x.expand(batch, -1, -1), None, None, torch.full((batch,), t, device=self.device),
                                betas, memory=memory)  # fmt: skip
-            if guidance == "cfg":
+            if settings.guidance == "cfg":
                 conditional, unconditional = prediction[:1], prediction[1:]
-                prediction = unconditional + cfg_weight * (conditional - unconditional)
+                prediction = unconditional + settings.cfg_weight * (conditional - unconditional)
             x0 = prediction.clamp(-1.0, 1.0)
-            x = schedule.ddim_step(x0, x, t, t_next, eta, generator)
+            x = schedule.ddim_step(x0, x, t, t_next, settings.eta, generator)
             if constrained:
                 pinned = values if t_next < 0 else schedule.add_noise(values, t_next, randn_like(x, generator))
                 x = torch.lerp(x, pinned, weight)
-            window_note = f"window {done // steps + 1}/{num_windows}, " if num_windows > 1 else ""
-            ctx.report((done + step + 1) / total, f"{window_note}denoising step {step + 1}/{steps}")
+            ctx.report((step + 1) / settings.steps, f"{note}denoising step {step + 1}/{settings.steps}")
         return x[0]
 
     # -- 3. editing ----------------------------------------------------------------------------------------------
