@@ -307,6 +307,28 @@ class Fit2D:
         return plane_points * self.scale + self.offset
 
 
+# Framing ignores the most extreme 2 % of frames on each side, so one edited key (an arm flung out) does not
+# re-frame every other frame of the video.
+FRAMING_QUANTILE = 0.02
+
+
+def sequence_bbox(points: np.ndarray, quantile: float = FRAMING_QUANTILE) -> tuple[np.ndarray, np.ndarray]:
+    """Robust bounding box of a point sequence: the ``quantile`` / ``1 - quantile`` of per-frame extents.
+
+    Args:
+        points: (T, K, 2); NaN entries are ignored.
+    Returns:
+        ``(lo, hi)``, each (2,).
+    """
+    finite = np.isfinite(points).all(axis=-1)
+    frames = finite.any(axis=1)
+    if not frames.any():
+        raise InvalidInputError("no visible keypoint in any frame to frame the video on")
+    masked = np.where(finite[..., None], points, np.nan)[frames]
+    lo_t, hi_t = np.nanmin(masked, axis=1), np.nanmax(masked, axis=1)  # (T', 2) each
+    return np.quantile(lo_t, quantile, axis=0), np.quantile(hi_t, 1.0 - quantile, axis=0)
+
+
 def fit_to_canvas(
     plane_points: np.ndarray,
     width: int,
@@ -314,14 +336,13 @@ def fit_to_canvas(
     box: tuple[float, float] = (0.72, 0.86),
     centre: tuple[float, float] = (0.5, 0.56),
 ) -> Fit2D:
-    """Fit the bounding box of every frame's points into ``box`` (fractions of W, H) centred at ``centre``.
+    """Fit the (robust, see :func:`sequence_bbox`) bounding box of the frames' points into ``box`` (fractions of
+    W, H) centred at ``centre``.
 
     Args:
         plane_points: (T, K, 2) projected points (NaN entries are ignored).
     """
-    flat = plane_points.reshape(-1, 2)
-    flat = flat[np.isfinite(flat).all(axis=1)]
-    lo, hi = flat.min(axis=0), flat.max(axis=0)
+    lo, hi = sequence_bbox(plane_points)
     extent = np.maximum(hi - lo, 1e-6)
     scale = float(min(box[0] * width / extent[0], box[1] * height / extent[1]))
     target = np.array([centre[0] * width, centre[1] * height])
@@ -363,9 +384,7 @@ def fit_to_reference(
     hi_limit = np.array([(1 - margin) * width, (1 - margin) * height])
 
     def bbox(fit: Fit2D) -> tuple[np.ndarray, np.ndarray]:
-        pixels = fit.apply(plane_points).reshape(-1, 2)
-        pixels = pixels[np.isfinite(pixels).all(axis=1)]
-        return pixels.min(axis=0), pixels.max(axis=0)
+        return sequence_bbox(fit.apply(plane_points))
 
     lo, hi = bbox(fit)
     shrink = float(min(1.0, np.min((hi_limit - lo_limit) / np.maximum(hi - lo, 1e-9))))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from backend.appearance.pose_video import (
+    sequence_bbox,
     DWPOSE_STYLE,
     KEYPOINT_COLORS,
     KP,
@@ -96,11 +97,22 @@ def test_face_points_hide_when_the_dancer_turns_away():
 def test_canvas_fit_fills_the_box_centred_at_the_mace_framing(make_dance):
     width, height = 720, 1280
     pose = PoseVideo(make_dance(20), PoseVideoOptions(width=width, height=height))
-    points = pose.keypoints[pose.visible]
-    lo, hi = points.min(axis=0), points.max(axis=0)
+    lo, hi = sequence_bbox(np.where(pose.visible[..., None], pose.keypoints, np.nan))
     extent = (hi - lo) / np.array([width, height])
     assert max(extent[0] / 0.72, extent[1] / 0.86) == pytest.approx(1.0)  # one side touches the box
     np.testing.assert_allclose(0.5 * (lo + hi), [0.5 * width, 0.56 * height], atol=1e-6)
+
+
+def test_one_extreme_frame_does_not_reframe_the_video(make_dance):
+    dance = make_dance(60)
+    options = PoseVideoOptions(width=360, height=640)
+    before = PoseVideo(dance, options)
+    edited = dance.copy()
+    edited.poses[30, 16] = [0.0, 0.0, -2.5]  # the left arm flung up on one frame only
+    after = PoseVideo(edited, options)
+    assert after.fit.scale == pytest.approx(before.fit.scale)
+    np.testing.assert_allclose(after.fit.offset, before.fit.offset)
+    assert np.abs(after.keypoints[30] - before.keypoints[30]).max() > 10  # that frame itself did change
 
 
 def test_reference_fit_recovers_a_known_scale_and_offset():
