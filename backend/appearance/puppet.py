@@ -467,10 +467,38 @@ class PuppetAnimation:
     def __len__(self) -> int:
         return len(self.rig_plane)
 
+    def posed_rig(self, puppet: Puppet, index: int) -> np.ndarray:
+        """(15, 2) rig joint pixels of frame ``index``."""
+        root_offset = (self.rig_plane[index, 0] - self.rig_plane[0, 0]) * self.scale
+        return puppet.pose_rig(self.rig_plane[index], self.bone_lengths[index], root_offset)
+
+    def stage_fit(self, puppet: Puppet, width: int, height: int, margin: float = 0.03
+                  ) -> tuple[float, tuple[float, float]]:
+        """How to place the photo so the dancing body stays inside the canvas for the whole motion.
+
+        The body's extent is the posed rig of every frame padded by how far the silhouette reaches past the
+        rest rig (head, hands, shoes). Returns ``(zoom, shift)`` for :func:`~.reference.place_on_canvas`:
+        zoom < 1 when the dance needs more room than the canvas has, shift to bring it inside.
+        """
+        posed = np.stack([self.posed_rig(puppet, index) for index in range(len(self))])  # (T, 15, 2)
+        rows, cols = np.nonzero(puppet.soft_mask > 0.5)
+        rest_lo, rest_hi = puppet.rig.min(axis=0), puppet.rig.max(axis=0)
+        side = max(rest_lo[0] - cols.min(), cols.max() - rest_hi[0], 0.0)  # limbs swing either way
+        pad_lo = np.array([side, max(rest_lo[1] - rows.min(), 0.0)])
+        pad_hi = np.array([side, max(rows.max() - rest_hi[1], 0.0)])
+        lo = posed.reshape(-1, 2).min(axis=0) - pad_lo
+        hi = posed.reshape(-1, 2).max(axis=0) + pad_hi
+        size = np.array([width, height], dtype=np.float64)
+        room_lo, room_hi = margin * size, (1.0 - margin) * size
+        zoom = float(min(1.0, np.min((room_hi - room_lo) / np.maximum(hi - lo, 1e-6))))
+        centre = size / 2.0  # the photo is zoomed about the canvas centre
+        lo, hi = centre + zoom * (lo - centre), centre + zoom * (hi - centre)
+        shift = np.maximum(room_lo - lo, 0.0) - np.maximum(hi - room_hi, 0.0)
+        return zoom, (float(shift[0]), float(shift[1]))
+
     def frame(self, puppet: Puppet, index: int, out: np.ndarray | None = None) -> np.ndarray:
         """Draw frame ``index``: (H, W, 3) uint8 RGB."""
-        root_offset = (self.rig_plane[index, 0] - self.rig_plane[0, 0]) * self.scale
-        posed = puppet.pose_rig(self.rig_plane[index], self.bone_lengths[index], root_offset)
+        posed = self.posed_rig(puppet, index)
         vertices = puppet.deformer.deform(puppet.handle_targets(posed))
         return puppet.draw(vertices, self.bone_depth[index], out)
 
@@ -499,6 +527,13 @@ class PuppetRenderer:
             raise InvalidInputError(f"mesh_spacing must be a number of pixels in [2, 200], got {spacing!r}")
         puppet = Puppet(image, keypoints, alpha, spacing)
         animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
+        zoom, shift = animation.stage_fit(puppet, request.width, request.height)
+        if zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0:
+            # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot.
+            ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
+            image, alpha, _, keypoints = request.canvas_reference(zoom, shift)
+            puppet = Puppet(image, keypoints, alpha, None if spacing is None else spacing * zoom)
+            animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
         ctx.check_cancelled()
         ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints)")
         with OutputVideos(request) as outputs:

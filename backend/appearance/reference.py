@@ -124,24 +124,31 @@ class CanvasPlacement:
         return np.asarray(points, dtype=np.float64) * self.scale + self.offset
 
 
-def place_on_canvas(image: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None):
+def place_on_canvas(image: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None,
+                    zoom: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)):
     """Fit the whole photo into a W x H canvas (keeping its aspect), filling the margins with its border.
 
+    Args:
+        zoom: scale of the fitted photo about the canvas centre (< 1 leaves room for a dancer who travels).
+        shift: (dx, dy) pixels to move the photo after zooming.
     Returns:
         canvas: (height, width, 3) uint8; canvas_alpha: (height, width) uint8 or None; placement.
     """
     h, w = image.shape[:2]
-    scale = min(width / w, height / h)
+    scale = min(width / w, height / h) * zoom
     new_w, new_h = max(int(round(w * scale)), 1), max(int(round(h * scale)), 1)
-    left, top = (width - new_w) // 2, (height - new_h) // 2
+    left = int(round((width - new_w) / 2 + shift[0]))
+    top = int(round((height - new_h) / 2 + shift[1]))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    pad = (top, height - new_h - top, left, width - new_w - left)
-    canvas = cv2.copyMakeBorder(cv2.resize(image, (new_w, new_h), interpolation=interpolation), *pad,
-                                cv2.BORDER_REPLICATE)  # fmt: skip
+    # An integer translation after the resize copies pixels exactly; the border repeats the photo's edge.
+    translate = np.array([[1.0, 0.0, left], [0.0, 1.0, top]])
+    canvas = cv2.warpAffine(cv2.resize(image, (new_w, new_h), interpolation=interpolation), translate,
+                            (width, height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     canvas_alpha = None
     if alpha is not None:
         resized = cv2.resize(alpha, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        canvas_alpha = cv2.copyMakeBorder(resized, *pad, cv2.BORDER_CONSTANT, value=0)
+        canvas_alpha = cv2.warpAffine(resized, translate, (width, height), flags=cv2.INTER_NEAREST,
+                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     placement = CanvasPlacement(new_w / w, np.array([left, top], dtype=np.float64))
     return canvas, canvas_alpha, placement
 

@@ -114,8 +114,9 @@ class RenderRequest:
             return out.with_name(f"{out.stem}_{name}.mp4")
         return None
 
-    def canvas_reference(self) -> tuple[np.ndarray, np.ndarray | None, CanvasPlacement, np.ndarray | None]:
-        """The reference placed on the output canvas.
+    def canvas_reference(self, zoom: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)
+                         ) -> tuple[np.ndarray, np.ndarray | None, CanvasPlacement, np.ndarray | None]:
+        """The reference placed on the output canvas (``zoom``/``shift`` as in :func:`place_on_canvas`).
 
         Returns:
             image (height, width, 3) uint8, alpha (height, width) uint8 or None, placement, keypoints
@@ -129,7 +130,8 @@ class RenderRequest:
                     f"reference_alpha must have the image's shape {self.reference_image.shape[:2]}, got {alpha.shape}"
                 )
             alpha = (alpha > (0.5 if alpha.dtype.kind == "f" else 127)).astype(np.uint8) * 255
-        image, canvas_alpha, placement = place_on_canvas(self.reference_image, self.width, self.height, alpha)
+        image, canvas_alpha, placement = place_on_canvas(self.reference_image, self.width, self.height, alpha,
+                                                         zoom, shift)
         keypoints = self.extras.get("reference_keypoints")
         if keypoints is not None:
             keypoints = placement.apply(parse_keypoints(keypoints))

@@ -202,3 +202,31 @@ def test_a_dancer_turning_away_keeps_each_puppet_arm_on_its_side(make_person):
     for t in np.flatnonzero(clear_view):
         posed = puppet.pose_rig(animation.rig_plane[t], animation.bone_lengths[t], np.zeros(2))
         assert posed[right, 0] <= posed[neck, 0] + 1 and posed[left, 0] >= posed[neck, 0] - 1, t
+
+
+def test_a_travelling_dancer_stays_in_shot(tmp_path, make_person, make_dance):
+    """A dance that crosses 3 m of stage must not walk the puppet out of the frame: the photo is re-placed."""
+    motion = make_dance(24, fps=30.0)
+    motion.trans[:, 0] = np.linspace(-1.5, 1.5, motion.num_frames)  # sideways across the stage
+    person = make_person(128, 192)
+    request = RenderRequest(motion, person, width=64, height=96, out_path=tmp_path / "travel.mp4")
+    image, alpha, _, keypoints = request.canvas_reference()
+    puppet = Puppet(image, keypoints, alpha)
+    zoom, shift = PuppetAnimation.from_motion(motion, puppet).stage_fit(puppet, 64, 96)
+    assert zoom < 0.8  # the un-zoomed photo has no room for this walk
+
+    PuppetRenderer().render(request)
+    info_frames = _decode_frames(tmp_path / "travel.mp4")
+    background = np.asarray(BACKGROUND, float)
+    for frame in info_frames[[0, len(info_frames) // 2, -1]]:
+        body = np.abs(frame.astype(float) - background).max(axis=-1) > 60
+        assert body.sum() > 40  # the dancer is in the picture...
+        columns = np.flatnonzero(body.any(axis=0))
+        assert columns.min() > 0 and columns.max() < 63  # ...and not cut by the frame's edge
+
+
+def _decode_frames(path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
