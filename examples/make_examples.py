@@ -131,9 +131,9 @@ def make_reference(path: Path) -> None:
     draw.arc([cx - 16, cy + 14, cx + 16, cy + 34], 20, 160, fill=(120, 40, 40), width=3)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
+    # The format `mace-dance render --keypoints` reads: COCO-18 name -> [x, y] pixels of the image.
     keypoint_file = path.with_name(path.stem + "_keypoints.json")
-    keypoint_file.write_text(json.dumps({"image_size": [width, height], "format": "coco18_named_pixels",
-                                         "keypoints": {name: list(xy) for name, xy in KEYPOINTS.items()}}, indent=1))
+    keypoint_file.write_text(json.dumps({name: list(xy) for name, xy in KEYPOINTS.items()}, indent=1))
 
 
 if __name__ == "__main__":
