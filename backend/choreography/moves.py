@@ -126,6 +126,83 @@ def mirrored(move: Move) -> Move:
     return Move(name, move.family, move.beats, tuple(keys), move.energy, move.min_beat_s)
 
 
+# -- arm styles: the same steps danced with different arms --------------------------------------------
+#: Arm parameters a style sets; a move whose own arms stay near the ready stance can take a style.
+ARM_PARAMS = tuple(f"{side}_{name}" for side in "lr" for name in ("shrug", "raise", "fwd", "elbow", "twist", "wrist"))
+#: Each style: the arm (and chest/head) poses of successive hit keys, cycled. Values are absolute.
+ARM_STYLES: dict[str, tuple[dict[str, float], ...]] = {
+    # Hip-hop pump: fists pump up in front on the beat.
+    "pump": (
+        {"l_raise": 70, "r_raise": 70, "l_fwd": 75, "r_fwd": 75, "l_elbow": 110, "r_elbow": 110, "head_nod": 8},
+        {"l_raise": 35, "r_raise": 35, "l_fwd": 60, "r_fwd": 60, "l_elbow": 90, "r_elbow": 90},
+    ),
+    # Alternating diagonal reaches up and out.
+    "reach": (
+        {"l_raise": 145, "l_fwd": 35, "l_elbow": 8, "r_raise": 40, "r_elbow": 70, "side_bend": -8, "head_turn": 18},
+        {"r_raise": 145, "r_fwd": 35, "r_elbow": 8, "l_raise": 40, "l_elbow": 70, "side_bend": 8, "head_turn": -18},
+    ),
+    # Alternating punches forward with the chest turning into them.
+    "punch": (
+        {"l_raise": 85, "l_fwd": 88, "l_elbow": 5, "r_raise": 45, "r_fwd": 60, "r_elbow": 115, "chest_twist": 16},
+        {"r_raise": 85, "r_fwd": 88, "r_elbow": 5, "l_raise": 45, "l_fwd": 60, "l_elbow": 115, "chest_twist": -16},
+    ),
+    # Arms thrown wide, then pulled in to the chest.
+    "open": (
+        {"l_raise": 100, "r_raise": 100, "l_fwd": 10, "r_fwd": 10, "l_elbow": 10, "r_elbow": 10, "head_nod": -10,
+         "lean": -3},
+        {"l_raise": 60, "r_raise": 60, "l_fwd": 100, "r_fwd": 100, "l_elbow": 120, "r_elbow": 120, "head_nod": 8},
+    ),
+    # Big opposition swings, as in a strut.
+    "swing": (
+        {"l_raise": 55, "l_fwd": 95, "l_elbow": 60, "r_raise": 35, "r_fwd": -35, "r_elbow": 30, "chest_twist": -10},
+        {"r_raise": 55, "r_fwd": 95, "r_elbow": 60, "l_raise": 35, "l_fwd": -35, "l_elbow": 30, "chest_twist": 10},
+    ),
+    # Locking-style points: one arm points out, the other hand at the chest.
+    "point": (
+        {"l_raise": 95, "l_fwd": 30, "l_elbow": 0, "l_wrist": -20, "r_raise": 60, "r_fwd": 95, "r_elbow": 125,
+         "head_turn": 30},
+        {"l_raise": 30, "r_raise": 30, "l_elbow": 100, "r_elbow": 100, "l_fwd": 70, "r_fwd": 70, "head_nod": 10},
+        {"r_raise": 95, "r_fwd": 30, "r_elbow": 0, "r_wrist": -20, "l_raise": 60, "l_fwd": 95, "l_elbow": 125,
+         "head_turn": -30},
+        {"l_raise": 30, "r_raise": 30, "l_elbow": 100, "r_elbow": 100, "l_fwd": 70, "r_fwd": 70, "head_nod": 10},
+    ),
+}  # fmt: skip
+#: A move's own arms count as "quiet" (so a style may replace them) while they stay this close to the
+#: ready stance, degrees.
+QUIET_ARMS_DEG = 45.0
+
+
+def has_quiet_arms(move: Move) -> bool:
+    """True when the move leaves the arms near the ready stance (steps, grooves, leg moves)."""
+    _, values, _ = move.resolved()
+    columns = [PARAM_INDEX[f"{side}_{name}"] for side in "lr" for name in ("raise", "fwd")]
+    return bool(np.abs(values[:, columns] - NEUTRAL[columns]).max() <= QUIET_ARMS_DEG)
+
+
+def styled(move: Move, style: str) -> Move:
+    """The move danced with the arms of ``ARM_STYLES[style]`` on its hit keys.
+
+    Inner hit keys take the style's poses in turn (arm parameters replaced, torso/head accents added);
+    passing keys keep the move's own quiet arms, so the arms pump in and out around the beat. The first
+    and last keys stay in the ready stance (clean entry and exit). The name gets ``"+style"``.
+    """
+    poses = ARM_STYLES[style]
+    keys, count = [move.keys[0]], 0
+    for item in move.keys[1:-1]:
+        pose = dict(item.pose)
+        if item.hit:
+            accent = poses[count % len(poses)]
+            count += 1
+            for name in ARM_PARAMS:
+                pose.pop(name, None)
+            for name, value in accent.items():
+                base = pose.get(name, NEUTRAL[PARAM_INDEX[name]])
+                pose[name] = value if name in ARM_PARAMS else base + value
+        keys.append(Key(item.beat, pose, item.hit))
+    keys.append(move.keys[-1])
+    return Move(f"{move.name}+{style}", move.family, move.beats, tuple(keys), move.energy, move.min_beat_s)
+
+
 # -- the library -------------------------------------------------------------------------------------
 # Angles in degrees, distances in metres. Arms: raise 0 = hanging, 90 = horizontal; fwd 90 = in front.
 W = STANCE_HALF_WIDTH
@@ -447,7 +524,8 @@ def _moves() -> list[Move]:
     ), energy=0.5))
 
     # ---- turns (feet step around; the whole turn ends facing front again) ----------------------------
-    add(_spin(), )
+    add(_spin())
+    add(_open_turn())
     add(_quarter_turn_pose())
 
     # ---- accents and poses ---------------------------------------------------------------------------
@@ -494,21 +572,67 @@ def _moves() -> list[Move]:
         key(3, drop=0.02, lean=-5, head_nod=-12, l_raise=120, r_raise=120, l_elbow=20, r_elbow=20),
         key(4),
     ), energy=0.9))
+    add(Move("hit_combo", "accent", 4, (
+        key(0),
+        key(1, l_raise=150, r_raise=150, l_fwd=25, r_fwd=25, l_elbow=5, r_elbow=5, drop=0.06, head_nod=-14,
+            lean=-4),
+        key(2, l_raise=70, r_raise=70, l_fwd=110, r_fwd=110, l_elbow=125, r_elbow=125, drop=0.16, lean=14,
+            head_nod=14),
+        key(3, l_raise=92, l_fwd=0, l_elbow=0, r_raise=30, r_fwd=-25, r_elbow=100, head_turn=35, hip_roll=9,
+            sway=0.05, drop=0.08),
+        key(3.5, r_raise=92, r_fwd=0, r_elbow=0, l_raise=30, l_fwd=-25, l_elbow=100, head_turn=-35, hip_roll=-9,
+            sway=-0.05, drop=0.1),
+        key(4),
+    ), energy=0.85))
+    add(Move("chasse_travel", "step", 4, (
+        key(0),
+        key(1, lf_x=W + 0.3, rf_x=-W, root_x=0.15, drop=0.1, sway=0.04, l_raise=90, l_fwd=10, l_elbow=10,
+            r_raise=40, r_elbow=80, head_turn=20),
+        key(1.5, False, lf_x=W + 0.3, rf_x=-W + 0.25, root_x=0.28, drop=0.04),
+        key(2, lf_x=W + 0.6, rf_x=-W + 0.25, root_x=0.45, drop=0.12, l_raise=125, l_fwd=20, l_elbow=5,
+            r_raise=60, r_fwd=90, r_elbow=110, chest_twist=12, head_turn=25),
+        key(3, lf_x=W + 0.6, rf_x=-W + 0.6, root_x=0.6, drop=0.06, l_raise=40, r_raise=40, l_elbow=90,
+            r_elbow=90, l_fwd=60, r_fwd=60, head_nod=8),
+        key(4, root_x=0.6),
+    ), energy=0.65, min_beat_s=0.4))
+    add(Move("running_man", "legs", 4, tuple(sorted((
+        key(0),
+        key(4),
+        *(
+            key(b, False, **({"lf_lift": 0.2, "lf_z": 0.1, "r_fwd": 85, "r_raise": 55, "r_elbow": 95,
+                              "l_fwd": -30, "l_raise": 35, "l_elbow": 60, "chest_twist": 10, "drop": 0.03}
+                             if b in (0.5, 2.5) else
+                             {"rf_lift": 0.2, "rf_z": 0.1, "l_fwd": 85, "l_raise": 55, "l_elbow": 95,
+                              "r_fwd": -30, "r_raise": 35, "r_elbow": 60, "chest_twist": -10, "drop": 0.03}))
+            for b in (0.5, 1.5, 2.5, 3.5)
+        ),
+        *(key(b, drop=0.12, lean=8, head_nod=8, l_elbow=80, r_elbow=80, l_raise=35, r_raise=35) for b in (1, 2, 3)),
+    ), key=lambda item: item.beat)), energy=0.85))
+    add(Move("arm_sweep", "arms", 4, (
+        key(0),
+        key(1, False, l_raise=70, r_raise=70, l_fwd=90, r_fwd=90, l_elbow=25, r_elbow=25, lean=12, drop=0.1),
+        key(2, l_raise=165, r_raise=165, l_fwd=30, r_fwd=30, l_elbow=5, r_elbow=5, lean=-6, head_nod=-16, drop=0.0),
+        key(3, False, l_raise=100, r_raise=100, l_fwd=-5, r_fwd=-5, l_elbow=10, r_elbow=10, drop=0.08),
+        key(3.5, l_raise=40, r_raise=40, l_fwd=20, r_fwd=20, l_elbow=70, r_elbow=70, drop=0.14, lean=10,
+            head_nod=10),
+        key(4),
+    ), energy=0.6))
     return moves
 
 
-def _spin() -> Move:
-    """A full turn to the dancer's left in eight half-beat steps, arms pulled in."""
+def _stepped_turn(name: str, steps: int, arms: dict[str, float], energy: float, min_beat_s: float) -> Move:
+    """A full turn to the dancer's left over four beats in ``steps`` even steps, feet alternating, the
+    arms gathering into ``arms`` over the first beat and opening over the last."""
     keys = [key(0)]
-    arms = {"l_raise": 55, "r_raise": 55, "l_fwd": 80, "r_fwd": 80, "l_elbow": 100, "r_elbow": 100}
-    for step in range(1, 8):
-        facing = 360.0 * step / 8.0
+    for step in range(1, steps):
+        facing = 360.0 * step / steps
         feet = stance_feet(0.0, 0.0, facing, half_width=0.09)
         # Alternate feet: on odd steps the right foot moves to the new stance, on even steps the left.
-        previous = stance_feet(0.0, 0.0, 360.0 * (step - 1) / 8.0, half_width=0.09)
+        previous = stance_feet(0.0, 0.0, 360.0 * (step - 1) / steps, half_width=0.09)
         moving = "rf" if step % 2 else "lf"
         planted = "lf" if moving == "rf" else "rf"
-        gather = min(1.0, step / 2, (8 - step) / 2)  # the arms gather in over the first beat, open over the last
+        beat = 4.0 * step / steps
+        gather = min(1.0, beat, 4.0 - beat)
         pose = {
             f"{moving}_x": feet[f"{moving}_x"], f"{moving}_z": feet[f"{moving}_z"],
             f"{planted}_x": previous[f"{planted}_x"], f"{planted}_z": previous[f"{planted}_z"],
@@ -516,9 +640,22 @@ def _spin() -> Move:
             **{name: NEUTRAL[PARAM_INDEX[name]] + (value - NEUTRAL[PARAM_INDEX[name]]) * gather
                for name, value in arms.items()},
         }  # fmt: skip
-        keys.append(key(step / 2.0, False, **pose))  # the turn flows; the feet still land softly
+        keys.append(key(beat, False, **pose))  # the turn flows; the feet still land softly
     keys.append(key(4, facing=360.0))
-    return Move("spin", "turn", 4, tuple(keys), energy=0.7, min_beat_s=0.45)
+    return Move(name, "turn", 4, tuple(keys), energy=energy, min_beat_s=min_beat_s)
+
+
+def _spin() -> Move:
+    """A full turn in eight half-beat steps, arms pulled in."""
+    arms = {"l_raise": 55, "r_raise": 55, "l_fwd": 80, "r_fwd": 80, "l_elbow": 100, "r_elbow": 100}
+    return _stepped_turn("spin", 8, arms, energy=0.7, min_beat_s=0.45)
+
+
+def _open_turn() -> Move:
+    """The same stepping turn with the arms open wide and high: a showy turn for big music."""
+    arms = {"l_raise": 110, "r_raise": 95, "l_fwd": 25, "r_fwd": 20, "l_elbow": 15, "r_elbow": 25,
+            "head_nod": -8}  # fmt: skip
+    return _stepped_turn("open_turn", 8, arms, energy=0.75, min_beat_s=0.45)
 
 
 def _walk_out_and_back() -> Move:

@@ -24,14 +24,14 @@ from scipy.interpolate import PchipInterpolator
 
 from backend.features import MusicFeatures
 
-from .moves import FAMILIES, MOVES, Move, mirrored
+from .moves import ARM_STYLES, FAMILIES, MOVES, Move, has_quiet_arms, mirrored, styled
 from .rig import PARAM_INDEX
 from .synthesis import Placement, end_state
 
 BEATS_PER_BAR = 4
 PHRASE_BEATS = 16
 #: Smallest and largest move amplitude (1 = as authored).
-AMPLITUDE_RANGE = (0.85, 1.45)
+AMPLITUDE_RANGE = (0.75, 1.6)
 #: The dancer's root stays within this distance of centre stage, metres.
 STAGE_RADIUS = 1.0
 #: Moves whose root stays this close to where they start count as "in place" (stage-safe fillers).
@@ -119,6 +119,9 @@ class Planner:
         # A dancer's personal style for this seed: overall size of the moves and depth of the groove.
         self.amplitude_style = float(self.rng.uniform(0.9, 1.1))
         self.groove_style = float(self.rng.uniform(0.7, 1.3))
+        # Favourite moves and arm styles: two dancers (seeds) on the same song pick differently.
+        self.move_taste = {name: float(w) for name, w in zip(MOVES, self.rng.lognormal(0.0, 0.7, len(MOVES)))}
+        self.style_taste = self.rng.lognormal(0.0, 0.8, len(ARM_STYLES))
 
     def plan(self) -> list[Placement]:
         """Placements covering the music from its start to past its end."""
@@ -199,14 +202,21 @@ class Planner:
                 break
             weights = np.array([
                 (4.0 if m.family == family else 1.0) * self.family_weights.get(m.family, 1.0)
-                * np.exp(-(((m.energy - loudness) / 0.35) ** 2))
+                * self.move_taste[m.name] * np.exp(-(((m.energy - loudness) / 0.3) ** 2))
                 for m in candidates
             ])  # fmt: skip
             move = candidates[int(self.rng.choice(len(candidates), p=weights / weights.sum()))]
-            phrase.append((move, bool(self.rng.random() < 0.5)))
             remaining -= int(move.beats * beat_scale(move, period))
             previous = move.name
+            phrase.append((self._arms_for(move, loudness), bool(self.rng.random() < 0.5)))
         return phrase or [(self._filler(PHRASE_BEATS, period), False)]
+
+    def _arms_for(self, move: Move, loudness: float) -> Move:
+        """A move with quiet arms often gets an arm style (more often when the music is loud)."""
+        if not has_quiet_arms(move) or self.rng.random() > 0.35 + 0.6 * loudness:
+            return move
+        names = list(ARM_STYLES)
+        return styled(move, names[int(self.rng.choice(len(names), p=self.style_taste / self.style_taste.sum()))])
 
     def _filler(self, beats_left: float, period: float) -> Move:
         """A calm in-place move that fits the beats left in a section."""
@@ -222,7 +232,7 @@ class Planner:
         """Place ``move``, turning a travelling move around (or swapping it) to stay on stage."""
         scale = beat_scale(move, period)
         t0, t1 = self.grid.time(np.array([position, position + move.beats * scale]))
-        amplitude = float(np.clip(self.amplitude_style * (0.95 + 0.45 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
+        amplitude = float(np.clip(self.amplitude_style * (0.8 + 0.75 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
         for candidate in (move, mirrored(move)):
             placement = Placement(candidate, position, scale, amplitude, origin, facing)
             # Fine when it stays on stage, or at least takes the dancer no further out than now.
@@ -236,7 +246,7 @@ class Planner:
         """(T,) depth of the on-beat groove at these times: this dancer's style, deeper when loud."""
         fps = self.features.fps
         index = np.clip(np.round(np.asarray(seconds) * fps).astype(np.int64), 0, len(self._loudness_rank) - 1)
-        return self.groove_style * (0.5 + self._loudness_rank[index])
+        return self.groove_style * (0.3 + 1.2 * self._loudness_rank[index])
 
     def _mean_rank(self, t0: float, t1: float) -> float:
         """Mean loudness rank (0 … 1) of the music between two times."""
