@@ -31,14 +31,14 @@ from .synthesis import Placement, end_state
 BEATS_PER_BAR = 4
 PHRASE_BEATS = 16
 #: Smallest and largest move amplitude (1 = as authored).
-AMPLITUDE_RANGE = (0.75, 1.6)
+AMPLITUDE_RANGE = (0.75, 1.8)
 #: The dancer's root stays within this distance of centre stage, metres.
 STAGE_RADIUS = 1.0
 #: Moves whose root stays this close to where they start count as "in place" (stage-safe fillers).
 STILL_REACH = 0.15
 #: Typical loudness rank each family suits (0 quiet … 1 loud).
 FAMILY_ENERGY = {
-    "groove": 0.15, "wave": 0.35, "step": 0.45, "arms": 0.55, "legs": 0.6, "turn": 0.6, "bounce": 0.8,
+    "groove": 0.15, "wave": 0.3, "step": 0.6, "arms": 0.55, "legs": 0.65, "turn": 0.7, "bounce": 0.8,
     "accent": 0.75,
 }  # fmt: skip
 #: Families each genre leans towards (FineDance style2 names); missing families weigh 1.
@@ -118,7 +118,7 @@ class Planner:
         self._loudness_rank = _loudness_rank(features.energy)
         # A dancer's personal style for this seed: overall size of the moves and depth of the groove.
         self.amplitude_style = float(self.rng.uniform(0.9, 1.1))
-        self.groove_style = float(self.rng.uniform(0.7, 1.3))
+        self.groove_style = float(self.rng.uniform(0.8, 1.2))
         # Favourite moves and arm styles: two dancers (seeds) on the same song pick differently.
         self.move_taste = {name: float(w) for name, w in zip(MOVES, self.rng.lognormal(0.0, 0.7, len(MOVES)))}
         self.style_taste = self.rng.lognormal(0.0, 0.8, len(ARM_STYLES))
@@ -203,6 +203,7 @@ class Planner:
             weights = np.array([
                 (4.0 if m.family == family else 1.0) * self.family_weights.get(m.family, 1.0)
                 * self.move_taste[m.name] * np.exp(-(((m.energy - loudness) / 0.3) ** 2))
+                * (1.0 + 1.5 * loudness * _goes_places(m))  # loud music: more steps, travel and turns
                 for m in candidates
             ])  # fmt: skip
             move = candidates[int(self.rng.choice(len(candidates), p=weights / weights.sum()))]
@@ -232,7 +233,7 @@ class Planner:
         """Place ``move``, turning a travelling move around (or swapping it) to stay on stage."""
         scale = beat_scale(move, period)
         t0, t1 = self.grid.time(np.array([position, position + move.beats * scale]))
-        amplitude = float(np.clip(self.amplitude_style * (0.8 + 0.75 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
+        amplitude = float(np.clip(self.amplitude_style * (0.8 + 1.0 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
         for candidate in (move, mirrored(move)):
             placement = Placement(candidate, position, scale, amplitude, origin, facing)
             # Fine when it stays on stage, or at least takes the dancer no further out than now.
@@ -246,7 +247,7 @@ class Planner:
         """(T,) depth of the on-beat groove at these times: this dancer's style, deeper when loud."""
         fps = self.features.fps
         index = np.clip(np.round(np.asarray(seconds) * fps).astype(np.int64), 0, len(self._loudness_rank) - 1)
-        return self.groove_style * (0.3 + 1.2 * self._loudness_rank[index])
+        return self.groove_style * (0.3 + 1.0 * self._loudness_rank[index])
 
     def _mean_rank(self, t0: float, t1: float) -> float:
         """Mean loudness rank (0 … 1) of the music between two times."""
@@ -254,6 +255,14 @@ class Planner:
         a = int(np.clip(np.floor(t0 * fps), 0, len(self._loudness_rank) - 1))
         b = int(np.clip(np.ceil(t1 * fps), a + 1, len(self._loudness_rank)))
         return float(self._loudness_rank[a:b].mean())
+
+
+def _goes_places(move: Move) -> float:
+    """1 for moves that travel, turn or step (the whole body moves), else 0."""
+    _, values, _ = move.resolved()
+    feet = values[:, [PARAM_INDEX[n] for n in ("lf_x", "lf_z", "rf_x", "rf_z")]]
+    steps = np.abs(np.diff(feet, axis=0)).max() > 0.05
+    return float(steps or np.hypot(*move.travel) > 0.15 or abs(move.turn) > 0)
 
 
 def _reach(placement: Placement) -> float:

@@ -22,9 +22,9 @@ from .rig import EASE, NEUTRAL, PARAM_INDEX, SCALES, DanceRig, clamp_params
 #: Lowest and highest lift of an automatic step arc, metres (scaled with the step length in between).
 STEP_ARC_MIN, STEP_ARC_MAX = 0.06, 0.12
 #: Depth of the on-beat knee bounce (metres) and head nod (degrees) layered under every move.
-PULSE_DROP, PULSE_NOD = 0.035, 5.0
+PULSE_DROP, PULSE_NOD = 0.05, 6.0
 #: Side-to-side weight shift of the groove: pelvis (metres), hip roll and counter chest twist (degrees).
-PULSE_SWAY, PULSE_ROLL, PULSE_TWIST = 0.035, 4.0, 7.0
+PULSE_SWAY, PULSE_ROLL, PULSE_TWIST = 0.045, 5.0, 8.0
 #: Elbow pump on the beat and forward/back arm swing with the weight shift (degrees).
 PULSE_ELBOW, PULSE_ARM_SWING = 20.0, 20.0
 #: Hit keys keep this share of their Catmull-Rom tangent: the body brakes hard on the beat (a clear
