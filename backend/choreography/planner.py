@@ -214,7 +214,7 @@ class Planner:
 
     def _arms_for(self, move: Move, loudness: float) -> Move:
         """A move with quiet arms often gets an arm style (more often when the music is loud)."""
-        if not has_quiet_arms(move) or self.rng.random() > 0.35 + 0.6 * loudness:
+        if not has_quiet_arms(move) or self.rng.random() > 0.2 + 0.75 * loudness:
             return move
         names = list(ARM_STYLES)
         return styled(move, names[int(self.rng.choice(len(names), p=self.style_taste / self.style_taste.sum()))])
@@ -233,7 +233,7 @@ class Planner:
         """Place ``move``, turning a travelling move around (or swapping it) to stay on stage."""
         scale = beat_scale(move, period)
         t0, t1 = self.grid.time(np.array([position, position + move.beats * scale]))
-        amplitude = float(np.clip(self.amplitude_style * (0.8 + 1.0 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
+        amplitude = float(np.clip(self.amplitude_style * (0.7 + 1.1 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
         for candidate in (move, mirrored(move)):
             placement = Placement(candidate, position, scale, amplitude, origin, facing)
             # Fine when it stays on stage, or at least takes the dancer no further out than now.

@@ -126,3 +126,65 @@ def test_any_tempo_gives_consecutive_moves(bpm):
     placements = Planner(features, seed=int(bpm)).plan()
     for a, b in zip(placements, placements[1:]):
         assert b.start_beat == pytest.approx(a.end_beat)
+
+
+def _mean_speed(joints: np.ndarray, first_s: float, last_s: float) -> float:
+    """Mean joint speed (m/s) between two times of a 30 fps motion."""
+    speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(axis=1) * FPS
+    return float(speed[int(first_s * FPS) : int(last_s * FPS)].mean())
+
+
+def test_loud_chorus_is_danced_bigger_and_faster_than_a_quiet_verse():
+    """Verse (RMS 0.02) 0–16.5 s, chorus (RMS 0.3) 16.5–32.5 s: every dancer moves clearly faster in the
+    chorus, with longer hand paths."""
+    features = music_facts(labels=(0, 1, 2), loud=(1,))
+    hand_ratios = []
+    for seed in range(4):
+        motion, _ = choreograph(features, seed=seed)
+        joints = motion.joint_positions().astype(np.float64)
+        verse, chorus = _mean_speed(joints, 1.0, 16.0), _mean_speed(joints, 17.5, 32.0)
+        print(f"seed {seed}: verse {verse:.2f} m/s, chorus {chorus:.2f} m/s")
+        assert chorus > 1.4 * verse, seed
+        assert chorus > 0.6  # an energetic chorus is danced at real dance speed
+        # The hands' own paths (relative to the chest) are longer in the chorus too.
+        hands = joints[:, [20, 21]] - joints[:, [9]]
+        hand_speed = np.linalg.norm(np.diff(hands, axis=0), axis=-1).mean(axis=1) * FPS
+        hand_ratios.append(hand_speed[525:960].mean() / hand_speed[30:480].mean())
+    print("chorus / verse hand speed", np.round(hand_ratios, 2))
+    assert min(hand_ratios) > 1.1 and np.mean(hand_ratios) > 1.3
+
+
+def test_arms_move_through_space():
+    """On loud music the hands travel far from the body: raised above the shoulders at times, and the wrists
+    move more than the pelvis (the upper body dances, not only the legs)."""
+    features = music_facts(seconds=32.0, bounds=(0.0, 32.0), labels=(0,), loud=(0,))
+    for seed in range(3):
+        joints = choreograph(features, seed=seed)[0].joint_positions().astype(np.float64)
+        wrists_above_shoulders = (joints[:, [20, 21], 1] > joints[:, [16, 17], 1]).any(axis=1).mean()
+        assert wrists_above_shoulders > 0.08, seed
+        wrist_speed = np.linalg.norm(np.diff(joints[:, [20, 21]], axis=0), axis=-1).mean() * FPS
+        pelvis_speed = np.linalg.norm(np.diff(joints[:, 0], axis=0), axis=-1).mean() * FPS
+        assert wrist_speed > 1.0 and wrist_speed > 2.0 * pelvis_speed, seed
+
+
+def test_seeds_choose_different_moves_and_styles():
+    """Different seeds on the same music dance different move sequences, with arm styles, and differ in
+    their kinetic features (the Div_k feature), not only in size."""
+    from backend.evaluation import CLEAN
+    from backend.evaluation.kinetic import kinetic_features
+
+    features = music_facts(labels=(0, 1, 2), loud=(1,))
+    plans, kinetic = [], []
+    for seed in range(5):
+        motion, placements = choreograph(features, seed=seed)
+        plans.append([p.move.name for p in placements])
+        kinetic.append(kinetic_features(motion.joint_positions().astype(np.float64), CLEAN))
+    bases = [{name.removesuffix("~m").split("+")[0] for name in plan} for plan in plans]
+    for a in range(len(bases)):
+        for b in range(a + 1, len(bases)):
+            overlap = len(bases[a] & bases[b]) / len(bases[a] | bases[b])
+            assert overlap < 0.7, (a, b, overlap)  # mostly different moves, not the same ones re-sized
+    assert any("+" in name for plan in plans for name in plan)  # arm styles are used
+    kinetic = np.array(kinetic)
+    spread = kinetic.std(axis=0) / (kinetic.mean(axis=0) + 1e-9)
+    assert np.median(spread) > 0.1
