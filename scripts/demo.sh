@@ -7,5 +7,7 @@ bash scripts/setup.sh
 out=${1:-out/demo}
 .venv/bin/mace-dance generate examples/music/groove_120bpm.ogg -o "$out" --seed 7
 .venv/bin/mace-dance render "$out/groove_120bpm.npz" --reference examples/reference.png \
-  --music examples/music/groove_120bpm.ogg -o "$out/groove_120bpm_dance.mp4"
-echo "==> done: $out/groove_120bpm.npz (motion), $out/groove_120bpm_preview.mp4 (preview), $out/groove_120bpm_dance.mp4 (video)"
+  --music examples/music/groove_120bpm.ogg -o "$out/groove_120bpm_dance.mp4" \
+  --pose-video "$out/groove_120bpm_dance_pose.mp4"
+echo "==> done: $out/groove_120bpm.npz (motion), $out/groove_120bpm_preview.mp4 (preview),"
+echo "          $out/groove_120bpm_dance.mp4 (the dance video), $out/groove_120bpm_dance_pose.mp4 (its pose video)"

@@ -1,0 +1,59 @@
+"""`mace-dance generate`: the contract scripts rely on (files, keys, shapes, exit codes)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backend.appearance.video_io import probe
+from backend.cli import main
+
+MUSIC = Path(__file__).resolve().parents[2] / "examples" / "music" / "groove_120bpm.ogg"
+
+
+@pytest.fixture
+def empty_home(tmp_path, monkeypatch):
+    """No weights anywhere: the embedded default must serve."""
+    monkeypatch.setenv("MACE_DANCE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MACE_DANCE_MOTION_WEIGHTS", raising=False)
+
+
+def test_generate_writes_motion_beats_and_a_preview_with_the_music(tmp_path, empty_home, capsys):
+    out = tmp_path / "out"
+    assert main(["generate", str(MUSIC), "-o", str(out), "--seed", "3", "--start", "4", "--duration", "3"]) == 0
+    assert "choreographer" in capsys.readouterr().out
+
+    with np.load(out / "groove_120bpm.npz") as data:
+        poses, trans, betas, fps = data["poses"], data["trans"], data["betas"], float(data["fps"])
+    assert poses.shape[1:] == (24, 3) and trans.shape == (len(poses), 3) and betas.shape == (10,)
+    assert fps == 30.0 and abs(len(poses) - 3 * 30) <= 1 and np.isfinite(poses).all()
+
+    beats = json.loads((out / "groove_120bpm_beats.json").read_text())
+    assert 4 <= len(beats["beats_s"]) <= 8 and all(0 <= b <= 3.05 for b in beats["beats_s"])
+
+    preview = probe(out / "groove_120bpm_preview.mp4")
+    assert preview.frames == len(poses) and preview.fps == pytest.approx(30.0)
+    assert preview.audio_duration_s == pytest.approx(len(poses) / 30.0, abs=0.05)
+
+    # the same seed gives the same dance
+    again = tmp_path / "again"
+    assert main(["generate", str(MUSIC), "-o", str(again), "--seed", "3", "--start", "4", "--duration", "3",
+                 "--no-preview"]) == 0
+    with np.load(again / "groove_120bpm.npz") as data:
+        np.testing.assert_array_equal(data["poses"], poses)
+    assert not (again / "groove_120bpm_preview.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    "arguments, exit_code, message",
+    [
+        (["missing.ogg"], 3, "music file not found"),
+        ([str(MUSIC), "--genre", "polka"], 3, "unknown genre"),
+        ([str(MUSIC), "--generator", "motion_expert"], 4, "Motion Expert weights"),
+    ],
+)
+def test_generate_errors_exit_with_their_code_and_a_fix(tmp_path, empty_home, capsys, arguments, exit_code, message):
+    assert main(["generate", *arguments, "-o", str(tmp_path / "out")]) == exit_code
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("error: ")
