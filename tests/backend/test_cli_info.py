@@ -39,3 +39,22 @@ def test_info_text_output(tmp_path, capsys, monkeypatch):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "[ok] choreographer" in out and "[--] Motion Expert" in out
+
+
+def test_help_lists_every_command(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("serve", "generate", "render", "train", "eval", "eval-video", "info", "keys"):
+        assert command in out
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as info:
+        main(["dance-please"])
+    assert info.value.code == 2
