@@ -51,7 +51,11 @@ def choreograph(
     num_frames = int(num_frames or features.num_frames)
     times = np.arange(num_frames) / features.fps
     poses, trans, contacts, _ = render(
-        placements, planner.grid.position(times), DanceRig(skeleton), groove=planner.groove_gain(times)
+        placements,
+        planner.grid.position(times),
+        DanceRig(skeleton),
+        groove=planner.groove_gain(times),
+        hit_tangent=planner.hit_tangent,
     )
     motion = Motion(
         poses=poses.astype(np.float32),

@@ -32,6 +32,8 @@ BEATS_PER_BAR = 4
 PHRASE_BEATS = 16
 #: Smallest and largest move amplitude (1 = as authored).
 AMPLITUDE_RANGE = (0.75, 1.8)
+#: Sections quieter than this loudness may be danced in a half-time feel, on beats shorter than this (s).
+QUIET_FEEL, HALF_FEEL_MAX_PERIOD = 0.4, 0.6
 #: The dancer's root stays within this distance of centre stage, metres.
 STAGE_RADIUS = 1.0
 #: Moves whose root stays this close to where they start count as "in place" (stage-safe fillers).
@@ -122,6 +124,9 @@ class Planner:
         # Favourite moves and arm styles: two dancers (seeds) on the same song pick differently.
         self.move_taste = {name: float(w) for name, w in zip(MOVES, self.rng.lognormal(0.0, 0.7, len(MOVES)))}
         self.style_taste = self.rng.lognormal(0.0, 0.8, len(ARM_STYLES))
+        # How hard this dancer hits the beat: share of the smooth tangent kept at hit keys.
+        self.hit_tangent = float(self.rng.uniform(0.15, 0.45))
+        self._half_feel = False
 
     def plan(self) -> list[Placement]:
         """Placements covering the music from its start to past its end."""
@@ -143,18 +148,20 @@ class Planner:
             loudness = self._mean_rank(grid.time(np.array([section_start]))[0], grid.time(np.array([section_end]))[0])
             if label not in phrases:
                 family = self._pick_family(loudness, exclude=previous_family)
-                phrases[label] = self._phrase(family, loudness, period)
-            phrase = phrases[label]
+                # A quiet section may be danced in a half-time feel (slow, flowing), as dancers often do.
+                self._half_feel = loudness < QUIET_FEEL and self.rng.random() < 0.5
+                phrases[label] = (self._phrase(family, loudness, period), self._half_feel)
+            phrase, self._half_feel = phrases[label]
             previous_family = max(FAMILIES, key=lambda f: sum(m.family == f for m, _ in phrase))
             # A filler that overran the previous section shortens this one (never overlaps it).
             position, repeat = max(position, float(section_start)), 0
             while position < section_end - 1e-6:
                 for move, flip in phrase:
                     move = mirrored(move) if flip != (repeat % 2 == 1) else move
-                    span = move.beats * beat_scale(move, period)
+                    span = move.beats * self._scale(move, period)
                     if position + span > section_end + 1e-6:
                         move = self._filler(section_end - position, period)
-                        span = move.beats * beat_scale(move, period)
+                        span = move.beats * self._scale(move, period)
                     placement = self._place(move, position, origin, facing, period)
                     placements.append(placement)
                     origin, facing = end_state(placement)
@@ -195,35 +202,40 @@ class Planner:
         while remaining > 0:
             candidates = [
                 m for m in MOVES.values()
-                if m.beats * beat_scale(m, period) <= remaining and m.name != previous
-                and (m.beats * beat_scale(m, period)) % 2 == 0
+                if m.beats * self._scale(m, period) <= remaining and m.name != previous
+                and (m.beats * self._scale(m, period)) % 2 == 0
             ]  # fmt: skip
             if not candidates:
                 break
             weights = np.array([
                 (4.0 if m.family == family else 1.0) * self.family_weights.get(m.family, 1.0)
-                * self.move_taste[m.name] * np.exp(-(((m.energy - loudness) / 0.3) ** 2))
+                * self.move_taste[m.name] * np.exp(-(((m.energy - loudness) / 0.25) ** 2))
                 * (1.0 + 1.5 * loudness * _goes_places(m))  # loud music: more steps, travel and turns
                 for m in candidates
             ])  # fmt: skip
             move = candidates[int(self.rng.choice(len(candidates), p=weights / weights.sum()))]
-            remaining -= int(move.beats * beat_scale(move, period))
+            remaining -= int(move.beats * self._scale(move, period))
             previous = move.name
             phrase.append((self._arms_for(move, loudness), bool(self.rng.random() < 0.5)))
         return phrase or [(self._filler(PHRASE_BEATS, period), False)]
 
     def _arms_for(self, move: Move, loudness: float) -> Move:
         """A move with quiet arms often gets an arm style (more often when the music is loud)."""
-        if not has_quiet_arms(move) or self.rng.random() > 0.2 + 0.75 * loudness:
+        if not has_quiet_arms(move) or self.rng.random() > 0.1 + 0.85 * loudness:
             return move
         names = list(ARM_STYLES)
         return styled(move, names[int(self.rng.choice(len(names), p=self.style_taste / self.style_taste.sum()))])
+
+    def _scale(self, move: Move, period: float) -> float:
+        """Grid beats per move beat in the current section (the half-time feel slows in-tempo moves)."""
+        scale = beat_scale(move, period)
+        return 2.0 * scale if self._half_feel and scale == 1.0 and period < HALF_FEEL_MAX_PERIOD else scale
 
     def _filler(self, beats_left: float, period: float) -> Move:
         """A calm in-place move that fits the beats left in a section."""
         fitting = [
             m for m in MOVES.values()
-            if m.family == "groove" and m.beats * beat_scale(m, period) <= beats_left + 1e-6
+            if m.family == "groove" and m.beats * self._scale(m, period) <= beats_left + 1e-6
         ]  # fmt: skip
         if not fitting:
             return min((m for m in MOVES.values() if m.family == "groove"), key=lambda m: m.beats)
@@ -231,9 +243,9 @@ class Planner:
 
     def _place(self, move: Move, position: float, origin, facing: float, period: float) -> Placement:
         """Place ``move``, turning a travelling move around (or swapping it) to stay on stage."""
-        scale = beat_scale(move, period)
+        scale = self._scale(move, period)
         t0, t1 = self.grid.time(np.array([position, position + move.beats * scale]))
-        amplitude = float(np.clip(self.amplitude_style * (0.7 + 1.1 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
+        amplitude = float(np.clip(self.amplitude_style * (0.6 + 1.2 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
         for candidate in (move, mirrored(move)):
             placement = Placement(candidate, position, scale, amplitude, origin, facing)
             # Fine when it stays on stage, or at least takes the dancer no further out than now.

@@ -28,7 +28,8 @@ PULSE_SWAY, PULSE_ROLL, PULSE_TWIST = 0.045, 5.0, 8.0
 #: Elbow pump on the beat and forward/back arm swing with the weight shift (degrees).
 PULSE_ELBOW, PULSE_ARM_SWING = 20.0, 20.0
 #: Hit keys keep this share of their Catmull-Rom tangent: the body brakes hard on the beat (a clear
-#: kinematic beat) without the dead stop of a zero tangent, which looks robotic.
+#: kinematic beat) without the dead stop of a zero tangent, which looks robotic. (The default; each
+#: planned dancer has its own between 0.15, punchy, and 0.45, smooth.)
 HIT_TANGENT_SCALE = 0.3
 #: Follow-through: these parameters lag the body by this many frames (shoulders, then elbows, then wrists).
 FOLLOW_THROUGH_FRAMES: dict[float, tuple[str, ...]] = {
@@ -101,20 +102,26 @@ def timeline(placements: list[Placement]) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def hermite(
-    knots: np.ndarray, values: np.ndarray, hits: np.ndarray, query: np.ndarray, ease: np.ndarray = EASE
+    knots: np.ndarray,
+    values: np.ndarray,
+    hits: np.ndarray,
+    query: np.ndarray,
+    ease: np.ndarray = EASE,
+    hit_tangent: float = HIT_TANGENT_SCALE,
 ) -> np.ndarray:
     """C¹ piecewise cubic through keys: Catmull-Rom tangents, shrunk at hit keys, zero for eased columns.
 
     Args:
         knots: (K,) increasing beat positions; values: (K, P); hits: (K,) bool; query: (Q,) beat positions;
         ease: (P,) bool, columns that always ease in and out.
+        hit_tangent: share of the Catmull-Rom tangent kept at hit keys (smaller = harder hits).
     Returns:
         (Q, P) float64.
     """
     tangents = np.zeros_like(values)
     if len(knots) > 2:
         tangents[1:-1] = (values[2:] - values[:-2]) / (knots[2:] - knots[:-2])[:, None]
-    tangents[hits] *= HIT_TANGENT_SCALE
+    tangents[hits] *= hit_tangent
     tangents[:, ease] = 0.0
     index = np.clip(np.searchsorted(knots, query, side="right") - 1, 0, len(knots) - 2)
     width = knots[index + 1] - knots[index]
@@ -196,7 +203,11 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def render(
-    placements: list[Placement], beat_positions: np.ndarray, rig: DanceRig, groove: np.ndarray | float = 1.0
+    placements: list[Placement],
+    beat_positions: np.ndarray,
+    rig: DanceRig,
+    groove: np.ndarray | float = 1.0,
+    hit_tangent: float = HIT_TANGENT_SCALE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sample the planned dance.
 
@@ -205,18 +216,21 @@ def render(
         beat_positions: (T,) grid beat position of each frame.
         rig: the skeleton's rig.
         groove: (T,) or scalar depth of the on-beat groove (1 = nominal).
+        hit_tangent: how hard the body brakes at hit keys (see :func:`hermite`).
     Returns:
         poses (T, 24, 3) axis-angle, trans (T, 3) metres (feet on y = 0), contacts (T, 4) in EDGE order,
         curves (T, P) the pose parameters.
     """
     knots, values, hits = timeline(placements)
-    curves = hermite(knots, values, hits, beat_positions)
+    curves = hermite(knots, values, hits, beat_positions, hit_tangent=hit_tangent)
     # Overlapping action: arms and head follow the body a few frames late, as in real movement, instead
     # of every joint stopping on the same frame.
     beats_per_frame = np.gradient(beat_positions) if len(beat_positions) > 1 else np.ones(1)
     for lag, names in FOLLOW_THROUGH_FRAMES.items():
         columns = [PARAM_INDEX[name] for name in names]
-        lagged = hermite(knots, values[:, columns], hits, beat_positions - lag * beats_per_frame, EASE[columns])
+        lagged = hermite(
+            knots, values[:, columns], hits, beat_positions - lag * beats_per_frame, EASE[columns], hit_tangent
+        )
         curves[:, columns] = lagged
     add_pulse(curves, beat_positions, groove)
     add_step_arcs(knots, values, beat_positions, curves)
