@@ -27,6 +27,9 @@ PULSE_DROP, PULSE_NOD = 0.05, 6.0
 PULSE_SWAY, PULSE_ROLL, PULSE_TWIST = 0.045, 5.0, 8.0
 #: Elbow pump on the beat and forward/back arm swing with the weight shift (degrees).
 PULSE_ELBOW, PULSE_ARM_SWING = 20.0, 20.0
+#: Arm carriage of the groove: the louder the music, the more the arms are held up off the body and bent
+#: (degrees of raise and elbow flexion per unit of groove gain), instead of hanging.
+CARRY_RAISE, CARRY_ELBOW = 10.0, 25.0
 #: Hit keys keep this share of their Catmull-Rom tangent: the body brakes hard on the beat (a clear
 #: kinematic beat) without the dead stop of a zero tangent, which looks robotic. (The default; each
 #: planned dancer has its own between 0.15, punchy, and 0.45, smooth.)
@@ -148,9 +151,11 @@ def add_pulse(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray |
     curves[:, PARAM_INDEX["sway"]] += PULSE_SWAY * side
     curves[:, PARAM_INDEX["hip_roll"]] += PULSE_ROLL * side
     curves[:, PARAM_INDEX["chest_twist"]] -= PULSE_TWIST * side
-    # The arms ride the groove: elbows pump into the beat, the arms swing against the weight shift.
+    # The arms ride the groove: carried higher when loud, elbows pump into the beat, the arms swing against
+    # the weight shift.
     for arm, sign in (("l", 1.0), ("r", -1.0)):
-        curves[:, PARAM_INDEX[f"{arm}_elbow"]] += PULSE_ELBOW * down
+        curves[:, PARAM_INDEX[f"{arm}_elbow"]] += PULSE_ELBOW * down + CARRY_ELBOW * gain
+        curves[:, PARAM_INDEX[f"{arm}_raise"]] += CARRY_RAISE * gain
         curves[:, PARAM_INDEX[f"{arm}_fwd"]] += sign * PULSE_ARM_SWING * side
 
 
