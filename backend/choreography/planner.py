@@ -126,6 +126,8 @@ class Planner:
         self.style_taste = self.rng.lognormal(0.0, 0.8, len(ARM_STYLES))
         # How hard this dancer hits the beat: share of the smooth tangent kept at hit keys.
         self.hit_tangent = float(self.rng.uniform(0.15, 0.45))
+        # Laid-back or driven: shifts the move energies (not the sizes) this dancer picks for the music.
+        self.energy_bias = float(self.rng.uniform(-0.15, 0.2))
         self._half_feel = False
 
     def plan(self) -> list[Placement]:
@@ -146,11 +148,12 @@ class Planner:
             section_end = section_starts[k + 1] if k + 1 < len(section_starts) else int(np.ceil(end_position)) + 1
             label = section_labels[k]
             loudness = self._mean_rank(grid.time(np.array([section_start]))[0], grid.time(np.array([section_end]))[0])
+            drive = float(np.clip(loudness + self.energy_bias, 0.0, 1.0))  # how hard this dancer takes it
             if label not in phrases:
-                family = self._pick_family(loudness, exclude=previous_family)
+                family = self._pick_family(drive, exclude=previous_family)
                 # A quiet section may be danced in a half-time feel (slow, flowing), as dancers often do.
-                self._half_feel = loudness < QUIET_FEEL and self.rng.random() < 0.5
-                phrases[label] = (self._phrase(family, loudness, period), self._half_feel)
+                self._half_feel = drive < QUIET_FEEL and self.rng.random() < 0.5
+                phrases[label] = (self._phrase(family, drive, period), self._half_feel)
             phrase, self._half_feel = phrases[label]
             previous_family = max(FAMILIES, key=lambda f: sum(m.family == f for m, _ in phrase))
             # A filler that overran the previous section shortens this one (never overlaps it).
