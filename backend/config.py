@@ -57,6 +57,13 @@ class BackendConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1" …
     motion_generator: str = "auto"  # "auto", "choreographer", "motion_expert"
     video_renderer: str = "auto"  # "auto", "puppet", "wan"
+    motion_steps: int | None = None  # DDIM steps of the Motion Expert (None = the official 50)
+
+    def __post_init__(self) -> None:
+        if self.motion_steps is not None and not (isinstance(self.motion_steps, int) and 1 <= self.motion_steps <= 1000):
+            from shared.errors import InvalidInputError
+
+            raise InvalidInputError(f"Motion Expert steps must be a whole number from 1 to 1000, got {self.motion_steps!r}")
 
     @property
     def weights_dir(self) -> Path:

@@ -88,7 +88,7 @@ def select_motion_generator(config: BackendConfig | None = None) -> MotionGenera
         try:
             from .motion import MotionExpertGenerator
 
-            return MotionExpertGenerator.from_config(config)
+            return MotionExpertGenerator.from_config(config, num_inference_steps=config.motion_steps)
         except MissingWeightsError as exc:
             if choice == "motion_expert":
                 raise

@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="motion generator (default auto: the Motion Expert when its weights are installed)")
     parser.add_argument("--renderer", choices=("auto", "puppet", "wan"), default="auto",
                         help="video renderer (default auto: Wan-Animate with weights and a GPU, else the puppet)")
+    parser.add_argument("--steps", type=int, default=None, metavar="N",
+                        help="Motion Expert DDIM steps (default: the official 50; fewer is faster, e.g. on a CPU)")
     parser.add_argument("--device", default="auto", help="torch device (auto, cpu, cuda, cuda:1 …)")
     parser.add_argument("--shutdown-grace", type=float, default=10.0, metavar="S",
                         help="seconds a stop waits for the running job to notice its cancellation (default 10)")
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     keys = CurveKeys.load(args.curve_keys, args.authorized_clients) if args.curve_keys else None
     check_bind_allowed(args.address, keys)  # before loading models: fail fast
-    config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer)
+    config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer,
+                           motion_steps=args.steps)
     server = BackendServer(
         args.address,
         motion_generator=select_motion_generator(config),

@@ -57,3 +57,19 @@ def test_generate_errors_exit_with_their_code_and_a_fix(tmp_path, empty_home, ca
     assert main(["generate", *arguments, "-o", str(tmp_path / "out")]) == exit_code
     err = capsys.readouterr().err
     assert message in err and err.startswith("error: ")
+
+
+def test_steps_reach_the_motion_expert_and_are_checked(tmp_path, monkeypatch):
+    from backend.config import BackendConfig
+    from backend.generators import select_motion_generator
+    from shared.errors import InvalidInputError
+
+    weights = tmp_path / "motion"
+    weights.mkdir()
+    (weights / "train-10.pt").write_bytes(b"located, not loaded, when the generator is chosen")
+    monkeypatch.setenv("MACE_DANCE_MOTION_WEIGHTS", str(weights))
+    generator = select_motion_generator(BackendConfig(motion_steps=8, device="cpu"))
+    assert (generator.name, generator.num_inference_steps) == ("motion_expert", 8)
+    with pytest.raises(InvalidInputError, match="steps"):
+        BackendConfig(motion_steps=0)
+    assert main(["generate", str(MUSIC), "-o", str(tmp_path / "x"), "--steps", "0"]) == 3
