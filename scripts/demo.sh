@@ -3,7 +3,7 @@
 # a preview video, then the dance rendered onto the example reference image. Output in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+MACE_EXTRAS=${MACE_EXTRAS:-dev} bash scripts/setup.sh  # the demo needs no Blender module
 out=${1:-out/demo}
 .venv/bin/mace-dance generate examples/music/groove_120bpm.ogg -o "$out" --seed 7
 .venv/bin/mace-dance render "$out/groove_120bpm.npz" --reference examples/reference.png \

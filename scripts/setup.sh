@@ -23,17 +23,27 @@ fi
 # for a GPU machine.
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 EXTRAS=${MACE_EXTRAS:-dev,blender}
-stamp=".venv/.mace-installed-$(cat pyproject.toml scripts/setup.sh | cksum | cut -d' ' -f1)-${EXTRAS//,/_}"
+
+# The stamp holds the checksum of the install recipe, then one installed extra per line: an install that
+# already has every requested extra (for the same recipe) is reused.
+stamp=.venv/.mace-installed
+recipe=$(cat pyproject.toml scripts/setup.sh | cksum | cut -d' ' -f1)
+wanted=$(printf '%s\n' ${EXTRAS//,/ } | sort -u)
+have=""
+if [ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$recipe" ]; then
+  have=$(tail -n +2 "$stamp")
+fi
+missing=$(comm -23 <(printf '%s\n' "$wanted") <(printf '%s\n' "$have" | sort -u) | grep -v '^$' || true)
 
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $PYTHON_BIN"
   "$PYTHON_BIN" -m venv .venv
 fi
-if [ ! -f "$stamp" ]; then
-  echo "==> installing MACE-Dance Studio and its dependencies into .venv (first run takes a few minutes)"
+if [ ! -f "$stamp" ] || [ "$(head -n 1 "$stamp")" != "$recipe" ] || [ -n "$missing" ]; then
+  all=$(printf '%s\n' $wanted $have | grep -v '^$' | sort -u | paste -sd, -)
+  echo "==> installing MACE-Dance Studio [$all] into .venv (first run takes a few minutes)"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet "$TORCH_SPEC"
-  .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"
-  rm -f .venv/.mace-installed-*
-  touch "$stamp"
+  .venv/bin/python -m pip install --quiet -e ".[$all]"
+  printf '%s\n' "$recipe" ${all//,/ } > "$stamp"
 fi
