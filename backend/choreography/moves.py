@@ -608,6 +608,16 @@ def _moves() -> list[Move]:
         ),
         *(key(b, drop=0.12, lean=8, head_nod=8, l_elbow=80, r_elbow=80, l_raise=35, r_raise=35) for b in (1, 2, 3)),
     ), key=lambda item: item.beat)), energy=0.85))
+    add(Move("kick_ball_change", "legs", 2, (
+        key(0),
+        key(0.5, False, lf_lift=0.14, lf_z=0.24, drop=0.03, lean=-4, r_raise=55, r_fwd=85, r_elbow=90, l_raise=35,
+            l_fwd=-25, l_elbow=50),
+        key(0.75, False, lf_lift=0.07, lf_z=-0.1, drop=0.07),  # the foot travels back in the air
+        key(1, lf_z=-0.14, drop=0.13, lean=8, sway=0.03, head_nod=10, l_raise=45, r_raise=45, l_elbow=95,
+            r_elbow=95, l_fwd=60, r_fwd=60),
+        key(2),
+    ), energy=0.7))
+    add(_jump_turn())
     add(Move("arm_sweep", "arms", 4, (
         key(0),
         key(1, False, l_raise=70, r_raise=70, l_fwd=90, r_fwd=90, l_elbow=25, r_elbow=25, lean=12, drop=0.1),
@@ -656,6 +666,26 @@ def _open_turn() -> Move:
     arms = {"l_raise": 110, "r_raise": 95, "l_fwd": 25, "r_fwd": 20, "l_elbow": 15, "r_elbow": 25,
             "head_nod": -8}  # fmt: skip
     return _stepped_turn("open_turn", 8, arms, energy=0.75, min_beat_s=0.45)
+
+
+def _jump_turn() -> Move:
+    """Two jumps, each turning half way round in the air (to the dancer's left), landing on beats 2 and 4."""
+    keys = [key(0)]
+    arms_in = {"l_raise": 60, "r_raise": 60, "l_fwd": 85, "r_fwd": 85, "l_elbow": 110, "r_elbow": 110}
+    for half in (0, 1):
+        start = 2.0 * half
+        facing = 180.0 * half
+        keys += [
+            key(start + 0.5, False, facing=facing, drop=0.17, lean=14, l_raise=25, r_raise=25, l_fwd=-30, r_fwd=-30),
+            key(start + 0.9, False, facing=facing + 20.0, **stance_feet(0.0, 0.0, facing), lf_lift=0.06,
+                rf_lift=0.06, drop=0.02, lean=4),  # take-off: the feet leave the floor before they turn
+            key(start + 1.25, False, facing=facing + 90.0, **stance_feet(0.0, 0.0, facing + 90.0), lf_lift=0.12,
+                rf_lift=0.12, drop=-0.06, **arms_in),
+            key(start + 2, facing=facing + 180.0, drop=0.18, lean=12, head_nod=10, l_raise=95, r_raise=95, l_fwd=40,
+                r_fwd=40, l_elbow=20, r_elbow=20),
+        ]  # fmt: skip
+    keys[-1] = key(4, facing=360.0)
+    return Move("jump_turn", "turn", 4, tuple(keys), energy=0.9, min_beat_s=0.45)
 
 
 def _walk_out_and_back() -> Move:
