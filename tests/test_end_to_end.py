@@ -20,7 +20,32 @@ pytestmark = [pytest.mark.blender, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
 MUSIC = REPO / "examples" / "music" / "groove_120bpm.ogg"
 REFERENCE = REPO / "examples" / "reference.png"
-EDITED_BONE = "left_elbow"
+EDITED_BONE = "left_shoulder"
+
+
+def visible_edit(motion, index: int):
+    """A strong rotation of the edited bone at frame ``index`` that moves the hand across the front view.
+
+    Whichever way the dancer faces, one of these bends moves the left hand at least 25 cm in the image plane
+    (x, y of the Y-up world; the renderers look along -Z), so the edit cannot hide in depth.
+    """
+    from shared.kinematics import forward_kinematics
+    from shared.rotations import axis_angle_to_quaternion
+    from shared.skeleton import JOINT_NAMES, LEFT_HAND
+
+    joint = JOINT_NAMES.index(EDITED_BONE)
+    frame = motion.slice(index, index + 1)
+    before = forward_kinematics(frame.poses, frame.trans)[0, LEFT_HAND, :2]
+    best = None
+    for axis in np.eye(3):
+        for angle in (1.4, -1.4):
+            poses = frame.poses.copy()
+            poses[0, joint] = axis * angle
+            moved = np.linalg.norm(forward_kinematics(poses, frame.trans)[0, LEFT_HAND, :2] - before)
+            if best is None or moved > best[0]:
+                best = (moved, axis * angle)
+    assert best[0] > 0.25, f"no visible edit found ({best[0]:.2f} m)"
+    return axis_angle_to_quaternion(best[1])
 
 
 def serve_command() -> list[str]:
@@ -95,7 +120,7 @@ def test_music_to_edited_dance_video_through_blender(bpy, scene, prefs, backend,
     scene.frame_set(edit_frame)
     bone = armature.pose.bones[EDITED_BONE]
     bone.rotation_mode = "QUATERNION"
-    bent = Quaternion((0.0, 0.0, 1.0), 2.0)  # a strong elbow bend about the bone's Z
+    bent = Quaternion(visible_edit(generated, edit_index))  # (w, x, y, z): bone axes are SMPL's
     bone.rotation_quaternion = bent
     assert bone.keyframe_insert("rotation_quaternion", frame=edit_frame)
 
