@@ -28,3 +28,20 @@ def test_example_keypoints_sit_on_the_drawn_character():
     background = image[5, 5]
     for x, y in known.round().astype(int):
         assert np.abs(image[y, x] - background).max() > 40, f"keypoint ({x}, {y}) is on the background"
+
+
+def test_python_api_example_makes_a_dance_and_a_video(tmp_path, monkeypatch):
+    import importlib.util
+
+    from backend.appearance.video_io import probe
+    from shared.motion_io import load_motion
+
+    monkeypatch.setenv("MACE_DANCE_HOME", str(tmp_path / "empty-home"))  # no weights: the embedded defaults
+    spec = importlib.util.spec_from_file_location("python_api", EXAMPLES / "python_api.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    video = example.main(["--out", str(tmp_path / "api"), "--seconds", "2"])
+    motion = load_motion(tmp_path / "api" / "dance.npz")
+    assert abs(motion.duration - 2.0) < 0.1
+    info = probe(video)
+    assert info.frames == motion.num_frames and info.audio_duration_s > 1.9

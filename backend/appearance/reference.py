@@ -101,6 +101,8 @@ def parse_keypoints(data) -> np.ndarray:
         if value is None:
             continue
         point = np.asarray(value, dtype=np.float64).ravel()
+        if point.size in (2, 3) and np.isnan(point[:2]).all():
+            continue  # NaN marks an unknown point, as load_keypoints_json writes it
         if point.size not in (2, 3) or not np.isfinite(point).all():
             raise InvalidInputError(f"keypoint {KEYPOINT_NAMES[index]} must be [x, y], got {value!r}")
         if point.size == 3 and point[2] <= 0:

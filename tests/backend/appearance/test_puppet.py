@@ -230,3 +230,17 @@ def _decode_frames(path) -> np.ndarray:
 
     with av.open(str(path)) as container:
         return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+
+
+def test_keypoints_read_from_a_file_survive_being_parsed_again(tmp_path):
+    """The render command reads a keypoints file, then the request parses the array again (NaN = unknown)."""
+    from backend.appearance.reference import parse_keypoints
+
+    path = tmp_path / "keypoints.json"
+    path.write_text(json.dumps({"left_shoulder": [10, 20], "right_hip": [30, 40]}))
+    loaded = load_keypoints_json(path)
+    again = parse_keypoints(loaded)
+    np.testing.assert_array_equal(np.isnan(again), np.isnan(loaded))
+    np.testing.assert_array_equal(again[np.isfinite(again)], loaded[np.isfinite(loaded)])
+    with pytest.raises(InvalidInputError, match="must be"):
+        parse_keypoints({"left_shoulder": [10, float("inf")]})
