@@ -21,10 +21,16 @@ from .rig import EASE, NEUTRAL, PARAM_INDEX, SCALES, DanceRig, clamp_params
 
 #: Lowest and highest lift of an automatic step arc, metres (scaled with the step length in between).
 STEP_ARC_MIN, STEP_ARC_MAX = 0.06, 0.12
-#: Depth of the on-beat knee bounce (metres) and head nod (degrees) layered under every move.
-PULSE_DROP, PULSE_NOD = 0.05, 6.0
-#: Side-to-side weight shift of the groove: pelvis (metres), hip roll and counter chest twist (degrees).
-PULSE_SWAY, PULSE_ROLL, PULSE_TWIST = 0.045, 5.0, 8.0
+#: Depth of the on-beat knee bounce (metres) and head nod (degrees) layered under every move; the bounce
+#: deepens by ``PULSE_DROP_LOUD`` × gain² more on loud music (the knees, not the arms, carry the groove).
+PULSE_DROP, PULSE_DROP_LOUD, PULSE_NOD = 0.05, 0.035, 6.0
+#: Side-to-side weight shift of the groove: pelvis (metres), hip roll, hip twist into the standing leg and
+#: counter chest twist (degrees), and the pelvis tucking under on the beat (degrees of hip pitch).
+PULSE_SWAY, PULSE_ROLL, PULSE_HIP_TWIST, PULSE_TWIST, PULSE_TUCK = 0.06, 7.0, 9.0, 12.0, 4.0
+#: Stepping in the groove: where the move leaves both feet planted and the music is loud (gain above
+#: ``PULSE_STEP_GAIN``), the foot the weight leaves lifts this high (metres, at full gain) and re-plants on
+#: the next beat, as the weight arrives on it.
+PULSE_STEP_LIFT, PULSE_STEP_GAIN = 0.07, 0.75
 #: Elbow pump on the beat and forward/back arm swing with the weight shift (degrees).
 PULSE_ELBOW, PULSE_ARM_SWING = 20.0, 20.0
 #: Arm carriage of the groove: the louder the music, the more the arms are held up off the body and bent
@@ -143,13 +149,23 @@ def add_pulse(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray |
     and the head nods with them (in place). Even half-time moves then show every beat. ``gain`` (T,) or
     scalar scales the whole groove (deeper when the music is loud)."""
     gain = np.asarray(gain, dtype=np.float64)
-    down = gain * 0.5 * (1.0 + np.cos(2.0 * np.pi * beat_positions))  # 1 on the beat, 0 on the "and"
-    curves[:, PARAM_INDEX["drop"]] += PULSE_DROP * down
+    # Where the move itself lifts a foot (kicks, knee lifts) it owns the weight and the depth: the groove's
+    # weight shift and extra bounce fade out smoothly there (never leaning onto, or sinking under, the
+    # lifted leg).
+    move_lift = np.maximum(curves[:, PARAM_INDEX["lf_lift"]], curves[:, PARAM_INDEX["rf_lift"]])
+    u = np.clip(move_lift / 0.1, 0.0, 1.0)
+    free = 1.0 - u * u * (3.0 - 2.0 * u)
+    on_beat = 0.5 * (1.0 + np.cos(2.0 * np.pi * beat_positions))  # 1 on the beat, 0 on the "and"
+    down = gain * on_beat
+    curves[:, PARAM_INDEX["drop"]] += (PULSE_DROP + PULSE_DROP_LOUD * gain * free) * down
     curves[:, PARAM_INDEX["head_nod"]] += PULSE_NOD * down
-    # Weight shifts from foot to foot, one beat each (extremes on the beats, so velocity minima stay there).
-    side = gain * np.cos(np.pi * beat_positions)
+    curves[:, PARAM_INDEX["hip_pitch"]] -= PULSE_TUCK * down
+    # Weight shifts from foot to foot, one beat each (extremes on the beats, so velocity minima stay there):
+    # the hips sway, roll and turn into the standing leg, the chest turns against them.
+    side = gain * np.cos(np.pi * beat_positions) * free
     curves[:, PARAM_INDEX["sway"]] += PULSE_SWAY * side
     curves[:, PARAM_INDEX["hip_roll"]] += PULSE_ROLL * side
+    curves[:, PARAM_INDEX["hip_twist"]] += PULSE_HIP_TWIST * side
     curves[:, PARAM_INDEX["chest_twist"]] -= PULSE_TWIST * side
     # The arms ride the groove: carried higher when loud, elbows pump into the beat, the arms swing against
     # the weight shift.
@@ -157,6 +173,37 @@ def add_pulse(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray |
         curves[:, PARAM_INDEX[f"{arm}_elbow"]] += PULSE_ELBOW * down + CARRY_ELBOW * gain
         curves[:, PARAM_INDEX[f"{arm}_raise"]] += CARRY_RAISE * gain
         curves[:, PARAM_INDEX[f"{arm}_fwd"]] += sign * PULSE_ARM_SWING * side
+
+
+def add_groove_steps(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray | float) -> None:
+    """On loud music, step with the weight shift (in place): over each beat whose move keeps both feet
+    planted and still, the foot the weight leaves (the right one after the even beats, when the weight is
+    on the left) lifts and lands again on the next beat. Each lift is a sin² bump that starts and ends at
+    rest, so cutting it per beat keeps the curves C¹ and the foot never drags or skates."""
+    gain = np.broadcast_to(np.asarray(gain, dtype=np.float64), beat_positions.shape)
+    height = PULSE_STEP_LIFT * np.clip((gain - PULSE_STEP_GAIN) / 0.4, 0.0, 1.0)
+    beat = np.floor(beat_positions).astype(np.int64)
+    frac = beat_positions - beat
+    bump = np.sin(np.pi * np.clip((frac - 0.1) / 0.85, 0.0, 1.0)) ** 2  # up after the beat, down by the next
+    feet = {p: [PARAM_INDEX[f"{p}_{n}"] for n in ("x", "z", "lift")] for p in ("lf", "rf")}
+    # Frames where the move itself keeps both feet planted and in place.
+    still = np.ones(len(beat_positions), dtype=bool)
+    for x, z, lift in feet.values():
+        moved = np.hypot(np.gradient(curves[:, x]), np.gradient(curves[:, z])) if len(curves) > 1 else np.zeros(1)
+        still &= (curves[:, lift] < PLANT_EPS) & (moved < 1e-4)
+    if not still.any():
+        return
+    # A beat qualifies only when every frame of it is still (so a bump is never cut mid-air).
+    first = beat.min()
+    qualifies = np.ones(beat.max() - first + 1, dtype=bool)
+    np.logical_and.at(qualifies, beat - first, still)
+    # The first and last beats of the clip may be partial: no bump there (it could start or end mid-air).
+    qualifies[[0, -1]] = False
+    active = qualifies[beat - first] & (height > 0)
+    right_lifts = beat % 2 == 0
+    for prefix, lifts in (("rf", right_lifts), ("lf", ~right_lifts)):
+        lift = feet[prefix][2]
+        curves[:, lift] += np.where(active & lifts, height * bump, 0.0)
 
 
 def add_step_arcs(knots: np.ndarray, values: np.ndarray, query: np.ndarray, curves: np.ndarray) -> None:
@@ -239,6 +286,7 @@ def render(
         curves[:, columns] = lagged
     add_pulse(curves, beat_positions, groove)
     add_step_arcs(knots, values, beat_positions, curves)
+    add_groove_steps(curves, beat_positions, groove)
     curves = clamp_params(curves)
     lock_foot_yaw(curves)
     poses, trans, planted = rig.solve(curves)
