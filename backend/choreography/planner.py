@@ -213,7 +213,7 @@ class Planner:
             weights = np.array([
                 (4.0 if m.family == family else 1.0) * self.family_weights.get(m.family, 1.0)
                 * self.move_taste[m.name] * np.exp(-(((m.energy - loudness) / 0.25) ** 2))
-                * (1.0 + 1.5 * loudness * _goes_places(m))  # loud music: more steps, travel and turns
+                * (1.0 + 3.0 * loudness**2 * _goes_places(m))  # loud music: more steps, travel, turns and jumps
                 for m in candidates
             ])  # fmt: skip
             move = candidates[int(self.rng.choice(len(candidates), p=weights / weights.sum()))]

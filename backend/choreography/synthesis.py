@@ -23,14 +23,14 @@ from .rig import EASE, NEUTRAL, PARAM_INDEX, SCALES, DanceRig, clamp_params
 STEP_ARC_MIN, STEP_ARC_MAX = 0.06, 0.12
 #: Depth of the on-beat knee bounce (metres) and head nod (degrees) layered under every move; the bounce
 #: deepens by ``PULSE_DROP_LOUD`` × gain² more on loud music (the knees, not the arms, carry the groove).
-PULSE_DROP, PULSE_DROP_LOUD, PULSE_NOD = 0.05, 0.035, 6.0
+PULSE_DROP, PULSE_DROP_LOUD, PULSE_NOD = 0.05, 0.05, 6.0
 #: Side-to-side weight shift of the groove: pelvis (metres), hip roll, hip twist into the standing leg and
 #: counter chest twist (degrees), and the pelvis tucking under on the beat (degrees of hip pitch).
-PULSE_SWAY, PULSE_ROLL, PULSE_HIP_TWIST, PULSE_TWIST, PULSE_TUCK = 0.06, 7.0, 9.0, 12.0, 4.0
+PULSE_SWAY, PULSE_ROLL, PULSE_HIP_TWIST, PULSE_TWIST, PULSE_TUCK = 0.06, 7.0, 11.0, 14.0, 4.0
 #: Stepping in the groove: where the move leaves both feet planted and the music is loud (gain above
 #: ``PULSE_STEP_GAIN``), the foot the weight leaves lifts this high (metres, at full gain) and re-plants on
 #: the next beat, as the weight arrives on it.
-PULSE_STEP_LIFT, PULSE_STEP_GAIN = 0.07, 0.75
+PULSE_STEP_LIFT, PULSE_STEP_GAIN = 0.09, 0.7
 #: Elbow pump on the beat and forward/back arm swing with the weight shift (degrees).
 PULSE_ELBOW, PULSE_ARM_SWING = 20.0, 20.0
 #: Arm carriage of the groove: the louder the music, the more the arms are held up off the body and bent
@@ -155,9 +155,13 @@ def add_pulse(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray |
     move_lift = np.maximum(curves[:, PARAM_INDEX["lf_lift"]], curves[:, PARAM_INDEX["rf_lift"]])
     u = np.clip(move_lift / 0.1, 0.0, 1.0)
     free = 1.0 - u * u * (3.0 - 2.0 * u)
+    # The extra loud bounce also fades where the move already sits deep (lunges, squats): knees that are
+    # bent far already cannot sink much further without the feet leaving the floor.
+    d = np.clip((curves[:, PARAM_INDEX["drop"]] - NEUTRAL[PARAM_INDEX["drop"]] - 0.08) / 0.17, 0.0, 1.0)
+    sink = free * (1.0 - d * d * (3.0 - 2.0 * d))
     on_beat = 0.5 * (1.0 + np.cos(2.0 * np.pi * beat_positions))  # 1 on the beat, 0 on the "and"
     down = gain * on_beat
-    curves[:, PARAM_INDEX["drop"]] += (PULSE_DROP + PULSE_DROP_LOUD * gain * free) * down
+    curves[:, PARAM_INDEX["drop"]] += (PULSE_DROP + PULSE_DROP_LOUD * gain * sink) * down
     curves[:, PARAM_INDEX["head_nod"]] += PULSE_NOD * down
     curves[:, PARAM_INDEX["hip_pitch"]] -= PULSE_TUCK * down
     # Weight shifts from foot to foot, one beat each (extremes on the beats, so velocity minima stay there):
