@@ -289,3 +289,30 @@ def test_generator_reports_progress_and_can_be_cancelled(click_wavs):
     assert any("beats" in m for _, m in seen) and any("pos" in m for _, m in seen)
     with pytest.raises(JobCancelledError):
         ChoreographerGenerator().generate(MotionRequest(click_wavs[90]), JobContext(is_cancelled=lambda: True))
+
+
+def test_loud_groove_steps_with_the_weight_and_lands_on_the_beat():
+    """A move that keeps both feet planted (``bounce``, eight beats) with a loud groove: the foot the weight
+    leaves lifts after each inner beat and is planted again on the next, alternating feet, never both in
+    the air, planted feet still; with a quiet groove the feet stay down."""
+    from backend.choreography.rig import DanceRig
+    from backend.choreography.synthesis import Placement, render
+    from shared.kinematics import forward_kinematics
+
+    rig = DanceRig()
+    placements = [Placement(MOVES["bounce"], 2.0 * k) for k in range(4)]
+    positions = np.linspace(0, 8, 8 * 15 + 1)  # 15 frames a beat
+    poses, trans, contacts, _ = render(placements, positions, rig, groove=1.3)
+    lifted = contacts[:, :2] < 0.5
+    on_beats = np.arange(0, len(positions), 15)
+    assert not lifted[on_beats].any()  # both feet down on every beat
+    assert not lifted.all(axis=1).any()  # never both in the air
+    for beat in range(1, 7):  # the first and last beats of the clip stay planted (they may be partial)
+        span = slice(beat * 15 + 1, (beat + 1) * 15)
+        foot = 1 if beat % 2 == 0 else 0  # right after even beats (weight on the left), left after odd ones
+        assert lifted[span, foot].any() and not lifted[span, 1 - foot].any(), beat
+    _assert_planted_feet_still(forward_kinematics(poses, trans), contacts, "loud bounce")
+    ankle_height = forward_kinematics(poses, trans)[:, [7, 8], 1]
+    assert (ankle_height.max(axis=0) - ankle_height.min(axis=0)).min() > 0.05  # a visible step, not a shuffle
+    _, _, quiet_contacts, _ = render(placements, positions, rig, groove=0.5)
+    assert (quiet_contacts > 0.5).all()

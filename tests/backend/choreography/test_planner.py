@@ -188,3 +188,47 @@ def test_seeds_choose_different_moves_and_styles():
     kinetic = np.array(kinetic)
     spread = kinetic.std(axis=0) / (kinetic.mean(axis=0) + 1e-9)
     assert np.median(spread) > 0.1
+
+
+CORE_JOINTS = [0, 3, 6, 9, 4, 5]  # pelvis, spine1–3, knees
+
+
+def _knee_flexion(joints: np.ndarray) -> np.ndarray:
+    """(T, 2) knee flexion in degrees (0 = straight leg) from hip, knee and ankle positions."""
+    thigh = joints[:, [4, 5]] - joints[:, [1, 2]]
+    shin = joints[:, [7, 8]] - joints[:, [4, 5]]
+    cos = (thigh * shin).sum(-1) / (np.linalg.norm(thigh, axis=-1) * np.linalg.norm(shin, axis=-1))
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def test_loud_music_moves_the_hips_knees_and_feet_not_only_the_arms():
+    """Verse (quiet) 0–16.5 s, chorus (loud) 16.5–32.5 s: in the chorus the body's core dances at real dance
+    speed (pelvis, spine and knees about 0.8 m/s; before the loud groove got its deeper bounce, hip twist and
+    steps it was 0.65), the pelvis bobs (vertical speed about 0.65 m/s, was 0.5), the knees bend through a
+    wide range, and the feet lift off and re-plant several times a bar (was 3.6)."""
+    features = music_facts(labels=(0, 1, 2), loud=(1,))
+    verse, chorus = slice(int(1.0 * FPS), int(16.0 * FPS)), slice(int(17.5 * FPS), int(32.0 * FPS))
+    bars = (32.0 - 17.5) / 2.0  # 120 BPM: 2 s a bar
+    core, bob, steps = [], [], []
+    for seed in range(4):
+        motion, _ = choreograph(features, seed=seed)
+        joints = motion.joint_positions().astype(np.float64)
+        speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1) * FPS  # (T-1, 24)
+        core_verse, core_chorus = speed[verse][:, CORE_JOINTS].mean(), speed[chorus][:, CORE_JOINTS].mean()
+        pelvis_up = np.abs(np.diff(joints[:, 0, 1])) * FPS
+        knees = _knee_flexion(joints)
+        knee_range = np.mean(np.percentile(knees[chorus], 95, axis=0) - np.percentile(knees[chorus], 5, axis=0))
+        lift_offs = ((motion.contacts[:-1, :2] > 0.5) & (motion.contacts[1:, :2] < 0.5))[chorus].sum() / bars
+        print(
+            f"seed {seed}: core {core_verse:.2f} -> {core_chorus:.2f} m/s, pelvis vertical "
+            f"{pelvis_up[verse].mean():.2f} -> {pelvis_up[chorus].mean():.2f} m/s, chorus knee range "
+            f"{knee_range:.0f} deg, chorus lift-offs per bar {lift_offs:.1f}"
+        )
+        assert core_chorus > 0.6 and core_chorus > 1.5 * core_verse, seed
+        assert pelvis_up[chorus].mean() > 1.5 * pelvis_up[verse].mean(), seed
+        assert knee_range > 40.0, seed
+        assert lift_offs >= 3.0, seed
+        core.append(core_chorus)
+        bob.append(pelvis_up[chorus].mean())
+        steps.append(lift_offs)
+    assert np.mean(core) > 0.72 and np.mean(bob) > 0.58 and np.mean(steps) > 4.2, (core, bob, steps)
