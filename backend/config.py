@@ -60,6 +60,7 @@ class BackendConfig:
     motion_steps: int | None = None  # DDIM steps of the Motion Expert (None = the official 50)
 
     def __post_init__(self) -> None:
+        self.home = Path(self.home).expanduser()
         if self.motion_steps is not None and not (isinstance(self.motion_steps, int) and 1 <= self.motion_steps <= 1000):
             from shared.errors import InvalidInputError
 

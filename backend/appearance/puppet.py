@@ -34,7 +34,7 @@ from shared.skeleton import HEAD, Skeleton
 
 from .arap import ARAPDeformer
 from .pose_video import KP, Camera, motion_keypoints, project
-from .reference import segment_person, template_keypoints
+from .reference import CanvasPlacement, segment_person, template_keypoints
 
 if TYPE_CHECKING:
     from backend.progress import JobContext
@@ -396,6 +396,17 @@ def _inverse_affines(deformed: np.ndarray, rest: np.ndarray) -> np.ndarray:
     return np.concatenate([linear, offset[:, :, None]], axis=2)
 
 
+def _move_mask(soft_mask: np.ndarray, old: CanvasPlacement, new: CanvasPlacement,
+               shape: tuple[int, int]) -> np.ndarray:
+    """A canvas mask re-placed from one photo placement to another, as a (H, W) uint8 alpha."""
+    scale = new.scale / old.scale
+    offset = new.offset - scale * old.offset
+    warp = np.array([[scale, 0.0, offset[0]], [0.0, scale, offset[1]]])
+    mask = np.round(np.clip(soft_mask, 0.0, 1.0) * 255).astype(np.uint8)
+    return cv2.warpAffine(mask, warp, (shape[1], shape[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def inpaint_background(image: np.ndarray, soft_mask: np.ndarray) -> np.ndarray:
     """The photo with the person removed (Telea inpainting at low resolution, blended in at full size)."""
     height, width = image.shape[:2]
@@ -521,7 +532,7 @@ class PuppetRenderer:
         request.validate(self.EXTRAS)
         ctx.report(0.0, "cutting out the reference person")
         motion = request.timed_motion()
-        image, alpha, _, keypoints = request.canvas_reference()
+        image, alpha, placement, keypoints = request.canvas_reference()
         spacing = request.extras.get("mesh_spacing")
         if spacing is not None and not (isinstance(spacing, (int, float)) and 2 <= spacing <= 200):
             raise InvalidInputError(f"mesh_spacing must be a number of pixels in [2, 200], got {spacing!r}")
@@ -531,7 +542,10 @@ class PuppetRenderer:
         if zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0:
             # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot.
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
-            image, alpha, _, keypoints = request.canvas_reference(zoom, shift)
+            image, _, moved, keypoints = request.canvas_reference(zoom, shift)
+            # Carry the cut-out over instead of segmenting again: the person may now touch the canvas border,
+            # which the segmentation takes as its background sample.
+            alpha = _move_mask(puppet.soft_mask, placement, moved, image.shape[:2])
             puppet = Puppet(image, keypoints, alpha, None if spacing is None else spacing * zoom)
             animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
         ctx.check_cancelled()

@@ -244,3 +244,22 @@ def test_keypoints_read_from_a_file_survive_being_parsed_again(tmp_path):
     np.testing.assert_array_equal(again[np.isfinite(again)], loaded[np.isfinite(loaded)])
     with pytest.raises(InvalidInputError, match="must be"):
         parse_keypoints({"left_shoulder": [10, float("inf")]})
+
+
+def test_moving_the_photo_carries_the_cut_out_over(make_dance):
+    """Making room for a dance can push a person who fills the photo close to the canvas edge, where a fresh
+    segmentation is unreliable (the border is its background sample): the renderer carries the first cut-out
+    over. (tests/server/test_serve_cli.py renders such a case through the whole backend.)"""
+    from backend.appearance.puppet import _move_mask
+
+    person = np.full((128, 96, 3), 235, np.uint8)
+    person[16:124, 30:66] = (40, 60, 200)
+    request = RenderRequest(make_dance(10), person, width=96, height=128)
+    image, alpha, placement, _ = request.canvas_reference()
+    first = Puppet(image, None, alpha)
+    moved_image, _, moved, _ = request.canvas_reference(1.0, (-1.25, 2.5))  # feet 2 px from the bottom edge
+    carried = _move_mask(first.soft_mask, placement, moved, moved_image.shape[:2])
+    expected = np.zeros((128, 96), bool)
+    expected[18:126, 29:65] = True
+    assert np.mean((carried > 127) == expected) > 0.98
+    Puppet(moved_image, None, carried)  # rigs fine from the carried mask
