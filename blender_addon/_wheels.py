@@ -24,24 +24,31 @@ def platform_markers() -> tuple[str, tuple[str, ...]]:
     if sys.platform == "win32":
         return "windows", ("win_amd64",)
     arch = "arm64" if machine in ("arm64", "aarch64") else "x86_64"
-    return f"macos-{arch}", ("macosx",)
+    return f"macos-{arch}", ("macosx", arch)
 
 
 def _matches(name: str, markers: tuple[str, ...]) -> bool:
-    if sys.platform == "darwin":
-        arch = "arm64" if platform.machine().lower() in ("arm64", "aarch64") else "x86_64"
-        return "macosx" in name and (arch in name or "universal2" in name)
+    if markers[0] == "macosx":  # one wheel may serve both architectures
+        return "macosx" in name and (markers[1] in name or "universal2" in name)
     return all(marker in name for marker in markers)
 
 
+def _missing() -> list[str]:
+    return [dist for module, dist in REQUIRED.items() if importlib.util.find_spec(module) is None]
+
+
 def ensure_wheels(addon_dir: str) -> list[str]:
-    """Unpack and add to ``sys.path`` the wheels of modules that cannot be imported. Returns what was added."""
-    missing = [dist for module, dist in REQUIRED.items() if importlib.util.find_spec(module) is None]
+    """Make the bundled wheels importable: reuse what an earlier start unpacked, unpack only what is still
+    missing. Returns the wheel files unpacked now."""
+    folder, markers = platform_markers()
+    target = os.path.join(addon_dir, "_vendor", folder)
+    if _missing() and os.path.isdir(target) and target not in sys.path:
+        sys.path.insert(0, target)  # unpacked by an earlier start (a loaded .pyd must not be overwritten)
+        importlib.invalidate_caches()
+    missing = _missing()
     wheels_dir = os.path.join(addon_dir, "wheels")
     if not missing or not os.path.isdir(wheels_dir):
         return []
-    folder, markers = platform_markers()
-    target = os.path.join(addon_dir, "_vendor", folder)
     tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
     added = []
     for dist in missing:
@@ -53,4 +60,5 @@ def ensure_wheels(addon_dir: str) -> list[str]:
                 break
     if added and target not in sys.path:
         sys.path.insert(0, target)
+    importlib.invalidate_caches()
     return added

@@ -117,3 +117,19 @@ def test_legacy_bootstrap_unpacks_the_wheel_for_this_platform(tmp_path, monkeypa
     assert _wheels.ensure_wheels(str(tmp_path)) == [linux[0].name]
     vendor = tmp_path / "_vendor" / "linux"
     assert sys.path[0] == str(vendor) and (vendor / "msgpack" / "__init__.py").is_file()
+
+
+def test_legacy_bootstrap_reuses_what_an_earlier_start_unpacked(tmp_path, monkeypatch):
+    """A second Blender start must not unpack again (on Windows a loaded .pyd cannot be overwritten)."""
+    from blender_addon import _wheels
+
+    folder, _ = _wheels.platform_markers()
+    vendor = tmp_path / "_vendor" / folder / "mace_unpacked_before"
+    vendor.mkdir(parents=True)
+    (vendor / "__init__.py").write_text("")
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "wheels" / "msgpack-9.9.9-cp311-cp311-any.whl").write_bytes(b"not a zip: must not be opened")
+    monkeypatch.setattr(_wheels, "REQUIRED", {"mace_unpacked_before": "msgpack"})
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert _wheels.ensure_wheels(str(tmp_path)) == []
+    assert str(tmp_path / "_vendor" / folder) in sys.path
