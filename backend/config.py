@@ -7,10 +7,11 @@ Weights layout (``$MACE_DANCE_HOME``, default the platform's user data dir, e.g.
                                `model.safetensors` + `config.json` (+ `normalizer.npz`)
     weights/appearance/wan/    Wan2.2-Animate-14B-Diffusers folder (model_index.json, transformer/, vae/ …)
     weights/appearance/mace/   MACE-Dance `Adapter.safetensors` and `LoRA.safetensors`
-    weights/smpl/              SMPL_NEUTRAL.pkl or .npz (optional: body mesh and betas)
 
 Each location can be overridden by an environment variable (``MACE_DANCE_MOTION_WEIGHTS``,
-``MACE_DANCE_WAN_WEIGHTS``, ``MACE_DANCE_MACE_APPEARANCE_WEIGHTS``, ``MACE_DANCE_SMPL_MODEL``).
+``MACE_DANCE_WAN_WEIGHTS``, ``MACE_DANCE_MACE_APPEARANCE_WEIGHTS``). An SMPL model file (body shapes) is used by
+the Blender add-on only and is chosen in its preferences. Caches (numba's
+compiled librosa kernels) go to the user cache dir or ``$MACE_DANCE_CACHE``.
 """
 
 from __future__ import annotations
@@ -81,18 +82,6 @@ class BackendConfig:
     @property
     def mace_appearance_weights(self) -> Path:
         return _env_path("MACE_DANCE_MACE_APPEARANCE_WEIGHTS", self.weights_dir / "appearance" / "mace")
-
-    @property
-    def smpl_model(self) -> Path:
-        """The SMPL model file if one is configured or present, else the expected location."""
-        explicit = os.environ.get("MACE_DANCE_SMPL_MODEL")
-        if explicit:
-            return Path(explicit).expanduser()
-        folder = self.weights_dir / "smpl"
-        for name in ("SMPL_NEUTRAL.npz", "SMPL_NEUTRAL.pkl", "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"):
-            if (folder / name).is_file():
-                return folder / name
-        return folder / "SMPL_NEUTRAL.pkl"
 
     @property
     def cache_dir(self) -> Path:

@@ -31,13 +31,14 @@ def device_items(config: BackendConfig) -> list[Item]:
     from .motion.mamba import mamba_ssm_usable
 
     cuda = torch.cuda.is_available()
+    fast_mamba = mamba_ssm_usable()
     gpu = f"CUDA: {torch.cuda.get_device_name(0)}" if cuda else "no CUDA GPU"
     return [
         Item("python", True, f"{platform.python_version()} ({platform.machine()})"),
         Item("torch", True, f"{torch.__version__}; {gpu}; using {config.resolve_device()}"),
-        Item("mamba-ssm kernels", mamba_ssm_usable(),
-             "fast CUDA Mamba kernels" if mamba_ssm_usable() else "pure-PyTorch Mamba (same weights)",
-             "" if mamba_ssm_usable() else "on a CUDA machine: pip install '.[cuda]'"),
+        Item("mamba-ssm kernels", fast_mamba,
+             "fast CUDA Mamba kernels" if fast_mamba else "pure-PyTorch Mamba (same weights)",
+             "" if fast_mamba else "on a CUDA machine: pip install '.[cuda]'"),
     ]
 
 
@@ -73,13 +74,6 @@ def appearance_items(config: BackendConfig) -> list[Item]:
     return items
 
 
-def smpl_items(config: BackendConfig) -> list[Item]:
-    path = config.smpl_model
-    present = path.is_file()
-    return [Item("SMPL model", present, str(path) if present else f"not found ({path}); built-in rest skeleton used",
-                 "" if present else "optional: SMPL_NEUTRAL.pkl from https://smpl.is.tue.mpg.de for body shapes")]
-
-
 def inventory(config: BackendConfig | None = None) -> dict[str, list[Item]]:
     """Every check, grouped by section."""
     config = config or BackendConfig()
@@ -87,5 +81,4 @@ def inventory(config: BackendConfig | None = None) -> dict[str, list[Item]]:
         f"MACE-Dance Studio {__version__} — home {config.home}": device_items(config),
         "motion": motion_items(config),
         "appearance": appearance_items(config),
-        "body": smpl_items(config),
     }

@@ -116,9 +116,4 @@ def error_from_dict(data: dict) -> MaceError:
     """Rebuild the error a peer sent (``to_dict`` form); unknown codes become a plain ``MaceError``."""
     cls = ERROR_CLASSES.get(str(data.get("code", "internal")), MaceError)
     message, hint = str(data.get("message", "unknown error")), str(data.get("hint") or "") or None
-    try:
-        return cls(message, hint)
-    except TypeError:  # a subclass with another constructor signature
-        err = Exception.__new__(cls)
-        MaceError.__init__(err, message, hint)
-        return err
+    return cls(message, hint)

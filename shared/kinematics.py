@@ -25,7 +25,7 @@ def global_rotations(poses: np.ndarray, skeleton: Skeleton | None = None) -> np.
 
 
 def forward_kinematics(
-    poses: np.ndarray, trans: np.ndarray, skeleton: Skeleton | None = None
+    poses: np.ndarray, trans: np.ndarray, skeleton: Skeleton | None = None, *, rotations: np.ndarray | None = None
 ) -> np.ndarray:
     """Joint positions of a posed skeleton.
 
@@ -33,20 +33,17 @@ def forward_kinematics(
         poses: (T, J, 3) axis-angle, radians.
         trans: (T, 3) metres, Y-up (the pelvis sits at ``trans + skeleton.offsets[0]``).
         skeleton: rest skeleton; the default EDGE/MACE one when None.
+        rotations: (T, J, 3, 3) :func:`global_rotations` of ``poses`` if the caller has them already.
     Returns:
         (T, J, 3) float64 joint positions, metres, same frame as ``trans``.
     """
     skeleton = skeleton or Skeleton.default()
-    poses = np.asarray(poses, dtype=np.float64)
-    local = axis_angle_to_matrix(poses)
+    world_rot = global_rotations(poses, skeleton) if rotations is None else rotations
     offsets = skeleton.offsets
-    world_rot = np.empty_like(local)
-    positions = np.empty(poses.shape[:-1] + (3,), dtype=np.float64)
+    positions = np.empty(world_rot.shape[:-2] + (3,), dtype=np.float64)
     for j, parent in enumerate(skeleton.parents):
         if parent < 0:
-            world_rot[:, j] = local[:, j]
             positions[:, j] = np.asarray(trans, dtype=np.float64) + offsets[j]
         else:
-            world_rot[:, j] = world_rot[:, parent] @ local[:, j]
             positions[:, j] = positions[:, parent] + world_rot[:, parent] @ offsets[j]
     return positions

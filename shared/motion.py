@@ -12,7 +12,6 @@ from .errors import MotionFormatError
 from .kinematics import forward_kinematics
 from .rotations import (
     axis_angle_to_quaternion,
-    make_quaternions_continuous,
     quaternion_slerp,
     quaternion_to_axis_angle,
 )
@@ -157,7 +156,7 @@ class Motion:
         hi = np.minimum(lo + 1, self.num_frames - 1)
         t = (source - lo)[:, None]
 
-        quats = make_quaternions_continuous(axis_angle_to_quaternion(self.poses), axis=0)
+        quats = axis_angle_to_quaternion(self.poses)  # quaternion_slerp takes the shorter arc itself
         poses = quaternion_to_axis_angle(quaternion_slerp(quats[lo], quats[hi], np.broadcast_to(t, (count, NUM_JOINTS))))
         trans = self.trans[lo] * (1 - t) + self.trans[hi] * t
         contacts = None

@@ -71,7 +71,6 @@ MAX_ARRAY_DIMS = 8
 CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel")
 JOB_MESSAGES = ("generate_motion", "render_video")
 SERVER_MESSAGES = ("hello", "status", "accepted", "progress", "result", "error", "cancel", "heartbeat")
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED_STATES = ("done", "failed", "cancelled")
 
 # dtypes an array on the wire may have; anything else (object, strings, structured) is refused.

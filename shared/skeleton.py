@@ -130,8 +130,8 @@ def regress_rest_joints(model: dict[str, np.ndarray], betas: np.ndarray | None) 
 def missing_smpl_model_error(path: Path) -> MissingWeightsError:
     return MissingWeightsError(
         f"SMPL model file not found: {path}",
-        hint="Download SMPL from https://smpl.is.tue.mpg.de (licence required) and put SMPL_NEUTRAL.pkl in "
-        "$MACE_DANCE_HOME/weights/smpl/ — or leave it out to use the built-in rest skeleton.",
+        hint="download SMPL from https://smpl.is.tue.mpg.de (licence required) and choose SMPL_NEUTRAL.pkl as "
+        "the SMPL model in the add-on preferences — or leave that empty to use the built-in rest skeleton",
     )
 
 

@@ -229,8 +229,9 @@ def motion_keypoints(
         keypoints: (T, 20, 3) metres; visible: (T, 20) bool; joints: (T, 24, 3) metres (all Y-up).
     """
     camera = camera or Camera()
-    joints = forward_kinematics(motion.poses, motion.trans, skeleton)
-    head_rotations = global_rotations(motion.poses, skeleton)[:, HEAD]
+    rotations = global_rotations(motion.poses, skeleton)
+    joints = forward_kinematics(motion.poses, motion.trans, skeleton, rotations=rotations)
+    head_rotations = rotations[:, HEAD]
     keypoints, visible = smpl_to_body_keypoints(joints, head_rotations, camera.view_direction())
     return keypoints, visible, joints
 

@@ -16,10 +16,10 @@ _ENV = "NUMBA_CACHE_DIR"
 
 
 def default_numba_cache_dir() -> Path:
-    """``<user cache dir>/mace-dance/numba`` (e.g. ``~/.cache/mace-dance/numba`` on Linux)."""
-    import platformdirs
+    """``<backend cache dir>/numba`` (e.g. ``~/.cache/mace-dance/numba`` on Linux; ``$MACE_DANCE_CACHE`` moves it)."""
+    from backend.config import BackendConfig
 
-    return Path(platformdirs.user_cache_dir("mace-dance", appauthor=False)) / "numba"
+    return BackendConfig().cache_dir / "numba"
 
 
 def configure_numba_cache() -> Path | None:

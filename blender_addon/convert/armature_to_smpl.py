@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shared import errors, rotations, skeleton as smpl_skeleton
-from .axes import BONE_REST_MATRIX
+from .axes import BONE_REST_MATRIX, blender_to_smpl_points
 
 EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
 
@@ -85,7 +85,7 @@ def visual_to_local(bone_matrices: np.ndarray, rest_heads: np.ndarray, parents: 
     for j, parent in enumerate(parents):
         local[:, j] = global_rot[:, j] if parent < 0 else np.swapaxes(global_rot[:, parent], -1, -2) @ global_rot[:, j]
     root_head = matrices[:, 0, :3, 3]
-    trans = (root_head - rest_heads[0]) @ BONE_REST_MATRIX  # back to SMPL axes
+    trans = blender_to_smpl_points(root_head - rest_heads[0])
     return local, trans
 
 

@@ -85,7 +85,7 @@ class MACE_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def selected_frames(context, obj, fps: float, frames: np.ndarray) -> np.ndarray | None:
+def selected_frames(context, obj, frames: np.ndarray) -> np.ndarray | None:
     """(T,) bool: motion frames inside the preview range (if set) or the span of the selected keyframes;
     None when neither is set."""
     scene = context.scene
@@ -141,7 +141,7 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
             audio = common.read_bytes(args["music"])
             edited = exporter.export_motion(obj, context.scene)
             _, frames = exporter.sampling(obj, context.scene)
-            frame_sel = selected_frames(context, obj, edited.fps, frames)
+            frame_sel = selected_frames(context, obj, frames)
             joint_sel = user_joints = selected_joints(obj)
             if frame_sel is None and joint_sel is None:
                 raise errors.InvalidInputError(

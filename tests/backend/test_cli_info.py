@@ -7,7 +7,7 @@ from backend.cli import main
 
 def run_info(capsys, monkeypatch, home) -> dict:
     monkeypatch.setenv("MACE_DANCE_HOME", str(home))
-    for name in ("MACE_DANCE_MOTION_WEIGHTS", "MACE_DANCE_WAN_WEIGHTS", "MACE_DANCE_SMPL_MODEL"):
+    for name in ("MACE_DANCE_MOTION_WEIGHTS", "MACE_DANCE_WAN_WEIGHTS"):
         monkeypatch.delenv(name, raising=False)
     assert main(["info", "--json"]) == 0
     sections = json.loads(capsys.readouterr().out)

@@ -11,7 +11,7 @@ import pytest
 from tests.server.server_fakes import GateGenerator, StepGenerator, make_motion, wav_bytes
 from shared import protocol
 from shared.client import GenerateResult, JobHandle
-from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, NotFoundError
+from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, NotFoundError, TooLargeError
 
 
 def poll_until(client, condition, timeout_s: float = 5.0) -> list:
@@ -219,7 +219,7 @@ def test_full_queue_is_refused_before_work(start_server, connect):
     poll_until(client, lambda: running.state == "running")
     queued = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
     refused = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
-    with pytest.raises(Exception, match="queue is full"):
+    with pytest.raises(TooLargeError, match="queue is full"):
         client.wait(refused, timeout_s=5)
     for _ in range(2):
         generator.release()
