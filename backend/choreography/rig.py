@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.rotations import matrix_to_axis_angle
+from shared.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from shared.skeleton import (
     HEAD, LEFT_ANKLE, LEFT_COLLAR, LEFT_ELBOW, LEFT_FOOT, LEFT_HIP, LEFT_KNEE, LEFT_SHOULDER, LEFT_WRIST, NECK,
     NUM_JOINTS, PELVIS, RIGHT_ANKLE, RIGHT_COLLAR, RIGHT_ELBOW, RIGHT_FOOT, RIGHT_HIP, RIGHT_KNEE,
@@ -139,13 +139,7 @@ def clamp_params(values: np.ndarray) -> np.ndarray:
 # -- rotation helpers (batched over T) ---------------------------------------------------------------
 def _rot(axis: int, degrees: np.ndarray) -> np.ndarray:
     """(T,) degrees -> (T, 3, 3) rotation about x (0), y (1) or z (2)."""
-    a = np.deg2rad(np.asarray(degrees, dtype=np.float64))
-    c, s = np.cos(a), np.sin(a)
-    out = np.zeros(a.shape + (3, 3))
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    out[..., axis, axis] = 1.0
-    out[..., i, i], out[..., i, j], out[..., j, i], out[..., j, j] = c, -s, s, c
-    return out
+    return _axis_rotation(np.eye(3)[axis], degrees)
 
 
 def _align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -160,12 +154,8 @@ def _align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def _axis_rotation(axis: np.ndarray, degrees: np.ndarray) -> np.ndarray:
-    """(T, 3) unit axes, (T,) degrees -> (T, 3, 3)."""
-    a = np.deg2rad(degrees)[..., None, None]
-    k = np.zeros(axis.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 0] = -axis[..., 2], axis[..., 1], axis[..., 2]
-    k[..., 1, 2], k[..., 2, 0], k[..., 2, 1] = -axis[..., 0], -axis[..., 1], axis[..., 0]
-    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
+    """(T, 3) or (3,) unit axes, (T,) degrees -> (T, 3, 3)."""
+    return axis_angle_to_matrix(axis * np.deg2rad(np.asarray(degrees, dtype=np.float64))[..., None])
 
 
 def _frame(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:

@@ -13,14 +13,12 @@ envelope, ``beat_track(start_bpm, tightness=100)``) in the compat protocol; the 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import argrelextrema, find_peaks
 
-from shared.errors import InvalidInputError
 
 from .protocol import EvalProtocol
 
@@ -28,18 +26,6 @@ from .protocol import EvalProtocol
 SMOOTHING_SIGMA_FRAMES = 5.0
 #: Reference BAS Gaussian: σ² = 9 frames².
 BAS_SIGMA_FRAMES = 3.0
-
-EDGE_FPS = 30
-EDGE_HOP_LENGTH = 512
-EDGE_SAMPLE_RATE = EDGE_FPS * EDGE_HOP_LENGTH  # 15360 Hz
-EDGE_TIGHTNESS = 100
-# AIST++ music names carry their tempo (EDGE ``_get_tempo``): genre code → (base BPM, BPM per digit).
-_AIST_TEMPO = {
-    **{code: (80, 10) for code in ("mBR", "mPO", "mLO", "mMH", "mLH", "mWA", "mKR", "mJS", "mJB")},
-    "mHO": (110, 5),
-}
-_AIST_MUSIC = re.compile(r"(m[A-Z]{2})(\d)")
-
 
 def mean_joint_speed(joints: np.ndarray) -> np.ndarray:
     """(T, J, 3) positions → (T-1,) mean over joints of the per-frame displacement length (metres/frame)."""
@@ -99,52 +85,20 @@ def beat_align_score(music_beat_times: np.ndarray, joints: np.ndarray, protocol:
     return float(np.mean(np.exp(-(nearest**2) / (2.0 * sigma**2))))
 
 
-def _aist_start_bpm(path: Path) -> float | None:
-    match = _AIST_MUSIC.search(path.stem)
-    if match and match.group(1) in _AIST_TEMPO:
-        base, step = _AIST_TEMPO[match.group(1)]
-        return float(base + step * int(match.group(2)))
-    return None
-
-
 def edge_music_beat_times(path: str | Path) -> np.ndarray:
     """Beat times (seconds) with the EDGE-lineage tracker used by EDGE, Lodge and MACE-Dance.
 
-    ``start_bpm`` comes from an AIST++ music name when there is one, else from librosa's tempo estimate
-    on the same onset envelope (EDGE estimates it on a 22.05 kHz reload of the file; the value is only the
-    tracker's prior).
+    That tracker (librosa ``beat_track`` at 15360 Hz, hop 512, tightness 100, prior tempo from an AIST++ music
+    name or from a 22.05 kHz reload) is what ``backend.features.analyze_music`` implements and tests against
+    EDGE's own steps, so both protocols read beats from there.
     """
-    import librosa
+    from backend.features import analyze_music
 
-    path = Path(path)
-    try:
-        audio, _ = librosa.load(path, sr=EDGE_SAMPLE_RATE, mono=True)
-    except Exception as exc:  # audioread/soundfile raise many types for unreadable files
-        raise InvalidInputError(
-            f"cannot read music file {path} ({exc})", hint="give a readable .wav/.ogg/.mp3/.flac file"
-        ) from exc
-    if len(audio) < EDGE_HOP_LENGTH * 4:
-        raise InvalidInputError(f"music file {path} is too short to find beats", hint="use at least 1 s of music")
-    envelope = librosa.onset.onset_strength(y=audio, sr=EDGE_SAMPLE_RATE)
-    start_bpm = _aist_start_bpm(path)
-    if start_bpm is None:
-        start_bpm = float(
-            librosa.feature.tempo(onset_envelope=envelope, sr=EDGE_SAMPLE_RATE, hop_length=EDGE_HOP_LENGTH)[0]
-        )
-    _, beat_frames = librosa.beat.beat_track(
-        onset_envelope=envelope, sr=EDGE_SAMPLE_RATE, hop_length=EDGE_HOP_LENGTH,
-        start_bpm=start_bpm, tightness=EDGE_TIGHTNESS,
-    )  # fmt: skip
-    return np.asarray(beat_frames, dtype=np.float64) / EDGE_FPS
+    return np.asarray(analyze_music(Path(path)).beat_times, dtype=np.float64)
 
 
 def music_beat_times(path: str | Path, protocol: EvalProtocol) -> tuple[np.ndarray, str]:
     """Beat times (seconds) of a music file and the name of the tracker that found them."""
-    if protocol.music_beats == "product":
-        try:
-            from backend.features import analyze_music
-        except ImportError:
-            pass
-        else:
-            return np.asarray(analyze_music(path).beat_times, dtype=np.float64), "backend.features.analyze_music"
-    return edge_music_beat_times(path), "edge-librosa (15360 Hz, hop 512, tightness 100)"
+    label = "backend.features.analyze_music" if protocol.music_beats == "product" else (
+        "edge-librosa (15360 Hz, hop 512, tightness 100)")
+    return edge_music_beat_times(path), label

@@ -81,11 +81,6 @@ class MusicFeatures:
     source: str = field(default="")
 
     @property
-    def beat_frames(self) -> np.ndarray:
-        """(B,) int64 frame indices of the beats."""
-        return np.flatnonzero(self.edge35[:, BEAT_COLUMN] > 0.5)
-
-    @property
     def beat_period(self) -> float:
         """Median seconds per beat (60 / tempo when fewer than two beats were found)."""
         if len(self.beat_times) >= 2:

@@ -13,6 +13,7 @@ from backend.generators import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
 
 from .checkpoint import CheckpointLocation, find_checkpoint
+from .mamba import release_workspaces
 from .pipeline import MotionExpertPipeline, keep_at_fps
 
 logger = logging.getLogger(__name__)
@@ -75,10 +76,13 @@ class MotionExpertGenerator:
         features = music.edge35
         if keep is not None:
             features = _fit_length(features, keep.motion.num_frames)
-        motion = self.pipeline(
-            features, genre=request.genre, seed=request.seed, keep=keep,
-            num_inference_steps=self.num_inference_steps, ctx=ctx.subrange(ANALYSIS_SHARE, 1.0),
-        )  # fmt: skip
+        try:
+            motion = self.pipeline(
+                features, genre=request.genre, seed=request.seed, keep=keep,
+                num_inference_steps=self.num_inference_steps, ctx=ctx.subrange(ANALYSIS_SHARE, 1.0),
+            )  # fmt: skip
+        finally:
+            release_workspaces()  # the scan's reused buffers (hundreds of MB) are not kept between jobs
         motion.metadata["music"] = Path(request.audio_path).name
         motion.metadata["start_s"] = float(request.start_s)
         return MotionResult(motion=motion, beats=music.beat_times, tempo=music.tempo, generator=self.name)
