@@ -8,19 +8,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
+
+from backend.appearance.video_io import read_frames
+from shared.motion_io import load_motion
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def read_frames(path: Path, indices: list[int]) -> list[np.ndarray]:
-    wanted, frames = set(indices), {}
-    with av.open(str(path)) as container:
-        for index, frame in enumerate(container.decode(video=0)):
-            if index in wanted:
-                frames[index] = frame.to_ndarray(format="rgb24")
+def frames_at(path: Path, indices: list[int]) -> list[np.ndarray]:
+    wanted = set(indices)
+    frames = {i: f for i, f in enumerate(read_frames(path, max_frames=max(indices) + 1)) if i in wanted}
     return [frames[i] for i in indices]
 
 
@@ -28,12 +27,11 @@ def main(out_dir: str = "out/demo", count: int = 8, height: int = 320) -> Path:
     out = Path(out_dir)
     video = next(out.glob("*_dance.mp4"))
     pose = video.with_name(video.stem + "_pose.mp4")
-    with av.open(str(video)) as container:
-        total = container.streams.video[0].frames or sum(1 for _ in container.decode(video=0))
+    total = load_motion(next(out.glob("*.npz"))).num_frames  # the video has one frame per motion frame
     indices = [int(i) for i in np.linspace(total * 0.05, total * 0.95, count)]
     rows = []
     for path in (video, pose):
-        frames = [Image.fromarray(f) for f in read_frames(path, indices)]
+        frames = [Image.fromarray(f) for f in frames_at(path, indices)]
         scaled = [f.resize((round(f.width * height / f.height), height), Image.LANCZOS) for f in frames]
         rows.append(np.concatenate([np.asarray(f) for f in scaled], axis=1))
     target = REPO / "docs" / "demo_strip.png"

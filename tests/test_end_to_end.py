@@ -71,15 +71,10 @@ def backend(tmp_path):
 
 def probe(path: Path) -> dict:
     """Read an mp4 back: decoded video frames, their rate, and the audio stream's duration."""
-    import av
+    from backend.appearance.video_io import probe as probe_media, read_frames
 
-    with av.open(str(path)) as container:
-        video = container.streams.video[0]
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-        fps = float(video.average_rate)
-    with av.open(str(path)) as container:
-        audio_seconds = sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
-    return {"frames": np.stack(frames), "fps": fps, "audio_seconds": audio_seconds}
+    info = probe_media(path)
+    return {"frames": np.stack(list(read_frames(path))), "fps": info.fps, "audio_seconds": info.audio_duration_s}
 
 
 def render(bpy, settings, out: Path) -> dict:

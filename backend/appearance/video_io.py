@@ -252,9 +252,11 @@ def probe(path: str | Path) -> MediaInfo:
     return MediaInfo(frames, fps, width, height, frames / fps, audio_duration, audio_rate, codec)
 
 
-def read_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Yield the frames of a video file as (H, W, 3) uint8 RGB."""
+def read_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Yield the frames of a video file (at most ``max_frames``) as (H, W, 3) uint8 RGB."""
     av = _import_av()
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
+        for index, frame in enumerate(container.decode(video=0)):
+            if max_frames is not None and index >= max_frames:
+                break
             yield frame.to_ndarray(format="rgb24")

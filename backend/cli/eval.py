@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from backend.progress import JobContext
 from shared.atomic import atomic_write
+
+from ._progress import progress_bar
 
 MODES = ("clean", "compat")
 
@@ -59,23 +59,12 @@ def register(subparsers) -> None:
     video.set_defaults(func=run_video)
 
 
-def _progress_context() -> JobContext:
-    interactive = sys.stderr.isatty()
-
-    def report(fraction: float, message: str) -> None:
-        if interactive:
-            print(f"\r[{fraction * 100:5.1f}%] {message[:70]:<70}", end="", file=sys.stderr, flush=True)
-
-    return JobContext(report=report)
-
-
 def run(args: argparse.Namespace) -> int:
     from backend.evaluation import evaluate_folders, get_protocol
 
     protocol = get_protocol(args.mode).with_overrides(fps=args.fps, max_frames=args.max_frames)
-    report = evaluate_folders(args.generated_dir, args.gt_dir, protocol, args.music, _progress_context())
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+    with progress_bar("evaluating") as ctx:
+        report = evaluate_folders(args.generated_dir, args.gt_dir, protocol, args.music, ctx)
     print(report.format_table())
     if args.json:
         report.write_json(args.json)
@@ -86,11 +75,10 @@ def run(args: argparse.Namespace) -> int:
 def run_video(args: argparse.Namespace) -> int:
     from backend.evaluation.video import evaluate_video
 
-    result = evaluate_video(
-        args.video, args.pose_video, max_frames=args.max_frames, background=args.background, ctx=_progress_context()
-    )
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+    with progress_bar("checking the video") as ctx:
+        result = evaluate_video(
+            args.video, args.pose_video, max_frames=args.max_frames, background=args.background, ctx=ctx
+        )
     print(result.format_table())
     if args.json:
         with atomic_write(args.json, "w") as handle:

@@ -18,7 +18,7 @@ from backend.appearance.reference import (
     segment_person,
     template_keypoints,
 )
-from backend.appearance.video_io import probe
+from backend.appearance.video_io import probe, read_frames
 from backend.config import BackendConfig
 from backend.progress import JobContext
 from shared.errors import InvalidInputError, JobCancelledError
@@ -216,7 +216,7 @@ def test_a_travelling_dancer_stays_in_shot(tmp_path, make_person, make_dance):
     assert zoom < 0.8  # the un-zoomed photo has no room for this walk
 
     PuppetRenderer().render(request)
-    info_frames = _decode_frames(tmp_path / "travel.mp4")
+    info_frames = np.stack(list(read_frames(tmp_path / "travel.mp4")))
     background = np.asarray(BACKGROUND, float)
     for frame in info_frames[[0, len(info_frames) // 2, -1]]:
         body = np.abs(frame.astype(float) - background).max(axis=-1) > 60
@@ -224,12 +224,6 @@ def test_a_travelling_dancer_stays_in_shot(tmp_path, make_person, make_dance):
         columns = np.flatnonzero(body.any(axis=0))
         assert columns.min() > 0 and columns.max() < 63  # ...and not cut by the frame's edge
 
-
-def _decode_frames(path) -> np.ndarray:
-    import av
-
-    with av.open(str(path)) as container:
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
 
 
 def test_keypoints_read_from_a_file_survive_being_parsed_again(tmp_path):
