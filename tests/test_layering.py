@@ -45,9 +45,10 @@ def test_backend_never_imports_blender(path):
     assert not roots & {"bpy", "blender_addon", "mathutils"}, f"{path.name} imports Blender modules"
 
 
+PROJECT_FOLDERS = ("shared", "backend", "blender_addon", "tests", "benchmarks", "scripts", "examples")
+
+
 def test_no_module_imports_both_bpy_and_torch():
-    for path in REPO.rglob("*.py"):
-        if ".venv" in path.parts or "build" in path.parts:
-            continue
+    for path in (p for folder in PROJECT_FOLDERS for p in modules(folder)):
         roots = imported_roots(path)
         assert not {"bpy", "torch"} <= roots, f"{path} imports both bpy and torch"
