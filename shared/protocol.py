@@ -69,7 +69,6 @@ MAX_TEXT_CHARS = 1024  # names, genres, messages
 MAX_ARRAY_DIMS = 8
 
 CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel")
-JOB_MESSAGES = ("generate_motion", "render_video")
 SERVER_MESSAGES = ("hello", "status", "accepted", "progress", "result", "error", "cancel", "heartbeat")
 FINISHED_STATES = ("done", "failed", "cancelled")
 

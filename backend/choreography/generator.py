@@ -19,8 +19,6 @@ from .planner import Planner
 from .rig import DanceRig
 from .synthesis import Placement, render
 
-FPS = 30.0
-
 
 def choreograph(
     features: MusicFeatures,

@@ -22,7 +22,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .rig import FOOT_TURNOUT, NEUTRAL, NUM_PARAMS, PARAM_INDEX, PARAMS, STANCE_HALF_WIDTH, mirror_params
+from .rig import NEUTRAL, NUM_PARAMS, PARAM_INDEX, PARAMS, STANCE_HALF_WIDTH, mirror_params
 
 FAMILIES = ("groove", "step", "arms", "wave", "bounce", "legs", "turn", "accent")
 
@@ -206,7 +206,6 @@ def styled(move: Move, style: str) -> Move:
 # -- the library -------------------------------------------------------------------------------------
 # Angles in degrees, distances in metres. Arms: raise 0 = hanging, 90 = horizontal; fwd 90 = in front.
 W = STANCE_HALF_WIDTH
-LEFT_FOOT_OUT = {"lf_yaw": FOOT_TURNOUT}
 
 
 def _moves() -> list[Move]:

@@ -78,7 +78,7 @@ def paths(obj, prefix=()):
 @st.composite
 def mutated(draw, bases):
     envelope = msgpack.unpackb(msgpack.packb(draw(st.sampled_from(bases)), use_bin_type=True), raw=False)
-    if envelope["type"] in protocol.JOB_MESSAGES and draw(st.booleans()):
+    if envelope["type"] in ("generate_motion", "render_video") and draw(st.booleans()):
         envelope["job"] = protocol.new_job_id()  # a fresh id, so a request that stays valid runs
     for _ in range(draw(st.integers(0, 3))):
         where = draw(st.sampled_from(list(paths(envelope)) or [("payload",)]))
