@@ -11,8 +11,9 @@ ready stance; the rules that fill in the rest keep authoring short:
 
 Every move starts at beat 0 in the ready stance at the origin and ends at beat ``beats`` in the ready stance
 (possibly moved by ``travel`` and turned by whole turns), so any move can follow any other: these are
-the clean entry and exit poses. Keys marked ``hit`` stop the body on that beat (zero velocity, the
-accent a viewer sees on the beat); the others are passed through smoothly. Feet always ease in and out.
+the clean entry and exit poses. Keys marked ``hit`` brake the body on that beat (a velocity minimum: the
+synthesis keeps only part of the tangent there, see ``synthesis.HIT_TANGENT_SCALE``; the accent a viewer sees
+on the beat); the others are passed through smoothly. Feet always ease in and out (zero velocity at keys).
 """
 
 from __future__ import annotations
