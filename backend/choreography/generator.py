@@ -9,7 +9,6 @@ import numpy as np
 from backend.features import MusicFeatures, analyze_music
 from backend.generators import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
-from shared.errors import InvalidInputError
 from shared.genres import GENRES, genre_index
 from shared.motion import Motion
 from shared.skeleton import Skeleton
@@ -83,10 +82,7 @@ class ChoreographerGenerator:
     def generate(self, request: MotionRequest, ctx: JobContext | None = None) -> MotionResult:
         """Analyse the request's music and dance to it (honouring ``keep``, ``genre``, start and duration)."""
         ctx = ensure_context(ctx)
-        try:
-            index = genre_index(request.genre)
-        except ValueError as exc:
-            raise InvalidInputError(str(exc), hint="pass one of shared.genres.GENRES or leave the genre empty") from exc
+        index = genre_index(request.genre)
         genre = None if index is None else GENRES[index]
         keep = request.keep
         duration = request.duration_s

@@ -44,10 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.music.is_file():
         raise InvalidInputError(f"music file not found: {args.music}")
-    try:
-        genre_index(args.genre)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from exc
+    genre_index(args.genre)  # a wrong name fails before any music is read
     config = BackendConfig(device=args.device, motion_generator=args.generator, motion_steps=args.steps)
     generator = select_motion_generator(config)
     request = MotionRequest(audio_path=args.music, seed=args.seed, genre=args.genre,

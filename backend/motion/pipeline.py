@@ -153,10 +153,7 @@ class MotionExpertPipeline:
     def resolve_genre(self, genre: int | str | None, seed: int) -> int:
         """A genre id: names as in ``shared.genres.GENRES``; None or "auto" draws one from the seed."""
         if isinstance(genre, str) or genre is None:
-            try:
-                index = genre_index(genre)
-            except ValueError as exc:
-                raise InvalidInputError(str(exc), hint=f"genres: {', '.join(GENRES)}") from exc
+            index = genre_index(genre)
             if index is None:
                 index = random.Random(seed).randrange(self.config.num_genres)
             return index

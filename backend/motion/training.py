@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from shared.errors import InvalidInputError
-from shared.genres import GENRES, genre_index
+from shared.genres import GENRE_HINT, GENRES, genre_index
 from shared.motion_io import load_motion
 
 from backend.progress import JobContext, ensure_context
@@ -120,10 +120,11 @@ def _genre_lookup(folder: Path) -> Callable[[str], int]:
 def _genre_id(value, where: str) -> int:
     try:
         index = int(value) if isinstance(value, int) else genre_index(str(value))
-    except ValueError as exc:
-        raise InvalidInputError(f"genre of {where!r}: {exc}") from exc
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"genre of {where!r}: {exc.message}", exc.hint) from exc
     if index is None or not 0 <= index < len(GENRES):
-        raise InvalidInputError(f"genre of {where!r} must name one of {', '.join(GENRES)}, got {value!r}")
+        raise InvalidInputError(f"genre of {where!r} must be a genre or an id in [0, {len(GENRES)}), got {value!r}",
+                                GENRE_HINT)
     return index
 
 
