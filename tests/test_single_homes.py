@@ -82,3 +82,57 @@ def test_a_wrong_genre_gets_one_error_from_the_motion_expert():
 
 def test_genre_names_are_checked_in_one_place_only():
     assert sources_containing("unknown genre") == ["shared/genres.py"]
+
+
+# -- out of memory: backend.out_of_memory -----------------------------------------------------------------
+
+
+def test_every_kind_of_out_of_memory_is_recognised_and_nothing_else():
+    import torch
+
+    from backend.out_of_memory import is_out_of_memory
+
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB)"))
+    assert is_out_of_memory(MemoryError())
+    assert not is_out_of_memory(RuntimeError("expected scalar type Float but found Half"))
+    assert not is_out_of_memory(ValueError("out of memory"))  # only allocators' errors count
+
+
+def test_out_of_memory_becomes_our_error_with_the_hint_and_others_pass_through():
+    import torch
+
+    from backend.out_of_memory import out_of_memory_as
+    from shared.errors import OutOfMemoryError
+
+    with pytest.raises(OutOfMemoryError) as err:
+        with out_of_memory_as("the GPU ran out of memory while testing", "use less"):
+            raise torch.OutOfMemoryError("CUDA out of memory")
+    assert (err.value.message, err.value.hint) == ("the GPU ran out of memory while testing", "use less")
+    assert isinstance(err.value.__cause__, torch.OutOfMemoryError)
+    with pytest.raises(KeyError):
+        with out_of_memory_as("unused", "unused"):
+            raise KeyError("not memory")
+    own = InvalidInputError("bad", "fix")
+    with pytest.raises(InvalidInputError) as passed:
+        with out_of_memory_as("unused", "unused"):
+            raise own
+    assert passed.value is own
+
+
+def test_a_job_that_runs_out_of_memory_fails_with_the_out_of_memory_code():
+    import torch
+
+    from backend.server.jobs import error_for_exception
+
+    class FakeJob:
+        kind, id, cancel_reason = "render_video", "job-1", ""
+
+    state, error = error_for_exception(torch.OutOfMemoryError("CUDA out of memory"), FakeJob())
+    assert state == "failed" and error.code == "out_of_memory"
+
+
+def test_out_of_memory_is_recognised_in_one_place_only():
+    assert sources_containing("OutOfMemoryError as") == []
+    assert sources_containing('"out of memory" in') == ["backend/out_of_memory.py"]
+    assert sources_containing(".__name__ == \"OutOfMemoryError\"") == []  # never by the class name

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from backend.out_of_memory import is_out_of_memory
 from backend.progress import JobContext
 from shared import protocol
 from shared.errors import JobCancelledError, MaceError, OutOfMemoryError
@@ -85,7 +86,7 @@ def error_for_exception(exc: BaseException, job: Job) -> tuple[str, MaceError]:
         return "cancelled", JobCancelledError(job.cancel_reason, exc.hint or "submit the job again to redo it")
     if isinstance(exc, MaceError):
         return "failed", exc
-    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError
+    if is_out_of_memory(exc):
         return "failed", OutOfMemoryError(
             f"{job.kind} ran out of memory ({exc})", "free the GPU, or ask for a shorter clip / smaller video")
     logger.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
