@@ -62,6 +62,9 @@ KEYPOINT_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 KP = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
+#: The face points a body skeleton has (indices into :data:`KEYPOINT_NAMES`): the head of the puppet's rig and
+#: Wan-Animate's face crop are both placed from them.
+FACE_KEYPOINTS: tuple[int, ...] = tuple(KP[name] for name in ("nose", "right_eye", "left_eye", "right_ear", "left_ear"))
 
 #: Keypoints copied straight from SMPL joints (keypoint index -> SMPL joint index).
 SMPL_FOR_KEYPOINT: dict[int, int] = {
@@ -294,6 +297,18 @@ def project(points: np.ndarray, camera: Camera, centre: np.ndarray | None = None
     return np.stack([u, v], axis=-1)
 
 
+def pelvis_facing(keypoints3d: np.ndarray, camera: Camera) -> np.ndarray:
+    """Is the dancer facing the camera: (T,) cosine of the angle between the pelvis's forward direction and
+    the direction to the camera (> 0: the front faces the camera, < 0: the back does).
+
+    Args:
+        keypoints3d: (T, 20, 3) body keypoints, metres, Y-up (the hips give the pelvis's left-right axis).
+    """
+    left = keypoints3d[:, KP["left_hip"]] - keypoints3d[:, KP["right_hip"]]
+    forward = np.cross(left, np.array([0.0, 1.0, 0.0]))
+    return forward @ camera.view_direction() / np.maximum(np.linalg.norm(forward, axis=1), 1e-9)
+
+
 # --- 3. fitting to pixels --------------------------------------------------------------------------------
 
 
@@ -402,13 +417,20 @@ def fit_to_reference(
 
 # --- 4. drawing ------------------------------------------------------------------------------------------
 
-_SHIFT = 4  # fixed-point bits for cv2 drawing: sub-pixel placement of limbs and joints
-_ONE = 1 << _SHIFT
+#: Fixed-point bits for cv2 drawing (its ``shift`` argument): sub-pixel placement of limbs, joints and the
+#: puppet's triangles. Points go through :func:`cv2_fixed_point`.
+CV2_SHIFT = 4
+_ONE = 1 << CV2_SHIFT
 _ELLIPSE_STEPS = 36
 _UNIT_CIRCLE = np.stack(
     [np.cos(np.linspace(0, 2 * np.pi, _ELLIPSE_STEPS, endpoint=False)),
      np.sin(np.linspace(0, 2 * np.pi, _ELLIPSE_STEPS, endpoint=False))], axis=-1,
 )  # fmt: skip
+
+
+def cv2_fixed_point(pixels: np.ndarray, dtype=np.int32) -> np.ndarray:
+    """Pixel coordinates (any shape, float) as cv2 fixed-point integers for ``shift=CV2_SHIFT``."""
+    return np.round(pixels * _ONE).astype(dtype)
 
 
 def limb_polygons(starts: np.ndarray, ends: np.ndarray, half_width: float) -> np.ndarray:
@@ -417,7 +439,7 @@ def limb_polygons(starts: np.ndarray, ends: np.ndarray, half_width: float) -> np
     Args:
         starts, ends: (L, 2) pixels.
     Returns:
-        (L, 36, 2) int32 polygon vertices in cv2 fixed point (``shift`` = 4).
+        (L, 36, 2) int32 polygon vertices in cv2 fixed point (``shift`` = :data:`CV2_SHIFT`).
     """
     centre = 0.5 * (starts + ends)
     delta = ends - starts
@@ -427,7 +449,7 @@ def limb_polygons(starts: np.ndarray, ends: np.ndarray, half_width: float) -> np
     ex = _UNIT_CIRCLE[None, :, 0] * half_length[:, None]
     ey = _UNIT_CIRCLE[None, :, 1] * half_width
     points = np.stack([centre[:, None, 0] + ex * cos - ey * sin, centre[:, None, 1] + ex * sin + ey * cos], -1)
-    return np.round(points * _ONE).astype(np.int32)
+    return cv2_fixed_point(points)
 
 
 def draw_pose(
@@ -456,14 +478,14 @@ def draw_pose(
         polygons = limb_polygons(starts, ends, stick)
         for (i, _), polygon in zip(limbs, polygons):
             color = tuple(int(c * style.limb_dim) for c in LIMB_COLORS[i])
-            cv2.fillConvexPoly(canvas, polygon, color, lineType=cv2.LINE_8, shift=_SHIFT)
+            cv2.fillConvexPoly(canvas, polygon, color, lineType=cv2.LINE_8, shift=CV2_SHIFT)
     if hands is not None:
         _draw_hands(canvas, hands, hand_thickness, hand_radius)
-    fixed = np.round(np.nan_to_num(keypoints) * _ONE).astype(np.int64)
+    fixed = cv2_fixed_point(np.nan_to_num(keypoints), np.int64)
     for k in range(style.num_keypoints):
         if ok[k]:
             cv2.circle(canvas, (int(fixed[k, 0]), int(fixed[k, 1])), radius * _ONE, KEYPOINT_COLORS[k], -1,
-                       lineType=cv2.LINE_8, shift=_SHIFT)  # fmt: skip
+                       lineType=cv2.LINE_8, shift=CV2_SHIFT)  # fmt: skip
     return canvas
 
 
@@ -478,11 +500,12 @@ def _draw_hands(canvas: np.ndarray, hands: np.ndarray, thickness: int, radius: i
     for hand in hands:
         if not np.isfinite(hand).all():
             continue
-        fixed = np.round(hand * _ONE).astype(np.int64)
+        fixed = cv2_fixed_point(hand, np.int64)
         for (a, b), color in zip(HAND_EDGES, _HAND_EDGE_COLORS):
-            cv2.line(canvas, tuple(map(int, fixed[a])), tuple(map(int, fixed[b])), color, thickness, cv2.LINE_8, _SHIFT)
+            cv2.line(canvas, tuple(map(int, fixed[a])), tuple(map(int, fixed[b])), color, thickness, cv2.LINE_8,
+                     CV2_SHIFT)  # fmt: skip
         for point in fixed:
-            cv2.circle(canvas, tuple(map(int, point)), radius * _ONE, _HAND_JOINT_COLOR, -1, cv2.LINE_8, _SHIFT)
+            cv2.circle(canvas, tuple(map(int, point)), radius * _ONE, _HAND_JOINT_COLOR, -1, cv2.LINE_8, CV2_SHIFT)
 
 
 # Finger fans in the wrist -> hand frame: (angle in degrees towards the thumb, distances along the finger
@@ -578,14 +601,8 @@ class PoseVideo:
             hand_pixels = self.fit.apply(hand_plane)
             # The thumb points to the dancer's front: on screen that is towards the body's midline for a
             # dancer facing the camera; we flip it with the facing direction of the pelvis.
-            facing = np.sign(self._pelvis_facing(camera))[:, None] * np.array([[-1.0, 1.0]])
-            self.hands = synthetic_hands(hand_pixels[:, :2], hand_pixels[:, 2:], facing)
-
-    def _pelvis_facing(self, camera: Camera) -> np.ndarray:
-        """(T,) > 0 where the dancer's front faces the camera."""
-        left = self.joints[:, LEFT_HIP] - self.joints[:, RIGHT_HIP]
-        forward = np.cross(left, np.array([0.0, 1.0, 0.0]))
-        return forward @ camera.view_direction() + 1e-6
+            front = np.where(pelvis_facing(keypoints3d, camera) >= 0.0, 1.0, -1.0)
+            self.hands = synthetic_hands(hand_pixels[:, :2], hand_pixels[:, 2:], front[:, None] * np.array([[-1.0, 1.0]]))
 
     @property
     def style(self) -> PoseStyle:
@@ -619,7 +636,7 @@ def face_box_from_keypoints(keypoints: np.ndarray, image_shape: tuple[int, int])
     points a body skeleton has. Returns None when fewer than two face points are known.
     """
     keypoints = np.asarray(keypoints, dtype=np.float64)
-    face = keypoints[[KP[n] for n in ("nose", "right_eye", "left_eye", "right_ear", "left_ear")]]
+    face = keypoints[list(FACE_KEYPOINTS)]
     face = face[np.isfinite(face).all(axis=1) & (face >= 0).all(axis=1)]
     if len(face) < 2:
         return None
