@@ -1,8 +1,10 @@
 """Jobs and the worker thread that runs them, one at a time.
 
-The server's I/O thread owns every ``Job`` record and the queue; the worker only runs ``job.run(ctx)`` and
+The server's I/O thread owns the queue and every ``Job``'s ``state``; the worker runs ``job.run(ctx)`` and
 sends what the client must see (progress, then one result or error) back to the I/O thread over an inproc
-PUSH socket, already encoded, so the I/O thread never waits on compute.
+PUSH socket, already encoded, so the I/O thread never waits on compute. The worker also writes the running
+job's ``progress``/``message`` (the I/O thread reads them to answer ``status``), watches its ``cancel_event``
+and removes its ``workdir`` at the end.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """The backend's ZeroMQ ROUTER loop: requests in, replies, progress and heartbeats out.
 
-One I/O thread owns the ROUTER socket and every piece of job bookkeeping. It never computes: jobs run on
-``JobWorker``'s thread and come back as already-encoded messages over an inproc pipe, so ``hello``,
-``status``, ``cancel`` and heartbeats are answered at once even while a job keeps the GPU busy.
+One I/O thread owns the ROUTER socket, the queue and every job's life cycle (``state``: queued -> running ->
+finished). It never computes: jobs run on ``JobWorker``'s thread and come back as already-encoded messages
+over an inproc pipe, so ``hello``, ``status``, ``cancel`` and heartbeats are answered at once even while a
+job keeps the GPU busy. What crosses threads outside that pipe: the worker writes the running job's
+``progress`` and ``message`` (single attribute stores, read by ``status``; a read one report late is harmless)
+and removes its ``workdir`` when it ends; a cancel reaches the worker through the job's ``cancel_event``.
 """
 
 from __future__ import annotations
