@@ -157,3 +157,12 @@ def test_face_points_and_the_cv2_fixed_point_shift_have_one_home():
         "backend/appearance/pose_video.py"
     ]
     assert sources_containing("shift=4") == [] and sources_containing("* 16).astype") == []
+
+
+# -- numba's cache folder: backend/features/__init__.py -----------------------------------------------------
+
+
+def test_numba_cache_is_configured_once_before_any_librosa_import():
+    assert sources_containing("configure_numba_cache()\n") == ["backend/features/__init__.py"]  # calls, not the def
+    importers = sources_containing("import librosa")
+    assert importers and all(path.startswith("backend/features/") for path in importers), importers

@@ -23,7 +23,6 @@ from backend.progress import JobContext, ensure_context
 from shared.errors import InvalidInputError
 
 from .audio import load_audio, prepare_audio
-from .numba_cache import configure_numba_cache
 from .structure import estimate_downbeats, find_sections
 
 HOP_LENGTH = 512
@@ -118,8 +117,7 @@ def analyze_music(
         :class:`MusicFeatures` on a ``fps`` grid starting at ``start_s``.
     """
     ctx = ensure_context(ctx)
-    configure_numba_cache()
-    import librosa
+    import librosa  # numba's cache folder was set when backend.features was imported
 
     if not (np.isfinite(fps) and fps > 0 and float(fps * HOP_LENGTH).is_integer()):
         raise InvalidInputError(f"fps must be positive with fps * {HOP_LENGTH} an integer, got {fps}", hint="use 30")
