@@ -265,8 +265,6 @@ class BackendServer:
 
     def hello_info(self) -> dict:
         renderer = self.video_renderer
-        defaults = {"seed": 0, "fps": 30.0}
-        defaults.update(getattr(renderer, "defaults", None) or {})
         return {
             "protocol_version": protocol.PROTOCOL_VERSION,
             "backend_version": backend.__version__,
@@ -282,7 +280,7 @@ class BackendServer:
                 "limits": self.limits.to_wire(),
                 "heartbeat_interval_s": self.heartbeat_interval_s,
             },
-            "defaults": defaults,
+            "defaults": {"seed": 0, "fps": 30.0},
             "genres": list(GENRES),
         }
 
