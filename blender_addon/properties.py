@@ -47,23 +47,19 @@ def status(context) -> MACE_PG_status:
     return context.window_manager.mace_dance_status
 
 
-def status_updater(context=None):
-    """A callback that writes status updates into the window manager and redraws the sidebars.
+def update_status(fields: dict) -> None:
+    """Write status fields into the window manager's panel status and redraw the sidebars.
 
-    The window manager is looked up at each call (not kept), so updates arriving after a file was
-    loaded reach the current one."""
-
-    def update(fields: dict) -> None:
-        wm = bpy.context.window_manager
-        target = wm.mace_dance_status
-        for key, value in fields.items():
-            setattr(target, key, value)
-        for window in wm.windows:
-            for area in window.screen.areas:
-                if area.type == "VIEW_3D":
-                    area.tag_redraw()
-
-    return update
+    Takes no context: the window manager is looked up at each call (never kept), so updates arriving from a
+    timer after another file was loaded reach the current one. Jobs use it as their status callback."""
+    wm = bpy.context.window_manager
+    target = wm.mace_dance_status
+    for key, value in fields.items():
+        setattr(target, key, value)
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
 
 
 def register_properties() -> None:

@@ -223,7 +223,7 @@ def test_interface_path_polls_from_a_timer_and_imports(bpy, scene, prefs, backen
 
     def status(update):
         updates.append(dict(update))
-        properties.status_updater(bpy.context)(update)
+        properties.update_status(update)
 
     session = jobs.JobSession()
     try:
@@ -269,7 +269,7 @@ def test_backend_killed_mid_job_is_reported_and_the_scene_unchanged(bpy, scene, 
         session.run(preferences.connection_settings(bpy.context), "render",
                     lambda client: client.submit_render_video(motion, image, width=128, height=128),
                     lambda outcome: pytest.fail("the render cannot have finished"),
-                    properties.status_updater(bpy.context), blocking=False)
+                    properties.update_status, blocking=False)
         deadline = time.monotonic() + 60
         while session.job is None:  # handshake, then submission
             assert session.timer() is not None and time.monotonic() < deadline
