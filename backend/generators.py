@@ -1,7 +1,7 @@
 """The motion-generator contract and the choice between the two generators.
 
-Both generators take a :class:`MotionRequest` and return a :class:`MotionResult` holding a canonical
-:class:`shared.motion.Motion`, so the server, the add-on, the renderer and the metrics never care which
+Both generators take a :class:`MotionRequest` and return a :class:`shared.motion.MotionResult` (the same
+class the client gets back) holding a canonical :class:`shared.motion.Motion`, so the server, the add-on, the renderer and the metrics never care which
 one made the dance:
 
 * ``backend.choreography.ChoreographerGenerator()`` — the embedded default: moves authored in code,
@@ -13,14 +13,14 @@ one made the dance:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from shared.errors import InvalidInputError, MissingWeightsError
-from shared.motion import Motion
+from shared.motion import MotionResult
 
 from .config import BackendConfig
 from .progress import JobContext
@@ -59,16 +59,6 @@ class MotionRequest:
             raise InvalidInputError(f"`start_s` must be a finite number >= 0, got {self.start_s}")
         if self.duration_s is not None and not (np.isfinite(self.duration_s) and self.duration_s > 0):
             raise InvalidInputError(f"`duration_s` must be a positive number or None, got {self.duration_s}")
-
-
-@dataclass
-class MotionResult:
-    """A generated dance and the music facts the add-on draws (beats as timeline markers)."""
-
-    motion: Motion
-    beats: np.ndarray = field(default_factory=lambda: np.zeros(0))  # seconds from the start of the motion
-    tempo: float = 0.0  # BPM
-    generator: str = ""
 
 
 class MotionGenerator(Protocol):

@@ -35,7 +35,7 @@ from .errors import (
     TooLargeError,
     error_from_dict,
 )
-from .motion import Motion
+from .motion import Motion, MotionResult
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +47,12 @@ MAX_BACKLOG = 1000
 
 
 @dataclass
-class GenerateResult:
-    """A generated dance: ``beats`` (N,) float64 seconds from the start of the motion, ``tempo`` BPM."""
+class RenderResult:
+    """A rendered video (mp4 bytes, with the music when audio was sent) and, when made, the pose video.
 
-    motion: Motion
-    beats: np.ndarray
-    tempo: float
-    generator: str
-
-
-@dataclass
-class RenderOutcome:
-    """A rendered video (mp4 bytes, with the music when audio was sent) and, when made, the pose video."""
+    The client's side of ``backend.appearance.RenderResult``: the same facts, with the files' bytes in place
+    of the backend's paths.
+    """
 
     video_bytes: bytes
     renderer: str
@@ -73,7 +67,7 @@ class JobHandle:
 
     ``state``: 'queued', 'running', 'done', 'failed' or 'cancelled'. ``progress`` in [0, 1].
     ``queue_position``: jobs ahead of this one while queued (0 = next), else None.
-    ``result``: :class:`GenerateResult` / :class:`RenderOutcome` once done; ``error``: the
+    ``result``: :class:`~shared.motion.MotionResult` / :class:`RenderResult` once done; ``error``: the
     ``shared.errors`` exception once failed or cancelled.
     """
 
@@ -327,15 +321,15 @@ class BackendClient:
         job.message, job.queue_position = error.message, None
 
     @staticmethod
-    def _decode_result(kind: str, payload: dict) -> GenerateResult | RenderOutcome:
+    def _decode_result(kind: str, payload: dict) -> MotionResult | RenderResult:
         if kind == "generate_motion":
-            return GenerateResult(
+            return MotionResult(
                 motion=protocol.motion_from_wire(protocol.get_field(payload, "motion", dict)),
                 beats=protocol.decode_array(protocol.get_field(payload, "beats", dict), "beats").astype(np.float64),
                 tempo=protocol.get_number(payload, "tempo", 0.0),
                 generator=protocol.get_field(payload, "generator", str, ""),
             )
-        return RenderOutcome(
+        return RenderResult(
             video_bytes=protocol.get_field(payload, "video", bytes),
             renderer=protocol.get_field(payload, "renderer", str, ""),
             frames=protocol.get_field(payload, "frames", int, 0),
@@ -438,11 +432,11 @@ class BackendClient:
         raise job.error
 
     def generate_motion(self, audio_bytes: bytes, audio_name: str, *, timeout_s: float | None = None,
-                        on_progress: Callable[[JobHandle], None] | None = None, **options) -> GenerateResult:
+                        on_progress: Callable[[JobHandle], None] | None = None, **options) -> MotionResult:
         """``submit_generate_motion`` + ``wait``."""
         return self.wait(self.submit_generate_motion(audio_bytes, audio_name, **options), timeout_s, on_progress)
 
     def render_video(self, motion: Motion, reference_image_bytes: bytes, *, timeout_s: float | None = None,
-                     on_progress: Callable[[JobHandle], None] | None = None, **options) -> RenderOutcome:
+                     on_progress: Callable[[JobHandle], None] | None = None, **options) -> RenderResult:
         """``submit_render_video`` + ``wait``."""
         return self.wait(self.submit_render_video(motion, reference_image_bytes, **options), timeout_s, on_progress)

@@ -10,7 +10,8 @@ import pytest
 
 from tests.server.server_fakes import GateGenerator, StepGenerator, make_motion, wav_bytes
 from shared import protocol
-from shared.client import GenerateResult, JobHandle
+from shared.client import JobHandle
+from shared.motion import MotionResult
 from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, NotFoundError, TooLargeError
 
 
@@ -44,7 +45,7 @@ def test_generate_motion_returns_the_generators_motion_and_cleans_up_audio(start
                                         duration_s=0.25, start_s=0.1)
     result = client.wait(job, timeout_s=10)
     assert client.status(job)["job_state"] == "done"
-    assert isinstance(result, GenerateResult)
+    assert isinstance(result, MotionResult)
     assert result.motion.allclose(make_motion(30, seed=7))
     assert result.motion.metadata == {"seed": 7}
     np.testing.assert_allclose(result.beats, [0.5, 1.0])
