@@ -432,11 +432,13 @@ class BackendClient:
         raise job.error
 
     def generate_motion(self, audio_bytes: bytes, audio_name: str, *, timeout_s: float | None = None,
-                        on_progress: Callable[[JobHandle], None] | None = None, **options) -> MotionResult:
-        """``submit_generate_motion`` + ``wait``."""
-        return self.wait(self.submit_generate_motion(audio_bytes, audio_name, **options), timeout_s, on_progress)
+                        on_progress: Callable[[JobHandle], None] | None = None, **submit_args) -> MotionResult:
+        """``submit_generate_motion`` + ``wait``; ``submit_args`` are that method's keywords (seed, genre …)."""
+        return self.wait(self.submit_generate_motion(audio_bytes, audio_name, **submit_args), timeout_s, on_progress)
 
     def render_video(self, motion: Motion, reference_image_bytes: bytes, *, timeout_s: float | None = None,
-                     on_progress: Callable[[JobHandle], None] | None = None, **options) -> RenderResult:
-        """``submit_render_video`` + ``wait``."""
-        return self.wait(self.submit_render_video(motion, reference_image_bytes, **options), timeout_s, on_progress)
+                     on_progress: Callable[[JobHandle], None] | None = None, **submit_args) -> RenderResult:
+        """``submit_render_video`` + ``wait``; ``submit_args`` are that method's keywords (audio_bytes, width,
+        height, the renderer's ``options`` dict …)."""
+        return self.wait(self.submit_render_video(motion, reference_image_bytes, **submit_args), timeout_s,
+                         on_progress)
