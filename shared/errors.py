@@ -95,6 +95,15 @@ class OutOfMemoryError(MaceError, MemoryError):
     exit_code = 7
 
 
+#: Where bugs are reported (``[project.urls]`` in pyproject.toml, the add-on manifest's website + /issues).
+ISSUES_URL = "https://github.com/mace-dance/mace-dance-studio/issues"
+
+
+def bug_hint(evidence: str) -> str:
+    """The hint of an error that is a bug of ours: where to report it, and what to send (``evidence``)."""
+    return f"this is a bug in MACE-Dance Studio; please report it at {ISSUES_URL} with {evidence}"
+
+
 ERROR_CLASSES: dict[str, type[MaceError]] = {
     cls.code: cls
     for cls in (

@@ -19,7 +19,7 @@ from backend.appearance.request import COMMON_EXTRAS, MIN_CANVAS_SIDE
 from backend.generators import MotionRequest
 from backend.progress import JobContext
 from shared import protocol
-from shared.errors import InvalidInputError, MaceError, TooLargeError
+from shared.errors import InvalidInputError, MaceError, TooLargeError, bug_hint
 from shared.genres import genre_index
 from shared.motion import Motion
 
@@ -82,7 +82,7 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
         result = generator.generate(request, ctx)
         if not isinstance(result.motion, Motion):
             raise MaceError(f"generator {generator.name!r} returned {type(result.motion).__name__}, not a Motion",
-                            "this is a backend bug; please report it")
+                            bug_hint("this message"))
         return {
             "motion": protocol.motion_to_wire(result.motion),
             "beats": protocol.encode_array(np.asarray(result.beats, dtype=np.float64).ravel()),

@@ -21,7 +21,7 @@ from typing import Callable
 from backend.out_of_memory import is_out_of_memory
 from backend.progress import JobContext
 from shared import protocol
-from shared.errors import JobCancelledError, MaceError, OutOfMemoryError
+from shared.errors import JobCancelledError, MaceError, OutOfMemoryError, bug_hint
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def error_for_exception(exc: BaseException, job: Job) -> tuple[str, MaceError]:
             f"{job.kind} ran out of memory ({exc})", "free the GPU, or ask for a shorter clip / smaller video")
     logger.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
     return "failed", MaceError(f"{job.kind} failed: {type(exc).__name__}: {exc}",
-                               "this is a backend bug: the backend log has the traceback; please report it")
+                               bug_hint("the traceback from the backend log"))
 
 
 class JobWorker(threading.Thread):

@@ -25,7 +25,7 @@ import zmq
 import backend
 from shared import protocol
 from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, MaceError, NotFoundError
-from shared.errors import ProtocolError, TooLargeError
+from shared.errors import ProtocolError, TooLargeError, bug_hint
 from shared.genres import GENRES
 
 from .handlers import prepare_generate, prepare_render, render_option_names
@@ -250,7 +250,7 @@ class BackendServer:
             logger.exception("unexpected error while handling a request")
             job = envelope.job if envelope is not None else None
             error = MaceError(f"the backend failed on this request: {type(exc).__name__}: {exc}",
-                              "this is a backend bug: the backend log has the traceback; please report it")
+                              bug_hint("the traceback from the backend log"))
             self._send(route, protocol.encode_error(error, job))
 
     def _send(self, route: tuple[bytes, ...], message: bytes) -> None:
