@@ -6,7 +6,7 @@ one made the dance:
 
 * ``backend.choreography.ChoreographerGenerator()`` — the embedded default: moves authored in code,
   planned on the music's beats and sections; needs no weights and no GPU.
-* ``backend.motion.MotionExpertGenerator.from_config(config)`` — MACE-Dance's diffusion Motion Expert;
+* ``backend.motion_expert.MotionExpertGenerator.from_config(config)`` — MACE-Dance's diffusion Motion Expert;
   raises :class:`shared.errors.MissingWeightsError` when no checkpoint is found.
 """
 
@@ -76,7 +76,7 @@ def select_motion_generator(config: BackendConfig | None = None) -> MotionGenera
         raise InvalidInputError(f"unknown motion generator {choice!r}; choose one of {', '.join(GENERATOR_CHOICES)}")
     if choice in ("auto", "motion_expert"):
         try:
-            from .motion import MotionExpertGenerator
+            from .motion_expert import MotionExpertGenerator
 
             return MotionExpertGenerator.from_config(config, num_inference_steps=config.motion_steps)
         except MissingWeightsError as exc:

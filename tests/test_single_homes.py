@@ -66,10 +66,10 @@ def test_a_wrong_genre_gets_one_error_from_the_choreographer(tmp_path):
 def test_a_wrong_genre_gets_one_error_from_the_motion_expert():
     import torch
 
-    from backend.motion.config import MotionExpertConfig
-    from backend.motion.denoiser import MotionDenoiser
-    from backend.motion.pipeline import MotionExpertPipeline
-    from backend.motion.representation import Normalizer
+    from backend.motion_expert.config import MotionExpertConfig
+    from backend.motion_expert.denoiser import MotionDenoiser
+    from backend.motion_expert.pipeline import MotionExpertPipeline
+    from backend.motion_expert.representation import Normalizer
 
     config = MotionExpertConfig.tiny()
     torch.manual_seed(0)

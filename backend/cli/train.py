@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..config import BackendConfig
-    from ..motion.config import MotionExpertConfig
-    from ..motion.training import TrainingOptions, tiny_options, train
+    from ..motion_expert.config import MotionExpertConfig
+    from ..motion_expert.training import TrainingOptions, tiny_options, train
     from ._progress import progress_bar
 
     device = BackendConfig(device=args.device).resolve_device()

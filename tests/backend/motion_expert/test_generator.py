@@ -7,8 +7,8 @@ import pytest
 
 from backend.config import BackendConfig
 from backend.generators import MotionRequest, select_motion_generator
-from backend.motion import MotionExpertGenerator
-from backend.motion.checkpoint import save_pretrained
+from backend.motion_expert import MotionExpertGenerator
+from backend.motion_expert.checkpoint import save_pretrained
 from shared.errors import InvalidInputError, MissingWeightsError
 from shared.protocol import KeepSpec
 

@@ -29,7 +29,7 @@ class MotionExpertGenerator:
     ``select_motion_generator`` can fall back) and loaded on the first ``generate`` call.
 
     Args:
-        weights: a checkpoint path (see :func:`backend.motion.checkpoint.find_checkpoint`).
+        weights: a checkpoint path (see :func:`backend.motion_expert.checkpoint.find_checkpoint`).
         device: torch device ("cpu", "cuda", …).
         num_inference_steps: DDIM steps (None = the official 50).
         mamba_backend: "auto" (mamba_ssm on CUDA when it imports), "cuda" or "torch".

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from backend.motion.config import MotionExpertConfig
-from backend.motion.denoiser import MotionDenoiser
-from backend.motion.pipeline import MotionExpertPipeline
-from backend.motion.representation import Normalizer, motion_to_features
+from backend.motion_expert.config import MotionExpertConfig
+from backend.motion_expert.denoiser import MotionDenoiser
+from backend.motion_expert.pipeline import MotionExpertPipeline
+from backend.motion_expert.representation import Normalizer, motion_to_features
 from shared.motion import Motion
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from backend.motion.losses import LOSS_WEIGHTS, edge_losses
-from backend.motion.pipeline import MotionExpertPipeline
-from backend.motion.representation import motion_to_features
-from backend.motion.scheduler import DiffusionSchedule
-from backend.motion.training import find_clips, gft_prediction, tiny_options, train, training_loss
+from backend.motion_expert.losses import LOSS_WEIGHTS, edge_losses
+from backend.motion_expert.pipeline import MotionExpertPipeline
+from backend.motion_expert.representation import motion_to_features
+from backend.motion_expert.scheduler import DiffusionSchedule
+from backend.motion_expert.training import find_clips, gft_prediction, tiny_options, train, training_loss
 from shared.errors import InvalidInputError, JobCancelledError
 from shared.motion_io import save_motion
 
