@@ -35,7 +35,7 @@ import zmq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backend.generators import MotionRequest, MotionResult  # noqa: E402
+from backend.motion_generation import MotionRequest, MotionResult  # noqa: E402
 from backend.server import BackendServer  # noqa: E402
 from shared import protocol  # noqa: E402
 from shared.client import BackendClient  # noqa: E402

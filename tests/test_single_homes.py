@@ -56,7 +56,7 @@ def test_a_wrong_genre_gets_one_error_from_the_server(tmp_path):
 
 def test_a_wrong_genre_gets_one_error_from_the_choreographer(tmp_path):
     from backend.choreography import ChoreographerGenerator
-    from backend.generators import MotionRequest
+    from backend.motion_generation import MotionRequest
 
     with pytest.raises(InvalidInputError) as err:
         ChoreographerGenerator().generate(MotionRequest(tmp_path / "never-read.wav", genre="polka"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.features import MusicFeatures, analyze_music
-from backend.generators import MotionRequest, MotionResult
+from backend.motion_generation import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
 from shared.genres import GENRES, genre_index
 from shared.motion import Motion

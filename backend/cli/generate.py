@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from shared.motion_io import save_motion
 
     from ..config import BackendConfig
-    from ..generators import MotionRequest, select_motion_generator
+    from ..motion_generation import MotionRequest, select_motion_generator
     from ._progress import progress_bar
 
     if not args.music.is_file():

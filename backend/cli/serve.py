@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..appearance import select_renderer
     from ..config import BackendConfig
-    from ..generators import select_motion_generator
+    from ..motion_generation import select_motion_generator
     from ..server import BackendServer, serve_until_signalled
     from ..server.security import CurveKeys, check_bind_allowed
 

@@ -1,4 +1,4 @@
-"""The Motion Expert behind the generator contract of ``backend.generators``."""
+"""The Motion Expert behind the generator contract of ``backend.motion_generation``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from shared.errors import InvalidInputError
 
 from backend.config import BackendConfig
-from backend.generators import MotionRequest, MotionResult
+from backend.motion_generation import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
 
 from .checkpoint import CheckpointLocation, find_checkpoint

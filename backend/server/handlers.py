@@ -16,7 +16,7 @@ import numpy as np
 from backend.appearance import RenderRequest
 from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image
 from backend.appearance.request import COMMON_EXTRAS, MIN_CANVAS_SIDE
-from backend.generators import MotionRequest
+from backend.motion_generation import MotionRequest
 from backend.progress import JobContext
 from shared import protocol
 from shared.errors import InvalidInputError, MaceError, TooLargeError, bug_hint

@@ -61,7 +61,7 @@ def test_generate_errors_exit_with_their_code_and_a_fix(tmp_path, empty_home, ca
 
 def test_steps_reach_the_motion_expert_and_are_checked(tmp_path, monkeypatch):
     from backend.config import BackendConfig
-    from backend.generators import select_motion_generator
+    from backend.motion_generation import select_motion_generator
     from shared.errors import InvalidInputError
 
     weights = tmp_path / "motion"

@@ -17,7 +17,7 @@ import msgpack
 import numpy as np
 import zmq
 
-from backend.generators import MotionRequest, MotionResult
+from backend.motion_generation import MotionRequest, MotionResult
 from backend.progress import JobContext
 from shared import protocol
 from shared.motion import Motion

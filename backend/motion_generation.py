@@ -1,8 +1,9 @@
-"""The motion-generator contract and the choice between the two generators.
+"""Motion generation: what is asked (:class:`MotionRequest`), who answers (the :class:`MotionGenerator`
+contract) and which of the two generators does (:func:`select_motion_generator`).
 
 Both generators take a :class:`MotionRequest` and return a :class:`shared.motion.MotionResult` (the same
-class the client gets back) holding a canonical :class:`shared.motion.Motion`, so the server, the add-on, the renderer and the metrics never care which
-one made the dance:
+class the client gets back) holding a canonical :class:`shared.motion.Motion`, so the server, the add-on,
+the renderer and the metrics never care which one made the dance:
 
 * ``backend.choreography.ChoreographerGenerator()`` — the embedded default: moves authored in code,
   planned on the music's beats and sections; needs no weights and no GPU.
