@@ -1,4 +1,5 @@
-"""``ChoreographerGenerator``: the embedded default motion generator (no weights, no GPU)."""
+"""The choreographer: :func:`choreograph` plans and poses a dance for analysed music, and
+:class:`ChoreographerGenerator` serves it as the embedded default motion generator (no weights, no GPU)."""
 
 from __future__ import annotations
 
