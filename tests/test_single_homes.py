@@ -138,23 +138,23 @@ def test_out_of_memory_is_recognised_in_one_place_only():
     assert sources_containing(".__name__ == \"OutOfMemoryError\"") == []  # never by the class name
 
 
-# -- the renderers' shared geometry: backend.appearance.pose_video -----------------------------------------
+# -- the renderers' shared geometry: backend.appearance.keypoints ------------------------------------------
 
 
 def test_facing_the_camera_is_decided_in_one_place():
-    from backend.appearance.pose_video import KP, Camera, pelvis_facing
+    from backend.appearance.keypoints import KP, Camera, pelvis_facing
 
     keypoints = np.zeros((2, 20, 3))
     keypoints[:, KP["left_hip"], 0], keypoints[:, KP["right_hip"], 0] = 0.1, -0.1  # left hip on +X: faces +Z
     keypoints[1, :, 0] *= -1  # hips swapped: the back is to the camera
     np.testing.assert_allclose(pelvis_facing(keypoints, Camera()), [1.0, -1.0])
     np.testing.assert_allclose(pelvis_facing(keypoints, Camera(yaw_deg=90.0)), [0.0, 0.0], atol=1e-12)
-    assert sources_containing("np.cross(left, np.array([0.0, 1.0, 0.0]))") == ["backend/appearance/pose_video.py"]
+    assert sources_containing("np.cross(left, np.array([0.0, 1.0, 0.0]))") == ["backend/appearance/keypoints.py"]
 
 
 def test_face_points_and_the_cv2_fixed_point_shift_have_one_home():
     assert sources_containing('"nose", "right_eye", "left_eye", "right_ear", "left_ear"') == [
-        "backend/appearance/pose_video.py"
+        "backend/appearance/keypoints.py"
     ]
     assert sources_containing("shift=4") == [] and sources_containing("* 16).astype") == []
 

@@ -33,7 +33,7 @@ from shared.motion import Motion
 from shared.skeleton import HEAD, Skeleton
 
 from .arap import ARAPDeformer
-from .pose_video import CV2_SHIFT, FACE_KEYPOINTS, KP, Camera, cv2_fixed_point, motion_keypoints, pelvis_facing, project
+from .keypoints import CV2_SHIFT, FACE_KEYPOINTS, KP, Camera, cv2_fixed_point, motion_keypoints, pelvis_facing, project
 from .reference import CanvasPlacement, segment_person, template_keypoints
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The reference person: loading the photo, placing it on the canvas, cutting out the silhouette and
 finding (or reading) body keypoints on it.
 
-Keypoints are (20, 2) float pixels in :data:`backend.appearance.pose_video.KEYPOINT_NAMES` order with NaN for
+Keypoints are (20, 2) float pixels in :data:`backend.appearance.keypoints.KEYPOINT_NAMES` order with NaN for
 unknown points. They come from the user (a JSON file of named points, e.g. placed in an image editor or in
 the Blender add-on) or from :func:`template_keypoints`, which fits human proportions to the silhouette of a
 person standing upright and facing the camera (arms down, in an A-pose or a T-pose).
@@ -18,7 +18,7 @@ import numpy as np
 
 from shared.errors import InvalidInputError
 
-from .pose_video import KEYPOINT_NAMES, KP, NUM_KEYPOINTS
+from .keypoints import KEYPOINT_NAMES, KP, NUM_KEYPOINTS
 
 MIN_REFERENCE_SIDE = 64
 _SEGMENT_SIDE = 320  # silhouette work happens at this size (long side) and is scaled back up

@@ -11,7 +11,8 @@ import numpy as np
 from shared.errors import InvalidInputError
 from shared.motion import Motion
 
-from .pose_video import Camera, PoseVideo, PoseVideoOptions
+from .keypoints import Camera
+from .pose_video import PoseVideo, PoseVideoOptions
 from .reference import CanvasPlacement, check_reference_image, parse_keypoints, place_on_canvas
 from .video_io import CommitOnExit, VideoWriter
 
@@ -30,7 +31,7 @@ COMMON_EXTRAS = {
     "pose_video_path": "write the pose video here instead (direct callers only; servers should not forward it)",
     "side_by_side_path": "write the side-by-side video here instead (direct callers only)",
     "pose_style": "'wan' (default) or 'dwpose'",
-    "camera": "a pose_video.Camera (projection, distance, yaw)",
+    "camera": "a keypoints.Camera (projection, distance, yaw)",
     "hands": "draw synthetic hands in the pose video (bool; default on for Wan-Animate, off otherwise)",
 }
 

@@ -27,7 +27,7 @@ import numpy as np
 from backend.out_of_memory import out_of_memory_as
 from shared.errors import InvalidInputError, MissingWeightsError
 
-from .pose_video import face_box_from_keypoints, face_image
+from .face_crop import face_box_from_keypoints, face_image
 from .reference import segment_person, template_keypoints
 
 if TYPE_CHECKING:
