@@ -303,7 +303,7 @@ def get_number(payload: Mapping, name: str, default: Any = _MISSING, *, lo: floa
     if not math.isfinite(value):
         raise InvalidInputError(f"`{field}` must be finite, got {value}", None)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        bounds = " and ".join(text for bound, text in ((lo, f">= {lo:g}"), (hi, f"<= {hi:g}")) if bound is not None)
+        bounds = " and ".join(f"{sign} {bound:g}" for sign, bound in ((">=", lo), ("<=", hi)) if bound is not None)
         raise InvalidInputError(f"`{field}` = {value:g} must be {bounds}", None)
     return value
 

@@ -50,7 +50,7 @@ def templates() -> list[dict]:
     """Valid requests, as envelopes (dicts) before packing."""
     motion = protocol.motion_to_wire(make_motion(8))
     keep = protocol.KeepSpec(make_motion(8), frame_mask=np.arange(8) < 3).to_wire()
-    audio = wav_bytes(0.3, rate=4000)
+    audio = wav_bytes(1.2, rate=4000)
 
     def env(msg_type, job, payload):
         return {"protocol": protocol.PROTOCOL_VERSION, "type": msg_type, "job": job, "payload": payload}
@@ -60,7 +60,7 @@ def templates() -> list[dict]:
         env("status", "t-status", {}),
         env("cancel", "job-gen", {}),
         env("generate_motion", "job-gen", {"audio": audio, "audio_name": "a.wav", "seed": 3, "genre": "Hiphop",
-                                           "duration_s": 0.2, "start_s": 0.0, "keep": None}),
+                                           "duration_s": 1.0, "start_s": 0.0, "keep": None}),
         env("generate_motion", "job-keep", {"audio": audio, "audio_name": "a.wav", "keep": keep}),
         env("render_video", "job-render", {"motion": motion, "reference_image": png_bytes(), "audio": None,
                                            "width": 64, "height": 96, "options": {"pose_video": True}}),
@@ -160,7 +160,7 @@ def test_fuzzed_messages_never_stop_the_backend(start_server, connect, tmp_path)
     assert stats["jobs"] > 0  # some mutations stayed valid and ran
     # A normal client and a normal job still work.
     client = connect(server)
-    result = client.generate_motion(wav_bytes(0.5), "song.wav", seed=9, timeout_s=10)
+    result = client.generate_motion(wav_bytes(1.2), "song.wav", seed=9, timeout_s=10)
     assert result.motion.metadata == {"seed": 9}
     status = client.status()
     assert status["queued"] == 0 and status["running"] is None
