@@ -164,6 +164,7 @@ class BackendClient:
         self._backlog: collections.deque[ClientEvent] = collections.deque(maxlen=MAX_BACKLOG)
         self._last_heard = time.monotonic()
         self._last_heartbeat_sent = 0.0
+        self._heartbeat_interval_s = protocol.HEARTBEAT_INTERVAL_S  # shortened to fit the backend's timeout
         self._handshake_error: BackendUnavailableError | None = None  # set when the backend refused us
         self._open_socket()
 
@@ -280,7 +281,7 @@ class BackendClient:
 
     def _send_heartbeat(self) -> None:
         """Tell the backend we still wait for our live jobs (it cancels those of a silent client)."""
-        if (self._socket is None or time.monotonic() - self._last_heartbeat_sent < protocol.HEARTBEAT_INTERVAL_S
+        if (self._socket is None or time.monotonic() - self._last_heartbeat_sent < self._heartbeat_interval_s
                 or all(job.done for job in self._jobs.values())):
             return
         try:
@@ -361,6 +362,9 @@ class BackendClient:
             job.queue_position = payload.get("queue_position")
             if envelope.type == "accepted":
                 job.message = "queued"
+                timeout = payload.get("client_timeout_s")
+                if isinstance(timeout, (int, float)) and timeout > 0:  # beat several times per backend timeout
+                    self._heartbeat_interval_s = min(protocol.HEARTBEAT_INTERVAL_S, float(timeout) / 4)
         elif envelope.type == "cancel":
             job.message = "cancelling" if payload.get("state") == "cancelling" else job.message
         elif envelope.type == "result":

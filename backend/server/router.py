@@ -378,7 +378,7 @@ class BackendServer:
         self._last_heard[peer.owner] = time.monotonic()
         self._queue.append(job)
         self._send(peer.route, protocol.encode_message("accepted", job.id, {
-            "state": "queued", "queue_position": len(self._queue) - 1}))
+            "state": "queued", "queue_position": len(self._queue) - 1, "client_timeout_s": self.client_timeout_s}))
         self._dispatch()
 
     def _on_cancel(self, peer: Peer, envelope: protocol.Envelope) -> None:
@@ -419,7 +419,7 @@ class BackendServer:
             elif now - self._last_heard[owner] > self.client_timeout_s:
                 del self._last_heard[owner]
                 jobs = [job for job in self._jobs.values() if job.owner == owner and not job.cancel_event.is_set()]
-                logger.warning("client silent for %.0f s: cancelling its %d job(s)", self.client_timeout_s, len(jobs))
+                logger.warning("client silent for %g s: cancelling its %d job(s)", self.client_timeout_s, len(jobs))
                 for job in jobs:
                     self._cancel_job(job, f"the job was cancelled because its client sent nothing for "
                                           f"{self.client_timeout_s:g} s", "keep the client running while it waits "
