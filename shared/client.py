@@ -33,6 +33,7 @@ from . import protocol
 from .errors import (
     BackendUnavailableError,
     JobCancelledError,
+    KeyRefusedError,
     MaceError,
     ProtocolError,
     TooLargeError,
@@ -165,7 +166,7 @@ class BackendClient:
         self._last_heard = time.monotonic()
         self._last_heartbeat_sent = 0.0
         self._heartbeat_interval_s = protocol.HEARTBEAT_INTERVAL_S  # shortened to fit the backend's timeout
-        self._handshake_error: BackendUnavailableError | None = None  # set when the backend refused us
+        self._handshake_error: KeyRefusedError | None = None  # set when the backend refused us
         self._open_socket()
 
     # ---- connection -----------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ class BackendClient:
         return BackendUnavailableError(f"no backend answered at {self.address} within {self.timeout_s:g} s "
                                        f"({what})", START_HINT)
 
-    def _read_handshake_events(self) -> BackendUnavailableError | None:
+    def _read_handshake_events(self) -> KeyRefusedError | None:
         """Handle the connection's handshake events; returns the refusal when the backend refused us."""
         if self._monitor is None:
             return self._handshake_error
@@ -239,16 +240,16 @@ class BackendClient:
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._handshake_error = None
             elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:  # the backend's authenticator said no
-                self._handshake_error = BackendUnavailableError(
+                self._handshake_error = KeyRefusedError(
                     f"the backend at {self.address} refused this client's CURVE key", CURVE_HINT)
             elif event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:  # one side uses CURVE, the other not
                 with_keys = self._server_public_key is not None
-                self._handshake_error = BackendUnavailableError(
+                self._handshake_error = KeyRefusedError(
                     f"the backend at {self.address} " + ("does not use CURVE keys but this client does" if with_keys
                                                          else "requires CURVE keys and this client has none"),
                     NO_KEYS_HINT if with_keys else NEEDS_KEYS_HINT)
             elif event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and self._server_public_key is not None:
-                self._handshake_error = BackendUnavailableError(
+                self._handshake_error = KeyRefusedError(
                     f"the backend at {self.address} failed the CURVE handshake with this client", SERVER_KEY_HINT)
         return self._handshake_error
 

@@ -22,6 +22,8 @@ type               payload                                          replies (sam
                    width, height, options
 ``cancel``         ``{}`` (``job`` = the job to cancel)             ``cancel`` (then the job's own ``error``
                                                                     with code ``cancelled``)
+``heartbeat``      ``{}`` (``job`` = None), while the client has    none (a client silent for the backend's
+                   live jobs                                        ``client_timeout_s`` has its jobs cancelled)
 =================  ===============================================  ==========================================
 
 Backend → client (``SERVER_MESSAGES``): the replies above plus ``heartbeat`` (``job`` = None), sent every

@@ -23,8 +23,8 @@ import zmq
 
 import backend
 from shared import protocol
-from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, MaceError, NotFoundError
-from shared.errors import ProtocolError, TooLargeError
+from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, KeyRefusedError, MaceError
+from shared.errors import NotFoundError, ProtocolError, TooLargeError
 from shared.genres import GENRES
 
 from .handlers import prepare_generate, prepare_render, render_option_names
@@ -284,9 +284,8 @@ class BackendServer:
             return Peer(route, route[0])
         key = frame.get("User-Id").encode("ascii")  # the Z85 public key, as the authenticator names it
         if not self._authorized.allows(key):
-            raise BackendUnavailableError("the backend refused this client's CURVE key: it is no longer in "
-                                          "authorized_clients/", "ask the backend's administrator to authorise "
-                                                                 "this client's public .key again")
+            raise KeyRefusedError("the backend refused this client's CURVE key: it is no longer in authorized_clients/",
+                                  "ask the backend's administrator to authorise this client's public .key again")
         return Peer(route, key)
 
     def _send(self, route: tuple[bytes, ...], message: bytes) -> None:

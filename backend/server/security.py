@@ -114,7 +114,8 @@ class AuthorizedKeys:
             return False
         self._signature = signature
         self._auth.configure_curve(domain="*", location=str(self.folder))
-        logger.info("authorized client keys reloaded from %s: %d key(s)", self.folder, len(self._auth.certs.get("*", {})))
+        logger.info("authorized client keys reloaded from %s: %d key(s)", self.folder,
+                    len(self._auth.certs.get("*", {})))
         return True
 
 

@@ -25,7 +25,7 @@ import zmq.auth
 from backend.server import ServerLimits
 from backend.server.security import CurveKeys
 from shared import protocol
-from shared.errors import BackendUnavailableError, JobCancelledError, NotFoundError, OutOfMemoryError, TooLargeError
+from shared.errors import JobCancelledError, KeyRefusedError, NotFoundError, OutOfMemoryError, TooLargeError
 from tests.server.server_fakes import FakeRenderer, GateGenerator, RawPeer, StepGenerator, make_motion, png_bytes
 from tests.server.server_fakes import wav_bytes
 
@@ -380,7 +380,9 @@ def keys(tmp_path):
 
 
 def keyed(connect, server, keys, name, **kwargs):
-    secret = keys / f"{name}.key_secret" if (keys / f"{name}.key_secret").exists() else keys.parent / f"{name}.key_secret"
+    secret = keys / f"{name}.key_secret"
+    if not secret.exists():  # the stranger's pair lives outside the backend's folder
+        secret = keys.parent / f"{name}.key_secret"
     return connect(server, server_public_key=keys / "server.key", client_secret_key_file=secret, **kwargs)
 
 
@@ -400,13 +402,13 @@ def test_curve_refusals_are_reported_as_such_within_a_second(keys, start_server,
         client = connect(server, timeout_s=10, server_public_key=keys.parent / "impostor.key",
                          client_secret_key_file=keys / "animator.key_secret")
     started = time.monotonic()
-    with pytest.raises(BackendUnavailableError, match=text) as info:
+    with pytest.raises(KeyRefusedError, match=text) as info:
         client.hello()
     assert time.monotonic() - started < REPLY_WITHIN_S
     assert "no backend answered" not in str(info.value) and "start a backend" not in str(info.value)
     # A job of such a client fails just as fast, with the same explanation.
     job = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
-    with pytest.raises(BackendUnavailableError, match=text):
+    with pytest.raises(KeyRefusedError, match=text):
         client.wait(job, timeout_s=5)
     assert time.monotonic() - started < 2 * REPLY_WITHIN_S
 
@@ -415,7 +417,7 @@ def test_authorized_keys_are_reloaded_without_a_restart(keys, tmp_path, start_se
     generator = GateGenerator()
     server = start_server(generator, curve_keys=CurveKeys.load(keys), heartbeat_interval_s=0.1)
     stranger = keyed(connect, server, keys, "stranger", timeout_s=5)
-    with pytest.raises(BackendUnavailableError, match="refused"):
+    with pytest.raises(KeyRefusedError, match="refused"):
         stranger.hello()
     shutil.copy(tmp_path / "stranger.key", keys / "authorized_clients" / "stranger.key")
     time.sleep(0.3)  # a few reload checks
@@ -430,7 +432,7 @@ def test_authorized_keys_are_reloaded_without_a_restart(keys, tmp_path, start_se
         with pytest.raises(JobCancelledError, match="CURVE key was removed"):
             animator.wait(job, timeout_s=5)
     # The connection made before the removal is refused from now on; others go on.
-    with pytest.raises(BackendUnavailableError, match="no longer in authorized_clients"):
+    with pytest.raises(KeyRefusedError, match="no longer in authorized_clients"):
         animator.status()
     assert stranger.hello()["motion_generator"] == "gate-fake"
 

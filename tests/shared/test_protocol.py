@@ -15,6 +15,8 @@ from shared import protocol
 from shared.errors import InvalidInputError, MotionFormatError, ProtocolError, TooLargeError, VersionMismatchError
 from shared.motion import Motion
 
+VERSION = protocol.PROTOCOL_VERSION
+
 
 def make_motion(frames=12, contacts=True, seed=0) -> Motion:
     rng = np.random.default_rng(seed)
@@ -27,7 +29,7 @@ def make_motion(frames=12, contacts=True, seed=0) -> Motion:
 def test_envelope_round_trip():
     data = protocol.encode_message("status", "abc", {"x": 1})
     envelope = protocol.decode_message(data, expected_types=protocol.CLIENT_MESSAGES)
-    assert (envelope.type, envelope.job, envelope.payload, envelope.protocol) == ("status", "abc", {"x": 1}, protocol.PROTOCOL_VERSION)
+    assert (envelope.type, envelope.job, envelope.payload, envelope.protocol) == ("status", "abc", {"x": 1}, VERSION)
 
 
 @pytest.mark.parametrize("data, error, text", [
@@ -35,11 +37,11 @@ def test_envelope_round_trip():
     (msgpack.packb("hello"), ProtocolError, "must be a msgpack map"),
     (msgpack.packb({"type": "hello"}), ProtocolError, "`protocol`"),
     (msgpack.packb({"protocol": True, "type": "hello"}), ProtocolError, "`protocol`"),
-    (msgpack.packb({"protocol": protocol.PROTOCOL_VERSION, "type": 3}), ProtocolError, "`type`"),
-    (msgpack.packb({"protocol": protocol.PROTOCOL_VERSION, "type": "fly"}), ProtocolError, "unknown message type 'fly'"),
-    (msgpack.packb({"protocol": protocol.PROTOCOL_VERSION, "type": "hello", "job": ""}), ProtocolError, "`job`"),
-    (msgpack.packb({"protocol": protocol.PROTOCOL_VERSION, "type": "hello", "payload": 5}), ProtocolError, "`payload`"),
-    (msgpack.packb({"protocol": protocol.PROTOCOL_VERSION, "type": "hello", "x": 5}), ProtocolError, "unknown envelope fields: x"),
+    (msgpack.packb({"protocol": VERSION, "type": 3}), ProtocolError, "`type`"),
+    (msgpack.packb({"protocol": VERSION, "type": "fly"}), ProtocolError, "unknown message type 'fly'"),
+    (msgpack.packb({"protocol": VERSION, "type": "hello", "job": ""}), ProtocolError, "`job`"),
+    (msgpack.packb({"protocol": VERSION, "type": "hello", "payload": 5}), ProtocolError, "`payload`"),
+    (msgpack.packb({"protocol": VERSION, "type": "hello", "x": 5}), ProtocolError, "unknown envelope fields: x"),
     (msgpack.packb({1: 2}), ProtocolError, "not valid msgpack"),  # non-string map keys
 ])
 def test_decode_message_refuses(data, error, text):
@@ -53,8 +55,8 @@ def test_decode_message_size_limit():
 
 
 @pytest.mark.parametrize("version, peer, upgrade", [
-    (protocol.PROTOCOL_VERSION + 1, "client", "upgrade the backend"), (protocol.PROTOCOL_VERSION - 1, "client", "upgrade the Blender add-on"),
-    (protocol.PROTOCOL_VERSION + 1, "backend", "upgrade the Blender add-on"), (protocol.PROTOCOL_VERSION - 1, "backend", "upgrade the backend"),
+    (VERSION + 1, "client", "upgrade the backend"), (VERSION - 1, "client", "upgrade the Blender add-on"),
+    (VERSION + 1, "backend", "upgrade the Blender add-on"), (VERSION - 1, "backend", "upgrade the backend"),
 ])
 def test_version_mismatch_names_the_side_to_upgrade(version, peer, upgrade):
     data = msgpack.packb({"protocol": version, "type": "hello", "job": "j", "payload": {}})
@@ -213,7 +215,7 @@ def test_extension_types_and_deep_nesting_are_refused():
 
 
 def test_peek_job_reads_only_the_envelope_head():
-    head = msgpack.packb({"protocol": protocol.PROTOCOL_VERSION, "type": "generate_motion", "job": "j-1"})
+    head = msgpack.packb({"protocol": VERSION, "type": "generate_motion", "job": "j-1"})
     # An envelope whose payload is a 4 MiB container bomb: the job comes before the payload, as
     # encode_message writes it, so it is found without touching the payload.
     message = (b"\x84" + msgpack.packb("protocol") + msgpack.packb(protocol.PROTOCOL_VERSION)
