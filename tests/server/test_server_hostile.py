@@ -454,3 +454,66 @@ def test_with_curve_jobs_belong_to_the_key_not_the_connection(keys, start_server
     second._request("cancel", job.id)
     with pytest.raises(JobCancelledError):
         first.wait(job, timeout_s=5)
+
+
+# ---- every case: another client is served while the attack repeats ---------------------------------------
+def kept_motion_at(fps: float) -> dict:
+    keep = protocol.KeepSpec(make_motion(60), frame_mask=np.arange(60) < 10).to_wire()
+    keep["motion"]["fps"] = fps
+    return keep
+
+
+def motion_at_fps(fps: float) -> dict:
+    motion = protocol.motion_to_wire(make_motion(30))
+    motion["fps"] = fps
+    return motion
+
+
+ATTACKS = {
+    "1 container bomb": (lambda: container_bomb(4 << 20), "too_large"),
+    "2 kept motion at 0.001 fps": (lambda: envelope(payload={"audio": wav_bytes(1.2), "keep": kept_motion_at(1e-3)}),
+                                   "bad_input"),
+    "3 span too short": (lambda: envelope(payload={"audio": wav_bytes(1.2), "duration_s": 0.01}), "bad_input"),
+    "4 pose_style list": (lambda: envelope("render_video", payload=render_payload(options={"pose_style": ["wan"]})),
+                          "bad_input"),
+    "4 camera yaw text": (lambda: envelope("render_video", payload=render_payload(options={"camera": {"yaw_deg": "x"}})),
+                          "bad_input"),
+    "4 keypoint text": (lambda: envelope("render_video", payload=render_payload(
+        options={"reference_keypoints": {"nose": "abc"}})), "bad_input"),
+    "4 motion at 1e-300 fps": (lambda: envelope("render_video", payload=render_payload(motion=motion_at_fps(1e-300))),
+                               "bad_input"),
+    "5 music that does not decode": (lambda: envelope(payload={"audio": b"\x00garbage" * 1000}), "bad_input"),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_each_attack_is_refused_at_once_while_another_client_is_served(server, connect, attack):
+    make, code = ATTACKS[attack]
+    message = make()
+    stop = threading.Event()
+    refusals: list[tuple[str, float]] = []
+
+    def repeat() -> None:
+        attacker = RawPeer(server.endpoint)
+        try:
+            while not stop.is_set():
+                reply, elapsed = timed_exchange(attacker, message)
+                refusals.append((reply["payload"].get("code"), elapsed))
+        finally:
+            attacker.close()
+
+    thread = threading.Thread(target=repeat)
+    thread.start()
+    try:
+        client = connect(server, timeout_s=REPLY_WITHIN_S)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            client.hello()  # raises BackendUnavailableError after 1 s of silence
+            assert time.monotonic() - started < REPLY_WITHIN_S
+    finally:
+        stop.set()
+        thread.join(20)
+    assert len(refusals) >= 3
+    assert {code_ for code_, _ in refusals} == {code}  # every attack message got its error, never accepted
+    assert max(elapsed for _, elapsed in refusals) < REPLY_WITHIN_S
