@@ -476,8 +476,8 @@ ATTACKS = {
     "3 span too short": (lambda: envelope(payload={"audio": wav_bytes(1.2), "duration_s": 0.01}), "bad_input"),
     "4 pose_style list": (lambda: envelope("render_video", payload=render_payload(options={"pose_style": ["wan"]})),
                           "bad_input"),
-    "4 camera yaw text": (lambda: envelope("render_video", payload=render_payload(options={"camera": {"yaw_deg": "x"}})),
-                          "bad_input"),
+    "4 camera yaw text": (lambda: envelope("render_video", payload=render_payload(
+        options={"camera": {"yaw_deg": "x"}})), "bad_input"),
     "4 keypoint text": (lambda: envelope("render_video", payload=render_payload(
         options={"reference_keypoints": {"nose": "abc"}})), "bad_input"),
     "4 motion at 1e-300 fps": (lambda: envelope("render_video", payload=render_payload(motion=motion_at_fps(1e-300))),
