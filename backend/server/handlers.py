@@ -51,7 +51,7 @@ class PreparedJob:
 @dataclass(frozen=True)
 class _Audio:
     path: Path
-    name: str  # the client's name for it, for messages
+    name: str  # how messages call it: the client's name quoted, or "the music"
     duration_s: float
 
 
@@ -63,9 +63,10 @@ def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required:
     if len(audio) > limits.max_audio_bytes:
         raise TooLargeError(f"audio of {len(audio):,} bytes is above the limit of {limits.max_audio_bytes:,} bytes",
                             "send a compressed file (OGG, MP3, FLAC) or a shorter excerpt")
-    name = protocol.get_field(payload, "audio_name", str, "").strip() or DEFAULT_AUDIO_NAME
+    client_name = protocol.get_field(payload, "audio_name", str, "").strip()
+    name = repr(client_name) if client_name else DEFAULT_AUDIO_NAME
     if not audio:
-        raise InvalidInputError(f"audio {name!r} is empty", "send the bytes of a music file")
+        raise InvalidInputError(f"{name} is empty", "send the bytes of a music file")
     path = workdir / "music"
     path.write_bytes(audio)
     probe = probe_audio(path, name)  # by content: the client's name may have no or a wrong ending
@@ -78,7 +79,7 @@ def _check_span(audio: _Audio, start_s: float, span_s: float | None, limits: Ser
                 start_field: str, span_field: str) -> None:
     """``span_s`` seconds of ``audio`` from ``start_s`` (None = to the end) must exist and fit the limits."""
     if start_s >= audio.duration_s:
-        raise InvalidInputError(f"`{start_field}` = {start_s:g} s is past the end of {audio.name!r} "
+        raise InvalidInputError(f"`{start_field}` = {start_s:g} s is past the end of {audio.name} "
                                 f"({audio.duration_s:.1f} s)", "choose a start inside the music")
     rest = audio.duration_s - start_s
     span = rest if span_s is None else min(span_s, rest)
@@ -105,10 +106,10 @@ def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: p
     _check_span(audio, start_s, duration_s, limits, start_field="start_s", span_field=field_name)
     span = min(audio.duration_s - start_s, math.inf if duration_s is None else duration_s)
     if span < MIN_DURATION_S:
-        raise InvalidInputError(f"only {span:.2f} s of {audio.name!r} would be danced to ({field_name}); at least "
+        raise InvalidInputError(f"only {span:.2f} s of {audio.name} would be danced to ({field_name}); at least "
                                 f"{MIN_DURATION_S:g} s is needed", "choose a longer stretch of music")
     if keep is not None and duration_s - span > 0.5 / keep.motion.fps:
-        raise InvalidInputError(f"`keep.motion` lasts {duration_s:.2f} s but {audio.name!r} has only {span:.2f} s "
+        raise InvalidInputError(f"`keep.motion` lasts {duration_s:.2f} s but {audio.name} has only {span:.2f} s "
                                 f"after start_s = {start_s:g} s", "start earlier in the music or keep a shorter motion")
 
 

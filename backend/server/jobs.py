@@ -94,7 +94,7 @@ class Job:
             if not text:
                 return text
             for path, name in self.public_names.items():
-                text = text.replace(path, repr(name) if not name.startswith("the ") else name)
+                text = text.replace(path, name)
             return text.replace(str(self.workdir), "<job folder>")
 
         message, hint = scrub(error.message), scrub(error.hint)

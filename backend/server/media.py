@@ -29,8 +29,9 @@ _SNDFILE_SUFFIXES = {"WAV": ".wav", "WAVEX": ".wav", "FLAC": ".flac", "OGG": ".o
 
 
 def probe_audio(path: Path, name: str) -> AudioProbe:
-    """Length and format of the music in ``path``, told by its content (the client's ``name`` may have no or a
-    wrong ending); raises ``InvalidInputError`` naming ``name`` (never ``path``) when it does not decode.
+    """Length and format of the music in ``path``, told by its content (the client's name for it may have no or
+    a wrong ending); raises ``InvalidInputError`` calling the file ``name`` (never ``path``) when it does not
+    decode.
 
     libsndfile (soundfile) reads the header of WAV/FLAC/OGG/MP3; other containers go through FFmpeg (PyAV).
     """
@@ -48,7 +49,7 @@ def probe_audio(path: Path, name: str) -> AudioProbe:
         with av.open(str(path), metadata_errors="ignore") as container:
             streams = container.streams.audio
             if not streams:
-                raise InvalidInputError(f"audio {name!r} has no audio stream", AUDIO_HINT)
+                raise InvalidInputError(f"{name} has no audio stream", AUDIO_HINT)
             stream = streams[0]
             if stream.duration is not None and stream.time_base is not None:
                 duration = float(stream.duration * stream.time_base)
@@ -62,9 +63,9 @@ def probe_audio(path: Path, name: str) -> AudioProbe:
     except Exception as exc:  # noqa: BLE001 - FFmpeg errors come in many classes
         # Name the client's file, not our temporary copy.
         reason = str(exc).replace(str(path), name) or type(exc).__name__
-        raise InvalidInputError(f"audio {name!r} could not be decoded ({reason})", AUDIO_HINT) from None
+        raise InvalidInputError(f"{name} could not be decoded ({reason})", AUDIO_HINT) from None
     if not duration > 0:
-        raise InvalidInputError(f"audio {name!r} holds no samples", AUDIO_HINT)
+        raise InvalidInputError(f"{name} holds no samples", AUDIO_HINT)
     return AudioProbe(duration, suffix)
 
 
