@@ -2,7 +2,10 @@
 
 One I/O thread owns the ROUTER socket and every piece of job bookkeeping. It never computes: jobs run on
 ``JobWorker``'s thread and come back as already-encoded messages over an inproc pipe, so ``hello``,
-``status``, ``cancel`` and heartbeats are answered at once even while a job keeps the GPU busy.
+``status``, ``cancel`` and heartbeats are answered at once even while a job keeps the GPU busy. Requests are
+decoded within ``shared.protocol``'s limits and checked completely before a job is queued, so a hostile or
+careless message costs one quick error reply; each client holds at most its share of the queue, and the jobs
+of a client silent for ``client_timeout_s`` are cancelled.
 """
 
 from __future__ import annotations
