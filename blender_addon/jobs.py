@@ -129,6 +129,8 @@ class JobSession:
         while True:
             try:
                 return client.hello()
+            except errors.KeyRefusedError:
+                raise  # a backend is there and said no: retrying or saying "no backend answered" would mislead
             except errors.BackendUnavailableError as exc:
                 if stop.is_set() or time.monotonic() >= deadline:
                     # The client's hint says what to do (start a backend, or fix the CURVE keys).
@@ -147,6 +149,8 @@ class JobSession:
         try:
             try:
                 return describe_hello(self._hello(probe_client, settings.timeout_s, stop))
+            except errors.KeyRefusedError:
+                raise  # never start a second backend because this one refused our key
             except errors.BackendUnavailableError:
                 if not (settings.start_local and is_loopback(settings.address)):
                     raise

@@ -81,6 +81,13 @@ class BackendUnavailableError(MaceError, ConnectionError):
     exit_code = 6
 
 
+class KeyRefusedError(BackendUnavailableError):
+    """A backend is there but refuses this client's CURVE key (or wants keys it lacks): fix the keys, do not
+    start another backend."""
+
+    code = "key_refused"
+
+
 class JobCancelledError(MaceError):
     """The job was cancelled by its client or by a backend shutdown."""
 
@@ -115,6 +122,7 @@ ERROR_CLASSES: dict[str, type[MaceError]] = {
         TooLargeError,
         NotFoundError,
         BackendUnavailableError,
+        KeyRefusedError,
         JobCancelledError,
         OutOfMemoryError,
     )

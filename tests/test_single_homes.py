@@ -128,6 +128,9 @@ def test_a_job_that_runs_out_of_memory_fails_with_the_out_of_memory_code():
     class FakeJob:
         kind, id, cancel_reason = "render_video", "job-1", ""
 
+        def public_error(self, error):
+            return error
+
     state, error = error_for_exception(torch.OutOfMemoryError("CUDA out of memory"), FakeJob())
     assert state == "failed" and error.code == "out_of_memory"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shared.protocol import DEFAULT_ADDRESS
+from shared.protocol import CLIENT_TIMEOUT_S, DEFAULT_ADDRESS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="encrypt and authenticate with the CURVE keys in DIR (server.key_secret, "
                         "authorized_clients/*.key); required for non-loopback addresses")
     parser.add_argument("--authorized-clients", type=Path, metavar="DIR", default=None,
-                        help="folder of the allowed clients' public .key files (default DIR/authorized_clients)")
+                        help="folder of the allowed clients' public .key files (default DIR/authorized_clients); "
+                        "adding or removing a file takes effect within a second, without a restart")
     parser.add_argument("--generator", choices=("auto", "choreographer", "motion_expert"), default="auto",
                         help="motion generator (default auto: the Motion Expert when its weights are installed)")
     parser.add_argument("--renderer", choices=("auto", "puppet", "wan"), default="auto",
@@ -32,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="torch device (auto, cpu, cuda, cuda:1 …)")
     parser.add_argument("--shutdown-grace", type=float, default=10.0, metavar="S",
                         help="seconds a stop waits for the running job to notice its cancellation (default 10)")
+    parser.add_argument("--client-timeout", type=float, default=CLIENT_TIMEOUT_S, metavar="S",
+                        help="cancel the jobs of a client silent for S seconds (no request, no heartbeat; default "
+                        f"{CLIENT_TIMEOUT_S:g}): a vanished client must not hold the GPU")
     parser.set_defaults(func=run)
 
 
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         curve_keys=keys,
         device=config.resolve_device(),
         shutdown_grace_s=args.shutdown_grace,
+        client_timeout_s=args.client_timeout,
     )
 
     def announce(endpoint: str) -> None:

@@ -7,15 +7,19 @@ slow happens here; anything wrong raises a ``shared.errors`` class that becomes 
 
 from __future__ import annotations
 
-import re
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from backend.appearance import RenderRequest
-from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image
+from backend.appearance.keypoints import Camera
+from backend.appearance.pose_video import STYLES
+from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image, parse_keypoints
 from backend.appearance.request import COMMON_EXTRAS, MIN_CANVAS_SIDE
+from backend.features.music import MIN_DURATION_S
 from backend.motion_generation import MotionRequest
 from backend.progress import JobContext
 from shared import protocol
@@ -24,58 +28,106 @@ from shared.genres import genre_index
 from shared.motion import Motion
 
 from .jobs import ServerLimits
-from .media import check_image_header, probe_audio_duration
+from .media import check_image_header, probe_audio
 
 MAX_SEED = 2**63 - 1
 # Extras that name files on the backend machine: never taken from the wire.
 LOCAL_ONLY_EXTRAS = frozenset({"pose_video_path", "side_by_side_path"})
+# How the client's music is called in messages when it sent no name.
+DEFAULT_AUDIO_NAME = "the music"
+MAX_CAMERA_DISTANCE_M = 1000.0
 
 JobFunction = Callable[[JobContext], dict]
 
 
-def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required: bool) -> tuple[Path, float] | None:
-    """Write the request's ``audio`` bytes into ``workdir``; returns (path, duration in seconds)."""
+@dataclass
+class PreparedJob:
+    """A checked request: ``run`` does the work; ``public_names`` maps the job folder's files to the names
+    the client knows them by, so no message it receives shows a path of the backend machine."""
+
+    run: JobFunction
+    public_names: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Audio:
+    path: Path
+    name: str  # how messages call it: the client's name quoted, or "the music"
+    duration_s: float
+
+
+def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required: bool) -> _Audio | None:
+    """Write the request's ``audio`` bytes into ``workdir``, named after the format its content shows."""
     audio = protocol.get_field(payload, "audio", bytes) if required else protocol.get_field(payload, "audio", bytes, None)
     if audio is None:
         return None
     if len(audio) > limits.max_audio_bytes:
         raise TooLargeError(f"audio of {len(audio):,} bytes is above the limit of {limits.max_audio_bytes:,} bytes",
                             "send a compressed file (OGG, MP3, FLAC) or a shorter excerpt")
-    name = protocol.get_field(payload, "audio_name", str, "music")
+    client_name = protocol.get_field(payload, "audio_name", str, "").strip()
+    name = repr(client_name) if client_name else DEFAULT_AUDIO_NAME
     if not audio:
-        raise InvalidInputError(f"audio {name!r} is empty", "send the bytes of a music file")
-    # Keep the extension (decoders sniff by it) but nothing else of a name the client chose.
-    suffix = Path(name).suffix.lower()
-    path = workdir / ("music" + (suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""))
+        raise InvalidInputError(f"{name} is empty", "send the bytes of a music file")
+    path = workdir / "music"
     path.write_bytes(audio)
-    return path, probe_audio_duration(path, name)
+    probe = probe_audio(path, name)  # by content: the client's name may have no or a wrong ending
+    if probe.suffix:
+        path = path.rename(path.with_suffix(probe.suffix))
+    return _Audio(path, name, probe.duration_s)
 
 
-def _check_span(duration: float, start_s: float, duration_s: float | None, limits: ServerLimits) -> None:
-    if start_s >= duration:
-        raise InvalidInputError(f"`start_s` = {start_s:g} s is past the end of the {duration:.1f} s music",
-                                "choose a start inside the music")
-    span = duration - start_s if duration_s is None else min(duration_s, duration - start_s)
+def _check_span(audio: _Audio, start_s: float, span_s: float | None, limits: ServerLimits, *,
+                start_field: str, span_field: str) -> None:
+    """``span_s`` seconds of ``audio`` from ``start_s`` (None = to the end) must exist and fit the limits."""
+    if start_s >= audio.duration_s:
+        raise InvalidInputError(f"`{start_field}` = {start_s:g} s is past the end of {audio.name} "
+                                f"({audio.duration_s:.1f} s)", "choose a start inside the music")
+    rest = audio.duration_s - start_s
+    span = rest if span_s is None else min(span_s, rest)
     if span > limits.max_audio_seconds:
         raise TooLargeError(
-            f"{span:.1f} s of music is above the limit of {limits.max_audio_seconds:g} s per job",
+            f"{span:.1f} s of music ({span_field}) is above the limit of {limits.max_audio_seconds:g} s per job",
             f"pass duration_s <= {limits.max_audio_seconds:g} or split the music into parts")
 
 
-def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimits) -> JobFunction:
+def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: protocol.KeepSpec | None,
+                limits: ServerLimits) -> None:
+    """The music a dance is made for: what the generators will plan, checked before the job is queued."""
+    if keep is not None:
+        kept = keep.motion
+        field_name = "keep.motion"
+        if kept.duration > limits.max_audio_seconds:
+            raise TooLargeError(f"`keep.motion` lasts {kept.duration:.1f} s ({kept.num_frames} frames at "
+                                f"{kept.fps:g} fps), above the limit of {limits.max_audio_seconds:g} s per job",
+                                "regenerate a shorter selection, or check the motion's frame rate")
+        if duration_s is None:
+            duration_s = kept.duration  # the generators regenerate exactly the span being edited
+    else:
+        field_name = "duration_s" if duration_s is not None else "audio"
+    _check_span(audio, start_s, duration_s, limits, start_field="start_s", span_field=field_name)
+    span = min(audio.duration_s - start_s, math.inf if duration_s is None else duration_s)
+    if span < MIN_DURATION_S:
+        raise InvalidInputError(f"only {span:.2f} s of {audio.name} would be danced to ({field_name}); at least "
+                                f"{MIN_DURATION_S:g} s is needed", "choose a longer stretch of music")
+    if keep is not None and duration_s - span > 0.5 / keep.motion.fps:
+        raise InvalidInputError(f"`keep.motion` lasts {duration_s:.2f} s but {audio.name} has only {span:.2f} s "
+                                f"after start_s = {start_s:g} s", "start earlier in the music or keep a shorter motion")
+
+
+def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimits) -> PreparedJob:
     """Check a ``generate_motion`` payload; returns the job's work (MotionResult -> ``result`` payload)."""
     seed = protocol.get_field(payload, "seed", int, 0)
     if not 0 <= seed <= MAX_SEED:
-        raise InvalidInputError(f"`seed` = {seed} is outside [0, 2**63 - 1]", None)
+        raise InvalidInputError(f"`seed` = {seed} must be within [0, 2**63 - 1]", None)
     genre = protocol.get_field(payload, "genre", str, None)
     genre_index(genre)
-    duration_s = protocol.get_number(payload, "duration_s", None, lo=1e-3, hi=limits.max_audio_seconds)
+    duration_s = protocol.get_number(payload, "duration_s", None, lo=0.0, hi=limits.max_audio_seconds)
     start_s = protocol.get_number(payload, "start_s", 0.0, lo=0.0)
     keep_wire = payload.get("keep")
     keep = None if keep_wire is None else protocol.KeepSpec.from_wire(keep_wire, max_frames=limits.max_frames)
-    audio_path, duration = _audio_file(payload, workdir, limits, required=True)
-    _check_span(duration, start_s, duration_s, limits)
-    request = MotionRequest(audio_path=audio_path, seed=seed, genre=genre, duration_s=duration_s,
+    audio = _audio_file(payload, workdir, limits, required=True)
+    _dance_span(audio, start_s, duration_s, keep, limits)
+    request = MotionRequest(audio_path=audio.path, seed=seed, genre=genre, duration_s=duration_s,
                             start_s=start_s, keep=keep)
 
     def run(ctx: JobContext) -> dict:
@@ -90,7 +142,7 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
             "generator": str(result.generator or generator.name),
         }
 
-    return run
+    return PreparedJob(run, {str(audio.path): audio.name})
 
 
 def _video_side(payload: dict, name: str, limits: ServerLimits) -> int | None:
@@ -106,21 +158,72 @@ def render_option_names(renderer) -> list[str]:
     return sorted((set(COMMON_EXTRAS) | set(getattr(renderer, "EXTRAS", {}))) - LOCAL_ONLY_EXTRAS)
 
 
-def _render_extras(options: dict, renderer) -> dict:
-    """``RenderRequest.extras`` from the client's ``options``: only documented keys, and none naming a path
-    on this machine (a client must never choose where the backend writes); array maps are decoded."""
+def _render_extras(options: dict, renderer, image_size: tuple[int, int]) -> dict:
+    """``RenderRequest.extras`` from the client's ``options``: only documented keys, none naming a path on
+    this machine (a client must never choose where the backend writes), each common option's type and range
+    checked here (errors name ``options.<key>``); array maps are decoded. Nil means "the default"."""
     allowed = set(render_option_names(renderer))
     extras = {}
     for key, value in options.items():
         if key not in allowed:
             raise InvalidInputError(f"unknown render option {str(key)[:64]!r}",
                                     f"options this renderer takes: {', '.join(sorted(allowed))}")
+        if value is None:
+            continue
         is_array = isinstance(value, dict) and {"dtype", "shape", "data"} <= set(value)
-        extras[key] = protocol.decode_array(value, f"options.{key}", allow_nonfinite=True) if is_array else value
+        if is_array:
+            value = protocol.decode_array(value, f"options.{key}", allow_nonfinite=True)
+        extras[key] = _check_common_option(key, value, image_size) if key in COMMON_EXTRAS else value
     return extras
 
 
-def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits) -> JobFunction:
+def _check_common_option(key: str, value: Any, image_size: tuple[int, int]) -> Any:
+    """One of ``COMMON_EXTRAS`` as the renderers expect it, or ``InvalidInputError`` naming ``options.<key>``."""
+    name = f"options.{key}"
+    if key in ("pose_video", "side_by_side", "hands"):
+        return protocol.get_field({key: value}, key, bool, field=name)
+    if key == "audio_offset_s":
+        return protocol.get_number({key: value}, key, lo=0.0, field=name)
+    if key == "pose_style":
+        style = protocol.get_field({key: value}, key, str, field=name)
+        if style not in STYLES:
+            raise InvalidInputError(f"`{name}` = {style[:32]!r} is not a pose style", f"use one of {sorted(STYLES)}")
+        return style
+    if key == "camera":
+        camera = protocol.get_field({key: value}, key, dict, field=name)
+        unknown = sorted(set(map(str, camera)) - {"projection", "distance_m", "yaw_deg"})
+        if unknown:
+            raise InvalidInputError(f"`{name}` has unknown fields {unknown}", "use projection, distance_m, yaw_deg")
+        fields = {}
+        if camera.get("projection") is not None:
+            fields["projection"] = protocol.get_field(camera, "projection", str, field=f"{name}.projection")
+        if camera.get("distance_m") is not None:
+            fields["distance_m"] = protocol.get_number(camera, "distance_m", lo=0.5, hi=MAX_CAMERA_DISTANCE_M,
+                                                       field=f"{name}.distance_m")
+        if camera.get("yaw_deg") is not None:
+            fields["yaw_deg"] = protocol.get_number(camera, "yaw_deg", lo=-360.0, hi=360.0, field=f"{name}.yaw_deg")
+        Camera(**fields)  # its own checks (projection names)
+        return fields
+    if key == "reference_keypoints":
+        try:
+            parse_keypoints(value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"`{name}`: {exc.message}", exc.hint) from None
+        except (TypeError, ValueError) as exc:  # e.g. {"nose": "abc"}: not a pair of numbers
+            raise InvalidInputError(f"`{name}` must map keypoint names to [x, y] pixel pairs ({exc})",
+                                    "send {name: [x, y]} or a (20, 2) array") from None
+        return value
+    if key == "reference_alpha":
+        height, width = image_size[1], image_size[0]
+        if not isinstance(value, np.ndarray) or value.shape != (height, width):
+            shape = getattr(value, "shape", type(value).__name__)
+            raise InvalidInputError(f"`{name}` must be an array of the reference image's shape ({height}, {width}), "
+                                    f"got {shape}", "send the person mask at the image's size")
+        return value
+    return value
+
+
+def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits) -> PreparedJob:
     """Check a ``render_video`` payload; returns the job's work (RenderResult -> ``result`` payload)."""
     if renderer is None:
         raise InvalidInputError("this backend has no video renderer", "start it with a renderer configured")
@@ -137,19 +240,23 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     options = protocol.get_field(payload, "options", dict, {})
     if not all(isinstance(key, str) for key in options):
         raise InvalidInputError("`options` keys must be strings", None)
-    extras = _render_extras(options, renderer)
+    extras = _render_extras(options, renderer, (width, height))
     audio = _audio_file(payload, workdir, limits, required=False)
+    public_names = {}
     if audio is not None:
-        _check_span(audio[1], 0.0, motion.duration, limits)
+        _check_span(audio, extras.get("audio_offset_s", 0.0), motion.duration, limits,
+                    start_field="options.audio_offset_s", span_field="motion")
+        public_names[str(audio.path)] = audio.name
     image_path = workdir / "reference.image"
     image_path.write_bytes(image)
+    public_names[str(image_path)] = "the reference image"
 
     def run(ctx: JobContext) -> dict:
         reference = load_reference_image(image_path)
         if reference.alpha is not None:
             extras.setdefault("reference_alpha", reference.alpha)
         request = RenderRequest(motion=motion, reference_image=reference.rgb,
-                                audio_path=None if audio is None else audio[0], out_path=workdir / "video.mp4",
+                                audio_path=None if audio is None else audio.path, out_path=workdir / "video.mp4",
                                 extras=extras, **sizes)
         result = renderer.render(request, ctx)
         pose_path = Path(result.pose_video_path) if result.pose_video_path else None
@@ -161,4 +268,4 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
             "pose_video": pose_path.read_bytes() if pose_path and pose_path.is_file() else None,
         }
 
-    return run
+    return PreparedJob(run, public_names)

@@ -33,7 +33,7 @@ def envelope(msg_type="generate_motion", job="job-1", payload=None, **overrides)
 
 
 def generate(**fields) -> dict:
-    payload = {"audio": wav_bytes(0.5), "audio_name": "song.wav"}
+    payload = {"audio": wav_bytes(1.2), "audio_name": "song.wav"}
     payload.update(fields)
     return payload
 
