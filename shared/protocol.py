@@ -79,8 +79,8 @@ MIN_MOTION_FPS, MAX_MOTION_FPS = 1.0, 1000.0  # a motion's frame rate on the wir
 # What one decoded message may hold, enforced while msgpack unpacks (before anything bigger is allocated).
 # Bulk data travels as `bin` (one object per array or file), so real messages hold a few hundred objects;
 # a "container bomb" (millions of empty arrays in a few MiB) is refused after at most this many.
-MAX_CONTAINER_ITEMS = 65_536  # entries of one msgpack array or map
-MAX_MESSAGE_ITEMS = 100_000  # entries of all arrays and maps of one message together
+MAX_CONTAINER_ITEMS = 32_768  # entries of one msgpack array or map
+MAX_MESSAGE_ITEMS = 50_000  # entries of all arrays and maps of one message together
 MAX_STRING_BYTES = 65_536  # one msgpack str (text fields are further held to MAX_TEXT_CHARS)
 
 CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel", "heartbeat")
@@ -149,12 +149,12 @@ class _ItemBudget:
     """msgpack hooks counting the entries of every decoded array and map; past ``limit`` unpacking stops."""
 
     def __init__(self, limit: int):
-        self.left = limit
+        self.limit = self.left = limit
 
     def _spend(self, count: int) -> None:
         self.left -= count + 1
         if self.left < 0:
-            raise TooLargeError(f"message holds more than {MAX_MESSAGE_ITEMS:,} msgpack objects",
+            raise TooLargeError(f"message holds more than {self.limit:,} msgpack objects",
                                 "send bulk data as `bin` arrays (shared.protocol.encode_array)")
 
     def list(self, value: list) -> list:

@@ -160,7 +160,7 @@ def hostile(draw, bases):
         return envelope_head(draw(st.sampled_from(("generate_motion", "render_video")))) + container_bomb(1 << 20)
     if kind == "small containers":
         inner = draw(st.integers(2, 64))
-        return b"\xdc\xff\xff" + (b"\xdc" + inner.to_bytes(2, "big") + b"\x90" * inner) * 0xFFFF
+        return b"\xdc\x7f\xff" + (b"\xdc" + inner.to_bytes(2, "big") + b"\x90" * inner) * 0x7FFF
     if kind == "long string":
         return envelope_head() + b"\xdb" + (1 << 20).to_bytes(4, "big") + b"a" * (1 << 20)
     if kind == "extension":

@@ -197,7 +197,7 @@ def container_bomb(count: int) -> bytes:
 @pytest.mark.parametrize("data, text", [
     (container_bomb(4 << 20), "exceeds max_array_len"),  # one container above MAX_CONTAINER_ITEMS
     # Many containers, each within the per-container limit: the message-wide budget stops them.
-    (b"\xdc\xff\xff" + (b"\xdc\x00\x10" + b"\x90" * 16) * 0xFFFF, "more than 100,000 msgpack objects"),
+    (b"\xdc\x7f\xff" + (b"\xdc\x00\x10" + b"\x90" * 16) * 0x7FFF, "more than 50,000 msgpack objects"),
     (b"\xdb" + (1 << 20).to_bytes(4, "big") + b"x" * (1 << 20), "exceeds max_str_len"),
     (b"\xdd\x00\x00\x00\x10" + b"\x90", "exceeds max_array_len"),  # a count above what the frame can hold
     (b"\xdf\x00\x01\x00\x00" + b"\xa1k\x90" * 10, "exceeds max_map_len"),
