@@ -5,7 +5,8 @@ Each command lives in its own module exposing ``register(subparsers)``, which ad
 hint and the error's exit code:
 
     0 ok · 1 unexpected error · 2 usage · 3 bad input · 4 missing weights · 5 protocol
-    6 backend unavailable · 7 out of memory · 130 cancelled/interrupted
+    6 backend unavailable · 7 out of memory · 8 partly done (``generate``: motion and beats written, the
+    preview failed) · 130 cancelled/interrupted
 """
 
 from __future__ import annotations
