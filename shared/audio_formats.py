@@ -7,12 +7,15 @@ messages.
 
 from __future__ import annotations
 
-#: File name endings of music the decoder reads, most common first. Video containers are listed because
-#: their audio track is used.
+#: File name endings of music files the decoder reads, most common first.
 AUDIO_SUFFIXES: tuple[str, ...] = (
-    ".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".mka",
-    ".aif", ".aiff", ".mp4", ".mov", ".mkv",
+    ".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".mka", ".aif", ".aiff",
 )
+#: Videos whose sound track the decoder reads. Folder scans that pair music with motions by name leave these
+#: out (a rendered ``dance.mp4`` beside ``dance.npz`` is not its music).
+VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".mkv")
+#: Everything a user may pick as music.
+ACCEPTED_SUFFIXES: tuple[str, ...] = AUDIO_SUFFIXES + VIDEO_SUFFIXES
 
 #: The same, for people: what a message or a tooltip says.
 AUDIO_FORMATS_TEXT = (
@@ -24,6 +27,6 @@ AUDIO_FORMATS_TEXT = (
 CONVERT_HINT = "convert it to a common format first, e.g. `ffmpeg -i INPUT music.flac`"
 
 
-def looks_like_audio_name(name: str) -> bool:
-    """True when ``name`` ends like a music file (case-insensitive); for folder scans and file pickers."""
+def is_music_file_name(name: str) -> bool:
+    """True when ``name`` ends like a music file (not a video; case-insensitive): for folder scans."""
     return name.lower().endswith(AUDIO_SUFFIXES)

@@ -23,12 +23,9 @@ from typing import Iterator, Literal
 
 import numpy as np
 
-from shared.audio_formats import AUDIO_FORMATS_TEXT, AUDIO_SUFFIXES, CONVERT_HINT
+from shared.audio_formats import AUDIO_FORMATS_TEXT, CONVERT_HINT
 from shared.errors import InvalidInputError, NotFoundError, TooLargeError
 
-#: Kept for callers that quote the accepted formats (one home: ``shared.audio_formats``).
-ACCEPTED_SUFFIXES = AUDIO_SUFFIXES
-ACCEPTED_FORMATS = AUDIO_FORMATS_TEXT
 #: Longest stretch of music analysed at once (an hour): no dance needs more.
 MAX_DURATION_S = 3600.0
 #: Shortest music worth analysing.
@@ -223,7 +220,7 @@ def load_audio(
     """Decode a span of a music file to mono for analysis, refusing what cannot be danced to.
 
     Args:
-        path: a music file (see :data:`ACCEPTED_FORMATS`).
+        path: a music file (see ``shared.audio_formats``).
         sr: resample to this rate (Hz) with librosa's soxr, as EDGE's ``librosa.load`` does; None keeps the
             file's rate.
         start_s, duration_s: the span (to the end when None).
@@ -280,7 +277,7 @@ def _checked_path(path: str | Path, name: str | None) -> tuple[Path, str]:
     path = Path(path)
     label = name or str(path)
     if not path.is_file():
-        raise NotFoundError(f"music file {label} does not exist", hint=f"give the path of a music file ({ACCEPTED_FORMATS})")
+        raise NotFoundError(f"music file {label} does not exist", hint=f"give the path of a music file ({AUDIO_FORMATS_TEXT})")
     return path, label
 
 
@@ -318,7 +315,7 @@ def _checked_mono(samples: np.ndarray, native_sr: int, target_sr: int | None, na
 def _unreadable(path: Path, label: str, refusals: list[str]) -> InvalidInputError:
     return InvalidInputError(
         f"cannot read music file {label}: it is {describe_file(path)}; tried {'; '.join(refusals)}",
-        hint=f"choose a music file ({ACCEPTED_FORMATS}), or {CONVERT_HINT}",
+        hint=f"choose a music file ({AUDIO_FORMATS_TEXT}), or {CONVERT_HINT}",
     )
 
 

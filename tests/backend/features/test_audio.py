@@ -12,7 +12,7 @@ import soundfile
 
 from backend.features import load_audio
 from backend.features.audio import DecodeStats, decode_audio, probe_audio, stream_audio
-from shared.audio_formats import AUDIO_SUFFIXES
+from shared.audio_formats import ACCEPTED_SUFFIXES
 from shared.errors import InvalidInputError, NotFoundError, TooLargeError
 from tests.audio_files import CASES, click_music, write_audio, write_long_tone_flac, write_vorbis_ffmpeg_refuses
 
@@ -35,7 +35,7 @@ def _lag_and_correlation(reference: np.ndarray, decoded: np.ndarray, max_lag: in
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_every_accepted_format_decodes_in_time_with_the_original(tmp_path, case):
     path = write_audio(tmp_path / case.name, case)
-    assert path.suffix in AUDIO_SUFFIXES  # what the decoder reads, the shared list names
+    assert path.suffix in ACCEPTED_SUFFIXES  # what the decoder reads, the shared list names
     info = probe_audio(path)
     assert (info.sample_rate, info.channels, info.decoder) == (case.rate, 2, "FFmpeg")
     # ADTS has no length in its headers: FFmpeg estimates it from the bit rate.
