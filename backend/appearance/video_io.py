@@ -135,7 +135,7 @@ class VideoWriter(CommitOnExit):
         try:
             for packet in self._video.encode():
                 self._container.mux(packet)
-            if self._audio is not None:
+            if self._audio is not None and self.frames_written:
                 self._mux_audio()
             self._container.close()
         except BaseException as exc:

@@ -32,6 +32,10 @@ MAX_DURATION_S = 3600.0
 MIN_DURATION_S = 1.0
 #: Peak amplitude below which music counts as silent (-80 dBFS).
 SILENCE_PEAK = 1e-4
+#: Analysis decodes at most this rate (FFmpeg resamples hi-res files on the fly; 44.1/48 kHz pass unchanged).
+ANALYSIS_MAX_RATE = 48000
+#: Without a length in the headers, the output buffer starts this long and grows.
+_UNKNOWN_LENGTH_START_S = 60.0
 #: Frames per libsndfile read.
 _SNDFILE_BLOCK = 16384
 
@@ -71,6 +75,7 @@ class DecodeStats:
         peak_bytes: the most sample bytes held at once: the caller's output buffer (see
             :func:`decode_audio`) plus the decoded, converted and resampled chunks in flight. FFmpeg's own
             demuxer buffers (a few packets) are not counted.
+        buffer_bytes: the size of that output buffer now (0 while streaming).
     """
 
     decoder: str = ""
@@ -150,7 +155,7 @@ def stream_audio(
         NotFoundError, InvalidInputError: as :func:`probe_audio`; also for a bad span.
     """
     path, label = _checked_path(path, name)
-    _check_span(start_s, duration_s)
+    _check_span(start_s, duration_s, sample_rate)
     return _stream(path, label, start_s, duration_s, sample_rate, channels, DecodeStats() if stats is None else stats)
 
 
@@ -188,16 +193,17 @@ def decode_audio(
     The output buffer is allocated once, for the span (no longer than the file's headers say it is), and
     filled in place, so the peak memory is the span plus one chunk in flight (``stats.peak_bytes``).
     """
-    _check_span(start_s, duration_s)
+    _check_span(start_s, duration_s, sample_rate)
     info = probe_audio(path, name)
     stats = DecodeStats()
     rate = sample_rate or info.sample_rate
     out_channels = {"mono": 1, "stereo": 2}.get(channels or "", info.channels)
     wanted = None if duration_s is None else round(duration_s * rate)
-    capacity = wanted
     if info.duration_s is not None:  # no bigger than the file (its headers' estimate, plus a second)
-        left = round((max(info.duration_s - start_s, 0.0) + 1.0) * rate)
-        capacity = left if capacity is None else min(capacity, left)
+        capacity = round((max(info.duration_s - start_s, 0.0) + 1.0) * rate)
+    else:
+        capacity = round(_UNKNOWN_LENGTH_START_S * rate)
+    capacity = capacity if wanted is None else min(capacity, wanted)
     samples = np.empty((out_channels, capacity or 0), dtype=np.float32)
     stats.buffer_bytes = samples.nbytes
     filled = 0
@@ -222,7 +228,7 @@ def load_audio(
     Args:
         path: a music file (see ``shared.audio_formats``).
         sr: resample to this rate (Hz) with librosa's soxr, as EDGE's ``librosa.load`` does; None keeps the
-            file's rate.
+            file's rate, or ``ANALYSIS_MAX_RATE`` for hi-res files (resampled while decoding).
         start_s, duration_s: the span (to the end when None).
     Returns:
         (samples (N,) float32 in [-1, 1], sample rate in Hz).
@@ -236,7 +242,8 @@ def load_audio(
     if duration_s is None and info.duration_s is not None and info.duration_s - start_s > MAX_DURATION_S:
         raise _too_long(path, info.duration_s - start_s)
     limit = MAX_DURATION_S + 1.0 if duration_s is None else duration_s
-    decoded = decode_audio(path, start_s=start_s, duration_s=limit, channels="mono")
+    rate = info.sample_rate if info.sample_rate <= ANALYSIS_MAX_RATE else ANALYSIS_MAX_RATE
+    decoded = decode_audio(path, start_s=start_s, duration_s=limit, sample_rate=rate, channels="mono")
     if duration_s is None and decoded.duration_s > MAX_DURATION_S:
         raise _too_long(path, decoded.duration_s)
     if decoded.samples.shape[1] == 0 and start_s > 0:
@@ -281,12 +288,14 @@ def _checked_path(path: str | Path, name: str | None) -> tuple[Path, str]:
     return path, label
 
 
-def _check_span(start_s: float, duration_s: float | None) -> None:
+def _check_span(start_s: float, duration_s: float | None, sample_rate: int | None = None) -> None:
     if not (isinstance(start_s, (int, float)) and math.isfinite(start_s) and start_s >= 0):
         raise InvalidInputError(f"start {start_s!r} s must be a number >= 0", hint="start at 0 or later")
     if duration_s is not None and not (isinstance(duration_s, (int, float)) and math.isfinite(duration_s)
                                        and duration_s > 0):
         raise InvalidInputError(f"duration {duration_s!r} s must be a positive number", hint="ask for at least 1 s")
+    if sample_rate is not None and not (isinstance(sample_rate, int) and sample_rate > 0):
+        raise InvalidInputError(f"sample rate {sample_rate!r} must be a positive integer (Hz)", hint="e.g. 48000")
 
 
 def _too_long(path, seconds: float) -> TooLargeError:

@@ -14,7 +14,7 @@ from backend.features import load_audio
 from backend.features.audio import DecodeStats, decode_audio, probe_audio, stream_audio
 from shared.audio_formats import ACCEPTED_SUFFIXES
 from shared.errors import InvalidInputError, NotFoundError, TooLargeError
-from tests.audio_files import CASES, click_music, write_audio, write_long_tone_flac, write_vorbis_ffmpeg_refuses
+from tests.audio_files import CASES, Case, click_music, write_audio, write_long_tone_flac, write_vorbis_ffmpeg_refuses
 
 from .conftest import SR, click_track
 
@@ -146,6 +146,15 @@ def test_each_accepted_format_decodes_to_mono_for_analysis(tmp_path):
     audio, sr = load_audio(path)
     assert sr == SR and audio.dtype == np.float32 and audio.ndim == 1
     np.testing.assert_allclose(audio, stereo.mean(axis=1), atol=1e-4)  # librosa's mono: the mean
+
+
+def test_hi_res_music_is_analysed_at_48_khz_while_decoding(tmp_path):
+    path = write_audio(tmp_path / "hires.flac", Case("hires.flac", "flac", "flac", 96000), seconds=3.0)
+    assert probe_audio(path).sample_rate == 96000
+    samples, sr = load_audio(path)
+    assert sr == 48000 and len(samples) == 3 * 48000
+    lag, correlation = _lag_and_correlation(click_music(3.0, 48000).mean(axis=0), samples, 200)
+    assert lag == 0 and correlation > 0.99
 
 
 def test_resampling_changes_the_rate_and_length(write_wav):
