@@ -90,6 +90,18 @@ def write_audio(path: Path, case: Case, seconds: float = 4.0, samples: np.ndarra
     return path
 
 
+def write_every_format(folder: Path, seconds: float) -> list[Path]:
+    """:func:`write_audio` of every case, and a :func:`write_vorbis_ffmpeg_refuses` file, into ``folder``."""
+    paths = [write_audio(folder / case.name, case, seconds) for case in CASES]
+    rate = 44100
+    paths.append(write_vorbis_ffmpeg_refuses(folder / "ffmpeg_refuses.ogg", click_music(seconds, rate), rate))
+    return paths
+
+
+#: The names :func:`write_every_format` writes.
+EVERY_FORMAT = [case.name for case in CASES] + ["ffmpeg_refuses.ogg"]
+
+
 def write_long_tone_flac(path: Path, seconds: float = 3600.0, rate: int = 8000) -> Path:
     """An hour (by default) of a quiet 440 Hz tone, mono FLAC: well under a megabyte on disk."""
     period = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32) * 0.25  # one second, exact

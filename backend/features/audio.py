@@ -431,6 +431,15 @@ class _Trimmer:
             self.kept += part.shape[1]
         return part
 
+    def feed(self, chunks: Iterator[np.ndarray], stats: DecodeStats, in_flight: int = 0) -> Iterator[np.ndarray]:
+        """:meth:`take` each chunk; yields the parts inside the span and stops once it is complete."""
+        for data in chunks:
+            part = self.take(data, stats, in_flight)
+            if part is not None:
+                yield part
+            if self.done:
+                return
+
 
 class _Unplaced(Exception):
     """A seek landed where the span's start cannot be found (past it, or without timestamps)."""
@@ -514,18 +523,10 @@ class _FFmpegSource:
                     raise _Unplaced
                 trim.position = round((frame.time - origin) * rate)
             first = False
-            for data in convert.frame(frame):
-                part = trim.take(data, stats, _frame_bytes(frame))
-                if part is not None:
-                    yield part
-                if trim.done:
-                    return
-        for data in convert.flush():
-            part = trim.take(data, stats)
-            if part is not None:
-                yield part
+            yield from trim.feed(convert.frame(frame), stats, _frame_bytes(frame))
             if trim.done:
                 return
+        yield from trim.feed(convert.flush(), stats)
 
 
 class _SndfileSource:
@@ -578,18 +579,10 @@ class _SndfileSource:
                     if not len(block):
                         continue
                 stats.source_samples += len(block)
-                for data in convert.array(block.T, source_rate):
-                    part = trim.take(data, stats, block.nbytes)
-                    if part is not None:
-                        yield part
-                    if trim.done:
-                        return
-            for data in convert.flush():
-                part = trim.take(data, stats)
-                if part is not None:
-                    yield part
+                yield from trim.feed(convert.array(block.T, source_rate), stats, block.nbytes)
                 if trim.done:
                     return
+            yield from trim.feed(convert.flush(), stats)
         except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError, EOFError) as exc:
             raise _Refused(_sndfile_reason(exc, self.path)) from None
 

@@ -9,7 +9,7 @@ import pytest
 from backend.appearance.video_io import probe
 from backend.cli import main
 from backend.cli.generate import PARTLY_DONE_EXIT_CODE
-from tests.audio_files import CASES, click_music, write_audio, write_vorbis_ffmpeg_refuses
+from tests.audio_files import EVERY_FORMAT, write_every_format
 
 MUSIC = Path(__file__).resolve().parents[2] / "examples" / "music" / "groove_120bpm.ogg"
 
@@ -77,21 +77,16 @@ def test_steps_reach_the_motion_expert_and_are_checked(tmp_path, monkeypatch):
     assert main(["generate", str(MUSIC), "-o", str(tmp_path / "x"), "--steps", "0"]) == 3
 
 
-MUSIC_FILES = [case.name for case in CASES] + ["ffmpeg_refuses.ogg"]
-
-
 @pytest.fixture(scope="module")
 def music_files(tmp_path_factory):
     """Five seconds of clicks in every accepted format, and an Ogg Vorbis file only libsndfile reads."""
     folder = tmp_path_factory.mktemp("music")
-    for case in CASES:
-        write_audio(folder / case.name, case, seconds=5.0)
-    write_vorbis_ffmpeg_refuses(folder / "ffmpeg_refuses.ogg", click_music(5.0, 44100), 44100)
+    write_every_format(folder, 5.0)
     return folder
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", MUSIC_FILES)
+@pytest.mark.parametrize("name", EVERY_FORMAT)
 def test_generate_reads_every_accepted_format(tmp_path, empty_home, music_files, name, capsys):
     out = tmp_path / "out"
     assert main(["generate", str(music_files / name), "-o", str(out), "--start", "1.5", "--duration", "2"]) == 0, \

@@ -9,7 +9,7 @@ import pytest
 from backend.appearance.video_io import probe
 from backend.cli import main
 from backend.features.audio import decode_audio
-from tests.audio_files import CASES, click_music, write_audio, write_vorbis_ffmpeg_refuses
+from tests.audio_files import EVERY_FORMAT, write_every_format
 from shared.motion_io import save_motion
 
 
@@ -55,13 +55,11 @@ def test_bad_inputs_exit_with_the_error_code_and_a_fix(tmp_path, inputs, capsys,
 @pytest.fixture(scope="module")
 def music_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("music")
-    for case in CASES:
-        write_audio(folder / case.name, case, seconds=3.0)
-    write_vorbis_ffmpeg_refuses(folder / "ffmpeg_refuses.ogg", click_music(3.0, 44100), 44100)
+    write_every_format(folder, 3.0)
     return folder
 
 
-@pytest.mark.parametrize("name", [case.name for case in CASES] + ["ffmpeg_refuses.ogg"])
+@pytest.mark.parametrize("name", EVERY_FORMAT)
 def test_render_muxes_music_of_every_accepted_format(tmp_path, inputs, music_folder, name, monkeypatch):
     monkeypatch.setenv("MACE_DANCE_HOME", str(tmp_path / "home"))
     motion, image, _ = inputs
