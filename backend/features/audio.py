@@ -36,8 +36,8 @@ SILENCE_PEAK = 1e-4
 ANALYSIS_MAX_RATE = 48000
 #: Without a length in the headers, the output buffer starts this long and grows.
 _UNKNOWN_LENGTH_START_S = 60.0
-#: Frames per libsndfile read.
-_SNDFILE_BLOCK = 16384
+#: Samples per channel in each chunk the decoder hands on (and per libsndfile read).
+CHUNK_SAMPLES = 16384
 
 FFMPEG, LIBSNDFILE = "FFmpeg", "libsndfile"
 Channels = Literal["mono", "stereo"] | None
@@ -361,7 +361,11 @@ def _layout_name(count: int) -> str:
 
 
 class _Converter:
-    """Turns decoded chunks into float32 (channels, n) at the output rate, as they come."""
+    """Turns decoded frames into float32 (channels, n) chunks at the output rate, as they come.
+
+    Codecs hand over small frames (Vorbis: ~1000 samples); they are gathered into chunks of about
+    ``CHUNK_SAMPLES`` so the per-chunk work (channel mix, trimming) runs a few times a second of music.
+    """
 
     def __init__(self, source_channels: int, rate: int, channels: Channels):
         self.rate, self.channels = rate, channels
@@ -369,6 +373,12 @@ class _Converter:
         # a surround downmix to stereo is FFmpeg's.
         self._downmix = channels == "stereo" and source_channels > 2
         self._resampler = None
+        self._gathered: list[np.ndarray] = []
+        self.gathered_samples = 0
+
+    @property
+    def gathered_bytes(self) -> int:
+        return sum(part.nbytes for part in self._gathered)
 
     def frame(self, frame) -> Iterator[np.ndarray]:
         """Convert one ``av.AudioFrame`` (any sample format, rate and layout)."""
@@ -378,7 +388,11 @@ class _Converter:
             self._resampler = av.AudioResampler(format="fltp", layout="stereo" if self._downmix else None,
                                                 rate=self.rate)
         for out in self._resampler.resample(frame):
-            yield self._mix(out.to_ndarray())
+            # The planes as arrays without PyAV's to_ndarray (slow for small frames); copied when gathered.
+            self._gathered.append(np.stack([np.frombuffer(plane, np.float32, out.samples) for plane in out.planes]))
+            self.gathered_samples += out.samples
+        if self.gathered_samples >= CHUNK_SAMPLES:
+            yield self._release()
 
     def array(self, block: np.ndarray, source_rate: int) -> Iterator[np.ndarray]:
         """Convert a (channels, n) float32 block at ``source_rate``."""
@@ -393,10 +407,16 @@ class _Converter:
         yield from self.frame(frame)
 
     def flush(self) -> Iterator[np.ndarray]:
-        """What the resampler still holds at the end of the file."""
+        """What is still gathered, and what the resampler still holds, at the end of the file."""
         if self._resampler is not None:
-            for out in self._resampler.resample(None):
-                yield self._mix(out.to_ndarray())
+            yield from self.frame(None)
+        if self._gathered:
+            yield self._release()
+
+    def _release(self) -> np.ndarray:
+        data = self._mix(np.concatenate(self._gathered, axis=1) if len(self._gathered) > 1 else self._gathered[0])
+        self._gathered, self.gathered_samples = [], 0
+        return data
 
     def _mix(self, data: np.ndarray) -> np.ndarray:
         data = np.asarray(data, dtype=np.float32)
@@ -523,7 +543,8 @@ class _FFmpegSource:
                     raise _Unplaced
                 trim.position = round((frame.time - origin) * rate)
             first = False
-            yield from trim.feed(convert.frame(frame), stats, _frame_bytes(frame))
+            # In flight: the codec's frame and the chunk being gathered.
+            yield from trim.feed(convert.frame(frame), stats, _frame_bytes(frame) + convert.gathered_bytes)
             if trim.done:
                 return
         yield from trim.feed(convert.flush(), stats)
@@ -570,7 +591,7 @@ class _SndfileSource:
                 self.file.seek(skip)
                 skip = 0
             while True:
-                block = self.file.read(_SNDFILE_BLOCK, dtype="float32", always_2d=True)
+                block = self.file.read(CHUNK_SAMPLES, dtype="float32", always_2d=True)
                 if not len(block):
                     break
                 if skip:  # not seekable: read and drop up to the start
