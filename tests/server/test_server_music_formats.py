@@ -7,7 +7,7 @@ import pytest
 from backend.choreography.generator import ChoreographerGenerator
 from backend.server import ServerLimits
 from shared.errors import InvalidInputError
-from tests.audio_files import CASES, click_music, write_audio, write_vorbis_ffmpeg_refuses
+from tests.audio_files import CASES, click_music, write_audio, write_long_tone_flac, write_vorbis_ffmpeg_refuses
 
 UPLOADS = [  # (format written, name the client sends)
     ("song_aac.m4a", "song.m4a"),
@@ -44,3 +44,25 @@ def test_an_undecodable_upload_is_refused_at_once_naming_the_clients_file(client
     message = str(err.value)
     assert "track.mp3" in message and "a text file" in message and "FFmpeg" in message
     assert str(tmp_path) not in message and "mace-dance-job" not in message  # no path of the server's
+
+
+def test_a_short_span_of_an_hour_long_upload_decodes_only_the_span(tmp_path, client, monkeypatch):
+    """Issue 16 case 3 through the server: the job's decoder holds the 10 s span, not the hour."""
+    from backend.features import audio
+
+    decodes = []
+    real_decode = audio.decode_audio
+
+    def recording_decode(*args, **kwargs):
+        decoded = real_decode(*args, **kwargs)
+        decodes.append(decoded.stats)
+        return decoded
+
+    monkeypatch.setattr(audio, "decode_audio", recording_decode)
+    rate = 8000
+    data = write_long_tone_flac(tmp_path / "hour.flac", 3600.0, rate).read_bytes()
+    result = client.generate_motion(data, "hour.flac", start_s=1800.0, duration_s=10.0, timeout_s=120)
+    assert result.motion.num_frames == pytest.approx(300, abs=1)
+    assert len(decodes) == 1  # the analysis; the server's pre-check read headers only
+    assert decodes[0].source_samples <= 11 * rate  # not 3600 * rate
+    assert decodes[0].peak_bytes <= 10 * rate * 4 + 256 * 1024  # the span's samples + a chunk in flight
