@@ -89,6 +89,8 @@ class VideoWriter(CommitOnExit):
             raise InvalidInputError(f"fps must be > 0, got {fps}")
         if audio_path is not None:
             probe_audio(audio_path)  # an unreadable file fails now, not after every frame is rendered
+            if not (np.isfinite(audio_offset_s) and audio_offset_s >= 0):
+                raise InvalidInputError(f"audio_offset_s must be a number >= 0, got {audio_offset_s}")
         self.path = Path(path)
         self.width, self.height = width, height
         self.rate = fps_fraction(fps)

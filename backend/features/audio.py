@@ -478,7 +478,7 @@ class _FFmpegSource:
 
         try:
             self.container = av.open(str(self.path), metadata_errors="ignore")
-        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
             raise _Refused(_ffmpeg_reason(exc)) from None
         streams, kind = self.container.streams, self.container.format.long_name
         if not streams.audio:
@@ -523,7 +523,7 @@ class _FFmpegSource:
                         self.container = av.open(str(self.path), metadata_errors="ignore")
                         self.stream = self.container.streams.audio[0]
             yield from self._decode(_Trimmer(round(start_s * rate), count), None, rate, channels, stats)
-        except av.FFmpegError as exc:
+        except av.error.FFmpegError as exc:
             raise _Refused(_ffmpeg_reason(exc)) from None
 
     def _first_frame_time(self) -> float | None:

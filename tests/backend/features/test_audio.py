@@ -63,7 +63,7 @@ def test_the_content_decides_not_the_name(tmp_path, case):
 def test_a_vorbis_file_ffmpeg_refuses_is_read_by_the_fallback(tmp_path):
     music = click_music(4.0, 44100)
     path = write_vorbis_ffmpeg_refuses(tmp_path / "strict.ogg", music, 44100)
-    with pytest.raises(av.FFmpegError):
+    with pytest.raises(av.error.FFmpegError):
         av.open(str(path))  # the file really is one FFmpeg refuses
     expected, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
 
