@@ -34,6 +34,8 @@ MIN_DURATION_S = 1.0
 SILENCE_PEAK = 1e-4
 #: Analysis decodes at most this rate (FFmpeg resamples hi-res files on the fly; 44.1/48 kHz pass unchanged).
 ANALYSIS_MAX_RATE = 48000
+#: Seeks aim this much before the span (the samples in between are decoded and dropped).
+_SEEK_MARGIN_S = 0.1
 #: Without a length in the headers, the output buffer starts this long and grows.
 _UNKNOWN_LENGTH_START_S = 60.0
 #: Samples per channel in each chunk the decoder hands on (and per libsndfile read).
@@ -514,7 +516,9 @@ class _FFmpegSource:
                 # Timestamps count from the first decoded frame's (an Ogg Vorbis stream may start at 256).
                 origin = self._first_frame_time()
                 if origin is not None:
-                    self.container.seek(int((origin + start_s) / self.stream.time_base), stream=self.stream)
+                    # A little early: demuxers with coarse timestamps (Matroska: 1 ms) may land just after.
+                    target = origin + max(start_s - _SEEK_MARGIN_S, 0.0)
+                    self.container.seek(int(target / self.stream.time_base), stream=self.stream)
                     try:
                         yield from self._decode(_Trimmer(round(start_s * rate), count), origin, rate, channels, stats)
                         return
