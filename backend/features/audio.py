@@ -325,7 +325,7 @@ def _checked_mono(samples: np.ndarray, native_sr: int, target_sr: int | None, na
 
 def _unreadable(path: Path, label: str, refusals: list[str]) -> InvalidInputError:
     return InvalidInputError(
-        f"cannot read music file {label}: it is {describe_file(path)}; tried {'; '.join(refusals)}",
+        f"{label} could not be decoded: it is {describe_file(path)}; tried {'; '.join(refusals)}",
         hint=f"choose a music file ({AUDIO_FORMATS_TEXT}), or {CONVERT_HINT}",
     )
 

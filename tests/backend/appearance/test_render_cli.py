@@ -53,7 +53,7 @@ def test_bad_inputs_exit_with_the_error_code_and_a_fix(tmp_path, inputs, capsys,
     notes.write_text("not music\n" * 50)
     assert main(["render", str(motion), "--reference", str(image), "-o", out, "--music", str(notes)]) == 3
     err = capsys.readouterr().err
-    assert "cannot read music file" in err and "notes.mp3: it is a text file" in err and "fix:" in err
+    assert "notes.mp3 could not be decoded: it is a text file" in err and "fix:" in err
     assert not (tmp_path / "x.mp4").exists()
 
 
