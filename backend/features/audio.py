@@ -286,7 +286,8 @@ def _checked_path(path: str | Path, name: str | None) -> tuple[Path, str]:
     path = Path(path)
     label = name or str(path)
     if not path.is_file():
-        raise NotFoundError(f"music file {label} does not exist", hint=f"give the path of a music file ({AUDIO_FORMATS_TEXT})")
+        raise NotFoundError(f"music file {label} does not exist",
+                            hint=f"give the path of a music file ({AUDIO_FORMATS_TEXT})")
     return path, label
 
 
@@ -351,7 +352,7 @@ def describe_file(path: Path) -> str:
         else:
             try:
                 text = head.decode("utf-8")
-                what = "a text file" if text.isprintable() or all(c.isprintable() or c.isspace() for c in text) else None
+                what = "a text file" if all(c.isprintable() or c.isspace() for c in text) else None
             except UnicodeDecodeError:
                 what = None
         what = what or f"data of no format FFmpeg or libsndfile knows (starts with {head[:8].hex(' ')})"

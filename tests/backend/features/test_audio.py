@@ -195,7 +195,8 @@ def test_a_video_without_sound_is_refused_by_name(tmp_path):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    with pytest.raises(InvalidInputError, match=r"no audio stream in this QuickTime / MOV file \(streams: video \(h264\)\)"):
+    expected = r"no audio stream in this QuickTime / MOV file \(streams: video \(h264\)\)"
+    with pytest.raises(InvalidInputError, match=expected):
         decode_audio(path)
 
 
