@@ -39,7 +39,7 @@ class MotionRequest:
     """What to dance to.
 
     Attributes:
-        audio_path: decodable music file (wav/mp3/flac/ogg).
+        audio_path: music file (any format ``backend.features.audio`` reads, decided by content).
         seed: seed of every random choice; the same request gives the same dance.
         genre: a name from ``shared.genres.GENRES`` or None for no preference.
         duration_s: dance only this many seconds of the music (None = to the end).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from ._shared import genres
+from ._shared import audio_formats, genres
 
 GENRE_ITEMS = [("AUTO", "Auto", "Let the model choose from the music")] + [
     (name, name, f"Dance in the {name} style") for name in genres.GENRES
@@ -13,7 +13,7 @@ GENRE_ITEMS = [("AUTO", "Auto", "Let the model choose from the music")] + [
 
 
 class MACE_PG_settings(bpy.types.PropertyGroup):
-    music_path: StringProperty(name="Music", subtype="FILE_PATH", description="Audio file to dance to (wav, ogg, mp3, flac)")
+    music_path: StringProperty(name="Music", subtype="FILE_PATH", description=f"Music to dance to: {audio_formats.AUDIO_FORMATS_TEXT}")
     genre: EnumProperty(name="Genre", items=GENRE_ITEMS, default="AUTO")
     seed: IntProperty(name="Seed", default=0, min=0, description="Same music + seed = same dance")
     start_s: FloatProperty(name="Start", default=0.0, min=0.0, unit="TIME_ABSOLUTE", description="Where in the song to start")

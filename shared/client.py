@@ -420,8 +420,9 @@ class BackendClient:
     def submit_generate_motion(self, audio_bytes: bytes, audio_name: str, *, seed: int = 0,
                                genre: str | None = None, duration_s: float | None = None, start_s: float = 0.0,
                                keep: protocol.KeepSpec | None = None) -> JobHandle:
-        """Queue a dance for the music in ``audio_bytes`` (a WAV/MP3/OGG/FLAC file's bytes; ``audio_name``
-        keeps its extension). ``keep`` asks to regenerate only what it does not lock."""
+        """Queue a dance for the music in ``audio_bytes`` (any file of ``shared.audio_formats``; the backend
+        finds the format from the content, ``audio_name`` names it in messages). ``keep`` asks to regenerate
+        only what it does not lock."""
         payload = {"audio": bytes(audio_bytes), "audio_name": str(audio_name), "seed": int(seed), "genre": genre,
                    "duration_s": duration_s, "start_s": float(start_s),
                    "keep": None if keep is None else keep.to_wire()}

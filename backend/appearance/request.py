@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.features.audio import probe_audio
 from shared.errors import InvalidInputError
 from shared.motion import Motion
 
@@ -78,8 +79,8 @@ class RenderRequest:
             )
         if self.fps is not None and not (0 < float(self.fps) <= 240):
             raise InvalidInputError(f"fps must be in (0, 240], got {self.fps}")
-        if self.audio_path is not None and not Path(self.audio_path).is_file():
-            raise InvalidInputError(f"music file not found: {self.audio_path}")
+        if self.audio_path is not None:
+            probe_audio(self.audio_path)  # unreadable music fails here, not after minutes of rendering
         if Path(self.out_path).suffix.lower() != ".mp4":
             raise InvalidInputError(f"the output must be an .mp4 file, got {self.out_path}")
         self.audio_offset_s  # noqa: B018 — validates the value

@@ -6,7 +6,8 @@ hint and the error's exit code; any other exception is a bug: one line naming it
 file, and where to report it (exit 1):
 
     0 ok · 1 unexpected error · 2 usage · 3 bad input · 4 missing weights · 5 protocol
-    6 backend unavailable · 7 out of memory · 130 cancelled/interrupted
+    6 backend unavailable · 7 out of memory · 8 partly done (``generate``: motion and beats written, the
+    preview failed) · 130 cancelled/interrupted
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train the Motion Expert on motion + music",
         description="Train MACE-Dance's Motion Expert with Guidance-Free Training on DATA: motion files (.npz, "
-        "AIST++/EDGE .pkl) with music of the same name (.wav/.mp3/.flac/.ogg) or FineDance-style "
+        "AIST++/EDGE .pkl) with music of the same name (.wav/.mp3/.flac/.ogg/.m4a …) or FineDance-style "
         "baseline_feats/<name>.npy; genres from genres.json or FineDance label/*.json. Writes OUT/checkpoints/"
         "step-N.pt (resumable) and OUT/model (model.safetensors + config.json + normalizer.npz), which "
         "`mace-dance generate` uses when MACE_DANCE_MOTION_WEIGHTS points at it. Re-running with the same OUT "

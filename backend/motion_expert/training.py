@@ -13,7 +13,7 @@ beta = 1, and the unconditional pass uses beta = 1 in eval mode. The official op
 PyPI as a maintained package); AdamW with the same learning rate and weight decay is used here.
 
 Data: a folder with motion files (anything ``shared.motion_io.load_motion`` reads: ``.npz``, AIST++/EDGE
-``.pkl``) and, for each, music with the same file stem (``.wav``/``.mp3``/``.flac``/``.ogg``) anywhere in
+``.pkl``) and, for each, music with the same file stem (``.wav``/``.mp3``/``.flac``/``.ogg``/``.m4a`` …) anywhere in
 the folder, or precomputed 35-d features ``<stem>.npy`` in a ``baseline_feats`` folder (FineDance/MACE
 layout). Genres: ``genres.json`` (``{"stem": "Jazz"}``) or FineDance ``label/<first 3 letters>.json`` with
 ``style2``; else genre 0.
@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from shared.audio_formats import is_music_file_name
 from shared.errors import InvalidInputError
 from shared.genres import GENRE_HINT, GENRES, genre_index
 from shared.motion_io import load_motion
@@ -48,7 +49,6 @@ from .scheduler import DiffusionSchedule
 logger = logging.getLogger(__name__)
 
 MOTION_SUFFIXES = (".npz", ".pkl")
-MUSIC_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)\.pt$")
 
 
@@ -72,7 +72,7 @@ def find_clips(folder: str | Path, ctx: JobContext | None = None) -> list[DanceC
     if not folder.is_dir():
         raise InvalidInputError(f"training data folder not found: {folder}")
     motions = sorted(p for p in folder.rglob("*") if p.suffix in MOTION_SUFFIXES and p.is_file())
-    music_files = {p.stem: p for p in folder.rglob("*") if p.suffix.lower() in MUSIC_SUFFIXES}
+    music_files = {p.stem: p for p in folder.rglob("*") if is_music_file_name(p.name)}
     feature_files = {p.stem: p for p in folder.rglob("baseline_feats/*.npy")}
     genre_of = _genre_lookup(folder)
     clips = []
@@ -98,7 +98,7 @@ def find_clips(folder: str | Path, ctx: JobContext | None = None) -> list[DanceC
     if not clips:
         raise InvalidInputError(
             f"no motion files with music in {folder}",
-            hint="put motion files (.npz/.pkl) and music with the same name (.wav/.mp3/.flac/.ogg) in the folder",
+            hint="put motion files (.npz/.pkl) and music with the same name (.wav/.mp3/.flac/.ogg/.m4a …) in the folder",
         )
     return clips
 

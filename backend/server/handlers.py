@@ -19,7 +19,7 @@ from backend.appearance.keypoints import Camera
 from backend.appearance.pose_video import STYLES
 from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image, parse_keypoints
 from backend.appearance.request import COMMON_EXTRAS, MIN_CANVAS_SIDE
-from backend.features.music import MIN_DURATION_S
+from backend.features.audio import MIN_DURATION_S
 from backend.motion_generation import MotionRequest
 from backend.progress import JobContext
 from shared import protocol
@@ -28,7 +28,7 @@ from shared.genres import genre_index
 from shared.motion import Motion
 
 from .jobs import ServerLimits
-from .media import check_image_header, probe_audio
+from .media import check_image_header, probe_audio_duration
 
 MAX_SEED = 2**63 - 1
 # Extras that name files on the backend machine: never taken from the wire.
@@ -70,10 +70,8 @@ def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required:
         raise InvalidInputError(f"{name} is empty", "send the bytes of a music file")
     path = workdir / "music"
     path.write_bytes(audio)
-    probe = probe_audio(path, name)  # by content: the client's name may have no or a wrong ending
-    if probe.suffix:
-        path = path.rename(path.with_suffix(probe.suffix))
-    return _Audio(path, name, probe.duration_s)
+    # The decoder tells the format by content: the client's name may have no or a wrong ending.
+    return _Audio(path, name, probe_audio_duration(path, name))
 
 
 def _check_span(audio: _Audio, start_s: float, span_s: float | None, limits: ServerLimits, *,

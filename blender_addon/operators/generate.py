@@ -7,12 +7,12 @@ import os
 import bpy
 import numpy as np
 
-from .._shared import errors, skeleton as smpl_skeleton
+from .._shared import audio_formats, errors, skeleton as smpl_skeleton
 from .. import compat, jobs, preferences, properties
 from ..bpy_glue import armature as armature_glue, exporter, importer
 from . import common
 
-MUSIC_HINT = "choose a music file in the Dance panel (wav, ogg, mp3 or flac)"
+MUSIC_HINT = f"choose a music file in the Dance panel ({audio_formats.AUDIO_FORMATS_TEXT})"
 
 
 def _generate_arguments(context) -> dict:

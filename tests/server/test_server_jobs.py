@@ -52,7 +52,7 @@ def test_generate_motion_returns_the_generators_motion_and_cleans_up_audio(start
     assert result.tempo == 120.0 and result.generator == "step-fake"
     request = generator.requests[0]
     assert (request.seed, request.genre, request.duration_s, request.start_s) == (7, "hiphop", 1.0, 0.1)
-    assert request.audio_path.suffix == ".wav"
+    assert request.audio_path.name == "music"  # the decoder tells the format by content
     assert generator.audio_seen == [True]  # the audio file existed while the job ran …
     assert not request.audio_path.exists()  # … and is gone afterwards
     assert list(tmp_path.iterdir()) == []
