@@ -56,7 +56,11 @@ class RayWorkerPool:
             raise InvalidInputError(f"{' and '.join(sorted(cpu_roles))} jobs run on CPU workers, but 0 were asked for",
                                     "pass --ray-cpu-workers 1 or more")
         self.placement = {role: "gpu" if role in gpu_roles else "cpu" for role in ROLES}
-        self.progress = Queue(actor_options={"num_cpus": 0})
+        # The queue lives on this (the head's) node: it must outlive any worker node.
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.progress = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
         actor = ray.remote(EngineWorker)
         common = {"max_restarts": -1, "max_task_retries": 0, "max_concurrency": ACTOR_THREADS}
         self.workers = {

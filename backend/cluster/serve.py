@@ -6,6 +6,7 @@ import argparse
 from typing import Callable
 
 from backend.config import BackendConfig
+from shared.errors import InvalidInputError
 
 from .executor import RayExecutor
 from .pool import RayWorkerPool, gpu_roles_for
@@ -22,6 +23,10 @@ def start_ray_workers(args: argparse.Namespace, config: BackendConfig, generator
     Every worker runs the engines this process selected (``generator``/``renderer``: the ``hello`` names
     them), built on the worker's own device; ``engines`` replaces that factory (tests).
     """
+    for name in ("ray_retries", "ray_gpu_workers", "ray_cpu_workers"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise InvalidInputError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
     connection = connect(args.ray)
     try:
         if engines is None:
