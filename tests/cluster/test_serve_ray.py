@@ -5,6 +5,7 @@ And the other way round: without ``--ray`` the backend never imports Ray.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -70,6 +71,12 @@ def test_serve_ray_runs_several_clients_jobs_at_once(ray_cluster, tmp_path):
         assert [job.state for job in jobs] == ["done"] * 3, [job.error for job in jobs]
         assert running_at_once[0] == 2  # both workers busy at once; the third job waited its turn
         assert third_was_queued[0]
+        # a render job: its photo and music travel to the worker, the mp4 comes back
+        keypoints = json.loads((REPO / "examples" / "reference_keypoints.json").read_text())
+        video = clients[0].wait(clients[0].submit_render_video(
+            jobs[0].result.motion, (REPO / "examples" / "reference.png").read_bytes(), audio_bytes=audio,
+            audio_name="groove.ogg", width=128, height=192, options={"reference_keypoints": keypoints}), 600)
+        assert video.video_bytes[4:8] == b"ftyp" and video.frames == jobs[0].result.motion.num_frames
     finally:
         for client in clients:
             client.close()
