@@ -286,7 +286,8 @@ class BackendServer:
             "defaults": defaults,
             "genres": list(GENRES),
         }
-        cluster = self._worker.describe()  # e.g. the Ray cluster's GPUs and workers
+        executor = getattr(self, "_worker", None)  # made when the socket is bound
+        cluster = executor.describe() if executor is not None else None  # e.g. the Ray cluster's GPUs and workers
         if cluster is not None:
             info["cluster"] = cluster
         return info
