@@ -1,8 +1,12 @@
 """Request payloads -> prepared work -> result payloads.
 
 ``prepare_generate`` and ``prepare_render`` run on the I/O thread: they check every field and limit, write
-the audio to the job's folder and read media headers, and return the function the worker will run. Nothing
+the audio to the job's folder and read media headers, and return the ``JobWork`` the worker will run. Nothing
 slow happens here; anything wrong raises a ``shared.errors`` class that becomes the ``error`` reply.
+
+A ``JobWork`` is plain data (the typed request, whose files lie in the job's folder) plus a module-level
+``execute`` function, so an executor other than the local worker thread (``backend.cluster``) can run the
+same work in another process with its own loaded generator or renderer.
 """
 
 from __future__ import annotations
@@ -37,16 +41,37 @@ LOCAL_ONLY_EXTRAS = frozenset({"pose_video_path", "side_by_side_path"})
 DEFAULT_AUDIO_NAME = "the music"
 MAX_CAMERA_DISTANCE_M = 1000.0
 
-JobFunction = Callable[[JobContext], dict]
+
+@dataclass(frozen=True)
+class JobWork:
+    """A checked job: ``execute(request, engine, ctx) -> result payload``; calling it runs it here.
+
+    ``role`` says which engine it needs ("motion": the motion generator, "video": the video renderer);
+    ``engine`` is this backend's one. ``request`` is plain, picklable data; its paths point into the job's
+    folder. ``public_names`` maps the job folder's files to the names the client knows them by, so no message it
+    receives shows a path of the backend machine.
+    """
+
+    role: str
+    execute: Callable[[Any, Any, JobContext], dict]
+    request: Any
+    engine: Any
+    public_names: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, ctx: JobContext) -> dict:
+        return self.execute(self.request, self.engine, ctx)
 
 
 @dataclass
-class PreparedJob:
-    """A checked request: ``run`` does the work; ``public_names`` maps the job folder's files to the names
-    the client knows them by, so no message it receives shows a path of the backend machine."""
+class RenderJobRequest:
+    """A ``render_video`` job's inputs: the reference image file is decoded when the job runs."""
 
-    run: JobFunction
-    public_names: dict[str, str] = field(default_factory=dict)
+    motion: Motion
+    image_path: Path
+    audio_path: Path | None
+    out_path: Path
+    sizes: dict
+    extras: dict
 
 
 @dataclass(frozen=True)
@@ -112,8 +137,8 @@ def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: p
                                 f"after start_s = {start_s:g} s", "start earlier in the music or keep a shorter motion")
 
 
-def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimits) -> PreparedJob:
-    """Check a ``generate_motion`` payload; returns the job's work (MotionResult -> ``result`` payload)."""
+def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimits) -> JobWork:
+    """Check a ``generate_motion`` payload; returns the job's work (``run_generate`` of the request)."""
     seed = protocol.get_field(payload, "seed", int, 0)
     if not 0 <= seed <= MAX_SEED:
         raise InvalidInputError(f"`seed` = {seed} must be within [0, 2**63 - 1]", None)
@@ -127,20 +152,21 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
     _dance_span(audio, start_s, duration_s, keep, limits)
     request = MotionRequest(audio_path=audio.path, seed=seed, genre=genre, duration_s=duration_s,
                             start_s=start_s, keep=keep)
+    return JobWork("motion", run_generate, request, generator, {str(audio.path): audio.name})
 
-    def run(ctx: JobContext) -> dict:
-        result = generator.generate(request, ctx)
-        if not isinstance(result.motion, Motion):
-            raise MaceError(f"generator {generator.name!r} returned {type(result.motion).__name__}, not a Motion",
-                            bug_hint("this message"))
-        return {
-            "motion": protocol.motion_to_wire(result.motion),
-            "beats": protocol.encode_array(np.asarray(result.beats, dtype=np.float64).ravel()),
-            "tempo": float(result.tempo),
-            "generator": str(result.generator or generator.name),
-        }
 
-    return PreparedJob(run, {str(audio.path): audio.name})
+def run_generate(request: MotionRequest, generator, ctx: JobContext) -> dict:
+    """Dance to ``request`` with ``generator``; returns the ``result`` payload."""
+    result = generator.generate(request, ctx)
+    if not isinstance(result.motion, Motion):
+        raise MaceError(f"generator {generator.name!r} returned {type(result.motion).__name__}, not a Motion",
+                        bug_hint("this message"))
+    return {
+        "motion": protocol.motion_to_wire(result.motion),
+        "beats": protocol.encode_array(np.asarray(result.beats, dtype=np.float64).ravel()),
+        "tempo": float(result.tempo),
+        "generator": str(result.generator or generator.name),
+    }
 
 
 def _video_side(payload: dict, name: str, limits: ServerLimits) -> int | None:
@@ -221,8 +247,8 @@ def _check_common_option(key: str, value: Any, image_size: tuple[int, int]) -> A
     return value
 
 
-def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits) -> PreparedJob:
-    """Check a ``render_video`` payload; returns the job's work (RenderResult -> ``result`` payload)."""
+def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits) -> JobWork:
+    """Check a ``render_video`` payload; returns the job's work (``run_render`` of the request)."""
     if renderer is None:
         raise InvalidInputError("this backend has no video renderer", "start it with a renderer configured")
     motion = protocol.motion_from_wire(protocol.get_field(payload, "motion", dict), max_frames=limits.max_frames)
@@ -248,22 +274,25 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     image_path = workdir / "reference.image"
     image_path.write_bytes(image)
     public_names[str(image_path)] = "the reference image"
+    request = RenderJobRequest(motion=motion, image_path=image_path, audio_path=None if audio is None else audio.path,
+                               out_path=workdir / "video.mp4", sizes=sizes, extras=extras)
+    return JobWork("video", run_render, request, renderer, public_names)
 
-    def run(ctx: JobContext) -> dict:
-        reference = load_reference_image(image_path)
-        if reference.alpha is not None:
-            extras.setdefault("reference_alpha", reference.alpha)
-        request = RenderRequest(motion=motion, reference_image=reference.rgb,
-                                audio_path=None if audio is None else audio.path, out_path=workdir / "video.mp4",
-                                extras=extras, **sizes)
-        result = renderer.render(request, ctx)
-        pose_path = Path(result.pose_video_path) if result.pose_video_path else None
-        return {
-            "video": Path(result.path).read_bytes(),
-            "renderer": str(result.renderer),
-            "frames": int(result.frames),
-            "fps": float(result.fps),
-            "pose_video": pose_path.read_bytes() if pose_path and pose_path.is_file() else None,
-        }
 
-    return PreparedJob(run, public_names)
+def run_render(job: RenderJobRequest, renderer, ctx: JobContext) -> dict:
+    """Render ``job`` with ``renderer``; returns the ``result`` payload (the mp4's bytes)."""
+    reference = load_reference_image(job.image_path)
+    extras = dict(job.extras)
+    if reference.alpha is not None:
+        extras.setdefault("reference_alpha", reference.alpha)
+    request = RenderRequest(motion=job.motion, reference_image=reference.rgb, audio_path=job.audio_path,
+                            out_path=job.out_path, extras=extras, **job.sizes)
+    result = renderer.render(request, ctx)
+    pose_path = Path(result.pose_video_path) if result.pose_video_path else None
+    return {
+        "video": Path(result.path).read_bytes(),
+        "renderer": str(result.renderer),
+        "frames": int(result.frames),
+        "fps": float(result.fps),
+        "pose_video": pose_path.read_bytes() if pose_path and pose_path.is_file() else None,
+    }

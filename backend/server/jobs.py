@@ -5,6 +5,12 @@ sends what the client must see (progress, then one result or error) back to the 
 PUSH socket, already encoded, so the I/O thread never waits on compute. The worker also writes the running
 job's ``progress``/``message`` (the I/O thread reads them to answer ``status``), watches its ``cancel_event``
 and removes its ``workdir`` at the end.
+
+The worker is the server's *executor*. Another executor (``backend.cluster.RayExecutor``) may take its place:
+it is built as ``executor(zmq_context, events_endpoint)`` and offers ``start()``, ``submit(job)``, ``stop()``,
+``join(timeout)``, ``is_alive()``, ``capacity`` (jobs it runs at once) and ``describe()`` (extra ``hello``
+facts, or None); it honours ``job.cancel_event`` and sends the same messages (``PROGRESS_TAG``/``FINAL_TAG``
+frames) on its own PUSH socket.
 """
 
 from __future__ import annotations
@@ -153,6 +159,8 @@ def error_for_exception(exc: BaseException, job: Job, device: str = "cpu") -> tu
 class JobWorker(threading.Thread):
     """Runs submitted jobs in order on one thread (one GPU job at a time)."""
 
+    capacity = 1
+
     def __init__(self, context, events_endpoint: str, device: str = "cpu"):
         super().__init__(name="mace-dance-worker", daemon=True)
         self._context = context
@@ -163,6 +171,9 @@ class JobWorker(threading.Thread):
 
     def submit(self, job: Job) -> None:
         self._inbox.put(job)
+
+    def describe(self) -> dict | None:
+        return None  # nothing beyond the server's own ``hello`` facts
 
     def stop(self) -> None:
         """Finish the current job, then exit."""

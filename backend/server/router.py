@@ -1,7 +1,8 @@
 """The backend's ZeroMQ ROUTER loop: requests in, replies, progress and heartbeats out.
 
 One I/O thread owns the ROUTER socket, the queue and every job's life cycle (``state``: queued -> running ->
-finished). It never computes: jobs run on ``JobWorker``'s thread and come back as already-encoded messages
+finished). It never computes: jobs run on the executor (``JobWorker``'s thread, or
+``backend.cluster.RayExecutor`` for ``serve --ray``) and come back as already-encoded messages
 over an inproc pipe, so ``hello``, ``status``, ``cancel`` and heartbeats are answered at once even while a
 job keeps the GPU busy. What crosses threads outside that pipe: the worker writes the running job's
 ``progress`` and ``message`` (single attribute stores, read by ``status``; a read one report late is harmless)
@@ -14,6 +15,7 @@ and the jobs of a client silent for ``client_timeout_s`` are cancelled.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import shutil
@@ -70,6 +72,8 @@ class BackendServer:
         shutdown_grace_s: how long a stop waits for the running job to notice its cancellation.
         work_root: where job folders are made (the system's temporary folder by default); folders a killed
             backend left there are removed at start.
+        executor: ``executor(zmq_context, events_endpoint)`` builds what runs the jobs (see ``jobs``); default
+            ``JobWorker``: one job at a time on a thread of this process.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class BackendServer:
         client_timeout_s: float = protocol.CLIENT_TIMEOUT_S,
         shutdown_grace_s: float = 10.0,
         work_root: str | Path | None = None,
+        executor: Callable | None = None,
     ):
         check_bind_allowed(address, curve_keys)
         self.address = address
@@ -98,6 +103,7 @@ class BackendServer:
         self.shutdown_grace_s = shutdown_grace_s
         self.work_root = Path(work_root) if work_root else None
         self.endpoint: str | None = None  # the bound endpoint, known once serving
+        self._make_executor = executor or functools.partial(JobWorker, device=device)
 
         self._stop_requested = threading.Event()
         self._bound = threading.Event()
@@ -105,7 +111,7 @@ class BackendServer:
         self._thread: threading.Thread | None = None
 
         self._queue: collections.deque[Job] = collections.deque()
-        self._running: Job | None = None
+        self._running: dict[int, Job] = {}  # by serial; at most the executor's capacity
         self._jobs: dict[tuple[bytes, str], Job] = {}  # live (queued or running) jobs by (owner, job id)
         self._last_heard: dict[bytes, float] = {}  # owners of live jobs -> when they last sent anything
         self._authorized: AuthorizedKeys | None = None  # with CURVE: the allow-list, reloaded when it changes
@@ -201,7 +207,7 @@ class BackendServer:
         events_endpoint = f"inproc://mace-dance-events-{id(self)}"
         self._events = self._context.socket(zmq.PULL)
         self._events.bind(events_endpoint)
-        self._worker = JobWorker(self._context, events_endpoint, self.device)
+        self._worker = self._make_executor(self._context, events_endpoint)
         self._worker.start()
         logger.info("backend serving on %s (generator %s, renderer %s, device %s)", self.endpoint,
                     self.motion_generator.name, getattr(self.video_renderer, "name", None), self.device)
@@ -234,9 +240,9 @@ class BackendServer:
             if self._stop_requested.is_set() and self._stopping_since is None:
                 self._begin_shutdown(now)
             if self._stopping_since is not None and (
-                self._running is None or now - self._stopping_since > self.shutdown_grace_s
+                not self._running or now - self._stopping_since > self.shutdown_grace_s
             ):
-                self._abandon_running_job()
+                self._abandon_running_jobs()
                 return
             timeout = min(STOP_CHECK_INTERVAL_S, max(0.0, next_heartbeat - now))
             ready = dict(poller.poll(timeout * 1000))
@@ -309,7 +315,7 @@ class BackendServer:
 
     def hello_info(self) -> dict:
         renderer = self.video_renderer
-        return {
+        info = {
             "protocol_version": protocol.PROTOCOL_VERSION,
             "backend_version": backend.__version__,
             "motion_generator": self.motion_generator.name,
@@ -328,11 +334,16 @@ class BackendServer:
             "defaults": {"seed": 0, "fps": 30.0},
             "genres": list(GENRES),
         }
+        executor = getattr(self, "_worker", None)  # made when the socket is bound
+        cluster = executor.describe() if executor is not None else None  # e.g. the Ray cluster's GPUs and workers
+        if cluster is not None:
+            info["cluster"] = cluster
+        return info
 
     def _on_status(self, peer: Peer, envelope: protocol.Envelope) -> None:
         payload = {
             "queued": len(self._queue),
-            "running": None if self._running is None else self._running.kind,
+            "running": next((job.kind for job in self._running.values()), None),
             "stopping": self._stopping_since is not None,
         }
         key = (peer.owner, envelope.job)
@@ -374,7 +385,7 @@ class BackendServer:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
         self._next_serial += 1
-        job = Job(self._next_serial, envelope.job, envelope.type, peer.owner, peer.route, prepared.run, workdir,
+        job = Job(self._next_serial, envelope.job, envelope.type, peer.owner, peer.route, prepared, workdir,
                   prepared.public_names)
         self._jobs[job.key] = job
         self._by_serial[job.serial] = job
@@ -439,15 +450,17 @@ class BackendServer:
         return self._queue.index(job) if job.state == "queued" else None
 
     def _dispatch(self) -> None:
-        if self._running is not None or not self._queue:
-            return
-        job = self._queue.popleft()
-        job.state, job.message = "running", "starting"
-        self._running = job
-        self._send(job.route, protocol.encode_message(
-            "progress", job.id, {"state": "running", "progress": 0.0, "message": "starting", "queue_position": None}))
-        self._worker.submit(job)
-        self._send_queue_positions()
+        started = False
+        while len(self._running) < self._worker.capacity and self._queue:
+            job = self._queue.popleft()
+            job.state, job.message = "running", "starting"
+            self._running[job.serial] = job
+            self._send(job.route, protocol.encode_message(
+                "progress", job.id, {"state": "running", "progress": 0.0, "message": "starting", "queue_position": None}))
+            self._worker.submit(job)
+            started = True
+        if started:
+            self._send_queue_positions()
 
     def _send_queue_positions(self) -> None:
         for position, job in enumerate(self._queue):
@@ -476,20 +489,20 @@ class BackendServer:
             if frames[0] == PROGRESS_TAG:
                 self._send(job.route, frames[-1])
             elif frames[0] == FINAL_TAG:
-                self._running = None
+                self._running.pop(job.serial, None)
                 self._end_job(job, frames[2].decode(), frames[-1])
                 self._dispatch()
 
     def _send_heartbeats(self) -> None:
         beat = protocol.encode_message("heartbeat", None, {"queued": len(self._queue),
-                                                           "running": self._running is not None})
+                                                           "running": bool(self._running)})
         for route in {job.route for job in self._jobs.values()}:
             self._send(route, beat)
 
     # ---- shutdown -------------------------------------------------------------------------------------
     def _begin_shutdown(self, now: float) -> None:
-        logger.info("backend shutting down: cancelling %d queued job(s)%s", len(self._queue),
-                    " and the running one" if self._running else "")
+        logger.info("backend shutting down: cancelling %d queued and %d running job(s)", len(self._queue),
+                    len(self._running))
         self._stopping_since = now
         reason = "the job was cancelled because the backend is shutting down"
         while self._queue:
@@ -498,19 +511,17 @@ class BackendServer:
             error = JobCancelledError(reason, "start the backend again (`mace-dance serve`) and resubmit")
             self._end_job(job, "cancelled", protocol.encode_error(error, job.id))
             job.remove_workdir()
-        if self._running is not None:
-            self._running.cancel(reason)
+        for job in self._running.values():
+            job.cancel(reason)
 
-    def _abandon_running_job(self) -> None:
-        """The running job ignored its cancellation for the whole grace period: tell its client anyway."""
-        job = self._running
-        if job is None:
-            return
-        logger.warning("job %s did not stop within %.0f s; abandoning it", job.id, self.shutdown_grace_s)
-        error = JobCancelledError("the backend shut down before the job could finish",
-                                  "start the backend again (`mace-dance serve`) and resubmit")
-        self._running = None
-        self._end_job(job, "cancelled", protocol.encode_error(error, job.id))
+    def _abandon_running_jobs(self) -> None:
+        """Running jobs ignored their cancellation for the whole grace period: tell their clients anyway."""
+        for job in list(self._running.values()):
+            logger.warning("job %s did not stop within %.0f s; abandoning it", job.id, self.shutdown_grace_s)
+            error = JobCancelledError("the backend shut down before the job could finish",
+                                      "start the backend again (`mace-dance serve`) and resubmit")
+            self._end_job(job, "cancelled", protocol.encode_error(error, job.id))
+        self._running.clear()
 
 
 def serve_until_signalled(server: BackendServer, on_ready: Callable[[str], None] | None = None) -> None:

@@ -25,6 +25,18 @@ def dance_motion(num_frames: int = 90, fps: float = 30.0, seed: int = 0) -> Moti
     return Motion(poses=poses, trans=trans, fps=fps)
 
 
+def write_dance_dataset(folder, music: np.ndarray, takes: int = 2) -> None:
+    """A training folder: ``takes`` 4 s dances with FineDance-style music features and genres.json."""
+    from shared.motion_io import save_motion
+
+    feats = folder / "baseline_feats"
+    feats.mkdir(parents=True)
+    for take in range(takes):
+        save_motion(dance_motion(120, seed=take), folder / f"gJZ_take{take}.npz")
+        np.save(feats / f"gJZ_take{take}.npy", np.tile(music, (1, 1))[:120])
+    (folder / "genres.json").write_text('{"gJZ_take0": "Jazz", "gJZ_take1": 5}')
+
+
 @pytest.fixture(autouse=True)
 def single_thread():
     """Tiny models are dominated by thread hand-offs; one thread is faster and steadier on shared CI."""
