@@ -40,7 +40,7 @@ from typing import Iterator
 
 from backend.progress import JobContext, ensure_context
 from shared.errors import InvalidInputError, JobCancelledError, MaceError
-from shared.genres import GENRES, genre_index
+from shared.genres import genre_index
 
 logger = logging.getLogger(__name__)
 
@@ -182,8 +182,8 @@ def _check_row(raw: dict, number: int, folder: Path, defaults: dict, option_name
     genre = raw.get("genre") or None
     try:
         genre_index(genre)
-    except ValueError:
-        raise ValueError(f"unknown genre {genre!r} (choose one of {', '.join(GENRES)})") from None
+    except InvalidInputError as exc:  # the one genre check; a row's problems are ValueErrors here
+        raise ValueError(f"{exc.message}: {exc.hint}") from None
     generator = raw.get("generator") or defaults["generator"]
     if generator not in GENERATOR_CHOICES:
         raise ValueError(f"unknown generator {generator!r} (choose {', '.join(GENERATOR_CHOICES)})")
