@@ -9,7 +9,7 @@ import numpy as np
 
 from .._shared import errors, motion as shared_motion, skeleton as smpl_skeleton
 from .. import compat
-from ..convert import armature_to_smpl
+from ..convert import armature_to_smpl, rig
 from ..convert.smpl_to_armature import location_data_path, rotation_data_path
 from . import action as action_glue, armature as armature_glue, scene as scene_glue
 
@@ -77,6 +77,15 @@ def _channel(fcurves: dict, data_path: str, static_values, frames: np.ndarray) -
     return np.stack(columns, axis=-1)
 
 
+def _rotation_channel(fcurves: dict, pose_bone, frames: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) rotation of a pose bone's channels (its rotation mode), sampled at ``frames``."""
+    mode = pose_bone.rotation_mode
+    static = {"QUATERNION": pose_bone.rotation_quaternion,
+              "AXIS_ANGLE": pose_bone.rotation_axis_angle}.get(mode, pose_bone.rotation_euler)
+    values = _channel(fcurves, rotation_data_path(pose_bone.name, mode), tuple(static), frames)
+    return armature_to_smpl.channels_to_matrix(values, mode)
+
+
 def _read_fcurves(obj, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Local rotations (T, J, 3, 3) and trans (T, 3) from the action's F-curves, per bone rotation mode."""
     owner = compat.channel_owner(obj, obj.animation_data.action)
@@ -84,17 +93,12 @@ def _read_fcurves(obj, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not fcurves:
         raise errors.InvalidInputError(f"the action {obj.animation_data.action.name!r} of {obj.name!r} is empty",
                                        hint="generate or import a motion, or key the armature, then export")
-    local = np.empty((len(frames), smpl_skeleton.NUM_JOINTS, 3, 3))
-    for j, name in enumerate(smpl_skeleton.JOINT_NAMES):
-        pose_bone = obj.pose.bones[name]
-        mode = pose_bone.rotation_mode
-        static = {"QUATERNION": pose_bone.rotation_quaternion,
-                  "AXIS_ANGLE": pose_bone.rotation_axis_angle}.get(mode, pose_bone.rotation_euler)
-        values = _channel(fcurves, rotation_data_path(name, mode), tuple(static), frames)
-        local[:, j] = armature_to_smpl.channels_to_matrix(values, mode)
-    root = obj.pose.bones[smpl_skeleton.JOINT_NAMES[0]]
-    trans = _channel(fcurves, location_data_path(root.name), tuple(root.location), frames)
-    return local, trans
+    bones = obj.pose.bones
+    joints = np.stack([_rotation_channel(fcurves, bones[name], frames) for name in smpl_skeleton.JOINT_NAMES], axis=1)
+    root = bones[rig.ROOT_BONE]
+    location = _channel(fcurves, location_data_path(root.name), tuple(root.location), frames)
+    return armature_to_smpl.channels_to_local(joints, _rotation_channel(fcurves, root, frames), location,
+                                              armature_glue.rig_frames(obj))
 
 
 def _read_visual(obj, scene, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +116,7 @@ def _read_visual(obj, scene, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray
             matrices[t] = buffer.reshape(-1, 4, 4).transpose(0, 2, 1)[order]
     finally:
         scene.frame_set(saved_frame, subframe=saved_subframe)
-    return armature_to_smpl.visual_to_local(matrices, armature_glue.rest_heads(obj))
+    return armature_to_smpl.visual_to_local(matrices, armature_glue.rig_frames(obj))
 
 
 def export_motion(obj: bpy.types.Object, scene: bpy.types.Scene, method: str = "auto"):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._shared import errors
 from .. import compat
-from ..convert import smpl_to_armature as to_armature
+from ..convert import body_mesh, rig, smpl_to_armature as to_armature
 from . import action as action_glue, armature as armature_glue, scene as scene_glue
 
 
@@ -30,7 +30,7 @@ def action_name(song: str | None, seed: int | None) -> str:
 
 def import_motion(context, motion, *, name: str, armature: bpy.types.Object | None = None, skeleton=None,
                   audio_path: str | None = None, beats_s: np.ndarray | None = None,
-                  frame_start: int = 1) -> ImportResult:
+                  frame_start: int = 1, smpl_model: dict | None = None) -> ImportResult:
     """Put ``motion`` on an SMPL armature as a new action named ``name``.
 
     Args:
@@ -38,6 +38,8 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
         armature: an existing SMPL armature to receive the new action (its current action is kept with a
             fake user); None creates a new armature in the scene's active collection.
         skeleton: rest skeleton for a new armature (default: the EDGE/MACE skeleton).
+        smpl_model: arrays of an SMPL model file (the one ``skeleton`` was regressed from): a new armature
+            wears its mesh instead of the procedural low-poly body.
         audio_path: the music, added as a sound strip at ``frame_start``.
         beats_s: (N,) beat times in seconds, placed as timeline markers.
 
@@ -48,22 +50,26 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
         armature_glue.check_smpl_armature(armature)
     if audio_path is not None and not os.path.isfile(audio_path):
         raise errors.InvalidInputError(f"music file not found: {audio_path}", hint="choose an existing audio file")
-    rest, keys = to_armature.smpl_to_armature(motion, skeleton, frame_start)
-    curves = to_armature.fcurve_keys(keys)
+    rest = rig.rig_rest(skeleton) if armature is None else None
+    if rest is not None:
+        body = body_mesh.procedural_body(rest) if smpl_model is None else body_mesh.smpl_body(smpl_model, motion.betas, rest)
 
     scene = context.scene
     saved = (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end)
     created = armature is None
-    action = None
+    action = body_obj = None
     previous = armature.animation_data.action if not created and armature.animation_data else None
     previous_fake_user = previous.use_fake_user if previous is not None else False
     try:
         if created:
             collection = context.collection or scene.collection
             armature = armature_glue.build_armature(collection, rest, "SMPL", motion.betas, motion.gender)
+            body_obj = armature_glue.add_body(armature, body)
         else:
             for pose_bone in armature.pose.bones:
                 pose_bone.rotation_mode = "QUATERNION"
+        keys = to_armature.pose_keys(motion.poses, motion.trans, armature_glue.rig_frames(armature), frame_start)
+        curves = to_armature.fcurve_keys(keys)
         action = action_glue.write_action(armature, name, curves, fps=motion.fps, frame_start=frame_start,
                                           num_frames=motion.num_frames)
         scene_glue.set_frame_rate(scene, motion.fps)
@@ -81,6 +87,10 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
         if previous is not None:
             previous.use_fake_user = previous_fake_user
             compat.assign_action(armature, previous)
+        if body_obj is not None:
+            mesh = body_obj.data
+            bpy.data.objects.remove(body_obj)
+            bpy.data.meshes.remove(mesh)
         if created and armature is not None:
             data = armature.data
             bpy.data.objects.remove(armature)
@@ -92,4 +102,6 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
             obj.select_set(obj == armature)
         view_layer.objects.active = armature
     scene.frame_set(frame_start)
+    if created:
+        scene_glue.frame_in_views(context, armature)
     return ImportResult(armature, action, created, warnings)

@@ -33,8 +33,8 @@ def _finish_import(armature_name: str | None, name: str, music: str, status_word
         context = bpy.context
         armature = bpy.data.objects.get(armature_name) if armature_name else None
         motion = result.motion if merge is None else merge(result.motion)
-        skeleton = None if armature is not None else preferences.rest_skeleton(context, motion.betas)
-        imported = importer.import_motion(context, motion, name=name, armature=armature, skeleton=skeleton,
+        body = {} if armature is not None else preferences.rest_body(context, motion.betas)
+        imported = importer.import_motion(context, motion, name=name, armature=armature, **body,
                                           audio_path=music, beats_s=getattr(result, "beats", None))
         message = f"{status_word} {motion.num_frames} frames as action '{imported.action.name}'"
         message += "".join(f"; {warning}" for warning in imported.warnings)

@@ -63,7 +63,7 @@ def test_export_and_import_operators_round_trip_a_file(bpy, scene, random_motion
     assert rotation_error(saved.poses, motion.poses) <= 1e-5 and np.abs(saved.trans - motion.trans).max() <= 1e-5
 
     assert bpy.ops.mace.import_motion(filepath=str(path)) == {"FINISHED"}
-    assert obj.animation_data.action.name == "edited" and len(bpy.data.objects) == 1
+    assert obj.animation_data.action.name == "edited" and len(bpy.data.objects) == 2  # the rig and its body
 
 
 def test_generate_without_music_names_the_fix(bpy, scene, prefs):
@@ -289,7 +289,8 @@ def test_new_armature_takes_the_rest_skeleton_of_an_smpl_model(bpy, scene, prefs
     rng = np.random.default_rng(7)  # a tiny stand-in for the licensed model: 60 vertices
     model = tmp_path / "SMPL_TINY.npz"
     np.savez(model, v_template=rng.normal(0, 0.4, (60, 3)), shapedirs=rng.normal(0, 0.01, (60, 3, 10)),
-             J_regressor=rng.dirichlet(np.ones(60), size=24))
+             J_regressor=rng.dirichlet(np.ones(60), size=24), weights=rng.dirichlet(np.ones(24), size=60),
+             f=rng.integers(0, 60, size=(40, 3)))
     motion = random_motion(20)
     save_motion(motion, tmp_path / "take.npz")
     prefs.smpl_model_path = str(model)
@@ -297,10 +298,13 @@ def test_new_armature_takes_the_rest_skeleton_of_an_smpl_model(bpy, scene, prefs
         assert bpy.ops.mace.import_motion(filepath=str(tmp_path / "take.npz")) == {"FINISHED"}
     finally:
         prefs.smpl_model_path = ""
-    obj = bpy.data.objects[0]
+    obj = bpy.data.objects["SMPL"]
     skeleton = Skeleton.from_smpl_model(model, motion.betas)
     heads = np.array([obj.data.bones[name].head_local for name in JOINT_NAMES])
-    assert np.abs(heads - smpl_to_blender_points(skeleton.rest_positions())).max() < 1e-5
+    lift = np.asarray(obj["mace_lift"])
+    assert np.abs(heads - smpl_to_blender_points(skeleton.rest_positions()) - lift).max() < 1e-5
+    body = bpy.data.objects["SMPL body"]  # the model's own mesh, skinned with its weights
+    assert len(body.data.vertices) == 60 and len(body.data.polygons) <= 40 and len(body.vertex_groups) == 24
     scene.frame_set(1 + 7)
     posed = np.array([obj.pose.bones[name].head for name in JOINT_NAMES])
     assert np.abs(posed - smpl_to_blender_points(motion.joint_positions(skeleton)[7])).max() < 1e-5

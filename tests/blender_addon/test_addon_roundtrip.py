@@ -84,24 +84,29 @@ def test_each_import_is_a_new_action_and_keeps_the_old(bpy, scene, glue, random_
 
 
 def test_edited_key_shows_up_in_export(bpy, scene, glue, random_motion, rotation_error):
-    from shared.rotations import quaternion_to_axis_angle
+    from blender_addon.convert.axes import blender_to_smpl_points
 
     _, importer, exporter = glue
     motion = random_motion(40)
     obj = _import(bpy, importer, motion).armature
     bone = obj.pose.bones["left_elbow"]
-    new_q = np.array([np.cos(0.6), 0.0, np.sin(0.6), 0.0])  # 1.2 rad about SMPL Y
+    new_q = np.array([np.cos(0.6), 0.0, np.sin(0.6), 0.0])  # 1.2 rad about the bone's own Y (a forearm twist)
     scene.frame_set(11)
     bone.rotation_quaternion = new_q
     bone.keyframe_insert("rotation_quaternion", frame=11)  # what pressing I does
     out = exporter.export_motion(obj, scene)
-    assert rotation_error(out.poses[10, 18], quaternion_to_axis_angle(new_q)) < 1e-5
+    # In SMPL axes the twist is about the forearm's rest direction, from the elbow to the wrist.
+    forearm = np.array(obj.data.bones["left_elbow"].matrix_local)[:3, 1]
+    expected = blender_to_smpl_points(forearm) * 1.2
+    assert rotation_error(out.poses[10, 18], expected) < 1e-5
     untouched = np.ones((40, 24), bool)
     untouched[10, 18] = False
     assert rotation_error(out.poses[untouched], motion.poses[untouched]) < 1e-5
 
 
 def test_keys_between_frames_are_evaluated_like_blender(bpy, scene, glue, random_motion):
+    from blender_addon.convert.axes import blender_to_smpl_points
+
     compat, importer, exporter = glue
     obj = _import(bpy, importer, random_motion(50)).armature
     path = 'pose.bones["right_knee"].rotation_quaternion'
@@ -118,30 +123,35 @@ def test_keys_between_frames_are_evaluated_like_blender(bpy, scene, glue, random
     fast = exporter.export_motion(obj, scene, "fcurves")
     visual = exporter.export_motion(obj, scene, "visual")  # Blender's own evaluation of the pose
     assert np.abs(fast.poses - visual.poses).max() < 1e-5
-    np.testing.assert_allclose(fast.poses[29, 5], [1.0, 0.0, 0.0], atol=1e-6)
+    knee_x = blender_to_smpl_points(np.array(obj.data.bones["right_knee"].matrix_local)[:3, 0])
+    np.testing.assert_allclose(fast.poses[29, 5], knee_x * 1.0, atol=1e-6)  # 1 rad about the knee's bend axis
     # Frame 26 lies between the keys at 25.5 and 30: neither the old motion nor either key.
-    assert not np.allclose(fast.poses[25, 5], [-0.7, 0, 0], atol=1e-3)
+    assert not np.allclose(fast.poses[25, 5], knee_x * -0.7, atol=1e-3)
 
 
-@pytest.mark.parametrize("modes", [{"left_shoulder": "ZXY", "spine1": "XYZ", "pelvis": "YZX"},
-                                   {"right_hip": "AXIS_ANGLE", "head": "QUATERNION", "left_knee": "ZYX"}])
-def test_rotation_mode_change_still_exports(bpy, scene, glue, random_motion, rotation_error, modes):
+ROTATION_MODES = ("QUATERNION", "AXIS_ANGLE", "XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
+
+
+@pytest.mark.parametrize("mode", ROTATION_MODES)
+def test_round_trip_in_every_rotation_mode(bpy, scene, glue, random_motion, rotation_error, mode):
+    """The animator may switch every bone (root included) to any rotation mode; export still gives the motion."""
     from mathutils import Quaternion
 
+    from blender_addon.bpy_glue.armature import rig_frames
+    from blender_addon.convert import smpl_to_armature
     from blender_addon.convert.smpl_to_armature import rotation_data_path
-    from shared.rotations import axis_angle_to_quaternion
     from shared.skeleton import JOINT_NAMES
 
     compat, importer, exporter = glue
-    motion = random_motion(30)
+    motion = random_motion(30, seed=11)
     obj = _import(bpy, importer, motion).armature
+    keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rig_frames(obj))
     owner = compat.channel_owner(obj, obj.animation_data.action)
     frames = 1 + np.arange(30)
-    for name, mode in modes.items():
-        j = JOINT_NAMES.index(name)
+    for j, name in enumerate(JOINT_NAMES):
         for fc in [fc for fc in owner.fcurves if fc.data_path == rotation_data_path(name)]:
             owner.fcurves.remove(fc)
-        quats = axis_angle_to_quaternion(motion.poses[:, j])
+        quats = keys.quaternions[:, j]
         if mode == "QUATERNION":
             values = quats
         elif mode == "AXIS_ANGLE":
@@ -155,10 +165,77 @@ def test_rotation_mode_change_still_exports(bpy, scene, glue, random_motion, rot
             fc.keyframe_points.add(30)
             fc.keyframe_points.foreach_set("co", np.stack([frames, values[:, index]], -1).astype(np.float32).ravel())
             fc.update()
+    obj.pose.bones["root"].rotation_mode = mode  # unkeyed, at rest: must not disturb anything
     for method in ("fcurves", "visual"):
         out = exporter.export_motion(obj, scene, method)
         assert rotation_error(out.poses, motion.poses) <= 1e-5, method
         assert np.abs(out.trans - motion.trans).max() <= 1e-5
+
+
+def test_turning_the_root_bone_turns_the_whole_dance(bpy, scene, glue, random_motion, rotation_error):
+    """A root rotation (what an animator does to re-aim the dance) is part of what both exports read."""
+    from blender_addon.convert.axes import SMPL_TO_BLENDER
+    from shared.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+
+    _, importer, exporter = glue
+    motion = random_motion(12, seed=5)
+    obj = _import(bpy, importer, motion).armature
+    root = obj.pose.bones["root"]
+    root.rotation_mode = "XYZ"
+    root.rotation_euler = (0.0, 0.0, 0.7)  # turn 0.7 rad about the vertical
+    fast, visual = (exporter.export_motion(obj, scene, method) for method in ("fcurves", "visual"))
+    turn = SMPL_TO_BLENDER.T @ axis_angle_to_matrix(np.array([0.0, 0.0, 0.7])) @ SMPL_TO_BLENDER
+    expected_orient = matrix_to_axis_angle(turn @ axis_angle_to_matrix(motion.poses[:, 0]))
+    assert rotation_error(fast.poses[:, 0], expected_orient) < 1e-5
+    assert rotation_error(fast.poses, visual.poses) < 1e-5 and np.abs(fast.trans - visual.trans).max() < 1e-5
+    assert rotation_error(fast.poses[:, 1:], motion.poses[:, 1:]) < 1e-5
+
+
+def test_bones_follow_the_limbs_and_the_body_is_skinned(bpy, scene, glue, random_motion):
+    from blender_addon.convert import rig
+    from blender_addon.convert.axes import smpl_to_blender_points
+    from shared.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, Skeleton
+
+    _, importer, _ = glue
+    motion = random_motion(10)
+    obj = _import(bpy, importer, motion).armature
+    bones = obj.data.bones
+    joints = smpl_to_blender_points(Skeleton.default().rest_positions()) + np.asarray(obj["mace_lift"])
+    assert joints[:, 2].min() > 0.0  # stands on the floor
+    for name in JOINT_NAMES:
+        children = [JOINT_NAMES[c] for c in np.flatnonzero(PARENTS == JOINT_INDEX[name])]
+        np.testing.assert_allclose(bones[name].head_local, joints[JOINT_INDEX[name]], atol=1e-5)
+        if children:  # tail on the (spine-ward) child joint; the child is connected when its head is there
+            child = {"pelvis": "spine1", "spine3": "neck"}.get(name, children[0])
+            np.testing.assert_allclose(bones[name].tail_local, joints[JOINT_INDEX[child]], atol=1e-5)
+            assert bones[child].use_connect
+        assert bones[name].length > 0.03
+    assert not bones["left_hip"].use_connect and bones["pelvis"].parent.name == "root"
+    # Rolls: knees bend about their X axis, which points to the dancer's side; arms mirror left/right.
+    assert abs(np.array(bones["left_knee"].matrix_local)[0, 0]) > 0.95
+    left_x = np.array(bones["left_elbow"].matrix_local)[:3, 0]
+    right_x = np.array(bones["right_elbow"].matrix_local)[:3, 0]
+    assert left_x[2] > 0.9 and right_x[2] < -0.9
+    assert {c.name for c in obj.data.collections} >= set(rig.COLLECTIONS)
+    assert [c.name for c in bones["left_elbow"].collections] == ["Arms"]
+    assert [c.name for c in bones["right_knee"].collections] == ["Legs"]
+    # The body mesh rides on the bones: an Armature modifier, a vertex group per bone, and it moves with them.
+    body = next(child for child in obj.children if child.type == "MESH")
+    assert body.modifiers[0].type == "ARMATURE" and body.modifiers[0].object == obj
+    assert {g.name for g in body.vertex_groups} == set(JOINT_NAMES)
+    hand = body.vertex_groups["left_hand"].index
+    hand_vertices = [v.index for v in body.data.vertices if any(g.group == hand and g.weight == 1.0 for g in v.groups)]
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    for frame in (1, 7):
+        scene.frame_set(frame)
+        depsgraph.update()
+        evaluated = body.evaluated_get(depsgraph).data
+        posed = np.array([evaluated.vertices[i].co for i in hand_vertices])
+        wrist = obj.pose.bones["left_hand"]
+        local = (np.array(wrist.matrix.inverted()) @ np.c_[posed, np.ones(len(posed))].T).T[:, :3]
+        rest_local = (np.array(bones["left_hand"].matrix_local.inverted())
+                      @ np.c_[[body.data.vertices[i].co for i in hand_vertices], np.ones(len(posed))].T).T[:, :3]
+        np.testing.assert_allclose(local, rest_local, atol=1e-4)  # rigidly carried by its bone
 
 
 def test_constraints_are_included_through_visual_evaluation(bpy, scene, glue, random_motion):
@@ -183,9 +260,9 @@ def test_non_smpl_armature_and_empty_action_are_refused(bpy, scene, glue):
         exporter.export_motion(rig, scene)
 
     from blender_addon.bpy_glue.armature import build_armature
-    from blender_addon.convert.smpl_to_armature import armature_rest
+    from blender_addon.convert.rig import rig_rest
 
-    smpl = build_armature(scene.collection, armature_rest())
+    smpl = build_armature(scene.collection, rig_rest())
     with pytest.raises(InvalidInputError, match="no action"):
         exporter.export_motion(smpl, scene)
     from blender_addon import compat
