@@ -39,6 +39,7 @@ from backend.generators import MotionRequest, MotionResult  # noqa: E402
 from backend.server import BackendServer  # noqa: E402
 from shared import protocol  # noqa: E402
 from shared.client import BackendClient  # noqa: E402
+from shared.keep import KeepMask  # noqa: E402
 from shared.motion import Motion  # noqa: E402
 
 TARGET_MS = 10.0
@@ -116,7 +117,7 @@ def main() -> int:
     args = parser.parse_args()
 
     motion = dance(args.frames)
-    keep = protocol.KeepSpec(motion, frame_mask=np.ones(args.frames, bool))
+    keep = protocol.KeepSpec(motion, KeepMask.regenerate(args.frames, frames=np.arange(args.frames) >= args.frames // 2))
     audio = tiny_wav()
     with tempfile.TemporaryDirectory() as work_root:
         server = BackendServer("tcp://127.0.0.1:0", motion_generator=KeepEverythingGenerator(), work_root=work_root)

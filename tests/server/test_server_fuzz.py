@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from backend.server import ServerLimits
 from shared import protocol
+from shared.keep import KeepMask
 from tests.server.server_fakes import FakeRenderer, RawPeer, StepGenerator, make_motion, png_bytes, wav_bytes
 
 BATCH = 40
@@ -24,8 +25,8 @@ BATCHES = 260  # 10,400 messages
 IMMEDIATE_REPLIES = ("error", "hello", "status", "cancel", "accepted")  # one per request, at once
 
 FIELD_NAMES = ["protocol", "type", "job", "payload", "audio", "audio_name", "seed", "genre", "duration_s", "start_s",
-               "keep", "motion", "poses", "trans", "fps", "betas", "gender", "contacts", "metadata", "frame_mask",
-               "joint_mask", "keep_root", "reference_image", "width", "height", "options", "dtype", "shape", "data",
+               "keep", "motion", "poses", "trans", "fps", "betas", "gender", "contacts", "metadata", "cells",
+               "reference_image", "width", "height", "options", "dtype", "shape", "data",
                "pose_video", "camera", "reference_keypoints", "audio_offset_s"]
 
 scalars = st.one_of(
@@ -49,7 +50,7 @@ values = st.recursive(
 def templates() -> list[dict]:
     """Valid requests, as envelopes (dicts) before packing."""
     motion = protocol.motion_to_wire(make_motion(8))
-    keep = protocol.KeepSpec(make_motion(8), frame_mask=np.arange(8) < 3).to_wire()
+    keep = protocol.KeepSpec(make_motion(8), KeepMask.regenerate(8, frames=np.arange(8) >= 3)).to_wire()
     audio = wav_bytes(0.3, rate=4000)
 
     def env(msg_type, job, payload):
