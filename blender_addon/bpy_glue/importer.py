@@ -9,9 +9,8 @@ import bpy
 import numpy as np
 
 from .._shared import errors
-from .. import compat
 from ..convert import body_mesh, rig, smpl_to_armature as to_armature
-from . import action as action_glue, armature as armature_glue, scene as scene_glue
+from . import action as action_glue, armature as armature_glue, scene as scene_glue, takes
 
 
 @dataclass
@@ -31,12 +30,12 @@ def action_name(song: str | None, seed: int | None) -> str:
 def import_motion(context, motion, *, name: str, armature: bpy.types.Object | None = None, skeleton=None,
                   audio_path: str | None = None, beats_s: np.ndarray | None = None,
                   frame_start: int = 1, smpl_model: dict | None = None) -> ImportResult:
-    """Put ``motion`` on an SMPL armature as a new action named ``name``.
+    """Put ``motion`` on an SMPL armature as a new take (an action on its own NLA track) named ``name``.
 
     Args:
         motion: ``shared.motion.Motion`` (poses (T, 24, 3) axis-angle rad, trans (T, 3) m, Y-up).
-        armature: an existing SMPL armature to receive the new action (its current action is kept with a
-            fake user); None creates a new armature in the scene's active collection.
+        armature: an existing SMPL armature to receive the new take (its other takes are muted, its edit
+            layer is left as it is); None creates a new armature in the scene's active collection.
         skeleton: rest skeleton for a new armature (default: the EDGE/MACE skeleton).
         smpl_model: arrays of an SMPL model file (the one ``skeleton`` was regressed from): a new armature
             wears its mesh instead of the procedural low-poly body.
@@ -57,9 +56,10 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
     scene = context.scene
     saved = (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end)
     created = armature is None
-    action = body_obj = None
-    previous = armature.animation_data.action if not created and armature.animation_data else None
-    previous_fake_user = previous.use_fake_user if previous is not None else False
+    action = body_obj = track = None
+    anim = None if created else armature.animation_data
+    layer_before = anim.action if anim is not None else None
+    live_before = [t.name for t in takes.take_tracks(armature) if not t.mute] if not created else []
     try:
         if created:
             collection = context.collection or scene.collection
@@ -72,6 +72,7 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
         curves = to_armature.fcurve_keys(keys)
         action = action_glue.write_action(armature, name, curves, fps=motion.fps, frame_start=frame_start,
                                           num_frames=motion.num_frames)
+        track = takes.add_take(armature, action, frame_start)
         scene_glue.set_frame_rate(scene, motion.fps)
         scene_glue.set_frame_range(scene, frame_start, motion.num_frames)
         warnings = []
@@ -82,11 +83,17 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
             scene_glue.set_beat_markers(scene, beats_s, motion.fps, frame_start)
     except Exception:
         (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end) = saved
+        if track is not None:
+            armature.animation_data.nla_tracks.remove(track)
         if action is not None:
             bpy.data.actions.remove(action)
-        if previous is not None:
-            previous.use_fake_user = previous_fake_user
-            compat.assign_action(armature, previous)
+        if armature is not None:
+            for live in live_before:
+                takes.set_active_take(armature, live)
+            layer = armature.animation_data.action if armature.animation_data else None
+            if layer is not None and layer != layer_before:
+                armature.animation_data.action = None
+                bpy.data.actions.remove(layer)
         if body_obj is not None:
             mesh = body_obj.data
             bpy.data.objects.remove(body_obj)

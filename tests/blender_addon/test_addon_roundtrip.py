@@ -22,9 +22,14 @@ def _import(bpy, importer, motion, **kwargs):
     return importer.import_motion(bpy.context, motion, name=kwargs.pop("name", "song seed 0"), **kwargs)
 
 
+def _take_channels(compat, obj):
+    from blender_addon.bpy_glue import takes
+
+    return compat.strip_channels(takes.active_take(obj))
+
+
 def _fcurves(compat, obj):
-    owner = compat.channel_owner(obj, obj.animation_data.action)
-    return {(fc.data_path, fc.array_index): fc for fc in owner.fcurves}
+    return {(fc.data_path, fc.array_index): fc for fc in _take_channels(compat, obj).fcurves}
 
 
 @pytest.mark.parametrize("method", ["fcurves", "visual"])
@@ -78,30 +83,47 @@ def test_each_import_is_a_new_action_and_keeps_the_old(bpy, scene, glue, random_
     first = _import(bpy, importer, random_motion(30, seed=1), name="song seed 1")
     second = _import(bpy, importer, random_motion(30, seed=2), name="song seed 2", armature=first.armature)
     assert second.armature == first.armature and not second.created_armature
+    from blender_addon.bpy_glue import takes
+
     assert first.action.name in bpy.data.actions and first.action.use_fake_user
-    assert first.armature.animation_data.action == second.action
+    assert takes.active_take(first.armature).action == second.action
+    tracks = takes.take_tracks(first.armature)
+    assert [(t.name, t.mute) for t in tracks] == [("Take: song seed 1", True), ("Take: song seed 2", False)]
+    takes.set_active_take(first.armature, "Take: song seed 1")  # switching back shows the first take again
+    assert rotation_error(exporter.export_motion(first.armature, scene).poses, random_motion(30, seed=1).poses) < 1e-5
+    takes.set_active_take(first.armature, "Take: song seed 2")
     assert rotation_error(exporter.export_motion(first.armature, scene).poses, random_motion(30, seed=2).poses) < 1e-5
 
 
 def test_edited_key_shows_up_in_export(bpy, scene, glue, random_motion, rotation_error):
+    """Keys made as usual land on the edit layer above the take: export shows them, the take is untouched."""
+    from blender_addon.bpy_glue import takes
     from blender_addon.convert.axes import blender_to_smpl_points
 
-    _, importer, exporter = glue
+    compat, importer, exporter = glue
     motion = random_motion(40)
     obj = _import(bpy, importer, motion).armature
+    take_keys = {key: np.array([tuple(p.co) for p in fc.keyframe_points]) for key, fc in _fcurves(compat, obj).items()}
     bone = obj.pose.bones["left_elbow"]
+    for frame in (6, 16):  # hold the pose on either side, as an animator does before changing frame 11
+        scene.frame_set(frame)
+        bone.keyframe_insert("rotation_quaternion", frame=frame)
     new_q = np.array([np.cos(0.6), 0.0, np.sin(0.6), 0.0])  # 1.2 rad about the bone's own Y (a forearm twist)
     scene.frame_set(11)
     bone.rotation_quaternion = new_q
     bone.keyframe_insert("rotation_quaternion", frame=11)  # what pressing I does
+    layer = takes.edit_layer_channels(obj)
+    assert obj.animation_data.action.name == "SMPL edits" and len(layer.fcurves) == 4
     out = exporter.export_motion(obj, scene)
     # In SMPL axes the twist is about the forearm's rest direction, from the elbow to the wrist.
     forearm = np.array(obj.data.bones["left_elbow"].matrix_local)[:3, 1]
     expected = blender_to_smpl_points(forearm) * 1.2
     assert rotation_error(out.poses[10, 18], expected) < 1e-5
     untouched = np.ones((40, 24), bool)
-    untouched[10, 18] = False
+    untouched[6:15, 18] = False  # frames 7-15 blend towards the new key
     assert rotation_error(out.poses[untouched], motion.poses[untouched]) < 1e-5
+    for key, fc in _fcurves(compat, obj).items():  # the generated take never changes
+        np.testing.assert_array_equal(np.array([tuple(p.co) for p in fc.keyframe_points]), take_keys[key])
 
 
 def test_keys_between_frames_are_evaluated_like_blender(bpy, scene, glue, random_motion):
@@ -116,10 +138,9 @@ def test_keys_between_frames_are_evaluated_like_blender(bpy, scene, glue, random
         for i in reversed(range(len(points))):  # back to front: removal shifts later points
             if 21 <= points[i].co[0] <= 39:
                 points.remove(points[i])
-    bone = obj.pose.bones["right_knee"]
-    for frame, angle in ((30.0, 1.0), (25.5, -0.7)):  # one key on a frame, one between frames
-        bone.rotation_quaternion = (np.cos(angle / 2), np.sin(angle / 2), 0.0, 0.0)
-        bone.keyframe_insert("rotation_quaternion", frame=frame)
+    for frame, angle in ((30.0, 1.0), (25.5, -0.7)):  # one key on a frame, one between frames (on the take)
+        for index, value in enumerate((np.cos(angle / 2), np.sin(angle / 2), 0.0, 0.0)):
+            fcurves[(path, index)].keyframe_points.insert(frame, value)
     fast = exporter.export_motion(obj, scene, "fcurves")
     visual = exporter.export_motion(obj, scene, "visual")  # Blender's own evaluation of the pose
     assert np.abs(fast.poses - visual.poses).max() < 1e-5
@@ -146,7 +167,7 @@ def test_round_trip_in_every_rotation_mode(bpy, scene, glue, random_motion, rota
     motion = random_motion(30, seed=11)
     obj = _import(bpy, importer, motion).armature
     keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rig_frames(obj))
-    owner = compat.channel_owner(obj, obj.animation_data.action)
+    owner = _take_channels(compat, obj)
     frames = 1 + np.arange(30)
     for j, name in enumerate(JOINT_NAMES):
         for fc in [fc for fc in owner.fcurves if fc.data_path == rotation_data_path(name)]:
