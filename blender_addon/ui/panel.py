@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .. import jobs, properties
-from ..bpy_glue import armature as armature_glue
+from ..bpy_glue import armature as armature_glue, takes
 
 
 def draw_status(layout, status) -> None:
@@ -72,6 +72,61 @@ class MACE_PT_dance(_DancePanel, bpy.types.Panel):
         sub = row.row(align=True)
         sub.enabled = armature is not None
         sub.operator("mace.export_motion", icon="EXPORT")
+
+
+class MACE_PT_dance_takes(_DancePanel, bpy.types.Panel):
+    bl_idname = "MACE_PT_dance_takes"
+    bl_label = "Takes"
+    bl_parent_id = "MACE_PT_dance"
+
+    @classmethod
+    def poll(cls, context):
+        return armature_glue.find_smpl_armature(context) is not None
+
+    def draw(self, context):
+        layout = self.layout
+        obj = armature_glue.find_smpl_armature(context)
+        tracks = takes.take_tracks(obj)
+        if not tracks:
+            layout.label(text="Generate or import a dance to make a take", icon="INFO")
+        live = takes.active_take(obj)
+        col = layout.column(align=True)
+        for track in reversed(tracks):  # newest first
+            is_live = live is not None and track.strips[0] == live
+            op = col.operator("mace.use_take", text=track.strips[0].action.name,
+                              icon="RADIOBUT_ON" if is_live else "RADIOBUT_OFF", depress=is_live)
+            op.track = track.name
+        layer = obj.animation_data.action if obj.animation_data else None
+        if layer is not None:
+            layout.label(text=f"Your keys go on '{layer.name}' (above the take)", icon="GREASEPENCIL")
+
+
+class MACE_PT_dance_retarget(_DancePanel, bpy.types.Panel):
+    bl_idname = "MACE_PT_dance_retarget"
+    bl_label = "Dance on Your Character"
+    bl_parent_id = "MACE_PT_dance"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = properties.settings(context)
+        split_layout(layout.column()).prop(settings, "retarget_target")
+        target = settings.retarget_target
+        row = layout.row(align=True)
+        row.enabled = target is not None
+        row.operator("mace.auto_map", icon="BONE_DATA")
+        row.operator("mace.load_bone_map", text="", icon="FILEBROWSER")
+        row.operator("mace.save_bone_map", text="", icon="FILE_TICK")
+        if target is not None and len(target.mace_bone_map):
+            box = layout.box().column(align=True)
+            for pair in target.mace_bone_map:
+                row = box.row(align=True)
+                row.label(text=pair.joint)
+                row.prop_search(pair, "bone", target.data, "bones", text="")
+        row = layout.row()
+        row.scale_y = 1.3
+        row.enabled = target is not None and armature_glue.find_smpl_armature(context) is not None
+        row.operator("mace.retarget", icon="ARMATURE_DATA")
 
 
 class MACE_PT_dance_render(_DancePanel, bpy.types.Panel):

@@ -206,3 +206,30 @@ def test_retarget_onto_a_mixamo_character_in_a_pose(bpy, scene, dancer):
     hips = _world_point(character, "mixamorig:Hips")[2]
     pelvis = _world_point(smpl, "pelvis")[2]
     assert abs(hips / pelvis - 1.15) < 0.02
+
+
+def test_operators_map_save_load_retarget_and_set_the_video_render(bpy, scene, dancer, tmp_path):
+    smpl, _ = dancer
+    character = build_mixamo_character(bpy, scene)
+    settings = scene.mace_dance
+    settings.retarget_target = character
+    bpy.context.view_layer.objects.active = smpl
+    assert bpy.ops.mace.auto_map() == {"FINISHED"}
+    rows = {pair.joint: pair.bone for pair in character.mace_bone_map}
+    assert len(rows) == 24 and rows["left_knee"] == "mixamorig:LeftLeg" and rows["left_hand"] == ""
+    path = tmp_path / "mixamo.json"
+    assert bpy.ops.mace.save_bone_map(filepath=str(path)) == {"FINISHED"}
+    for pair in character.mace_bone_map:  # the user fixes a row by hand, then reloads the saved map
+        if pair.joint == "left_knee":
+            pair.bone = "mixamorig:LeftFoot"
+    assert bpy.ops.mace.load_bone_map(filepath=str(path)) == {"FINISHED"}
+    assert {pair.joint: pair.bone for pair in character.mace_bone_map} == rows
+    (tmp_path / "bad.json").write_text('{"format": "mace-dance bone map", "bones": {"pelvis": "Nope"}}')
+    with pytest.raises(RuntimeError, match="bones it lacks"):
+        bpy.ops.mace.load_bone_map(filepath=str(tmp_path / "bad.json"))
+
+    assert bpy.ops.mace.retarget() == {"FINISHED"}
+    assert character.animation_data.action.name == "steps on Character"
+    render = scene.render
+    assert render.image_settings.file_format == "FFMPEG" and render.ffmpeg.audio_codec == "AAC"
+    assert render.ffmpeg.codec == "H264"
