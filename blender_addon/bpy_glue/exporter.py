@@ -41,8 +41,7 @@ def _plain_take(obj):
     live = [track for track in anim.nla_tracks if not track.mute and len(track.strips)]
     if len(live) != 1 or len(live[0].strips) != 1:
         return None
-    plain = (strip.blend_type == "REPLACE" and not strip.mute and strip.influence == 1.0
-             and not strip.use_animated_influence and not strip.use_animated_time and strip.scale == 1.0
+    plain = (strip.blend_type == "REPLACE" and not strip.mute and not strip.use_animated_influence and not strip.use_animated_time and strip.scale == 1.0
              and strip.repeat == 1.0 and strip.frame_start == strip.action_frame_start
              and not getattr(strip, "use_reverse", False))  # fmt: skip
     return strip if plain else None

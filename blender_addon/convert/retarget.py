@@ -262,7 +262,13 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
         else:
             heads[:, b] = rest_head[b]
 
-    for b in range(len(rig.names)):
+    # Only the mapped bones and the chains above them matter (a Rigify metarig has ~140 more bones).
+    needed = set()
+    for b in joint_of:
+        while b >= 0 and b not in needed:
+            needed.add(b)
+            b = rig.parents[b]
+    for b in sorted(needed):
         place(b)
 
     if lock_feet and has_legs:
@@ -292,8 +298,8 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
             # Everything below the knee keeps its world rotation; recompute heads down the leg.
             heads[:, knee_b], heads[:, ankle_b] = knee, ankle
             below = {ankle_b}
-            for b in range(ankle_b + 1, len(rig.names)):
-                if rig.parents[b] in below:
+            for b in sorted(needed):
+                if b > ankle_b and rig.parents[b] in below:
                     below.add(b)
                     if b not in joint_of:
                         orient[:, b] = orient[:, rig.parents[b]] @ rest_rot[rig.parents[b]].T @ rest_rot[b]
@@ -301,17 +307,17 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
                     heads[:, b] = heads[:, rig.parents[b]] + orient[:, rig.parents[b]] @ offset
 
     # Pose-bone channels: basis = rest_b^-1 rest_p pose_p^-1 pose_b (rotation), plus the hips' location.
-    bones = np.array(sorted(joint_of))
-    quats = np.empty((frames, len(bones), 4))
     from .._shared import rotations as shared_rotations
 
+    bones = np.array(sorted(joint_of))
+    basis = np.empty((frames, len(bones), 3, 3))
     for i, b in enumerate(bones):
         parent = rig.parents[b]
         if parent >= 0:
-            basis = rest_rot[b].T @ rest_rot[parent] @ np.swapaxes(orient[:, parent], -1, -2) @ orient[:, b]
+            basis[:, i] = rest_rot[b].T @ rest_rot[parent] @ np.swapaxes(orient[:, parent], -1, -2) @ orient[:, b]
         else:
-            basis = rest_rot[b].T @ orient[:, b]
-        quats[:, i] = shared_rotations.make_quaternions_continuous(shared_rotations.matrix_to_quaternion(basis))
+            basis[:, i] = rest_rot[b].T @ orient[:, b]
+    quats = shared_rotations.make_quaternions_continuous(shared_rotations.matrix_to_quaternion(basis))
     parent = rig.parents[hips]
     if parent >= 0:  # the hips' head in its parent's posed frame, relative to where it rests
         offset = np.einsum("tji,tj->ti", orient[:, parent], heads[:, hips] - heads[:, parent])
