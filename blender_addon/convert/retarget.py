@@ -9,7 +9,8 @@ user can fix the result and save it.
 numbers. Each mapped bone gets, per frame, the world rotation of its SMPL segment applied on top of the
 smallest rotation that lays the bone's rest direction onto the SMPL rest direction: the bone then points
 exactly where the SMPL segment points, whatever its rest pose, roll or length. The hips follow the SMPL pelvis
-scaled by the ratio of leg lengths (so the feet reach the floor), and wherever the dance plants a foot the leg
+scaled by the ratio of leg lengths (so the feet reach the floor; the path starts where the character
+stands), and wherever the dance plants a foot the leg
 is solved (two-bone IK) so that the target's ankle stays put: the feet do not slide more than the source's.
 """
 
@@ -231,7 +232,11 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
     index_map = {joint: bone_of[J[joint]] for joint in mapping}
     has_legs = all(f"{s}_{j}" in mapping for s in ("left", "right") for j in ("hip", "knee", "ankle"))
     scale = leg_length(rig, index_map) / smpl_leg if has_legs else float(world_scale.mean())
-    positions = (np.c_[scale * source.positions.reshape(-1, 3), np.ones(frames * 24)] @ inverse_world.T)[:, :3]
+    # The character dances where it stands: the path is taken relative to the SMPL rest pelvis, on the floor.
+    hips_rest_world = (rig.world @ np.r_[rig.rest[bone_of[J["pelvis"]], :3, 3], 1.0])[:3]
+    shift = np.r_[hips_rest_world[:2] - scale * source.rest_positions[J["pelvis"], :2], 0.0]
+    world_positions = scale * source.positions.reshape(-1, 3) + shift
+    positions = (np.c_[world_positions, np.ones(frames * 24)] @ inverse_world.T)[:, :3]
     positions = positions.reshape(frames, 24, 3)
     rotations = object_rot.T @ source.rotations @ object_rot
     rest_dirs = source.rest_directions @ object_rot  # = object_rot.T @ d
