@@ -134,10 +134,11 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
         return not jobs.SESSION.busy and context.active_object is not None
 
     def execute(self, context):
-        from .._shared import keep as shared_keep, protocol
-
         obj = context.active_object
         try:
+            common.require_dependencies()
+            from .._shared import keep as shared_keep, protocol
+
             args = _generate_arguments(context)
             audio = common.read_bytes(args["music"])
             armature_glue.check_smpl_armature(obj)

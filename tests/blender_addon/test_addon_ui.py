@@ -110,6 +110,11 @@ def test_panels_draw_idle_busy_and_error(bpy, scene):
     log = draw(bpy, ui.MACE_PT_dance, bpy.context)
     assert ("label", "no backend answered") in log and ("label", "start one with mace-dance serve") in log
 
+    status.error = "no backend answered at tcp://127.0.0.1:7557 within 3 s (job generate_motion 7ac947a6 was running)"
+    log = draw(bpy, ui.MACE_PT_dance, bpy.context)
+    lines = [text for kind, text in log if kind == "label" and text and text not in (status.hint, status.message)]
+    assert len(lines) >= 2 and " ".join(lines) == status.error  # wrapped at the sidebar's width, never cut
+
     for panel in (ui.MACE_PT_dance_render, ui.MACE_PT_dance_backend, ui.MACE_PT_dance_retarget):
         assert draw(bpy, panel, bpy.context)
 
