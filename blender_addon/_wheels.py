@@ -33,6 +33,17 @@ def _matches(name: str, markers: tuple[str, ...]) -> bool:
     return all(marker in name for marker in markers)
 
 
+def python_tag_fits(name: str, tag: str) -> bool:
+    """True when wheel ``name`` serves CPython ``tag`` (``cp312``): built for it, or abi3 for an older one."""
+    parts = name[:-4].split("-")
+    if len(parts) < 5:
+        return False
+    python, abi = parts[-3], parts[-2]
+    if abi == "abi3":
+        return python.startswith("cp3") and python[3:].isdigit() and int(python[3:]) <= int(tag[3:])
+    return python == tag and abi == tag
+
+
 def _missing() -> list[str]:
     return [dist for module, dist in REQUIRED.items() if importlib.util.find_spec(module) is None]
 
@@ -53,7 +64,7 @@ def ensure_wheels(addon_dir: str) -> list[str]:
     added = []
     for dist in missing:
         for name in sorted(os.listdir(wheels_dir)):
-            if name.startswith(f"{dist}-") and f"-{tag}-" in name and _matches(name, markers):
+            if name.startswith(f"{dist}-") and python_tag_fits(name, tag) and _matches(name, markers):
                 with zipfile.ZipFile(os.path.join(wheels_dir, name)) as wheel:
                     wheel.extractall(target)
                 added.append(name)
@@ -62,3 +73,16 @@ def ensure_wheels(addon_dir: str) -> list[str]:
         sys.path.insert(0, target)
     importlib.invalidate_caches()
     return added
+
+
+def missing_dependencies() -> list[str]:
+    """Distributions (pyzmq, msgpack) this Blender's Python cannot import: the add-on cannot talk to a backend."""
+    return _missing()
+
+
+def missing_dependencies_message(missing: list[str]) -> tuple[str, str]:
+    """(what is wrong, how to fix it) for a Python without the add-on's wheels."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (f"missing Python packages: {', '.join(missing)} (this Blender runs Python {version})",
+            "install the add-on zip made by scripts/build_addon.py (it carries wheels for Python 3.11-3.13), or "
+            f"run: {sys.executable} -m pip install {' '.join(missing)}")

@@ -30,22 +30,27 @@ def assign_action(obj: bpy.types.Object, action: bpy.types.Action) -> None:
             anim.action_slot = slot
 
 
-def channel_owner(obj: bpy.types.Object, action: bpy.types.Action, ensure: bool = False):
-    """The collection that holds ``obj``'s F-curves and groups in ``action``, or None if there is none yet.
+def ensure_slot(action: bpy.types.Action, obj: bpy.types.Object):
+    """The slot of ``action`` that animates ``obj`` (4.4+; created if the action has none), or None (4.2/4.3)."""
+    if not has_slotted_actions():
+        return None
+    for slot in action.slots:
+        if slot.target_id_type == "OBJECT":
+            return slot
+    return action.slots.new(id_type="OBJECT", name=obj.name)
 
-    5.0: ``anim_utils.action_ensure_channelbag_for_slot``; 4.4/4.5: ``strip.channelbag(slot, ensure=True)``
-    on the first keyframe strip (``action.fcurves`` there is only a legacy proxy, gone in 5.0);
-    4.2/4.3: the action itself. The result has ``.fcurves`` and ``.groups`` in every version.
+
+def action_channels(action: bpy.types.Action, slot, ensure: bool = False):
+    """The collection holding the F-curves and groups of ``action`` for ``slot`` (None if there is none yet).
+
+    5.0: ``anim_utils.action_ensure_channelbag_for_slot``; 4.4/4.5: ``strip.channelbag(slot, ensure=True)`` on
+    the first keyframe strip (``action.fcurves`` there is only a legacy proxy, gone in 5.0); 4.2/4.3: the
+    action itself. The result has ``.fcurves`` and ``.groups`` in every version.
     """
     if not has_slotted_actions():
         return action
-    anim = obj.animation_data
-    slot = anim.action_slot if anim is not None and anim.action == action else None
     if slot is None:
-        if not ensure:
-            return None
-        assign_action(obj, action)
-        slot = obj.animation_data.action_slot
+        return None
     if ensure and hasattr(anim_utils, "action_ensure_channelbag_for_slot"):
         return anim_utils.action_ensure_channelbag_for_slot(action, slot)
     if not ensure and hasattr(anim_utils, "action_get_channelbag_for_slot"):
@@ -60,6 +65,34 @@ def channel_owner(obj: bpy.types.Object, action: bpy.types.Action, ensure: bool 
     layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
     strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
     return strip.channelbag(slot, ensure=True)
+
+
+def channel_owner(obj: bpy.types.Object, action: bpy.types.Action, ensure: bool = False):
+    """:func:`action_channels` of ``obj``'s active ``action`` (assigning it, and its slot, when ``ensure``)."""
+    if not has_slotted_actions():
+        return action
+    anim = obj.animation_data
+    slot = anim.action_slot if anim is not None and anim.action == action else None
+    if slot is None:
+        if not ensure:
+            return None
+        assign_action(obj, action)
+        slot = obj.animation_data.action_slot
+    return action_channels(action, slot, ensure)
+
+
+def new_take_strip(track: bpy.types.NlaTrack, action: bpy.types.Action, frame_start: int, slot) -> bpy.types.NlaStrip:
+    """An NLA strip playing ``action`` (through ``slot`` on 4.4+, where strips pick a slot too)."""
+    strip = track.strips.new(action.name, int(frame_start), action)
+    if slot is not None and "action_slot" in strip.bl_rna.properties and strip.action_slot != slot:
+        strip.action_slot = slot
+    return strip
+
+
+def strip_channels(strip: bpy.types.NlaStrip):
+    """:func:`action_channels` of the action an NLA strip plays."""
+    slot = getattr(strip, "action_slot", None)
+    return action_channels(strip.action, slot)
 
 
 def new_fcurve(owner, data_path: str, index: int, group) -> bpy.types.FCurve:

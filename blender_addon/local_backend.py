@@ -6,6 +6,7 @@ No bpy here: the process is plain ``subprocess`` and may be started from a worke
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shlex
 import shutil
@@ -38,8 +39,13 @@ def launch_command(settings: LaunchSettings) -> list[str]:
         argv = [settings.python, "-m", "backend.cli", "serve"]
     elif shutil.which("mace-dance"):
         argv = [shutil.which("mace-dance"), "serve"]
-    else:
+    elif importlib.util.find_spec("backend") is not None:  # a development checkout on Blender's path
         argv = [sys.executable, "-m", "backend.cli", "serve"]
+    else:
+        raise errors.BackendUnavailableError(
+            "no backend to start: `mace-dance` is not on PATH and Blender's own Python does not have MACE-Dance "
+            "Studio", hint="in the add-on preferences set 'Backend Python' to the python of the environment where "
+            "MACE-Dance Studio is installed (or 'Backend command'), or start `mace-dance serve` yourself")
     if "--address" not in argv:
         argv += ["--address", settings.address]
     return argv

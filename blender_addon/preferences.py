@@ -67,15 +67,19 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "smpl_model_path")
 
 
-def rest_skeleton(context, betas):
-    """The rest skeleton for a new armature: from the SMPL model in the preferences (shaped by ``betas``)
-    when one is set, else None (the built-in skeleton)."""
-    from ._shared import skeleton
+def rest_body(context, betas) -> dict:
+    """Keyword arguments for ``importer.import_motion`` describing a new armature's body: with an SMPL model
+    in the preferences, ``skeleton`` (its joints for ``betas``) and ``smpl_model`` (its arrays, for the mesh;
+    only when the file has faces and skin weights); else nothing (the built-in skeleton and low-poly body)."""
+    from ._shared import skeleton, smpl_model
 
     prefs = get(context)
     if prefs is None or not prefs.smpl_model_path:
-        return None
-    return skeleton.Skeleton.from_smpl_model(bpy.path.abspath(prefs.smpl_model_path), betas)
+        return {}
+    model = smpl_model.load_smpl_model_arrays(bpy.path.abspath(prefs.smpl_model_path))
+    rest = skeleton.Skeleton.from_joint_positions(skeleton.regress_rest_joints(model, betas))
+    has_mesh = "f" in model and "weights" in model
+    return {"skeleton": rest, "smpl_model": model if has_mesh else None}
 
 
 def get(context) -> "MACE_AddonPreferences | None":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from ._shared import audio_formats, genres
 
@@ -27,6 +27,17 @@ class MACE_PG_settings(bpy.types.PropertyGroup):
     height: IntProperty(name="Height", default=512, min=64, max=4096, step=16)
     save_pose_video: BoolProperty(name="Save Pose Video", default=True,
                                   description="Also save the skeleton video the renderer followed, as <output>_pose.mp4")
+    retarget_source: PointerProperty(name="Dancer", type=bpy.types.Object, poll=lambda self, obj: obj.type == "ARMATURE",
+                                     description="The SMPL armature whose dance is transferred (default: the active one)")
+    retarget_target: PointerProperty(name="Target", type=bpy.types.Object, poll=lambda self, obj: obj.type == "ARMATURE",
+                                     description="Your character's armature, which receives the dance as a new action")
+
+
+class MACE_PG_bone_pair(bpy.types.PropertyGroup):
+    """One row of a target armature's bone map: which of its bones follows an SMPL joint."""
+
+    joint: StringProperty(name="SMPL joint")
+    bone: StringProperty(name="Bone", description="The bone that follows this SMPL joint (empty: none)")
 
 
 class MACE_PG_status(bpy.types.PropertyGroup):
@@ -64,9 +75,11 @@ def update_status(fields: dict) -> None:
 
 def register_properties() -> None:
     bpy.types.Scene.mace_dance = PointerProperty(type=MACE_PG_settings)
+    bpy.types.Object.mace_bone_map = CollectionProperty(type=MACE_PG_bone_pair)
     bpy.types.WindowManager.mace_dance_status = PointerProperty(type=MACE_PG_status)
 
 
 def unregister_properties() -> None:
     del bpy.types.WindowManager.mace_dance_status
+    del bpy.types.Object.mace_bone_map
     del bpy.types.Scene.mace_dance

@@ -8,6 +8,7 @@ from . import jobs, operators, preferences, properties, ui
 
 CLASSES = (
     preferences.MACE_AddonPreferences,
+    properties.MACE_PG_bone_pair,
     properties.MACE_PG_settings,
     properties.MACE_PG_status,
     *operators.CLASSES,

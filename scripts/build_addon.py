@@ -5,7 +5,9 @@
     python scripts/build_addon.py --wheels-dir DIR     # reuse wheels already downloaded into DIR
 
 The extension zip holds the add-on at its root, ``shared/`` as a sub-package, ``wheels/`` with the
-pyzmq and msgpack wheels for Linux x64, Windows x64 and macOS (x64 + arm64), and a manifest whose
+pyzmq and msgpack wheels for Linux x64, Windows x64 and macOS (x64 + arm64) and for every Python a Blender
+runs (3.11 in Blender's own 4.2-5.0 builds; 3.12 and 3.13 in Linux distributions' Blender packages, which use
+the system Python -- pyzmq's abi3 wheel serves both), and a manifest whose
 ``wheels`` list names exactly those files; Blender installs them, so nothing runs pip on the animator's
 machine. Wheels are fetched once with ``pip download --only-binary`` and cached in ``build/wheels``.
 
@@ -29,9 +31,9 @@ ADDON_DIR = ROOT / "blender_addon"
 SHARED_DIR = ROOT / "shared"
 PACKAGE_ID = "mace_dance"
 
-#: Wheels Blender 4.2-5.0 (CPython 3.11) need, per platform tag given to ``pip download``.
+#: Wheels the add-on needs, per platform tag given to ``pip download``, for each Python a Blender may run.
 REQUIREMENTS = ("pyzmq==27.3.0", "msgpack==1.1.2")
-PYTHON_VERSION = "3.11"
+PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 PLATFORMS = ("manylinux_2_28_x86_64", "win_amd64", "macosx_11_0_arm64", "macosx_10_15_x86_64")
 EXCLUDED_PARTS = {"__pycache__", ".pytest_cache"}
 
@@ -50,25 +52,45 @@ def addon_version() -> str:
 def download_wheels(wheels_dir: Path) -> None:
     """``pip download`` every required wheel for every platform into ``wheels_dir`` (skips what is there)."""
     wheels_dir.mkdir(parents=True, exist_ok=True)
-    for platform in PLATFORMS:
-        cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps", "--quiet",
-               "--python-version", PYTHON_VERSION, "--implementation", "cp", "--abi", "cp311",
-               "--platform", platform, "--dest", str(wheels_dir), *REQUIREMENTS]
-        subprocess.run(cmd, check=True)
+    for python in PYTHON_VERSIONS:
+        tag = "cp" + python.replace(".", "")
+        for platform in PLATFORMS:
+            if all(_find(wheels_dir, requirement, tag, platform) for requirement in REQUIREMENTS):
+                continue
+            cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps", "--quiet",
+                   "--python-version", python, "--implementation", "cp", "--abi", tag, "--abi", "abi3",
+                   "--platform", platform, "--dest", str(wheels_dir), *REQUIREMENTS]
+            subprocess.run(cmd, check=True)
+
+
+def python_tag_fits(wheel_name: str, tag: str) -> bool:
+    """True when a wheel serves CPython ``tag`` (``cp312``): built for it, or an abi3 wheel for an older one."""
+    parts = wheel_name[:-4].split("-")
+    python, abi = parts[-3], parts[-2]
+    if abi == "abi3":
+        return python.startswith("cp3") and int(python[3:]) <= int(tag[3:])
+    return python == tag and abi == tag
+
+
+def _find(wheels_dir: Path, requirement: str, tag: str, platform: str) -> list[Path]:
+    name, version = requirement.split("==")
+    return [w for w in sorted(wheels_dir.glob(f"{name}-{version}-*.whl"))
+            if python_tag_fits(w.name, tag) and _covers(w.name, platform)]
 
 
 def select_wheels(wheels_dir: Path) -> list[Path]:
-    """The wheels of ``REQUIREMENTS`` for CPython 3.11 found in ``wheels_dir``; every platform must be covered."""
-    wheels = []
+    """The wheels of ``REQUIREMENTS`` in ``wheels_dir`` for every Python of ``PYTHON_VERSIONS`` and every
+    platform (each must be covered)."""
+    wheels: list[Path] = []
     for requirement in REQUIREMENTS:
-        name, version = requirement.split("==")
-        found = sorted(wheels_dir.glob(f"{name}-{version}-cp311-*.whl"))
-        covered = {p for p in PLATFORMS if any(_covers(w.name, p) for w in found)}
-        missing = set(PLATFORMS) - covered
-        if missing:
-            raise SystemExit(f"{wheels_dir} lacks {requirement} wheels for {sorted(missing)}; "
-                             "run without --wheels-dir (or with --download) to fetch them")
-        wheels.extend(found)
+        for python in PYTHON_VERSIONS:
+            tag = "cp" + python.replace(".", "")
+            missing = [p for p in PLATFORMS if not _find(wheels_dir, requirement, tag, p)]
+            if missing:
+                raise SystemExit(f"{wheels_dir} lacks {requirement} wheels for Python {python} on {missing}; "
+                                 "run without --wheels-dir (or with --download) to fetch them")
+            for platform in PLATFORMS:
+                wheels.extend(w for w in _find(wheels_dir, requirement, tag, platform) if w not in wheels)
     return wheels
 
 

@@ -49,6 +49,7 @@ import msgpack
 import numpy as np
 
 from .errors import InvalidInputError, MaceError, ProtocolError, TooLargeError, VersionMismatchError
+from .keep import NUM_COLUMNS as NUM_KEEP_COLUMNS, KeepMask
 from .motion import Motion
 
 # 2: clients send `heartbeat` while they have live jobs (a silent client's jobs are cancelled).
@@ -418,54 +419,32 @@ def motion_from_wire(obj: Any, field: str = "motion", *, max_frames: int = MAX_F
 
 @dataclass
 class KeepSpec:
-    """What to keep when regenerating: the rest of ``motion`` is generated anew (inpainting).
-
-    motion: the edited Motion (T frames). frame_mask: (T,) bool, True = frame kept (None = all frames).
-    joint_mask: (24,) bool, True = joint kept on the kept frames (None = all joints).
-    keep_root: keep the root translation and orientation on the kept frames.
-    """
+    """What to keep when regenerating: ``mask`` (a ``shared.keep.KeepMask``, frames x joints + root
+    translation) marks the cells of ``motion`` kept exactly; every other cell is generated anew (inpainting).
+    On the wire: ``{"motion": motion, "cells": array (T, 25) bool}``."""
 
     motion: Motion
-    frame_mask: np.ndarray | None = None
-    joint_mask: np.ndarray | None = None
-    keep_root: bool = True
+    mask: KeepMask
 
     def __post_init__(self) -> None:
         if not isinstance(self.motion, Motion):
             raise InvalidInputError(f"KeepSpec.motion must be a Motion, got {type(self.motion).__name__}", None)
-        self.frame_mask = _bool_mask(self.frame_mask, (self.motion.num_frames,), "keep.frame_mask")
-        self.joint_mask = _bool_mask(self.joint_mask, (24,), "keep.joint_mask")
-        self.keep_root = bool(self.keep_root)
+        if not isinstance(self.mask, KeepMask):
+            raise InvalidInputError(f"KeepSpec.mask must be a KeepMask, got {type(self.mask).__name__}", None)
+        if self.mask.num_frames != self.motion.num_frames:
+            raise InvalidInputError(f"`keep.cells` must have shape ({self.motion.num_frames}, {NUM_KEEP_COLUMNS}) "
+                                    f"(one row per frame), got {self.mask.cells.shape}", None)
 
     def to_wire(self) -> dict:
-        return {
-            "motion": motion_to_wire(self.motion),
-            "frame_mask": None if self.frame_mask is None else encode_array(self.frame_mask),
-            "joint_mask": None if self.joint_mask is None else encode_array(self.joint_mask),
-            "keep_root": self.keep_root,
-        }
+        return {"motion": motion_to_wire(self.motion), "cells": encode_array(self.mask.cells)}
 
     @classmethod
     def from_wire(cls, obj: Any, field: str = "keep", *, max_frames: int = MAX_FRAMES) -> "KeepSpec":
         if not isinstance(obj, dict):
             raise InvalidInputError(f"`{field}` must be a map, got {type(obj).__name__}", None)
-        masks = {}
-        for name in ("frame_mask", "joint_mask"):
-            raw = obj.get(name)
-            masks[name] = None if raw is None else decode_array(raw, f"{field}.{name}")
-        return cls(
-            motion=motion_from_wire(get_field(obj, "motion", dict), f"{field}.motion", max_frames=max_frames),
-            keep_root=get_field(obj, "keep_root", bool, True),
-            **masks,
-        )
-
-
-def _bool_mask(mask: Any, shape: tuple[int, ...], field: str) -> np.ndarray | None:
-    if mask is None:
-        return None
-    mask = np.asarray(mask)
-    if mask.dtype != np.bool_:
-        raise InvalidInputError(f"`{field}` must be a bool array, got dtype {mask.dtype}", None)
-    if mask.shape != shape:
-        raise InvalidInputError(f"`{field}` must have shape {shape}, got {mask.shape}", None)
-    return mask.copy()
+        motion = motion_from_wire(get_field(obj, "motion", dict), f"{field}.motion", max_frames=max_frames)
+        cells = decode_array(get_field(obj, "cells", dict), f"{field}.cells")
+        if cells.dtype != np.bool_ or cells.shape != (motion.num_frames, NUM_KEEP_COLUMNS):
+            raise InvalidInputError(f"`{field}.cells` must be a ({motion.num_frames}, {NUM_KEEP_COLUMNS}) bool array, "
+                                    f"got {cells.dtype} {cells.shape}", None)
+        return cls(motion=motion, mask=KeepMask(cells))

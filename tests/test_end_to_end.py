@@ -90,8 +90,10 @@ def test_music_to_edited_dance_video_through_blender(bpy, scene, prefs, backend,
     from mathutils import Quaternion
 
     from blender_addon.bpy_glue import exporter
+    from blender_addon.bpy_glue.armature import rig_frames
+    from blender_addon.convert.rig import joint_frames
     from shared.motion_io import load_motion
-    from shared.rotations import quaternion_to_axis_angle
+    from shared.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
     from shared.skeleton import JOINT_NAMES
 
     process, address = backend
@@ -112,12 +114,18 @@ def test_music_to_edited_dance_video_through_blender(bpy, scene, prefs, backend,
     unedited = render(bpy, settings, tmp_path / "unedited.mp4")
     edit_index = generated.num_frames // 2
     edit_frame = scene.frame_start + edit_index
-    scene.frame_set(edit_frame)
     bone = armature.pose.bones[EDITED_BONE]
     bone.rotation_mode = "QUATERNION"
-    bent = Quaternion(visible_edit(generated, edit_index))  # (w, x, y, z): bone axes are SMPL's
-    bone.rotation_quaternion = bent
-    assert bone.keyframe_insert("rotation_quaternion", frame=edit_frame)
+    for hold in (edit_frame - 1, edit_frame + 1):  # key the pose either side first, so only this frame changes
+        scene.frame_set(hold)
+        assert bone.keyframe_insert("rotation_quaternion", frame=hold)
+    scene.frame_set(edit_frame)
+    bent = visible_edit(generated, edit_index)  # (w, x, y, z) in SMPL axes
+    # The bone's own axes are its rest frame C (in SMPL axes): the same turn about the axis C^T a.
+    conj = joint_frames(rig_frames(armature))[JOINT_NAMES.index(EDITED_BONE)]
+    angle_axis = quaternion_to_axis_angle(np.asarray(bent))
+    bone.rotation_quaternion = Quaternion(axis_angle_to_quaternion(conj.T @ angle_axis))
+    assert bone.keyframe_insert("rotation_quaternion", frame=edit_frame)  # lands on the edit layer
 
     # 3. Export: the edited key is in the motion, every other frame is as generated.
     assert bpy.ops.mace.export_motion(filepath=str(tmp_path / "edited.npz")) == {"FINISHED"}

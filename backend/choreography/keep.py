@@ -1,7 +1,7 @@
 """Regenerate a selection: keep the animator's locked keys exactly and blend the new dance into them.
 
-A :class:`shared.protocol.KeepSpec` says which frames and joints (and whether the root) to keep. Kept
-values are copied unchanged. Every free stretch of a channel is the freshly planned dance plus an offset
+A :class:`shared.protocol.KeepSpec` carries the :class:`shared.keep.KeepMask` of kept cells (frames x
+joint rotations + root translation). Kept values are copied unchanged. Every free stretch of a channel is the freshly planned dance plus an offset
 that, at each kept neighbour, equals the kept value *and* the kept motion's velocity there, then fades to
 zero (smoothstep, half a second): the seam has no position jump and no velocity pop.
 """
@@ -85,35 +85,16 @@ def blend_rotations(new: np.ndarray, old: np.ndarray, kept: np.ndarray) -> np.nd
 
 
 def apply_keep(new: Motion, keep) -> Motion:
-    """Merge a freshly planned dance with the kept parts of ``keep.motion`` (a ``shared.protocol.KeepSpec``).
-
-    Kept: joint j ≥ 1 on frame t when ``frame_mask[t] and joint_mask[j]``; the root orientation and
-    translation on kept frames when ``keep_root`` (or, for the orientation, when ``joint_mask[0]``).
-    """
-    old = keep.motion
-    num_frames = old.num_frames
-    frame_mask = np.ones(num_frames, bool) if keep.frame_mask is None else np.asarray(keep.frame_mask, bool)
-    joint_mask = np.ones(24, bool) if keep.joint_mask is None else np.asarray(keep.joint_mask, bool)
-    new = _fit_length(new, num_frames)
-
-    poses = np.empty((num_frames, 24, 3))
-    for j in range(24):
-        joint_kept = joint_mask[j] or (j == 0 and keep.keep_root)
-        kept = frame_mask & joint_kept
-        poses[:, j] = blend_rotations(new.poses[:, j], old.poses[:, j], kept)
-        poses[kept, j] = old.poses[kept, j]  # bit-exact, not through quaternions
-    root_kept = frame_mask & bool(keep.keep_root)
-    trans = blend_vectors(new.trans, old.trans, root_kept)
-    trans[root_kept] = old.trans[root_kept]
-
-    contacts = new.contacts
-    if old.contacts is not None and contacts is not None:
-        contacts = np.where(frame_mask[:, None], old.contacts, contacts)
-    metadata = {**new.metadata, "regenerated_frames": int((~frame_mask).sum())}
-    return Motion(
-        poses=poses.astype(np.float32), trans=trans.astype(np.float32), fps=old.fps, betas=old.betas,
-        gender=old.gender, contacts=contacts, metadata=metadata,
-    )  # fmt: skip
+    """Merge a freshly planned dance with the kept cells of ``keep.motion`` (a ``shared.protocol.KeepSpec``):
+    each joint's rotation channel and the translation are blended into their kept cells, which end exact."""
+    old, mask = keep.motion, keep.mask
+    new = _fit_length(new, old.num_frames)
+    poses = np.stack([blend_rotations(new.poses[:, j], old.poses[:, j], mask.joints[:, j]) for j in range(24)], axis=1)
+    trans = blend_vectors(new.trans, old.trans, mask.translation)
+    blended = Motion(poses=poses.astype(np.float32), trans=trans.astype(np.float32), fps=old.fps, betas=old.betas,
+                     gender=old.gender, contacts=new.contacts,
+                     metadata={**new.metadata, "regenerated_frames": int((~mask.frames_fully_kept).sum())})
+    return mask.merge(old, blended)  # kept cells bit-exact, not through quaternions
 
 
 def _fit_length(motion: Motion, num_frames: int) -> Motion:

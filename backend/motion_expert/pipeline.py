@@ -322,48 +322,29 @@ def seam_velocity_jumps(motion: Motion) -> tuple[float, float]:
 
 
 def keep_mask(keep, num_frames: int, motion_dim: int = 151) -> np.ndarray:
-    """(T, 151) bool: the channels a ``KeepSpec`` locks (kept joints' 6D and, with ``keep_root``, the root
-    position and orientation, on kept frames). Contacts are never locked."""
-    frames = np.ones(num_frames, dtype=bool) if keep.frame_mask is None else np.asarray(keep.frame_mask, dtype=bool)
-    joints = np.ones(NUM_JOINTS, dtype=bool) if keep.joint_mask is None else np.asarray(keep.joint_mask, dtype=bool).copy()
-    channels = np.zeros(motion_dim, dtype=bool)
-    if keep.keep_root:
-        joints[0] = True
-        channels[ROOT_POSITION_SLICE] = True
-    for joint in np.flatnonzero(joints):
-        channels[joint_channels(int(joint))] = True
-    channels[:NUM_CONTACTS] = False
-    return frames[:, None] & channels[None, :]
+    """(T, 151) bool: the feature channels a ``KeepSpec``'s cell mask locks (a kept joint's 6D rotation, the
+    kept root translation). Contacts are never locked."""
+    cells = keep.mask
+    if cells.num_frames != num_frames:
+        raise InvalidInputError(f"keep mask has {cells.num_frames} frames, the music gives {num_frames}")
+    mask = np.zeros((num_frames, motion_dim), dtype=bool)
+    mask[:, ROOT_POSITION_SLICE] = cells.translation[:, None]
+    for joint in range(NUM_JOINTS):
+        mask[:, joint_channels(joint)] = cells.joints[:, joint : joint + 1]
+    mask[:, :NUM_CONTACTS] = False
+    return mask
 
 
 def paste_kept(motion: Motion, keep) -> Motion:
-    """Copy the locked rotations/translations of ``keep.motion`` into ``motion`` exactly (same frame count)."""
-    source = keep.motion
-    if source.num_frames != motion.num_frames:
-        raise InvalidInputError(f"kept motion has {source.num_frames} frames, the result {motion.num_frames}")
-    frames = np.ones(motion.num_frames, dtype=bool) if keep.frame_mask is None else np.asarray(keep.frame_mask)
-    joints = np.ones(NUM_JOINTS, dtype=bool) if keep.joint_mask is None else np.asarray(keep.joint_mask).copy()
-    if keep.keep_root:
-        joints[0] = True
-    poses, trans = motion.poses.copy(), motion.trans.copy()
-    rows = np.flatnonzero(frames)
-    poses[np.ix_(rows, np.flatnonzero(joints))] = source.poses[np.ix_(rows, np.flatnonzero(joints))]
-    if keep.keep_root:
-        trans[rows] = source.trans[rows]
-    return Motion(poses=poses, trans=trans, fps=motion.fps, betas=source.betas, gender=source.gender,
-                  contacts=motion.contacts, metadata=dict(motion.metadata))  # fmt: skip
+    """Copy the kept cells of ``keep.motion`` into ``motion`` exactly (same frame count)."""
+    return keep.mask.merge(keep.motion, motion)
 
 
 def keep_at_fps(keep, fps: float):
-    """``keep`` with its motion and frame mask resampled to ``fps`` (nearest frame for the mask)."""
+    """``keep`` with its motion and cell mask resampled to ``fps`` (nearest frame for the mask)."""
     if keep is None or abs(keep.motion.fps - fps) < 1e-6:
         return keep
     from shared.protocol import KeepSpec
 
     motion = keep.motion.resample(fps)
-    frame_mask = None
-    if keep.frame_mask is not None:
-        source = np.minimum(np.round(np.arange(motion.num_frames) * keep.motion.fps / fps).astype(int),
-                            keep.motion.num_frames - 1)  # fmt: skip
-        frame_mask = np.asarray(keep.frame_mask, dtype=bool)[source]
-    return KeepSpec(motion=motion, frame_mask=frame_mask, joint_mask=keep.joint_mask, keep_root=keep.keep_root)
+    return KeepSpec(motion=motion, mask=keep.mask.resample(motion.num_frames, keep.motion.fps, fps))

@@ -1,7 +1,7 @@
-"""Build the SMPL armature and recognise one.
+"""Build the dancer's rig (and its body mesh) and recognise one.
 
-Every bone rests with the same orientation (head at the joint, tail straight up +Z, roll 0), so the
-bone-local frame equals the SMPL frame (see ``blender_addon.convert``).
+The layout is :mod:`blender_addon.convert.rig`; this module only puts it into Blender and reads back the
+rest frames the rotation conversion needs.
 """
 
 from __future__ import annotations
@@ -9,78 +9,112 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .._shared import errors, skeleton as smpl_skeleton
-from ..convert.axes import BONE_REST_MATRIX
-from ..convert.smpl_to_armature import ArmatureRest
+from .._shared import errors
+from ..convert import body_mesh, rig
 
-#: Custom property marking an armature built by this add-on, and the shape it was built for.
+#: Custom properties on an armature built by this add-on: the shape it was built for, and its floor lift.
 PROP_BETAS = "mace_betas"
 PROP_GENDER = "mace_gender"
+PROP_LIFT = "mace_lift"
 NOT_SMPL_HINT = "select an armature made by the Dance panel (Generate or Import motion) and try again"
+BODY_SUFFIX = " body"
 
 
-def build_armature(collection: bpy.types.Collection, rest: ArmatureRest, name: str = "SMPL",
+def build_armature(collection: bpy.types.Collection, rest: rig.RigRest, name: str = "SMPL",
                    betas: np.ndarray | None = None, gender: str = "neutral") -> bpy.types.Object:
-    """Create an armature object in ``collection`` with one bone per SMPL joint (rest pose ``rest``)."""
+    """Create an armature object in ``collection`` with the rig ``rest`` (root + one bone per SMPL joint)."""
     data = bpy.data.armatures.new(name)
-    data.display_type = "STICK"
+    data.display_type = "OCTAHEDRAL"
     obj = bpy.data.objects.new(name, data)
     obj.show_in_front = True
     collection.objects.link(obj)
     _create_bones(obj, rest)
     obj[PROP_BETAS] = [float(b) for b in (betas if betas is not None else np.zeros(10))]
     obj[PROP_GENDER] = gender
+    obj[PROP_LIFT] = [float(v) for v in rest.lift]
     for pose_bone in obj.pose.bones:
         pose_bone.rotation_mode = "QUATERNION"
     return obj
 
 
-def _create_bones(obj: bpy.types.Object, rest: ArmatureRest) -> None:
+def _create_bones(obj: bpy.types.Object, rest: rig.RigRest) -> None:
     """Edit bones can only be made in edit mode; enter it on ``obj`` alone and always leave it."""
     view_layer = bpy.context.view_layer
     previous_active = view_layer.objects.active
     view_layer.objects.active = obj
+    collections = {name: obj.data.collections.new(name) for name in rig.COLLECTIONS}
     try:
         with bpy.context.temp_override(active_object=obj, object=obj, selected_objects=[obj],
                                        selected_editable_objects=[obj]):
             bpy.ops.object.mode_set(mode="EDIT")
             try:
                 edit_bones = obj.data.edit_bones
-                for name, head, tail in zip(rest.names, rest.heads, rest.tails):
+                for b, name in enumerate(rest.names):
                     bone = edit_bones.new(name)
-                    bone.head, bone.tail, bone.roll = head.tolist(), tail.tolist(), 0.0
-                for name, parent in zip(rest.names, rest.parents):
-                    if parent >= 0:
-                        edit_bones[name].parent = edit_bones[rest.names[parent]]
+                    bone.head, bone.tail = rest.heads[b].tolist(), rest.tails[b].tolist()
+                    bone.align_roll(rest.z_axes[b].tolist())
+                    collections[rig.collection_of(name)].assign(bone)
+                for b, name in enumerate(rest.names):
+                    if rest.parents[b] >= 0:
+                        edit_bones[name].parent = edit_bones[rest.names[rest.parents[b]]]
+                        edit_bones[name].use_connect = bool(rest.connected[b])
             finally:
                 bpy.ops.object.mode_set(mode="OBJECT")
     finally:
         view_layer.objects.active = previous_active
 
 
+def add_body(armature: bpy.types.Object, body: body_mesh.BodyMesh) -> bpy.types.Object:
+    """A mesh object ``body`` parented to ``armature``, skinned by an Armature modifier and vertex groups."""
+    name = armature.name + BODY_SUFFIX
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(body.vertices.tolist(), [], body.faces)
+    mesh.update()
+    for polygon in mesh.polygons:
+        polygon.use_smooth = True
+    obj = bpy.data.objects.new(name, mesh)
+    for collection in armature.users_collection:
+        collection.objects.link(obj)
+    obj.parent = armature
+    for b, bone in enumerate(rig.BONE_NAMES):  # the weight columns' order
+        column = body.weights[:, b]
+        used = np.flatnonzero(column > 0)
+        if not len(used):
+            continue
+        group = obj.vertex_groups.new(name=bone)
+        for weight in np.unique(column[used]):  # one call per distinct weight (few for the procedural body)
+            group.add(used[column[used] == weight].tolist(), float(weight), "REPLACE")
+    modifier = obj.modifiers.new("Armature", "ARMATURE")
+    modifier.object = armature
+    obj.hide_select = True  # the animator selects bones, not the skin
+    return obj
+
+
 def check_smpl_armature(obj) -> None:
-    """Raise ``InvalidInputError`` (naming what is wrong) unless ``obj`` is an SMPL armature of this add-on's
-    layout: 24 bones named by SMPL joint, each resting along +Z with roll 0."""
+    """Raise ``InvalidInputError`` (naming what is wrong) unless ``obj`` is a rig made by this add-on."""
     if obj is None or obj.type != "ARMATURE":
         kind = "nothing" if obj is None else f"{obj.name!r} ({obj.type.lower()})"
         raise errors.InvalidInputError(f"the active object is {kind}, not an SMPL armature", hint=NOT_SMPL_HINT)
     bones = obj.data.bones
-    missing = [name for name in smpl_skeleton.JOINT_NAMES if name not in bones]
+    missing = [name for name in rig.BONE_NAMES if name not in bones]
     if missing:
         raise errors.InvalidInputError(
-            f"armature {obj.name!r} is not an SMPL armature: {len(missing)} SMPL bones missing "
+            f"armature {obj.name!r} is not an SMPL armature: {len(missing)} of its bones missing "
             f"(first: {missing[0]!r})", hint=NOT_SMPL_HINT)
-    for name in smpl_skeleton.JOINT_NAMES:
-        rest = np.array(bones[name].matrix_local)[:3, :3]
-        if not np.allclose(rest, BONE_REST_MATRIX, atol=1e-4):
-            raise errors.InvalidInputError(
-                f"bone {name!r} of armature {obj.name!r} does not rest along +Z with roll 0, so SMPL rotations "
-                "cannot be read from it", hint="re-import the motion to get a fresh SMPL armature")
+    if PROP_LIFT not in obj:
+        raise errors.InvalidInputError(
+            f"armature {obj.name!r} was made by an older version of the add-on",
+            hint="import its motion again (Import Motion) to get the current rig")
 
 
-def rest_heads(obj) -> np.ndarray:
-    """(J, 3) float64 rest head positions of the SMPL bones, metres, Blender Z-up, armature space."""
-    return np.array([obj.data.bones[name].head_local for name in smpl_skeleton.JOINT_NAMES], dtype=np.float64)
+def rig_frames(obj) -> rig.RigFrames:
+    """Rest orientations and heads of the rig's bones as Blender stores them, plus its lift."""
+    bones = [obj.data.bones[name] for name in rig.BONE_NAMES]
+    matrices = np.array([np.array(bone.matrix_local)[:3, :3] for bone in bones], dtype=np.float64)
+    u, _, vt = np.linalg.svd(matrices)  # Blender keeps them in float32: the nearest exact rotations
+    matrices = u @ vt
+    heads = np.array([bone.head_local for bone in bones], dtype=np.float64)
+    return rig.RigFrames(matrices, heads, np.asarray(obj[PROP_LIFT], dtype=np.float64))
 
 
 def find_smpl_armature(context) -> bpy.types.Object | None:

@@ -9,9 +9,8 @@ import bpy
 import numpy as np
 
 from .._shared import errors
-from .. import compat
-from ..convert import smpl_to_armature as to_armature
-from . import action as action_glue, armature as armature_glue, scene as scene_glue
+from ..convert import body_mesh, rig, smpl_to_armature as to_armature
+from . import action as action_glue, armature as armature_glue, scene as scene_glue, takes
 
 
 @dataclass
@@ -30,14 +29,16 @@ def action_name(song: str | None, seed: int | None) -> str:
 
 def import_motion(context, motion, *, name: str, armature: bpy.types.Object | None = None, skeleton=None,
                   audio_path: str | None = None, beats_s: np.ndarray | None = None,
-                  frame_start: int = 1) -> ImportResult:
-    """Put ``motion`` on an SMPL armature as a new action named ``name``.
+                  frame_start: int = 1, smpl_model: dict | None = None) -> ImportResult:
+    """Put ``motion`` on an SMPL armature as a new take (an action on its own NLA track) named ``name``.
 
     Args:
         motion: ``shared.motion.Motion`` (poses (T, 24, 3) axis-angle rad, trans (T, 3) m, Y-up).
-        armature: an existing SMPL armature to receive the new action (its current action is kept with a
-            fake user); None creates a new armature in the scene's active collection.
+        armature: an existing SMPL armature to receive the new take (its other takes are muted, its edit
+            layer is left as it is); None creates a new armature in the scene's active collection.
         skeleton: rest skeleton for a new armature (default: the EDGE/MACE skeleton).
+        smpl_model: arrays of an SMPL model file (the one ``skeleton`` was regressed from): a new armature
+            wears its mesh instead of the procedural low-poly body.
         audio_path: the music, added as a sound strip at ``frame_start``.
         beats_s: (N,) beat times in seconds, placed as timeline markers.
 
@@ -48,24 +49,30 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
         armature_glue.check_smpl_armature(armature)
     if audio_path is not None and not os.path.isfile(audio_path):
         raise errors.InvalidInputError(f"music file not found: {audio_path}", hint="choose an existing audio file")
-    rest, keys = to_armature.smpl_to_armature(motion, skeleton, frame_start)
-    curves = to_armature.fcurve_keys(keys)
+    rest = rig.rig_rest(skeleton) if armature is None else None
+    if rest is not None:
+        body = body_mesh.procedural_body(rest) if smpl_model is None else body_mesh.smpl_body(smpl_model, motion.betas, rest)
 
     scene = context.scene
     saved = (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end)
     created = armature is None
-    action = None
-    previous = armature.animation_data.action if not created and armature.animation_data else None
-    previous_fake_user = previous.use_fake_user if previous is not None else False
+    action = body_obj = track = None
+    anim = None if created else armature.animation_data
+    layer_before = anim.action if anim is not None else None
+    live_before = [t.name for t in takes.take_tracks(armature) if not t.mute] if not created else []
     try:
         if created:
             collection = context.collection or scene.collection
             armature = armature_glue.build_armature(collection, rest, "SMPL", motion.betas, motion.gender)
+            body_obj = armature_glue.add_body(armature, body)
         else:
             for pose_bone in armature.pose.bones:
                 pose_bone.rotation_mode = "QUATERNION"
+        keys = to_armature.pose_keys(motion.poses, motion.trans, armature_glue.rig_frames(armature), frame_start)
+        curves = to_armature.fcurve_keys(keys)
         action = action_glue.write_action(armature, name, curves, fps=motion.fps, frame_start=frame_start,
                                           num_frames=motion.num_frames)
+        track = takes.add_take(armature, action, frame_start)
         scene_glue.set_frame_rate(scene, motion.fps)
         scene_glue.set_frame_range(scene, frame_start, motion.num_frames)
         warnings = []
@@ -76,11 +83,21 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
             scene_glue.set_beat_markers(scene, beats_s, motion.fps, frame_start)
     except Exception:
         (scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end) = saved
+        if track is not None:
+            armature.animation_data.nla_tracks.remove(track)
         if action is not None:
             bpy.data.actions.remove(action)
-        if previous is not None:
-            previous.use_fake_user = previous_fake_user
-            compat.assign_action(armature, previous)
+        if armature is not None:
+            for live in live_before:
+                takes.set_active_take(armature, live)
+            layer = armature.animation_data.action if armature.animation_data else None
+            if layer is not None and layer != layer_before:
+                armature.animation_data.action = None
+                bpy.data.actions.remove(layer)
+        if body_obj is not None:
+            mesh = body_obj.data
+            bpy.data.objects.remove(body_obj)
+            bpy.data.meshes.remove(mesh)
         if created and armature is not None:
             data = armature.data
             bpy.data.objects.remove(armature)
@@ -92,4 +109,6 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
             obj.select_set(obj == armature)
         view_layer.objects.active = armature
     scene.frame_set(frame_start)
+    if created:
+        scene_glue.frame_in_views(context, armature)
     return ImportResult(armature, action, created, warnings)

@@ -60,3 +60,20 @@ def set_beat_markers(scene: bpy.types.Scene, beats_s: np.ndarray, fps: float, fr
     for i, seconds in enumerate(beats[np.isfinite(beats)]):
         markers.new(f"{BEAT_MARKER_PREFIX}{i + 1}", frame=frame_start + int(round(seconds * fps)))
     return len(beats)
+
+
+def frame_in_views(context, obj) -> None:
+    """Frame ``obj`` (and its children) in every 3D view of the window, as View Selected does; nothing in
+    background mode, where there are no views."""
+    window = getattr(context, "window", None)
+    screen = getattr(window, "screen", None) if window is not None else None
+    if screen is None:
+        return
+    for area in screen.areas:
+        if area.type != "VIEW_3D":
+            continue
+        region = next((r for r in area.regions if r.type == "WINDOW"), None)
+        if region is None:
+            continue
+        with context.temp_override(window=window, area=area, region=region):
+            bpy.ops.view3d.view_selected(use_all_regions=False)

@@ -1,15 +1,15 @@
 """SMPL motion <-> Blender armature data, in pure numpy (no bpy), so it is testable without Blender.
 
 Axis convention, stated once for the whole add-on: SMPL is Y-up (the dancer faces +Z, +X is the dancer's
-left); Blender is Z-up. A point maps as (x, y, z)_smpl -> (x, -z, y)_blender, i.e. ``SMPL_TO_BLENDER``
-below. Every bone of the imported armature rests with exactly this orientation (head at the joint, tail
-straight up +Z, roll 0), so a bone's local frame *is* the SMPL frame: SMPL axis-angle rotations become pose
-quaternions verbatim and ``trans`` becomes the pelvis pose-bone location verbatim.
+left); Blender is Z-up. A point maps as (x, y, z)_smpl -> (x, -z, y)_blender, i.e. ``SMPL_TO_BLENDER``;
+the dancer faces Blender's -Y (the front view).
 
-``smpl_to_armature`` goes from a ``shared.motion.Motion`` to rest bones and keyframe arrays;
-``armature_to_smpl`` goes from what Blender evaluated back to a ``Motion``.
+``rig`` lays out the dancer's rig (bones along the limbs, a root bone); ``smpl_to_armature`` turns a
+``shared.motion.Motion`` into keyframe arrays for it and ``armature_to_smpl`` turns what Blender evaluated
+back into SMPL rotations; ``body_mesh`` makes the low-poly body skinned to the rig; ``retarget`` moves the
+dance onto another armature.
 """
 
-from .axes import BONE_REST_MATRIX, SMPL_TO_BLENDER, blender_to_smpl_points, smpl_to_blender_points
+from .axes import SMPL_TO_BLENDER, blender_to_smpl_points, smpl_to_blender_points
 
-__all__ = ["BONE_REST_MATRIX", "SMPL_TO_BLENDER", "blender_to_smpl_points", "smpl_to_blender_points"]
+__all__ = ["SMPL_TO_BLENDER", "blender_to_smpl_points", "smpl_to_blender_points"]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._shared import errors, rotations, skeleton as smpl_skeleton
-from .axes import BONE_REST_MATRIX, blender_to_smpl_points
+from . import rig
+from .axes import SMPL_TO_BLENDER, blender_to_smpl_points
 
 EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
 
@@ -63,30 +64,61 @@ def channels_to_matrix(values: np.ndarray, mode: str) -> np.ndarray:
     return euler_to_matrix(values, mode)
 
 
-def visual_to_local(bone_matrices: np.ndarray, rest_heads: np.ndarray, parents: np.ndarray = smpl_skeleton.PARENTS):
-    """Armature-space pose matrices -> SMPL local rotations and trans.
+def _locals_from_globals(global_rot: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    local = np.empty_like(global_rot)
+    for j, parent in enumerate(parents):
+        local[:, j] = global_rot[:, j] if parent < 0 else np.swapaxes(global_rot[:, parent], -1, -2) @ global_rot[:, j]
+    return local
+
+
+def _trans(pelvis_head: np.ndarray, frames) -> np.ndarray:
+    """(T, 3) SMPL trans from the pelvis bone's posed head (armature space): the inverse of the root's key."""
+    return blender_to_smpl_points(pelvis_head - frames.heads[1] + frames.lift)
+
+
+def channels_to_local(joint_basis: np.ndarray, root_basis: np.ndarray, root_location: np.ndarray, frames):
+    """Pose channels of the rig -> SMPL local rotations and trans.
 
     Args:
-        bone_matrices: (T, J, 4, 4) float, ``PoseBone.matrix`` of every bone (armature space, Z-up).
-        rest_heads: (J, 3) rest head positions, metres, Blender Z-up.
+        joint_basis: (T, J, 3, 3) rotation of each joint bone's pose channels (``channels_to_matrix``).
+        root_basis: (T, 3, 3) rotation of the root bone's channels; root_location: (T, 3) its location.
+        frames: the rig's :class:`.rig.RigFrames`.
+
+    Returns:
+        local: (T, J, 3, 3) SMPL local rotations (Y-up); trans: (T, 3) metres, Y-up.
+    """
+    conj = rig.joint_frames(frames)
+    local = conj @ np.asarray(joint_basis, dtype=np.float64) @ np.swapaxes(conj, -1, -2)
+    root_rest = np.asarray(frames.matrices[0], dtype=np.float64)
+    root_world = root_rest @ root_basis @ root_rest.T  # the root's rotation in armature space
+    local[:, 0] = SMPL_TO_BLENDER.T @ root_world @ SMPL_TO_BLENDER @ local[:, 0]
+    root_head = frames.heads[0]
+    pelvis_head = (root_head + root_location @ root_rest.T
+                   + np.einsum("tij,j->ti", root_world, frames.heads[1] - root_head))  # fmt: skip
+    return local, _trans(pelvis_head, frames)
+
+
+def visual_to_local(bone_matrices: np.ndarray, frames, parents: np.ndarray = smpl_skeleton.PARENTS):
+    """Armature-space pose matrices of the joint bones -> SMPL local rotations and trans.
+
+    Args:
+        bone_matrices: (T, J, 4, 4) float, ``PoseBone.matrix`` of every SMPL joint bone (armature space, Z-up).
+        frames: the rig's :class:`.rig.RigFrames`.
         parents: (J,) int, root -1.
 
     Returns:
         local: (T, J, 3, 3) SMPL local rotation matrices (Y-up); trans: (T, 3) metres, SMPL Y-up.
 
-    Every bone's rest orientation is ``BONE_REST_MATRIX`` (R0), so a bone's armature-space matrix is
-    ``R0 @ G`` with G its SMPL global rotation; local = G_parent^T G_child. Scale is discarded.
+    A bone resting with orientation B_j and posed to R_j turned the body part by ``R_j B_j^T`` in armature
+    space, i.e. by the SMPL global rotation ``G_j = A^T R_j B_j^T A``; local = G_parent^T G_child. Scale is
+    discarded.
     """
     matrices = np.asarray(bone_matrices, dtype=np.float64)
-    linear = matrices[..., :3, :3]
-    linear = linear / np.linalg.norm(linear, axis=-2, keepdims=True)  # drop per-axis scale
-    global_rot = BONE_REST_MATRIX.T @ linear  # (T, J, 3, 3)
-    local = np.empty_like(global_rot)
-    for j, parent in enumerate(parents):
-        local[:, j] = global_rot[:, j] if parent < 0 else np.swapaxes(global_rot[:, parent], -1, -2) @ global_rot[:, j]
-    root_head = matrices[:, 0, :3, 3]
-    trans = blender_to_smpl_points(root_head - rest_heads[0])
-    return local, trans
+    u, _, vt = np.linalg.svd(matrices[..., :3, :3])
+    linear = u @ vt  # the nearest rotation: drops scale and float32 round-off
+    rest = np.asarray(frames.matrices, dtype=np.float64)[1:]
+    global_rot = SMPL_TO_BLENDER.T @ linear @ np.swapaxes(rest, -1, -2) @ SMPL_TO_BLENDER
+    return _locals_from_globals(global_rot, parents), _trans(matrices[:, 0, :3, 3], frames)
 
 
 def local_to_poses(local: np.ndarray) -> np.ndarray:

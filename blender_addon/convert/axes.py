@@ -12,10 +12,6 @@ from .._shared import axes as shared_axes
 #: (3, 3) rotation taking SMPL Y-up coordinates to Blender Z-up coordinates: (x, y, z) -> (x, -z, y).
 SMPL_TO_BLENDER = shared_axes.Y_UP_TO_Z_UP
 
-#: Rest orientation (armature space) of every bone of the SMPL armature: bone Y (its length) points along
-#: Blender +Z and roll is 0, which makes the bone-local frame equal to the SMPL frame.
-BONE_REST_MATRIX = SMPL_TO_BLENDER
-
 
 def smpl_to_blender_points(points: np.ndarray) -> np.ndarray:
     """points: (..., 3) metres, SMPL Y-up -> (..., 3) metres, Blender Z-up."""

@@ -1,7 +1,4 @@
-"""SMPL motion -> rest bones and keyframe arrays for the Blender armature (pure numpy).
-
-See the package docstring for the axis convention that makes rotations map verbatim.
-"""
+"""SMPL motion -> keyframe arrays for the rig of :mod:`.rig` (pure numpy)."""
 
 from __future__ import annotations
 
@@ -10,28 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._shared import rotations, skeleton as smpl_skeleton
+from . import rig
 from .axes import smpl_to_blender_points
-
-#: Length of every bone, metres. All bones point straight up (+Z) whatever the limb direction, so the
-#: length is only a display choice; 10 cm keeps joints readable without hiding the silhouette.
-BONE_LENGTH = 0.1
-
-
-@dataclass(frozen=True)
-class ArmatureRest:
-    """Rest layout of the SMPL armature.
-
-    Attributes:
-        names: (J,) SMPL joint names, used as bone names.
-        parents: (J,) int64, root -1.
-        heads: (J, 3) float64, metres, Blender Z-up, armature space — the rest joint positions.
-        tails: (J, 3) float64 — ``heads + (0, 0, BONE_LENGTH)``.
-    """
-
-    names: tuple[str, ...]
-    parents: np.ndarray
-    heads: np.ndarray
-    tails: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -40,9 +17,9 @@ class PoseKeys:
 
     Attributes:
         frames: (T,) float64 Blender frame numbers (``frame_start + t``).
-        quaternions: (T, J, 4) float64 (w, x, y, z) pose-bone rotations; made hemisphere-continuous over
-            time so interpolating between keys never takes the long way round.
-        location: (T, 3) float64 metres, pelvis pose-bone location (= SMPL ``trans``, bone-local frame).
+        quaternions: (T, J, 4) float64 (w, x, y, z) rotations of the joint bones (each in its bone's rest
+            frame); made hemisphere-continuous over time so interpolating never takes the long way round.
+        location: (T, 3) float64 metres, the root bone's location (the translation, in the root's frame).
     """
 
     frames: np.ndarray
@@ -50,25 +27,20 @@ class PoseKeys:
     location: np.ndarray
 
 
-def armature_rest(skeleton=None) -> ArmatureRest:
-    """Rest bones from a ``shared.skeleton.Skeleton`` (default: the EDGE/MACE skeleton)."""
-    skeleton = skeleton or smpl_skeleton.Skeleton.default()
-    heads = smpl_to_blender_points(skeleton.rest_positions())
-    tails = heads + np.array([0.0, 0.0, BONE_LENGTH])
-    return ArmatureRest(tuple(smpl_skeleton.JOINT_NAMES), np.asarray(skeleton.parents), heads, tails)
+def pose_keys(poses: np.ndarray, trans: np.ndarray, frames: rig.RigFrames, frame_start: int = 1) -> PoseKeys:
+    """poses: (T, J, 3) axis-angle radians, trans: (T, 3) metres, both SMPL Y-up -> :class:`PoseKeys`.
 
-
-def pose_keys(poses: np.ndarray, trans: np.ndarray, frame_start: int = 1) -> PoseKeys:
-    """poses: (T, J, 3) axis-angle radians, trans: (T, 3) metres, both SMPL Y-up -> :class:`PoseKeys`."""
+    A bone whose rest frame is ``C`` in SMPL axes takes the SMPL rotation conjugated, ``C^T L C``: the same
+    angle about the axis ``C^T a`` (exact, no matrix round trip). The root bone's location puts the pelvis at
+    ``trans`` (plus the model's pelvis offset) with the root unrotated.
+    """
     poses = np.asarray(poses, dtype=np.float64)
-    quaternions = rotations.make_quaternions_continuous(rotations.axis_angle_to_quaternion(poses))
-    frames = frame_start + np.arange(len(poses), dtype=np.float64)
-    return PoseKeys(frames, quaternions, np.asarray(trans, dtype=np.float64).copy())
-
-
-def smpl_to_armature(motion, skeleton=None, frame_start: int = 1) -> tuple[ArmatureRest, PoseKeys]:
-    """A ``shared.motion.Motion`` -> (rest bones, keyframe arrays)."""
-    return armature_rest(skeleton), pose_keys(motion.poses, motion.trans, frame_start)
+    bone_axis_angle = np.einsum("jik,tji->tjk", rig.joint_frames(frames), poses)
+    quaternions = rotations.make_quaternions_continuous(rotations.axis_angle_to_quaternion(bone_axis_angle))
+    root_rest = np.asarray(frames.matrices[0], dtype=np.float64)
+    location = (smpl_to_blender_points(np.asarray(trans, dtype=np.float64)) - frames.lift) @ root_rest
+    frame_numbers = frame_start + np.arange(len(poses), dtype=np.float64)
+    return PoseKeys(frame_numbers, quaternions, location)
 
 
 def rotation_data_path(bone: str, mode: str = "QUATERNION") -> str:
@@ -105,8 +77,8 @@ def interleave(frames: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def fcurve_keys(keys: PoseKeys, names: tuple[str, ...] = smpl_skeleton.JOINT_NAMES) -> list[FCurveKeys]:
-    """All F-curves of one imported motion: the root bone's location (3) + every bone's quaternion (4 x J)."""
-    root = names[0]
+    """All F-curves of one imported motion: the root bone's location (3) + every joint bone's quaternion (4 J)."""
+    root = rig.ROOT_BONE
     curves = [FCurveKeys(location_data_path(root), i, root, interleave(keys.frames, keys.location[:, i]))
               for i in range(3)]  # fmt: skip
     for j, name in enumerate(names):

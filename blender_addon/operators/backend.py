@@ -74,9 +74,13 @@ class MACE_OT_backend_stop(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return jobs.SESSION.local is not None
+        return jobs.SESSION.local is not None and jobs.SESSION.local.running
 
     def execute(self, context):
+        if jobs.SESSION.local is None or not jobs.SESSION.local.running:
+            return common.report_error(self, context, errors.InvalidInputError(
+                "no backend started by this Blender is running", hint="a backend you started yourself is stopped "
+                "where it runs (Ctrl+C in its terminal)"))
         jobs.SESSION.cancel()
         jobs.SESSION.close_client()
         jobs.SESSION.stop_local()

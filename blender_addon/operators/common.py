@@ -7,7 +7,7 @@ import os
 import bpy
 
 from .._shared import errors
-from .. import jobs, preferences, properties
+from .. import _wheels, jobs, preferences, properties
 
 
 def existing_file(path: str, what: str, hint: str) -> str:
@@ -37,12 +37,21 @@ def clear_error() -> None:
     properties.update_status({"error": "", "hint": ""})
 
 
+def require_dependencies() -> None:
+    """BackendUnavailableError naming the fix when pyzmq/msgpack cannot be imported (no backend can be reached)."""
+    missing = _wheels.missing_dependencies()
+    if missing:
+        problem, fix = _wheels.missing_dependencies_message(missing)
+        raise errors.BackendUnavailableError(problem, hint=fix)
+
+
 def start_job(operator, context, kind: str, submit, finish) -> set[str]:
     """Hand a job to the session. Background mode: runs to the end here (``finish`` inside this operator,
     so it is part of its undo step). GUI: returns at once; ``finish`` runs later in a timer and pushes its
     own undo step."""
     status = properties.update_status
     try:
+        require_dependencies()
         jobs.SESSION.run(preferences.connection_settings(context), kind, submit, finish, status)
     except errors.JobCancelledError as exc:
         operator.report({"WARNING"}, exc.message)

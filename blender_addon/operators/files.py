@@ -29,10 +29,10 @@ class MACE_OT_import_motion(bpy.types.Operator, ImportHelper):
             target = armature_glue.find_smpl_armature(context)
             music = properties.settings(context).music_path
             music = bpy.path.abspath(music) if music else None
-            skeleton = None if target is not None else preferences.rest_skeleton(context, motion.betas)
+            body = {} if target is not None else preferences.rest_body(context, motion.betas)
             result = importer.import_motion(
                 context, motion, name=os.path.splitext(os.path.basename(self.filepath))[0], armature=target,
-                skeleton=skeleton, audio_path=music if music and os.path.isfile(music) else None)
+                **body, audio_path=music if music and os.path.isfile(music) else None)
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, exc)
         common.clear_error()

@@ -9,7 +9,8 @@ import numpy as np
 
 from .._shared import audio_formats, errors, skeleton as smpl_skeleton
 from .. import compat, jobs, preferences, properties
-from ..bpy_glue import armature as armature_glue, exporter, importer
+from ..bpy_glue import armature as armature_glue, exporter, importer, takes
+from ..convert import rig
 from . import common
 
 MUSIC_HINT = f"choose a music file in the Dance panel ({audio_formats.AUDIO_FORMATS_TEXT})"
@@ -33,8 +34,8 @@ def _finish_import(armature_name: str | None, name: str, music: str, status_word
         context = bpy.context
         armature = bpy.data.objects.get(armature_name) if armature_name else None
         motion = result.motion if merge is None else merge(result.motion)
-        skeleton = None if armature is not None else preferences.rest_skeleton(context, motion.betas)
-        imported = importer.import_motion(context, motion, name=name, armature=armature, skeleton=skeleton,
+        body = {} if armature is not None else preferences.rest_body(context, motion.betas)
+        imported = importer.import_motion(context, motion, name=name, armature=armature, **body,
                                           audio_path=music, beats_s=getattr(result, "beats", None))
         message = f"{status_word} {motion.num_frames} frames as action '{imported.action.name}'"
         message += "".join(f"; {warning}" for warning in imported.warnings)
@@ -86,43 +87,43 @@ class MACE_OT_cancel(bpy.types.Operator):
 
 
 def selected_frames(context, obj, frames: np.ndarray) -> np.ndarray | None:
-    """(T,) bool: motion frames inside the preview range (if set) or the span of the selected keyframes;
-    None when neither is set."""
+    """(T,) bool: motion frames inside the preview range (if set) or the span of the keyframes selected on the
+    live take or the edit layer; None when neither is set."""
     scene = context.scene
     if scene.use_preview_range:
         lo, hi = scene.frame_preview_start, scene.frame_preview_end
     else:
-        owner = compat.channel_owner(obj, obj.animation_data.action)
-        picked = [point.co[0] for fcurve in (owner.fcurves if owner else ())
-                  for point in fcurve.keyframe_points if point.select_control_point]
-        if not picked or len(picked) == sum(len(fc.keyframe_points) for fc in owner.fcurves):
+        strip = takes.active_take(obj)
+        owners = [owner for owner in (takes.edit_layer_channels(obj), compat.strip_channels(strip) if strip else None)
+                  if owner is not None]
+        points = [point for owner in owners for fcurve in owner.fcurves for point in fcurve.keyframe_points]
+        picked = [point.co[0] for point in points if point.select_control_point]
+        if not picked or len(picked) == len(points):
             return None  # nothing, or everything, selected: no frame selection
         lo, hi = min(picked), max(picked)
     return (frames >= lo - 1e-6) & (frames <= hi + 1e-6)
 
 
-def selected_joints(obj) -> np.ndarray | None:
-    """(24,) bool: SMPL bones selected in pose mode; None when none is."""
+def selected_bones(obj) -> tuple[np.ndarray | None, bool]:
+    """((24,) bool SMPL joint bones selected in pose mode, or None when no bone is; root bone selected)."""
     mask = np.array([compat.pose_bone_selected(obj.pose.bones[name]) for name in smpl_skeleton.JOINT_NAMES])
-    return mask if mask.any() else None
+    root = compat.pose_bone_selected(obj.pose.bones[rig.ROOT_BONE])
+    return (mask if mask.any() or root else None), root
 
 
-def merge_regenerated(edited, new, frame_sel: np.ndarray, joint_sel: np.ndarray):
-    """``edited`` with only the selected frames × joints (and the root translation, if the pelvis is
-    selected) taken from ``new``; every other value is kept exactly."""
-    if new.num_frames != edited.num_frames:
-        raise errors.ProtocolError(f"the backend returned {new.num_frames} frames for a {edited.num_frames}-frame "
-                                   "regeneration", hint="update the backend to the add-on's version")
-    merged = edited.copy()
-    region = frame_sel[:, None] & joint_sel[None, :]
-    merged.poses[region] = new.poses[region]
-    if joint_sel[smpl_skeleton.PELVIS]:
-        merged.trans[frame_sel] = new.trans[frame_sel]
-    return merged
+def _check_quaternion_bones(obj, joints: np.ndarray) -> None:
+    """Regeneration writes quaternion keys on the take: bones switched to another rotation mode would ignore them."""
+    for j in np.flatnonzero(joints):
+        bone = obj.pose.bones[smpl_skeleton.JOINT_NAMES[j]]
+        if bone.rotation_mode != "QUATERNION":
+            raise errors.InvalidInputError(
+                f"bone {bone.name!r} uses {bone.rotation_mode} rotation, but the take is keyed in quaternions",
+                hint=f"set {bone.name!r} back to Quaternion rotation mode (Bone properties) before regenerating it")
 
 
 class MACE_OT_regenerate_selection(bpy.types.Operator):
-    """Regenerate the selected bones over the preview range (or selected keys); keep every other key exactly"""
+    """Regenerate the selected bones over the preview range (or selected keys) as a new take; every other key, and
+    your edit layer, stay exactly as they are"""
 
     bl_idname = "mace.regenerate_selection"
     bl_label = "Regenerate Selection"
@@ -133,33 +134,33 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
         return not jobs.SESSION.busy and context.active_object is not None
 
     def execute(self, context):
-        from .._shared import protocol
-
         obj = context.active_object
         try:
+            common.require_dependencies()
+            from .._shared import keep as shared_keep, protocol
+
             args = _generate_arguments(context)
             audio = common.read_bytes(args["music"])
-            edited = exporter.export_motion(obj, context.scene)
+            armature_glue.check_smpl_armature(obj)
+            strip = takes.active_take(obj)
+            if strip is None:
+                raise errors.InvalidInputError(f"armature {obj.name!r} has no take to regenerate",
+                                               hint="generate or import a dance first")
+            edited = exporter.export_motion(obj, context.scene)  # what the animator sees
             _, frames = exporter.sampling(obj, context.scene)
             frame_sel = selected_frames(context, obj, frames)
-            joint_sel = user_joints = selected_joints(obj)
+            joint_sel, root_sel = selected_bones(obj)
             if frame_sel is None and joint_sel is None:
                 raise errors.InvalidInputError(
                     "nothing is selected to regenerate",
                     hint="select bones in Pose Mode and/or set a preview range (or select keyframes)")
-            frame_sel = np.ones(edited.num_frames, bool) if frame_sel is None else frame_sel
-            joint_sel = np.ones(smpl_skeleton.NUM_JOINTS, bool) if joint_sel is None else joint_sel
-            if not frame_sel.any():
+            if frame_sel is not None and not frame_sel.any():
                 raise errors.InvalidInputError("the selected frame range holds no frame of the motion",
                                                hint="move the preview range over the animation")
-            # The backend keeps frame_mask[t] & joint_mask[j]; the merge below makes "everything outside the
-            # selection" exact even where that product cannot express it.
-            keep = protocol.KeepSpec(
-                motion=edited,
-                frame_mask=~frame_sel if not frame_sel.all() else None,
-                joint_mask=~joint_sel if frame_sel.all() else None,
-                keep_root=user_joints is None or not frame_sel.all() or not joint_sel[smpl_skeleton.PELVIS],
-            )
+            mask = shared_keep.KeepMask.regenerate(edited.num_frames, frames=frame_sel, joints=joint_sel,
+                                                   translation=root_sel or joint_sel is None)
+            _check_quaternion_bones(obj, ~mask.joints.all(axis=0))
+            keep = protocol.KeepSpec(edited, mask)
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, exc)
 
@@ -168,7 +169,19 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
                 audio, os.path.basename(args["music"]), seed=args["seed"], genre=args["genre"],
                 duration_s=edited.duration, start_s=args["start_s"], keep=keep)
 
-        name = f"{obj.animation_data.action.name} regen"
-        finish = _finish_import(obj.name, name, args["music"], "Regenerated",
-                                merge=lambda new: merge_regenerated(edited, new, frame_sel, joint_sel))
+        obj_name, name = obj.name, f"{strip.action.name} regen"
+
+        def finish(result) -> None:
+            context = bpy.context
+            new = result.motion
+            if abs(new.fps - edited.fps) > 1e-6:
+                new = new.resample(edited.fps)
+            if new.num_frames != edited.num_frames:
+                raise errors.ProtocolError(f"the backend returned {new.num_frames} frames for a {edited.num_frames}-"
+                                           "frame regeneration", hint="update the backend to the add-on's version")
+            track = takes.regenerated_take(bpy.data.objects[obj_name], new, mask, frames, name)
+            message = f"Regenerated {int((~mask.cells).any(axis=1).sum())} frames as take '{track.strips[0].action.name}'"
+            properties.status_updater(context)({"message": message, "progress": 1.0})
+            common.push_undo("Dance: regenerate selection")
+
         return common.start_job(self, context, "regenerate", submit, finish)

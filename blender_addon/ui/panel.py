@@ -4,8 +4,33 @@ from __future__ import annotations
 
 import bpy
 
-from .. import jobs, properties
-from ..bpy_glue import armature as armature_glue
+from .. import _wheels, jobs, properties
+from ..bpy_glue import armature as armature_glue, takes
+
+
+def wrapped_label(layout, text: str, icon: str = "NONE", width_px: int | None = None) -> None:
+    """``text`` over as many lines as the sidebar's width needs (a label alone is cut in the middle)."""
+    import textwrap
+
+    region = getattr(bpy.context, "region", None)
+    width = width_px if width_px is not None else (region.width if region is not None else 300)
+    scale = (bpy.context.preferences.system.ui_scale if bpy.context.preferences else 0.0) or 1.0  # 0 headless
+    chars = max(20, int(width / (6.5 * scale)) - 4)
+    for i, line in enumerate(textwrap.wrap(text, chars) or [""]):
+        layout.label(text=line, icon=icon if i == 0 else "BLANK1")
+
+
+def draw_missing_dependencies(layout) -> bool:
+    """A clear box when pyzmq/msgpack cannot be imported; True when something is missing."""
+    missing = _wheels.missing_dependencies()
+    if not missing:
+        return False
+    problem, fix = _wheels.missing_dependencies_message(missing)
+    box = layout.box().column(align=True)
+    box.alert = True
+    wrapped_label(box, problem, icon="ERROR")
+    wrapped_label(box, fix, icon="QUESTION")
+    return True
 
 
 def draw_status(layout, status) -> None:
@@ -18,13 +43,13 @@ def draw_status(layout, status) -> None:
             row.prop(status, "progress", text=status.message or "working…", slider=True)
         row.operator("mace.cancel", text="", icon="CANCEL")
     elif status.message:
-        layout.label(text=status.message, icon="INFO")
+        wrapped_label(layout, status.message, icon="INFO")
     if status.error:
-        box = layout.box()
+        box = layout.box().column(align=True)
         box.alert = True
-        box.label(text=status.error, icon="ERROR")
+        wrapped_label(box, status.error, icon="ERROR")
         if status.hint:
-            box.label(text=status.hint, icon="QUESTION")
+            wrapped_label(box, status.hint, icon="QUESTION")
 
 
 class _DancePanel:
@@ -48,6 +73,7 @@ class MACE_PT_dance(_DancePanel, bpy.types.Panel):
         layout = split_layout(self.layout)
         settings = properties.settings(context)
         status = properties.status(context)
+        draw_missing_dependencies(layout)
 
         col = layout.column()
         col.prop(settings, "music_path")
@@ -72,6 +98,61 @@ class MACE_PT_dance(_DancePanel, bpy.types.Panel):
         sub = row.row(align=True)
         sub.enabled = armature is not None
         sub.operator("mace.export_motion", icon="EXPORT")
+
+
+class MACE_PT_dance_takes(_DancePanel, bpy.types.Panel):
+    bl_idname = "MACE_PT_dance_takes"
+    bl_label = "Takes"
+    bl_parent_id = "MACE_PT_dance"
+
+    @classmethod
+    def poll(cls, context):
+        return armature_glue.find_smpl_armature(context) is not None
+
+    def draw(self, context):
+        layout = self.layout
+        obj = armature_glue.find_smpl_armature(context)
+        tracks = takes.take_tracks(obj)
+        if not tracks:
+            layout.label(text="Generate or import a dance to make a take", icon="INFO")
+        live = takes.active_take(obj)
+        col = layout.column(align=True)
+        for track in reversed(tracks):  # newest first
+            is_live = live is not None and track.strips[0] == live
+            op = col.operator("mace.use_take", text=track.strips[0].action.name,
+                              icon="RADIOBUT_ON" if is_live else "RADIOBUT_OFF", depress=is_live)
+            op.track = track.name
+        layer = obj.animation_data.action if obj.animation_data else None
+        if layer is not None:
+            layout.label(text=f"Your keys go on '{layer.name}' (above the take)", icon="GREASEPENCIL")
+
+
+class MACE_PT_dance_retarget(_DancePanel, bpy.types.Panel):
+    bl_idname = "MACE_PT_dance_retarget"
+    bl_label = "Dance on Your Character"
+    bl_parent_id = "MACE_PT_dance"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = properties.settings(context)
+        split_layout(layout.column()).prop(settings, "retarget_target")
+        target = settings.retarget_target
+        row = layout.row(align=True)
+        row.enabled = target is not None
+        row.operator("mace.auto_map", icon="BONE_DATA")
+        row.operator("mace.load_bone_map", text="", icon="FILEBROWSER")
+        row.operator("mace.save_bone_map", text="", icon="FILE_TICK")
+        if target is not None and len(target.mace_bone_map):
+            box = layout.box().column(align=True)
+            for pair in target.mace_bone_map:
+                row = box.row(align=True)
+                row.label(text=pair.joint)
+                row.prop_search(pair, "bone", target.data, "bones", text="")
+        row = layout.row()
+        row.scale_y = 1.3
+        row.enabled = target is not None and armature_glue.find_smpl_armature(context) is not None
+        row.operator("mace.retarget", icon="ARMATURE_DATA")
 
 
 class MACE_PT_dance_render(_DancePanel, bpy.types.Panel):
@@ -108,7 +189,7 @@ class MACE_PT_dance_backend(_DancePanel, bpy.types.Panel):
         layout.label(text=status.backend, icon="LINKED" if status.backend.startswith("backend") else "UNLINKED")
         row = layout.row(align=True)
         row.operator("mace.backend_check", icon="FILE_REFRESH")
-        if jobs.SESSION.local is not None:
+        if jobs.SESSION.local is not None and jobs.SESSION.local.running:  # only a backend this Blender started
             row.operator("mace.backend_stop", icon="CANCEL")
         else:
             row.operator("mace.backend_start", icon="PLAY")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from blender_addon.convert import armature_to_smpl, smpl_to_armature
-from blender_addon.convert.axes import BONE_REST_MATRIX, blender_to_smpl_points, smpl_to_blender_points
+from blender_addon.convert import armature_to_smpl, body_mesh, rig, smpl_to_armature
+from blender_addon.convert.axes import SMPL_TO_BLENDER, blender_to_smpl_points, smpl_to_blender_points
 from shared import kinematics, rotations, skeleton
 from shared.errors import InvalidInputError
 
@@ -19,32 +19,57 @@ def test_axis_map_is_x_minus_z_y():
     point = np.array([1.0, 2.0, 3.0])
     np.testing.assert_allclose(smpl_to_blender_points(point), [1.0, -3.0, 2.0])
     np.testing.assert_allclose(blender_to_smpl_points(smpl_to_blender_points(point)), point)
-    assert np.isclose(np.linalg.det(BONE_REST_MATRIX), 1.0)
+    assert np.isclose(np.linalg.det(SMPL_TO_BLENDER), 1.0)
 
 
-def test_rest_bones_point_up_from_the_skeleton_joints():
-    rest = smpl_to_armature.armature_rest()
-    assert rest.names == skeleton.JOINT_NAMES
-    np.testing.assert_allclose(rest.heads, smpl_to_blender_points(skeleton.Skeleton.default().rest_positions()))
-    np.testing.assert_allclose(rest.tails - rest.heads, np.tile([0, 0, smpl_to_armature.BONE_LENGTH], (24, 1)))
+def test_rig_bones_run_along_the_limbs_with_proper_frames():
+    rest = rig.rig_rest()
+    assert rest.names == ("root", *skeleton.JOINT_NAMES)
+    joints = smpl_to_blender_points(skeleton.Skeleton.default().rest_positions()) + rest.lift
+    np.testing.assert_allclose(rest.heads[1:], joints)
+    np.testing.assert_allclose(rest.tails[1 + skeleton.LEFT_KNEE], joints[skeleton.LEFT_ANKLE])
+    assert np.isclose(joints[:, 2].min(), rig.FOOT_JOINT_HEIGHT)
+    for m in rest.matrices:  # proper rotations with Y along the bone
+        np.testing.assert_allclose(m.T @ m, np.eye(3), atol=1e-12)
+        assert np.isclose(np.linalg.det(m), 1.0)
+    directions = (rest.tails - rest.heads) / np.linalg.norm(rest.tails - rest.heads, axis=-1, keepdims=True)
+    np.testing.assert_allclose(rest.matrices[:, :, 1], directions, atol=1e-12)
+    assert rest.connected[1 + skeleton.LEFT_KNEE] and not rest.connected[1 + skeleton.LEFT_HIP]
 
 
-def test_pose_keys_are_continuous_and_equal_the_input_rotations(random_motion, rotation_error):
+def test_pose_keys_are_continuous_and_conjugate_the_rotations(random_motion, rotation_error):
     motion = random_motion(40)
-    keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, frame_start=5)
+    rest = rig.rig_rest()
+    keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rest, frame_start=5)
     np.testing.assert_array_equal(keys.frames, 5 + np.arange(40))
     assert (np.sum(keys.quaternions[1:] * keys.quaternions[:-1], axis=-1) >= 0).all()
-    assert rotation_error(rotations.quaternion_to_axis_angle(keys.quaternions), motion.poses) < 1e-6
-    np.testing.assert_allclose(keys.location, motion.trans)
+    conj = rig.joint_frames(rest)
+    bone_rot = rotations.quaternion_to_matrix(keys.quaternions)
+    smpl = rotations.matrix_to_axis_angle(conj @ bone_rot @ np.swapaxes(conj, -1, -2))
+    assert rotation_error(smpl, motion.poses) < 1e-6
+    np.testing.assert_allclose(keys.location, smpl_to_blender_points(motion.trans) - rest.lift)
+
+
+def test_channels_invert_pose_keys(random_motion, rotation_error):
+    motion = random_motion(20)
+    rest = rig.rig_rest()
+    keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rest)
+    identity = np.tile(np.eye(3), (20, 1, 1))
+    local, trans = armature_to_smpl.channels_to_local(rotations.quaternion_to_matrix(keys.quaternions), identity,
+                                                      keys.location, rest)
+    assert rotation_error(armature_to_smpl.local_to_poses(local), motion.poses) < 1e-5
+    np.testing.assert_allclose(trans, motion.trans, atol=1e-6)
 
 
 def test_fcurve_keys_interleave_frames_and_values(random_motion):
     motion = random_motion(3)
-    curves = smpl_to_armature.fcurve_keys(smpl_to_armature.pose_keys(motion.poses, motion.trans))
+    keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rig.rig_rest())
+    curves = smpl_to_armature.fcurve_keys(keys)
     assert len(curves) == 3 + 24 * 4
     first = curves[0]
-    assert (first.data_path, first.index, first.group) == ('pose.bones["pelvis"].location', 0, "pelvis")
-    np.testing.assert_allclose(first.co, [1, motion.trans[0, 0], 2, motion.trans[1, 0], 3, motion.trans[2, 0]])
+    assert (first.data_path, first.index, first.group) == ('pose.bones["root"].location', 0, "root")
+    np.testing.assert_allclose(first.co, [1, keys.location[0, 0], 2, keys.location[1, 0], 3, keys.location[2, 0]],
+                               rtol=1e-6)
     assert curves[3].data_path == 'pose.bones["pelvis"].rotation_quaternion'
 
 
@@ -74,14 +99,29 @@ def test_visual_matrices_give_back_local_rotations_and_trans(random_motion, rota
     motion = random_motion(8)
     world = kinematics.global_rotations(motion.poses)
     positions = kinematics.forward_kinematics(motion.poses, motion.trans)
+    rest = rig.rig_rest()
     matrices = np.zeros((8, 24, 4, 4))
-    matrices[..., :3, :3] = BONE_REST_MATRIX @ world @ BONE_REST_MATRIX.T @ BONE_REST_MATRIX  # = R0 G
-    matrices[..., :3, 3] = smpl_to_blender_points(positions)
+    matrices[..., :3, :3] = SMPL_TO_BLENDER @ world @ SMPL_TO_BLENDER.T @ rest.matrices[1:]  # turned rest frames
+    matrices[..., :3, 3] = smpl_to_blender_points(positions)  # posed joints sit where SMPL puts them
     matrices[..., 3, 3] = 1.0
-    rest = smpl_to_armature.armature_rest()
-    local, trans = armature_to_smpl.visual_to_local(matrices, rest.heads)
+    local, trans = armature_to_smpl.visual_to_local(matrices, rest)
     assert rotation_error(armature_to_smpl.local_to_poses(local), motion.poses) < 1e-5
     np.testing.assert_allclose(trans, motion.trans, atol=1e-6)
+
+
+def test_procedural_body_is_closed_and_weighted_to_its_bones():
+    rest = rig.rig_rest()
+    body = body_mesh.procedural_body(rest)
+    np.testing.assert_allclose(body.weights.sum(axis=1), 1.0, rtol=1e-6)
+    assert body.weights[:, 0].max() == 0.0  # nothing rides on the root
+    assert (body.weights.max(axis=0)[1:] == 1.0).all()  # every joint bone carries part of the body
+    edges = {}
+    for face in body.faces:
+        for a, b in zip(face, face[1:] + face[:1]):
+            edges[(min(a, b), max(a, b))] = edges.get((min(a, b), max(a, b)), 0) + 1
+    assert set(edges.values()) == {2}  # every edge shared by two faces: closed tubes
+    top = body.vertices[:, 2].max()
+    assert 1.5 < top < 2.0 and body.vertices[:, 2].min() > -0.05  # a person's height, standing on the floor
 
 
 def test_convert_never_imports_bpy():

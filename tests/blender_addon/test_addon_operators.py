@@ -63,7 +63,9 @@ def test_export_and_import_operators_round_trip_a_file(bpy, scene, random_motion
     assert rotation_error(saved.poses, motion.poses) <= 1e-5 and np.abs(saved.trans - motion.trans).max() <= 1e-5
 
     assert bpy.ops.mace.import_motion(filepath=str(path)) == {"FINISHED"}
-    assert obj.animation_data.action.name == "edited" and len(bpy.data.objects) == 1
+    from blender_addon.bpy_glue import takes
+
+    assert takes.active_take(obj).action.name == "edited" and len(bpy.data.objects) == 2  # the rig and its body
 
 
 def test_generate_without_music_names_the_fix(bpy, scene, prefs):
@@ -161,32 +163,58 @@ def test_generate_edit_render_regenerate_against_a_real_backend(bpy, scene, pref
     from blender_addon.bpy_glue import exporter
     from shared.skeleton import JOINT_NAMES
 
+    from blender_addon.bpy_glue import takes
+
     address, _ = backend_address
     prefs.address, prefs.start_local, prefs.timeout_s = address, False, 10.0
     settings = scene.mace_dance
     settings.music_path, settings.seed, settings.length_s = str(EXAMPLE_MUSIC), 3, 4.0
     assert bpy.ops.mace.generate() == {"FINISHED"}
-    obj = bpy.context.view_layer.objects.active or bpy.data.objects[0]
+    obj = bpy.data.objects["SMPL"]
     bpy.context.view_layer.objects.active = obj
-    action = obj.animation_data.action
-    assert action.name.startswith("groove_120bpm seed 3")
+    take = takes.active_take(obj).action
+    assert take.name.startswith("groove_120bpm seed 3")
     generated = exporter.export_motion(obj, scene)
     assert abs(generated.duration - 4.0) < 0.1 and len(scene.timeline_markers) >= 4
     status = bpy.context.window_manager.mace_dance_status
     assert status.error == "" and "Imported" in status.message and status.backend.startswith("backend")
 
+    # The animator's sparse Bezier keys on the edit layer: the head turns between frames 80 and 100.
+    head = obj.pose.bones["head"]
+    for frame, angle in ((80, 0.0), (90, 0.5), (100, 0.0)):
+        scene.frame_set(frame)
+        if angle:
+            head.rotation_quaternion = (np.cos(angle), 0.0, 0.0, np.sin(angle))
+        head.keyframe_insert("rotation_quaternion", frame=frame)
+    layer = takes.edit_layer_channels(obj)
+    for fc in layer.fcurves:
+        fc.keyframe_points[1].handle_left_type = fc.keyframe_points[1].handle_right_type = "FREE"
+        fc.keyframe_points[1].handle_right.y += 0.05  # a hand-shaped curve
+    snapshot = lambda: {(fc.data_path, fc.array_index): [  # noqa: E731
+        (tuple(p.co), tuple(p.handle_left), tuple(p.handle_right), p.interpolation, p.handle_left_type)
+        for p in fc.keyframe_points] for fc in layer.fcurves}
+    layer_before = snapshot()
+    assert len(layer_before) == 4 and all(len(keys) == 3 for keys in layer_before.values())
+    edited = exporter.export_motion(obj, scene)  # take + layer, as seen
+    assert rotation_error(edited.poses[89:90, 15], generated.poses[89:90, 15]) > 0.3
+
     # Regenerate the left arm over frames 30-60; everything else must stay exactly as it was.
     scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = True, 30, 60
     arm = [JOINT_NAMES.index(n) for n in ("left_shoulder", "left_elbow", "left_wrist")]
-    for name in JOINT_NAMES:
-        select_pose_bone(obj.pose.bones[name], JOINT_NAMES.index(name) in arm)
+    for name in ("root", *JOINT_NAMES):
+        select_pose_bone(obj.pose.bones[name], name in JOINT_NAMES and JOINT_NAMES.index(name) in arm)
+    take_tracks = len(takes.take_tracks(obj))
     assert bpy.ops.mace.regenerate_selection() == {"FINISHED"}
+    new_take = takes.active_take(obj).action
+    assert new_take.name.endswith("regen") and take.name in bpy.data.actions
+    assert len(takes.take_tracks(obj)) == take_tracks + 1
+    assert snapshot() == layer_before  # the animator's keys, interpolation and handles: untouched
     regenerated = exporter.export_motion(obj, scene)
-    assert obj.animation_data.action.name.endswith("regen") and action.name in bpy.data.actions
     inside = np.zeros((generated.num_frames, 24), bool)
     inside[29:60, arm] = True
-    assert rotation_error(regenerated.poses[~inside], generated.poses[~inside]) < 1e-5
-    assert np.abs(regenerated.trans - generated.trans).max() < 1e-5
+    assert rotation_error(regenerated.poses[~inside], edited.poses[~inside]) < 1e-5  # the head turn included
+    assert rotation_error(regenerated.poses[inside], edited.poses[inside]) > 1e-3
+    assert np.abs(regenerated.trans - edited.trans).max() < 1e-5
 
     settings.reference_image, settings.output_path = str(EXAMPLE_REFERENCE), str(tmp_path / "dance.mp4")
     settings.width = settings.height = 128
@@ -297,7 +325,8 @@ def test_new_armature_takes_the_rest_skeleton_of_an_smpl_model(bpy, scene, prefs
     rng = np.random.default_rng(7)  # a tiny stand-in for the licensed model: 60 vertices
     model = tmp_path / "SMPL_TINY.npz"
     np.savez(model, v_template=rng.normal(0, 0.4, (60, 3)), shapedirs=rng.normal(0, 0.01, (60, 3, 10)),
-             J_regressor=rng.dirichlet(np.ones(60), size=24))
+             J_regressor=rng.dirichlet(np.ones(60), size=24), weights=rng.dirichlet(np.ones(24), size=60),
+             f=rng.integers(0, 60, size=(40, 3)))
     motion = random_motion(20)
     save_motion(motion, tmp_path / "take.npz")
     prefs.smpl_model_path = str(model)
@@ -305,10 +334,13 @@ def test_new_armature_takes_the_rest_skeleton_of_an_smpl_model(bpy, scene, prefs
         assert bpy.ops.mace.import_motion(filepath=str(tmp_path / "take.npz")) == {"FINISHED"}
     finally:
         prefs.smpl_model_path = ""
-    obj = bpy.data.objects[0]
+    obj = bpy.data.objects["SMPL"]
     skeleton = Skeleton.from_smpl_model(model, motion.betas)
     heads = np.array([obj.data.bones[name].head_local for name in JOINT_NAMES])
-    assert np.abs(heads - smpl_to_blender_points(skeleton.rest_positions())).max() < 1e-5
+    lift = np.asarray(obj["mace_lift"])
+    assert np.abs(heads - smpl_to_blender_points(skeleton.rest_positions()) - lift).max() < 1e-5
+    body = bpy.data.objects["SMPL body"]  # the model's own mesh, skinned with its weights
+    assert len(body.data.vertices) == 60 and len(body.data.polygons) <= 40 and len(body.vertex_groups) == 24
     scene.frame_set(1 + 7)
     posed = np.array([obj.pose.bones[name].head for name in JOINT_NAMES])
     assert np.abs(posed - smpl_to_blender_points(motion.joint_positions(skeleton)[7])).max() < 1e-5

@@ -133,3 +133,43 @@ def test_legacy_bootstrap_reuses_what_an_earlier_start_unpacked(tmp_path, monkey
     monkeypatch.setattr(sys, "path", list(sys.path))
     assert _wheels.ensure_wheels(str(tmp_path)) == []
     assert str(tmp_path / "_vendor" / folder) in sys.path
+
+
+def test_wheels_cover_every_python_a_blender_runs():
+    """Blender's own builds run 3.11; Linux distributions' Blender packages run the system Python (3.12, 3.13)."""
+    from blender_addon import _wheels
+
+    assert build_addon.PYTHON_VERSIONS == ("3.11", "3.12", "3.13")
+    abi3 = "pyzmq-27.3.0-cp312-abi3-manylinux_2_28_x86_64.whl"
+    for fits in (build_addon.python_tag_fits, _wheels.python_tag_fits):
+        assert fits(abi3, "cp313") and fits(abi3, "cp312") and not fits(abi3, "cp311")
+        assert fits("msgpack-1.1.2-cp313-cp313-win_amd64.whl", "cp313")
+        assert not fits("msgpack-1.1.2-cp312-cp312-win_amd64.whl", "cp313")
+
+
+def test_missing_dependencies_get_a_clear_message_in_the_panel(bpy, scene, monkeypatch):
+    from blender_addon import _wheels, ui
+
+    from tests.blender_addon.test_addon_ui import draw
+
+    monkeypatch.setattr(_wheels, "_missing", lambda: ["msgpack"])
+    log = draw(bpy, ui.MACE_PT_dance, bpy.context)
+    text = " ".join(entry[1] for entry in log if entry[0] == "label")
+    assert "missing Python packages: msgpack" in text and "pip install msgpack" in text
+    scene.mace_dance.music_path = __file__
+    with pytest.raises(RuntimeError, match="missing Python packages: msgpack"):
+        bpy.ops.mace.generate()
+
+
+def test_starting_a_backend_without_one_installed_says_how_to_point_at_one(monkeypatch):
+    import importlib.util
+    import shutil
+
+    from blender_addon import local_backend
+    from shared.errors import BackendUnavailableError
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(BackendUnavailableError, match="not on PATH") as caught:
+        local_backend.launch_command(local_backend.LaunchSettings("tcp://127.0.0.1:7557"))
+    assert "Backend Python" in caught.value.hint

@@ -29,9 +29,14 @@ class RecordingLayout:
 
     def operator(self, idname, text=None, icon="NONE", **kwargs):
         module, name = idname.split(".")
-        getattr(getattr(self._bpy.ops, module), name).get_rna_type()  # raises when not registered
+        rna = getattr(getattr(self._bpy.ops, module), name).get_rna_type()  # raises when not registered
         self._icon(icon)
         self._log.append(("operator", idname))
+        return _OperatorProperties(rna)
+
+    def prop_search(self, data, name, search_data, search_name, **kwargs):
+        assert name in data.bl_rna.properties and search_name in search_data.bl_rna.properties
+        self._log.append(("prop_search", getattr(data, name)))
 
     def label(self, text="", icon="NONE", **kwargs):
         self._icon(icon)
@@ -40,6 +45,16 @@ class RecordingLayout:
     def progress(self, factor=0.0, type="BAR", text=""):
         assert 0.0 <= factor <= 1.0
         self._log.append(("progress", text))
+
+
+class _OperatorProperties:
+    """What ``layout.operator`` returns: only the operator's own properties may be set."""
+
+    def __init__(self, rna):
+        object.__setattr__(self, "_rna", rna)
+
+    def __setattr__(self, name, value):
+        assert name in self._rna.properties, f"operator has no property {name!r}"
 
 
 def draw(bpy, panel_cls, context):
@@ -95,8 +110,34 @@ def test_panels_draw_idle_busy_and_error(bpy, scene):
     log = draw(bpy, ui.MACE_PT_dance, bpy.context)
     assert ("label", "no backend answered") in log and ("label", "start one with mace-dance serve") in log
 
-    for panel in (ui.MACE_PT_dance_render, ui.MACE_PT_dance_backend):
+    status.error = "no backend answered at tcp://127.0.0.1:7557 within 3 s (job generate_motion 7ac947a6 was running)"
+    log = draw(bpy, ui.MACE_PT_dance, bpy.context)
+    lines = [text for kind, text in log if kind == "label" and text and text not in (status.hint, status.message)]
+    assert len(lines) >= 2 and " ".join(lines) == status.error  # wrapped at the sidebar's width, never cut
+
+    for panel in (ui.MACE_PT_dance_render, ui.MACE_PT_dance_backend, ui.MACE_PT_dance_retarget):
         assert draw(bpy, panel, bpy.context)
+
+
+def test_takes_and_retarget_panels_list_takes_and_the_bone_map(bpy, scene, random_motion):
+    from blender_addon import ui
+    from blender_addon.bpy_glue import importer
+
+    smpl = importer.import_motion(bpy.context, random_motion(10, seed=1), name="song seed 1").armature
+    importer.import_motion(bpy.context, random_motion(10, seed=2), name="song seed 2", armature=smpl)
+    bpy.context.view_layer.objects.active = smpl
+    assert ui.MACE_PT_dance_takes.poll(bpy.context)
+    log = draw(bpy, ui.MACE_PT_dance_takes, bpy.context)
+    assert [entry for entry in log if entry == ("operator", "mace.use_take")] == [("operator", "mace.use_take")] * 2
+    assert ("label", "Your keys go on 'SMPL edits' (above the take)") in log
+
+    target = bpy.data.objects.new("Rig", bpy.data.armatures.new("Rig"))
+    scene.collection.objects.link(target)
+    scene.mace_dance.retarget_target = target
+    pair = target.mace_bone_map.add()
+    pair.joint, pair.bone = "pelvis", "Hips"
+    log = draw(bpy, ui.MACE_PT_dance_retarget, bpy.context)
+    assert ("operator", "mace.retarget") in log and ("prop_search", "Hips") in log and ("label", "pelvis") in log
 
 
 def test_a_pending_interface_job_does_not_hang_exit(bpy, tmp_path):

@@ -77,8 +77,8 @@ BAD_REQUESTS = {
     "huge seed": (envelope(payload=generate(seed=2**64 - 1)), "bad_input", "`seed`"),
     "unknown genre": (envelope(payload=generate(genre="polka")), "bad_input", "unknown genre 'polka'"),
     "keep with a wrong mask": (
-        envelope(payload=generate(keep={"motion": motion_wire(), "frame_mask": array_wire(np.ones(3, bool))})),
-        "bad_input", "keep.frame_mask"),
+        envelope(payload=generate(keep={"motion": motion_wire(), "cells": array_wire(np.ones((3, 25), bool))})),
+        "bad_input", "keep.cells"),
     "render: motion with NaN": (
         envelope("render_video", payload={"motion": motion_wire(poses=array_wire(NAN_POSES)),
                                           "reference_image": png_bytes()}), "bad_input", "NaN"),

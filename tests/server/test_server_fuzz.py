@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from shared import protocol
 from shared.client import BackendClient
 from shared.errors import MaceError
+from shared.keep import KeepMask
 from tests.server.server_fakes import RawPeer, make_motion, png_bytes, wav_bytes
 
 BATCH = 40
@@ -37,8 +38,8 @@ MAX_MESSAGE_BYTES = 8 << 20  # room for 4 MiB bombs to reach the parser
 MAX_RSS_GROWTH_MIB = 300
 
 FIELD_NAMES = ["protocol", "type", "job", "payload", "audio", "audio_name", "seed", "genre", "duration_s", "start_s",
-               "keep", "motion", "poses", "trans", "fps", "betas", "gender", "contacts", "metadata", "frame_mask",
-               "joint_mask", "keep_root", "reference_image", "width", "height", "options", "dtype", "shape", "data",
+               "keep", "motion", "poses", "trans", "fps", "betas", "gender", "contacts", "metadata", "cells",
+               "reference_image", "width", "height", "options", "dtype", "shape", "data",
                "pose_video", "camera", "reference_keypoints", "audio_offset_s"]
 
 scalars = st.one_of(
@@ -63,7 +64,7 @@ values = st.recursive(
 def templates() -> list[dict]:
     """Valid requests, as envelopes (dicts) before packing."""
     motion = protocol.motion_to_wire(make_motion(8))
-    keep = protocol.KeepSpec(make_motion(8), frame_mask=np.arange(8) < 3).to_wire()
+    keep = protocol.KeepSpec(make_motion(8), KeepMask.regenerate(8, frames=np.arange(8) >= 3)).to_wire()
     audio = wav_bytes(1.2, rate=4000)
 
     def env(msg_type, job, payload):

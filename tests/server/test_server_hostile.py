@@ -26,6 +26,7 @@ from backend.server import ServerLimits
 from backend.server.security import CurveKeys
 from shared import protocol
 from shared.errors import JobCancelledError, KeyRefusedError, NotFoundError, OutOfMemoryError, TooLargeError
+from shared.keep import KeepMask
 from tests.server.server_fakes import FakeRenderer, GateGenerator, RawPeer, StepGenerator, make_motion, png_bytes
 from tests.server.server_fakes import wav_bytes
 
@@ -132,7 +133,7 @@ def test_other_clients_are_served_while_bombs_keep_coming(server, connect):
 def test_regenerate_selection_with_an_absurd_kept_motion_is_refused_before_queueing(start_server, fps, code, text):
     generator = StepGenerator()
     server = start_server(generator, limits=ServerLimits(max_audio_seconds=2.0))
-    keep = protocol.KeepSpec(make_motion(60), frame_mask=np.arange(60) < 10).to_wire()
+    keep = protocol.KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
     keep["motion"]["fps"] = fps
     peer = RawPeer(server.endpoint)
     try:
@@ -458,7 +459,7 @@ def test_with_curve_jobs_belong_to_the_key_not_the_connection(keys, start_server
 
 # ---- every case: another client is served while the attack repeats ---------------------------------------
 def kept_motion_at(fps: float) -> dict:
-    keep = protocol.KeepSpec(make_motion(60), frame_mask=np.arange(60) < 10).to_wire()
+    keep = protocol.KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
     keep["motion"]["fps"] = fps
     return keep
 

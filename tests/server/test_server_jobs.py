@@ -11,6 +11,7 @@ import pytest
 from tests.server.server_fakes import GateGenerator, StepGenerator, make_motion, wav_bytes
 from shared import protocol
 from shared.client import JobHandle
+from shared.keep import KeepMask
 from shared.motion import MotionResult
 from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, NotFoundError, TooLargeError
 
@@ -62,17 +63,15 @@ def test_keep_spec_reaches_the_generator(start_server, connect):
     generator = StepGenerator()
     server = start_server(generator)
     motion = make_motion(36, seed=1)  # 1.2 s: the whole song
-    frame_mask = np.arange(36) < 4
-    joint_mask = np.zeros(24, bool)
-    joint_mask[[0, 3]] = True
-    keep = protocol.KeepSpec(motion, frame_mask=frame_mask, joint_mask=joint_mask, keep_root=False)
+    joints = np.zeros(24, bool)
+    joints[[0, 3]] = True
+    mask = KeepMask.regenerate(36, frames=np.arange(36) >= 4, joints=joints)
+    keep = protocol.KeepSpec(motion, mask)
     connect(server).generate_motion(wav_bytes(1.2), "song.wav", keep=keep)
     received = generator.requests[0].keep
     assert isinstance(received, protocol.KeepSpec)
     assert received.motion.allclose(motion)
-    np.testing.assert_array_equal(received.frame_mask, frame_mask)
-    np.testing.assert_array_equal(received.joint_mask, joint_mask)
-    assert received.keep_root is False
+    np.testing.assert_array_equal(received.mask.cells, mask.cells)
 
 
 def test_progress_streams_before_the_single_result(start_server, connect):

@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from shared import protocol
 from shared.errors import InvalidInputError, MotionFormatError, ProtocolError, TooLargeError, VersionMismatchError
+from shared.keep import KeepMask
 from shared.motion import Motion
 
 VERSION = protocol.PROTOCOL_VERSION
@@ -148,24 +149,24 @@ def test_motion_frame_limit_and_unsendable_metadata():
 
 def test_keep_spec_round_trip_and_checks():
     motion = make_motion(6)
-    frame_mask = np.array([True, True, False, False, True, False])
-    joint_mask = np.zeros(24, bool)
-    joint_mask[:3] = True
-    spec = protocol.KeepSpec(motion, frame_mask=frame_mask, joint_mask=joint_mask, keep_root=False)
+    frames = np.array([True, True, False, False, True, False])
+    joints = np.zeros(24, bool)
+    joints[:3] = True
+    mask = KeepMask.regenerate(6, frames=frames, joints=joints)
+    spec = protocol.KeepSpec(motion, mask)
     wire = msgpack.unpackb(msgpack.packb(spec.to_wire(), use_bin_type=True), raw=False)
     back = protocol.KeepSpec.from_wire(wire)
-    assert back.motion.allclose(motion) and back.keep_root is False
-    np.testing.assert_array_equal(back.frame_mask, frame_mask)
-    np.testing.assert_array_equal(back.joint_mask, joint_mask)
-    plain = protocol.KeepSpec.from_wire(protocol.KeepSpec(motion).to_wire())
-    assert plain.frame_mask is None and plain.joint_mask is None and plain.keep_root is True
+    assert back.motion.allclose(motion)
+    np.testing.assert_array_equal(back.mask.cells, mask.cells)
 
-    with pytest.raises(InvalidInputError, match=r"keep.frame_mask.*shape \(6,\)"):
-        protocol.KeepSpec(motion, frame_mask=np.ones(5, bool))
-    with pytest.raises(InvalidInputError, match="keep.joint_mask.*bool"):
-        protocol.KeepSpec(motion, joint_mask=np.ones(24))
+    with pytest.raises(InvalidInputError, match=r"keep.cells.*shape \(6, 25\)"):
+        protocol.KeepSpec(motion, KeepMask.regenerate(5))
+    bad = spec.to_wire()
+    bad["cells"] = protocol.encode_array(np.ones((6, 25), np.uint8))
+    with pytest.raises(InvalidInputError, match="keep.cells.*bool"):
+        protocol.KeepSpec.from_wire(bad)
     with pytest.raises(InvalidInputError, match="must be a Motion"):
-        protocol.KeepSpec(motion="not a motion")
+        protocol.KeepSpec(motion="not a motion", mask=mask)
 
 
 @pytest.mark.parametrize("payload, kwargs, text", [

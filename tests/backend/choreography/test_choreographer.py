@@ -14,6 +14,7 @@ from backend.evaluation.protocol import CLEAN
 from backend.motion_generation import MotionRequest
 from shared.errors import InvalidInputError, NotFoundError
 from shared.genres import GENRES
+from shared.keep import KeepMask
 from shared.skeleton import FOOT_JOINTS
 
 from .conftest import TEMPI
@@ -174,7 +175,7 @@ def test_regenerate_selection_keeps_locked_keys_and_blends_smoothly(click_wavs):
     original = generator.generate(request).motion
     frames = np.ones(original.num_frames, bool)
     frames[90:210] = False  # regenerate 3 s … 7 s
-    keep = KeepSpec(motion=original, frame_mask=frames)
+    keep = KeepSpec(motion=original, mask=KeepMask.regenerate(original.num_frames, frames=~frames))
     result = generator.generate(MotionRequest(click_wavs[120], seed=2, duration_s=10.0, keep=keep)).motion
 
     np.testing.assert_array_equal(result.poses[frames], original.poses[frames])
@@ -196,7 +197,7 @@ def test_regenerate_selection_at_another_frame_rate(click_wavs):
     original = generator.generate(MotionRequest(click_wavs[150], seed=7, duration_s=6.0)).motion.resample(25.0)
     frames = np.zeros(original.num_frames, bool)
     frames[:40] = True
-    keep = KeepSpec(motion=original, frame_mask=frames)
+    keep = KeepSpec(motion=original, mask=KeepMask.regenerate(original.num_frames, frames=~frames))
     result = generator.generate(MotionRequest(click_wavs[150], seed=7, genre="hiphop", keep=keep)).motion
     assert result.fps == 25.0 and result.num_frames == original.num_frames
     np.testing.assert_array_equal(result.poses[:40], original.poses[:40])
@@ -210,10 +211,26 @@ def test_regenerate_joints_keeps_the_locked_joints(click_wavs):
     original = generator.generate(MotionRequest(click_wavs[90], seed=1, duration_s=6.0)).motion
     joints = np.zeros(24, bool)
     joints[[16, 18, 20]] = True  # the left arm is locked
-    keep = KeepSpec(motion=original, joint_mask=joints, keep_root=False)
+    keep = KeepSpec(motion=original, mask=KeepMask.regenerate(original.num_frames, joints=~joints, translation=True))
     result = generator.generate(MotionRequest(click_wavs[90], seed=1, duration_s=6.0, keep=keep)).motion
     np.testing.assert_array_equal(result.poses[:, [16, 18, 20]], original.poses[:, [16, 18, 20]])
     assert np.abs(result.poses[:, 17] - original.poses[:, 17]).mean() > 0.01
+
+
+def test_regenerate_a_block_of_frames_and_joints_keeps_every_other_cell(click_wavs):
+    """The animator's selection: the right arm over 2 s … 4 s; all else, the translation included, is kept."""
+    from shared.protocol import KeepSpec
+
+    generator = ChoreographerGenerator()
+    original = generator.generate(MotionRequest(click_wavs[90], seed=4, duration_s=6.0)).motion
+    frames = (np.arange(original.num_frames) >= 60) & (np.arange(original.num_frames) < 120)
+    arm = np.zeros(24, bool)
+    arm[[17, 19, 21]] = True
+    mask = KeepMask.regenerate(original.num_frames, frames=frames, joints=arm)
+    result = generator.generate(MotionRequest(click_wavs[90], seed=4, keep=KeepSpec(original, mask))).motion
+    np.testing.assert_array_equal(result.poses[mask.joints], original.poses[mask.joints])
+    np.testing.assert_array_equal(result.trans, original.trans)
+    assert np.abs(result.poses[70:110, 19] - original.poses[70:110, 19]).mean() > 0.01
 
 
 # -- real music -----------------------------------------------------------------------------------

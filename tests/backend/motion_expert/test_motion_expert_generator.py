@@ -10,6 +10,7 @@ from backend.motion_generation import MotionRequest, select_motion_generator
 from backend.motion_expert import MotionExpertGenerator
 from backend.motion_expert.checkpoint import save_pretrained
 from shared.errors import InvalidInputError, MissingWeightsError
+from shared.keep import KeepMask
 from shared.protocol import KeepSpec
 
 
@@ -53,7 +54,7 @@ def test_regenerates_a_selection_of_the_same_span(weights, tmp_path):
     first = generator.generate(MotionRequest(audio_path=music, seed=1)).motion
     frames = np.zeros(first.num_frames, dtype=bool)
     frames[:20] = True
-    again = generator.generate(MotionRequest(audio_path=music, seed=2, keep=KeepSpec(motion=first, frame_mask=frames)))
+    again = generator.generate(MotionRequest(audio_path=music, seed=2, keep=KeepSpec(first, KeepMask.regenerate(first.num_frames, frames=~frames))))
     assert again.motion.num_frames == first.num_frames
     assert np.array_equal(again.motion.poses[:20], first.poses[:20])
 
@@ -93,6 +94,6 @@ def test_regenerates_a_motion_edited_at_another_frame_rate(weights, tmp_path):
     frames = np.zeros(121, dtype=bool)
     frames[:30] = True
     result = generator.generate(MotionRequest(audio_path=_tone(tmp_path / "c.wav", seconds=3.0),
-                                              keep=KeepSpec(motion=edited, frame_mask=frames)))  # fmt: skip
+                                              keep=KeepSpec(edited, KeepMask.regenerate(121, frames=~frames))))  # fmt: skip
     assert result.motion.num_frames == 61 and result.motion.fps == 30.0
     assert np.array_equal(result.motion.poses[:15], edited.resample(30.0).poses[:15])

@@ -11,6 +11,7 @@ from backend.motion_expert.denoiser import MotionDenoiser
 from backend.motion_expert.pipeline import MotionExpertPipeline, Window, plan_windows, seam_velocity_jumps
 from backend.progress import JobContext
 from shared.errors import InvalidInputError, JobCancelledError
+from shared.keep import KeepMask
 from shared.protocol import KeepSpec
 
 from .conftest import dance_motion
@@ -80,7 +81,7 @@ def test_inpainting_keeps_locked_frames_exactly(tiny_pipeline, music):
     edited = dance_motion(60, seed=4)
     frames = np.zeros(60, dtype=bool)
     frames[:15] = frames[45:] = True
-    result = tiny_pipeline(music[:60], seed=2, keep=KeepSpec(motion=edited, frame_mask=frames))
+    result = tiny_pipeline(music[:60], seed=2, keep=KeepSpec(edited, KeepMask.regenerate(60, frames=~frames)))
     assert np.array_equal(result.poses[frames], edited.poses[frames])
     assert np.array_equal(result.trans[frames], edited.trans[frames])
     assert not np.allclose(result.poses[20:40], edited.poses[20:40], atol=1e-3)  # the rest is regenerated
@@ -90,22 +91,34 @@ def test_inpainting_keeps_locked_joints_exactly(tiny_pipeline, music):
     edited = dance_motion(40, seed=5)
     joints = np.zeros(24, dtype=bool)
     joints[[12, 15, 16, 17, 18, 19]] = True  # neck, head, shoulders, elbows
-    keep = KeepSpec(motion=edited, joint_mask=joints, keep_root=False)
+    keep = KeepSpec(edited, KeepMask.regenerate(40, joints=~joints, translation=True))
     result = tiny_pipeline(music[:40], seed=3, keep=keep)
     assert np.array_equal(result.poses[:, joints], edited.poses[:, joints])
     assert not np.allclose(result.poses[:, ~joints], edited.poses[:, ~joints], atol=1e-3)
     assert not np.allclose(result.trans, edited.trans, atol=1e-3)
 
 
+def test_inpainting_keeps_every_cell_outside_a_block(tiny_pipeline, music):
+    """Frames 10-30 x the legs regenerated; every other rotation and the whole translation kept exactly."""
+    edited = dance_motion(40, seed=8)
+    legs = np.zeros(24, dtype=bool)
+    legs[[1, 2, 4, 5, 7, 8, 10, 11]] = True
+    mask = KeepMask.regenerate(40, frames=(np.arange(40) >= 10) & (np.arange(40) < 30), joints=legs)
+    result = tiny_pipeline(music[:40], seed=3, keep=KeepSpec(edited, mask))
+    assert np.array_equal(result.poses[mask.joints], edited.poses[mask.joints])
+    assert np.array_equal(result.trans, edited.trans)
+    assert not np.allclose(result.poses[12:28][:, legs], edited.poses[12:28][:, legs], atol=1e-3)
+
+
 def test_inpainting_resamples_a_motion_at_another_rate(tiny_pipeline, music):
     edited = dance_motion(80, fps=60.0, seed=6)  # 79/60 s -> 40 frames at 30 fps
     frames = np.zeros(80, dtype=bool)
     frames[:20] = True
-    result = tiny_pipeline(music[:40], keep=KeepSpec(motion=edited, frame_mask=frames))
+    result = tiny_pipeline(music[:40], keep=KeepSpec(edited, KeepMask.regenerate(80, frames=~frames)))
     reference = edited.resample(30.0)
     assert np.array_equal(result.poses[:10], reference.poses[:10])
     with pytest.raises(InvalidInputError, match="frames"):
-        tiny_pipeline(music[:30], keep=KeepSpec(motion=edited))
+        tiny_pipeline(music[:30], keep=KeepSpec(edited, KeepMask.regenerate(80)))
 
 
 def test_window_plan_covers_the_song_with_full_overlaps():

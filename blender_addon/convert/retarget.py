@@ -1,0 +1,353 @@
+"""Move an SMPL dance onto another armature (pure numpy): bone mapping and world-space transfer.
+
+**Mapping.** Each SMPL joint drives the target bone that spans the same body segment (SMPL ``left_elbow``
+turns the forearm, so it maps to Rigify ``forearm.L``, Mixamo ``LeftForeArm``, UE ``lowerarm_l``).
+:func:`auto_map` recognises the common naming conventions by how many of their names an armature has; the
+user can fix the result and save it.
+
+**Transfer.** Rest poses differ (A-pose vs T-pose, bone rolls, lengths), so rotations are not copied as
+numbers. Each mapped bone gets, per frame, the world rotation of its SMPL segment applied on top of the
+smallest rotation that lays the bone's rest direction onto the SMPL rest direction: the bone then points
+exactly where the SMPL segment points, whatever its rest pose, roll or length. The hips follow the SMPL pelvis
+scaled by the ratio of leg lengths (so the feet reach the floor; the path starts where the character
+stands), and wherever the dance plants a foot the leg
+is solved (two-bone IK) so that the target's ankle stays put: the feet do not slide more than the source's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._shared import errors, skeleton as smpl_skeleton
+
+J = smpl_skeleton.JOINT_INDEX
+
+#: Per naming convention: SMPL joint -> target bone name (``{s}`` is the side: L/R, Left/Right, l/r).
+CONVENTIONS: dict[str, dict[str, str]] = {
+    # Blender's human metarig (Add > Armature > Human) and the Rigify metarig share these names.
+    "rigify": {
+        "pelvis": "spine", "spine1": "spine.001", "spine2": "spine.002", "spine3": "spine.003",
+        "neck": "spine.004", "head": "spine.006",
+        "{side}_collar": "shoulder.{s}", "{side}_shoulder": "upper_arm.{s}", "{side}_elbow": "forearm.{s}",
+        "{side}_wrist": "hand.{s}", "{side}_hip": "thigh.{s}", "{side}_knee": "shin.{s}",
+        "{side}_ankle": "foot.{s}", "{side}_foot": "toe.{s}",
+    },
+    "mixamo": {
+        "pelvis": "mixamorig:Hips", "spine1": "mixamorig:Spine", "spine2": "mixamorig:Spine1",
+        "spine3": "mixamorig:Spine2", "neck": "mixamorig:Neck", "head": "mixamorig:Head",
+        "{side}_collar": "mixamorig:{S}Shoulder", "{side}_shoulder": "mixamorig:{S}Arm",
+        "{side}_elbow": "mixamorig:{S}ForeArm", "{side}_wrist": "mixamorig:{S}Hand",
+        "{side}_hip": "mixamorig:{S}UpLeg", "{side}_knee": "mixamorig:{S}Leg", "{side}_ankle": "mixamorig:{S}Foot",
+        "{side}_foot": "mixamorig:{S}ToeBase",
+    },
+    "unreal": {  # UE4/UE5 mannequin
+        "pelvis": "pelvis", "spine1": "spine_01", "spine2": "spine_02", "spine3": "spine_03", "neck": "neck_01",
+        "head": "head", "{side}_collar": "clavicle_{l}", "{side}_shoulder": "upperarm_{l}",
+        "{side}_elbow": "lowerarm_{l}", "{side}_wrist": "hand_{l}", "{side}_hip": "thigh_{l}",
+        "{side}_knee": "calf_{l}", "{side}_ankle": "foot_{l}", "{side}_foot": "ball_{l}",
+    },
+    "smpl": {name: name for name in smpl_skeleton.JOINT_NAMES},
+}  # fmt: skip
+
+_SIDES = {"left": {"s": "L", "S": "Left", "l": "l"}, "right": {"s": "R", "S": "Right", "l": "r"}}
+
+
+def convention_names(convention: str) -> dict[str, str]:
+    """SMPL joint -> target bone name for one convention, both sides spelled out."""
+    names = {}
+    for joint, bone in CONVENTIONS[convention].items():
+        if "{side}" in joint:
+            for side, fill in _SIDES.items():
+                names[joint.format(side=side)] = bone.format(**fill)
+        else:
+            names[joint] = bone
+    return names
+
+
+def _normalise(name: str) -> str:
+    """Case, separators and a namespace prefix do not matter: ``mixamorig1:LeftArm`` ~ ``mixamorig:leftarm``."""
+    name = re.sub(r"^mixamorig\d*:", "mixamorig:", name.lower())
+    return re.sub(r"[\s_.\-]", "", name)
+
+
+def auto_map(bone_names) -> tuple[str, dict[str, str]]:
+    """The naming convention ``bone_names`` follows best, and SMPL joint -> bone for the joints it has.
+
+    Raises ``InvalidInputError`` when no convention matches the limbs (the user then maps bones by hand).
+    """
+    by_key = {_normalise(name): name for name in bone_names}
+    best = ("", {})
+    for convention in CONVENTIONS:
+        found = {joint: by_key[_normalise(bone)] for joint, bone in convention_names(convention).items()
+                 if _normalise(bone) in by_key}  # fmt: skip
+        if len(found) > len(best[1]):
+            best = (convention, found)
+    if len(best[1]) < 8:
+        raise errors.InvalidInputError(
+            f"the armature's bone names follow none of the known conventions ({', '.join(CONVENTIONS)})",
+            hint="map the SMPL joints to your bones by hand in the Retarget panel, then save the mapping")
+    return best
+
+
+@dataclass(frozen=True)
+class TargetRig:
+    """A target armature at rest, in its armature space.
+
+    Attributes:
+        names: (B,) bone names, every parent before its children; parents: (B,) int, -1 for a root bone.
+        rest: (B, 4, 4) float64 ``Bone.matrix_local``.
+        lengths: (B,) bone lengths.
+        world: (4, 4) the armature object's world matrix.
+    """
+
+    names: tuple[str, ...]
+    parents: np.ndarray
+    rest: np.ndarray
+    lengths: np.ndarray
+    world: np.ndarray
+
+
+@dataclass(frozen=True)
+class SourceDance:
+    """The SMPL dance in Blender world space (Z-up, floor at z = 0).
+
+    Attributes:
+        rotations: (T, 24, 3, 3) world rotation of every SMPL segment relative to its rest orientation.
+        positions: (T, 24, 3) joint positions.
+        rest_directions: (24, 3) unit direction of each SMPL segment at rest (joint -> child; see ``rig``).
+        rest_positions: (24, 3) rest joint positions standing on the floor.
+        fps: frames per second; contacts: optional (T, 4) foot contacts (ankles, feet; EDGE order).
+    """
+
+    rotations: np.ndarray
+    positions: np.ndarray
+    rest_directions: np.ndarray
+    rest_positions: np.ndarray
+    fps: float
+    contacts: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Retargeted:
+    """Keys for the target: ``bones`` (mapped bone indices), ``quaternions`` (T, len(bones), 4) pose-bone
+    rotations (w, x, y, z), hemisphere-continuous; ``hips`` the index of the bone carrying ``location`` (T, 3)."""
+
+    bones: np.ndarray
+    quaternions: np.ndarray
+    hips: int
+    location: np.ndarray
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) the smallest rotation turning unit vectors ``a`` onto ``b`` (Rodrigues; antiparallel safe)."""
+    a, b = _unit(np.asarray(a, float)), _unit(np.asarray(b, float))
+    axis = np.cross(a, b)
+    sin, cos = np.linalg.norm(axis, axis=-1), np.sum(a * b, axis=-1)
+    # Antiparallel: turn half way round any axis perpendicular to a.
+    helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+    fallback = _unit(np.cross(a, helper))
+    axis = np.where((sin < 1e-9)[..., None], fallback * (cos < 0)[..., None], axis / np.maximum(sin, 1e-12)[..., None])
+    angle = np.arctan2(sin, cos)
+    k = np.zeros(axis.shape[:-1] + (3, 3))
+    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
+    k = k - np.swapaxes(k, -1, -2)
+    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
+    return np.eye(3) + s * k + (1 - c) * (k @ k)
+
+
+def leg_length(rig: TargetRig, mapping: dict[str, int], side: str = "left") -> float:
+    """World length of the thigh + shin of a target."""
+    scale = np.linalg.norm(rig.world[:3, :3], axis=0).mean()
+    return float(scale * (rig.lengths[mapping[f"{side}_hip"]] + rig.lengths[mapping[f"{side}_knee"]]))
+
+
+def planted(source: SourceDance, joint: int, speed_m_s: float = 0.3, height_m: float = 0.06) -> np.ndarray:
+    """(T,) bool: frames on which the source keeps ``joint`` (an ankle) on the floor: its contact flag when the
+    motion has them, else low and slow."""
+    if source.contacts is not None:
+        return np.asarray(source.contacts)[:, smpl_skeleton.FOOT_JOINTS.index(joint)] > 0.5
+    p = source.positions[:, joint]
+    speed = np.zeros(len(p))
+    if len(p) > 1:
+        step = np.linalg.norm(np.diff(p[:, :2], axis=0), axis=-1) * source.fps
+        speed[1:], speed[0] = step, step[0]
+        speed[1:-1] = np.minimum(step[:-1], step[1:])
+    return (speed < speed_m_s) & (p[:, 2] < source.rest_positions[joint, 2] + height_m)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    padded = np.concatenate([[0], mask.astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[0::2], edges[1::2]))
+
+
+def _two_bone_ik(hip, knee, ankle, goal, upper: float, lower: float):
+    """New knee for a leg whose ankle must reach ``goal`` (T, 3), bending the way ``knee`` bends."""
+    reach = goal - hip
+    distance = np.clip(np.linalg.norm(reach, axis=-1), abs(upper - lower) + 1e-6, upper + lower - 1e-6)
+    n = _unit(reach)
+    pole = knee - hip
+    m = _unit(pole - np.sum(pole * n, axis=-1, keepdims=True) * n)
+    cos = np.clip((upper**2 + distance**2 - lower**2) / (2 * upper * distance), -1.0, 1.0)
+    new_knee = hip + upper * (cos[:, None] * n + np.sqrt(1 - cos**2)[:, None] * m)
+    new_ankle = hip + distance[:, None] * n
+    return new_knee, new_ankle
+
+
+def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lock_feet: bool = True,
+             blend_frames: int = 4) -> Retargeted:
+    """World-space transfer of ``source`` onto ``rig`` (see the module docstring).
+
+    Args:
+        mapping: SMPL joint name -> target bone name; must include the pelvis (it carries the translation).
+        lock_feet: keep each ankle still while the source plants it (legs solved by two-bone IK), fading in
+            and out over ``blend_frames`` frames.
+    """
+    index = {name: b for b, name in enumerate(rig.names)}
+    missing = [bone for bone in mapping.values() if bone not in index]
+    if missing:
+        raise errors.InvalidInputError(f"the bone mapping names bones the armature lacks: {', '.join(missing)}",
+                                       hint="fix the mapping in the Retarget panel (or Auto-map again)")
+    if "pelvis" not in mapping:
+        raise errors.InvalidInputError("the bone mapping has no bone for the SMPL pelvis (the hips)",
+                                       hint="map the pelvis to the bone that carries the character's hips")
+    bone_of = {J[joint]: index[bone] for joint, bone in mapping.items()}
+    joint_of = {b: j for j, b in bone_of.items()}
+    frames = len(source.rotations)
+
+    # Work in the target's armature space: source rotations conjugated by the object's rotation, positions
+    # scaled by the leg-length ratio (root height and stride fit the character) and brought in.
+    world_scale = np.linalg.norm(rig.world[:3, :3], axis=0)
+    object_rot = rig.world[:3, :3] / world_scale
+    inverse_world = np.linalg.inv(rig.world)
+    smpl_leg = np.linalg.norm(source.rest_positions[J["left_hip"]] - source.rest_positions[J["left_knee"]]) + \
+        np.linalg.norm(source.rest_positions[J["left_knee"]] - source.rest_positions[J["left_ankle"]])
+    index_map = {joint: bone_of[J[joint]] for joint in mapping}
+    has_legs = all(f"{s}_{j}" in mapping for s in ("left", "right") for j in ("hip", "knee", "ankle"))
+    scale = leg_length(rig, index_map) / smpl_leg if has_legs else float(world_scale.mean())
+    # The character dances where it stands: the path is taken relative to the SMPL rest pelvis, on the floor.
+    hips_rest_world = (rig.world @ np.r_[rig.rest[bone_of[J["pelvis"]], :3, 3], 1.0])[:3]
+    shift = np.r_[hips_rest_world[:2] - scale * source.rest_positions[J["pelvis"], :2], 0.0]
+    world_positions = scale * source.positions.reshape(-1, 3) + shift
+    positions = (np.c_[world_positions, np.ones(frames * 24)] @ inverse_world.T)[:, :3]
+    positions = positions.reshape(frames, 24, 3)
+    rotations = object_rot.T @ source.rotations @ object_rot
+    rest_dirs = source.rest_directions @ object_rot  # = object_rot.T @ d
+
+    rest_rot = rig.rest[:, :3, :3]
+    rest_rot = rest_rot / np.linalg.norm(rest_rot, axis=-2, keepdims=True)
+    rest_head = rig.rest[:, :3, 3]
+    # World (armature-space) orientation and head of every bone, per frame, parents first.
+    orient = np.empty((frames, len(rig.names), 3, 3))
+    heads = np.empty((frames, len(rig.names), 3))
+    hips = bone_of[J["pelvis"]]
+
+    def place(b: int) -> None:
+        parent = rig.parents[b]
+        if b in joint_of:
+            j = joint_of[b]
+            align = swing(rest_rot[b][:, 1], rest_dirs[j])
+            orient[:, b] = rotations[:, j] @ align @ rest_rot[b]
+        elif parent >= 0:
+            orient[:, b] = orient[:, parent] @ rest_rot[parent].T @ rest_rot[b]
+        else:
+            orient[:, b] = rest_rot[b]
+        if b == hips:
+            heads[:, b] = positions[:, J["pelvis"]]
+        elif parent >= 0:
+            offset = rest_rot[parent].T @ (rest_head[b] - rest_head[parent])
+            heads[:, b] = heads[:, parent] + orient[:, parent] @ offset
+        else:
+            heads[:, b] = rest_head[b]
+
+    # Only the mapped bones and the chains above them matter (a Rigify metarig has ~140 more bones).
+    needed = set()
+    for b in joint_of:
+        while b >= 0 and b not in needed:
+            needed.add(b)
+            b = rig.parents[b]
+    for b in sorted(needed):
+        place(b)
+
+    if lock_feet and has_legs:
+        for side in ("left", "right"):
+            hip_b, knee_b, ankle_b = (bone_of[J[f"{side}_{j}"]] for j in ("hip", "knee", "ankle"))
+            # While the source plants the foot, the target's ankle moves exactly as the source's (scaled) from
+            # where it landed: a still source foot gives a still target foot, whatever the proportions.
+            goal = heads[:, ankle_b].copy()
+            weight = np.zeros(frames)
+            source_ankle = positions[:, J[f"{side}_ankle"]]
+            for start, stop in _runs(planted(source, J[f"{side}_ankle"])):
+                goal[start:stop] = heads[start, ankle_b] + source_ankle[start:stop] - source_ankle[start]
+                weight[start:stop] = 1.0
+                for k in range(1, blend_frames + 1):  # fade the lock in and out
+                    fade = 1.0 - k / (blend_frames + 1)
+                    for t, edge in ((start - k, start), (stop - 1 + k, stop - 1)):
+                        if 0 <= t < frames and fade > weight[t]:
+                            weight[t], goal[t] = fade, goal[edge] + source_ankle[t] - source_ankle[edge]
+            if not weight.any():
+                continue
+            target = heads[:, ankle_b] + weight[:, None] * (goal - heads[:, ankle_b])
+            upper = np.linalg.norm(heads[:, knee_b] - heads[:, hip_b], axis=-1).mean()
+            lower = np.linalg.norm(heads[:, ankle_b] - heads[:, knee_b], axis=-1).mean()
+            knee, ankle = _two_bone_ik(heads[:, hip_b], heads[:, knee_b], heads[:, ankle_b], target, upper, lower)
+            orient[:, hip_b] = swing(heads[:, knee_b] - heads[:, hip_b], knee - heads[:, hip_b]) @ orient[:, hip_b]
+            orient[:, knee_b] = swing(heads[:, ankle_b] - heads[:, knee_b], ankle - knee) @ orient[:, knee_b]
+            # Everything below the knee keeps its world rotation; recompute heads down the leg.
+            heads[:, knee_b], heads[:, ankle_b] = knee, ankle
+            below = {ankle_b}
+            for b in sorted(needed):
+                if b > ankle_b and rig.parents[b] in below:
+                    below.add(b)
+                    if b not in joint_of:
+                        orient[:, b] = orient[:, rig.parents[b]] @ rest_rot[rig.parents[b]].T @ rest_rot[b]
+                    offset = rest_rot[rig.parents[b]].T @ (rest_head[b] - rest_head[rig.parents[b]])
+                    heads[:, b] = heads[:, rig.parents[b]] + orient[:, rig.parents[b]] @ offset
+
+    # Pose-bone channels: basis = rest_b^-1 rest_p pose_p^-1 pose_b (rotation), plus the hips' location.
+    from .._shared import rotations as shared_rotations
+
+    bones = np.array(sorted(joint_of))
+    basis = np.empty((frames, len(bones), 3, 3))
+    for i, b in enumerate(bones):
+        parent = rig.parents[b]
+        if parent >= 0:
+            basis[:, i] = rest_rot[b].T @ rest_rot[parent] @ np.swapaxes(orient[:, parent], -1, -2) @ orient[:, b]
+        else:
+            basis[:, i] = rest_rot[b].T @ orient[:, b]
+    quats = shared_rotations.make_quaternions_continuous(shared_rotations.matrix_to_quaternion(basis))
+    parent = rig.parents[hips]
+    if parent >= 0:  # the hips' head in its parent's posed frame, relative to where it rests
+        offset = np.einsum("tji,tj->ti", orient[:, parent], heads[:, hips] - heads[:, parent])
+        rest_offset = rest_rot[parent].T @ (rest_head[hips] - rest_head[parent])
+        location = (offset - rest_offset) @ rest_rot[parent].T @ rest_rot[hips]
+    else:
+        location = (heads[:, hips] - rest_head[hips]) @ rest_rot[hips]
+    return Retargeted(bones, quats, int(hips), location)
+
+
+def source_from_motion(motion, skeleton=None) -> SourceDance:
+    """The SMPL ``motion`` (a ``shared.motion.Motion`` on ``skeleton``) as a :class:`SourceDance`."""
+    from .._shared import kinematics
+    from .axes import SMPL_TO_BLENDER
+    from .rig import rig_rest
+
+    skeleton = skeleton or smpl_skeleton.Skeleton.default()
+    global_rot = kinematics.global_rotations(motion.poses, skeleton)
+    positions = kinematics.forward_kinematics(motion.poses, motion.trans, skeleton, rotations=global_rot)
+    rest = rig_rest(skeleton)
+    return SourceDance(
+        rotations=SMPL_TO_BLENDER @ global_rot @ SMPL_TO_BLENDER.T,
+        positions=positions @ SMPL_TO_BLENDER.T,
+        rest_directions=_unit(rest.tails[1:] - rest.heads[1:]),
+        rest_positions=rest.heads[1:],
+        fps=float(motion.fps),
+        contacts=motion.contacts,
+    )

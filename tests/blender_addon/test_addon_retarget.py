@@ -1,0 +1,235 @@
+"""Retarget the dance onto the user's own armature: Rigify metarig, a Mixamo-named A-pose character."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blender_addon.convert import retarget
+from shared.skeleton import JOINT_INDEX, JOINT_NAMES
+
+pytestmark = pytest.mark.blender
+
+LIMBS = ("left_shoulder", "left_elbow", "right_shoulder", "right_elbow", "left_hip", "left_knee", "right_hip",
+         "right_knee")
+
+
+def stepping_dance(num_frames: int = 120, fps: float = 30.0):
+    """A dance that plants its feet: steps in place (one leg lifts while the other stands), arms swing down
+    from the T-pose and wave, the torso sways. Feet on the floor at rest height."""
+    from shared.motion import Motion
+    from shared.skeleton import Skeleton
+
+    t = np.arange(num_frames) / fps
+    poses = np.zeros((num_frames, 24, 3))
+    phase = 2 * np.pi * t / 2.0  # one step each second
+    lift_left, lift_right = np.clip(np.sin(phase), 0, None), np.clip(-np.sin(phase), 0, None)
+    for side, lift in (("left", lift_left), ("right", lift_right)):
+        poses[:, JOINT_INDEX[f"{side}_hip"], 0] = -0.9 * lift  # thigh forward (SMPL +X axis bends the hip)
+        poses[:, JOINT_INDEX[f"{side}_knee"], 0] = 1.4 * lift
+        sign = 1.0 if side == "left" else -1.0
+        poses[:, JOINT_INDEX[f"{side}_shoulder"], 2] = -sign * (1.1 + 0.3 * np.sin(2 * phase))  # arms down, waving
+        poses[:, JOINT_INDEX[f"{side}_elbow"], 1] = sign * 0.8 * (1 + np.sin(phase)) / 2
+    poses[:, JOINT_INDEX["spine2"], 2] = 0.15 * np.sin(phase)
+    poses[:, JOINT_INDEX["pelvis"], 1] = 0.25 * np.sin(phase / 2)  # turns slowly on the standing foot
+    rest = Skeleton.default().rest_positions()
+    trans = np.zeros((num_frames, 3))
+    trans[:, 1] = -rest[:, 1].min() + 0.03
+    return Motion(poses=poses.astype(np.float32), trans=trans.astype(np.float32), fps=fps)
+
+
+def _world_directions(obj, bones) -> np.ndarray:
+    matrix = np.array(obj.matrix_world)
+    out = []
+    for name in bones:
+        pose_bone = obj.pose.bones[name]
+        head, tail = ((matrix @ np.r_[np.array(p), 1.0])[:3] for p in (pose_bone.head, pose_bone.tail))
+        out.append((tail - head) / np.linalg.norm(tail - head))
+    return np.array(out)
+
+
+def _world_point(obj, name) -> np.ndarray:
+    return (np.array(obj.matrix_world) @ np.r_[np.array(obj.pose.bones[name].head), 1.0])[:3]
+
+
+def _check_transfer(bpy, scene, smpl, target, mapping, source_dance):
+    """Limb directions match per frame (<= 2 deg); planted ankles slide no more than the source's (scaled)."""
+    from blender_addon.convert.retarget import planted
+
+    frames = range(1, 121)
+    errors, target_ankles, source_ankles = [], {s: [] for s in ("left", "right")}, {s: [] for s in ("left", "right")}
+    for frame in frames:
+        scene.frame_set(frame)
+        a = _world_directions(smpl, LIMBS)
+        b = _world_directions(target, [mapping[name] for name in LIMBS])
+        errors.append(np.degrees(np.arccos(np.clip(np.sum(a * b, axis=-1), -1, 1))))
+        for side in target_ankles:
+            target_ankles[side].append(_world_point(target, mapping[f"{side}_ankle"]))
+            source_ankles[side].append(_world_point(smpl, f"{side}_ankle"))
+    errors = np.array(errors)
+    assert errors.max() <= 2.0, f"limb direction error {errors.max():.2f} deg (per limb: {errors.max(axis=0).round(2)})"
+    scale = retarget.leg_length(retarget_rig(target), {k: retarget_rig(target).names.index(v) for k, v in mapping.items()}) / \
+        retarget.leg_length(retarget_rig(smpl), {k: retarget_rig(smpl).names.index(k) for k in ("left_hip", "left_knee")})
+    checked = 0
+    for side in target_ankles:
+        target_path, source_path = np.array(target_ankles[side]), np.array(source_ankles[side])
+        plants = planted(source_dance, JOINT_INDEX[f"{side}_ankle"])
+        for start, stop in retarget._runs(plants):
+            if stop - start < 3:
+                continue
+            checked += 1
+            target_slide = np.linalg.norm(target_path[start:stop, :2] - target_path[start, :2], axis=-1).max()
+            source_slide = np.linalg.norm(source_path[start:stop, :2] - source_path[start, :2], axis=-1).max()
+            assert target_slide <= scale * source_slide + 1e-3, (side, start, stop, target_slide, source_slide)
+            assert abs(target_path[start:stop, 2] - target_path[start, 2]).max() < 2e-3  # stays on the floor
+    assert checked >= 3  # the dance does plant its feet
+
+
+def retarget_rig(obj):
+    from blender_addon.bpy_glue.retarget import target_rig
+
+    return target_rig(obj)
+
+
+@pytest.fixture
+def dancer(bpy, scene):
+    from blender_addon.bpy_glue import importer, retarget as retarget_glue
+
+    motion = stepping_dance()
+    smpl = importer.import_motion(bpy.context, motion, name="steps").armature
+    source, _ = retarget_glue.source_dance(smpl, scene)
+    return smpl, source
+
+
+def test_auto_map_recognises_the_common_conventions():
+    for convention in ("rigify", "mixamo", "unreal"):
+        names = list(retarget.convention_names(convention).values()) + ["extra_bone", "root"]
+        found, mapping = retarget.auto_map(names)
+        assert found == convention and len(mapping) == 22
+    found, mapping = retarget.auto_map([n.replace("mixamorig:", "mixamorig7:") for n in
+                                        retarget.convention_names("mixamo").values()])
+    assert found == "mixamo" and mapping["left_elbow"] == "mixamorig7:LeftForeArm"
+    from shared.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="map the SMPL joints to your bones by hand"):
+        retarget.auto_map(["Bone", "Bone.001"])
+
+
+def test_retarget_onto_a_rigify_metarig(bpy, scene, dancer):
+    import addon_utils
+
+    from blender_addon.bpy_glue import retarget as retarget_glue
+
+    smpl, source = dancer
+    addon_utils.enable("rigify", default_set=False)
+    bpy.ops.object.armature_human_metarig_add()  # Blender's own human metarig (Rigify names)
+    metarig = bpy.context.active_object
+    metarig.location = (1.5, 0.0, 0.0)
+    bpy.context.view_layer.update()
+    convention, mapping = retarget.auto_map([bone.name for bone in metarig.data.bones])
+    assert convention == "rigify" and mapping["left_knee"] == "shin.L"
+    action = retarget_glue.retarget_onto(bpy.context, smpl, metarig, mapping)
+    assert metarig.animation_data.action == action and action.name == "steps on metarig"
+    _check_transfer(bpy, scene, smpl, metarig, mapping, source)
+
+
+def build_mixamo_character(bpy, scene):
+    """A Mixamo-named character in A-pose (arms 45 deg down), centimetre bones on a 0.01-scaled object (as a
+    Mixamo FBX imports), longer legs and shorter arms than SMPL, odd rolls, and extra unmapped bones."""
+    from blender_addon.convert.axes import smpl_to_blender_points
+    from shared.skeleton import PARENTS, Skeleton
+
+    joints = smpl_to_blender_points(Skeleton.default().rest_positions())
+    offsets = joints.copy()
+    offsets[1:] -= joints[PARENTS[1:]]
+    for name in JOINT_NAMES:
+        j = JOINT_INDEX[name]
+        if any(part in name for part in ("hip", "knee", "ankle")) and j:
+            offsets[j] *= 1.15
+        if any(part in name for part in ("shoulder", "elbow", "wrist", "hand")):
+            offsets[j] *= 0.85
+    for side, sign in (("left", 1.0), ("right", -1.0)):  # A-pose: the arm hangs 45 deg from the shoulder
+        angle = -sign * np.pi / 4
+        turn = np.array([[np.cos(angle), 0, -np.sin(angle)], [0, 1, 0], [np.sin(angle), 0, np.cos(angle)]])
+        for part in ("elbow", "wrist", "hand"):
+            offsets[JOINT_INDEX[f"{side}_{part}"]] = offsets[JOINT_INDEX[f"{side}_{part}"]] @ turn.T
+    positions = np.zeros_like(offsets)
+    for j in range(24):
+        positions[j] = offsets[j] + (positions[PARENTS[j]] if j else 0.0)
+    positions[:, 2] -= positions[:, 2].min() - 0.02  # stands on the floor
+    positions *= 100.0  # centimetres
+
+    names = retarget.convention_names("mixamo")
+    tails = {"pelvis": "spine1", "spine3": "neck", "left_collar": "left_shoulder", "right_collar": "right_shoulder"}
+    data = bpy.data.armatures.new("Character")
+    obj = bpy.data.objects.new("Character", data)
+    scene.collection.objects.link(obj)
+    obj.scale = (0.01, 0.01, 0.01)
+    obj.location = (-1.5, 0.0, 0.0)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    children = {j: [c for c in range(24) if PARENTS[c] == j] for j in range(24)}
+    for j, name in enumerate(JOINT_NAMES):
+        if name not in names:
+            continue
+        bone = data.edit_bones.new(names[name])
+        bone.head = positions[j].tolist()
+        child = JOINT_INDEX[tails[name]] if name in tails else (children[j][0] if children[j] else None)
+        bone.tail = (positions[child] if child is not None else positions[j] + [0, -8.0, 0]).tolist()
+        bone.roll = 0.3 * j
+    top = data.edit_bones.new("mixamorig:HeadTop_End")  # unmapped bones hang on mapped ones
+    head_end = np.array(data.edit_bones["mixamorig:Head"].tail)
+    top.head, top.tail = head_end.tolist(), (head_end + [0, 0, 8.0]).tolist()
+    finger = data.edit_bones.new("mixamorig:LeftHandIndex1")
+    hand_end = np.array(data.edit_bones["mixamorig:LeftHand"].tail)
+    finger.head, finger.tail = hand_end.tolist(), (hand_end + [4.0, 0, -4.0]).tolist()
+    for j, name in enumerate(JOINT_NAMES):
+        if name in names and PARENTS[j] >= 0 and JOINT_NAMES[PARENTS[j]] in names:
+            data.edit_bones[names[name]].parent = data.edit_bones[names[JOINT_NAMES[PARENTS[j]]]]
+    top.parent = data.edit_bones["mixamorig:Head"]
+    finger.parent = data.edit_bones["mixamorig:LeftHand"]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+def test_retarget_onto_a_mixamo_character_in_a_pose(bpy, scene, dancer):
+    from blender_addon.bpy_glue import retarget as retarget_glue
+
+    smpl, source = dancer
+    character = build_mixamo_character(bpy, scene)
+    convention, mapping = retarget.auto_map([bone.name for bone in character.data.bones])
+    assert convention == "mixamo" and len(mapping) == 22
+    retarget_glue.retarget_onto(bpy.context, smpl, character, mapping)
+    _check_transfer(bpy, scene, smpl, character, mapping, source)
+    # Root height follows the leg length: the hips ride 1.15x as high as the SMPL pelvis.
+    scene.frame_set(30)
+    hips = _world_point(character, "mixamorig:Hips")[2]
+    pelvis = _world_point(smpl, "pelvis")[2]
+    assert abs(hips / pelvis - 1.15) < 0.02
+
+
+def test_operators_map_save_load_retarget_and_set_the_video_render(bpy, scene, dancer, tmp_path):
+    smpl, _ = dancer
+    character = build_mixamo_character(bpy, scene)
+    settings = scene.mace_dance
+    settings.retarget_target = character
+    bpy.context.view_layer.objects.active = smpl
+    assert bpy.ops.mace.auto_map() == {"FINISHED"}
+    rows = {pair.joint: pair.bone for pair in character.mace_bone_map}
+    assert len(rows) == 24 and rows["left_knee"] == "mixamorig:LeftLeg" and rows["left_hand"] == ""
+    path = tmp_path / "mixamo.json"
+    assert bpy.ops.mace.save_bone_map(filepath=str(path)) == {"FINISHED"}
+    for pair in character.mace_bone_map:  # the user fixes a row by hand, then reloads the saved map
+        if pair.joint == "left_knee":
+            pair.bone = "mixamorig:LeftFoot"
+    assert bpy.ops.mace.load_bone_map(filepath=str(path)) == {"FINISHED"}
+    assert {pair.joint: pair.bone for pair in character.mace_bone_map} == rows
+    (tmp_path / "bad.json").write_text('{"format": "mace-dance bone map", "bones": {"pelvis": "Nope"}}')
+    with pytest.raises(RuntimeError, match="bones it lacks"):
+        bpy.ops.mace.load_bone_map(filepath=str(tmp_path / "bad.json"))
+
+    assert bpy.ops.mace.retarget() == {"FINISHED"}
+    assert character.animation_data.action.name == "steps on Character"
+    render = scene.render
+    assert render.image_settings.file_format == "FFMPEG" and render.ffmpeg.audio_codec == "AAC"
+    assert render.ffmpeg.codec == "H264"
