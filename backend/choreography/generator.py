@@ -15,6 +15,7 @@ from shared.motion import Motion
 from shared.skeleton import Skeleton
 
 from .keep import apply_keep
+from .limiter import render_within_limits
 from .planner import Planner
 from .rig import DanceRig
 from .synthesis import Placement, render
@@ -50,12 +51,14 @@ def choreograph(
     ctx.report(0.5, "posing the dancer")
     num_frames = int(num_frames or features.num_frames)
     times = np.arange(num_frames) / features.fps
-    poses, trans, contacts, _ = render(
-        placements,
-        planner.grid.position(times),
-        DanceRig(skeleton),
-        groove=planner.groove_gain(times),
-        hit_tangent=planner.hit_tangent,
+    rig, groove = DanceRig(skeleton), planner.groove_gain(times)
+
+    def pose(placed: list[Placement], beat_positions: np.ndarray):
+        return render(placed, beat_positions, rig, groove=groove, hit_tangent=planner.hit_tangent)
+
+    # Posed, then kept within real dancers' joint speeds (smaller moves, retimed within beats).
+    (poses, trans, contacts, _), placements, _ = render_within_limits(
+        placements, planner.grid.position(times), pose, rig.skeleton, features.fps
     )
     motion = Motion(
         poses=poses.astype(np.float32),

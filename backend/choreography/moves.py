@@ -68,9 +68,15 @@ class Move:
         """Full pose vectors of the keys, in the move frame.
 
         Returns:
-            beats (K,) float, values (K, P) float64, hit (K,) bool.
+            beats (K,) float, values (K, P) float64, hit (K,) bool (read-only: computed once per move).
         """
-        return _resolve(self.keys)
+        cached = self.__dict__.get("_resolved")
+        if cached is None:
+            cached = _resolve(self.keys)
+            for array in cached:
+                array.flags.writeable = False
+            self.__dict__["_resolved"] = cached  # a frozen dataclass still has a plain __dict__
+        return cached
 
     @property
     def travel(self) -> np.ndarray:

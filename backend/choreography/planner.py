@@ -117,7 +117,7 @@ class Planner:
         self.rng = np.random.default_rng(seed)
         self.grid = make_grid(features)
         self.family_weights = GENRE_FAMILY_WEIGHTS.get(genre or "", {})
-        self._loudness_rank = _loudness_rank(features.energy)
+        self._loudness_rank = loudness_rank(features.energy)
         # A dancer's personal style for this seed: overall size of the moves and depth of the groove.
         self.amplitude_style = float(self.rng.uniform(0.9, 1.1))
         self.groove_style = float(self.rng.uniform(0.8, 1.2))
@@ -286,7 +286,7 @@ def _reach(placement: Placement) -> float:
     return float(np.hypot(values[:, PARAM_INDEX["root_x"]], values[:, PARAM_INDEX["root_z"]]).max())
 
 
-def _loudness_rank(energy: np.ndarray) -> np.ndarray:
+def loudness_rank(energy: np.ndarray) -> np.ndarray:
     """(T,) RMS → loudness in [0, 1], smoothed over about a second.
 
     Half of it is the frame's rank within the song (verse vs chorus), half the absolute level (−40 dBFS →

@@ -231,7 +231,8 @@ def add_step_arcs(knots: np.ndarray, values: np.ndarray, query: np.ndarray, curv
 
 
 def lock_foot_yaw(curves: np.ndarray) -> None:
-    """Keep each foot's heading still while it is planted (no toe swivel) and turn it only in the air."""
+    """Keep each foot's heading still while it is planted (no toe swivel) and turn it only in the air,
+    easing over most of the swing."""
     facing = curves[:, PARAM_INDEX["facing"]]
     for prefix in ("lf", "rf"):
         yaw_i, lift_i = PARAM_INDEX[f"{prefix}_yaw"], PARAM_INDEX[f"{prefix}_lift"]
@@ -246,7 +247,8 @@ def lock_foot_yaw(curves: np.ndarray) -> None:
         for a, b in zip(swing_starts, swing_ends):
             before = locked[a - 1] if a > 0 else heading[a]
             after = locked[b] if b < len(locked) else heading[b - 1]
-            s = np.clip(((np.arange(a, b) - a + 1) / (b - a + 1) - 0.25) / 0.5, 0.0, 1.0)  # mid-air only
+            # Mostly in the air, but over most of the swing: squeezed into a few frames a foot turn pops.
+            s = np.clip(((np.arange(a, b) - a + 1) / (b - a + 1) - 0.15) / 0.7, 0.0, 1.0)
             locked[a:b] = before + (after - before) * (3 * s**2 - 2 * s**3)
         curves[:, yaw_i] = locked - facing
 
