@@ -54,7 +54,9 @@ def choreograph(
     rig, groove = DanceRig(skeleton), planner.groove_gain(times)
 
     def pose(placed: list[Placement], beat_positions: np.ndarray):
-        return render(placed, beat_positions, rig, groove=groove, hit_tangent=planner.hit_tangent)
+        return render(
+            placed, beat_positions, rig, groove=groove, hit_tangent=planner.hit_tangent, shape=planner.style.groove
+        )
 
     # Posed, then kept within real dancers' joint speeds (smaller moves, retimed within beats).
     (poses, trans, contacts, _), placements, _ = render_within_limits(
