@@ -10,9 +10,9 @@ In the tradition of music-driven motion graphs (Kim et al. 2003; ChoreoMaster, 2
 3. **Planned by the same planner.** The choreographer's :class:`~.planner.Planner` supplies the beat grid
    (bar-aligned), loudness and sections: louder music picks faster segments; a section whose music repeats
    an earlier one repeats its segment sequence when it can.
-4. **Retimed to the music's beats**: each segment spans one or two music beats (whichever is closer to its
-   own duration), so every motion beat lands on a music beat; it is never sped up by more than
-   ``MAX_SPEEDUP``.
+4. **Retimed to the music's beats**: each segment spans the fewest music beats (1-4) that play it no faster
+   than it was captured, so every motion beat lands on a music beat and the dance is never faster than
+   the takes; louder music then picks livelier segments rather than speeding them up.
 5. **Blended**: at a jump to another place in the library the pose difference is faded out over
    ``BLEND_FRAMES`` (rotations by slerp, height linearly) and the root continues from where it was,
    turned to the dancer's current heading.
@@ -42,13 +42,17 @@ from .planner import Planner
 
 #: Segment length bounds, seconds: shorter motion beats are merged, longer gaps split evenly.
 MIN_SEGMENT_S, MAX_SEGMENT_S = 0.25, 1.1
-#: A segment is never played faster than this times its captured speed (nor slower than the inverse of
-#: ``MAX_SLOWDOWN``).
-MAX_SPEEDUP, MAX_SLOWDOWN = 1.15, 2.5
+#: A segment is never played faster than captured (nor slower than 1 / ``MAX_SLOWDOWN`` of it), so the dance
+#: is never faster than the takes it comes from.
+MAX_SPEEDUP, MAX_SLOWDOWN = 1.0, 2.5
+#: Beats drift a little around their local length: keep this margin under ``MAX_SPEEDUP``.
+SPEEDUP_MARGIN = 0.97
 #: Frames over which the pose difference at a jump is faded out.
-BLEND_FRAMES = 8
+BLEND_FRAMES = 12
 #: Allowed jumps: at most this share of all segment pairs (the closest ones), at least ``MIN_EXITS`` per segment.
-JUMP_SHARE, MIN_EXITS = 0.08, 3
+JUMP_SHARE, MIN_EXITS = 0.03, 3
+#: Largest turn (radians) towards centre stage added at a jump.
+MAX_REAIM = np.pi / 4
 #: Weight of velocity against pose in the transition cost (both metres; velocity per frame × this).
 VELOCITY_WEIGHT = 10.0
 #: Recently used segments are avoided for this many picks.
@@ -177,17 +181,11 @@ class Pick:
 
 
 def plan_graph(graph: MotionGraph, planner: Planner, duration: float) -> list[Pick]:
-    """Segments covering the music from its first bar to past ``duration``, one or two beats each."""
+    """Segments covering the music from its first bar to past ``duration``, each on 1-4 whole beats."""
     grid, rng, fps = planner.grid, planner.rng, graph.fps
     period = grid.period
     speeds = np.array([s.speed for s in graph.segments])
     lengths = np.array([s.frames / fps for s in graph.segments])
-    # Beats per segment: 1 or 2, whichever is closer to the segment's own duration.
-    beats_of = np.where(np.abs(np.log(lengths / period)) <= np.abs(np.log(lengths / (2 * period))), 1, 2)
-    rate = lengths / (beats_of * period)  # playback speed factor
-    playable = (rate <= MAX_SPEEDUP) & (rate >= 1.0 / MAX_SLOWDOWN)
-    if not playable.any():
-        playable[:] = True  # music far from every take's tempo: play the closest ones anyway
     start = grid.bar_start_at_or_before(0.0)
     end = float(grid.position(np.array([duration]))[0]) + 1
     section_starts, labels = planner._sections_on_bars(start)
@@ -208,7 +206,12 @@ def plan_graph(graph: MotionGraph, planner: Planner, duration: float) -> list[Pi
             replay = list(sequences.get(label, []))
             sequences.setdefault(label, [])
             new_label = not replay
-        t = float(grid.time(np.array([beat]))[0])
+        t, t_next = grid.time(np.array([beat, beat + 1.0]))
+        # Beats per segment here: the fewest that play it no faster than captured (local beat length).
+        beats_of = np.clip(np.ceil(lengths / ((t_next - t) * SPEEDUP_MARGIN * MAX_SPEEDUP) - 1e-9), 1, 4)
+        playable = lengths / (beats_of * (t_next - t)) >= 1.0 / MAX_SLOWDOWN
+        if not playable.any():
+            playable[:] = True  # music far slower than every take: play the closest ones anyway
         frame = int(np.clip(round(t * planner.features.fps), 0, len(loudness) - 1))
         target = float(loudness[frame])
         choice = -1
@@ -263,8 +266,9 @@ def render_graph(graph: MotionGraph, picks: list[Pick], planner: Planner, num_fr
             # Far out: face the segment's travel back towards centre stage.
             travel = clip_trans[seg.end, [0, 2]] - clip_trans[seg.start, [0, 2]]
             if np.hypot(*travel) > 0.1:
-                want = np.arctan2(-root_pos[0], -root_pos[1])
-                turn = want - np.arctan2(travel[0], travel[1])
+                want = np.arctan2(-root_pos[0], -root_pos[1]) - np.arctan2(travel[0], travel[1])
+                extra = np.angle(np.exp(1j * (want - turn)))  # wrapped to (-π, π]
+                turn = turn + float(np.clip(extra, -MAX_REAIM, MAX_REAIM))
         yaw_q = np.array([np.cos(turn / 2), 0.0, np.sin(turn / 2), 0.0])
         start_q = clip_quats[seg.start].copy()
         start_q[0] = quaternion_multiply(yaw_q, start_q[0])

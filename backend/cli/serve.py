@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="folder of the allowed clients' public .key files (default DIR/authorized_clients)")
     parser.add_argument("--generator", choices=("auto", "choreographer", "motion_expert"), default="auto",
                         help="motion generator (default auto: the Motion Expert when its weights are installed)")
+    parser.add_argument("--mocap", type=Path, default=None, metavar="DIR",
+                        help="serve dances made of segments of the mocap in DIR (the choreographer's motion graph)")
     parser.add_argument("--renderer", choices=("auto", "puppet", "wan"), default="auto",
                         help="video renderer (default auto: Wan-Animate with weights and a GPU, else the puppet)")
     parser.add_argument("--steps", type=int, default=None, metavar="N",
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     keys = CurveKeys.load(args.curve_keys, args.authorized_clients) if args.curve_keys else None
     check_bind_allowed(args.address, keys)  # before loading models: fail fast
     config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer,
-                           motion_steps=args.steps)
+                           motion_steps=args.steps, mocap_dir=args.mocap)
     server = BackendServer(
         args.address,
         motion_generator=select_motion_generator(config),

@@ -134,14 +134,23 @@ def _children() -> list[list[int]]:
 
 #: The bones (child joints) that set each joint's rotation.
 _BONES = _children()
-#: Joints turned by two directions: their bone to ``up`` and the line from ``across[1]`` to ``across[0]``
-#: (well conditioned even where a source's collars sit on its neck).
+#: Joints turned by two directions: their bone to ``up`` and the line from ``across[1]`` to ``across[0]``.
+#: The upper spine uses its collars when they are as far apart as SMPL's, else the shoulders (some
+#: skeletons, e.g. CMU's, put the collars on the neck, where they tell nothing about the chest's turn).
 _FRAMES = {
     JOINT_INDEX["pelvis"]: ("spine1", ("left_hip", "right_hip")),
-    JOINT_INDEX["spine3"]: ("neck", ("left_shoulder", "right_shoulder")),
+    JOINT_INDEX["spine3"]: ("neck", ("left_collar", "right_collar")),
 }
+_SHOULDERS = ("left_shoulder", "right_shoulder")
 #: Joints whose frame is their parent's (leaves: nothing beyond them to point).
 _LEAVES = {JOINT_INDEX[n] for n in ("head", "left_foot", "right_foot", "left_hand", "right_hand")}
+
+
+def _narrower_than_smpl(joints: np.ndarray, pair: tuple[str, str]) -> bool:
+    """True when the two joints sit much closer together (median) than on SMPL's rest skeleton."""
+    a, b = JOINT_INDEX[pair[0]], JOINT_INDEX[pair[1]]
+    width = np.median(np.linalg.norm(joints[:, a] - joints[:, b], axis=-1))
+    return bool(width < 0.6 * np.linalg.norm(_rest_position(a) - _rest_position(b)))
 
 
 def _rest_position(joint: int) -> np.ndarray:
@@ -194,7 +203,10 @@ def rotations_from_positions(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray
         parent_rot = world[:, parent] if parent >= 0 else np.broadcast_to(np.eye(3), (frames, 3, 3))
         bones = _BONES[j]
         if j in _FRAMES:
-            up, (a, b) = JOINT_INDEX[_FRAMES[j][0]], (JOINT_INDEX[n] for n in _FRAMES[j][1])
+            across = _FRAMES[j][1]
+            if across != _SHOULDERS and _narrower_than_smpl(joints, across):
+                across = _SHOULDERS
+            up, (a, b) = JOINT_INDEX[_FRAMES[j][0]], (JOINT_INDEX[n] for n in across)
             rest = np.stack([REST_OFFSETS[up], _rest_position(a) - _rest_position(b)])
             target = np.stack([joints[:, up] - joints[:, j], joints[:, a] - joints[:, b]], axis=1)
             world[:, j] = _kabsch(rest / np.linalg.norm(rest, axis=1, keepdims=True), _unit(target))
