@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from backend.choreography import choreograph  # noqa: E402
+from backend.choreography.motion_graph import graph_choreograph  # noqa: E402
 from backend.choreography.planner import loudness_rank  # noqa: E402
 from backend.evaluation.beat_align import beat_align_score  # noqa: E402
 from backend.evaluation.distribution import frechet_distance, normalise_with_reference  # noqa: E402
@@ -136,9 +137,16 @@ def kinetic_fd(generated: np.ndarray, reference: np.ndarray) -> float:
     return frechet_distance(gen, ref)
 
 
-def realism(tracks: list[Path], seeds: int, say=print, **choreograph_options) -> dict:
-    """Dances on every real track vs the real clips: joint speed, windowed kinetic FD, beat alignment."""
+def realism(tracks: list[Path], seeds: int, say=print, mocap: Path | None = None) -> dict:
+    """Dances on every real track vs the real clips: joint speed, windowed kinetic FD, beat alignment.
+    With ``mocap``, the motion-graph dances made of the takes in that folder."""
     clips = real_clips()
+    graph = None
+    if mocap is not None:
+        from backend.choreography.mocap import load_library
+        from backend.choreography.motion_graph import MotionGraph
+
+        graph = MotionGraph.build(load_library(mocap))
     result: dict = {"real": {}, "tracks": {}}
     if clips:
         for name, joints in clips.items():
@@ -153,7 +161,10 @@ def realism(tracks: list[Path], seeds: int, say=print, **choreograph_options) ->
         loud = loudness_rank(features.energy)[:-1] >= LOUD
         rows, windows = [], []
         for seed in range(seeds):
-            motion, _ = choreograph(features, seed=seed, **choreograph_options)
+            if graph is not None:
+                motion, _ = graph_choreograph(features, graph, seed=seed)
+            else:
+                motion, _ = choreograph(features, seed=seed)
             joints = motion.joint_positions()
             row = speed_row(joint_speeds(joints, motion.fps), loud[: len(joints) - 1, None].repeat(24, 1))
             half_beat = int(round(features.beat_period * features.fps / 2))
@@ -171,7 +182,8 @@ def realism(tracks: list[Path], seeds: int, say=print, **choreograph_options) ->
             summary["kinetic_fd"] = kinetic_fd(np.concatenate(windows), reference)
         result["tracks"][track.name] = summary
 
-    say(f"\nrealism: whole-track dances ({seeds} seeds each) vs the real clips in {SHARED_DATA / 'motion'}")
+    kind = f"motion-graph dances from {mocap}" if graph is not None else "whole-track dances"
+    say(f"\nrealism: {kind} ({seeds} seeds each) vs the real clips in {SHARED_DATA / 'motion'}")
     say(f"joint speed m/s over all 24 joints; loud = frames with loudness >= {LOUD} (the planner's scale);"
         f" kinetic FD over {WINDOW_S:g}-s windows ({CLEAN.name} protocol, normalised by the real windows)")
     say(f"{'':>36} {'mean':>6} {'loud':>6} {'p99.9':>6} {'max':>6} {'kin.FD':>7} {'BAS':>6} {'BAS+½b':>7}")
@@ -239,10 +251,11 @@ def main() -> None:
     parser.add_argument("--music", type=Path, help="music file (default: the shared real track, else synthetic)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--realism-only", action="store_true", help="skip the timing, measure realism only")
+    parser.add_argument("--mocap", type=Path, help="measure motion-graph dances made of the takes in this folder")
     args = parser.parse_args()
-    if args.realism_only:
+    if args.realism_only or args.mocap:
         tracks = [args.music] if args.music else sorted((SHARED_DATA / "music").glob("*.ogg"))
-        realism(tracks, args.seeds)
+        realism(tracks, args.seeds, mocap=args.mocap)
     else:
         run(args.music, args.seeds)
 
