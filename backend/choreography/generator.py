@@ -62,7 +62,7 @@ def choreograph(
 
     # Posed, then kept within real dancers' joint speeds (smaller moves, retimed within beats).
     (poses, trans, contacts, _), placements, _ = render_within_limits(
-        placements, planner.grid.position(times), pose, rig.skeleton, features.fps
+        placements, planner.grid.position(times), pose, features.fps
     )
     motion = Motion(
         poses=poses.astype(np.float32),

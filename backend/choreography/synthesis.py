@@ -250,7 +250,7 @@ def lock_foot_yaw(curves: np.ndarray) -> None:
         swing_starts, swing_ends = _runs(~planted)
         for a, b in zip(swing_starts, swing_ends):
             before = locked[a - 1] if a > 0 else heading[a]
-            after = locked[b] if b < len(locked) else heading[b - 1]
+            after = locked[b] if b < len(locked) else before  # still in the air at the end: no late turn
             # Mostly in the air, but over most of the swing: squeezed into a few frames a foot turn pops.
             s = np.clip(((np.arange(a, b) - a + 1) / (b - a + 1) - 0.15) / 0.7, 0.0, 1.0)
             locked[a:b] = before + (after - before) * (3 * s**2 - 2 * s**3)
@@ -283,7 +283,7 @@ def render(
         shape: the genre's groove (see :func:`add_pulse`).
     Returns:
         poses (T, 24, 3) axis-angle, trans (T, 3) metres (feet on y = 0), contacts (T, 4) in EDGE order,
-        curves (T, P) the pose parameters.
+        joints (T, 24, 3) the joint positions on the rig's skeleton (for speed checks without another FK).
     """
     knots, values, hits = timeline(placements)
     curves = hermite(knots, values, hits, beat_positions, hit_tangent=hit_tangent)
@@ -302,18 +302,22 @@ def render(
     curves = clamp_params(curves)
     lock_foot_yaw(curves)
     poses, trans, planted = rig.solve(curves)
-    trans = ground(poses, trans, planted, rig)
+    trans, joints = ground(poses, trans, planted, rig)
     left, right = planted[:, 0].astype(np.float32), planted[:, 1].astype(np.float32)
     contacts = np.stack([left, right, left, right], axis=1)  # joints 7, 8, 10, 11
-    return poses, trans, contacts, curves
+    return poses, trans, contacts, joints
 
 
-def ground(poses: np.ndarray, trans: np.ndarray, planted: np.ndarray, rig: DanceRig) -> np.ndarray:
-    """Shift the motion vertically so planted toes touch y = 0 (checked through FK on the rig's skeleton)."""
+def ground(
+    poses: np.ndarray, trans: np.ndarray, planted: np.ndarray, rig: DanceRig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shift the motion vertically so planted toes touch y = 0 (checked through FK on the rig's skeleton).
+    Returns the shifted trans and the joint positions."""
     joints = forward_kinematics(poses, trans, rig.skeleton)
     toes = joints[:, [LEFT_FOOT, RIGHT_FOOT], 1]
     on_floor = toes[planted]
     lowest = np.median(on_floor) if on_floor.size else joints[:, list(FOOT_JOINTS), 1].min()
     out = trans.copy()
     out[:, 1] -= lowest
-    return out
+    joints[..., 1] -= lowest
+    return out, joints
