@@ -73,3 +73,19 @@ def test_steps_reach_the_motion_expert_and_are_checked(tmp_path, monkeypatch):
     with pytest.raises(InvalidInputError, match="steps"):
         BackendConfig(motion_steps=0)
     assert main(["generate", str(MUSIC), "-o", str(tmp_path / "x"), "--steps", "0"]) == 3
+
+
+def test_generate_with_mocap_dances_segments_of_the_takes(tmp_path, empty_home, capsys, shared_data):
+    mocap = tmp_path / "mocap"
+    mocap.mkdir()
+    (mocap / "01_01.bvh").symlink_to((shared_data / "motion" / "raw" / "01_01.bvh").resolve())
+    out = tmp_path / "out"
+    args = ["generate", str(MUSIC), "-o", str(out), "--duration", "4", "--no-preview", "--mocap", str(mocap)]
+    assert main(args) == 0
+    with np.load(out / "groove_120bpm.npz") as data:
+        metadata = json.loads(str(data["metadata_json"]))
+        assert abs(len(data["poses"]) - 4 * 30) <= 1
+    assert metadata["mode"] == "motion_graph" and metadata["segments"]
+    assert {segment[0] for segment in metadata["segments"]} == {"01_01.bvh"}
+    assert main(["generate", str(MUSIC), "-o", str(out), "--mocap", str(tmp_path / "nowhere")]) != 0
+    assert "mocap folder not found" in capsys.readouterr().err
