@@ -183,14 +183,13 @@ class Pick:
 def plan_graph(graph: MotionGraph, planner: Planner, duration: float) -> list[Pick]:
     """Segments covering the music from its first bar to past ``duration``, each on 1-4 whole beats."""
     grid, rng, fps = planner.grid, planner.rng, graph.fps
-    period = grid.period
     speeds = np.array([s.speed for s in graph.segments])
     lengths = np.array([s.frames / fps for s in graph.segments])
     start = grid.bar_start_at_or_before(0.0)
     end = float(grid.position(np.array([duration]))[0]) + 1
-    section_starts, labels = planner._sections_on_bars(start)
+    section_starts, labels = planner.sections_on_bars(start)
     section_of = lambda beat: int(np.searchsorted(section_starts, beat, side="right") - 1)  # noqa: E731
-    loudness = planner._loudness_rank
+    loudness = planner.loudness
     speed_rank = np.argsort(np.argsort(speeds)) / max(len(speeds) - 1, 1)
 
     picks: list[Pick] = []

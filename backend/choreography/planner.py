@@ -113,7 +113,7 @@ class Planner:
             for name, move in MOVES.items()
             if not move.genres or self.genre in move.genres
         }
-        self._loudness_rank = loudness_rank(features.energy)
+        self.loudness = loudness_rank(features.energy)  # (T,) 0 quiet … 1 loud, per music frame
         # A dancer's personal style for this seed: overall size of the moves and depth of the groove.
         self.amplitude_style = self.style.amplitude * float(self.rng.uniform(0.9, 1.1))
         self.groove_style = float(self.rng.uniform(0.8, 1.2))
@@ -133,7 +133,7 @@ class Planner:
         grid, period = self.grid, self.grid.period
         start = grid.bar_start_at_or_before(0.0)
         end_position = float(grid.position(np.array([self.features.duration]))[0])
-        section_starts, section_labels = self._sections_on_bars(start)
+        section_starts, section_labels = self.sections_on_bars(start)
 
         placements: list[Placement] = []
         origin, facing = (0.0, 0.0), 0.0
@@ -174,7 +174,7 @@ class Planner:
         return placements
 
     # -- pieces ------------------------------------------------------------------------------------
-    def _sections_on_bars(self, start: int) -> tuple[list[int], list[int]]:
+    def sections_on_bars(self, start: int) -> tuple[list[int], list[int]]:
         """Grid index of each section's first bar (the first one is the dance's start) and its repeat
         label; a section too short to get its own bar merges into the one before it."""
         bounds = np.asarray(self.features.section_bounds, dtype=np.float64)
@@ -260,15 +260,15 @@ class Planner:
     def groove_gain(self, seconds: np.ndarray) -> np.ndarray:
         """(T,) depth of the on-beat groove at these times: this dancer's style, deeper when loud."""
         fps = self.features.fps
-        index = np.clip(np.round(np.asarray(seconds) * fps).astype(np.int64), 0, len(self._loudness_rank) - 1)
-        return self.groove_style * (0.3 + 1.0 * self._loudness_rank[index])
+        index = np.clip(np.round(np.asarray(seconds) * fps).astype(np.int64), 0, len(self.loudness) - 1)
+        return self.groove_style * (0.3 + 1.0 * self.loudness[index])
 
     def _mean_rank(self, t0: float, t1: float) -> float:
         """Mean loudness rank (0 … 1) of the music between two times."""
         fps = self.features.fps
-        a = int(np.clip(np.floor(t0 * fps), 0, len(self._loudness_rank) - 1))
-        b = int(np.clip(np.ceil(t1 * fps), a + 1, len(self._loudness_rank)))
-        return float(self._loudness_rank[a:b].mean())
+        a = int(np.clip(np.floor(t0 * fps), 0, len(self.loudness) - 1))
+        b = int(np.clip(np.ceil(t1 * fps), a + 1, len(self.loudness)))
+        return float(self.loudness[a:b].mean())
 
 
 def _goes_places(move: Move) -> float:
