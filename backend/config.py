@@ -59,9 +59,12 @@ class BackendConfig:
     motion_generator: str = "auto"  # "auto", "choreographer", "motion_expert"
     video_renderer: str = "auto"  # "auto", "puppet", "wan"
     motion_steps: int | None = None  # DDIM steps of the Motion Expert (None = the official 50)
+    mocap_dir: Path | None = None  # a folder of the user's dance mocap: the choreographer's motion-graph mode
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser()
+        if self.mocap_dir is not None:
+            self.mocap_dir = Path(self.mocap_dir).expanduser()
         if self.motion_steps is not None and not (isinstance(self.motion_steps, int) and 1 <= self.motion_steps <= 1000):
             from shared.errors import InvalidInputError
 

@@ -75,6 +75,15 @@ def select_motion_generator(config: BackendConfig | None = None) -> MotionGenera
     choice = config.motion_generator
     if choice not in GENERATOR_CHOICES:
         raise InvalidInputError(f"unknown motion generator {choice!r}; choose one of {', '.join(GENERATOR_CHOICES)}")
+    if config.mocap_dir is not None:  # the user's own mocap: the choreographer's motion-graph mode
+        if choice == "motion_expert":
+            raise InvalidInputError(
+                "a mocap folder drives the choreographer, not the Motion Expert",
+                hint="drop the mocap folder, or choose the choreographer (or auto) generator",
+            )
+        from .choreography import ChoreographerGenerator
+
+        return ChoreographerGenerator(mocap=config.mocap_dir)
     if choice in ("auto", "motion_expert"):
         try:
             from .motion_expert import MotionExpertGenerator

@@ -10,11 +10,15 @@ import numpy as np
 from backend.features import MusicFeatures, analyze_music
 from backend.motion_generation import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
+from shared.errors import InvalidInputError
 from shared.genres import GENRES, genre_index
 from shared.motion import Motion
 from shared.skeleton import Skeleton
 
 from .keep import apply_keep
+from .limiter import render_within_limits
+from .mocap import load_library
+from .motion_graph import MotionGraph, graph_choreograph
 from .planner import Planner
 from .rig import DanceRig
 from .synthesis import Placement, render
@@ -48,12 +52,16 @@ def choreograph(
     ctx.report(0.5, "posing the dancer")
     num_frames = int(num_frames or features.num_frames)
     times = np.arange(num_frames) / features.fps
-    poses, trans, contacts, _ = render(
-        placements,
-        planner.grid.position(times),
-        DanceRig(skeleton),
-        groove=planner.groove_gain(times),
-        hit_tangent=planner.hit_tangent,
+    rig, groove = DanceRig(skeleton), planner.groove_gain(times)
+
+    def pose(placed: list[Placement], beat_positions: np.ndarray):
+        return render(
+            placed, beat_positions, rig, groove=groove, hit_tangent=planner.hit_tangent, shape=planner.style.groove
+        )
+
+    # Posed, then kept within real dancers' joint speeds (smaller moves, retimed within beats).
+    (poses, trans, contacts, _), placements, _ = render_within_limits(
+        placements, planner.grid.position(times), pose, features.fps
     )
     motion = Motion(
         poses=poses.astype(np.float32),
@@ -73,12 +81,28 @@ def choreograph(
 
 
 class ChoreographerGenerator:
-    """Beat-synchronous choreography from a library of authored moves; runs anywhere."""
+    """Beat-synchronous choreography from a library of authored moves; runs anywhere.
+
+    With ``mocap`` (a folder of the user's dance takes) it dances segments of those takes instead, cut on
+    their motion beats and retimed to the music's (:mod:`.motion_graph`); the library is read once.
+    """
 
     name = "choreographer"
 
-    def __init__(self, skeleton: Skeleton | None = None):
+    def __init__(self, skeleton: Skeleton | None = None, mocap: str | Path | None = None):
         self.skeleton = skeleton
+        self.mocap = Path(mocap) if mocap is not None else None
+        self._graph: MotionGraph | None = None
+
+    def motion_graph(self) -> MotionGraph:
+        """The motion graph of the mocap folder (built on first use)."""
+        if self._graph is None:
+            clips = load_library(self.mocap)
+            try:
+                self._graph = MotionGraph.build(clips)
+            except ValueError as exc:
+                raise InvalidInputError(f"{self.mocap}: {exc}", hint="add longer dance takes") from exc
+        return self._graph
 
     def generate(self, request: MotionRequest, ctx: JobContext | None = None) -> MotionResult:
         """Analyse the request's music and dance to it (honouring ``keep``, ``genre``, start and duration)."""
@@ -96,9 +120,15 @@ class ChoreographerGenerator:
         # Regenerating a selection must not replay the dance it replaces: salt the seed.
         seed = np.random.SeedSequence([int(request.seed), 1]) if keep is not None else int(request.seed)
         num_frames = None if keep is None else int(round(keep.motion.duration * features.fps))
-        motion, _ = choreograph(
-            features, seed=seed, genre=genre, num_frames=num_frames, skeleton=self.skeleton, ctx=ctx.subrange(0.7, 0.95)
-        )
+        if self.mocap is not None:
+            ctx.report(0.7, "dancing segments of your mocap")
+            motion, _ = graph_choreograph(features, self.motion_graph(), seed=seed, num_frames=num_frames)
+            motion.metadata.update(generator=self.name, mode="motion_graph", mocap=str(self.mocap))
+        else:
+            motion, _ = choreograph(
+                features, seed=seed, genre=genre, num_frames=num_frames, skeleton=self.skeleton,
+                ctx=ctx.subrange(0.7, 0.95),
+            )
         motion.metadata.update(
             seed=int(request.seed), music=Path(request.audio_path).name, start_s=float(request.start_s)
         )

@@ -56,6 +56,7 @@ class Move:
         keys: poses, the first at beat 0 and the last at ``beats``.
         energy: 0 (calm) … 1 (explosive); the planner matches it to the music's loudness.
         min_beat_s: when beats are faster than this (seconds), the move is danced at half time.
+        genres: the genres whose signature vocabulary this move is (only they dance it); empty = any dance.
     """
 
     name: str
@@ -64,14 +65,21 @@ class Move:
     keys: tuple[Key, ...]
     energy: float
     min_beat_s: float = 0.34
+    genres: tuple[str, ...] = ()
 
     def resolved(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full pose vectors of the keys, in the move frame.
 
         Returns:
-            beats (K,) float, values (K, P) float64, hit (K,) bool.
+            beats (K,) float, values (K, P) float64, hit (K,) bool (read-only: computed once per move).
         """
-        return _resolve(self.keys)
+        cached = self.__dict__.get("_resolved")
+        if cached is None:
+            cached = _resolve(self.keys)
+            for array in cached:
+                array.flags.writeable = False
+            self.__dict__["_resolved"] = cached  # a frozen dataclass still has a plain __dict__
+        return cached
 
     @property
     def travel(self) -> np.ndarray:
@@ -124,7 +132,7 @@ def mirrored(move: Move) -> Move:
         pose = {name: float(row[PARAM_INDEX[name]]) for name in PARAMS}
         keys.append(Key(item.beat, pose, item.hit))
     name = move.name[:-2] if move.name.endswith("~m") else move.name + "~m"
-    return Move(name, move.family, move.beats, tuple(keys), move.energy, move.min_beat_s)
+    return Move(name, move.family, move.beats, tuple(keys), move.energy, move.min_beat_s, move.genres)
 
 
 # -- arm styles: the same steps danced with different arms --------------------------------------------
@@ -167,6 +175,25 @@ ARM_STYLES: dict[str, tuple[dict[str, float], ...]] = {
          "head_turn": -30},
         {"l_raise": 30, "r_raise": 30, "l_elbow": 100, "r_elbow": 100, "l_fwd": 70, "r_fwd": 70, "head_nod": 10},
     ),
+    # Popping/tutting: arms in right angles, snapping between frames.
+    "tut": (
+        {"l_raise": 90, "l_fwd": 0, "l_elbow": 90, "r_raise": 90, "r_fwd": 90, "r_elbow": 90, "head_turn": 15},
+        {"l_raise": 90, "l_fwd": 90, "l_elbow": 90, "r_raise": 90, "r_fwd": 0, "r_elbow": 90, "head_turn": -15},
+    ),
+    # Chinese classical: long, high, rounded arms with the wrists turning (sleeves), the head following.
+    "sleeve": (
+        {"l_raise": 140, "l_fwd": 45, "l_elbow": 35, "l_wrist": -35, "r_raise": 70, "r_fwd": 85, "r_elbow": 45,
+         "r_wrist": 30, "head_turn": 20, "head_tilt": 8},
+        {"r_raise": 140, "r_fwd": 45, "r_elbow": 35, "r_wrist": -35, "l_raise": 70, "l_fwd": 85, "l_elbow": 45,
+         "l_wrist": 30, "head_turn": -20, "head_tilt": -8},
+    ),
+    # Jazz hands: arms thrown out on a high diagonal, wrists flexed back, chest lifted.
+    "jazz": (
+        {"l_raise": 125, "r_raise": 125, "l_fwd": 20, "r_fwd": 20, "l_elbow": 5, "r_elbow": 5, "l_wrist": -45,
+         "r_wrist": -45, "lean": -5, "head_nod": -10},
+        {"l_raise": 45, "r_raise": 45, "l_fwd": 50, "r_fwd": 50, "l_elbow": 30, "r_elbow": 30, "l_wrist": -40,
+         "r_wrist": -40},
+    ),
 }  # fmt: skip
 #: A move's own arms count as "quiet" (so a style may replace them) while they stay this close to the
 #: ready stance, degrees.
@@ -201,7 +228,7 @@ def styled(move: Move, style: str) -> Move:
                 pose[name] = value if name in ARM_PARAMS else base + value
         keys.append(Key(item.beat, pose, item.hit))
     keys.append(move.keys[-1])
-    return Move(f"{move.name}+{style}", move.family, move.beats, tuple(keys), move.energy, move.min_beat_s)
+    return Move(f"{move.name}+{style}", move.family, move.beats, tuple(keys), move.energy, move.min_beat_s, move.genres)
 
 
 # -- the library -------------------------------------------------------------------------------------
@@ -627,6 +654,187 @@ def _moves() -> list[Move]:
             head_nod=10),
         key(4),
     ), energy=0.6))
+    moves += _genre_moves()
+    return moves
+
+
+def _genre_moves() -> list[Move]:
+    """Signature vocabulary of the FineDance genres (what each style is known for; see docs/choreography.md)."""
+    moves: list[Move] = []
+    add = moves.append
+    street = ("Hiphop", "Urban")
+    chinese = ("ShenYun", "HanTang", "Kun", "Chinese", "DunHuang")
+    # Locking: roll the wrists in front of the chest, then "lock" (freeze sitting low), point and clap.
+    add(Move("wrist_roll_lock", "accent", 4, (
+        key(0),
+        key(0.5, False, l_raise=60, r_raise=60, l_fwd=90, r_fwd=90, l_elbow=120, r_elbow=120, l_wrist=40,
+            r_wrist=-40, drop=0.06),
+        key(1, l_raise=65, r_raise=65, l_fwd=90, r_fwd=90, l_elbow=115, r_elbow=115, l_wrist=-40, r_wrist=40,
+            l_twist=30, r_twist=-30, drop=0.08),
+        key(2, drop=0.2, lean=18, head_nod=12, l_raise=40, r_raise=40, l_fwd=60, r_fwd=60, l_elbow=130,
+            r_elbow=130, l_shrug=15, r_shrug=15),
+        key(3, l_raise=90, l_fwd=70, l_elbow=0, l_wrist=-30, r_raise=30, r_fwd=40, r_elbow=100, head_turn=35,
+            chest_twist=12, drop=0.06),
+        key(3.5, l_raise=55, r_raise=55, l_fwd=95, r_fwd=95, l_elbow=95, r_elbow=95, drop=0.1),
+        key(4),
+    ), energy=0.7, genres=("Locking",)))
+    add(Move("scoobot_kick", "legs", 4, (
+        key(0),
+        key(1, rf_lift=0.12, rf_z=0.18, drop=0.1, lean=-6, l_raise=80, l_fwd=20, l_elbow=10, r_raise=80,
+            r_fwd=20, r_elbow=10, head_nod=-8),
+        key(2, drop=0.16, lean=16, l_raise=45, r_raise=45, l_fwd=80, r_fwd=80, l_elbow=120, r_elbow=120,
+            l_wrist=40, r_wrist=40, head_nod=10),
+        key(3, lf_lift=0.12, lf_z=0.18, drop=0.1, lean=-6, l_raise=95, l_fwd=60, l_elbow=0, r_raise=30,
+            r_elbow=100, head_turn=-30),
+        key(4),
+    ), energy=0.75, genres=("Locking",)))
+    # Popping: contract-and-release hits on every beat, arms in right angles (tutting).
+    add(Move("pop_tut", "accent", 4, (
+        key(0),
+        key(1, l_raise=90, l_fwd=0, l_elbow=90, r_raise=90, r_fwd=0, r_elbow=90, chest_twist=-4, drop=0.07,
+            head_turn=20, l_shrug=8),
+        key(2, l_raise=90, l_fwd=90, l_elbow=90, r_raise=20, r_fwd=20, r_elbow=90, chest_twist=10, drop=0.09,
+            head_turn=-20, lean=8),
+        key(3, l_raise=150, l_fwd=30, l_elbow=90, r_raise=90, r_fwd=90, r_elbow=0, drop=0.06, head_nod=-6),
+        key(3.5, l_raise=90, l_fwd=0, l_elbow=90, r_raise=90, r_fwd=0, r_elbow=90, drop=0.1, lean=10),
+        key(4),
+    ), energy=0.6, genres=("Popping",)))
+    add(Move("pop_hit", "accent", 2, (
+        key(0),
+        key(0.5, False, drop=0.02, l_elbow=40, r_elbow=40),
+        key(1, drop=0.1, lean=12, hip_pitch=8, head_nod=10, l_raise=50, r_raise=50, l_fwd=70, r_fwd=70,
+            l_elbow=100, r_elbow=100, l_shrug=15, r_shrug=15),
+        key(1.5, False, drop=0.04, l_elbow=50, r_elbow=50),
+        key(2),
+    ), energy=0.55, genres=("Popping",)))
+    # Breaking: toprock (the "Indian step": cross in front, kick out, arms open), and going down to the floor.
+    add(Move("toprock", "step", 4, (
+        key(0),
+        key(1, rf_x=0.05, rf_z=0.25, lean=10, chest_twist=20, l_raise=70, l_fwd=-20, l_elbow=40, r_raise=60,
+            r_fwd=80, r_elbow=90, drop=0.12, head_turn=15),
+        key(2, lean=2, l_raise=80, r_raise=80, l_fwd=10, r_fwd=10, l_elbow=30, r_elbow=30, drop=0.06),
+        key(3, lf_x=-0.05, lf_z=0.25, lean=10, chest_twist=-20, r_raise=70, r_fwd=-20, r_elbow=40, l_raise=60,
+            l_fwd=80, l_elbow=90, drop=0.12, head_turn=-15),
+        key(4),
+    ), energy=0.8, genres=("Breaking",)))
+    add(Move("go_down", "accent", 4, (
+        key(0),
+        key(1, drop=0.36, lean=38, head_nod=20, lf_x=W + 0.15, rf_x=-W - 0.15, l_raise=40, r_raise=40,
+            l_fwd=90, r_fwd=90, l_elbow=80, r_elbow=80),
+        key(2, drop=0.38, lean=40, hip_twist=15, chest_twist=-20, lf_x=W + 0.15, rf_x=-W - 0.15, l_raise=20,
+            r_raise=100, r_fwd=0, r_elbow=10, head_turn=-30),
+        key(3, drop=0.1, lean=-4, l_raise=120, r_raise=120, l_elbow=30, r_elbow=30, head_nod=-10),
+        key(4),
+    ), energy=0.9, genres=("Breaking",)))
+    # Hip-hop: the rock (chest rocks back and forth over a deep bounce), arms loose.
+    add(Move("chest_rock", "groove", 4, tuple(
+        key(b, lean=18 if b % 2 else -6, drop=0.16 if b % 2 else 0.05, head_nod=14 if b % 2 else -6,
+            hip_pitch=-8 if b % 2 else 6, l_elbow=70 if b % 2 else 40, r_elbow=70 if b % 2 else 40,
+            l_fwd=50, r_fwd=50, l_raise=30, r_raise=30) if 0 < b < 4 else key(b)
+        for b in range(5)
+    ), energy=0.6, genres=street + ("Breaking", "Korean")))
+    # Jazz: the jazz square (cross, back, side, forward) with jazz hands.
+    add(Move("jazz_square", "step", 4, (
+        key(0),
+        key(1, rf_x=W - 0.05, rf_z=0.22, chest_twist=-15, l_raise=100, l_fwd=20, l_elbow=10, l_wrist=40,
+            r_raise=40, r_fwd=60, r_elbow=40, drop=0.08, head_turn=15),
+        key(2, rf_x=W - 0.05, rf_z=0.22, lf_x=W + 0.1, lf_z=0.0, chest_twist=10, lean=-4, drop=0.06,
+            l_raise=120, r_raise=120, l_fwd=10, r_fwd=10, l_elbow=5, r_elbow=5, l_wrist=45, r_wrist=45),
+        key(3, rf_x=-W - 0.1, lf_x=W + 0.1, drop=0.1, l_raise=60, r_raise=60, l_elbow=60, r_elbow=60),
+        key(4),
+    ), energy=0.55, genres=("Jazz", "Choreography", "Korean")))
+    # Korean (K-pop): sharp point choreography, hands framing the face, hip accents.
+    add(Move("kpop_point", "arms", 4, (
+        key(0),
+        key(1, r_raise=100, r_fwd=80, r_elbow=0, l_raise=40, l_fwd=60, l_elbow=120, hip_roll=8, sway=0.06,
+            head_turn=-20, drop=0.08),
+        key(1.5, l_raise=130, r_raise=130, l_fwd=60, r_fwd=60, l_elbow=140, r_elbow=140, drop=0.05),
+        key(2, r_raise=40, r_fwd=60, r_elbow=120, l_raise=100, l_fwd=80, l_elbow=0, hip_roll=-8, sway=-0.06,
+            head_turn=20, drop=0.08),
+        key(3, l_raise=160, r_raise=20, l_fwd=20, l_elbow=10, r_elbow=30, side_bend=-10, drop=0.12),
+        key(4),
+    ), energy=0.7, genres=("Korean", "Urban")))
+    # Chinese classical: cloud hands (slow circles of the arms) over soft knees, and the sleeve toss.
+    add(Move("cloud_hands", "wave", 8, (
+        key(0),
+        key(1, False, l_raise=90, l_fwd=80, l_elbow=50, l_wrist=30, r_raise=30, r_fwd=40, r_elbow=60, drop=0.12,
+            chest_twist=15, head_turn=20, sway=0.05),
+        key(2, False, l_raise=140, l_fwd=20, l_elbow=40, l_wrist=-20, r_raise=60, r_fwd=90, r_elbow=70,
+            drop=0.15, chest_twist=20, side_bend=-8, head_turn=25, head_tilt=8),
+        key(3, False, l_raise=80, l_fwd=-10, l_elbow=30, r_raise=90, r_fwd=80, r_elbow=50, drop=0.1,
+            chest_twist=0),
+        key(4, l_raise=40, r_raise=40, l_fwd=60, r_fwd=60, l_elbow=90, r_elbow=90, l_wrist=35, r_wrist=35,
+            drop=0.18, lean=10, head_nod=10),
+        key(5, False, r_raise=90, r_fwd=80, r_elbow=50, r_wrist=30, l_raise=30, l_fwd=40, l_elbow=60, drop=0.12,
+            chest_twist=-15, head_turn=-20, sway=-0.05),
+        key(6, False, r_raise=140, r_fwd=20, r_elbow=40, r_wrist=-20, l_raise=60, l_fwd=90, l_elbow=70,
+            drop=0.15, chest_twist=-20, side_bend=8, head_turn=-25, head_tilt=-8),
+        key(7, False, r_raise=80, r_fwd=-10, r_elbow=30, l_raise=90, l_fwd=80, l_elbow=50, drop=0.1),
+        key(8),
+    ), energy=0.35, min_beat_s=0.25, genres=chinese + ("Dai",)))
+    add(Move("sleeve_toss", "arms", 4, (
+        key(0),
+        key(1, False, l_raise=40, l_fwd=100, l_elbow=110, r_raise=30, r_fwd=-20, drop=0.14, lean=10,
+            chest_twist=-15, head_nod=10),
+        key(2, l_raise=170, l_fwd=40, l_elbow=5, l_wrist=-40, r_raise=70, r_fwd=0, r_elbow=15, lean=-8,
+            side_bend=-12, head_nod=-15, head_turn=20, drop=0.02, rf_lift=0.1, rf_z=-0.1),
+        key(3, False, l_raise=110, l_fwd=-10, l_elbow=20, r_raise=90, r_fwd=30, drop=0.1, chest_twist=10),
+        key(4),
+    ), energy=0.5, genres=chinese))
+    # DunHuang and Dai: the S-curve pose ("three bends": knees, waist and neck bent opposite ways), hands
+    # shaped (one up and bent back, one low), held and turned through.
+    add(Move("three_bends", "wave", 4, (
+        key(0),
+        key(1, False, sway=0.1, hip_roll=10, side_bend=14, head_tilt=-14, drop=0.14, lf_lift=0.05,
+            l_raise=150, l_fwd=40, l_elbow=90, l_wrist=-45, r_raise=40, r_fwd=-20, r_elbow=60, r_wrist=45),
+        key(2, sway=0.11, hip_roll=12, side_bend=16, head_tilt=-16, drop=0.16, l_raise=155, l_fwd=40,
+            l_elbow=95, l_wrist=-45, r_raise=40, r_fwd=-20, r_elbow=60, r_wrist=45),
+        key(3, False, sway=-0.1, hip_roll=-10, side_bend=-14, head_tilt=14, drop=0.14, rf_lift=0.05,
+            r_raise=150, r_fwd=40, r_elbow=90, r_wrist=-45, l_raise=40, l_fwd=-20, l_elbow=60, l_wrist=45),
+        key(4),
+    ), energy=0.4, min_beat_s=0.25, genres=("DunHuang", "Dai", "HanTang")))
+    # Dai peacock: soft knee bounces, elbows up and wrists bent into the peacock's head.
+    add(Move("peacock", "bounce", 4, tuple(
+        key(b, drop=0.17 if b % 2 else 0.07, l_raise=110, l_fwd=70 if b % 2 else 30, l_elbow=100, l_wrist=-45,
+            r_raise=35, r_fwd=-30, r_elbow=40, r_wrist=40, head_turn=25 if b % 2 else 10, lean=8,
+            hip_roll=6 if b % 2 else 0) if 0 < b < 4 else key(b)
+        for b in range(5)
+    ), energy=0.45, genres=("Dai",)))
+    # Miao: festive stamping steps with the shoulders bouncing.
+    add(Move("stamp_step", "legs", 4, (
+        key(0),
+        key(0.5, False, rf_lift=0.14, drop=0.08, l_shrug=12, r_shrug=12, l_raise=40, r_raise=40, l_elbow=80,
+            r_elbow=80),
+        key(1, drop=0.16, lean=10, head_nod=8, l_raise=30, r_raise=30, l_elbow=60, r_elbow=60),
+        key(1.5, False, lf_lift=0.14, drop=0.08, l_shrug=12, r_shrug=12, l_raise=40, r_raise=40, l_elbow=80,
+            r_elbow=80),
+        key(2, drop=0.16, lean=10, head_nod=8, l_raise=30, r_raise=30, l_elbow=60, r_elbow=60),
+        key(3, rf_lift=0.1, rf_z=0.15, drop=0.1, l_raise=70, r_raise=70, l_fwd=90, r_fwd=90, l_elbow=30,
+            r_elbow=30),
+        key(4),
+    ), energy=0.65, genres=("Miao",)))
+    # Wei (Uyghur): the neck slide with hands framing the head and wrists turning.
+    add(Move("neck_slide", "accent", 4, (
+        key(0),
+        key(1, l_raise=150, r_raise=150, l_fwd=60, r_fwd=60, l_elbow=80, r_elbow=80, l_wrist=40, r_wrist=-40,
+            head_turn=25, head_tilt=-10, drop=0.06),
+        key(2, l_raise=150, r_raise=150, l_fwd=60, r_fwd=60, l_elbow=80, r_elbow=80, l_wrist=-40, r_wrist=40,
+            head_turn=-25, head_tilt=10, drop=0.1),
+        key(3, l_raise=120, r_raise=60, l_fwd=30, r_fwd=90, l_elbow=40, r_elbow=90, l_wrist=40, head_turn=20,
+            chest_twist=10, drop=0.06),
+        key(4),
+    ), energy=0.5, genres=("Wei",)))
+    # Kunqu opera: a slow, restrained step forward with the hands held in front, a small head turn.
+    add(Move("opera_step", "step", 8, (
+        key(0),
+        key(2, False, lf_z=0.15, root_z=0.07, l_raise=45, r_raise=40, l_fwd=90, r_fwd=70, l_elbow=90, r_elbow=100,
+            l_wrist=-30, drop=0.1, head_turn=15, head_tilt=5),
+        key(4, lf_z=0.15, rf_z=0.15, root_z=0.15, l_raise=60, r_raise=35, l_fwd=80, r_fwd=60, l_elbow=70,
+            r_elbow=110, l_wrist=-40, drop=0.12, head_turn=25, lean=6),
+        key(6, False, lf_z=0.15, rf_z=0.15, root_z=0.15, l_raise=40, r_raise=55, l_fwd=60, r_fwd=80,
+            l_elbow=100, r_elbow=80, r_wrist=-35, drop=0.1, head_turn=-20),
+        key(8, root_z=0.15),
+    ), energy=0.25, min_beat_s=0.2, genres=("Kun", "HanTang", "Chinese")))
     return moves
 
 

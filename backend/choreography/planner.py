@@ -26,6 +26,7 @@ from backend.features import MusicFeatures
 
 from .moves import ARM_STYLES, FAMILIES, MOVES, Move, has_quiet_arms, mirrored, styled
 from .rig import PARAM_INDEX
+from .styles import FAVOURED_WEIGHT, OTHER_ARM_STYLE, SIGNATURE_WEIGHT, genre_style
 from .synthesis import Placement, end_state
 
 BEATS_PER_BAR = 4
@@ -35,7 +36,7 @@ AMPLITUDE_RANGE = (0.75, 1.8)
 #: Sections quieter than this loudness may be danced in a half-time feel, on beats shorter than this (s).
 QUIET_FEEL, HALF_FEEL_MAX_PERIOD = 0.4, 0.6
 #: The dancer's root stays within this distance of centre stage, metres.
-STAGE_RADIUS = 1.0
+STAGE_RADIUS = 1.3
 #: Moves whose root stays this close to where they start count as "in place" (stage-safe fillers).
 STILL_REACH = 0.15
 #: Typical loudness rank each family suits (0 quiet … 1 loud).
@@ -43,19 +44,6 @@ FAMILY_ENERGY = {
     "groove": 0.15, "wave": 0.3, "step": 0.6, "arms": 0.55, "legs": 0.65, "turn": 0.7, "bounce": 0.8,
     "accent": 0.75,
 }  # fmt: skip
-#: Families each genre leans towards (FineDance style2 names); missing families weigh 1.
-_STREET = {"groove": 1.5, "bounce": 1.5, "accent": 1.3, "legs": 1.2, "wave": 1.1, "turn": 1.0}
-_CLASSICAL = {"wave": 2.0, "arms": 1.6, "turn": 1.4, "step": 1.0, "groove": 0.6, "bounce": 0.3, "legs": 0.6}
-_SHOW = {"arms": 1.5, "step": 1.4, "accent": 1.4, "turn": 1.3, "legs": 1.1}
-GENRE_FAMILY_WEIGHTS: dict[str, dict[str, float]] = {
-    **{g: _STREET for g in ("Urban", "Hiphop", "Breaking")},
-    "Popping": {**_STREET, "wave": 2.0, "accent": 1.6, "bounce": 0.8},
-    "Locking": {**_STREET, "arms": 1.6, "accent": 1.8, "turn": 0.8},
-    **{g: _SHOW for g in ("Korean", "Jazz", "Choreography")},
-    **{g: _CLASSICAL for g in ("Dai", "ShenYun", "Wei", "Miao", "HanTang", "Kun", "Chinese", "DunHuang")},
-}
-
-
 @dataclass(frozen=True)
 class BeatGrid:
     """The music's beats, extended regularly before the first and after the last one.
@@ -129,16 +117,26 @@ class Planner:
         self.features = features
         self.rng = np.random.default_rng(seed)
         self.grid = make_grid(features)
-        self.family_weights = GENRE_FAMILY_WEIGHTS.get(genre or "", {})
-        self._loudness_rank = _loudness_rank(features.energy)
+        self.genre = genre or ""
+        self.style = genre_style(genre)
+        self.family_weights = self.style.family_weights
+        # The genre's vocabulary: its signature moves (only it dances them) and the general moves it favours.
+        self.vocabulary = {
+            name: (SIGNATURE_WEIGHT if move.genres else FAVOURED_WEIGHT if name in self.style.favoured else 1.0)
+            for name, move in MOVES.items()
+            if not move.genres or self.genre in move.genres
+        }
+        self.loudness = loudness_rank(features.energy)  # (T,) 0 quiet … 1 loud, per music frame
         # A dancer's personal style for this seed: overall size of the moves and depth of the groove.
-        self.amplitude_style = float(self.rng.uniform(0.9, 1.1))
+        self.amplitude_style = self.style.amplitude * float(self.rng.uniform(0.9, 1.1))
         self.groove_style = float(self.rng.uniform(0.8, 1.2))
         # Favourite moves and arm styles: two dancers (seeds) on the same song pick differently.
         self.move_taste = {name: float(w) for name, w in zip(MOVES, self.rng.lognormal(0.0, 0.7, len(MOVES)))}
-        self.style_taste = self.rng.lognormal(0.0, 0.8, len(ARM_STYLES))
-        # How hard this dancer hits the beat: share of the smooth tangent kept at hit keys.
-        self.hit_tangent = float(self.rng.uniform(0.15, 0.45))
+        genre_arms = [self.style.arm_styles.get(name, OTHER_ARM_STYLE if self.style.arm_styles else 1.0)
+                      for name in ARM_STYLES]  # fmt: skip
+        self.style_taste = np.asarray(genre_arms) * self.rng.lognormal(0.0, 0.8, len(ARM_STYLES))
+        # How hard this dancer hits the beat: share of the smooth tangent kept at hit keys (the genre's range).
+        self.hit_tangent = float(self.rng.uniform(*self.style.hit_tangent))
         # Laid-back or driven: shifts the move energies (not the sizes) this dancer picks for the music.
         self.energy_bias = float(self.rng.uniform(-0.15, 0.2))
 
@@ -147,7 +145,7 @@ class Planner:
         grid, period = self.grid, self.grid.period
         start = grid.bar_start_at_or_before(0.0)
         end_position = float(grid.position(np.array([self.features.duration]))[0])
-        section_starts, section_labels = self._sections_on_bars(start)
+        section_starts, section_labels = self.sections_on_bars(start)
 
         placements: list[Placement] = []
         origin, facing = (0.0, 0.0), 0.0
@@ -164,7 +162,8 @@ class Planner:
             if label not in phrases:
                 family = self._pick_family(drive, exclude=previous_family)
                 # A quiet section may be danced in a half-time feel (slow, flowing), as dancers often do.
-                feel = Feel(period, half_time=drive < QUIET_FEEL and self.rng.random() < 0.5)
+                chance = max(self.style.half_feel, 0.5 if drive < QUIET_FEEL else 0.0)
+                feel = Feel(period, half_time=bool(self.rng.random() < chance))
                 phrases[label] = (self._phrase(family, drive, feel), feel)
             phrase, feel = phrases[label]  # a repeated section is danced as it was the first time
             previous_family = max(FAMILIES, key=lambda f: sum(m.family == f for m, _ in phrase))
@@ -187,7 +186,7 @@ class Planner:
         return placements
 
     # -- pieces ------------------------------------------------------------------------------------
-    def _sections_on_bars(self, start: int) -> tuple[list[int], list[int]]:
+    def sections_on_bars(self, start: int) -> tuple[list[int], list[int]]:
         """Grid index of each section's first bar (the first one is the dance's start) and its repeat
         label; a section too short to get its own bar merges into the one before it."""
         bounds = np.asarray(self.features.section_bounds, dtype=np.float64)
@@ -216,7 +215,7 @@ class Planner:
         previous = None
         while remaining > 0:
             candidates = [
-                m for m in MOVES.values()
+                m for m in (MOVES[name] for name in self.vocabulary)
                 if m.beats * feel.scale(m) <= remaining and m.name != previous
                 and (m.beats * feel.scale(m)) % 2 == 0
             ]  # fmt: skip
@@ -224,7 +223,7 @@ class Planner:
                 break
             weights = np.array([
                 (4.0 if m.family == family else 1.0) * self.family_weights.get(m.family, 1.0)
-                * self.move_taste[m.name] * np.exp(-(((m.energy - loudness) / 0.25) ** 2))
+                * self.move_taste[m.name] * self.vocabulary[m.name] * np.exp(-(((m.energy - loudness) / 0.25) ** 2))
                 * (1.0 + 3.0 * loudness**2 * _goes_places(m))  # loud music: more steps, travel, turns and jumps
                 for m in candidates
             ])  # fmt: skip
@@ -245,38 +244,38 @@ class Planner:
         """A calm in-place move that fits the beats left in a section."""
         fitting = [
             m for m in MOVES.values()
-            if m.family == "groove" and m.beats * feel.scale(m) <= beats_left + 1e-6
+            if m.family == "groove" and not m.genres and m.beats * feel.scale(m) <= beats_left + 1e-6
         ]  # fmt: skip
         if not fitting:
-            return min((m for m in MOVES.values() if m.family == "groove"), key=lambda m: m.beats)
+            return min((m for m in MOVES.values() if m.family == "groove" and not m.genres), key=lambda m: m.beats)
         return fitting[int(self.rng.integers(len(fitting)))]
 
     def _place(self, move: Move, position: float, origin, facing: float, feel: Feel) -> Placement:
         """Place ``move``, turning a travelling move around (or swapping it) to stay on stage."""
         scale = feel.scale(move)
         t0, t1 = self.grid.time(np.array([position, position + move.beats * scale]))
-        amplitude = float(np.clip(self.amplitude_style * (0.6 + 1.2 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
+        amplitude = float(np.clip(self.amplitude_style * (0.65 + 1.35 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
         for candidate in (move, mirrored(move)):
             placement = Placement(candidate, position, scale, amplitude, origin, facing)
             # Fine when it stays on stage, or at least takes the dancer no further out than now.
             if _reach(placement) <= max(STAGE_RADIUS, float(np.hypot(*origin)) + 1e-9):
                 return placement
-        still = [m for m in MOVES.values() if m.beats == move.beats and _reach(Placement(m, 0.0)) <= STILL_REACH]
+        still = [m for m in MOVES.values() if m.beats == move.beats and not m.genres and _reach(Placement(m, 0.0)) <= STILL_REACH]
         replacement = still[int(self.rng.integers(len(still)))]
         return Placement(replacement, position, scale, amplitude, origin, facing)
 
     def groove_gain(self, seconds: np.ndarray) -> np.ndarray:
         """(T,) depth of the on-beat groove at these times: this dancer's style, deeper when loud."""
         fps = self.features.fps
-        index = np.clip(np.round(np.asarray(seconds) * fps).astype(np.int64), 0, len(self._loudness_rank) - 1)
-        return self.groove_style * (0.3 + 1.0 * self._loudness_rank[index])
+        index = np.clip(np.round(np.asarray(seconds) * fps).astype(np.int64), 0, len(self.loudness) - 1)
+        return self.groove_style * (0.3 + 1.0 * self.loudness[index])
 
     def _mean_rank(self, t0: float, t1: float) -> float:
         """Mean loudness rank (0 … 1) of the music between two times."""
         fps = self.features.fps
-        a = int(np.clip(np.floor(t0 * fps), 0, len(self._loudness_rank) - 1))
-        b = int(np.clip(np.ceil(t1 * fps), a + 1, len(self._loudness_rank)))
-        return float(self._loudness_rank[a:b].mean())
+        a = int(np.clip(np.floor(t0 * fps), 0, len(self.loudness) - 1))
+        b = int(np.clip(np.ceil(t1 * fps), a + 1, len(self.loudness)))
+        return float(self.loudness[a:b].mean())
 
 
 def _goes_places(move: Move) -> float:
@@ -293,7 +292,7 @@ def _reach(placement: Placement) -> float:
     return float(np.hypot(values[:, PARAM_INDEX["root_x"]], values[:, PARAM_INDEX["root_z"]]).max())
 
 
-def _loudness_rank(energy: np.ndarray) -> np.ndarray:
+def loudness_rank(energy: np.ndarray) -> np.ndarray:
     """(T,) RMS → loudness in [0, 1], smoothed over about a second.
 
     Half of it is the frame's rank within the song (verse vs chorus), half the absolute level (−40 dBFS →

@@ -1,9 +1,11 @@
 """A frame strip of a dance: stick figures drawn with Pillow, for docs and quick visual checks.
 
-    .venv/bin/python -m backend.choreography.preview MUSIC OUT.png [--seed 0] [--start 0] [--frames 8]
+    .venv/bin/python -m backend.choreography.preview MUSIC OUT.png [--seed 0] [--start 0 | --loudest]
+        [--genre G] [--mocap DIR] [--frames 8] [--every 1]
 
 Each panel shows the dancer from the front (SMPL +Z towards the viewer, the dancer's left on the
-picture's right) at one beat, with the floor line and the move name.
+picture's right) at one beat, with the floor line and the move name (or, with ``--mocap``, the take and
+frame the motion-graph segment comes from).
 """
 
 from __future__ import annotations
@@ -55,34 +57,64 @@ def frame_strip(
     return image
 
 
+def loudest_start(music: Path, window_s: float = 10.0) -> float:
+    """Start (seconds) of the loudest ``window_s`` of a track, by the planner's loudness."""
+    from backend.features import analyze_music
+
+    from .planner import loudness_rank
+
+    features = analyze_music(music)
+    loud = loudness_rank(features.energy)
+    width = max(int(window_s * features.fps), 1)
+    if len(loud) <= width:
+        return 0.0
+    mean = np.convolve(loud, np.ones(width) / width, mode="valid")
+    return float(np.argmax(mean) / features.fps)
+
+
 def main() -> None:
     from backend.features import analyze_music
 
     from .choreographer import choreograph
     from .planner import make_grid
 
-    parser = argparse.ArgumentParser(description="Draw a frame strip of the default dance")
+    parser = argparse.ArgumentParser(description="Draw a frame strip of a generated dance")
     parser.add_argument("music", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--genre", default=None, help="a FineDance genre (shared.genres.GENRES)")
     parser.add_argument("--start", type=float, default=0.0, help="seconds into the music")
+    parser.add_argument("--loudest", action="store_true", help="start at the loudest 10 s of the music")
+    parser.add_argument("--mocap", type=Path, default=None, help="dance segments of the mocap in this folder")
     parser.add_argument("--frames", type=int, default=8, help="panels, one per beat")
     parser.add_argument("--every", type=int, default=1, help="beats between panels")
     args = parser.parse_args()
 
-    features = analyze_music(args.music, start_s=args.start, duration_s=60.0)
-    motion, placements = choreograph(features, seed=args.seed)
+    start = loudest_start(args.music) if args.loudest else args.start
+    features = analyze_music(args.music, start_s=start, duration_s=60.0)
+    if args.mocap is not None:
+        from .mocap import load_library
+        from .motion_graph import MotionGraph, graph_choreograph
+
+        graph = MotionGraph.build(load_library(args.mocap))
+        motion, picks = graph_choreograph(features, graph, seed=args.seed)
+        spans = [(p.beat, p.beat + p.beats, graph.segments[p.segment]) for p in picks]
+        describe = lambda span: f"{Path(graph.clips[span[2].clip].name).stem}@{span[2].start}"  # noqa: E731
+    else:
+        motion, placements = choreograph(features, seed=args.seed, genre=args.genre)
+        spans = [(p.start_beat, p.end_beat, p.move.name) for p in placements]
+        describe = lambda span: span[2]  # noqa: E731
     beats = features.beat_times[:: args.every][1 : args.frames + 1]
     frames = [min(int(round(t * motion.fps)), motion.num_frames - 1) for t in beats]
     grid_positions = make_grid(features).position(np.asarray(frames) / motion.fps)
     labels = []
     for position in grid_positions:
-        names = [p.move.name for p in placements if p.start_beat <= position < p.end_beat]
+        names = [describe(span) for span in spans if span[0] <= position < span[1]]
         labels.append(names[0] if names else "")
     image = frame_strip(motion, frames, labels)
     with atomic_write(args.out, "wb") as handle:
         image.save(handle, format="PNG")
-    print(f"wrote {args.out} ({len(frames)} panels)")
+    print(f"wrote {args.out} ({len(frames)} panels from {start:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -19,15 +19,16 @@ from shared.skeleton import FOOT_JOINTS, LEFT_FOOT, RIGHT_FOOT
 
 from .moves import Move
 from .rig import EASE, NEUTRAL, PARAM_INDEX, SCALES, DanceRig, clamp_params
+from .styles import GrooveShape
 
 #: Lowest and highest lift of an automatic step arc, metres (scaled with the step length in between).
 STEP_ARC_MIN, STEP_ARC_MAX = 0.06, 0.12
 #: Depth of the on-beat knee bounce (metres) and head nod (degrees) layered under every move; the bounce
 #: deepens by ``PULSE_DROP_LOUD`` × gain² more on loud music (the knees, not the arms, carry the groove).
-PULSE_DROP, PULSE_DROP_LOUD, PULSE_NOD = 0.05, 0.05, 6.0
+PULSE_DROP, PULSE_DROP_LOUD, PULSE_NOD = 0.05, 0.07, 6.0
 #: Side-to-side weight shift of the groove: pelvis (metres), hip roll, hip twist into the standing leg and
 #: counter chest twist (degrees), and the pelvis tucking under on the beat (degrees of hip pitch).
-PULSE_SWAY, PULSE_ROLL, PULSE_HIP_TWIST, PULSE_TWIST, PULSE_TUCK = 0.06, 7.0, 11.0, 14.0, 4.0
+PULSE_SWAY, PULSE_ROLL, PULSE_HIP_TWIST, PULSE_TWIST, PULSE_TUCK = 0.08, 7.0, 11.0, 14.0, 4.0
 #: Stepping in the groove: where the move leaves both feet planted and the music is loud (gain above
 #: ``PULSE_STEP_GAIN``), the foot the weight leaves lifts this high (metres, at full gain) and re-plants on
 #: the next beat, as the weight arrives on it.
@@ -145,10 +146,13 @@ def hermite(
     )
 
 
-def add_pulse(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray | float = 1.0) -> None:
+def add_pulse(
+    curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray | float = 1.0, shape: GrooveShape = GrooveShape()
+) -> None:
     """The dancer's groove under every move: knees sink into each music beat and rise on the "and",
     and the head nods with them (in place). Even half-time moves then show every beat. ``gain`` (T,) or
-    scalar scales the whole groove (deeper when the music is loud)."""
+    scalar scales the whole groove (deeper when the music is loud); ``shape`` is the genre's groove (bounce
+    depth, weight shift, how sharply the body snaps into the beat, how much the arms ride it)."""
     gain = np.asarray(gain, dtype=np.float64)
     # Where the move itself lifts a foot (kicks, knee lifts) it owns the weight and the depth: the groove's
     # weight shift and extra bounce fade out smoothly there (never leaning onto, or sinking under, the
@@ -161,13 +165,13 @@ def add_pulse(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray |
     d = np.clip((curves[:, PARAM_INDEX["drop"]] - NEUTRAL[PARAM_INDEX["drop"]] - 0.08) / 0.17, 0.0, 1.0)
     sink = free * (1.0 - d * d * (3.0 - 2.0 * d))
     on_beat = 0.5 * (1.0 + np.cos(2.0 * np.pi * beat_positions))  # 1 on the beat, 0 on the "and"
-    down = gain * on_beat
-    curves[:, PARAM_INDEX["drop"]] += (PULSE_DROP + PULSE_DROP_LOUD * gain * sink) * down
-    curves[:, PARAM_INDEX["head_nod"]] += PULSE_NOD * down
-    curves[:, PARAM_INDEX["hip_pitch"]] -= PULSE_TUCK * down
+    down = gain * on_beat**shape.sharpness  # sharper: a snap into the beat, floating in between
+    curves[:, PARAM_INDEX["drop"]] += shape.bounce * (PULSE_DROP + PULSE_DROP_LOUD * gain * sink) * down
+    curves[:, PARAM_INDEX["head_nod"]] += shape.bounce * PULSE_NOD * down
+    curves[:, PARAM_INDEX["hip_pitch"]] -= shape.bounce * PULSE_TUCK * down
     # Weight shifts from foot to foot, one beat each (extremes on the beats, so velocity minima stay there):
     # the hips sway, roll and turn into the standing leg, the chest turns against them.
-    side = gain * np.cos(np.pi * beat_positions) * free
+    side = shape.sway * gain * np.cos(np.pi * beat_positions) * free
     curves[:, PARAM_INDEX["sway"]] += PULSE_SWAY * side
     curves[:, PARAM_INDEX["hip_roll"]] += PULSE_ROLL * side
     curves[:, PARAM_INDEX["hip_twist"]] += PULSE_HIP_TWIST * side
@@ -175,9 +179,9 @@ def add_pulse(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray |
     # The arms ride the groove: carried higher when loud, elbows pump into the beat, the arms swing against
     # the weight shift.
     for arm, sign in (("l", 1.0), ("r", -1.0)):
-        curves[:, PARAM_INDEX[f"{arm}_elbow"]] += PULSE_ELBOW * down + CARRY_ELBOW * gain
-        curves[:, PARAM_INDEX[f"{arm}_raise"]] += CARRY_RAISE * gain
-        curves[:, PARAM_INDEX[f"{arm}_fwd"]] += sign * PULSE_ARM_SWING * side
+        curves[:, PARAM_INDEX[f"{arm}_elbow"]] += shape.arms * (PULSE_ELBOW * down + CARRY_ELBOW * gain)
+        curves[:, PARAM_INDEX[f"{arm}_raise"]] += shape.arms * CARRY_RAISE * gain
+        curves[:, PARAM_INDEX[f"{arm}_fwd"]] += shape.arms * sign * PULSE_ARM_SWING * side
 
 
 def add_groove_steps(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray | float) -> None:
@@ -232,7 +236,8 @@ def add_step_arcs(knots: np.ndarray, values: np.ndarray, query: np.ndarray, curv
 
 
 def lock_foot_yaw(curves: np.ndarray) -> None:
-    """Keep each foot's heading still while it is planted (no toe swivel) and turn it only in the air."""
+    """Keep each foot's heading still while it is planted (no toe swivel) and turn it only in the air,
+    easing over most of the swing."""
     facing = curves[:, PARAM_INDEX["facing"]]
     for prefix in ("lf", "rf"):
         yaw_i, lift_i = PARAM_INDEX[f"{prefix}_yaw"], PARAM_INDEX[f"{prefix}_lift"]
@@ -246,8 +251,9 @@ def lock_foot_yaw(curves: np.ndarray) -> None:
         swing_starts, swing_ends = _runs(~planted)
         for a, b in zip(swing_starts, swing_ends):
             before = locked[a - 1] if a > 0 else heading[a]
-            after = locked[b] if b < len(locked) else heading[b - 1]
-            s = np.clip(((np.arange(a, b) - a + 1) / (b - a + 1) - 0.25) / 0.5, 0.0, 1.0)  # mid-air only
+            after = locked[b] if b < len(locked) else before  # still in the air at the end: no late turn
+            # Mostly in the air, but over most of the swing: squeezed into a few frames a foot turn pops.
+            s = np.clip(((np.arange(a, b) - a + 1) / (b - a + 1) - 0.15) / 0.7, 0.0, 1.0)
             locked[a:b] = before + (after - before) * (3 * s**2 - 2 * s**3)
         curves[:, yaw_i] = locked - facing
 
@@ -265,6 +271,7 @@ def render(
     rig: DanceRig,
     groove: np.ndarray | float = 1.0,
     hit_tangent: float = HIT_TANGENT_SCALE,
+    shape: GrooveShape = GrooveShape(),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sample the planned dance.
 
@@ -274,9 +281,10 @@ def render(
         rig: the skeleton's rig.
         groove: (T,) or scalar depth of the on-beat groove (1 = nominal).
         hit_tangent: how hard the body brakes at hit keys (see :func:`hermite`).
+        shape: the genre's groove (see :func:`add_pulse`).
     Returns:
         poses (T, 24, 3) axis-angle, trans (T, 3) metres (feet on y = 0), contacts (T, 4) in EDGE order,
-        curves (T, P) the pose parameters.
+        joints (T, 24, 3) the joint positions on the rig's skeleton (for speed checks without another FK).
     """
     knots, values, hits = timeline(placements)
     curves = hermite(knots, values, hits, beat_positions, hit_tangent=hit_tangent)
@@ -289,24 +297,28 @@ def render(
             knots, values[:, columns], hits, beat_positions - lag * beats_per_frame, EASE[columns], hit_tangent
         )
         curves[:, columns] = lagged
-    add_pulse(curves, beat_positions, groove)
+    add_pulse(curves, beat_positions, groove, shape)
     add_step_arcs(knots, values, beat_positions, curves)
     add_groove_steps(curves, beat_positions, groove)
     curves = clamp_params(curves)
     lock_foot_yaw(curves)
     poses, trans, planted = rig.solve(curves)
-    trans = ground(poses, trans, planted, rig)
+    trans, joints = ground(poses, trans, planted, rig)
     left, right = planted[:, 0].astype(np.float32), planted[:, 1].astype(np.float32)
     contacts = np.stack([left, right, left, right], axis=1)  # joints 7, 8, 10, 11
-    return poses, trans, contacts, curves
+    return poses, trans, contacts, joints
 
 
-def ground(poses: np.ndarray, trans: np.ndarray, planted: np.ndarray, rig: DanceRig) -> np.ndarray:
-    """Shift the motion vertically so planted toes touch y = 0 (checked through FK on the rig's skeleton)."""
+def ground(
+    poses: np.ndarray, trans: np.ndarray, planted: np.ndarray, rig: DanceRig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shift the motion vertically so planted toes touch y = 0 (checked through FK on the rig's skeleton).
+    Returns the shifted trans and the joint positions."""
     joints = forward_kinematics(poses, trans, rig.skeleton)
     toes = joints[:, [LEFT_FOOT, RIGHT_FOOT], 1]
     on_floor = toes[planted]
     lowest = np.median(on_floor) if on_floor.size else joints[:, list(FOOT_JOINTS), 1].min()
     out = trans.copy()
     out[:, 1] -= lowest
-    return out
+    joints[..., 1] -= lowest
+    return out, joints

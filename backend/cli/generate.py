@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="dance only S seconds")
     parser.add_argument("--generator", choices=("auto", "choreographer", "motion_expert"), default="auto",
                         help="which motion generator to use (default: auto)")
+    parser.add_argument("--mocap", type=Path, default=None, metavar="DIR",
+                        help="dance with segments of your own mocap in DIR (.bvh, AMASS/our .npz, AIST++/FineDance "
+                        ".pkl): the choreographer's motion graph, retimed to the music's beats")
     parser.add_argument("--steps", type=int, default=None, metavar="N",
                         help="Motion Expert DDIM steps (default: the official 50; fewer is faster, e.g. on a CPU)")
     parser.add_argument("--device", default="auto", help="torch device for the Motion Expert (auto, cpu, cuda)")
@@ -50,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.music.is_file():
         raise InvalidInputError(f"music file not found: {args.music}")
     genre_index(args.genre)  # a wrong name fails before any music is read
-    config = BackendConfig(device=args.device, motion_generator=args.generator, motion_steps=args.steps)
+    config = BackendConfig(device=args.device, motion_generator=args.generator, motion_steps=args.steps,
+                           mocap_dir=args.mocap)
     generator = select_motion_generator(config)
     request = MotionRequest(audio_path=args.music, seed=args.seed, genre=args.genre,
                             duration_s=args.duration, start_s=args.start)

@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "adding or removing a file takes effect within a second, without a restart")
     parser.add_argument("--generator", choices=("auto", "choreographer", "motion_expert"), default="auto",
                         help="motion generator (default auto: the Motion Expert when its weights are installed)")
+    parser.add_argument("--mocap", type=Path, default=None, metavar="DIR",
+                        help="serve dances made of segments of the mocap in DIR (the choreographer's motion graph)")
     parser.add_argument("--renderer", choices=("auto", "puppet", "wan"), default="auto",
                         help="video renderer (default auto: Wan-Animate with weights and a GPU, else the puppet)")
     parser.add_argument("--steps", type=int, default=None, metavar="N",
@@ -63,7 +65,7 @@ def build_server(args: argparse.Namespace, **server_options):
     keys = CurveKeys.load(args.curve_keys, args.authorized_clients) if args.curve_keys else None
     check_bind_allowed(args.address, keys)  # before loading models: fail fast
     config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer,
-                           motion_steps=args.steps)
+                           motion_steps=args.steps, mocap_dir=args.mocap)
     generator, renderer = select_motion_generator(config), select_renderer(config)
     device, close, executor = config.resolve_device(), (lambda: None), None
     if args.ray is not None:

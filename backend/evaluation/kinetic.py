@@ -70,3 +70,25 @@ def kinetic_features(joints: np.ndarray, protocol: EvalProtocol) -> np.ndarray:
     mean_acceleration = windowed_mean(acceleration, half, centres)
     expenditure = np.linalg.norm(mean_acceleration, axis=-1).mean(axis=0)
     return np.stack([horizontal, vertical, expenditure], axis=-1).reshape(-1)
+
+
+def windowed_kinetic_features(
+    joints: np.ndarray, protocol: EvalProtocol, window_s: float = 4.0, hop_s: float = 2.0
+) -> np.ndarray:
+    """Kinetic features of overlapping windows of one motion (a distribution of how it moves over time,
+    rather than one average over a whole take).
+
+    Args:
+        joints: (T, J, 3) positions at ``protocol.fps``.
+        window_s, hop_s: window length and hop, seconds. A motion shorter than one window gives one window
+            of its whole length.
+    Returns:
+        (N, 3 * J) float64, one row per window.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    window = max(int(round(window_s * protocol.fps)), 3)
+    hop = max(int(round(hop_s * protocol.fps)), 1)
+    if len(joints) <= window:
+        return kinetic_features(joints, protocol)[None]
+    starts = range(0, len(joints) - window + 1, hop)
+    return np.stack([kinetic_features(joints[s : s + window], protocol) for s in starts])

@@ -114,3 +114,19 @@ def test_a_failed_preview_keeps_the_motion_and_beats_and_says_why(tmp_path, empt
     assert json.loads((out / "groove_120bpm_beats.json").read_text())["beats_s"]
     assert "motion:" in captured.out and "beats:" in captured.out
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no half-written preview left
+
+
+def test_generate_with_mocap_dances_segments_of_the_takes(tmp_path, empty_home, capsys, shared_data):
+    mocap = tmp_path / "mocap"
+    mocap.mkdir()
+    (mocap / "01_01.bvh").symlink_to((shared_data / "motion" / "raw" / "01_01.bvh").resolve())
+    out = tmp_path / "out"
+    args = ["generate", str(MUSIC), "-o", str(out), "--duration", "4", "--no-preview", "--mocap", str(mocap)]
+    assert main(args) == 0
+    with np.load(out / "groove_120bpm.npz") as data:
+        metadata = json.loads(str(data["metadata_json"]))
+        assert abs(len(data["poses"]) - 4 * 30) <= 1
+    assert metadata["mode"] == "motion_graph" and metadata["segments"]
+    assert {segment[0] for segment in metadata["segments"]} == {"01_01.bvh"}
+    assert main(["generate", str(MUSIC), "-o", str(out), "--mocap", str(tmp_path / "nowhere")]) != 0
+    assert "mocap folder not found" in capsys.readouterr().err
