@@ -78,7 +78,7 @@ class MACE_OT_backend_stop(bpy.types.Operator):
 
     def execute(self, context):
         if jobs.SESSION.local is None or not jobs.SESSION.local.running:
-            return common.report_error(self, context, errors.InvalidInputError(
+            return common.report_error(self, errors.InvalidInputError(
                 "no backend started by this Blender is running", hint="a backend you started yourself is stopped "
                 "where it runs (Ctrl+C in its terminal)"))
         jobs.SESSION.cancel()

@@ -181,7 +181,7 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
                                            "frame regeneration", hint="update the backend to the add-on's version")
             track = takes.regenerated_take(bpy.data.objects[obj_name], new, mask, frames, name)
             message = f"Regenerated {int((~mask.cells).any(axis=1).sum())} frames as take '{track.strips[0].action.name}'"
-            properties.status_updater(context)({"message": message, "progress": 1.0})
+            properties.update_status({"message": message, "progress": 1.0})
             common.push_undo("Dance: regenerate selection")
 
         return common.start_job(self, context, "regenerate", submit, finish)

@@ -55,9 +55,9 @@ class MACE_OT_auto_map(bpy.types.Operator):
             target = _target(context)
             convention, mapping = convert.auto_map([bone.name for bone in target.data.bones])
         except errors.MaceError as exc:
-            return common.report_error(self, context, exc)
+            return common.report_error(self, exc)
         set_bone_map(target, mapping)
-        common.clear_error(context)
+        common.clear_error()
         self.report({"INFO"}, f"{len(mapping)} of 24 joints mapped ({convention} names); check the list")
         return {"FINISHED"}
 
@@ -80,9 +80,9 @@ class MACE_OT_retarget(bpy.types.Operator):
             action = retarget_glue.retarget_onto(context, source, target, mapping)
             retarget_glue.set_up_video_render(context.scene)
         except errors.MaceError as exc:
-            return common.report_error(self, context, exc)
+            return common.report_error(self, exc)
         properties.settings(context).retarget_source = source
-        common.clear_error(context)
+        common.clear_error()
         self.report({"INFO"}, f"'{action.name}' on {target.name}; Render › Render Animation writes the video")
         return {"FINISHED"}
 
@@ -101,7 +101,7 @@ class MACE_OT_save_bone_map(bpy.types.Operator, ExportHelper):
             text = json.dumps({"format": MAP_FORMAT, "bones": bone_map(target)}, indent=1)
             atomic.atomic_write_bytes(self.filepath, text.encode())
         except (errors.MaceError, OSError) as exc:
-            return common.report_error(self, context, exc)
+            return common.report_error(self, exc)
         self.report({"INFO"}, f"saved the bone map to {self.filepath}")
         return {"FINISHED"}
 
@@ -119,7 +119,7 @@ class MACE_OT_load_bone_map(bpy.types.Operator, ImportHelper):
             target = _target(context)
             mapping = load_bone_map(self.filepath, {bone.name for bone in target.data.bones})
         except (errors.MaceError, OSError) as exc:
-            return common.report_error(self, context, exc)
+            return common.report_error(self, exc)
         set_bone_map(target, mapping)
         self.report({"INFO"}, f"{len(mapping)} joints mapped from {bpy.path.basename(self.filepath)}")
         return {"FINISHED"}
@@ -159,11 +159,11 @@ class MACE_OT_use_take(bpy.types.Operator):
     def execute(self, context):
         obj = armature_glue.find_smpl_armature(context)
         if obj is None:
-            return common.report_error(self, context, errors.InvalidInputError(
+            return common.report_error(self, errors.InvalidInputError(
                 "the active object is not an SMPL armature", hint=armature_glue.NOT_SMPL_HINT))
         try:
             takes.set_active_take(obj, self.track)
         except KeyError:
-            return common.report_error(self, context, errors.InvalidInputError(
+            return common.report_error(self, errors.InvalidInputError(
                 f"{obj.name} has no take {self.track!r}", hint="pick one of the takes listed in the panel"))
         return {"FINISHED"}

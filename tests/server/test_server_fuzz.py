@@ -175,7 +175,7 @@ def hostile(draw, bases):
         target = payload.get("motion") or (payload.get("keep") or {}).get("motion") or payload
         target["poses"] = {"dtype": "<f4", "shape": [0, 2**63 - 1, 2**63 - 1], "data": b""}
     elif kind == "kept fps":
-        payload["keep"] = protocol.KeepSpec(make_motion(60)).to_wire()
+        payload["keep"] = protocol.KeepSpec(make_motion(60), KeepMask.regenerate(60)).to_wire()
         payload["keep"]["motion"]["fps"] = draw(st.sampled_from([1e-300, 1e-3, 0.5, 1e6, math.inf]))
     elif kind == "motion fps" and "motion" in payload:
         payload["motion"]["fps"] = draw(st.sampled_from([1e-300, 1e-3, 1e6]))

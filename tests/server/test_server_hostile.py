@@ -146,7 +146,7 @@ def test_regenerate_selection_with_an_absurd_kept_motion_is_refused_before_queue
 
 
 def test_kept_motion_longer_than_the_music_is_refused(peer):
-    keep = protocol.KeepSpec(make_motion(90)).to_wire()  # 3 s at 30 fps, the music lasts 1.2 s
+    keep = protocol.KeepSpec(make_motion(90), KeepMask.regenerate(90)).to_wire()  # 3 s at 30 fps, the music lasts 1.2 s
     reply = peer.exchange(envelope(payload={"audio": wav_bytes(1.2), "audio_name": "a.wav", "keep": keep}))
     assert_error(reply, "bad_input", "`keep.motion` lasts 3.00 s but 'a.wav' has only 1.20 s")
 
