@@ -34,12 +34,11 @@ from shared.skeleton import HEAD, Skeleton
 
 from .arap import ARAPDeformer
 from .pose_video import KP, Camera, motion_keypoints, project
-from .reference import CanvasPlacement, segment_person, template_keypoints
 
 if TYPE_CHECKING:
     from backend.progress import JobContext
 
-    from .request import RenderRequest, RenderResult
+    from .request import CanvasReference, RenderRequest, RenderResult
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +69,12 @@ _MIN_FORESHORTENING = 0.35
 # a torso, and squeezing a wide photo torso into a line makes ARAP bulge it.
 _GIRDLE_JOINTS = ("right_shoulder", "left_shoulder", "right_hip", "left_hip")
 _MIN_GIRDLE_FORESHORTENING = 0.75
+#: Rig joints whose bones stay as in the photo when the frame cuts that part off (perception.BODY_PARTS).
+_PART_JOINTS = {
+    "legs": ("right_hip", "left_hip", "right_knee", "left_knee", "right_ankle", "left_ankle"),
+    "head": ("head",),
+    "arms": ("right_elbow", "left_elbow", "right_wrist", "left_wrist"),
+}
 
 
 def rig_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
@@ -278,19 +283,20 @@ class Puppet:
     """A reference person rigged for deformation (everything that does not change per frame).
 
     Args:
-        canvas_image: (H, W, 3) uint8 RGB, the reference already placed on the output canvas.
-        keypoints: (20, 2) canvas pixels (NaN unknown); None = fit the template to the silhouette.
-        alpha: optional (H, W) uint8 person mask (e.g. from a PNG's transparency).
+        reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`): photo, soft mask,
+            keypoints, background plate and what the analysis found (parts cut off by the frame stay put).
         mesh_spacing: interior vertex spacing in pixels (None = 1/40 of the silhouette's height).
     """
 
-    def __init__(self, canvas_image: np.ndarray, keypoints: np.ndarray | None = None,
-                 alpha: np.ndarray | None = None, mesh_spacing: float | None = None):  # fmt: skip
-        self.image = canvas_image
-        self.soft_mask = segment_person(canvas_image, alpha)
+    def __init__(self, reference: "CanvasReference", mesh_spacing: float | None = None):
+        self.image = reference.image
+        self.soft_mask = reference.mask
         mask = self.soft_mask > 0.5
-        self.keypoints_source = "template" if keypoints is None else "user"
-        self.keypoints = template_keypoints(mask) if keypoints is None else np.asarray(keypoints, np.float64)
+        if not mask.any():
+            raise InvalidInputError("the person's mask is empty on the canvas", hint="check the reference image")
+        self.keypoints_source = reference.person.source
+        self.cut_off = tuple(reference.person.cut_off)
+        self.keypoints = np.asarray(reference.keypoints, np.float64)
         self.rig = rig_from_keypoints(self.keypoints)
         rows = np.flatnonzero(mask.any(axis=1))
         spacing = mesh_spacing or max((rows[-1] - rows[0]) / 40.0, 3.0)
@@ -302,10 +308,30 @@ class Puppet:
         self.bone_lengths = np.linalg.norm(self.rig[BONES[:, 1]] - self.rig[BONES[:, 0]], axis=1)
         girdle = np.isin(np.array(RIG_NAMES)[BONES[:, 1]], _GIRDLE_JOINTS)
         self._min_ratio = np.where(girdle, _MIN_GIRDLE_FORESHORTENING, _MIN_FORESHORTENING)
-        self.background = inpaint_background(canvas_image, self.soft_mask)
+        # Bones of parts the photo does not show keep the photo's pose (and the hips stay put without legs).
+        self.frozen = np.zeros(len(BONES), dtype=bool)
+        for part in self.cut_off:
+            for joint in _PART_JOINTS[part]:
+                self.frozen[RIG_INDEX[joint] - 1] = True
+        self.pinned = "legs" in self.cut_off
+        self.background = reference.background
         # RGBA texture: the photo plus the soft silhouette as alpha, sampled together by remap.
-        self._texture = np.dstack([canvas_image, np.round(self.soft_mask * 255).astype(np.uint8)])
+        self._texture = np.dstack([self.image, np.round(self.soft_mask * 255).astype(np.uint8)])
         self._triangle_rest = self.mesh.vertices[self.mesh.triangles]  # (F, 3, 2)
+
+    @classmethod
+    def from_photo(cls, image: np.ndarray, keypoints: np.ndarray | None = None, alpha: np.ndarray | None = None,
+                   mesh_spacing: float | None = None) -> "Puppet":
+        """A puppet of a photo as it is (the canvas is the photo): for tests, benchmarks and notebooks."""
+        from .request import RenderRequest
+
+        height, width = image.shape[:2]
+        extras = {"reference_alpha": alpha, "reference_keypoints": keypoints}
+        request = RenderRequest(None, image, width=width - width % 2, height=height - height % 2,
+                                extras={k: v for k, v in extras.items() if v is not None})  # fmt: skip
+        if (width % 2, height % 2) != (0, 0):
+            raise InvalidInputError("Puppet.from_photo needs an image with even sides")
+        return cls(request.canvas_reference(), mesh_spacing)
 
     # -- retargeting -------------------------------------------------------------------------------------
     def pose_rig(self, rig_plane: np.ndarray, rig_depth_lengths: np.ndarray, root_offset: np.ndarray) -> np.ndarray:
@@ -319,8 +345,11 @@ class Puppet:
             (15, 2) pixels.
         """
         posed = np.empty_like(self.rig)
-        posed[0] = self.rig[0] + root_offset
+        posed[0] = self.rig[0] + (0.0 if self.pinned else root_offset)
         for b, (parent, child) in enumerate(BONES):
+            if self.frozen[b]:
+                posed[child] = posed[parent] + self.rig[child] - self.rig[parent]
+                continue
             vector = rig_plane[child] - rig_plane[parent]
             length = np.linalg.norm(vector)
             ratio = np.clip(length / max(rig_depth_lengths[b], 1e-6), self._min_ratio[b], 1.0)
@@ -394,31 +423,6 @@ def _inverse_affines(deformed: np.ndarray, rest: np.ndarray) -> np.ndarray:
     linear = R @ D_inv
     offset = r0 - np.einsum("fij,fj->fi", linear, d0)
     return np.concatenate([linear, offset[:, :, None]], axis=2)
-
-
-def _move_mask(soft_mask: np.ndarray, old: CanvasPlacement, new: CanvasPlacement,
-               shape: tuple[int, int]) -> np.ndarray:
-    """A canvas mask re-placed from one photo placement to another, as a (H, W) uint8 alpha."""
-    scale = new.scale / old.scale
-    offset = new.offset - scale * old.offset
-    warp = np.array([[scale, 0.0, offset[0]], [0.0, scale, offset[1]]])
-    mask = np.round(np.clip(soft_mask, 0.0, 1.0) * 255).astype(np.uint8)
-    return cv2.warpAffine(mask, warp, (shape[1], shape[0]), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
-def inpaint_background(image: np.ndarray, soft_mask: np.ndarray) -> np.ndarray:
-    """The photo with the person removed (Telea inpainting at low resolution, blended in at full size)."""
-    height, width = image.shape[:2]
-    hole = (cv2.dilate((soft_mask > 0.05).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(height // 100, 2)))
-    factor = min(1.0, 360.0 / max(height, width))
-    small_size = (max(int(width * factor), 8), max(int(height * factor), 8))
-    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
-    small_hole = cv2.resize(hole, small_size, interpolation=cv2.INTER_NEAREST)
-    filled = cv2.inpaint(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), small_hole, 5, cv2.INPAINT_TELEA)
-    filled = cv2.cvtColor(cv2.resize(filled, (width, height), interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB)
-    blend = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(height / 300.0, 1.0))[:, :, None]
-    return np.clip(image * (1.0 - blend) + filled * blend, 0, 255).astype(np.uint8)
 
 
 def facing_away(keypoints3d: np.ndarray, camera: Camera, hysteresis: float = 0.2) -> np.ndarray:
@@ -530,23 +534,23 @@ class PuppetRenderer:
 
         ctx = ensure_context(ctx)
         request.validate(self.EXTRAS)
-        ctx.report(0.0, "cutting out the reference person")
+        ctx.report(0.0, "finding the person in the reference photo")
         motion = request.timed_motion()
-        image, alpha, placement, keypoints = request.canvas_reference()
         spacing = request.extras.get("mesh_spacing")
         if spacing is not None and not (isinstance(spacing, (int, float)) and 2 <= spacing <= 200):
             raise InvalidInputError(f"mesh_spacing must be a number of pixels in [2, 200], got {spacing!r}")
-        puppet = Puppet(image, keypoints, alpha, spacing)
+        reference = request.canvas_reference()
+        for note in reference.person.notes:
+            logger.warning("%s", note)
+            ctx.report(0.0, note)
+        puppet = Puppet(reference, spacing)
         animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
         zoom, shift = animation.stage_fit(puppet, request.width, request.height)
-        if zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0:
-            # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot.
+        if not puppet.pinned and (zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0):
+            # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot
+            # (the person found in the photo is reused, not searched for again).
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
-            image, _, moved, keypoints = request.canvas_reference(zoom, shift)
-            # Carry the cut-out over instead of segmenting again: the person may now touch the canvas border,
-            # which the segmentation takes as its background sample.
-            alpha = _move_mask(puppet.soft_mask, placement, moved, image.shape[:2])
-            puppet = Puppet(image, keypoints, alpha, None if spacing is None else spacing * zoom)
+            puppet = Puppet(request.canvas_reference(zoom, shift), None if spacing is None else spacing * zoom)
             animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
         ctx.check_cancelled()
         ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,7 +13,18 @@ from shared.errors import InvalidInputError
 from shared.motion import Motion
 
 from .pose_video import Camera, PoseVideo, PoseVideoOptions
-from .reference import CanvasPlacement, check_reference_image, parse_keypoints, place_on_canvas
+from .reference import (
+    CanvasPlacement,
+    canvas_placement,
+    check_reference_image,
+    extend_to_canvas,
+    parse_keypoints,
+    remove_person,
+    warp_to_canvas,
+)
+
+if TYPE_CHECKING:
+    from .perception import ReferencePerson
 from .video_io import CommitOnExit, VideoWriter
 
 logger = logging.getLogger(__name__)
@@ -24,6 +36,8 @@ COMMON_EXTRAS = {
     "reference_alpha": "(H, W) uint8 mask of the person in the reference image (e.g. a PNG's transparency)",
     "reference_keypoints": "(18|20, 2) pixels in the reference image, KEYPOINT_NAMES order (NaN = unknown), or a "
     "name -> [x, y] dict",
+    "reference_person": "which person to animate when the photo shows several: 1 = the largest (default)",
+    "reference_name": "how messages call the reference image (e.g. its file name)",
     "audio_offset_s": "seconds into the audio file where the motion starts (default 0)",
     "pose_video": "also write the driving pose video beside out_path as <name>_pose.mp4 (bool)",
     "side_by_side": "also write pose | render side by side beside out_path as <name>_side_by_side.mp4 (bool)",
@@ -57,6 +71,7 @@ class RenderRequest:
     fps: float | None = None
     out_path: str | Path = "dance.mp4"
     extras: dict = field(default_factory=dict)
+    _reference: "ReferencePerson | None" = field(default=None, init=False, repr=False, compare=False)
 
     def validate(self, renderer_extras: dict | tuple = ()) -> None:
         """Raise InvalidInputError naming the first unusable field (unknown extras are logged and ignored).
@@ -114,28 +129,43 @@ class RenderRequest:
             return out.with_name(f"{out.stem}_{name}.mp4")
         return None
 
-    def canvas_reference(self, zoom: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)
-                         ) -> tuple[np.ndarray, np.ndarray | None, CanvasPlacement, np.ndarray | None]:
-        """The reference placed on the output canvas (``zoom``/``shift`` as in :func:`place_on_canvas`).
+    def reference_person(self) -> "ReferencePerson":
+        """Who to animate in the reference photo (found once per request; see :mod:`.perception`)."""
+        if self._reference is None:
+            from .perception import analyse_reference
 
-        Returns:
-            image (height, width, 3) uint8, alpha (height, width) uint8 or None, placement, keypoints
-            (20, 2) canvas pixels or None when the request has none.
-        """
-        alpha = self.extras.get("reference_alpha")
-        if alpha is not None:
-            alpha = np.asarray(alpha)
-            if alpha.shape != self.reference_image.shape[:2]:
-                raise InvalidInputError(
-                    f"reference_alpha must have the image's shape {self.reference_image.shape[:2]}, got {alpha.shape}"
-                )
-            alpha = (alpha > (0.5 if alpha.dtype.kind == "f" else 127)).astype(np.uint8) * 255
-        image, canvas_alpha, placement = place_on_canvas(self.reference_image, self.width, self.height, alpha,
-                                                         zoom, shift)
-        keypoints = self.extras.get("reference_keypoints")
-        if keypoints is not None:
-            keypoints = placement.apply(parse_keypoints(keypoints))
-        return image, canvas_alpha, placement, keypoints
+            alpha = self.extras.get("reference_alpha")
+            if alpha is not None:
+                alpha = np.asarray(alpha)
+                if alpha.shape != self.reference_image.shape[:2]:
+                    raise InvalidInputError(
+                        f"reference_alpha must have the image's shape {self.reference_image.shape[:2]}, got {alpha.shape}"
+                    )
+                alpha = (alpha > (0.5 if alpha.dtype.kind == "f" else 127)).astype(np.uint8) * 255
+            keypoints = self.extras.get("reference_keypoints")
+            if keypoints is not None:
+                keypoints = parse_keypoints(keypoints)
+            self._reference = analyse_reference(self.reference_image, alpha, keypoints,
+                                                person=int(self.extras.get("reference_person", 1)),
+                                                name=str(self.extras.get("reference_name", "the reference image")))  # fmt: skip
+        return self._reference
+
+    def canvas_reference(self, zoom: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> "CanvasReference":
+        """The reference person placed on the output canvas (``zoom``/``shift`` as in :func:`canvas_placement`)."""
+        person = self.reference_person()
+        placement = canvas_placement(self.reference_image.shape, self.width, self.height, zoom, shift)
+        if "legs" in person.cut_off and zoom >= 1.0:
+            # A waist-up photo stands on the canvas's bottom edge, so the cut is not in mid-air.
+            bottom = placement.offset[1] + placement.scale * self.reference_image.shape[0]
+            placement = CanvasPlacement(placement.scale, placement.offset + (0.0, float(np.floor(self.height - bottom))))
+        plate = remove_person(self.reference_image, person.mask)
+        background = extend_to_canvas(plate, placement, self.width, self.height)
+        image = background.copy()
+        inside = warp_to_canvas(np.ones(self.reference_image.shape[:2], np.uint8), placement, self.width, self.height) > 0
+        image[inside] = warp_to_canvas(self.reference_image, placement, self.width, self.height)[inside]
+        mask = warp_to_canvas(person.mask.astype(np.float32), placement, self.width, self.height)
+        return CanvasReference(image, np.clip(mask, 0.0, 1.0), placement.apply(person.keypoints), background,
+                               placement, person)  # fmt: skip
 
     @property
     def camera(self) -> Camera:
@@ -163,6 +193,27 @@ class RenderRequest:
             hands=bool(self.extras.get("hands", hands)),
         )  # fmt: skip
         return PoseVideo(motion, options)
+
+
+@dataclass
+class CanvasReference:
+    """The reference person on the output canvas.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB, the photo placed on the canvas, margins filled by the extended backdrop.
+        mask: (H, W) float32 soft mask of the person.
+        keypoints: (20, 2) canvas pixels (NaN = unknown; points the photo cuts off may lie off the canvas).
+        background: (H, W, 3) uint8 RGB, the canvas with the person taken out (what shows where they stood).
+        placement: photo pixel -> canvas pixel.
+        person: the analysis of the photo (source of the keypoints, people found, parts cut off, notes).
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    keypoints: np.ndarray
+    background: np.ndarray
+    placement: CanvasPlacement
+    person: "ReferencePerson"
 
 
 @dataclass

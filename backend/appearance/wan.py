@@ -27,7 +27,6 @@ import numpy as np
 from shared.errors import InvalidInputError, MissingWeightsError, OutOfMemoryError
 
 from .pose_video import face_box_from_keypoints, face_image
-from .reference import segment_person, template_keypoints
 
 if TYPE_CHECKING:
     from backend.config import BackendConfig
@@ -369,12 +368,10 @@ class WanAnimateRenderer:
             )
         options = self._request_options(request)
         motion = request.timed_motion()
-        image, alpha, _, keypoints = request.canvas_reference()
-        if keypoints is None:
-            try:
-                keypoints = template_keypoints(segment_person(image, alpha) > 0.5)
-            except InvalidInputError as exc:
-                logger.warning("no reference keypoints (%s); fitting the pose video to the canvas", exc.message)
+        reference = request.canvas_reference()
+        for note in reference.person.notes:
+            logger.warning("%s", note)
+        image, keypoints = reference.image, reference.keypoints
         pose = request.pose_video(motion, keypoints, hands=True)
         face_box = face_box_from_keypoints(keypoints, image.shape[:2]) if keypoints is not None else None
         ctx.report(0.0, "loading Wan-Animate")

@@ -14,7 +14,6 @@ from backend.appearance.puppet import RIG_INDEX, Puppet, PuppetAnimation, Puppet
 from backend.appearance.reference import (
     load_keypoints_json,
     load_reference_image,
-    place_on_canvas,
     segment_person,
     template_keypoints,
 )
@@ -80,7 +79,7 @@ def test_template_keypoints_land_on_the_drawn_joints(make_person):
 
 def test_puppet_follows_its_rig_and_draws_the_person(make_person, make_dance):
     image = make_person(128, 192)
-    puppet = Puppet(image)
+    puppet = Puppet.from_photo(image)
     rest_targets = puppet.mesh.vertices[puppet.mesh.handles]
     # Undeformed, the puppet redraws the photo (edges are soft, so compare inside the body only).
     frame = puppet.draw(puppet.deformer.deform(rest_targets), np.zeros(14))
@@ -132,9 +131,10 @@ def test_user_keypoints_drive_the_rig(tmp_path, make_person, make_dance):
              "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle")  # fmt: skip
     path.write_text(json.dumps({name: keypoints[KP[name]].tolist() for name in names}))
     loaded = load_keypoints_json(path)
-    canvas, _, placement = place_on_canvas(image, 64, 96)
-    puppet = Puppet(canvas, placement.apply(loaded))
-    assert puppet.keypoints_source == "user"
+    reference = RenderRequest(make_dance(3), image, width=64, height=96,
+                              extras={"reference_keypoints": loaded}).canvas_reference()  # fmt: skip
+    puppet, placement = Puppet(reference), reference.placement
+    assert puppet.keypoints_source == "given"
     np.testing.assert_allclose(puppet.rig[RIG_INDEX["left_wrist"]], placement.apply(keypoints[KP["left_wrist"]]))
     animation = PuppetAnimation.from_motion(make_dance(3), puppet)
     assert animation.frame(puppet, 2).shape == (96, 64, 3)
@@ -195,7 +195,7 @@ def test_a_dancer_turning_away_keeps_each_puppet_arm_on_its_side(make_person):
     turned = np.linspace(0, 360, frames)
     assert not away[turned < 80].any() and away[(turned > 120) & (turned < 240)].all() and not away[turned > 290].any()
 
-    puppet = Puppet(make_person(128, 192))
+    puppet = Puppet.from_photo(make_person(128, 192))
     animation = PuppetAnimation.from_motion(motion, puppet)
     neck, right, left = RIG_INDEX["neck"], RIG_INDEX["right_wrist"], RIG_INDEX["left_wrist"]
     clear_view = (turned < 45) | ((turned > 135) & (turned < 225)) | (turned > 315)  # not in profile
@@ -210,8 +210,7 @@ def test_a_travelling_dancer_stays_in_shot(tmp_path, make_person, make_dance):
     motion.trans[:, 0] = np.linspace(-1.5, 1.5, motion.num_frames)  # sideways across the stage
     person = make_person(128, 192)
     request = RenderRequest(motion, person, width=64, height=96, out_path=tmp_path / "travel.mp4")
-    image, alpha, _, keypoints = request.canvas_reference()
-    puppet = Puppet(image, keypoints, alpha)
+    puppet = Puppet(request.canvas_reference())
     zoom, shift = PuppetAnimation.from_motion(motion, puppet).stage_fit(puppet, 64, 96)
     assert zoom < 0.8  # the un-zoomed photo has no room for this walk
 
@@ -240,20 +239,16 @@ def test_keypoints_read_from_a_file_survive_being_parsed_again(tmp_path):
         parse_keypoints({"left_shoulder": [10, float("inf")]})
 
 
-def test_moving_the_photo_carries_the_cut_out_over(make_dance):
-    """Making room for a dance can push a person who fills the photo close to the canvas edge, where a fresh
-    segmentation is unreliable (the border is its background sample): the renderer carries the first cut-out
-    over. (tests/server/test_serve_cli.py renders such a case through the whole backend.)"""
-    from backend.appearance.puppet import _move_mask
-
+def test_moving_the_photo_reuses_the_person_found_in_it(make_dance):
+    """Making room for a dance re-places the photo; the person found in it is carried over (masks and
+    keypoints move with the photo), not searched for again on a canvas where they may touch the edge."""
     person = np.full((128, 96, 3), 235, np.uint8)
     person[16:124, 30:66] = (40, 60, 200)
     request = RenderRequest(make_dance(10), person, width=96, height=128)
-    image, alpha, placement, _ = request.canvas_reference()
-    first = Puppet(image, None, alpha)
-    moved_image, _, moved, _ = request.canvas_reference(1.0, (-1.25, 2.5))  # feet 2 px from the bottom edge
-    carried = _move_mask(first.soft_mask, placement, moved, moved_image.shape[:2])
+    first = request.canvas_reference()
+    moved = request.canvas_reference(1.0, (-1.25, 2.5))  # feet 2 px from the bottom edge
+    assert moved.person is first.person
     expected = np.zeros((128, 96), bool)
     expected[18:126, 29:65] = True
-    assert np.mean((carried > 127) == expected) > 0.98
-    Puppet(moved_image, None, carried)  # rigs fine from the carried mask
+    assert np.mean((moved.mask > 0.5) == expected) > 0.98
+    Puppet(moved)  # rigs fine from the carried mask
