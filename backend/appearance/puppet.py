@@ -118,13 +118,21 @@ def motion_rig_points(keypoints3d: np.ndarray, joints: np.ndarray) -> np.ndarray
     return rig
 
 
-def bone_of_points(points: np.ndarray, rig: np.ndarray) -> np.ndarray:
-    """Index of the nearest bone (segment) for each of (M, 2) points. Returns (M,) int."""
+def bone_of_points(points: np.ndarray, rig: np.ndarray, bones: np.ndarray | None = None) -> np.ndarray:
+    """Index of the nearest bone (segment) for each of (M, 2) points, among ``bones`` (default all).
+    Returns (M,) int bone indices."""
+    bones = np.arange(len(BONES)) if bones is None else np.asarray(bones)
+    return bones[np.argmin(bone_distances(points, rig)[:, bones], axis=1)]
+
+
+def bone_distances(points: np.ndarray, rig: np.ndarray) -> np.ndarray:
+    """(M, B) distance of each point to each bone segment (the free ends' extensions included)."""
     a, b = rig[BONES[:, 0]], rig[BONES[:, 1]]  # (B, 2)
+    b = a + (b - a) * (1.0 + np.array([_EXTENSIONS.get(RIG_NAMES[child], 0.0) for child in BONES[:, 1]]))[:, None]
     ab = b - a
     t = np.clip(np.einsum("mbk,bk->mb", points[:, None] - a[None], ab) / np.maximum((ab**2).sum(-1), 1e-9), 0, 1)
     nearest = a[None] + t[..., None] * ab[None]
-    return np.argmin(np.linalg.norm(points[:, None] - nearest, axis=-1), axis=1)
+    return np.linalg.norm(points[:, None] - nearest, axis=-1)
 
 
 # Body-part groups for the mesh's edge weights: each limb is one group, anchored at the joint where it meets
@@ -189,14 +197,16 @@ class PuppetMesh:
     triangle_bones: np.ndarray
 
 
-def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float) -> PuppetMesh:
+def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float, bones: np.ndarray | None = None) -> PuppetMesh:
     """Triangulate the silhouette with the rig's handle points as vertices.
 
     Args:
-        mask: (H, W) bool silhouette.
+        mask: (H, W) bool silhouette (its largest blob is meshed).
         rig: (15, 2) rig joints in pixels.
         spacing: interior grid spacing in pixels.
+        bones: the bones that carry this mesh (default all).
     """
+    bones = np.arange(len(BONES)) if bones is None else np.asarray(bones)
     mask_u8 = mask.astype(np.uint8)
     contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
@@ -207,7 +217,8 @@ def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float) -> PuppetMesh:
 
     # Handles: every joint, points at thirds of every bone, and points past the free ends.
     handle_points, handle_bones, handle_fractions = [], [], []
-    for b, (parent, child) in enumerate(BONES):
+    for b in bones:
+        parent, child = BONES[b]
         fractions = [0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0]
         extension = _EXTENSIONS.get(RIG_NAMES[child])
         if extension:
@@ -257,9 +268,132 @@ def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float) -> PuppetMesh:
     used[: len(handle_points)] = True  # handles keep their indices 0..P-1
     remap = np.cumsum(used) - 1
     vertices, triangles = vertices[used], remap[triangles]
-    triangle_bones = bone_of_points(vertices[triangles].mean(axis=1), rig)
+    triangle_bones = bone_of_points(vertices[triangles].mean(axis=1), rig, bones)
     return PuppetMesh(vertices, triangles, np.arange(len(handle_points)), handle_bones, handle_fractions,
                       triangle_bones)  # fmt: skip
+
+
+#: Arms as (upper arm, forearm) bone indices (bone b ends at rig joint b + 1).
+_ARM_BONES = {side: (RIG_INDEX[f"{side}_elbow"] - 1, RIG_INDEX[f"{side}_wrist"] - 1) for side in ("right", "left")}
+_ARM_RADIUS = 0.22  # half-thickness of an arm (sleeve included), in upper-arm lengths
+_HAND_RADIUS = 0.6  # reach around the hand for what it holds, in forearm lengths
+_ARM_ROOT = 0.3  # the first 30 % of the upper arm belongs to the torso too (the layers overlap there)
+
+
+@dataclass
+class PuppetLayer:
+    """One separately meshed part of the puppet (AnimatedDrawings-style part layers).
+
+    Attributes:
+        mask: (H, W) bool, where the layer has texture.
+        texture: (H, W, 4) uint8 RGBA.
+        bones: bone indices that carry the layer.
+    """
+
+    mask: np.ndarray
+    texture: np.ndarray
+    bones: np.ndarray
+
+
+def occlusion_layers(image: np.ndarray, soft_mask: np.ndarray, rig: np.ndarray) -> list[PuppetLayer]:
+    """Split the person into a body layer and one layer per arm, so an arm held in front of the body (crossed
+    arms, hands holding something) can move away and show a body under it instead of dragging it along.
+
+    An arm's layer is the silhouette along its bones (within about an arm's thickness) plus what the hand
+    holds (silhouette near the hand). The body layer is everything else, its root of each arm (so the two
+    overlap at the shoulder and no gap opens when the arm turns), and the body *under* the arm: where the arm
+    covered the torso, the torso's texture is inpainted from the torso around it.
+
+    Returns:
+        [body, right arm, left arm] (an arm that was not found in the silhouette is left in the body layer).
+    """
+    height, width = image.shape[:2]
+    mask = soft_mask > 0.5
+    ys, xs = np.nonzero(mask)
+    points = np.stack([xs, ys], axis=1).astype(np.float64)
+    distances = bone_distances(points, rig)
+    nearest = np.argmin(distances, axis=1)
+    lengths = np.linalg.norm(rig[BONES[:, 1]] - rig[BONES[:, 0]], axis=1)
+    torso_polygon = np.round(rig[[RIG_INDEX[n] for n in ("right_shoulder", "left_shoulder", "left_hip", "right_hip")]])
+    torso = np.zeros((height, width), np.uint8)
+    cv2.fillConvexPoly(torso, torso_polygon.astype(np.int32), 1)
+
+    arms, roots = [], np.zeros((height, width), bool)
+    for upper, fore in _ARM_BONES.values():
+        near = ((distances[:, upper] <= _ARM_RADIUS * lengths[upper])
+                | (distances[:, fore] <= _ARM_RADIUS * lengths[upper]))  # fmt: skip
+        hand = rig[BONES[fore, 1]] + _EXTENSIONS["right_wrist"] * (rig[BONES[fore, 1]] - rig[BONES[fore, 0]])
+        held = np.linalg.norm(points - hand, axis=1) <= _HAND_RADIUS * lengths[fore]
+        own = np.isin(nearest, (upper, fore)) & (near | held)
+        region = np.zeros((height, width), np.uint8)
+        region[ys[own], xs[own]] = 1
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+        if count <= 1:
+            continue
+        region = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        shoulder, elbow = rig[BONES[upper, 0]], rig[BONES[upper, 1]]
+        along = ((np.stack(np.nonzero(region)[::-1], 1) - shoulder) @ (elbow - shoulder)) / max(lengths[upper] ** 2, 1e-9)
+        root = np.zeros_like(region)
+        root[np.nonzero(region)] = along < _ARM_ROOT
+        if (region & ~root).sum() < 0.2 * region.sum():
+            continue  # (nearly) no arm beyond its root: nothing to separate
+        arms.append((region, (upper, fore)))
+        roots |= root
+
+    if not arms:
+        texture = np.dstack([image, np.round(soft_mask * 255).astype(np.uint8)])
+        return [PuppetLayer(mask, texture, np.arange(len(BONES)))]
+    any_arm = np.zeros((height, width), bool)
+    for region, _ in arms:
+        any_arm |= region
+    hole = any_arm & ~roots
+    covered = hole & (torso > 0)
+    body_image = image
+    if covered.any():
+        grown = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2)
+        y0, y1 = np.flatnonzero(grown.any(axis=1))[[0, -1]]
+        x0, x1 = np.flatnonzero(grown.any(axis=0))[[0, -1]]
+        pad = 8
+        y0, x0, y1, x1 = max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad + 1, height), min(x1 + pad + 1, width)
+        body_image = image.copy()
+        body_image[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]), grown[y0:y1, x0:x1], 5,
+                                               cv2.INPAINT_TELEA)  # fmt: skip
+    body_alpha = np.where(hole & ~covered, 0.0, soft_mask)
+    body_alpha[covered] = 1.0
+    body_bones = np.setdiff1d(np.arange(len(BONES)), [b for _, bones in arms for b in bones])
+    layers = [PuppetLayer(body_alpha > 0.5, np.dstack([body_image, np.round(body_alpha * 255).astype(np.uint8)]),
+                          body_bones)]  # fmt: skip
+    for region, bones in arms:
+        alpha = np.where(region, soft_mask, 0.0)
+        layers.append(PuppetLayer(region, np.dstack([image, np.round(alpha * 255).astype(np.uint8)]), np.array(bones)))
+    return layers
+
+
+def merge_meshes(meshes: list[PuppetMesh]) -> tuple[PuppetMesh, np.ndarray]:
+    """One mesh made of several unconnected ones (handles first, as PuppetMesh wants).
+
+    Returns:
+        the mesh and (F,) int: which input mesh each triangle came from.
+    """
+    handle_counts = [len(m.handles) for m in meshes]
+    total_handles = sum(handle_counts)
+    handle_start = np.cumsum([0] + handle_counts[:-1])
+    other_counts = [len(m.vertices) - h for m, h in zip(meshes, handle_counts)]
+    other_start = total_handles + np.cumsum([0] + other_counts[:-1])
+    vertices, triangles, layer = [], [], []
+    for k, mesh in enumerate(meshes):
+        count = handle_counts[k]
+        index = np.concatenate([handle_start[k] + np.arange(count), other_start[k] + np.arange(other_counts[k])])
+        triangles.append(index[mesh.triangles])
+        layer.append(np.full(len(mesh.triangles), k))
+    vertices = np.concatenate([m.vertices[: len(m.handles)] for m in meshes]
+                              + [m.vertices[len(m.handles) :] for m in meshes])  # fmt: skip
+    merged = PuppetMesh(
+        vertices, np.concatenate(triangles), np.arange(total_handles),
+        np.concatenate([m.handle_bones for m in meshes]), np.concatenate([m.handle_fractions for m in meshes]),
+        np.concatenate([m.triangle_bones for m in meshes]),
+    )  # fmt: skip
+    return merged, np.concatenate(layer)
 
 
 def _inside(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -286,9 +420,10 @@ class Puppet:
         reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`): photo, soft mask,
             keypoints, background plate and what the analysis found (parts cut off by the frame stay put).
         mesh_spacing: interior vertex spacing in pixels (None = 1/40 of the silhouette's height).
+        layers: mesh the arms as their own layers (:func:`occlusion_layers`); False = one mesh.
     """
 
-    def __init__(self, reference: "CanvasReference", mesh_spacing: float | None = None):
+    def __init__(self, reference: "CanvasReference", mesh_spacing: float | None = None, layers: bool = True):
         self.image = reference.image
         self.soft_mask = reference.mask
         mask = self.soft_mask > 0.5
@@ -300,7 +435,18 @@ class Puppet:
         self.rig = rig_from_keypoints(self.keypoints)
         rows = np.flatnonzero(mask.any(axis=1))
         spacing = mesh_spacing or max((rows[-1] - rows[0]) / 40.0, 3.0)
-        self.mesh = build_mesh(mask, self.rig, spacing)
+        single = [PuppetLayer(mask, np.dstack([self.image, np.round(self.soft_mask * 255).astype(np.uint8)]),
+                              np.arange(len(BONES)))]  # fmt: skip
+        self.layers = occlusion_layers(self.image, self.soft_mask, self.rig) if layers else single
+        try:
+            meshes = [build_mesh(layer.mask, self.rig, spacing, layer.bones) for layer in self.layers]
+        except InvalidInputError:
+            if len(self.layers) == 1:
+                raise
+            # An arm the photo hardly shows (hidden behind something) cannot carry a layer of its own.
+            self.layers = single
+            meshes = [build_mesh(mask, self.rig, spacing)]
+        self.mesh, triangle_layer = merge_meshes(meshes)
         self.deformer = ARAPDeformer(
             self.mesh.vertices, self.mesh.triangles, self.mesh.handles,
             edge_weights=lambda edges: part_edge_weights(self.mesh.vertices, edges, self.rig),
@@ -315,9 +461,11 @@ class Puppet:
                 self.frozen[RIG_INDEX[joint] - 1] = True
         self.pinned = "legs" in self.cut_off
         self.background = reference.background
-        # RGBA texture: the photo plus the soft silhouette as alpha, sampled together by remap.
-        self._texture = np.dstack([self.image, np.round(self.soft_mask * 255).astype(np.uint8)])
-        self._triangle_rest = self.mesh.vertices[self.mesh.triangles]  # (F, 3, 2)
+        # RGBA textures of the layers side by side (photo + soft silhouette as alpha, sampled together by remap);
+        # each triangle reads its own layer's texture.
+        self._texture = np.concatenate([layer.texture for layer in self.layers], axis=1)
+        atlas_offset = np.stack([triangle_layer * self.image.shape[1], np.zeros_like(triangle_layer)], axis=1)
+        self._triangle_rest = self.mesh.vertices[self.mesh.triangles] + atlas_offset[:, None, :]  # (F, 3, 2)
 
     @classmethod
     def from_photo(cls, image: np.ndarray, keypoints: np.ndarray | None = None, alpha: np.ndarray | None = None,

@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--keypoints", type=Path, default=None, metavar="JSON",
                         help='reference keypoints: {"left_shoulder": [x, y], ...} in image pixels (COCO-18 names '
                         "+ left_toe/right_toe) or a list of 18/20 [x, y]")
+    parser.add_argument("--person", type=int, default=1, metavar="N",
+                        help="which person to animate when the photo shows several (1 = the largest, default)")
     parser.add_argument("--pose-style", choices=("wan", "dwpose"), default="wan", help="pose video style")
     parser.add_argument("--camera", choices=("orthographic", "perspective"), default="orthographic",
                         help="projection of the motion (default orthographic front view)")
@@ -70,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         "audio_offset_s": args.music_start,
         "pose_style": args.pose_style,
         "camera": Camera(projection=args.camera, yaw_deg=args.yaw),
+        "reference_person": args.person,
+        "reference_name": args.reference.name,
     }
     if args.hands is not None:
         extras["hands"] = args.hands
