@@ -10,7 +10,9 @@
 * ARAP: the prefactored two-step solve per frame vs factorising the same normal equations every frame;
 * puppet drawing: one triangle-index raster + one ``cv2.remap`` per frame vs a ``cv2.warpAffine`` per triangle
   (the obvious GL-free port of AnimatedDrawings' renderer);
-* the whole default renderer (puppet + H.264 encoding) in frames/s, against real time (the motion's fps).
+* the whole default renderer (puppet + H.264 encoding) in frames/s, against real time (the motion's fps);
+* reference analysis per real photo (../shared/data/photos, when present): person detection + mask (BlazePose,
+  one pass per person plus the pass that finds nobody else), then placing, background plate, layers and mesh.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def main() -> None:
 
     # Puppet set-up, ARAP and drawing.
     start = time.perf_counter()
-    puppet = Puppet(person(width, height))
+    puppet = Puppet.from_photo(person(width, height))
     setup = time.perf_counter() - start
     animation = PuppetAnimation.from_motion(motion, puppet)
     targets = []
@@ -172,6 +174,38 @@ def main() -> None:
         elapsed = time.perf_counter() - start
     print(f"default renderer: {frames / elapsed:8.1f} frames/s end to end (set-up + H.264)   "
           f"x{frames / elapsed / FPS:5.2f} of real time at {FPS:g} fps")
+
+    analyse_photos(width, height)
+
+
+def analyse_photos(width: int, height: int) -> None:
+    """Reference analysis time per real photo: detection + mask, then background plate + layers + mesh."""
+    from backend.appearance.perception import NoPersonError, PoseDetector, analyse_reference
+    from backend.appearance.reference import load_reference_image
+
+    photos = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
+    if not photos.is_dir():
+        print("reference analysis: ../shared/data/photos not found, skipped")
+        return
+    start = time.perf_counter()
+    PoseDetector.shared()
+    print(f"reference analysis (detector start-up {time.perf_counter() - start:.2f} s once per process):")
+    for path in sorted(photos.glob("*.png")):
+        image = load_reference_image(path).rgb
+        start = time.perf_counter()
+        try:
+            person = analyse_reference(image, name=path.name)
+        except NoPersonError:
+            print(f"  {path.name:20s} detection {time.perf_counter() - start:6.2f} s   no person (refused)")
+            continue
+        detection = time.perf_counter() - start
+        request = RenderRequest(dance(2), image, width=width, height=height)
+        request._reference = person  # the analysis just timed
+        start = time.perf_counter()
+        puppet = Puppet(request.canvas_reference())
+        rig = time.perf_counter() - start
+        print(f"  {path.name:20s} detection + mask {detection:6.2f} s   plate + layers + mesh {rig:6.2f} s   "
+              f"({len(puppet.layers)} layers, {len(puppet.mesh.triangles)} triangles)")
 
 
 if __name__ == "__main__":
