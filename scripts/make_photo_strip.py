@@ -16,7 +16,7 @@ from PIL import Image
 
 from backend.appearance.puppet import Puppet, PuppetAnimation
 from backend.appearance.reference import load_reference_image
-from backend.appearance.request import RenderRequest
+from backend.appearance.request import RenderOptions, RenderRequest
 from backend.config import BackendConfig
 from backend.generators import MotionRequest, select_motion_generator
 
@@ -34,7 +34,7 @@ def main(paths: list[str], count: int = 6, width: int = 240, height: int = 320, 
     rows = []
     for path in references:
         request = RenderRequest(motion, load_reference_image(path).rgb, width=width, height=height,
-                                extras={"reference_name": path.name})  # fmt: skip
+                                options=RenderOptions(reference_name=path.name))  # fmt: skip
         puppet = Puppet(request.canvas_reference())
         animation = PuppetAnimation.from_motion(motion, puppet)
         zoom, shift = animation.stage_fit(puppet, width, height)

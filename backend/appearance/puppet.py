@@ -21,7 +21,7 @@ AnimatedDrawings' recipe, without OpenGL:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import cv2
@@ -471,14 +471,13 @@ class Puppet:
     def from_photo(cls, image: np.ndarray, keypoints: np.ndarray | None = None, alpha: np.ndarray | None = None,
                    mesh_spacing: float | None = None) -> "Puppet":
         """A puppet of a photo as it is (the canvas is the photo): for tests, benchmarks and notebooks."""
-        from .request import RenderRequest
+        from .request import RenderOptions, RenderRequest
 
         height, width = image.shape[:2]
-        extras = {"reference_alpha": alpha, "reference_keypoints": keypoints}
-        request = RenderRequest(None, image, width=width - width % 2, height=height - height % 2,
-                                extras={k: v for k, v in extras.items() if v is not None})  # fmt: skip
         if (width % 2, height % 2) != (0, 0):
             raise InvalidInputError("Puppet.from_photo needs an image with even sides")
+        options = RenderOptions(reference_alpha=alpha, reference_keypoints=keypoints)
+        request = RenderRequest(None, image, width=width, height=height, options=options)
         return cls(request.canvas_reference(), mesh_spacing)
 
     # -- retargeting -------------------------------------------------------------------------------------
@@ -666,14 +665,42 @@ class PuppetAnimation:
         return puppet.draw(vertices, self.bone_depth[index], out)
 
 
+@dataclass
+class PuppetOptions:
+    """The puppet renderer's own options (the common ones are :class:`~.request.RenderOptions`).
+
+    Attributes:
+        mesh_spacing: interior mesh vertex spacing in pixels, 2..200 (None = 1/40 of the person's height).
+        layers: mesh each arm as its own layer over the body (see :func:`occlusion_layers`).
+    """
+
+    mesh_spacing: float | None = None
+    layers: bool = True
+
+    def __post_init__(self) -> None:
+        spacing = self.mesh_spacing
+        if spacing is not None and (isinstance(spacing, bool) or not isinstance(spacing, (int, float))
+                                    or not 2 <= spacing <= 200):  # fmt: skip
+            raise InvalidInputError(f"mesh_spacing must be a number of pixels in [2, 200], got {spacing!r}")
+        if not isinstance(self.layers, (bool, np.bool_)):
+            raise InvalidInputError(f"layers must be true or false, got {self.layers!r}")
+
+
 class PuppetRenderer:
     """The default renderer: needs no weights and no GPU (see the module docstring).
 
-    Extras it reads besides the common ones: ``mesh_spacing`` (pixels, default 1/40 of the person's height).
+    Its own options: :class:`PuppetOptions` (``request.renderer_options``).
     """
 
     name = "puppet"
-    EXTRAS = {"mesh_spacing": "interior mesh vertex spacing in pixels"}
+    OPTIONS = PuppetOptions
+    OPTION_NAMES = tuple(f.name for f in fields(PuppetOptions))
+
+    def request_options(self, values: dict) -> PuppetOptions:
+        """Per-video options from a flat mapping (see :func:`~.request.parse_render_options`)."""
+        from .request import options_from_mapping
+
+        return options_from_mapping(PuppetOptions, values)
 
     def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":
         from backend.progress import ensure_context
@@ -681,25 +708,25 @@ class PuppetRenderer:
         from .request import OutputVideos
 
         ctx = ensure_context(ctx)
-        request.validate(self.EXTRAS)
+        request.validate()
+        options = request.options_for(PuppetOptions)
         ctx.report(0.0, "finding the person in the reference photo")
         motion = request.timed_motion()
-        spacing = request.extras.get("mesh_spacing")
-        if spacing is not None and not (isinstance(spacing, (int, float)) and 2 <= spacing <= 200):
-            raise InvalidInputError(f"mesh_spacing must be a number of pixels in [2, 200], got {spacing!r}")
+        spacing = options.mesh_spacing
         reference = request.canvas_reference()
         for note in reference.person.notes:
             logger.warning("%s", note)
             ctx.report(0.0, note)
-        puppet = Puppet(reference, spacing)
-        animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
+        puppet = Puppet(reference, spacing, options.layers)
+        animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera)
         zoom, shift = animation.stage_fit(puppet, request.width, request.height)
         if not puppet.pinned and (zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0):
             # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot
             # (the person found in the photo is reused, not searched for again).
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
-            puppet = Puppet(request.canvas_reference(zoom, shift), None if spacing is None else spacing * zoom)
-            animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
+            puppet = Puppet(request.canvas_reference(zoom, shift), None if spacing is None else spacing * zoom,
+                            options.layers)  # fmt: skip
+            animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera)
         ctx.check_cancelled()
         ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints)")
         with OutputVideos(request) as outputs:

@@ -307,7 +307,10 @@ class WanAnimateRenderer:
     lora_path: Path | None = None
     options: WanAnimateOptions = field(default_factory=WanAnimateOptions)
     pipeline: Any = None
-    EXTRAS = {"wan_options": "a dict of PER_REQUEST_OPTIONS fields overriding the renderer's for this video"}
+    #: Its own options: a :class:`WanAnimateOptions` in ``request.renderer_options``; per video only these
+    #: fields may differ from the renderer's (the others are fixed when the model is loaded).
+    OPTIONS = WanAnimateOptions
+    OPTION_NAMES = PER_REQUEST_OPTIONS
 
     @classmethod
     def from_config(cls, config: "BackendConfig", options: WanAnimateOptions | None = None) -> "WanAnimateRenderer":
@@ -360,7 +363,7 @@ class WanAnimateRenderer:
         from .request import OutputVideos
 
         ctx = ensure_context(ctx)
-        request.validate(self.EXTRAS)
+        request.validate()
         if request.width % 16 or request.height % 16:
             raise InvalidInputError(
                 f"Wan-Animate needs width and height divisible by 16, got {request.width}x{request.height}",
@@ -384,23 +387,33 @@ class WanAnimateRenderer:
         ctx.report(1.0, "done")
         return outputs.result(self.name, len(frames), request.output_fps)
 
-    def _request_options(self, request: "RenderRequest") -> WanAnimateOptions:
-        """The renderer's options with the request's per-video overrides (load-time ones cannot change)."""
-        override = request.extras.get("wan_options")
-        if override is None:
-            return self.options
-        if isinstance(override, WanAnimateOptions):
-            override = {name: getattr(override, name) for name in PER_REQUEST_OPTIONS}
-        if not isinstance(override, dict):
-            raise InvalidInputError(f"wan_options must be a dict, got {type(override).__name__}")
-        unknown = sorted(set(override) - set(PER_REQUEST_OPTIONS))
+    def request_options(self, values: dict) -> WanAnimateOptions:
+        """This renderer's options with per-video overrides (PER_REQUEST_OPTIONS fields) from a flat mapping."""
+        unknown = sorted(set(values) - set(PER_REQUEST_OPTIONS))
         if unknown:
             raise InvalidInputError(
-                f"wan_options {unknown} cannot be set per video",
+                f"Wan-Animate options {unknown} cannot be set per video",
                 hint=f"per video: {', '.join(PER_REQUEST_OPTIONS)}; dtype, device, offload and lora_scale are set "
                 "when the backend starts",
             )
-        return WanAnimateOptions(**{**self.options.__dict__, **override})
+        return WanAnimateOptions(**{**self.options.__dict__, **values})
+
+    def _request_options(self, request: "RenderRequest") -> WanAnimateOptions:
+        """The options for this video: ``request.renderer_options`` (per-video fields only may differ)."""
+        options = request.options_for(WanAnimateOptions) if request.renderer_options is not None else self.options
+        def differs(name: str) -> bool:
+            mine, theirs = getattr(self.options, name), getattr(options, name)
+            return mine is not theirs and (not isinstance(mine, (str, int, float)) or mine != theirs)
+
+        fixed = [name for name in WanAnimateOptions.__dataclass_fields__
+                 if name not in PER_REQUEST_OPTIONS and differs(name)]  # fmt: skip
+        if fixed:
+            raise InvalidInputError(
+                f"Wan-Animate options {fixed} cannot be set per video",
+                hint=f"per video: {', '.join(PER_REQUEST_OPTIONS)}; dtype, device, offload and lora_scale are set "
+                "when the backend starts",
+            )
+        return options
 
     def _generate(self, pipe, image: np.ndarray, pose, face_box, options: WanAnimateOptions, ctx) -> np.ndarray:
         """Run the pipeline; returns (T, H, W, 3) uint8."""

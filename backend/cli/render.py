@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from shared.motion_io import load_motion
 
-    from ..appearance import RenderRequest, select_renderer
+    from ..appearance import RenderOptions, RenderRequest, select_renderer
     from ..appearance.pose_video import Camera
     from ..appearance.reference import load_keypoints_json, load_reference_image
     from ..config import BackendConfig
@@ -68,23 +68,14 @@ def run(args: argparse.Namespace) -> int:
 
     motion = load_motion(args.motion)
     reference = load_reference_image(args.reference)
-    extras: dict = {
-        "audio_offset_s": args.music_start,
-        "pose_style": args.pose_style,
-        "camera": Camera(projection=args.camera, yaw_deg=args.yaw),
-        "reference_person": args.person,
-        "reference_name": args.reference.name,
-    }
-    if args.hands is not None:
-        extras["hands"] = args.hands
-    if reference.alpha is not None:
-        extras["reference_alpha"] = reference.alpha
-    if args.keypoints is not None:
-        extras["reference_keypoints"] = load_keypoints_json(args.keypoints)
-    if args.pose_video is not None:
-        extras["pose_video_path"] = args.pose_video
-    if args.side_by_side is not None:
-        extras["side_by_side_path"] = args.side_by_side
+    options = RenderOptions(
+        reference_alpha=reference.alpha,
+        reference_keypoints=None if args.keypoints is None else load_keypoints_json(args.keypoints),
+        reference_person=args.person, reference_name=args.reference.name,
+        audio_offset_s=args.music_start, pose_style=args.pose_style,
+        camera=Camera(projection=args.camera, yaw_deg=args.yaw), hands=args.hands,
+        pose_video_path=args.pose_video, side_by_side_path=args.side_by_side,
+    )  # fmt: skip
 
     wan_options = dict(steps=args.steps, seed=args.seed, segment_frame_length=args.segment_frames,
                        offload=args.offload, dtype=args.dtype, face=args.face, device=args.device)  # fmt: skip
@@ -93,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     config = BackendConfig(device=args.device, video_renderer=args.renderer)
     renderer = select_renderer(config, args.renderer, **wan_options)
     request = RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=args.music,
-                            width=args.width, height=args.height, fps=args.fps, out_path=args.out, extras=extras)  # fmt: skip
+                            width=args.width, height=args.height, fps=args.fps, out_path=args.out, options=options)  # fmt: skip
     with progress_bar(f"rendering ({renderer.name})") as ctx:
         result = renderer.render(request, ctx)
     print(f"video:        {result.path}  ({result.frames} frames at {result.fps:g} fps, {result.renderer})")

@@ -7,6 +7,7 @@ slow happens here; anything wrong raises a ``shared.errors`` class that becomes 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Callable
@@ -15,7 +16,7 @@ import numpy as np
 
 from backend.appearance import RenderRequest
 from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image
-from backend.appearance.request import COMMON_EXTRAS, MIN_CANVAS_SIDE
+from backend.appearance.request import MIN_CANVAS_SIDE, parse_render_options, render_option_names  # noqa: F401 (router)
 from backend.generators import MotionRequest
 from backend.progress import JobContext
 from shared import protocol
@@ -28,7 +29,6 @@ from .media import check_image_header, probe_audio_duration
 
 MAX_SEED = 2**63 - 1
 # Extras that name files on the backend machine: never taken from the wire.
-LOCAL_ONLY_EXTRAS = frozenset({"pose_video_path", "side_by_side_path"})
 
 JobFunction = Callable[[JobContext], dict]
 
@@ -104,23 +104,14 @@ def _video_side(payload: dict, name: str, limits: ServerLimits) -> int | None:
     return value
 
 
-def render_option_names(renderer) -> list[str]:
-    """The ``options`` a client may send with ``render_video`` to ``renderer`` (its extras, minus paths)."""
-    return sorted((set(COMMON_EXTRAS) | set(getattr(renderer, "EXTRAS", {}))) - LOCAL_ONLY_EXTRAS)
-
-
-def _render_extras(options: dict, renderer) -> dict:
-    """``RenderRequest.extras`` from the client's ``options``: only documented keys, and none naming a path
-    on this machine (a client must never choose where the backend writes); array maps are decoded."""
-    allowed = set(render_option_names(renderer))
-    extras = {}
+def _render_options(options: dict, renderer):
+    """The request's typed options from the client's ``options`` (arrays decoded): only names the renderer
+    takes, and none naming a path on this machine (a client must never choose where the backend writes)."""
+    decoded = {}
     for key, value in options.items():
-        if key not in allowed:
-            raise InvalidInputError(f"unknown render option {str(key)[:64]!r}",
-                                    f"options this renderer takes: {', '.join(sorted(allowed))}")
         is_array = isinstance(value, dict) and {"dtype", "shape", "data"} <= set(value)
-        extras[key] = protocol.decode_array(value, f"options.{key}", allow_nonfinite=True) if is_array else value
-    return extras
+        decoded[key] = protocol.decode_array(value, f"options.{key}", allow_nonfinite=True) if is_array else value
+    return parse_render_options(decoded, renderer, remote=True)
 
 
 def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits) -> JobFunction:
@@ -140,7 +131,7 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     options = protocol.get_field(payload, "options", dict, {})
     if not all(isinstance(key, str) for key in options):
         raise InvalidInputError("`options` keys must be strings", None)
-    extras = _render_extras(options, renderer)
+    common, own = _render_options(options, renderer)
     audio = _audio_file(payload, workdir, limits, required=False)
     if audio is not None:
         _check_span(audio[1], 0.0, motion.duration, limits)
@@ -149,11 +140,12 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
 
     def run(ctx: JobContext) -> dict:
         reference = load_reference_image(image_path)
-        if reference.alpha is not None:
-            extras.setdefault("reference_alpha", reference.alpha)
+        common_options = common
+        if reference.alpha is not None and common.reference_alpha is None:
+            common_options = dataclasses.replace(common, reference_alpha=reference.alpha)
         request = RenderRequest(motion=motion, reference_image=reference.rgb,
                                 audio_path=None if audio is None else audio[0], out_path=workdir / "video.mp4",
-                                extras=extras, **sizes)
+                                options=common_options, renderer_options=own, **sizes)
         result = renderer.render(request, ctx)
         pose_path = Path(result.pose_video_path) if result.pose_video_path else None
         return {

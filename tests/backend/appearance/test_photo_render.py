@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from backend.appearance.puppet import RIG_INDEX, Puppet, PuppetAnimation
-from backend.appearance.request import RenderRequest
+from backend.appearance.request import RenderOptions, RenderRequest
 
 from .test_perception import PERSON_PHOTOS, PHOTOS, photo
 
@@ -24,7 +24,7 @@ def travelling_dance(make_dance, frames: int = 16):
 
 
 def rig_photo(name: str, motion):
-    request = RenderRequest(motion, photo(name), width=240, height=320, extras={"reference_name": name})
+    request = RenderRequest(motion, photo(name), width=240, height=320, options=RenderOptions(reference_name=name))
     reference = request.canvas_reference()
     puppet = Puppet(reference)
     return reference, puppet, PuppetAnimation.from_motion(motion, puppet)

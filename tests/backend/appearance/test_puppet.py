@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from backend.appearance import RenderRequest, select_renderer
+from backend.appearance import RenderOptions, RenderRequest, parse_render_options, select_renderer
 from backend.appearance.pose_video import KP
-from backend.appearance.puppet import RIG_INDEX, Puppet, PuppetAnimation, PuppetRenderer
+from backend.appearance.puppet import RIG_INDEX, Puppet, PuppetAnimation, PuppetOptions, PuppetRenderer
 from backend.appearance.reference import (
     load_keypoints_json,
     load_reference_image,
@@ -101,7 +101,7 @@ def test_default_renderer_makes_an_mp4_matching_motion_and_music(tmp_path, make_
     motion = make_dance(20, fps=30.0)
     music = make_music(tmp_path / "music.wav", 2.0)
     request = RenderRequest(motion, make_person(128, 192), audio_path=music, width=64, height=96,
-                            out_path=tmp_path / "dance.mp4", extras={"pose_video": True, "side_by_side": True})  # fmt: skip
+                            out_path=tmp_path / "dance.mp4", options=RenderOptions(pose_video=True, side_by_side=True))  # fmt: skip
     reports = []
     result = select_renderer(BackendConfig(home=tmp_path / "empty")).render(
         request, JobContext(report=lambda f, m="": reports.append(f))
@@ -132,7 +132,7 @@ def test_user_keypoints_drive_the_rig(tmp_path, make_person, make_dance):
     path.write_text(json.dumps({name: keypoints[KP[name]].tolist() for name in names}))
     loaded = load_keypoints_json(path)
     reference = RenderRequest(make_dance(3), image, width=64, height=96,
-                              extras={"reference_keypoints": loaded}).canvas_reference()  # fmt: skip
+                              options=RenderOptions(reference_keypoints=loaded)).canvas_reference()  # fmt: skip
     puppet, placement = Puppet(reference), reference.placement
     assert puppet.keypoints_source == "given"
     np.testing.assert_allclose(puppet.rig[RIG_INDEX["left_wrist"]], placement.apply(keypoints[KP["left_wrist"]]))
@@ -162,8 +162,16 @@ def test_bad_inputs_are_errors_not_crashes(tmp_path, make_person, make_dance):
     with pytest.raises(InvalidInputError, match="mp4"):
         RenderRequest(make_dance(5), image, width=64, height=96, out_path=tmp_path / "x.avi").validate()
     with pytest.raises(InvalidInputError, match="mesh_spacing"):
-        PuppetRenderer().render(RenderRequest(make_dance(5), image, width=64, height=96, out_path=tmp_path / "y.mp4",
-                                              extras={"mesh_spacing": 0.01}))  # fmt: skip
+        parse_render_options({"mesh_spacing": 0.01}, PuppetRenderer())
+    with pytest.raises(InvalidInputError, match="unknown render option"):
+        parse_render_options({"mesh_spacin": 4}, PuppetRenderer())
+    with pytest.raises(InvalidInputError, match="pose_style"):
+        RenderOptions(pose_style="stick")
+    with pytest.raises(InvalidInputError, match="reference_person"):
+        RenderOptions(reference_person=0)
+    with pytest.raises(InvalidInputError, match="must be a PuppetOptions"):
+        RenderRequest(make_dance(5), image, width=64, height=96, renderer_options={"mesh_spacing": 4}
+                      ).options_for(PuppetOptions)  # fmt: skip
     unreadable = tmp_path / "broken.png"
     unreadable.write_bytes(b"\x89PNG not really")
     with pytest.raises(InvalidInputError, match="cannot read"):

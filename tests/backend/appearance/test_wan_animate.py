@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -11,7 +12,7 @@ pytest.importorskip("diffusers")
 import numpy as np  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from backend.appearance import RenderRequest, select_renderer  # noqa: E402
+from backend.appearance import RenderOptions, RenderRequest, parse_render_options, select_renderer  # noqa: E402
 from backend.appearance.video_io import probe  # noqa: E402
 from backend.appearance.wan import (  # noqa: E402
     WanAnimateOptions,
@@ -80,7 +81,7 @@ def test_tiny_pipeline_renders_an_mp4_on_cpu_with_progress_per_step(tmp_path, ti
                                                                      make_person, make_music):  # fmt: skip
     renderer = WanAnimateRenderer(pipeline=tiny_wan_pipeline, options=tiny_options())
     music = make_music(tmp_path / "music.wav", 2.0)
-    request = request_for(tmp_path, make_dance, make_person, audio_path=music, extras={"pose_video": True})
+    request = request_for(tmp_path, make_dance, make_person, audio_path=music, options=RenderOptions(pose_video=True))
     messages = []
     result = renderer.render(request, JobContext(report=lambda f, m="": messages.append((f, m))))
     assert result.renderer == "wan-animate" and result.frames == 20
@@ -263,10 +264,13 @@ def test_conditioning_pose_video_and_face_frames(tmp_path, tiny_wan_pipeline, ma
 def test_per_video_options_override_only_generation_settings(tmp_path, tiny_wan_pipeline, make_dance, make_person):
     recorder = _RecordingPipeline(tiny_wan_pipeline)
     renderer = WanAnimateRenderer(pipeline=recorder, options=tiny_options())
-    request = request_for(tmp_path, make_dance, make_person, frames=9, extras={"wan_options": {"steps": 1, "seed": 7}})
+    common, own = parse_render_options({"steps": 1, "seed": 7, "pose_style": "dwpose"}, renderer)
+    request = request_for(tmp_path, make_dance, make_person, frames=9, options=common, renderer_options=own)
     renderer.render(request)
     assert recorder.calls[0]["num_inference_steps"] == 1 and renderer.options.steps == 2
-    request.extras["wan_options"] = {"device": "cuda:3"}
+    with pytest.raises(InvalidInputError, match=r"unknown render option.*device"):
+        parse_render_options({"device": "cuda:3"}, renderer, remote=False)
+    request.renderer_options = dataclasses.replace(own, device="cuda:3")
     with pytest.raises(InvalidInputError, match="per video"):
         renderer.render(request)
 
