@@ -275,7 +275,7 @@ def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float, bones: np.ndar
 
 #: Arms as (upper arm, forearm) bone indices (bone b ends at rig joint b + 1).
 _ARM_BONES = {side: (RIG_INDEX[f"{side}_elbow"] - 1, RIG_INDEX[f"{side}_wrist"] - 1) for side in ("right", "left")}
-_ARM_RADIUS = 0.22  # half-thickness of an arm (sleeve included), in upper-arm lengths
+_ARM_RADIUS = 0.3  # half-thickness of an arm (sleeve included), in upper-arm lengths
 _HAND_RADIUS = 0.6  # reach around the hand for what it holds, in forearm lengths
 _ARM_ROOT = 0.3  # the first 30 % of the upper arm belongs to the torso too (the layers overlap there)
 
@@ -312,7 +312,10 @@ def occlusion_layers(image: np.ndarray, soft_mask: np.ndarray, rig: np.ndarray) 
     ys, xs = np.nonzero(mask)
     points = np.stack([xs, ys], axis=1).astype(np.float64)
     distances = bone_distances(points, rig)
-    nearest = np.argmin(distances, axis=1)
+    # The torso's bones do not compete for pixels: an arm across the chest lies over the spine's line too.
+    torso_bones = [RIG_INDEX[n] - 1 for n in ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip")]
+    competing = np.setdiff1d(np.arange(len(BONES)), torso_bones)
+    nearest = competing[np.argmin(distances[:, competing], axis=1)]
     lengths = np.linalg.norm(rig[BONES[:, 1]] - rig[BONES[:, 0]], axis=1)
     torso_polygon = np.round(rig[[RIG_INDEX[n] for n in ("right_shoulder", "left_shoulder", "left_hip", "right_hip")]])
     torso = np.zeros((height, width), np.uint8)

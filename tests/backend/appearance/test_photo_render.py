@@ -84,3 +84,50 @@ def test_no_silhouette_smudge_where_the_person_stood(name, make_dance):
     frame = animation.frame(puppet, len(animation) - 1)
     away = np.abs(frame.astype(int) - reference.background.astype(int)).max(axis=-1) == 0
     assert away.mean() > 0.5
+
+
+def torso_stretch(puppet: Puppet, posed: np.ndarray) -> float:
+    """Largest area growth of a body (spine) triangle when the rig takes the ``posed`` joints."""
+    vertices = puppet.deformer.deform(puppet.handle_targets(posed))
+    spine = RIG_INDEX["neck"] - 1  # the pelvis -> neck bone
+    triangles = puppet.mesh.triangles[puppet.mesh.triangle_bones == spine]
+
+    def areas(points):
+        a, b, c = points[triangles[:, 0]], points[triangles[:, 1]], points[triangles[:, 2]]
+        return 0.5 * np.abs((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
+
+    rest = areas(puppet.mesh.vertices)
+    big = rest > 0.2 * np.median(rest)  # slivers along the outline say little
+    return float(np.max(areas(vertices)[big] / rest[big]))
+
+
+def test_raising_arms_held_in_front_shows_the_body_instead_of_stretching_it(make_dance):
+    """The basketball player holds the ball against his chest; lifting both arms above the head must not drag
+    the torso along (one mesh stretches its triangles into sheets; the arm layers leave the body alone and
+    uncover an inpainted torso)."""
+    motion = make_dance(2)
+    request = RenderRequest(motion, photo("basketball_man.png"), width=240, height=320)
+    reference = request.canvas_reference()
+    layered, single = Puppet(reference), Puppet(reference, layers=False)
+    assert len(layered.layers) == 3 and len(single.layers) == 1
+    posed = layered.rig.copy()
+    for side, sign in (("right", -1.0), ("left", 1.0)):
+        shoulder = posed[RIG_INDEX[f"{side}_shoulder"]]
+        upper = np.linalg.norm(layered.rig[RIG_INDEX[f"{side}_elbow"]] - shoulder)
+        fore = np.linalg.norm(layered.rig[RIG_INDEX[f"{side}_wrist"]] - layered.rig[RIG_INDEX[f"{side}_elbow"]])
+        posed[RIG_INDEX[f"{side}_elbow"]] = shoulder + upper * np.array([0.5 * sign, -0.87])
+        posed[RIG_INDEX[f"{side}_wrist"]] = posed[RIG_INDEX[f"{side}_elbow"]] + fore * np.array([0.2 * sign, -0.98])
+    with_layers, one_mesh = torso_stretch(layered, posed), torso_stretch(single, posed)
+    print(f"torso stretch: x{with_layers:.2f} with arm layers, x{one_mesh:.2f} as one mesh")
+    assert with_layers < 1.6, f"the body stretched x{with_layers:.1f} with arm layers"
+    assert one_mesh > 2 * with_layers  # the failure the layers fix, measured on the same pose
+    # Where the arms covered the chest, the frame shows the (inpainted) body, not the background plate.
+    frame = layered.draw(layered.deformer.deform(layered.handle_targets(posed)), np.zeros(14))
+    chest = np.zeros(layered.soft_mask.shape, np.uint8)
+    polygon = np.round(layered.rig[[RIG_INDEX[n] for n in ("right_shoulder", "left_shoulder", "left_hip", "right_hip")]])
+    cv2.fillConvexPoly(chest, polygon.astype(np.int32), 1)
+    arm_pixels = (chest > 0) & (layered.layers[1].mask | layered.layers[2].mask)
+    assert arm_pixels.sum() > 100
+    plate = reference.background
+    shows_body = np.abs(frame[arm_pixels].astype(int) - plate[arm_pixels].astype(int)).max(axis=-1) > 0
+    assert shows_body.mean() > 0.9
