@@ -2,9 +2,10 @@
 
 AnimatedDrawings' recipe, without OpenGL:
 
-* **Character** — the reference photo on the canvas, the person's silhouette (:func:`reference.segment_person`),
-  a rig of 15 joints from keypoints the user placed or from a template fitted to the silhouette, a triangle
-  mesh of the silhouette (contour + interior grid + rig joints, Delaunay), and a background plate with the
+* **Character** — the reference photo on the canvas with the person's mask and keypoints (found by
+  :mod:`.perception`, or given by the user), a rig of 15 joints, part layers (the body, and each arm with
+  what its hand holds, so an arm in front of the body can move away from it: :func:`occlusion_layers`), a
+  triangle mesh per layer (contour + interior grid + rig joints, Delaunay), and a background plate with the
   person inpainted away.
 * **Retargeting** — every rig bone takes the 2D direction of the matching SMPL bone in the front view and
   keeps the photo's bone length, shortened by the bone's foreshortening (a forearm pointing at the camera
@@ -13,9 +14,9 @@ AnimatedDrawings' recipe, without OpenGL:
 * **Deformation** — ARAP (:mod:`arap`) with the rig joints and points along each bone as handles. Mesh edges
   between body parts that are not connected in the skeleton (an arm resting on the torso in the photo) are
   weak, so those parts can separate.
-* **Drawing** — per frame each triangle maps its deformed pixels back to the photo (one inverse affine per
-  triangle, then one ``cv2.remap``); triangles are drawn far to near by the depth of their bone, so an arm
-  in front of the body covers it.
+* **Drawing** — per frame each triangle maps its deformed pixels back to its layer's texture (one inverse
+  affine per triangle, then one ``cv2.remap``); triangles are drawn far to near by the depth of their bone,
+  so an arm in front of the body covers it and one behind it is covered.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""The reference person: loading the photo, placing it on the canvas, cutting out the silhouette and
-finding (or reading) body keypoints on it.
+"""The reference image: loading it, reading user keypoints, placing it on the canvas (margins from the photo
+mirrored and blurred), taking the person out of it (the background plate), and the fallback cut-out for what
+the person detector (:mod:`.perception`) cannot read.
 
 Keypoints are (20, 2) float pixels in :data:`backend.appearance.pose_video.KEYPOINT_NAMES` order with NaN for
-unknown points. They come from the user (a JSON file of named points, e.g. placed in an image editor or in
-the Blender add-on) or from :func:`template_keypoints`, which fits human proportions to the silhouette of a
-person standing upright and facing the camera (arms down, in an A-pose or a T-pose).
+unknown points. They come from the detector, from the user (a JSON file of named points, e.g. placed in an
+image editor or in the Blender add-on) or, for a drawing on a plain background or a PNG with transparency,
+from :func:`template_keypoints`, which fits human proportions to the silhouette of a person standing upright
+and facing the camera (arms down, in an A-pose or a T-pose).
 """
 
 from __future__ import annotations
