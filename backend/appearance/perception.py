@@ -253,19 +253,46 @@ def _paint_out(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 def cut_off_parts(person: DetectedPerson) -> tuple[str, ...]:
-    """Body parts the photo does not show: every keypoint of the part outside the frame or unseen."""
+    """Body parts the photo does not show.
+
+    * legs: an ankle lies outside the frame (BlazePose extrapolates it), or the person's mask runs off the
+      bottom edge over more than 0.8 shoulder widths (thighs cut, not just shoes touching the edge);
+    * head: no face point is seen, or the mask runs off the top edge over more than half a shoulder width
+      (more than hair touching the edge);
+    * arms: none of the elbows and wrists is seen.
+    """
+    height, width = person.mask.shape
     seen = person.seen
-    return tuple(part for part, names in BODY_PARTS.items() if not any(seen[KP[name]] for name in names))
+    kp = person.keypoints
+    shoulders = float(np.linalg.norm(kp[KP["left_shoulder"]] - kp[KP["right_shoulder"]]))
+    mask = person.mask > 0.5
+    band = max(int(0.01 * height), 1)
+    top_contact = float(mask[:band].any(axis=0).sum())
+    bottom_contact = float(mask[-band:].any(axis=0).sum())
+
+    def outside(name: str) -> bool:
+        x, y = kp[KP[name]]
+        return not (0 <= x < width and 0 <= y < height)
+
+    cut = []
+    if not any(seen[KP[n]] for n in _FACE) or top_contact > 0.5 * shoulders:
+        cut.append("head")
+    if outside("left_ankle") or outside("right_ankle") or bottom_contact > 0.8 * shoulders:
+        cut.append("legs")
+    if not any(seen[KP[n]] for n in BODY_PARTS["arms"]):
+        cut.append("arms")
+    return tuple(cut)
 
 
 def plain_background(image: np.ndarray) -> bool:
-    """True when the image's border is (nearly) one colour: a drawing or a studio cut-out, not a photo scene."""
+    """True when the image's border has no texture (flat colour or a smooth gradient): a drawing or a studio
+    cut-out, not a photographed scene. Measured as colour steps between neighbouring border pixels."""
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
     ring = max(int(0.02 * min(image.shape[:2])), 2)
-    border = np.concatenate([lab[:ring].reshape(-1, 3), lab[-ring:].reshape(-1, 3),
-                             lab[:, :ring].reshape(-1, 3), lab[:, -ring:].reshape(-1, 3)])  # fmt: skip
-    spread = np.linalg.norm(border - np.median(border, axis=0), axis=1)
-    return bool(np.percentile(spread, 90) < 12.0)
+    steps = []
+    for strip in (lab[:ring], lab[-ring:], lab[:, :ring].transpose(1, 0, 2), lab[:, -ring:].transpose(1, 0, 2)):
+        steps.append(np.linalg.norm(np.diff(strip, axis=1), axis=-1).ravel())
+    return bool(np.percentile(np.concatenate(steps), 90) < 4.0)
 
 
 def analyse_reference(image: np.ndarray, alpha: np.ndarray | None = None, keypoints: np.ndarray | None = None,

@@ -72,6 +72,31 @@ def test_cut_off_parts_are_reported(name):
         assert any("cut off by the frame" in note and "full-body photo" in note for note in person.notes)
 
 
+def test_a_photo_cut_at_the_knees_or_the_forehead_says_so():
+    full = photo("basketball_man.png")
+    legless = analyse_reference(full[:300].copy(), name="legless.png")  # cut through the thighs
+    assert legless.cut_off == ("legs",)
+    assert any("legs are cut off by the frame of legless.png" in note for note in legless.notes)
+    assert analyse_reference(full[50:].copy(), name="forehead.png").cut_off == ("head",)
+    assert analyse_reference(full[45:].copy(), name="hair.png").cut_off == ()  # only hair touches the edge
+
+
+def test_without_the_detector_photos_are_refused_with_the_install_command(monkeypatch):
+    from backend.appearance import perception
+
+    def missing(cls):
+        raise InvalidInputError("the person detector (mediapipe 0.10.21) is not installed",
+                                hint=perception.MEDIAPIPE_INSTALL)  # fmt: skip
+
+    monkeypatch.setattr(perception.PoseDetector, "shared", classmethod(missing))
+    with pytest.raises(InvalidInputError, match="not installed") as info:
+        analyse_reference(photo("messi.png"), name="messi.png")
+    assert "pip install --no-deps" in info.value.hint
+    # A drawing on a plain background is still read, by the guessing path, which says so.
+    guessed = analyse_reference(load_reference_image(ROOT / "examples" / "reference.png").rgb, name="reference.png")
+    assert guessed.source == "guessed"
+
+
 def test_the_cat_is_refused():
     with pytest.raises(NoPersonError, match="no person found in cat_chelsea.png") as info:
         analyse_reference(photo("cat_chelsea.png"), name="cat_chelsea.png")
