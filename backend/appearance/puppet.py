@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import Delaunay
 
 from shared.errors import InvalidInputError
@@ -264,6 +266,13 @@ def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float, bones: np.ndar
     dilated = cv2.dilate(mask_u8, np.ones((3, 3), np.uint8), iterations=max(int(0.25 * spacing), 1)) > 0
     keep_tri = _inside(dilated, samples.reshape(-1, 2)).reshape(len(triangles), 4).all(axis=1)
     triangles = triangles[keep_tri]
+    # Dropping triangles can leave islands (a thin wrist, a gap between fingers); one without a handle could
+    # not be placed (and makes the ARAP system singular), so it goes.
+    adjacency = sp.coo_matrix((np.ones(triangles.size), (np.repeat(triangles[:, 0], 3), triangles.ravel())),
+                              shape=(len(vertices), len(vertices)))  # fmt: skip
+    _, component = connected_components(adjacency, directed=False)
+    anchored = np.unique(component[: len(handle_points)])
+    triangles = triangles[np.isin(component[triangles[:, 0]], anchored)]
     used = np.zeros(len(vertices), dtype=bool)
     used[triangles] = True
     used[: len(handle_points)] = True  # handles keep their indices 0..P-1

@@ -131,3 +131,12 @@ def test_raising_arms_held_in_front_shows_the_body_instead_of_stretching_it(make
     plate = reference.background
     shows_body = np.abs(frame[arm_pixels].astype(int) - plate[arm_pixels].astype(int)).max(axis=-1) > 0
     assert shows_body.mean() > 0.9
+
+
+@pytest.mark.parametrize("name", PERSON_PHOTOS)
+def test_rigs_at_the_default_video_size(name, make_dance):
+    """At 720x1280 the thin parts of an arm layer can fall apart into islands; each must be anchored or
+    dropped (an island without a handle made the deformation unsolvable)."""
+    puppet = Puppet(RenderRequest(make_dance(2), photo(name), width=720, height=1280).canvas_reference())
+    frame = puppet.draw(puppet.deformer.deform(puppet.handle_targets(puppet.rig)), np.zeros(14))
+    assert frame.shape == (1280, 720, 3) and len(puppet.layers) == 3
