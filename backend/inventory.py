@@ -28,7 +28,7 @@ class Item:
 def device_items(config: BackendConfig) -> list[Item]:
     import torch
 
-    from .motion.mamba import mamba_ssm_usable
+    from .motion_expert.mamba import mamba_ssm_usable
 
     cuda = torch.cuda.is_available()
     fast_mamba = mamba_ssm_usable()
@@ -43,7 +43,7 @@ def device_items(config: BackendConfig) -> list[Item]:
 
 
 def motion_items(config: BackendConfig) -> list[Item]:
-    from .motion.checkpoint import find_checkpoint
+    from .motion_expert.checkpoint import find_checkpoint
 
     items = [Item("choreographer", True, "embedded default, no weights needed")]
     try:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 from backend.evaluation import CLEAN, COMPAT, beat_align_score, evaluate_samples, load_folder  # noqa: E402
 from backend.evaluation.beat_align import music_beat_times  # noqa: E402
 from backend.evaluation.loading import MotionSample  # noqa: E402
-from backend.generators import MotionRequest  # noqa: E402
+from backend.motion_generation import MotionRequest  # noqa: E402
 from shared.motion_io import save_motion  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"

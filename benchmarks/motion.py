@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from backend.motion.config import MotionExpertConfig  # noqa: E402
-from backend.motion.denoiser import MotionDenoiser  # noqa: E402
-from backend.motion.mamba import MambaBlock, selective_scan_chunked, selective_scan_sequential, set_scan  # noqa: E402
-from backend.motion.pipeline import MotionExpertPipeline, seam_velocity_jumps  # noqa: E402
-from backend.motion.representation import Normalizer  # noqa: E402
+from backend.motion_expert.config import MotionExpertConfig  # noqa: E402
+from backend.motion_expert.denoiser import MotionDenoiser  # noqa: E402
+from backend.motion_expert.mamba import MambaBlock, selective_scan_chunked, selective_scan_sequential, set_scan  # noqa: E402
+from backend.motion_expert.pipeline import MotionExpertPipeline, seam_velocity_jumps  # noqa: E402
+from backend.motion_expert.representation import Normalizer  # noqa: E402
 
 
 class Timing(float):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-MODULES = ("axes", "genres", "motion", "rotations", "skeleton", "kinematics", "motion_io", "atomic", "errors", "protocol", "client")
+MODULES = ("audio_formats", "axes", "genres", "motion", "rotations", "skeleton", "kinematics", "motion_io", "atomic", "errors", "protocol", "client")
 
 
 def _base_package() -> str:

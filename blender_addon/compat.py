@@ -86,13 +86,6 @@ def pose_bone_selected(pose_bone: bpy.types.PoseBone) -> bool:
     return bool(pose_bone.bone.select)
 
 
-def set_pose_bone_selected(pose_bone: bpy.types.PoseBone, value: bool) -> None:
-    if "select" in pose_bone.bl_rna.properties:
-        pose_bone.select = value
-    else:
-        pose_bone.bone.select = value
-
-
 def enum_value(rna_struct, prop: str, identifier: str) -> int:
     """Integer value of an enum item, looked up through RNA (for ``foreach_set``), not a magic number."""
     return rna_struct.bl_rna.properties[prop].enum_items[identifier].value

@@ -129,6 +129,8 @@ class JobSession:
         while True:
             try:
                 return client.hello()
+            except errors.KeyRefusedError:
+                raise  # a backend is there and said no: retrying or saying "no backend answered" would mislead
             except errors.BackendUnavailableError as exc:
                 if stop.is_set() or time.monotonic() >= deadline:
                     # The client's hint says what to do (start a backend, or fix the CURVE keys).
@@ -147,6 +149,8 @@ class JobSession:
         try:
             try:
                 return describe_hello(self._hello(probe_client, settings.timeout_s, stop))
+            except errors.KeyRefusedError:
+                raise  # never start a second backend because this one refused our key
             except errors.BackendUnavailableError:
                 if not (settings.start_local and is_loopback(settings.address)):
                     raise
@@ -212,39 +216,42 @@ class JobSession:
         self._connect_thread.start()
         return future
 
+    # The three steps both drivers share: connected -> submitted, progress, finished.
+    def _connected(self, backend: str, settings: ConnectionSettings) -> bool:
+        """The handshake answered: show it and submit the job. False when only a connection was asked for."""
+        self._status_sink({"backend": backend})
+        if self._submit is None:
+            self._end()
+            self._status_sink({"message": backend})
+            return False
+        self.job = self._submit(self._main_client(settings))
+        return True
+
+    def _report_progress(self, job) -> None:
+        position = getattr(job, "queue_position", None)
+        message = f"waiting in queue (position {position})" if position else job.message or job.state
+        self._status_sink({"progress": float(job.progress or 0.0), "message": f"{self.kind}: {message}"})
+
+    def _finished(self, result) -> None:
+        finish = self._finish
+        self._end()
+        finish(result)
+
     def _run_blocking(self, settings: ConnectionSettings) -> None:
         try:
-            backend = self.connect(settings)
-            self._status_sink({"backend": backend})
-            if self._submit is None:
-                self._end()
-                self._status_sink({"message": backend})
+            if not self._connected(self.connect(settings), settings):
                 return
-            client = self._main_client(settings)
-            self.job = self._submit(client)
-
-            def on_progress(job):
-                self._status_sink({"progress": float(job.progress or 0.0), "message": self._job_message(job)})
-
             try:
-                result = client.wait(self.job, settings.job_timeout_s, on_progress)
+                result = self.client.wait(self.job, settings.job_timeout_s, self._report_progress)
             except TimeoutError as exc:
-                client.cancel(self.job)
+                self.client.cancel(self.job)
                 raise errors.BackendUnavailableError(
                     f"the {self.kind} job did not finish within {settings.job_timeout_s:g} s",
                     hint="raise 'Job timeout' in the add-on preferences, or shorten the music") from exc
-            finish = self._finish
-            self._end()
-            finish(result)
+            self._finished(result)
         except BaseException as exc:
             self._end(error=exc)
             raise
-
-    def _job_message(self, job) -> str:
-        position = getattr(job, "queue_position", None)
-        if position:
-            return f"{self.kind}: waiting in queue (position {position})"
-        return f"{self.kind}: {job.message or job.state}"
 
     def _tick(self):
         """Timer callback (GUI only): drive connection, submission and polling; None unregisters it."""
@@ -254,24 +261,18 @@ class JobSession:
                     return POLL_INTERVAL_S
                 backend = self._connecting.result()  # raises the connection error, if any
                 self._connecting = None
-                self._status_sink({"backend": backend})
-                if self._submit is None:  # a connection check only
-                    self._end()
-                    self._status_sink({"message": backend})
+                if not self._connected(backend, self._settings):
                     return None
-                self.job = self._submit(self._main_client(self._settings))
             if self.job is None:
                 return None
             self.client.poll()
             job = self.job
             if not job.done:
-                self._status_sink({"progress": float(job.progress or 0.0), "message": self._job_message(job)})
+                self._report_progress(job)
                 return POLL_INTERVAL_S
             if job.error is not None:
                 raise job.error
-            finish = self._finish
-            self._end()
-            finish(job.result)
+            self._finished(job.result)
         except Exception as exc:  # shown in the panel and the report line; the timer stops
             self._end(error=exc)
             if not isinstance(exc, errors.JobCancelledError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from ._shared import genres
+from ._shared import audio_formats, genres
 
 GENRE_ITEMS = [("AUTO", "Auto", "Let the model choose from the music")] + [
     (name, name, f"Dance in the {name} style") for name in genres.GENRES
@@ -13,7 +13,7 @@ GENRE_ITEMS = [("AUTO", "Auto", "Let the model choose from the music")] + [
 
 
 class MACE_PG_settings(bpy.types.PropertyGroup):
-    music_path: StringProperty(name="Music", subtype="FILE_PATH", description="Audio file to dance to (wav, ogg, mp3, flac)")
+    music_path: StringProperty(name="Music", subtype="FILE_PATH", description=f"Music to dance to: {audio_formats.AUDIO_FORMATS_TEXT}")
     genre: EnumProperty(name="Genre", items=GENRE_ITEMS, default="AUTO")
     seed: IntProperty(name="Seed", default=0, min=0, description="Same music + seed = same dance")
     start_s: FloatProperty(name="Start", default=0.0, min=0.0, unit="TIME_ABSOLUTE", description="Where in the song to start")
@@ -47,23 +47,19 @@ def status(context) -> MACE_PG_status:
     return context.window_manager.mace_dance_status
 
 
-def status_updater(context=None):
-    """A callback that writes status updates into the window manager and redraws the sidebars.
+def update_status(fields: dict) -> None:
+    """Write status fields into the window manager's panel status and redraw the sidebars.
 
-    The window manager is looked up at each call (not kept), so updates arriving after a file was
-    loaded reach the current one."""
-
-    def update(fields: dict) -> None:
-        wm = bpy.context.window_manager
-        target = wm.mace_dance_status
-        for key, value in fields.items():
-            setattr(target, key, value)
-        for window in wm.windows:
-            for area in window.screen.areas:
-                if area.type == "VIEW_3D":
-                    area.tag_redraw()
-
-    return update
+    Takes no context: the window manager is looked up at each call (never kept), so updates arriving from a
+    timer after another file was loaded reach the current one. Jobs use it as their status callback."""
+    wm = bpy.context.window_manager
+    target = wm.mace_dance_status
+    for key, value in fields.items():
+        setattr(target, key, value)
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
 
 
 def register_properties() -> None:

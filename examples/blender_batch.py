@@ -26,7 +26,7 @@ EXTENSION_MODULE = "bl_ext.user_default.mace_dance"
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="blender -b -P examples/blender_batch.py --",
                                      description="Generate a dance from music in background Blender.")
-    parser.add_argument("--music", required=True, help="audio file (wav, ogg, mp3, flac)")
+    parser.add_argument("--music", required=True, help="music file (wav, mp3, flac, ogg, opus, m4a, ... or a video's sound)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--reference", help="reference image: also render the dance video with this character")
     parser.add_argument("--address", help="backend address (default: the add-on preference, tcp://127.0.0.1:7557)")

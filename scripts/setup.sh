@@ -22,7 +22,7 @@ fi
 # The CPU build of torch keeps the install small; set TORCH_SPEC (e.g. "torch==2.13.0" from the CUDA index)
 # for a GPU machine.
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
-EXTRAS=${MACE_EXTRAS:-dev,blender}
+EXTRAS=${MACE_EXTRAS:-dev,blender,cluster}
 
 # The stamp holds the checksum of the install recipe, then one installed extra per line: an install that
 # already has every requested extra (for the same recipe) is reused.

@@ -9,8 +9,11 @@ Two ways to use it:
   ``wait(job)`` waits for a submitted job; ``hello()`` asks what the backend can do.
 
 The backend sends heartbeats while it holds a job of ours, so silence for ``timeout_s`` means it is gone:
-the job fails with :class:`shared.errors.BackendUnavailableError` (raised by the blocking calls). Errors the
-backend reports arrive as the matching ``shared.errors`` class with its message and hint.
+the job fails with :class:`shared.errors.BackendUnavailableError` (raised by the blocking calls). In turn the
+client sends ``heartbeat`` whenever it polls or waits with live jobs: the backend cancels the jobs of a client
+silent for its ``client_timeout_s`` (so keep polling). Errors the backend reports arrive as the matching
+``shared.errors`` class with its message and hint; a backend that refuses this client's CURVE key (or wants
+keys this client lacks) is reported as such at once, from the connection's handshake events.
 
 pyzmq is imported lazily (here only): importing ``shared`` never needs it.
 """
@@ -30,35 +33,36 @@ from . import protocol
 from .errors import (
     BackendUnavailableError,
     JobCancelledError,
+    KeyRefusedError,
     MaceError,
     ProtocolError,
     TooLargeError,
     error_from_dict,
 )
-from .motion import Motion
+from .motion import Motion, MotionResult
 
 logger = logging.getLogger(__name__)
 
 START_HINT = "start a backend with `mace-dance serve` (or check the address in the add-on preferences)"
 CURVE_HINT = ("the backend only admits allow-listed keys: copy this client's public .key file into the "
               "backend's authorized_clients/ folder, and use the backend's server.key as server_public_key")
+NEEDS_KEYS_HINT = ("this backend only admits clients with CURVE keys: make a key pair with `mace-dance keys DIR "
+                   "--name NAME`, have NAME.key added to the backend's authorized_clients/, and pass "
+                   "server_public_key=<its server.key> and client_secret_key_file=NAME.key_secret")
+NO_KEYS_HINT = "this backend does not use CURVE keys: connect without server_public_key"
+SERVER_KEY_HINT = ("the backend's key is not the one given as server_public_key: copy the backend's current "
+                   "server.key to this machine")
 # Events kept for `poll()` while blocking calls drive the socket; older ones are dropped.
 MAX_BACKLOG = 1000
 
 
 @dataclass
-class GenerateResult:
-    """A generated dance: ``beats`` (N,) float64 seconds from the start of the motion, ``tempo`` BPM."""
+class RenderResult:
+    """A rendered video (mp4 bytes, with the music when audio was sent) and, when made, the pose video.
 
-    motion: Motion
-    beats: np.ndarray
-    tempo: float
-    generator: str
-
-
-@dataclass
-class RenderOutcome:
-    """A rendered video (mp4 bytes, with the music when audio was sent) and, when made, the pose video."""
+    The client's side of ``backend.appearance.RenderResult``: the same facts, with the files' bytes in place
+    of the backend's paths.
+    """
 
     video_bytes: bytes
     renderer: str
@@ -73,7 +77,7 @@ class JobHandle:
 
     ``state``: 'queued', 'running', 'done', 'failed' or 'cancelled'. ``progress`` in [0, 1].
     ``queue_position``: jobs ahead of this one while queued (0 = next), else None.
-    ``result``: :class:`GenerateResult` / :class:`RenderOutcome` once done; ``error``: the
+    ``result``: :class:`~shared.motion.MotionResult` / :class:`RenderResult` once done; ``error``: the
     ``shared.errors`` exception once failed or cancelled.
     """
 
@@ -154,6 +158,9 @@ class BackendClient:
         self._awaited: dict[str, protocol.Envelope | None] = {}  # request token -> reply once it came
         self._backlog: collections.deque[ClientEvent] = collections.deque(maxlen=MAX_BACKLOG)
         self._last_heard = time.monotonic()
+        self._last_heartbeat_sent = 0.0
+        self._heartbeat_interval_s = protocol.HEARTBEAT_INTERVAL_S  # shortened to fit the backend's timeout
+        self._handshake_error: KeyRefusedError | None = None  # set when the backend refused us
         self._open_socket()
 
     # ---- connection -----------------------------------------------------------------------------------
@@ -166,9 +173,11 @@ class BackendClient:
             sock.setsockopt(zmq.CURVE_SERVERKEY, self._server_public_key)
             sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
             sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
-            self._monitor = sock.get_monitor_socket(
-                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        # Handshake events tell a refused key (or a keys mismatch) from a backend that is not there.
+        self._monitor = sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self._handshake_error = None
         if "[" in self.address:  # an IPv6 literal such as tcp://[::1]:7557
             sock.setsockopt(zmq.IPV6, 1)
         sock.connect(self.address)
@@ -208,23 +217,48 @@ class BackendClient:
         self.close()
 
     def _unavailable(self, what: str) -> BackendUnavailableError:
-        if self._auth_failed():
-            return BackendUnavailableError(f"the backend at {self.address} refused this client's CURVE key",
-                                           CURVE_HINT)
+        if self._read_handshake_events() is not None:
+            return self._handshake_error
         return BackendUnavailableError(f"no backend answered at {self.address} within {self.timeout_s:g} s "
                                        f"({what})", START_HINT)
 
-    def _auth_failed(self) -> bool:
+    def _read_handshake_events(self) -> KeyRefusedError | None:
+        """Handle the connection's handshake events; returns the refusal when the backend refused us."""
         if self._monitor is None:
-            return False
+            return self._handshake_error
         from zmq.utils.monitor import recv_monitor_message
 
-        failed = False
+        zmq = self._zmq
         while self._monitor.poll(0):
-            event = recv_monitor_message(self._monitor)
-            failed = failed or event["event"] in (self._zmq.EVENT_HANDSHAKE_FAILED_AUTH,
-                                                  self._zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
-        return failed
+            event = recv_monitor_message(self._monitor)["event"]
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._handshake_error = None
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:  # the backend's authenticator said no
+                self._handshake_error = KeyRefusedError(
+                    f"the backend at {self.address} refused this client's CURVE key", CURVE_HINT)
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:  # one side uses CURVE, the other not
+                with_keys = self._server_public_key is not None
+                self._handshake_error = KeyRefusedError(
+                    f"the backend at {self.address} " + ("does not use CURVE keys but this client does" if with_keys
+                                                         else "requires CURVE keys and this client has none"),
+                    NO_KEYS_HINT if with_keys else NEEDS_KEYS_HINT)
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and self._server_public_key is not None:
+                self._handshake_error = KeyRefusedError(
+                    f"the backend at {self.address} failed the CURVE handshake with this client", SERVER_KEY_HINT)
+        return self._handshake_error
+
+    def _fail_on_refusal(self) -> list[ClientEvent]:
+        """A refused handshake fails the live jobs at once (there is nothing to wait for)."""
+        error = self._read_handshake_events()
+        if error is None:
+            return []
+        events = []
+        for job in self._jobs.values():
+            if not job.done:
+                self._fail(job, error)
+                events.append(ClientEvent("error", job, error.to_dict()))
+        self._backlog.extend(events)
+        return events
 
     # ---- sending --------------------------------------------------------------------------------------
     def _send(self, msg_type: str, job: str, payload: dict) -> None:
@@ -238,21 +272,35 @@ class BackendClient:
             self._socket.send(data, self._zmq.NOBLOCK, copy=len(data) < 65536)
         except self._zmq.Again:
             raise self._unavailable("its queue is full") from None
+        self._last_heartbeat_sent = time.monotonic()  # any message shows the backend we are here
+
+    def _send_heartbeat(self) -> None:
+        """Tell the backend we still wait for our live jobs (it cancels those of a silent client)."""
+        if (self._socket is None or time.monotonic() - self._last_heartbeat_sent < self._heartbeat_interval_s
+                or all(job.done for job in self._jobs.values())):
+            return
+        try:
+            self._send("heartbeat", None, {})
+        except MaceError:
+            pass  # a full queue: the liveness check reports a backend that stopped reading
 
     def _request(self, msg_type: str, job: str | None = None, payload: dict | None = None) -> dict:
         """Send a request and wait for its reply (matched by token); raises the backend's error."""
         token = job or protocol.new_job_id()
+        if self._read_handshake_events() is not None:
+            self._reopen_socket()  # the keys may have been fixed since: try a fresh handshake
         self._awaited[token] = None
         try:
             self._send(msg_type, token, payload or {})
             deadline = time.monotonic() + self.timeout_s
             while self._awaited[token] is None:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    error = self._unavailable(f"no reply to {msg_type}")
+                refused = self._read_handshake_events()
+                if remaining <= 0 or refused is not None:
+                    error = refused or self._unavailable(f"no reply to {msg_type}")
                     self._reopen_socket()
                     raise error
-                self._receive(remaining)
+                self._receive(min(remaining, 0.05))
             reply = self._awaited[token]
         finally:
             self._awaited.pop(token, None)
@@ -264,6 +312,7 @@ class BackendClient:
     def _receive(self, timeout_s: float) -> list[ClientEvent]:
         """Wait up to ``timeout_s`` for messages, handle all that are there, return their events."""
         events: list[ClientEvent] = []
+        self._send_heartbeat()
         if self._socket is None or not self._socket.poll(max(0.0, timeout_s) * 1000):
             return events
         while True:
@@ -308,6 +357,9 @@ class BackendClient:
             job.queue_position = payload.get("queue_position")
             if envelope.type == "accepted":
                 job.message = "queued"
+                timeout = payload.get("client_timeout_s")
+                if isinstance(timeout, (int, float)) and timeout > 0:  # beat several times per backend timeout
+                    self._heartbeat_interval_s = min(protocol.HEARTBEAT_INTERVAL_S, float(timeout) / 4)
         elif envelope.type == "cancel":
             job.message = "cancelling" if payload.get("state") == "cancelling" else job.message
         elif envelope.type == "result":
@@ -327,15 +379,15 @@ class BackendClient:
         job.message, job.queue_position = error.message, None
 
     @staticmethod
-    def _decode_result(kind: str, payload: dict) -> GenerateResult | RenderOutcome:
+    def _decode_result(kind: str, payload: dict) -> MotionResult | RenderResult:
         if kind == "generate_motion":
-            return GenerateResult(
+            return MotionResult(
                 motion=protocol.motion_from_wire(protocol.get_field(payload, "motion", dict)),
                 beats=protocol.decode_array(protocol.get_field(payload, "beats", dict), "beats").astype(np.float64),
                 tempo=protocol.get_number(payload, "tempo", 0.0),
                 generator=protocol.get_field(payload, "generator", str, ""),
             )
-        return RenderOutcome(
+        return RenderResult(
             video_bytes=protocol.get_field(payload, "video", bytes),
             renderer=protocol.get_field(payload, "renderer", str, ""),
             frames=protocol.get_field(payload, "frames", int, 0),
@@ -368,8 +420,9 @@ class BackendClient:
     def submit_generate_motion(self, audio_bytes: bytes, audio_name: str, *, seed: int = 0,
                                genre: str | None = None, duration_s: float | None = None, start_s: float = 0.0,
                                keep: protocol.KeepSpec | None = None) -> JobHandle:
-        """Queue a dance for the music in ``audio_bytes`` (a WAV/MP3/OGG/FLAC file's bytes; ``audio_name``
-        keeps its extension). ``keep`` asks to regenerate only what it does not lock."""
+        """Queue a dance for the music in ``audio_bytes`` (any file of ``shared.audio_formats``; the backend
+        finds the format from the content, ``audio_name`` names it in messages). ``keep`` asks to regenerate
+        only what it does not lock."""
         payload = {"audio": bytes(audio_bytes), "audio_name": str(audio_name), "seed": int(seed), "genre": genre,
                    "duration_s": duration_s, "start_s": float(start_s),
                    "keep": None if keep is None else keep.to_wire()}
@@ -403,6 +456,7 @@ class BackendClient:
         (including those seen during blocking calls). A backend silent for ``timeout_s`` fails the live jobs
         with BackendUnavailableError (an 'error' event), it does not raise."""
         self._receive(0.0)
+        self._fail_on_refusal()
         self._check_liveness()
         events = list(self._backlog)
         self._backlog.clear()
@@ -432,17 +486,20 @@ class BackendClient:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job.kind} {job.id[:8]} is still {job.state} after {timeout_s:g} s")
             self._receive(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic())))
+            self._fail_on_refusal()
             self._check_liveness()
         if job.state == "done":
             return job.result
         raise job.error
 
     def generate_motion(self, audio_bytes: bytes, audio_name: str, *, timeout_s: float | None = None,
-                        on_progress: Callable[[JobHandle], None] | None = None, **options) -> GenerateResult:
-        """``submit_generate_motion`` + ``wait``."""
-        return self.wait(self.submit_generate_motion(audio_bytes, audio_name, **options), timeout_s, on_progress)
+                        on_progress: Callable[[JobHandle], None] | None = None, **submit_args) -> MotionResult:
+        """``submit_generate_motion`` + ``wait``; ``submit_args`` are that method's keywords (seed, genre …)."""
+        return self.wait(self.submit_generate_motion(audio_bytes, audio_name, **submit_args), timeout_s, on_progress)
 
     def render_video(self, motion: Motion, reference_image_bytes: bytes, *, timeout_s: float | None = None,
-                     on_progress: Callable[[JobHandle], None] | None = None, **options) -> RenderOutcome:
-        """``submit_render_video`` + ``wait``."""
-        return self.wait(self.submit_render_video(motion, reference_image_bytes, **options), timeout_s, on_progress)
+                     on_progress: Callable[[JobHandle], None] | None = None, **submit_args) -> RenderResult:
+        """``submit_render_video`` + ``wait``; ``submit_args`` are that method's keywords (audio_bytes, width,
+        height, the renderer's ``options`` dict …)."""
+        return self.wait(self.submit_render_video(motion, reference_image_bytes, **submit_args), timeout_s,
+                         on_progress)

@@ -81,6 +81,13 @@ class BackendUnavailableError(MaceError, ConnectionError):
     exit_code = 6
 
 
+class KeyRefusedError(BackendUnavailableError):
+    """A backend is there but refuses this client's CURVE key (or wants keys it lacks): fix the keys, do not
+    start another backend."""
+
+    code = "key_refused"
+
+
 class JobCancelledError(MaceError):
     """The job was cancelled by its client or by a backend shutdown."""
 
@@ -95,6 +102,15 @@ class OutOfMemoryError(MaceError, MemoryError):
     exit_code = 7
 
 
+#: Where bugs are reported (``[project.urls]`` in pyproject.toml, the add-on manifest's website + /issues).
+ISSUES_URL = "https://github.com/mace-dance/mace-dance-studio/issues"
+
+
+def bug_hint(evidence: str) -> str:
+    """The hint of an error that is a bug of ours: where to report it, and what to send (``evidence``)."""
+    return f"this is a bug in MACE-Dance Studio; please report it at {ISSUES_URL} with {evidence}"
+
+
 ERROR_CLASSES: dict[str, type[MaceError]] = {
     cls.code: cls
     for cls in (
@@ -106,6 +122,7 @@ ERROR_CLASSES: dict[str, type[MaceError]] = {
         TooLargeError,
         NotFoundError,
         BackendUnavailableError,
+        KeyRefusedError,
         JobCancelledError,
         OutOfMemoryError,
     )

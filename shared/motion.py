@@ -176,3 +176,23 @@ class Motion:
             return False
         rot_err = np.abs(axis_angle_to_matrix(self.poses) - axis_angle_to_matrix(other.poses)).max()
         return bool(rot_err <= rot_atol and np.abs(self.trans - other.trans).max() <= trans_atol)
+
+
+@dataclass
+class MotionResult:
+    """A generated dance and the music facts the add-on draws (beats as timeline markers).
+
+    The backend's generators return it and :class:`shared.client.BackendClient` gives the same class back
+    from a ``generate_motion`` job, so both sides of the wire speak of one thing.
+
+    Attributes:
+        motion: the dance.
+        beats: (N,) float64 seconds from the start of the motion.
+        tempo: beats per minute.
+        generator: which generator made it ("choreographer", "motion_expert").
+    """
+
+    motion: Motion
+    beats: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    tempo: float = 0.0
+    generator: str = ""

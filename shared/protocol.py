@@ -22,6 +22,8 @@ type               payload                                          replies (sam
                    width, height, options
 ``cancel``         ``{}`` (``job`` = the job to cancel)             ``cancel`` (then the job's own ``error``
                                                                     with code ``cancelled``)
+``heartbeat``      ``{}`` (``job`` = None), while the client has    none (a client silent for the backend's
+                   live jobs                                        ``client_timeout_s`` has its jobs cancelled)
 =================  ===============================================  ==========================================
 
 Backend → client (``SERVER_MESSAGES``): the replies above plus ``heartbeat`` (``job`` = None), sent every
@@ -37,6 +39,7 @@ This module is pure Python + numpy + msgpack: the Blender add-on bundles it.
 
 from __future__ import annotations
 
+import io
 import math
 import uuid
 from dataclasses import dataclass
@@ -48,13 +51,17 @@ import numpy as np
 from .errors import InvalidInputError, MaceError, ProtocolError, TooLargeError, VersionMismatchError
 from .motion import Motion
 
-PROTOCOL_VERSION = 1
+# 2: clients send `heartbeat` while they have live jobs (a silent client's jobs are cancelled).
+PROTOCOL_VERSION = 2
 DEFAULT_PORT = 7557
 DEFAULT_ADDRESS = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 
 # How often the backend tells a client with live jobs that it is alive; a client declares the backend dead
 # after its own ``timeout_s`` of silence (several intervals).
 HEARTBEAT_INTERVAL_S = 1.0
+# A client sends `heartbeat` at this interval while it has live jobs; the backend cancels the jobs of a client
+# silent for its ``client_timeout_s`` (advertised in ``hello``), so a vanished client never holds the GPU.
+CLIENT_TIMEOUT_S = 30.0
 
 # ---- hard limits, checked before any work starts --------------------------------------------------------
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one frame; also the backend socket's ZMQ_MAXMSGSIZE
@@ -65,11 +72,18 @@ MAX_IMAGE_BYTES = 64 * 1024 * 1024  # an encoded reference image
 MAX_IMAGE_PIXELS = 8192 * 8192  # decoded reference image
 MAX_VIDEO_SIDE = 4096  # requested output width / height, pixels
 MAX_QUEUED_JOBS = 64  # across all clients
+MAX_QUEUED_PER_CLIENT = 16  # one client's share of the queue; the rest is first come, first served
 MAX_TEXT_CHARS = 1024  # names, genres, messages
 MAX_ARRAY_DIMS = 8
+MIN_MOTION_FPS, MAX_MOTION_FPS = 1.0, 1000.0  # a motion's frame rate on the wire
+# What one decoded message may hold, enforced while msgpack unpacks (before anything bigger is allocated).
+# Bulk data travels as `bin` (one object per array or file), so real messages hold a few hundred objects;
+# a "container bomb" (millions of empty arrays in a few MiB) is refused after at most this many.
+MAX_CONTAINER_ITEMS = 32_768  # entries of one msgpack array or map
+MAX_MESSAGE_ITEMS = 50_000  # entries of all arrays and maps of one message together
+MAX_STRING_BYTES = 65_536  # one msgpack str (text fields are further held to MAX_TEXT_CHARS)
 
-CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel")
-JOB_MESSAGES = ("generate_motion", "render_video")
+CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel", "heartbeat")
 SERVER_MESSAGES = ("hello", "status", "accepted", "progress", "result", "error", "cancel", "heartbeat")
 FINISHED_STATES = ("done", "failed", "cancelled")
 
@@ -109,13 +123,79 @@ def encode_error(error: MaceError, job: str | None = None) -> bytes:
 
 
 def peek_job(data: bytes) -> str | None:
-    """Best-effort job id of a message that failed to decode, so the error reply reaches the right job."""
+    """Best-effort job id of a message that failed to decode, so the error reply reaches the right job.
+
+    Reads only the envelope's head (the entries before ``payload``, as :func:`encode_message` writes them)
+    from a small window of ``data``: a hostile payload is never unpacked, and never unpacked twice.
+    """
+    unpacker = msgpack.Unpacker(io.BytesIO(data), raw=False, read_size=4096, max_buffer_size=65_536,
+                                max_str_len=4 * MAX_TEXT_CHARS, max_bin_len=0, max_array_len=0, max_map_len=0,
+                                max_ext_len=0)
     try:
-        obj = msgpack.unpackb(data, raw=False)
+        for _ in range(min(unpacker.read_map_header(), 4)):
+            key = unpacker.unpack()
+            if key == "job":
+                job = unpacker.unpack()
+                return job if isinstance(job, str) and 0 < len(job) <= MAX_TEXT_CHARS else None
+            if key not in ("protocol", "type"):
+                return None
+            unpacker.skip()
     except Exception:  # noqa: BLE001 - any garbage simply has no job id
         return None
-    job = obj.get("job") if isinstance(obj, dict) else None
-    return job if isinstance(job, str) and 0 < len(job) <= MAX_TEXT_CHARS else None
+    return None
+
+
+class _ItemBudget:
+    """msgpack hooks counting the entries of every decoded array and map; past ``limit`` unpacking stops."""
+
+    def __init__(self, limit: int):
+        self.limit = self.left = limit
+
+    def _spend(self, count: int) -> None:
+        self.left -= count + 1
+        if self.left < 0:
+            raise TooLargeError(f"message holds more than {self.limit:,} msgpack objects",
+                                "send bulk data as `bin` arrays (shared.protocol.encode_array)")
+
+    def list(self, value: list) -> list:
+        self._spend(len(value))
+        return value
+
+    def map(self, value: dict) -> dict:
+        self._spend(len(value))
+        return value
+
+
+def unpack_limited(data: bytes, max_items: int = MAX_MESSAGE_ITEMS) -> Any:
+    """``msgpack.unpackb`` with every length bounded before allocation.
+
+    Each str/bin/array/map header is checked against the frame's size and the MAX_* limits above before
+    msgpack allocates for it, and the entries of all containers together may not exceed ``max_items``
+    (hooks count them as they complete), so memory stays proportional to the real content of a message.
+    Extension types are refused. Raises ``TooLargeError`` past a limit, ``ProtocolError`` for bad msgpack.
+    """
+    size = len(data)
+    budget = _ItemBudget(max_items)
+    try:
+        return msgpack.unpackb(
+            data, raw=False, strict_map_key=True, max_bin_len=size, max_ext_len=0,
+            max_str_len=min(size, MAX_STRING_BYTES), max_array_len=min(size, MAX_CONTAINER_ITEMS),
+            max_map_len=min(size // 2, MAX_CONTAINER_ITEMS), list_hook=budget.list, object_hook=budget.map)
+    except MaceError:
+        raise
+    except ValueError as exc:
+        if "exceeds max_" in str(exc):  # msgpack's wording for a header above a limit
+            raise TooLargeError(f"message refused: a msgpack length {exc}",
+                                f"arrays and maps hold at most {MAX_CONTAINER_ITEMS:,} entries, strings "
+                                f"{MAX_STRING_BYTES:,} bytes; send bulk data as `bin`") from None
+        raise _not_msgpack(exc) from None
+    except Exception as exc:  # msgpack raises several unrelated classes (ExtraData, StackError, …)
+        raise _not_msgpack(exc) from None
+
+
+def _not_msgpack(exc: Exception) -> ProtocolError:
+    return ProtocolError(f"message is not valid msgpack ({type(exc).__name__}: {str(exc)[:200]})",
+                         "send one msgpack map per ZeroMQ frame")
 
 
 def decode_message(
@@ -127,7 +207,8 @@ def decode_message(
 ) -> Envelope:
     """Unpack and check one envelope.
 
-    Raises ``TooLargeError`` above ``max_bytes``, ``ProtocolError`` for bad msgpack, a missing or mistyped
+    Unpacks once, within :func:`unpack_limited`'s bounds. Raises ``TooLargeError`` above ``max_bytes`` or a
+    decoding limit, ``ProtocolError`` for bad msgpack, a missing or mistyped
     field or a ``type`` outside ``expected_types``, and ``VersionMismatchError`` when the peer speaks
     another protocol version (its message says which side to upgrade; ``peer`` names the sender).
     """
@@ -136,11 +217,7 @@ def decode_message(
             f"message of {len(data):,} bytes is above the limit of {max_bytes:,} bytes",
             "send a shorter audio file, a smaller image or fewer frames",
         )
-    try:
-        obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
-    except Exception as exc:  # msgpack raises several unrelated classes (ExtraData, ValueError, …)
-        raise ProtocolError(f"message is not valid msgpack ({type(exc).__name__}: {exc})",
-                            "send one msgpack map per ZeroMQ frame") from None
+    obj = unpack_limited(data)
     if not isinstance(obj, dict):
         raise ProtocolError(f"message must be a msgpack map, got {type(obj).__name__}",
                             'send {"protocol", "type", "job", "payload"}')
@@ -193,35 +270,42 @@ def version_mismatch(their_version: int, peer: str) -> VersionMismatchError:
 _MISSING = object()
 
 
-def get_field(payload: Mapping, name: str, kinds: type | tuple[type, ...], default: Any = _MISSING) -> Any:
-    """``payload[name]`` checked against ``kinds`` (bool is never an int); ``default`` when absent or nil."""
+def get_field(payload: Mapping, name: str, kinds: type | tuple[type, ...], default: Any = _MISSING, *,
+              field: str | None = None) -> Any:
+    """``payload[name]`` checked against ``kinds`` (bool is never an int); ``default`` when absent or nil.
+
+    Errors name ``field`` (e.g. ``options.camera.yaw_deg`` for a nested map), ``name`` by default.
+    """
+    field = field or name
     value = payload.get(name, None)
     if value is None:
         if default is _MISSING:
-            raise InvalidInputError(f"`{name}` is missing", f"the request needs a `{name}` field")
+            raise InvalidInputError(f"`{field}` is missing", f"the request needs a `{field}` field")
         return default
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     if isinstance(value, bool) and bool not in kinds:
         value = _MISSING  # msgpack bools are Python ints; do not let `true` pass as 1
     if value is _MISSING or not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
-        raise InvalidInputError(f"`{name}` must be {names}, got {type(payload.get(name)).__name__}", None)
+        raise InvalidInputError(f"`{field}` must be {names}, got {type(payload.get(name)).__name__}", None)
     if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
-        raise TooLargeError(f"`{name}` is {len(value)} characters long", f"at most {MAX_TEXT_CHARS}")
+        raise TooLargeError(f"`{field}` is {len(value)} characters long", f"at most {MAX_TEXT_CHARS}")
     return value
 
 
 def get_number(payload: Mapping, name: str, default: Any = _MISSING, *, lo: float | None = None,
-               hi: float | None = None) -> float | Any:
-    """A finite float field within ``[lo, hi]``."""
-    value = get_field(payload, name, (int, float), default)
+               hi: float | None = None, field: str | None = None) -> float | Any:
+    """A finite float field within ``[lo, hi]``; errors name ``field`` (``name`` by default)."""
+    field = field or name
+    value = get_field(payload, name, (int, float), default, field=field)
     if value is default:
         return value
     value = float(value)
     if not math.isfinite(value):
-        raise InvalidInputError(f"`{name}` must be finite, got {value}", None)
+        raise InvalidInputError(f"`{field}` must be finite, got {value}", None)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise InvalidInputError(f"`{name}` = {value:g} is outside [{lo}, {hi}]", None)
+        bounds = " and ".join(f"{sign} {bound:g}" for sign, bound in ((">=", lo), ("<=", hi)) if bound is not None)
+        raise InvalidInputError(f"`{field}` = {value:g} must be {bounds}", None)
     return value
 
 
@@ -261,6 +345,9 @@ def decode_array(
             or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
         raise InvalidInputError(f"`{field}` has an invalid shape {str(shape)[:64]}",
                                 f"a list of at most {MAX_ARRAY_DIMS} non-negative integers")
+    if any(n > max_bytes for n in shape):  # even an empty array may not declare an absurd extent
+        raise TooLargeError(f"`{field}` declares shape {str(shape)[:96]}, a dimension above {max_bytes:,}",
+                            "send the array's real shape")
     if not isinstance(data, bytes):
         raise InvalidInputError(f"`{field}` data must be bytes, got {type(data).__name__}", None)
     dtype = np.dtype(dtype_str)
@@ -321,7 +408,7 @@ def motion_from_wire(obj: Any, field: str = "motion", *, max_frames: int = MAX_F
     return Motion(
         poses=poses,
         trans=decode_array(get_field(obj, "trans", dict), f"{field}.trans"),
-        fps=get_number(obj, "fps", lo=0.0),
+        fps=get_number(obj, "fps", lo=MIN_MOTION_FPS, hi=MAX_MOTION_FPS, field=f"{field}.fps"),
         betas=decode_array(get_field(obj, "betas", dict), f"{field}.betas"),
         gender=get_field(obj, "gender", str, "neutral"),
         contacts=None if contacts is None else decode_array(contacts, f"{field}.contacts"),

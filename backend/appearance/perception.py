@@ -29,7 +29,7 @@ import numpy as np
 
 from shared.errors import InvalidInputError
 
-from .pose_video import KP, NUM_KEYPOINTS
+from .keypoints import FACE_KEYPOINTS, KEYPOINT_NAMES, KP, NUM_KEYPOINTS
 from .reference import fill_holes, segment_person, template_keypoints
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ BLAZEPOSE_FOR_KEYPOINT: dict[int, int] = {
 MIN_VISIBILITY = 0.5
 MAX_PEOPLE = 4
 _MIN_DETECTION_CONFIDENCE = 0.5
-_FACE = ("nose", "right_eye", "left_eye", "right_ear", "left_ear")
+_FACE = tuple(KEYPOINT_NAMES[i] for i in FACE_KEYPOINTS)
 #: Body parts the frame can cut off, and the keypoints that must be seen for the part to be in the photo.
 BODY_PARTS = {
     "head": _FACE,

@@ -1,20 +1,9 @@
-"""SMPL joints -> DWPose / Wan-Animate style skeleton frames (the Appearance Expert's driving signal).
+"""Pose videos: a motion's skeleton drawn DWPose / Wan-Animate style (the Appearance Expert's driving signal).
 
-Pipeline, one step per function so each can be tested alone:
-
-1. :func:`smpl_to_body_keypoints` — (T, 24, 3) SMPL joints (+ head rotations) -> (T, 20, 3) body keypoints in
-   Wan-Animate order (COCO-18 + left/right toe), nose/eyes/ears synthesised from the head, plus a visibility
-   mask (face points facing away from the camera are hidden, as a detector would miss them).
-2. :func:`project` — orthographic front view (default) or perspective, after an optional yaw of the view.
-   The canonical frame is SMPL Y-up, the dancer faces +Z and +X is the dancer's left; the camera sits on +Z
-   looking back at the dancer, so image-right is the dancer's left, as in a photo of someone facing you.
-3. :func:`fit_to_canvas` / :func:`fit_to_reference` — one similarity (scale + offset, no rotation) for the
-   whole sequence: the canvas fit puts the sequence's bounding box into 72 % x 86 % of the canvas centred at
-   (0.5 W, 0.56 H) (MACE-Dance's ``motion_to_pose_video`` framing); the reference fit matches frame 0's limb
-   joints to keypoints of the reference person (least squares), then shrinks if the sequence leaves the
-   canvas.
-4. :func:`draw_pose` — limbs are filled ellipses in 60 % colour, joints full-colour discs on top, black
-   background, colours and sizes of :data:`WAN_STYLE` (default) or :data:`DWPOSE_STYLE`.
+The keypoints, camera and framing come from :mod:`.keypoints`; this module draws them:
+:func:`draw_pose` — limbs are filled ellipses in 60 % colour, joints full-colour discs on top, black
+background, colours and sizes of :data:`WAN_STYLE` (default) or :data:`DWPOSE_STYLE`; optional synthetic open
+hands (:func:`synthetic_hands`).
 
 :class:`PoseVideo` ties these together and yields frames lazily (a 40 s clip at 720x1280 would be 3.3 GB as
 one array). Colours are RGB.
@@ -23,60 +12,28 @@ one array). Colours are RGB.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Literal
+from typing import Iterator
 
 import cv2
 import numpy as np
 
 from shared.errors import InvalidInputError
-from shared.kinematics import forward_kinematics, global_rotations
 from shared.motion import Motion
-from shared.skeleton import (
-    HEAD,
-    LEFT_ANKLE,
-    LEFT_ELBOW,
-    LEFT_FOOT,
-    LEFT_HAND,
-    LEFT_HIP,
-    LEFT_KNEE,
-    LEFT_SHOULDER,
-    LEFT_WRIST,
-    RIGHT_ANKLE,
-    RIGHT_ELBOW,
-    RIGHT_FOOT,
-    RIGHT_HAND,
-    RIGHT_HIP,
-    RIGHT_KNEE,
-    RIGHT_SHOULDER,
-    RIGHT_WRIST,
-    Skeleton,
+from shared.skeleton import LEFT_HAND, LEFT_WRIST, RIGHT_HAND, RIGHT_WRIST, Skeleton
+
+from .keypoints import (
+    CV2_ONE,
+    CV2_SHIFT,
+    Camera,
+    cv2_fixed_point,
+    fit_to_canvas,
+    fit_to_reference,
+    motion_keypoints,
+    pelvis_facing,
+    project,
 )
 
-# --- keypoint layout -------------------------------------------------------------------------------------
-
-#: Body keypoints in Wan-Animate order: OpenPose COCO-18, then the two toes.
-KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
-    "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-    "right_eye", "left_eye", "right_ear", "left_ear", "left_toe", "right_toe",
-)  # fmt: skip
-NUM_KEYPOINTS = len(KEYPOINT_NAMES)
-KP = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
-
-#: Keypoints copied straight from SMPL joints (keypoint index -> SMPL joint index).
-SMPL_FOR_KEYPOINT: dict[int, int] = {
-    KP["right_shoulder"]: RIGHT_SHOULDER, KP["right_elbow"]: RIGHT_ELBOW, KP["right_wrist"]: RIGHT_WRIST,
-    KP["left_shoulder"]: LEFT_SHOULDER, KP["left_elbow"]: LEFT_ELBOW, KP["left_wrist"]: LEFT_WRIST,
-    KP["right_hip"]: RIGHT_HIP, KP["right_knee"]: RIGHT_KNEE, KP["right_ankle"]: RIGHT_ANKLE,
-    KP["left_hip"]: LEFT_HIP, KP["left_knee"]: LEFT_KNEE, KP["left_ankle"]: LEFT_ANKLE,
-    KP["left_toe"]: LEFT_FOOT, KP["right_toe"]: RIGHT_FOOT,
-}  # fmt: skip
-
-#: Joints that align the motion with a reference person: shoulders, hips, knees, ankles. MACE-Dance also uses
-#: elbows and wrists, but a dance's first frame rarely holds its arms like the photo does, and arms that
-#: differ pull the fitted scale down.
-ALIGNMENT_KEYPOINTS: tuple[int, ...] = tuple(KP[f"{side}_{joint}"] for side in ("right", "left")
-                                             for joint in ("shoulder", "hip", "knee", "ankle"))  # fmt: skip
+# --- skeleton style ---------------------------------------------------------------------------------
 
 #: Limbs as (from, to) keypoint pairs; limb i is drawn in colour i. The first 17 are OpenPose's.
 LIMBS: tuple[tuple[int, int], ...] = (
@@ -142,268 +99,9 @@ DWPOSE_STYLE = PoseStyle(name="dwpose", num_keypoints=18, stick_width=4, joint_r
                          hand_joint_radius=4)  # fmt: skip
 STYLES = {"wan": WAN_STYLE, "dwpose": DWPOSE_STYLE}
 
-# Face points in the head joint's frame (metres; +X = the dancer's left, +Y up, +Z forward). SMPL's head joint
-# sits near ear height in the middle of the skull.
-_FACE_OFFSETS = {
-    "nose": (0.0, -0.015, 0.105),
-    "right_eye": (-0.032, 0.015, 0.085),
-    "left_eye": (0.032, 0.015, 0.085),
-    "right_ear": (-0.075, 0.0, -0.01),
-    "left_ear": (0.075, 0.0, -0.01),
-}
-# SMPL hip joints sit inside the pelvis, narrower than the hip keypoints a 2D detector marks: widen them about
-# their midpoint (0.12 m -> about 0.22 m apart) so the skeleton looks like the ones Wan-Animate was trained on.
-_HIP_WIDENING = 1.8
 
+# --- drawing ------------------------------------------------------------------------------------------
 
-# --- 1. SMPL -> keypoints --------------------------------------------------------------------------------
-
-
-def smpl_to_body_keypoints(
-    joints: np.ndarray,
-    head_rotations: np.ndarray | None = None,
-    view_direction: np.ndarray = np.array([0.0, 0.0, 1.0]),
-    widen_hips: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Body keypoints of a SMPL motion.
-
-    Args:
-        joints: (T, 24, 3) joint positions, metres, Y-up, dancer facing +Z.
-        head_rotations: (T, 3, 3) world rotation of the head joint; when None the head frame is built from
-            the shoulders (left) and the neck -> head direction (up).
-        view_direction: (3,) unit vector from the dancer towards the camera, for face visibility.
-        widen_hips: move the hips apart to where 2D detectors put them (see ``_HIP_WIDENING``).
-    Returns:
-        keypoints: (T, 20, 3) float64, metres, in :data:`KEYPOINT_NAMES` order.
-        visible: (T, 20) bool — False for face points turned away from the camera.
-    """
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 3 or joints.shape[1:] != (24, 3):
-        raise InvalidInputError(f"joints must have shape (T, 24, 3), got {joints.shape}")
-    if not np.isfinite(joints).all():
-        raise InvalidInputError("joint positions contain NaN or Inf", hint="clean the motion before rendering it")
-    num_frames = len(joints)
-    keypoints = np.empty((num_frames, NUM_KEYPOINTS, 3))
-    for kp_index, joint_index in SMPL_FOR_KEYPOINT.items():
-        keypoints[:, kp_index] = joints[:, joint_index]
-    keypoints[:, KP["neck"]] = 0.5 * (joints[:, LEFT_SHOULDER] + joints[:, RIGHT_SHOULDER])
-    if widen_hips:
-        centre = 0.5 * (joints[:, LEFT_HIP] + joints[:, RIGHT_HIP])
-        for name in ("left_hip", "right_hip"):
-            keypoints[:, KP[name]] = centre + _HIP_WIDENING * (keypoints[:, KP[name]] - centre)
-
-    if head_rotations is None:
-        head_rotations = _head_frame_from_joints(joints)
-    head = joints[:, HEAD]
-    view = np.asarray(view_direction, dtype=np.float64)
-    visible = np.ones((num_frames, NUM_KEYPOINTS), dtype=bool)
-    facing = head_rotations[:, :, 2] @ view  # (T,) cos of the angle between the face and the view
-    sideways = head_rotations[:, :, 0] @ view  # (T,) > 0 when the dancer's left side faces the camera
-    for name, offset in _FACE_OFFSETS.items():
-        keypoints[:, KP[name]] = head + head_rotations @ np.asarray(offset)
-    visible[:, KP["nose"]] = facing > -0.1
-    visible[:, KP["left_eye"]] = (facing > -0.1) & (sideways > -0.7)
-    visible[:, KP["right_eye"]] = (facing > -0.1) & (sideways < 0.7)
-    visible[:, KP["left_ear"]] = sideways > -0.3
-    visible[:, KP["right_ear"]] = sideways < 0.3
-    return keypoints, visible
-
-
-def _head_frame_from_joints(joints: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) rotation whose columns are the dancer's left, up and forward at the head."""
-    left = joints[:, LEFT_SHOULDER] - joints[:, RIGHT_SHOULDER]
-    left /= np.linalg.norm(left, axis=-1, keepdims=True) + 1e-9
-    up = joints[:, HEAD] - 0.5 * (joints[:, LEFT_SHOULDER] + joints[:, RIGHT_SHOULDER])
-    up -= np.sum(up * left, axis=-1, keepdims=True) * left
-    up /= np.linalg.norm(up, axis=-1, keepdims=True) + 1e-9
-    forward = np.cross(left, up)
-    return np.stack([left, up, forward], axis=-1)
-
-
-def motion_keypoints(
-    motion: Motion, skeleton: Skeleton | None = None, camera: "Camera | None" = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """FK a motion and derive its keypoints.
-
-    Returns:
-        keypoints: (T, 20, 3) metres; visible: (T, 20) bool; joints: (T, 24, 3) metres (all Y-up).
-    """
-    camera = camera or Camera()
-    rotations = global_rotations(motion.poses, skeleton)
-    joints = forward_kinematics(motion.poses, motion.trans, skeleton, rotations=rotations)
-    head_rotations = rotations[:, HEAD]
-    keypoints, visible = smpl_to_body_keypoints(joints, head_rotations, camera.view_direction())
-    return keypoints, visible, joints
-
-
-# --- 2. projection ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Camera:
-    """A camera in front of the dancer (on +Z, looking towards -Z), before fitting to pixels.
-
-    Attributes:
-        projection: "orthographic" (default: limb lengths do not change with depth) or "perspective".
-        distance_m: perspective only — distance from the camera to the motion's mean pelvis position.
-        yaw_deg: turn the camera about the vertical axis through the motion's centre (positive = towards
-            the dancer's left side, 90 = a side view from the dancer's left).
-    """
-
-    projection: Literal["orthographic", "perspective"] = "orthographic"
-    distance_m: float = 4.0
-    yaw_deg: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.projection not in ("orthographic", "perspective"):
-            raise InvalidInputError(
-                f"camera projection must be 'orthographic' or 'perspective', got {self.projection!r}"
-            )
-        if not self.distance_m > 0.5:
-            raise InvalidInputError(f"camera distance must be > 0.5 m, got {self.distance_m}")
-
-    def _yaw(self) -> np.ndarray:
-        a = np.deg2rad(self.yaw_deg)
-        return np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
-
-    def view_direction(self) -> np.ndarray:
-        """(3,) unit vector from the dancer towards the camera, world frame."""
-        return self._yaw() @ np.array([0.0, 0.0, 1.0])
-
-
-def project(points: np.ndarray, camera: Camera, centre: np.ndarray | None = None) -> np.ndarray:
-    """Project world points to the camera plane.
-
-    Args:
-        points: (..., 3) metres, Y-up world.
-        camera: the view.
-        centre: (3,) point the camera looks at (perspective and yaw pivot); default the points' mean.
-    Returns:
-        (..., 2) float64: x to image-right, y to image-down, in metres at the centre's depth (not pixels yet).
-    """
-    points = np.asarray(points, dtype=np.float64)
-    if centre is None:
-        centre = points.reshape(-1, 3).mean(axis=0)
-    # Express the points in the camera's frame: rotating the world by -yaw is turning the camera by +yaw.
-    local = (points - centre) @ camera._yaw()
-    u, v = local[..., 0], -local[..., 1]
-    if camera.projection == "perspective":
-        depth = camera.distance_m - local[..., 2]
-        scale = camera.distance_m / np.maximum(depth, 1e-3)
-        u, v = u * scale, v * scale
-    return np.stack([u, v], axis=-1)
-
-
-# --- 3. fitting to pixels --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fit2D:
-    """pixels = scale * plane + offset."""
-
-    scale: float
-    offset: np.ndarray
-
-    def apply(self, plane_points: np.ndarray) -> np.ndarray:
-        return plane_points * self.scale + self.offset
-
-
-# Framing ignores the most extreme 2 % of frames on each side, so one edited key (an arm flung out) does not
-# re-frame every other frame of the video.
-FRAMING_QUANTILE = 0.02
-
-
-def sequence_bbox(points: np.ndarray, quantile: float = FRAMING_QUANTILE) -> tuple[np.ndarray, np.ndarray]:
-    """Robust bounding box of a point sequence: the ``quantile`` / ``1 - quantile`` of per-frame extents.
-
-    Args:
-        points: (T, K, 2); NaN entries are ignored.
-    Returns:
-        ``(lo, hi)``, each (2,).
-    """
-    finite = np.isfinite(points).all(axis=-1)
-    frames = finite.any(axis=1)
-    if not frames.any():
-        raise InvalidInputError("no visible keypoint in any frame to frame the video on")
-    masked = np.where(finite[..., None], points, np.nan)[frames]
-    lo_t, hi_t = np.nanmin(masked, axis=1), np.nanmax(masked, axis=1)  # (T', 2) each
-    return np.quantile(lo_t, quantile, axis=0), np.quantile(hi_t, 1.0 - quantile, axis=0)
-
-
-def fit_to_canvas(
-    plane_points: np.ndarray,
-    width: int,
-    height: int,
-    box: tuple[float, float] = (0.72, 0.86),
-    centre: tuple[float, float] = (0.5, 0.56),
-) -> Fit2D:
-    """Fit the (robust, see :func:`sequence_bbox`) bounding box of the frames' points into ``box`` (fractions of
-    W, H) centred at ``centre``.
-
-    Args:
-        plane_points: (T, K, 2) projected points (NaN entries are ignored).
-    """
-    lo, hi = sequence_bbox(plane_points)
-    extent = np.maximum(hi - lo, 1e-6)
-    scale = float(min(box[0] * width / extent[0], box[1] * height / extent[1]))
-    target = np.array([centre[0] * width, centre[1] * height])
-    return Fit2D(scale, target - scale * 0.5 * (lo + hi))
-
-
-def fit_to_reference(
-    plane_points: np.ndarray, reference_keypoints: np.ndarray, width: int, height: int, margin: float = 0.02
-) -> Fit2D:
-    """Match frame 0's body joints to the reference person's keypoints (scale + offset, least squares).
-
-    If the fitted sequence leaves the canvas (``margin`` of W/H kept free), it is shrunk about frame 0's
-    neck until it is small enough and moved inside. Falls back to :func:`fit_to_canvas` when fewer than 3 of :data:`ALIGNMENT_KEYPOINTS` are known.
-
-    Args:
-        plane_points: (T, K, 2) projected points.
-        reference_keypoints: (>= 14, 2) pixels in canvas coordinates in :data:`KEYPOINT_NAMES` order, NaN (or
-            negative) where unknown.
-    """
-    ref = np.asarray(reference_keypoints, dtype=np.float64)
-    if ref.ndim != 2 or ref.shape[1] != 2 or len(ref) < 14:
-        raise InvalidInputError(f"reference keypoints must have shape (18 or 20, 2), got {ref.shape}")
-    ref = np.where(ref < 0, np.nan, ref)
-    index = np.array(ALIGNMENT_KEYPOINTS)
-    src, dst = plane_points[0, index], ref[index]
-    ok = np.isfinite(src).all(axis=1) & np.isfinite(dst).all(axis=1)
-    if ok.sum() < 3:
-        return fit_to_canvas(plane_points, width, height)
-    src, dst = src[ok], dst[ok]
-    src_c, dst_c = src - src.mean(axis=0), dst - dst.mean(axis=0)
-    scale = float(np.sum(src_c * dst_c) / max(np.sum(src_c**2), 1e-12))
-    if scale <= 0:
-        return fit_to_canvas(plane_points, width, height)
-    fit = Fit2D(scale, dst.mean(axis=0) - scale * src.mean(axis=0))
-
-    # If the whole sequence does not fit on the canvas: shrink it about frame 0's neck until it is small enough,
-    # then move it the least distance that brings it inside.
-    lo_limit = np.array([margin * width, margin * height])
-    hi_limit = np.array([(1 - margin) * width, (1 - margin) * height])
-
-    def bbox(fit: Fit2D) -> tuple[np.ndarray, np.ndarray]:
-        return sequence_bbox(fit.apply(plane_points))
-
-    lo, hi = bbox(fit)
-    shrink = float(min(1.0, np.min((hi_limit - lo_limit) / np.maximum(hi - lo, 1e-9))))
-    if shrink < 1.0:
-        neck = plane_points[0, KP["neck"]]
-        anchor = fit.apply(neck)
-        fit = Fit2D(scale * shrink, anchor - scale * shrink * neck)
-        lo, hi = bbox(fit)
-    shift = np.maximum(lo_limit - lo, 0.0) - np.maximum(hi - hi_limit, 0.0)
-    if np.any(shift != 0):
-        fit = Fit2D(fit.scale, fit.offset + shift)
-    return fit
-
-
-# --- 4. drawing ------------------------------------------------------------------------------------------
-
-_SHIFT = 4  # fixed-point bits for cv2 drawing: sub-pixel placement of limbs and joints
-_ONE = 1 << _SHIFT
 _ELLIPSE_STEPS = 36
 _UNIT_CIRCLE = np.stack(
     [np.cos(np.linspace(0, 2 * np.pi, _ELLIPSE_STEPS, endpoint=False)),
@@ -417,7 +115,7 @@ def limb_polygons(starts: np.ndarray, ends: np.ndarray, half_width: float) -> np
     Args:
         starts, ends: (L, 2) pixels.
     Returns:
-        (L, 36, 2) int32 polygon vertices in cv2 fixed point (``shift`` = 4).
+        (L, 36, 2) int32 polygon vertices in cv2 fixed point (``shift`` = :data:`CV2_SHIFT`).
     """
     centre = 0.5 * (starts + ends)
     delta = ends - starts
@@ -427,7 +125,7 @@ def limb_polygons(starts: np.ndarray, ends: np.ndarray, half_width: float) -> np
     ex = _UNIT_CIRCLE[None, :, 0] * half_length[:, None]
     ey = _UNIT_CIRCLE[None, :, 1] * half_width
     points = np.stack([centre[:, None, 0] + ex * cos - ey * sin, centre[:, None, 1] + ex * sin + ey * cos], -1)
-    return np.round(points * _ONE).astype(np.int32)
+    return cv2_fixed_point(points)
 
 
 def draw_pose(
@@ -456,14 +154,14 @@ def draw_pose(
         polygons = limb_polygons(starts, ends, stick)
         for (i, _), polygon in zip(limbs, polygons):
             color = tuple(int(c * style.limb_dim) for c in LIMB_COLORS[i])
-            cv2.fillConvexPoly(canvas, polygon, color, lineType=cv2.LINE_8, shift=_SHIFT)
+            cv2.fillConvexPoly(canvas, polygon, color, lineType=cv2.LINE_8, shift=CV2_SHIFT)
     if hands is not None:
         _draw_hands(canvas, hands, hand_thickness, hand_radius)
-    fixed = np.round(np.nan_to_num(keypoints) * _ONE).astype(np.int64)
+    fixed = cv2_fixed_point(np.nan_to_num(keypoints), np.int64)
     for k in range(style.num_keypoints):
         if ok[k]:
-            cv2.circle(canvas, (int(fixed[k, 0]), int(fixed[k, 1])), radius * _ONE, KEYPOINT_COLORS[k], -1,
-                       lineType=cv2.LINE_8, shift=_SHIFT)  # fmt: skip
+            cv2.circle(canvas, (int(fixed[k, 0]), int(fixed[k, 1])), radius * CV2_ONE, KEYPOINT_COLORS[k], -1,
+                       lineType=cv2.LINE_8, shift=CV2_SHIFT)  # fmt: skip
     return canvas
 
 
@@ -478,11 +176,12 @@ def _draw_hands(canvas: np.ndarray, hands: np.ndarray, thickness: int, radius: i
     for hand in hands:
         if not np.isfinite(hand).all():
             continue
-        fixed = np.round(hand * _ONE).astype(np.int64)
+        fixed = cv2_fixed_point(hand, np.int64)
         for (a, b), color in zip(HAND_EDGES, _HAND_EDGE_COLORS):
-            cv2.line(canvas, tuple(map(int, fixed[a])), tuple(map(int, fixed[b])), color, thickness, cv2.LINE_8, _SHIFT)
+            cv2.line(canvas, tuple(map(int, fixed[a])), tuple(map(int, fixed[b])), color, thickness, cv2.LINE_8,
+                     CV2_SHIFT)  # fmt: skip
         for point in fixed:
-            cv2.circle(canvas, tuple(map(int, point)), radius * _ONE, _HAND_JOINT_COLOR, -1, cv2.LINE_8, _SHIFT)
+            cv2.circle(canvas, tuple(map(int, point)), radius * CV2_ONE, _HAND_JOINT_COLOR, -1, cv2.LINE_8, CV2_SHIFT)
 
 
 # Finger fans in the wrist -> hand frame: (angle in degrees towards the thumb, distances along the finger
@@ -578,14 +277,8 @@ class PoseVideo:
             hand_pixels = self.fit.apply(hand_plane)
             # The thumb points to the dancer's front: on screen that is towards the body's midline for a
             # dancer facing the camera; we flip it with the facing direction of the pelvis.
-            facing = np.sign(self._pelvis_facing(camera))[:, None] * np.array([[-1.0, 1.0]])
-            self.hands = synthetic_hands(hand_pixels[:, :2], hand_pixels[:, 2:], facing)
-
-    def _pelvis_facing(self, camera: Camera) -> np.ndarray:
-        """(T,) > 0 where the dancer's front faces the camera."""
-        left = self.joints[:, LEFT_HIP] - self.joints[:, RIGHT_HIP]
-        forward = np.cross(left, np.array([0.0, 1.0, 0.0]))
-        return forward @ camera.view_direction() + 1e-6
+            front = np.where(pelvis_facing(keypoints3d, camera) >= 0.0, 1.0, -1.0)
+            self.hands = synthetic_hands(hand_pixels[:, :2], hand_pixels[:, 2:], front[:, None] * np.array([[-1.0, 1.0]]))
 
     @property
     def style(self) -> PoseStyle:
@@ -607,40 +300,3 @@ class PoseVideo:
         """Yield every frame (a fresh array each time, safe to keep)."""
         for index in range(len(self)):
             yield self.frame(index)
-
-
-# --- face frames -----------------------------------------------------------------------------------------
-
-
-def face_box_from_keypoints(keypoints: np.ndarray, image_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """Square crop (x0, y0, x1, y1) around a reference person's face from nose/eyes/ears keypoints.
-
-    Mirrors Wan-Animate's face crop (face area x 1.3, more margin above than below) with the five face
-    points a body skeleton has. Returns None when fewer than two face points are known.
-    """
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    face = keypoints[[KP[n] for n in ("nose", "right_eye", "left_eye", "right_ear", "left_ear")]]
-    face = face[np.isfinite(face).all(axis=1) & (face >= 0).all(axis=1)]
-    if len(face) < 2:
-        return None
-    lo, hi = face.min(axis=0), face.max(axis=0)
-    side = max(hi[0] - lo[0], hi[1] - lo[1]) * 1.3 * 1.6  # ears-to-ears is about 60 % of the face box
-    cx, cy = 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]) - 0.05 * side
-    height, width = image_shape
-    x0, y0 = int(round(max(cx - side / 2, 0))), int(round(max(cy - side / 2, 0)))
-    x1, y1 = int(round(min(cx + side / 2, width))), int(round(min(cy + side / 2, height)))
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    return x0, y0, x1, y1
-
-
-def face_image(reference: np.ndarray, box: tuple[int, int, int, int] | None, size: int = 512) -> np.ndarray:
-    """The face crop Wan-Animate's face encoder expects: (size, size, 3) uint8; black when ``box`` is None.
-
-    SMPL has no facial expression, so the same crop is repeated for every frame (a static expression);
-    black is DiffSynth's "no face" input.
-    """
-    if box is None:
-        return np.zeros((size, size, 3), dtype=np.uint8)
-    x0, y0, x1, y1 = box
-    return cv2.resize(reference[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA)

@@ -36,7 +36,7 @@ from shared.motion import Motion
 from shared.skeleton import HEAD, Skeleton
 
 from .arap import ARAPDeformer
-from .pose_video import KP, Camera, motion_keypoints, project
+from .keypoints import CV2_SHIFT, FACE_KEYPOINTS, KP, Camera, cv2_fixed_point, motion_keypoints, pelvis_facing, project
 
 if TYPE_CHECKING:
     from backend.progress import JobContext
@@ -64,7 +64,6 @@ RIG_MIRROR = np.array([
     RIG_INDEX[name.replace("left_", "#").replace("right_", "left_").replace("#", "right_")] for name in RIG_NAMES
 ])  # fmt: skip
 BONE_MIRROR = RIG_MIRROR[1:] - 1
-_FACE = [KP[n] for n in ("nose", "right_eye", "left_eye", "right_ear", "left_ear")]
 # Bones that end in a free limb get a handle past their end (hand, foot, top of head), this far along.
 _EXTENSIONS = {"right_wrist": 0.35, "left_wrist": 0.35, "head": 0.9, "right_ankle": 0.12, "left_ankle": 0.12}
 _MIN_FORESHORTENING = 0.35
@@ -88,7 +87,7 @@ def rig_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
         if name == "pelvis":
             rig[j] = 0.5 * (keypoints[..., KP["left_hip"], :] + keypoints[..., KP["right_hip"], :])
         elif name == "head":
-            face = keypoints[_FACE]
+            face = keypoints[list(FACE_KEYPOINTS)]
             face = face[np.isfinite(face).all(axis=-1)]
             rig[j] = face.mean(axis=0) if len(face) else np.nan
         elif name == "neck" and not np.isfinite(keypoints[KP["neck"]]).all():
@@ -548,9 +547,9 @@ class Puppet:
         triangles = self.mesh.triangles
         order = np.argsort(bone_depth[self.mesh.triangle_bones], kind="stable")
         index_map = np.zeros((y1 - y0, x1 - x0), dtype=np.int32)
-        corners = np.round((vertices[triangles] - (x0, y0)) * 16).astype(np.int32)  # cv2 fixed point, 4 bits
+        corners = cv2_fixed_point(vertices[triangles] - (x0, y0))
         for t in order:
-            cv2.fillConvexPoly(index_map, corners[t], int(t) + 1, lineType=cv2.LINE_8, shift=4)
+            cv2.fillConvexPoly(index_map, corners[t], int(t) + 1, lineType=cv2.LINE_8, shift=CV2_SHIFT)
         # Per-pixel source coordinates: look up the pixel's triangle's affine (row 0 = no triangle -> (-1, -1),
         # outside the texture, so remap gives alpha 0 there).
         coefficients = np.zeros((len(triangles) + 1, 6), dtype=np.float32)
@@ -591,9 +590,7 @@ def facing_away(keypoints3d: np.ndarray, camera: Camera, hysteresis: float = 0.2
     The facing direction comes from the hips; the state only flips once the cosine to the camera passes
     ``hysteresis`` the other way, so a dancer in profile does not flicker between the two.
     """
-    left = keypoints3d[:, KP["left_hip"]] - keypoints3d[:, KP["right_hip"]]
-    forward = np.cross(left, np.array([0.0, 1.0, 0.0]))
-    facing = forward @ camera.view_direction() / np.maximum(np.linalg.norm(forward, axis=1), 1e-9)
+    facing = pelvis_facing(keypoints3d, camera)
     away = np.empty(len(facing), dtype=bool)
     state = bool(facing[0] < 0)
     for t, cosine in enumerate(facing):

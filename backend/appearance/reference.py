@@ -2,7 +2,7 @@
 mirrored and blurred), taking the person out of it (the background plate), and the fallback cut-out for what
 the person detector (:mod:`.perception`) cannot read.
 
-Keypoints are (20, 2) float pixels in :data:`backend.appearance.pose_video.KEYPOINT_NAMES` order with NaN for
+Keypoints are (20, 2) float pixels in :data:`backend.appearance.keypoints.KEYPOINT_NAMES` order with NaN for
 unknown points. They come from the detector, from the user (a JSON file of named points, e.g. placed in an
 image editor or in the Blender add-on) or, for a drawing on a plain background or a PNG with transparency,
 from :func:`template_keypoints`, which fits human proportions to the silhouette of a person standing upright
@@ -20,7 +20,7 @@ import numpy as np
 
 from shared.errors import InvalidInputError
 
-from .pose_video import KEYPOINT_NAMES, KP, NUM_KEYPOINTS
+from .keypoints import KEYPOINT_NAMES, KP, NUM_KEYPOINTS
 
 MIN_REFERENCE_SIDE = 64
 _SEGMENT_SIDE = 320  # silhouette work happens at this size (long side) and is scaled back up

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from backend.features.audio import probe_audio
 from shared.errors import InvalidInputError
 from shared.motion import Motion
 
-from .pose_video import STYLES, Camera, PoseVideo, PoseVideoOptions
+from .keypoints import Camera
+from .pose_video import STYLES, PoseVideo, PoseVideoOptions
 from .reference import (
     CanvasPlacement,
     canvas_placement,
@@ -112,19 +114,81 @@ def render_option_names(renderer, remote: bool = True) -> list[str]:
     return sorted(names - LOCAL_ONLY_OPTIONS if remote else names)
 
 
-def parse_render_options(values: Mapping, renderer, remote: bool = True) -> tuple[RenderOptions, Any]:
+MAX_CAMERA_DISTANCE_M = 1000.0
+
+
+def check_common_option(key: str, value: Any, field_name: str | None = None,
+                        image_size: tuple[int, int] | None = None) -> Any:
+    """One :class:`RenderOptions` value as it arrives in a flat mapping (a client's ``options``, a config file),
+    checked strictly: wrong types, text numbers, non-finite values and out-of-range values are
+    ``InvalidInputError`` naming ``field_name`` (e.g. ``options.camera.yaw_deg``). ``image_size`` = (width,
+    height) of the reference image checks ``reference_alpha``'s shape."""
+    from shared import protocol
+
+    name = field_name or key
+    if isinstance(value, np.bool_):
+        value = bool(value)
+    if key in ("pose_video", "side_by_side", "hands"):
+        return protocol.get_field({key: value}, key, bool, field=name)
+    if key == "audio_offset_s":
+        return protocol.get_number({key: value}, key, lo=0.0, field=name)
+    if key == "reference_person":
+        return protocol.get_field({key: value}, key, int, field=name)
+    if key == "pose_style":
+        style = protocol.get_field({key: value}, key, str, field=name)
+        if style not in STYLES:
+            raise InvalidInputError(f"`{name}` = {style[:32]!r} is not a pose style", f"use one of {sorted(STYLES)}")
+        return style
+    if key == "camera":
+        if isinstance(value, Camera):
+            return value
+        camera = protocol.get_field({key: value}, key, dict, field=name)
+        unknown = sorted(set(map(str, camera)) - {"projection", "distance_m", "yaw_deg"})
+        if unknown:
+            raise InvalidInputError(f"`{name}` has unknown fields {unknown}", "use projection, distance_m, yaw_deg")
+        checked = {}
+        if camera.get("projection") is not None:
+            checked["projection"] = protocol.get_field(camera, "projection", str, field=f"{name}.projection")
+        if camera.get("distance_m") is not None:
+            checked["distance_m"] = protocol.get_number(camera, "distance_m", lo=0.5, hi=MAX_CAMERA_DISTANCE_M,
+                                                        field=f"{name}.distance_m")
+        if camera.get("yaw_deg") is not None:
+            checked["yaw_deg"] = protocol.get_number(camera, "yaw_deg", lo=-360.0, hi=360.0, field=f"{name}.yaw_deg")
+        return Camera(**checked)  # its own checks (projection names)
+    if key == "reference_keypoints":
+        try:
+            return parse_keypoints(value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"`{name}`: {exc.message}", exc.hint) from None
+        except (TypeError, ValueError) as exc:  # e.g. {"nose": "abc"}: not a pair of numbers
+            raise InvalidInputError(f"`{name}` must map keypoint names to [x, y] pixel pairs ({exc})",
+                                    "send {name: [x, y]} or a (20, 2) array") from None
+    if key == "reference_alpha" and image_size is not None:
+        height, width = image_size[1], image_size[0]
+        if not isinstance(value, np.ndarray) or value.shape != (height, width):
+            shape = getattr(value, "shape", type(value).__name__)
+            raise InvalidInputError(f"`{name}` must be an array of the reference image's shape ({height}, {width}), "
+                                    f"got {shape}", "send the person mask at the image's size")
+    return value
+
+
+def parse_render_options(values: Mapping, renderer, remote: bool = True, *, field_prefix: str = "",
+                         image_size: tuple[int, int] | None = None) -> tuple[RenderOptions, Any]:
     """The one way from a flat mapping of options (a client's ``options``, a config file) to the typed objects a
     :class:`RenderRequest` holds: ``(RenderOptions, the renderer's own options or None)``.
 
     Unknown names are errors listing what ``renderer`` takes; with ``remote`` the local-only path options are
-    refused too. Each value is checked by the dataclass it belongs to.
+    refused too. A None value means "the default". Each common value is checked by :func:`check_common_option`
+    (errors name ``field_prefix + key``, e.g. ``options.camera``), then by the dataclass it belongs to.
     """
     allowed = set(render_option_names(renderer, remote))
     unknown = sorted(str(key)[:64] for key in values if key not in allowed)
     if unknown:
         raise InvalidInputError(f"unknown render option {', '.join(map(repr, unknown))}",
                                 hint=f"options this renderer takes: {', '.join(sorted(allowed))}")  # fmt: skip
-    common = {key: value for key, value in values.items() if key in COMMON_OPTION_NAMES}
+    values = {key: value for key, value in values.items() if value is not None}
+    common = {key: check_common_option(key, value, f"{field_prefix}{key}", image_size)
+              for key, value in values.items() if key in COMMON_OPTION_NAMES}  # fmt: skip
     own = {key: value for key, value in values.items() if key not in COMMON_OPTION_NAMES}
     try:
         options = RenderOptions(**common)
@@ -192,8 +256,8 @@ class RenderRequest:
             )
         if self.fps is not None and not (0 < float(self.fps) <= 240):
             raise InvalidInputError(f"fps must be in (0, 240], got {self.fps}")
-        if self.audio_path is not None and not Path(self.audio_path).is_file():
-            raise InvalidInputError(f"music file not found: {self.audio_path}")
+        if self.audio_path is not None:
+            probe_audio(self.audio_path)  # unreadable music fails here, not after minutes of rendering
         if Path(self.out_path).suffix.lower() != ".mp4":
             raise InvalidInputError(f"the output must be an .mp4 file, got {self.out_path}")
 

@@ -18,13 +18,13 @@ from typing import Iterator
 
 import numpy as np
 
+from backend.features.audio import probe_audio, stream_audio
 from shared.atomic import atomic_path
 from shared.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 
 AUDIO_RATE = 48000
-_AAC_FRAME = 1024
 
 
 def _import_av():
@@ -67,7 +67,7 @@ class VideoWriter(CommitOnExit):
         path: target ``.mp4``.
         width, height: frame size in pixels (even numbers, as yuv420p needs).
         fps: frames per second.
-        audio_path: optional music file (anything ffmpeg decodes: wav, mp3, ogg, flac, m4a …).
+        audio_path: optional music file (any format ``backend.features.audio`` reads; AAC in the mp4).
         audio_offset_s: where in the audio file the video's first frame is.
         crf: x264 quality (lower is better; 18 is visually lossless).
     """
@@ -87,8 +87,10 @@ class VideoWriter(CommitOnExit):
             raise InvalidInputError(f"video size must be even in both directions, got {width}x{height}")
         if not fps > 0:
             raise InvalidInputError(f"fps must be > 0, got {fps}")
-        if audio_path is not None and not Path(audio_path).is_file():
-            raise InvalidInputError(f"audio file not found: {audio_path}")
+        if audio_path is not None:
+            probe_audio(audio_path)  # an unreadable file fails now, not after every frame is rendered
+            if not (np.isfinite(audio_offset_s) and audio_offset_s >= 0):
+                raise InvalidInputError(f"audio_offset_s must be a number >= 0, got {audio_offset_s}")
         self.path = Path(path)
         self.width, self.height = width, height
         self.rate = fps_fraction(fps)
@@ -135,7 +137,7 @@ class VideoWriter(CommitOnExit):
         try:
             for packet in self._video.encode():
                 self._container.mux(packet)
-            if self._audio is not None:
+            if self._audio is not None and self.frames_written:
                 self._mux_audio()
             self._container.close()
         except BaseException as exc:
@@ -145,15 +147,17 @@ class VideoWriter(CommitOnExit):
         return self.path
 
     def _mux_audio(self) -> None:
-        samples = load_audio_samples(self.audio_path, self.audio_offset_s, self.duration_s)
+        """Stream the music's span (any format the decoder reads) into the AAC encoder, chunk by chunk."""
         av = _import_av()
-        for start in range(0, samples.shape[1], _AAC_FRAME):
-            chunk = np.ascontiguousarray(samples[:, start : start + _AAC_FRAME])
-            audio_frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        position = 0
+        for chunk in stream_audio(self.audio_path, start_s=self.audio_offset_s, duration_s=self.duration_s,
+                                  sample_rate=AUDIO_RATE, channels="stereo"):
+            audio_frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
             audio_frame.sample_rate = AUDIO_RATE
-            audio_frame.pts = start
+            audio_frame.pts = position
             audio_frame.time_base = Fraction(1, AUDIO_RATE)
-            for packet in self._audio.encode(audio_frame):
+            position += chunk.shape[1]
+            for packet in self._audio.encode(audio_frame):  # PyAV re-chunks to the encoder's frame size
                 self._container.mux(packet)
         for packet in self._audio.encode():
             self._container.mux(packet)
@@ -162,52 +166,6 @@ class VideoWriter(CommitOnExit):
         with contextlib.suppress(Exception):
             self._container.close()
         self._atomic.__exit__(type(exc), exc, exc.__traceback__)
-
-
-def load_audio_samples(path: str | Path, offset_s: float = 0.0, duration_s: float | None = None) -> np.ndarray:
-    """Decode audio to (2, N) float32 stereo at 48 kHz, starting ``offset_s`` in, at most ``duration_s`` long."""
-    av = _import_av()
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise InvalidInputError(f"cannot read audio file {path}: {exc}", hint="use a wav, mp3, ogg or flac file") from exc
-    with container:
-        if not container.streams.audio:
-            raise InvalidInputError(f"{path} has no audio stream")
-        # Mono is duplicated to both channels ourselves: ffmpeg's upmix would lower it by 3 dB.
-        mono = container.streams.audio[0].codec_context.layout.nb_channels == 1
-        resampler = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo", rate=AUDIO_RATE)
-        skip = int(round(max(offset_s, 0.0) * AUDIO_RATE))
-        limit = None if duration_s is None else int(round(duration_s * AUDIO_RATE))
-        chunks: list[np.ndarray] = []
-        kept = 0
-        try:
-            decoded = container.decode(audio=0)
-            for frame in _with_flush(decoded, resampler):
-                data = frame.to_ndarray().reshape(1 if mono else 2, -1)
-                if mono:
-                    data = np.repeat(data, 2, axis=0)
-                if skip:
-                    dropped = min(skip, data.shape[1])
-                    data, skip = data[:, dropped:], skip - dropped
-                if limit is not None:
-                    data = data[:, : limit - kept]
-                if data.shape[1]:
-                    chunks.append(data)
-                    kept += data.shape[1]
-                if limit is not None and kept >= limit:
-                    break
-        except av.error.FFmpegError as exc:
-            raise InvalidInputError(f"cannot decode audio file {path}: {exc}") from exc
-    if not chunks:
-        return np.zeros((2, 0), dtype=np.float32)
-    return np.concatenate(chunks, axis=1).astype(np.float32)
-
-
-def _with_flush(decoded, resampler) -> Iterator:
-    for frame in decoded:
-        yield from resampler.resample(frame)
-    yield from resampler.resample(None)
 
 
 @dataclass(frozen=True)

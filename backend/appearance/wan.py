@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shared.errors import InvalidInputError, MissingWeightsError, OutOfMemoryError
+from backend.out_of_memory import out_of_memory_as
+from shared.errors import InvalidInputError, MissingWeightsError
 
-from .pose_video import face_box_from_keypoints, face_image
+from .face_crop import face_box_from_keypoints, face_image
 
 if TYPE_CHECKING:
     from backend.config import BackendConfig
@@ -459,31 +460,22 @@ class WanAnimateRenderer:
 
     @staticmethod
     def _guard_memory(work, options: WanAnimateOptions, size: tuple[int, int]):
-        """Run ``work()``; a CUDA out-of-memory becomes OutOfMemoryError naming the option that helps.
+        """Run ``work()``; running out of memory becomes OutOfMemoryError naming the option that helps.
 
         ``size`` is the video's (height, width), for the hint.
         """
-        import torch
-
-        height, width = size
-        try:
+        hint = _out_of_memory_hint(options, *size)
+        with out_of_memory_as("the GPU ran out of memory while generating the video", hint):
             return work()
-        except torch.OutOfMemoryError as exc:
-            raise _out_of_memory(options, height, width) from exc
-        except RuntimeError as exc:
-            if "out of memory" in str(exc).lower():
-                raise _out_of_memory(options, height, width) from exc
-            raise
 
 
-def _out_of_memory(options: WanAnimateOptions, height: int, width: int) -> OutOfMemoryError:
+def _out_of_memory_hint(options: WanAnimateOptions, height: int, width: int) -> str:
+    """The next thing to try: CPU offload, then shorter segments, then a lower resolution."""
     if options.offload == "none":
-        fix = "turn on CPU offload (--offload model, or sequential on < 24 GB GPUs)"
-    elif options.segment_frame_length > 33:
-        fix = f"use shorter segments (--segment-frames 33 instead of {options.segment_frame_length})"
-    else:
-        fix = f"render at a lower resolution than {width}x{height} (e.g. 480x832)"
-    return OutOfMemoryError("the GPU ran out of memory while generating the video", hint=fix)
+        return "turn on CPU offload (--offload model, or sequential on < 24 GB GPUs)"
+    if options.segment_frame_length > 33:
+        return f"use shorter segments (--segment-frames 33 instead of {options.segment_frame_length})"
+    return f"render at a lower resolution than {width}x{height} (e.g. 480x832)"
 
 
 def _default_device() -> str:

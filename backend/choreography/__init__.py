@@ -4,7 +4,7 @@ bars, loudness and sections, and posed on the SMPL skeleton with foot-planting l
 See docs/choreography.md for how moves are authored and how planning works.
 """
 
-from .generator import ChoreographerGenerator, choreograph
+from .choreographer import ChoreographerGenerator, choreograph
 from .moves import FAMILIES, MOVES, Key, Move, key, mirrored
 from .planner import Planner, make_grid
 from .rig import PARAMS, DanceRig

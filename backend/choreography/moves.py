@@ -11,8 +11,9 @@ ready stance; the rules that fill in the rest keep authoring short:
 
 Every move starts at beat 0 in the ready stance at the origin and ends at beat ``beats`` in the ready stance
 (possibly moved by ``travel`` and turned by whole turns), so any move can follow any other: these are
-the clean entry and exit poses. Keys marked ``hit`` stop the body on that beat (zero velocity, the
-accent a viewer sees on the beat); the others are passed through smoothly. Feet always ease in and out.
+the clean entry and exit poses. Keys marked ``hit`` brake the body on that beat (a velocity minimum: the
+synthesis keeps only part of the tangent there, see ``synthesis.HIT_TANGENT_SCALE``; the accent a viewer sees
+on the beat); the others are passed through smoothly. Feet always ease in and out (zero velocity at keys).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .rig import FOOT_TURNOUT, NEUTRAL, NUM_PARAMS, PARAM_INDEX, PARAMS, STANCE_HALF_WIDTH, mirror_params
+from .rig import NEUTRAL, NUM_PARAMS, PARAM_INDEX, PARAMS, STANCE_HALF_WIDTH, mirror_params
 
 FAMILIES = ("groove", "step", "arms", "wave", "bounce", "legs", "turn", "accent")
 
@@ -206,7 +207,6 @@ def styled(move: Move, style: str) -> Move:
 # -- the library -------------------------------------------------------------------------------------
 # Angles in degrees, distances in metres. Arms: raise 0 = hanging, 90 = horizontal; fwd 90 = in front.
 W = STANCE_HALF_WIDTH
-LEFT_FOOT_OUT = {"lf_yaw": FOOT_TURNOUT}
 
 
 def _moves() -> list[Move]:

@@ -109,6 +109,19 @@ def beat_scale(move: Move, period: float) -> float:
     return 1.0
 
 
+@dataclass(frozen=True)
+class Feel:
+    """How a section is danced against the beat: the beat period (s) and whether in a half-time feel."""
+
+    period: float
+    half_time: bool = False
+
+    def scale(self, move: Move) -> float:
+        """Grid beats per move beat (the half-time feel slows in-tempo moves)."""
+        scale = beat_scale(move, self.period)
+        return 2.0 * scale if self.half_time and scale == 1.0 and self.period < HALF_FEEL_MAX_PERIOD else scale
+
+
 class Planner:
     """Plans placements for one song; one instance per request."""
 
@@ -128,7 +141,6 @@ class Planner:
         self.hit_tangent = float(self.rng.uniform(0.15, 0.45))
         # Laid-back or driven: shifts the move energies (not the sizes) this dancer picks for the music.
         self.energy_bias = float(self.rng.uniform(-0.15, 0.2))
-        self._half_feel = False
 
     def plan(self) -> list[Placement]:
         """Placements covering the music from its start to past its end."""
@@ -139,7 +151,7 @@ class Planner:
 
         placements: list[Placement] = []
         origin, facing = (0.0, 0.0), 0.0
-        phrases: dict[int, list[tuple[Move, bool]]] = {}
+        phrases: dict[int, tuple[list[tuple[Move, bool]], Feel]] = {}
         previous_family = None
         position = float(section_starts[0])
         for k, section_start in enumerate(section_starts):
@@ -152,20 +164,20 @@ class Planner:
             if label not in phrases:
                 family = self._pick_family(drive, exclude=previous_family)
                 # A quiet section may be danced in a half-time feel (slow, flowing), as dancers often do.
-                self._half_feel = drive < QUIET_FEEL and self.rng.random() < 0.5
-                phrases[label] = (self._phrase(family, drive, period), self._half_feel)
-            phrase, self._half_feel = phrases[label]
+                feel = Feel(period, half_time=drive < QUIET_FEEL and self.rng.random() < 0.5)
+                phrases[label] = (self._phrase(family, drive, feel), feel)
+            phrase, feel = phrases[label]  # a repeated section is danced as it was the first time
             previous_family = max(FAMILIES, key=lambda f: sum(m.family == f for m, _ in phrase))
             # A filler that overran the previous section shortens this one (never overlaps it).
             position, repeat = max(position, float(section_start)), 0
             while position < section_end - 1e-6:
                 for move, flip in phrase:
                     move = mirrored(move) if flip != (repeat % 2 == 1) else move
-                    span = move.beats * self._scale(move, period)
+                    span = move.beats * feel.scale(move)
                     if position + span > section_end + 1e-6:
-                        move = self._filler(section_end - position, period)
-                        span = move.beats * self._scale(move, period)
-                    placement = self._place(move, position, origin, facing, period)
+                        move = self._filler(section_end - position, feel)
+                        span = move.beats * feel.scale(move)
+                    placement = self._place(move, position, origin, facing, feel)
                     placements.append(placement)
                     origin, facing = end_state(placement)
                     position += span
@@ -197,7 +209,7 @@ class Planner:
         ])  # fmt: skip
         return FAMILIES[int(self.rng.choice(len(FAMILIES), p=weights / weights.sum()))]
 
-    def _phrase(self, family: str, loudness: float, period: float) -> list[tuple[Move, bool]]:
+    def _phrase(self, family: str, loudness: float, feel: Feel) -> list[tuple[Move, bool]]:
         """Moves filling one 4-bar phrase, mostly from ``family``; each with a side (mirrored or not)."""
         phrase: list[tuple[Move, bool]] = []
         remaining = PHRASE_BEATS
@@ -205,8 +217,8 @@ class Planner:
         while remaining > 0:
             candidates = [
                 m for m in MOVES.values()
-                if m.beats * self._scale(m, period) <= remaining and m.name != previous
-                and (m.beats * self._scale(m, period)) % 2 == 0
+                if m.beats * feel.scale(m) <= remaining and m.name != previous
+                and (m.beats * feel.scale(m)) % 2 == 0
             ]  # fmt: skip
             if not candidates:
                 break
@@ -217,10 +229,10 @@ class Planner:
                 for m in candidates
             ])  # fmt: skip
             move = candidates[int(self.rng.choice(len(candidates), p=weights / weights.sum()))]
-            remaining -= int(move.beats * self._scale(move, period))
+            remaining -= int(move.beats * feel.scale(move))
             previous = move.name
             phrase.append((self._arms_for(move, loudness), bool(self.rng.random() < 0.5)))
-        return phrase or [(self._filler(PHRASE_BEATS, period), False)]
+        return phrase or [(self._filler(PHRASE_BEATS, feel), False)]
 
     def _arms_for(self, move: Move, loudness: float) -> Move:
         """A move with quiet arms often gets an arm style (more often when the music is loud)."""
@@ -229,24 +241,19 @@ class Planner:
         names = list(ARM_STYLES)
         return styled(move, names[int(self.rng.choice(len(names), p=self.style_taste / self.style_taste.sum()))])
 
-    def _scale(self, move: Move, period: float) -> float:
-        """Grid beats per move beat in the current section (the half-time feel slows in-tempo moves)."""
-        scale = beat_scale(move, period)
-        return 2.0 * scale if self._half_feel and scale == 1.0 and period < HALF_FEEL_MAX_PERIOD else scale
-
-    def _filler(self, beats_left: float, period: float) -> Move:
+    def _filler(self, beats_left: float, feel: Feel) -> Move:
         """A calm in-place move that fits the beats left in a section."""
         fitting = [
             m for m in MOVES.values()
-            if m.family == "groove" and m.beats * self._scale(m, period) <= beats_left + 1e-6
+            if m.family == "groove" and m.beats * feel.scale(m) <= beats_left + 1e-6
         ]  # fmt: skip
         if not fitting:
             return min((m for m in MOVES.values() if m.family == "groove"), key=lambda m: m.beats)
         return fitting[int(self.rng.integers(len(fitting)))]
 
-    def _place(self, move: Move, position: float, origin, facing: float, period: float) -> Placement:
+    def _place(self, move: Move, position: float, origin, facing: float, feel: Feel) -> Placement:
         """Place ``move``, turning a travelling move around (or swapping it) to stay on stage."""
-        scale = self._scale(move, period)
+        scale = feel.scale(move)
         t0, t1 = self.grid.time(np.array([position, position + move.beats * scale]))
         amplitude = float(np.clip(self.amplitude_style * (0.6 + 1.2 * self._mean_rank(t0, t1)), *AMPLITUDE_RANGE))
         for candidate in (move, mirrored(move)):

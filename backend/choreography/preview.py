@@ -58,7 +58,7 @@ def frame_strip(
 def main() -> None:
     from backend.features import analyze_music
 
-    from .generator import choreograph
+    from .choreographer import choreograph
     from .planner import make_grid
 
     parser = argparse.ArgumentParser(description="Draw a frame strip of the default dance")

@@ -107,8 +107,6 @@ LOWER = np.array([p.lo for p in _PARAMS])
 UPPER = np.array([p.hi for p in _PARAMS])
 SCALES = np.array([p.scales for p in _PARAMS])
 EASE = np.array([p.ease for p in _PARAMS])
-FOOT_PARAMS = ("lf_x", "lf_z", "lf_yaw", "rf_x", "rf_z", "rf_yaw")
-ROOT_PARAMS = ("root_x", "root_z", "facing")
 
 
 def _mirror_tables() -> tuple[np.ndarray, np.ndarray]:

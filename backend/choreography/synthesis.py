@@ -2,8 +2,9 @@
 
 All placed moves' keys go on one timeline in *beat* units, and one piecewise cubic Hermite curve per pose
 parameter runs through them. Because the curves are C¹ everywhere, move boundaries have no velocity pop;
-keys marked ``hit`` get zero tangents, so the body pauses exactly on those beats (the kinematic beats a
-viewer, and the Beat Align Score, look for). Frames are sampled at the music's (slightly wandering) beat
+keys marked ``hit`` keep only 15-45 % of their Catmull-Rom tangent (``hit_tangent``, drawn per dancer by the
+planner), so the body brakes hard on those beats, a velocity minimum without a dead stop (the kinematic
+beats a viewer, and the Beat Align Score, look for). Eased parameters (the feet) do stop: zero tangent. Frames are sampled at the music's (slightly wandering) beat
 times through a monotone cubic map from seconds to beat position.
 """
 

@@ -6,7 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+from shared.audio_formats import AUDIO_FORMATS_TEXT
 from shared.genres import GENRES
+
+#: Exit code when the motion and beats were written but the preview failed (see ``backend.cli``).
+PARTLY_DONE_EXIT_CODE = 8
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,9 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate an SMPL dance for MUSIC. Writes DIR/<song>.npz (poses (T,24,3) axis-angle, trans, "
         "betas, fps; Y-up, metres), DIR/<song>_beats.json and DIR/<song>_preview.mp4 (skeleton with the music). "
         "Uses the Motion Expert when its weights are installed (see `mace-dance info`), else the embedded "
-        "choreographer, which needs no GPU.",
+        "choreographer, which needs no GPU. If only the preview fails, the motion and beats are kept and the "
+        f"exit code is {PARTLY_DONE_EXIT_CODE}.",
     )
-    parser.add_argument("music", type=Path, help="music file (wav, mp3, flac or ogg)")
+    parser.add_argument("music", type=Path, help=f"music file: {AUDIO_FORMATS_TEXT}")
     parser.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same dance (default 0)")
     parser.add_argument("--genre", default=None, metavar="G", help=f"dance genre: {', '.join(GENRES)}")
@@ -39,15 +44,12 @@ def run(args: argparse.Namespace) -> int:
     from shared.motion_io import save_motion
 
     from ..config import BackendConfig
-    from ..generators import MotionRequest, select_motion_generator
+    from ..motion_generation import MotionRequest, select_motion_generator
     from ._progress import progress_bar
 
     if not args.music.is_file():
         raise InvalidInputError(f"music file not found: {args.music}")
-    try:
-        genre_index(args.genre)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from exc
+    genre_index(args.genre)  # a wrong name fails before any music is read
     config = BackendConfig(device=args.device, motion_generator=args.generator, motion_steps=args.steps)
     generator = select_motion_generator(config)
     request = MotionRequest(audio_path=args.music, seed=args.seed, genre=args.genre,
@@ -69,10 +71,33 @@ def run(args: argparse.Namespace) -> int:
     print(f"beats:   {beats_path}  ({len(result.beats)} beats, {result.tempo:.1f} BPM)")
 
     if not args.no_preview:
-        from ..appearance.preview import write_preview_video
+        return _write_preview(motion, args.out / f"{stem}_preview.mp4", args)
+    return 0
 
-        preview_path = args.out / f"{stem}_preview.mp4"
+
+def _write_preview(motion, preview_path: Path, args: argparse.Namespace) -> int:
+    """The preview is a secondary output: if it fails, the motion and beats (already written) stay, the cause
+    is reported, and the exit code says "partly done"."""
+    import logging
+    import sys
+
+    from shared.errors import JobCancelledError, MaceError
+
+    from ..appearance.preview import write_preview_video
+    from ._progress import progress_bar
+
+    try:
         with progress_bar("preview video") as ctx:
             write_preview_video(motion, preview_path, audio_path=args.music, audio_offset_s=args.start, ctx=ctx)
-        print(f"preview: {preview_path}")
+    except JobCancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever broke the preview, the motion stays and the cause is shown
+        logging.getLogger(__name__).info("preview failed", exc_info=True)  # the traceback, with --verbose
+        cause = exc.message if isinstance(exc, MaceError) else f"{type(exc).__name__}: {exc}"
+        hint = getattr(exc, "hint", None) or "rerun with --no-preview to skip it"
+        print(f"error: preview not written ({cause})", file=sys.stderr)
+        print(f"  fix: {hint}", file=sys.stderr)
+        print("  the motion and beats above are complete", file=sys.stderr)
+        return PARTLY_DONE_EXIT_CODE
+    print(f"preview: {preview_path}")
     return 0

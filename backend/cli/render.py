@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from shared.motion_io import load_motion
 
     from ..appearance import RenderOptions, RenderRequest, select_renderer
-    from ..appearance.pose_video import Camera
+    from ..appearance.keypoints import Camera
     from ..appearance.reference import load_keypoints_json, load_reference_image
     from ..config import BackendConfig
     from ._progress import progress_bar

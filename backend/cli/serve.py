@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shared.protocol import DEFAULT_ADDRESS
+from shared.protocol import CLIENT_TIMEOUT_S, DEFAULT_ADDRESS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="encrypt and authenticate with the CURVE keys in DIR (server.key_secret, "
                         "authorized_clients/*.key); required for non-loopback addresses")
     parser.add_argument("--authorized-clients", type=Path, metavar="DIR", default=None,
-                        help="folder of the allowed clients' public .key files (default DIR/authorized_clients)")
+                        help="folder of the allowed clients' public .key files (default DIR/authorized_clients); "
+                        "adding or removing a file takes effect within a second, without a restart")
     parser.add_argument("--generator", choices=("auto", "choreographer", "motion_expert"), default="auto",
                         help="motion generator (default auto: the Motion Expert when its weights are installed)")
     parser.add_argument("--renderer", choices=("auto", "puppet", "wan"), default="auto",
@@ -32,33 +33,66 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="torch device (auto, cpu, cuda, cuda:1 …)")
     parser.add_argument("--shutdown-grace", type=float, default=10.0, metavar="S",
                         help="seconds a stop waits for the running job to notice its cancellation (default 10)")
+    parser.add_argument("--client-timeout", type=float, default=CLIENT_TIMEOUT_S, metavar="S",
+                        help="cancel the jobs of a client silent for S seconds (no request, no heartbeat; default "
+                        f"{CLIENT_TIMEOUT_S:g}): a vanished client must not hold the GPU")
+    cluster = parser.add_argument_group(
+        "cluster (Ray)", "run the jobs on a Ray cluster: many at once, one worker per GPU keeping its models "
+        "loaded; the ZeroMQ front (protocol, CURVE) stays as it is. Needs the `cluster` extra; see docs/cluster.md")
+    cluster.add_argument("--ray", metavar="ADDRESS", default=None,
+                         help="`local` (a private cluster on this machine), `auto` (the cluster this machine joined "
+                         "with `ray start`) or the head's HOST:PORT")
+    cluster.add_argument("--ray-gpu-workers", type=int, default=None, metavar="N",
+                         help="GPU workers for the Motion Expert / Wan-Animate (default: one per GPU in the cluster)")
+    cluster.add_argument("--ray-cpu-workers", type=int, default=None, metavar="N",
+                         help="CPU workers for the choreographer / puppet (default: one per CPU left, at most 16)")
+    cluster.add_argument("--ray-retries", type=int, default=1, metavar="N",
+                         help="times a job whose worker or node died is run again before it fails (default 1)")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def build_server(args: argparse.Namespace, **server_options):
+    """The ``BackendServer`` the arguments describe, and a ``close()`` to call once it has stopped
+    (it stops the Ray workers). Without ``--ray`` nothing of Ray is imported."""
     from ..appearance import select_renderer
     from ..config import BackendConfig
-    from ..generators import select_motion_generator
-    from ..server import BackendServer, serve_until_signalled
+    from ..motion_generation import select_motion_generator
+    from ..server import BackendServer
     from ..server.security import CurveKeys, check_bind_allowed
 
     keys = CurveKeys.load(args.curve_keys, args.authorized_clients) if args.curve_keys else None
     check_bind_allowed(args.address, keys)  # before loading models: fail fast
     config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer,
                            motion_steps=args.steps)
-    server = BackendServer(
-        args.address,
-        motion_generator=select_motion_generator(config),
-        video_renderer=select_renderer(config),
-        curve_keys=keys,
-        device=config.resolve_device(),
-        shutdown_grace_s=args.shutdown_grace,
-    )
+    generator, renderer = select_motion_generator(config), select_renderer(config)
+    device, close, executor = config.resolve_device(), (lambda: None), None
+    if args.ray is not None:
+        from ..cluster.serve import start_ray_workers
+
+        executor, close = start_ray_workers(args, config, generator, renderer)
+        device = "ray"
+    server = BackendServer(args.address, motion_generator=generator, video_renderer=renderer, curve_keys=keys,
+                           device=device, shutdown_grace_s=args.shutdown_grace, client_timeout_s=args.client_timeout,
+                           executor=executor, **server_options)
+    return server, close
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..server import serve_until_signalled
+
+    server, close = build_server(args)
+    keys = server.curve_keys
 
     def announce(endpoint: str) -> None:
+        cluster = server.hello_info().get("cluster")
+        where = (f"Ray: {cluster['nodes']} node(s), {cluster['workers']['gpu']} GPU + {cluster['workers']['cpu']} "
+                 f"CPU worker(s)") if cluster else f"device: {server.device}"
         print(f"MACE-Dance backend listening on {endpoint} (motion: {server.motion_generator.name}, "
-              f"video: {server.video_renderer.name}, device: {server.device}"
+              f"video: {server.video_renderer.name}, {where}"
               f"{', CURVE' if keys else ''}); Ctrl+C to stop", flush=True)
 
-    serve_until_signalled(server, on_ready=announce)
+    try:
+        serve_until_signalled(server, on_ready=announce)
+    finally:
+        close()
     return 0

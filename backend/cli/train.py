@@ -11,11 +11,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train the Motion Expert on motion + music",
         description="Train MACE-Dance's Motion Expert with Guidance-Free Training on DATA: motion files (.npz, "
-        "AIST++/EDGE .pkl) with music of the same name (.wav/.mp3/.flac/.ogg) or FineDance-style "
+        "AIST++/EDGE .pkl) with music of the same name (.wav/.mp3/.flac/.ogg/.m4a …) or FineDance-style "
         "baseline_feats/<name>.npy; genres from genres.json or FineDance label/*.json. Writes OUT/checkpoints/"
         "step-N.pt (resumable) and OUT/model (model.safetensors + config.json + normalizer.npz), which "
         "`mace-dance generate` uses when MACE_DANCE_MOTION_WEIGHTS points at it. Re-running with the same OUT "
-        "resumes from the last checkpoint.",
+        "resumes from the last checkpoint. On several GPUs or hosts run it under `accelerate launch --multi_gpu "
+        "--num_processes N -m backend.cli train …` (or `torchrun`): DDP, same results as one process for the same "
+        "--batch-size (the global batch, split evenly over the processes); see docs/cluster.md.",
     )
     parser.add_argument("data", type=Path, help="folder of motion files and music")
     parser.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="run folder")
@@ -44,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..config import BackendConfig
-    from ..motion.config import MotionExpertConfig
-    from ..motion.training import TrainingOptions, tiny_options, train
+    from ..motion_expert.config import MotionExpertConfig
+    from ..motion_expert.training import TrainingOptions, tiny_options, train
     from ._progress import progress_bar
 
     device = BackendConfig(device=args.device).resolve_device()
@@ -63,8 +65,13 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, stride_seconds=args.stride_seconds, seed=args.seed, device=device,
         faithful_gft=args.faithful_gft, fk_on_normalized=not args.metric_fk, resume=not args.restart,
     )  # fmt: skip
-    with progress_bar("training the Motion Expert") as ctx:
+    from accelerate import PartialState
+
+    main_process = PartialState(cpu=device == "cpu").is_main_process  # under accelerate launch / torchrun
+    with progress_bar("training the Motion Expert", enabled=None if main_process else False) as ctx:
         folder = train(options, ctx)
-    print(f"model: {folder}")
-    print(f"use it with: MACE_DANCE_MOTION_WEIGHTS={folder} mace-dance generate MUSIC -o OUT --generator motion_expert")
+    if main_process:
+        print(f"model: {folder}")
+        print(f"use it with: MACE_DANCE_MOTION_WEIGHTS={folder} mace-dance generate MUSIC -o OUT "
+              "--generator motion_expert")
     return 0

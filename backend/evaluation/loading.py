@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.audio_formats import is_music_file_name
 from shared.errors import InvalidInputError, MotionFormatError
 from shared.motion import Motion
 from shared.skeleton import NUM_JOINTS, PELVIS
@@ -24,7 +25,6 @@ from shared.skeleton import NUM_JOINTS, PELVIS
 from .protocol import EvalProtocol
 
 MOTION_SUFFIXES = (".npz", ".pkl", ".npy")
-AUDIO_SUFFIXES = (".wav", ".ogg", ".mp3", ".flac", ".m4a", ".opus", ".aiff", ".aif")
 #: Fewer frames than this leave the windowed features and the beat detector meaningless.
 MIN_FRAMES = 8
 #: Metadata keys a motion may use to name its music (first hit wins).
@@ -158,7 +158,7 @@ def find_music(sample: MotionSample, music_dir: str | Path) -> Path | None:
     """The music file of a motion: the metadata's music name, else the same stem, else the longest music
     stem that starts the motion's name followed by ``_``, ``-``, ``.`` or a space (``song_seed3`` → ``song``)."""
     music_dir = Path(music_dir)
-    tracks = {p.stem: p for p in sorted(music_dir.iterdir()) if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES}
+    tracks = {p.stem: p for p in sorted(music_dir.iterdir()) if p.is_file() and is_music_file_name(p.name)}
     if sample.music_hint:
         hinted = Path(sample.music_hint).stem
         if hinted in tracks:

@@ -8,16 +8,17 @@ from .numba_cache import configure_numba_cache
 
 configure_numba_cache()
 
-from .audio import ACCEPTED_FORMATS, ACCEPTED_SUFFIXES, load_audio  # noqa: E402
+from .audio import decode_audio, load_audio, probe_audio, stream_audio  # noqa: E402
 from .music import EDGE_FEATURE_DIM, HOP_LENGTH, MusicFeatures, analyze_music  # noqa: E402
 
 __all__ = [
-    "ACCEPTED_FORMATS",
-    "ACCEPTED_SUFFIXES",
     "EDGE_FEATURE_DIM",
     "HOP_LENGTH",
     "MusicFeatures",
     "analyze_music",
     "configure_numba_cache",
+    "decode_audio",
     "load_audio",
+    "probe_audio",
+    "stream_audio",
 ]

@@ -22,8 +22,7 @@ import numpy as np
 from backend.progress import JobContext, ensure_context
 from shared.errors import InvalidInputError
 
-from .audio import load_audio, prepare_audio
-from .numba_cache import configure_numba_cache
+from .audio import check_length, load_audio, prepare_audio
 from .structure import estimate_downbeats, find_sections
 
 HOP_LENGTH = 512
@@ -34,8 +33,6 @@ BEAT_TIGHTNESS = 100
 EDGE_FEATURE_DIM = 35
 #: Column layout of ``edge35``.
 ONSET_COLUMN, MFCC_COLUMNS, CHROMA_COLUMNS, PEAK_COLUMN, BEAT_COLUMN = 0, slice(1, 21), slice(21, 33), 33, 34
-#: Shortest music worth analysing.
-MIN_DURATION_S = 1.0
 
 # AIST++ music names carry their tempo (EDGE ``_get_tempo``): genre code + digit.
 _AIST_TEMPO = {
@@ -118,8 +115,7 @@ def analyze_music(
         :class:`MusicFeatures` on a ``fps`` grid starting at ``start_s``.
     """
     ctx = ensure_context(ctx)
-    configure_numba_cache()
-    import librosa
+    import librosa  # numba's cache folder was set when backend.features was imported
 
     if not (np.isfinite(fps) and fps > 0 and float(fps * HOP_LENGTH).is_integer()):
         raise InvalidInputError(f"fps must be positive with fps * {HOP_LENGTH} an integer, got {fps}", hint="use 30")
@@ -127,15 +123,15 @@ def analyze_music(
     ctx.report(0.0, "decoding music")
     if isinstance(path_or_audio, (str, Path)):
         name = str(path_or_audio)
-        raw, raw_sr = load_audio(path_or_audio)
+        # Only the span is decoded: a 10 s dance from an hour-long file costs 10 s of samples.
+        raw, raw_sr = load_audio(path_or_audio, start_s=start_s, duration_s=duration_s)
     else:
         try:
             samples, raw_sr = path_or_audio
         except (TypeError, ValueError) as exc:
             raise InvalidInputError("audio must be a file path or a (samples, sample_rate) pair") from exc
         name = "audio"
-        raw = prepare_audio(samples, raw_sr, name=name)
-    raw = _clip(raw, raw_sr, start_s, duration_s, name)
+        raw = _clip(prepare_audio(samples, raw_sr, name=name), raw_sr, start_s, duration_s, name)
     ctx.check_cancelled()
 
     data = prepare_audio(raw, raw_sr, target_sr=sr, name=name)
@@ -203,11 +199,7 @@ def _clip(samples: np.ndarray, sr: int, start_s: float, duration_s: float | None
         raise InvalidInputError(f"start {start_s} s lies outside {name} ({total:.1f} s long)", hint="start earlier")
     begin = int(round(start_s * sr))
     end = len(samples) if duration_s is None else min(len(samples), begin + int(round(duration_s * sr)))
-    if (end - begin) / sr < MIN_DURATION_S:
-        raise InvalidInputError(
-            f"only {(end - begin) / sr:.2f} s of {name} would be analysed; at least {MIN_DURATION_S:g} s is needed",
-            hint="choose a longer stretch of music",
-        )
+    check_length((end - begin) / sr, name)
     return samples[begin:end]
 
 

@@ -3,7 +3,8 @@
 librosa's hot loops are numba functions declared with ``cache=True``. Without a writable cache folder
 numba recompiles them in every process (about 40 s on two cores); with one the second run loads them in
 well under a second. numba reads ``NUMBA_CACHE_DIR`` when it is imported, so this runs before anything
-imports librosa (``backend.features`` does it on import). A folder set by the user wins.
+imports librosa: ``backend.features`` calls it once, on import, and librosa is imported only inside that
+package. A folder set by the user wins.
 """
 
 from __future__ import annotations

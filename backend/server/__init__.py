@@ -1,9 +1,11 @@
 """The generation backend's ZeroMQ server.
 
-``router.BackendServer`` owns the ROUTER socket, answers ``hello``/``status``/``cancel`` and sends heartbeats
-from its I/O thread; ``jobs.JobWorker`` runs one job at a time on its own thread; ``handlers`` turns request
-payloads into generator/renderer calls and results back into payloads; ``media`` checks audio and images
-before work starts; ``security`` guards non-loopback binds with CURVE keys. Wire format: ``shared.protocol``.
+``router.BackendServer`` owns the ROUTER socket, answers ``hello``/``status``/``cancel``, sends heartbeats,
+keeps each client to its share of the queue and cancels the jobs of clients gone silent, all from its I/O
+thread; ``jobs.JobWorker`` runs one job at a time on its own thread; ``handlers`` checks every field of a
+request and turns it into generator/renderer calls, and results back into payloads; ``media`` reads audio and
+image headers before work starts; ``security`` guards non-loopback binds with CURVE keys and reloads the
+allow-list. Wire format (and its decoding limits): ``shared.protocol``.
 """
 
 from .jobs import ServerLimits

@@ -1,14 +1,24 @@
 """Jobs and the worker thread that runs them, one at a time.
 
-The server's I/O thread owns every ``Job`` record and the queue; the worker only runs ``job.run(ctx)`` and
+The server's I/O thread owns the queue and every ``Job``'s ``state``; the worker runs ``job.run(ctx)`` and
 sends what the client must see (progress, then one result or error) back to the I/O thread over an inproc
-PUSH socket, already encoded, so the I/O thread never waits on compute.
+PUSH socket, already encoded, so the I/O thread never waits on compute. The worker also writes the running
+job's ``progress``/``message`` (the I/O thread reads them to answer ``status``), watches its ``cancel_event``
+and removes its ``workdir`` at the end.
+
+The worker is the server's *executor*. Another executor (``backend.cluster.RayExecutor``) may take its place:
+it is built as ``executor(zmq_context, events_endpoint)`` and offers ``start()``, ``submit(job)``, ``stop()``,
+``join(timeout)``, ``is_alive()``, ``capacity`` (jobs it runs at once) and ``describe()`` (extra ``hello``
+facts, or None); it honours ``job.cancel_event`` and sends the same messages (``PROGRESS_TAG``/``FINAL_TAG``
+frames) on its own PUSH socket.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import re
 import shutil
 import threading
 import time
@@ -16,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from backend.out_of_memory import is_out_of_memory
 from backend.progress import JobContext
 from shared import protocol
-from shared.errors import JobCancelledError, MaceError, OutOfMemoryError
+from shared.errors import JobCancelledError, MaceError, OutOfMemoryError, bug_hint
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +39,8 @@ FINAL_TAG = b"final"
 
 # Fewer progress events than this interval apart are merged (a generator may report every frame).
 MIN_PROGRESS_INTERVAL_S = 0.05
+# Job folders are named <prefix><pid of the backend>-<random>, so leftovers of a killed backend can be told.
+JOB_FOLDER_PREFIX = "mace-dance-job-"
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,7 @@ class ServerLimits:
     max_image_pixels: int = protocol.MAX_IMAGE_PIXELS
     max_video_side: int = protocol.MAX_VIDEO_SIDE
     max_queued_jobs: int = protocol.MAX_QUEUED_JOBS
+    max_queued_per_client: int = protocol.MAX_QUEUED_PER_CLIENT
 
     def to_wire(self) -> dict:
         return dict(self.__dict__)
@@ -51,16 +65,20 @@ class ServerLimits:
 class Job:
     """One queued or running job of one client.
 
-    ``route`` is the ROUTER envelope (client identity frames) replies go to; ``run`` does the work and
-    returns the ``result`` payload; ``workdir`` holds its temporary files and is removed when it ends.
+    ``owner`` is who may see and cancel it: the client's CURVE public key when the backend uses keys, else
+    its connection's ROUTER identity. ``route`` is the ROUTER envelope replies go to; ``run`` does the work
+    and returns the ``result`` payload; ``workdir`` holds its temporary files and is removed when it ends;
+    ``public_names`` maps those files to the names the client knows (see :meth:`public_error`).
     """
 
     serial: int
     id: str
     kind: str
+    owner: bytes
     route: tuple[bytes, ...]
     run: Callable[[JobContext], dict]
     workdir: Path
+    public_names: dict[str, str] = field(default_factory=dict)
     state: str = "queued"
     progress: float = 0.0
     message: str = "queued"
@@ -69,7 +87,7 @@ class Job:
 
     @property
     def key(self) -> tuple[bytes, str]:
-        return (self.route[0], self.id)
+        return (self.owner, self.id)
 
     def cancel(self, reason: str) -> None:
         self.cancel_reason = reason
@@ -78,33 +96,84 @@ class Job:
     def remove_workdir(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def public_error(self, error: MaceError) -> MaceError:
+        """``error`` with the job folder's paths replaced by the client's names for them: a client never
+        learns where the backend keeps its files."""
+        def scrub(text: str | None) -> str | None:
+            if not text:
+                return text
+            for path, name in self.public_names.items():
+                text = text.replace(path, name)
+            return text.replace(str(self.workdir), "<job folder>")
 
-def error_for_exception(exc: BaseException, job: Job) -> tuple[str, MaceError]:
-    """(final state, wire error) for whatever a job raised."""
+        message, hint = scrub(error.message), scrub(error.hint)
+        if (message, hint) == (error.message, error.hint):
+            return error
+        public = type(error).__new__(type(error))  # same class (and code on the wire), new text
+        public.__dict__.update(error.__dict__, message=message, hint=hint)
+        public.args = (message,)
+        return public
+
+
+def remove_stale_job_folders(root: Path) -> int:
+    """Remove the job folders in ``root`` that belonged to backends no longer running (killed with -9, or a
+    crash): their process id, in the folder's name, is gone. Returns how many were removed."""
+    pattern = re.compile(re.escape(JOB_FOLDER_PREFIX) + r"(\d+)-")
+    removed = 0
+    for folder in root.glob(JOB_FOLDER_PREFIX + "*"):
+        match = pattern.match(folder.name)
+        if match and folder.is_dir() and not _process_exists(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    if removed:
+        logger.info("removed %d job folder(s) left behind by stopped backends in %s", removed, root)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process (or a pid we cannot test): leave its folder alone
+    return True
+
+
+def error_for_exception(exc: BaseException, job: Job, device: str = "cpu") -> tuple[str, MaceError]:
+    """(final state, wire error) for whatever a job raised; paths of the job folder are never shown."""
     if isinstance(exc, JobCancelledError):
         return "cancelled", JobCancelledError(job.cancel_reason, exc.hint or "submit the job again to redo it")
     if isinstance(exc, MaceError):
-        return "failed", exc
-    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError
-        return "failed", OutOfMemoryError(
-            f"{job.kind} ran out of memory ({exc})", "free the GPU, or ask for a shorter clip / smaller video")
+        return "failed", job.public_error(exc)
+    if is_out_of_memory(exc):
+        where = "the GPU" if device.startswith("cuda") else "this machine's memory"
+        free = "free the GPU (close other GPU programs), or " if device.startswith("cuda") else ""
+        return "failed", job.public_error(OutOfMemoryError(
+            f"{job.kind} ran out of {where} ({exc})", f"{free}ask for a shorter clip / smaller video"))
     logger.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
-    return "failed", MaceError(f"{job.kind} failed: {type(exc).__name__}: {exc}",
-                               "this is a backend bug: the backend log has the traceback; please report it")
+    return "failed", job.public_error(MaceError(f"{job.kind} failed: {type(exc).__name__}: {exc}",
+                                                bug_hint("the traceback from the backend log")))
 
 
 class JobWorker(threading.Thread):
     """Runs submitted jobs in order on one thread (one GPU job at a time)."""
 
-    def __init__(self, context, events_endpoint: str):
+    capacity = 1
+
+    def __init__(self, context, events_endpoint: str, device: str = "cpu"):
         super().__init__(name="mace-dance-worker", daemon=True)
         self._context = context
+        self._device = device
         self._events_endpoint = events_endpoint
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._push = None
 
     def submit(self, job: Job) -> None:
         self._inbox.put(job)
+
+    def describe(self) -> dict | None:
+        return None  # nothing beyond the server's own ``hello`` facts
 
     def stop(self) -> None:
         """Finish the current job, then exit."""
@@ -140,7 +209,7 @@ class JobWorker(threading.Thread):
             payload = job.run(ctx)
             state, message = "done", protocol.encode_message("result", job.id, payload)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the job's error reply
-            state, error = error_for_exception(exc, job)
+            state, error = error_for_exception(exc, job, self._device)
             message = protocol.encode_error(error, job.id)
             if not isinstance(exc, Exception):  # KeyboardInterrupt/SystemExit: reply, then let it go on
                 self._finish(job, state, message)

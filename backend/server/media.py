@@ -10,45 +10,21 @@ from pathlib import Path
 
 from shared.errors import InvalidInputError, TooLargeError
 
-AUDIO_HINT = "send a WAV, FLAC, OGG/Vorbis or MP3 file"
 IMAGE_HINT = "send a PNG, JPEG or WebP image"
 
 
 def probe_audio_duration(path: Path, name: str) -> float:
-    """Seconds of audio in ``path``; raises ``InvalidInputError`` when it does not decode.
+    """Seconds of audio in ``path`` (the client calls it ``name``); raises ``InvalidInputError`` when no decoder
+    reads it. The format is found from the content (``backend.features.audio``), so a missing or wrong
+    ``audio_name`` does not matter; messages name the client's file, never this machine's path."""
+    from backend.features.audio import probe_audio, stream_audio
 
-    libsndfile (soundfile) reads the header of WAV/FLAC/OGG/MP3; other containers go through FFmpeg (PyAV).
-    """
-    import soundfile
-
-    try:
-        info = soundfile.info(str(path))
-        if info.samplerate > 0 and info.frames > 0:
-            return info.frames / info.samplerate
-    except Exception:  # noqa: BLE001 - libsndfile refuses the format; FFmpeg may still read it
-        pass
-    try:
-        import av
-
-        with av.open(str(path), metadata_errors="ignore") as container:
-            streams = container.streams.audio
-            if not streams:
-                raise InvalidInputError(f"audio {name!r} has no audio stream", AUDIO_HINT)
-            stream = streams[0]
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = container.duration / 1_000_000  # av.time_base
-            else:
-                duration = 0.0
-    except InvalidInputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - FFmpeg errors come in many classes
-        # Name the client's file, not our temporary copy.
-        reason = str(exc).replace(str(path), name) or type(exc).__name__
-        raise InvalidInputError(f"audio {name!r} could not be decoded ({reason})", AUDIO_HINT) from None
+    info = probe_audio(path, name)
+    duration = info.duration_s
+    if duration is None:  # headers without a length (rare): count it; the upload's size bounds the work
+        duration = sum(chunk.shape[1] for chunk in stream_audio(path, channels="mono", name=name)) / info.sample_rate
     if not duration > 0:
-        raise InvalidInputError(f"audio {name!r} holds no samples", AUDIO_HINT)
+        raise InvalidInputError(f"audio {name!r} holds no samples", "send a music file with sound in it")
     return duration
 
 

@@ -1,19 +1,29 @@
 """The backend's ZeroMQ ROUTER loop: requests in, replies, progress and heartbeats out.
 
-One I/O thread owns the ROUTER socket and every piece of job bookkeeping. It never computes: jobs run on
-``JobWorker``'s thread and come back as already-encoded messages over an inproc pipe, so ``hello``,
-``status``, ``cancel`` and heartbeats are answered at once even while a job keeps the GPU busy.
+One I/O thread owns the ROUTER socket, the queue and every job's life cycle (``state``: queued -> running ->
+finished). It never computes: jobs run on the executor (``JobWorker``'s thread, or
+``backend.cluster.RayExecutor`` for ``serve --ray``) and come back as already-encoded messages
+over an inproc pipe, so ``hello``, ``status``, ``cancel`` and heartbeats are answered at once even while a
+job keeps the GPU busy. What crosses threads outside that pipe: the worker writes the running job's
+``progress`` and ``message`` (single attribute stores, read by ``status``; a read one report late is harmless)
+and removes its ``workdir`` when it ends; a cancel reaches the worker through the job's ``cancel_event``.
+Requests are decoded within ``shared.protocol``'s limits and checked completely before a job is queued, so a
+hostile or careless message costs one quick error reply; each client holds at most its share of the queue,
+and the jobs of a client silent for ``client_timeout_s`` are cancelled.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import logging
+import os
 import shutil
 import signal
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -21,13 +31,13 @@ import zmq
 
 import backend
 from shared import protocol
-from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, MaceError, NotFoundError
-from shared.errors import ProtocolError, TooLargeError
+from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, KeyRefusedError, MaceError
+from shared.errors import NotFoundError, ProtocolError, TooLargeError, bug_hint
 from shared.genres import GENRES
 
 from .handlers import prepare_generate, prepare_render, render_option_names
-from .jobs import FINAL_TAG, PROGRESS_TAG, Job, JobWorker, ServerLimits
-from .security import CurveKeys, check_bind_allowed, make_curve_server, start_authenticator
+from .jobs import FINAL_TAG, JOB_FOLDER_PREFIX, PROGRESS_TAG, Job, JobWorker, ServerLimits, remove_stale_job_folders
+from .security import AuthorizedKeys, CurveKeys, check_bind_allowed, make_curve_server, start_authenticator
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +46,16 @@ STOP_CHECK_INTERVAL_S = 0.1
 # Finished jobs remembered per backend, so a late ``cancel``/``status`` gets a meaningful answer.
 FINISHED_JOBS_REMEMBERED = 1024
 SHUTDOWN_LINGER_MS = 2000
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Who sent a request: ``route`` (the ROUTER identity frames replies go to) and ``owner``, the identity its
+    jobs belong to: the client's CURVE public key (Z85) when the backend uses keys, else the connection's
+    ROUTER identity."""
+
+    route: tuple[bytes, ...]
+    owner: bytes
 
 
 class BackendServer:
@@ -48,7 +68,12 @@ class BackendServer:
         curve_keys: required for any non-loopback ``address``: clients must hold an allow-listed key.
         limits: hard limits checked before work starts.
         device: shown in ``hello`` (e.g. "cuda", "cpu").
+        client_timeout_s: a client silent this long (no request, no ``heartbeat``) has its jobs cancelled.
         shutdown_grace_s: how long a stop waits for the running job to notice its cancellation.
+        work_root: where job folders are made (the system's temporary folder by default); folders a killed
+            backend left there are removed at start.
+        executor: ``executor(zmq_context, events_endpoint)`` builds what runs the jobs (see ``jobs``); default
+            ``JobWorker``: one job at a time on a thread of this process.
     """
 
     def __init__(
@@ -61,8 +86,10 @@ class BackendServer:
         limits: ServerLimits | None = None,
         device: str = "cpu",
         heartbeat_interval_s: float = protocol.HEARTBEAT_INTERVAL_S,
+        client_timeout_s: float = protocol.CLIENT_TIMEOUT_S,
         shutdown_grace_s: float = 10.0,
         work_root: str | Path | None = None,
+        executor: Callable | None = None,
     ):
         check_bind_allowed(address, curve_keys)
         self.address = address
@@ -72,9 +99,11 @@ class BackendServer:
         self.limits = limits or ServerLimits()
         self.device = device
         self.heartbeat_interval_s = heartbeat_interval_s
+        self.client_timeout_s = client_timeout_s
         self.shutdown_grace_s = shutdown_grace_s
         self.work_root = Path(work_root) if work_root else None
         self.endpoint: str | None = None  # the bound endpoint, known once serving
+        self._make_executor = executor or functools.partial(JobWorker, device=device)
 
         self._stop_requested = threading.Event()
         self._bound = threading.Event()
@@ -82,8 +111,10 @@ class BackendServer:
         self._thread: threading.Thread | None = None
 
         self._queue: collections.deque[Job] = collections.deque()
-        self._running: Job | None = None
-        self._jobs: dict[tuple[bytes, str], Job] = {}  # live (queued or running) jobs by (client, job id)
+        self._running: dict[int, Job] = {}  # by serial; at most the executor's capacity
+        self._jobs: dict[tuple[bytes, str], Job] = {}  # live (queued or running) jobs by (owner, job id)
+        self._last_heard: dict[bytes, float] = {}  # owners of live jobs -> when they last sent anything
+        self._authorized: AuthorizedKeys | None = None  # with CURVE: the allow-list, reloaded when it changes
         self._by_serial: dict[int, Job] = {}
         self._finished: collections.OrderedDict[tuple[bytes, str], str] = collections.OrderedDict()
         self._next_serial = 0
@@ -94,6 +125,7 @@ class BackendServer:
             "generate_motion": self._on_job,
             "render_video": self._on_job,
             "cancel": self._on_cancel,
+            "heartbeat": self._on_client_heartbeat,
         }
 
     # ---- lifecycle ------------------------------------------------------------------------------------
@@ -162,6 +194,7 @@ class BackendServer:
         auth = None
         if self.curve_keys is not None:
             auth = start_authenticator(self._context, self.curve_keys)
+            self._authorized = AuthorizedKeys(auth, self.curve_keys.authorized_clients)
             make_curve_server(self._router, self.curve_keys)
         address = self.address
         if address.startswith("tcp://") and address.endswith(":0"):
@@ -170,10 +203,11 @@ class BackendServer:
             self._router.setsockopt(zmq.IPV6, 1)
         self._router.bind(address)
         self.endpoint = self._router.getsockopt_string(zmq.LAST_ENDPOINT)
+        remove_stale_job_folders(self._job_root())
         events_endpoint = f"inproc://mace-dance-events-{id(self)}"
         self._events = self._context.socket(zmq.PULL)
         self._events.bind(events_endpoint)
-        self._worker = JobWorker(self._context, events_endpoint)
+        self._worker = self._make_executor(self._context, events_endpoint)
         self._worker.start()
         logger.info("backend serving on %s (generator %s, renderer %s, device %s)", self.endpoint,
                     self.motion_generator.name, getattr(self.video_renderer, "name", None), self.device)
@@ -206,9 +240,9 @@ class BackendServer:
             if self._stop_requested.is_set() and self._stopping_since is None:
                 self._begin_shutdown(now)
             if self._stopping_since is not None and (
-                self._running is None or now - self._stopping_since > self.shutdown_grace_s
+                not self._running or now - self._stopping_since > self.shutdown_grace_s
             ):
-                self._abandon_running_job()
+                self._abandon_running_jobs()
                 return
             timeout = min(STOP_CHECK_INTERVAL_S, max(0.0, next_heartbeat - now))
             ready = dict(poller.poll(timeout * 1000))
@@ -218,28 +252,34 @@ class BackendServer:
                 self._drain_requests()
             if time.monotonic() >= next_heartbeat:
                 self._send_heartbeats()
+                self._cancel_orphans()
+                if self._authorized is not None and self._authorized.reload_if_changed():
+                    self._cancel_jobs_of_revoked_keys()
                 next_heartbeat = time.monotonic() + self.heartbeat_interval_s
 
     def _drain_requests(self, max_batch: int = 256) -> None:
         # Bounded so that worker events and heartbeats are never starved by a flood of requests.
         for _ in range(max_batch):
             try:
-                frames = self._router.recv_multipart(zmq.NOBLOCK)
+                frames = self._router.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
             self._handle_request(frames)
 
-    def _handle_request(self, frames: list[bytes]) -> None:
-        route, body = tuple(frames[:-1]), frames[-1]
+    def _handle_request(self, frames: list[zmq.Frame]) -> None:
+        route, body = tuple(frame.bytes for frame in frames[:-1]), frames[-1].buffer  # (the body is not copied)
         envelope = None
         try:
             if len(route) > 2 or (len(route) == 2 and route[1] != b""):
                 route = route[:1]
                 raise ProtocolError(f"message has {len(frames) - 1} frames, expected 1",
                                     "send each envelope as a single ZeroMQ frame from a DEALER socket")
+            peer = self._peer(route, frames[-1])
+            if peer.owner in self._last_heard:
+                self._last_heard[peer.owner] = time.monotonic()
             envelope = protocol.decode_message(body, expected_types=protocol.CLIENT_MESSAGES,
                                                max_bytes=self.limits.max_message_bytes, peer="client")
-            self._handlers[envelope.type](route, envelope)
+            self._handlers[envelope.type](peer, envelope)
         except MaceError as err:
             job = envelope.job if envelope is not None else protocol.peek_job(body)
             self._send(route, protocol.encode_error(err, job))
@@ -247,8 +287,18 @@ class BackendServer:
             logger.exception("unexpected error while handling a request")
             job = envelope.job if envelope is not None else None
             error = MaceError(f"the backend failed on this request: {type(exc).__name__}: {exc}",
-                              "this is a backend bug: the backend log has the traceback; please report it")
+                              bug_hint("the traceback from the backend log"))
             self._send(route, protocol.encode_error(error, job))
+
+    def _peer(self, route: tuple[bytes, ...], frame: zmq.Frame) -> Peer:
+        """The sender; with CURVE its owner is the key ZAP admitted (refused once removed from the allow-list)."""
+        if self._authorized is None:
+            return Peer(route, route[0])
+        key = frame.get("User-Id").encode("ascii")  # the Z85 public key, as the authenticator names it
+        if not self._authorized.allows(key):
+            raise KeyRefusedError("the backend refused this client's CURVE key: it is no longer in authorized_clients/",
+                                  "ask the backend's administrator to authorise this client's public .key again")
+        return Peer(route, key)
 
     def _send(self, route: tuple[bytes, ...], message: bytes) -> None:
         try:
@@ -257,14 +307,15 @@ class BackendServer:
             logger.warning("dropped a message to a client that is not reading")
 
     # ---- requests -------------------------------------------------------------------------------------
-    def _on_hello(self, route, envelope: protocol.Envelope) -> None:
-        self._send(route, protocol.encode_message("hello", envelope.job, self.hello_info()))
+    def _on_hello(self, peer: Peer, envelope: protocol.Envelope) -> None:
+        self._send(peer.route, protocol.encode_message("hello", envelope.job, self.hello_info()))
+
+    def _on_client_heartbeat(self, peer: Peer, envelope: protocol.Envelope) -> None:
+        """Nothing to answer: hearing from the client (noted for every message) is the point."""
 
     def hello_info(self) -> dict:
         renderer = self.video_renderer
-        defaults = {"seed": 0, "fps": 30.0}
-        defaults.update(getattr(renderer, "defaults", None) or {})
-        return {
+        info = {
             "protocol_version": protocol.PROTOCOL_VERSION,
             "backend_version": backend.__version__,
             "motion_generator": self.motion_generator.name,
@@ -278,77 +329,120 @@ class BackendServer:
                 "render_options": [] if renderer is None else render_option_names(renderer),
                 "limits": self.limits.to_wire(),
                 "heartbeat_interval_s": self.heartbeat_interval_s,
+                "client_timeout_s": self.client_timeout_s,
             },
-            "defaults": defaults,
+            "defaults": {"seed": 0, "fps": 30.0},
             "genres": list(GENRES),
         }
+        executor = getattr(self, "_worker", None)  # made when the socket is bound
+        cluster = executor.describe() if executor is not None else None  # e.g. the Ray cluster's GPUs and workers
+        if cluster is not None:
+            info["cluster"] = cluster
+        return info
 
-    def _on_status(self, route, envelope: protocol.Envelope) -> None:
+    def _on_status(self, peer: Peer, envelope: protocol.Envelope) -> None:
         payload = {
             "queued": len(self._queue),
-            "running": None if self._running is None else self._running.kind,
+            "running": next((job.kind for job in self._running.values()), None),
             "stopping": self._stopping_since is not None,
         }
-        key = (route[0], envelope.job)
+        key = (peer.owner, envelope.job)
         job = self._jobs.get(key)
         if job is not None:
             payload.update(job_state=job.state, progress=job.progress, message=job.message,
                            queue_position=self._queue_position(job))
         elif key in self._finished:
             payload.update(job_state=self._finished[key])
-        self._send(route, protocol.encode_message("status", envelope.job, payload))
+        self._send(peer.route, protocol.encode_message("status", envelope.job, payload))
 
-    def _on_job(self, route, envelope: protocol.Envelope) -> None:
+    def _job_root(self) -> Path:
+        return self.work_root if self.work_root is not None else Path(tempfile.gettempdir())
+
+    def _on_job(self, peer: Peer, envelope: protocol.Envelope) -> None:
         if envelope.job is None:
             raise ProtocolError(f"`{envelope.type}` needs a `job` id", "use shared.protocol.new_job_id()")
-        key = (route[0], envelope.job)
+        key = (peer.owner, envelope.job)
         if key in self._jobs or key in self._finished:
             raise InvalidInputError(f"job id {envelope.job!r} is already used", "use a fresh id for every job")
         if self._stopping_since is not None:
             raise BackendUnavailableError("the backend is shutting down", "start it again with `mace-dance serve`")
+        # Fair share: one client may hold only part of the queue; within that, first come, first served.
+        mine = sum(job.owner == peer.owner for job in self._queue)
+        if mine >= self.limits.max_queued_per_client:
+            raise TooLargeError(f"this client already has {mine} jobs waiting, its share of the queue",
+                                "wait for some of them to finish (or cancel some), then submit again")
         if len(self._queue) >= self.limits.max_queued_jobs:
             raise TooLargeError(f"the job queue is full ({len(self._queue)} jobs waiting)",
                                 "wait for some jobs to finish, then submit again")
-        workdir = Path(tempfile.mkdtemp(prefix="mace-dance-job-", dir=self.work_root))
+        # The folder name carries our process id, so a later backend can tell a dead one's leftovers.
+        workdir = Path(tempfile.mkdtemp(prefix=f"{JOB_FOLDER_PREFIX}{os.getpid()}-", dir=self._job_root()))
         try:
             if envelope.type == "generate_motion":
-                run = prepare_generate(envelope.payload, self.motion_generator, workdir, self.limits)
+                prepared = prepare_generate(envelope.payload, self.motion_generator, workdir, self.limits)
             else:
-                run = prepare_render(envelope.payload, self.video_renderer, workdir, self.limits)
+                prepared = prepare_render(envelope.payload, self.video_renderer, workdir, self.limits)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
         self._next_serial += 1
-        job = Job(self._next_serial, envelope.job, envelope.type, route, run, workdir)
+        job = Job(self._next_serial, envelope.job, envelope.type, peer.owner, peer.route, prepared, workdir,
+                  prepared.public_names)
         self._jobs[job.key] = job
         self._by_serial[job.serial] = job
+        self._last_heard[peer.owner] = time.monotonic()
         self._queue.append(job)
-        self._send(route, protocol.encode_message("accepted", job.id, {"state": "queued",
-                                                                        "queue_position": len(self._queue) - 1}))
+        self._send(peer.route, protocol.encode_message("accepted", job.id, {
+            "state": "queued", "queue_position": len(self._queue) - 1, "client_timeout_s": self.client_timeout_s}))
         self._dispatch()
 
-    def _on_cancel(self, route, envelope: protocol.Envelope) -> None:
+    def _on_cancel(self, peer: Peer, envelope: protocol.Envelope) -> None:
         if envelope.job is None:
             raise ProtocolError("`cancel` needs the `job` id to cancel", None)
-        key = (route[0], envelope.job)
+        key = (peer.owner, envelope.job)
         job = self._jobs.get(key)
         if job is None:
             if key in self._finished:  # nothing left to cancel; say how it ended
-                self._send(route, protocol.encode_message("cancel", envelope.job, {"state": self._finished[key]}))
+                self._send(peer.route, protocol.encode_message("cancel", envelope.job, {"state": self._finished[key]}))
                 return
             raise NotFoundError(f"no job {envelope.job!r} on this backend",
-                                "the job may belong to another connection or to a backend that was restarted")
+                                "the job may belong to another client or to a backend that was restarted")
+        queued = job.state == "queued"
+        self._send(peer.route, protocol.encode_message("cancel", job.id,
+                                                       {"state": "cancelled" if queued else "cancelling"}))
+        self._cancel_job(job, "the job was cancelled by its client" + (" before it started" if queued else ""))
+
+    def _cancel_job(self, job: Job, reason: str, hint: str | None = None) -> None:
+        """A queued job ends at once (its client gets the ``cancelled`` error); a running one is asked to stop
+        and ends when its generator next checks."""
+        job.cancel(reason)
         if job.state == "queued":
             self._queue.remove(job)
-            self._send(route, protocol.encode_message("cancel", job.id, {"state": "cancelled"}))
-            job.cancel("the job was cancelled by its client before it started")
-            self._end_job(job, "cancelled", protocol.encode_error(JobCancelledError(job.cancel_reason), job.id))
+            self._end_job(job, "cancelled", protocol.encode_error(JobCancelledError(reason, hint), job.id))
             job.remove_workdir()
             self._send_queue_positions()
         else:
-            job.cancel("the job was cancelled by its client")
             job.message = "cancelling"
-            self._send(route, protocol.encode_message("cancel", job.id, {"state": "cancelling"}))
+
+    def _cancel_orphans(self) -> None:
+        """Cancel the jobs of clients silent for ``client_timeout_s``: a vanished client must not hold the GPU."""
+        now = time.monotonic()
+        owners = {job.owner for job in self._jobs.values()}
+        for owner in list(self._last_heard):
+            if owner not in owners:
+                del self._last_heard[owner]  # only owners of live jobs are watched
+            elif now - self._last_heard[owner] > self.client_timeout_s:
+                del self._last_heard[owner]
+                jobs = [job for job in self._jobs.values() if job.owner == owner and not job.cancel_event.is_set()]
+                logger.warning("client silent for %g s: cancelling its %d job(s)", self.client_timeout_s, len(jobs))
+                for job in jobs:
+                    self._cancel_job(job, f"the job was cancelled because its client sent nothing for "
+                                          f"{self.client_timeout_s:g} s", "keep the client running while it waits "
+                                                                          "(it sends heartbeats)")
+
+    def _cancel_jobs_of_revoked_keys(self) -> None:
+        for job in [job for job in self._jobs.values() if not self._authorized.allows(job.owner)]:
+            self._cancel_job(job, "the job was cancelled because its client's CURVE key was removed from "
+                                  "authorized_clients/", None)
 
     # ---- jobs -----------------------------------------------------------------------------------------
     def _queue_position(self, job: Job) -> int | None:
@@ -356,15 +450,17 @@ class BackendServer:
         return self._queue.index(job) if job.state == "queued" else None
 
     def _dispatch(self) -> None:
-        if self._running is not None or not self._queue:
-            return
-        job = self._queue.popleft()
-        job.state, job.message = "running", "starting"
-        self._running = job
-        self._send(job.route, protocol.encode_message(
-            "progress", job.id, {"state": "running", "progress": 0.0, "message": "starting", "queue_position": None}))
-        self._worker.submit(job)
-        self._send_queue_positions()
+        started = False
+        while len(self._running) < self._worker.capacity and self._queue:
+            job = self._queue.popleft()
+            job.state, job.message = "running", "starting"
+            self._running[job.serial] = job
+            self._send(job.route, protocol.encode_message(
+                "progress", job.id, {"state": "running", "progress": 0.0, "message": "starting", "queue_position": None}))
+            self._worker.submit(job)
+            started = True
+        if started:
+            self._send_queue_positions()
 
     def _send_queue_positions(self) -> None:
         for position, job in enumerate(self._queue):
@@ -393,20 +489,20 @@ class BackendServer:
             if frames[0] == PROGRESS_TAG:
                 self._send(job.route, frames[-1])
             elif frames[0] == FINAL_TAG:
-                self._running = None
+                self._running.pop(job.serial, None)
                 self._end_job(job, frames[2].decode(), frames[-1])
                 self._dispatch()
 
     def _send_heartbeats(self) -> None:
         beat = protocol.encode_message("heartbeat", None, {"queued": len(self._queue),
-                                                           "running": self._running is not None})
+                                                           "running": bool(self._running)})
         for route in {job.route for job in self._jobs.values()}:
             self._send(route, beat)
 
     # ---- shutdown -------------------------------------------------------------------------------------
     def _begin_shutdown(self, now: float) -> None:
-        logger.info("backend shutting down: cancelling %d queued job(s)%s", len(self._queue),
-                    " and the running one" if self._running else "")
+        logger.info("backend shutting down: cancelling %d queued and %d running job(s)", len(self._queue),
+                    len(self._running))
         self._stopping_since = now
         reason = "the job was cancelled because the backend is shutting down"
         while self._queue:
@@ -415,19 +511,17 @@ class BackendServer:
             error = JobCancelledError(reason, "start the backend again (`mace-dance serve`) and resubmit")
             self._end_job(job, "cancelled", protocol.encode_error(error, job.id))
             job.remove_workdir()
-        if self._running is not None:
-            self._running.cancel(reason)
+        for job in self._running.values():
+            job.cancel(reason)
 
-    def _abandon_running_job(self) -> None:
-        """The running job ignored its cancellation for the whole grace period: tell its client anyway."""
-        job = self._running
-        if job is None:
-            return
-        logger.warning("job %s did not stop within %.0f s; abandoning it", job.id, self.shutdown_grace_s)
-        error = JobCancelledError("the backend shut down before the job could finish",
-                                  "start the backend again (`mace-dance serve`) and resubmit")
-        self._running = None
-        self._end_job(job, "cancelled", protocol.encode_error(error, job.id))
+    def _abandon_running_jobs(self) -> None:
+        """Running jobs ignored their cancellation for the whole grace period: tell their clients anyway."""
+        for job in list(self._running.values()):
+            logger.warning("job %s did not stop within %.0f s; abandoning it", job.id, self.shutdown_grace_s)
+            error = JobCancelledError("the backend shut down before the job could finish",
+                                      "start the backend again (`mace-dance serve`) and resubmit")
+            self._end_job(job, "cancelled", protocol.encode_error(error, job.id))
+        self._running.clear()
 
 
 def serve_until_signalled(server: BackendServer, on_ready: Callable[[str], None] | None = None) -> None:

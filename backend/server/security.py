@@ -85,6 +85,40 @@ def start_authenticator(context, keys: CurveKeys):
     return auth
 
 
+class AuthorizedKeys:
+    """The allow-list the ZAP authenticator admits, reloaded when ``authorized_clients/`` changes.
+
+    Adding or removing a ``.key`` file takes effect without a restart: new connections are checked by the
+    authenticator, and the server asks :meth:`allows` for every request, so a connection made with a key
+    that has since been removed is refused too.
+    """
+
+    def __init__(self, authenticator, folder: Path):
+        self._auth = authenticator
+        self.folder = Path(folder)
+        self._signature = self._read_signature()
+
+    def _read_signature(self) -> tuple:
+        try:
+            return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in self.folder.glob("*.key")))
+        except OSError:
+            return ()
+
+    def allows(self, public_key_z85: bytes) -> bool:
+        return public_key_z85 in self._auth.certs.get("*", {})
+
+    def reload_if_changed(self) -> bool:
+        """Re-read the folder when a key file was added, removed or changed; True when it was."""
+        signature = self._read_signature()
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        self._auth.configure_curve(domain="*", location=str(self.folder))
+        logger.info("authorized client keys reloaded from %s: %d key(s)", self.folder,
+                    len(self._auth.certs.get("*", {})))
+        return True
+
+
 def make_curve_server(socket, keys: CurveKeys) -> None:
     """Turn ``socket`` into a CURVE server; must happen before ``bind``."""
     import zmq

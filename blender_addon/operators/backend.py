@@ -16,17 +16,17 @@ def connect_and_show(operator, context, settings) -> set[str]:
     models); in background mode it blocks."""
     if not bpy.app.background:
         try:
-            jobs.SESSION.run(settings, "connect", None, None, properties.status_updater(context))
+            jobs.SESSION.run(settings, "connect", None, None, properties.update_status)
         except errors.MaceError as exc:
-            return common.report_error(operator, context, exc)
+            return common.report_error(operator, exc)
         operator.report({"INFO"}, "contacting the backend; the answer appears in the Dance panel")
         return {"FINISHED"}
     try:
         line = jobs.SESSION.connect(settings)
     except errors.MaceError as exc:
-        properties.status_updater(context)({"backend": "not connected"})
-        return common.report_error(operator, context, exc)
-    properties.status_updater(context)({"backend": line, "error": "", "hint": ""})
+        properties.update_status({"backend": "not connected"})
+        return common.report_error(operator, exc)
+    properties.update_status({"backend": line, "error": "", "hint": ""})
     operator.report({"INFO"}, line)
     return {"FINISHED"}
 
@@ -60,7 +60,7 @@ class MACE_OT_backend_start(bpy.types.Operator):
     def execute(self, context):
         settings = preferences.connection_settings(context)
         if not jobs.is_loopback(settings.address):
-            return common.report_error(self, context, errors.InvalidInputError(
+            return common.report_error(self, errors.InvalidInputError(
                 f"{settings.address} is not on this machine", hint="set a 127.0.0.1 address in the preferences"))
         settings.start_local = True
         return connect_and_show(self, context, settings)  # answers at once if one already runs
@@ -80,6 +80,6 @@ class MACE_OT_backend_stop(bpy.types.Operator):
         jobs.SESSION.cancel()
         jobs.SESSION.close_client()
         jobs.SESSION.stop_local()
-        properties.status_updater(context)({"backend": "stopped"})
+        properties.update_status({"backend": "stopped"})
         self.report({"INFO"}, "local backend stopped")
         return {"FINISHED"}

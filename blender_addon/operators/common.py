@@ -25,30 +25,30 @@ def read_bytes(path: str) -> bytes:
         return handle.read()
 
 
-def report_error(operator, context, exc: BaseException) -> set[str]:
+def report_error(operator, exc: BaseException) -> set[str]:
     """Show ``exc`` in the report line and in the panel; return ``{'CANCELLED'}``."""
     fields = jobs.error_fields(exc)
-    properties.status_updater(context)(fields)
+    properties.update_status(fields)
     operator.report({"ERROR"}, str(exc) if isinstance(exc, errors.MaceError) else fields["error"])
     return {"CANCELLED"}
 
 
-def clear_error(context) -> None:
-    properties.status_updater(context)({"error": "", "hint": ""})
+def clear_error() -> None:
+    properties.update_status({"error": "", "hint": ""})
 
 
 def start_job(operator, context, kind: str, submit, finish) -> set[str]:
     """Hand a job to the session. Background mode: runs to the end here (``finish`` inside this operator,
     so it is part of its undo step). GUI: returns at once; ``finish`` runs later in a timer and pushes its
     own undo step."""
-    status = properties.status_updater(context)
+    status = properties.update_status
     try:
         jobs.SESSION.run(preferences.connection_settings(context), kind, submit, finish, status)
     except errors.JobCancelledError as exc:
         operator.report({"WARNING"}, exc.message)
         return {"CANCELLED"}
     except (errors.MaceError, OSError) as exc:
-        return report_error(operator, context, exc)
+        return report_error(operator, exc)
     if bpy.app.background:
         operator.report({"INFO"}, properties.status(context).message or f"{kind} finished")
         return {"FINISHED"}

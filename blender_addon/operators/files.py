@@ -34,8 +34,8 @@ class MACE_OT_import_motion(bpy.types.Operator, ImportHelper):
                 context, motion, name=os.path.splitext(os.path.basename(self.filepath))[0], armature=target,
                 skeleton=skeleton, audio_path=music if music and os.path.isfile(music) else None)
         except (errors.MaceError, OSError) as exc:
-            return common.report_error(self, context, exc)
-        common.clear_error(context)
+            return common.report_error(self, exc)
+        common.clear_error()
         self.report({"INFO"}, f"imported {motion.num_frames} frames as action '{result.action.name}'")
         for warning in result.warnings:
             self.report({"WARNING"}, warning)
@@ -66,7 +66,7 @@ class MACE_OT_export_motion(bpy.types.Operator, ExportHelper):
             motion = exporter.export_motion(context.active_object, context.scene, self.method)
             path = motion_io.save_motion(motion, self.filepath)
         except (errors.MaceError, OSError) as exc:
-            return common.report_error(self, context, exc)
-        common.clear_error(context)
+            return common.report_error(self, exc)
+        common.clear_error()
         self.report({"INFO"}, f"saved {motion.num_frames} frames at {motion.fps:g} fps to {path}")
         return {"FINISHED"}

@@ -7,12 +7,12 @@ import os
 import bpy
 import numpy as np
 
-from .._shared import errors, skeleton as smpl_skeleton
+from .._shared import audio_formats, errors, skeleton as smpl_skeleton
 from .. import compat, jobs, preferences, properties
 from ..bpy_glue import armature as armature_glue, exporter, importer
 from . import common
 
-MUSIC_HINT = "choose a music file in the Dance panel (wav, ogg, mp3 or flac)"
+MUSIC_HINT = f"choose a music file in the Dance panel ({audio_formats.AUDIO_FORMATS_TEXT})"
 
 
 def _generate_arguments(context) -> dict:
@@ -38,7 +38,7 @@ def _finish_import(armature_name: str | None, name: str, music: str, status_word
                                           audio_path=music, beats_s=getattr(result, "beats", None))
         message = f"{status_word} {motion.num_frames} frames as action '{imported.action.name}'"
         message += "".join(f"; {warning}" for warning in imported.warnings)
-        properties.status_updater(context)({"message": message, "progress": 1.0})
+        properties.update_status({"message": message, "progress": 1.0})
         common.push_undo(f"Dance: {status_word.lower()} motion")
 
     return finish
@@ -60,7 +60,7 @@ class MACE_OT_generate(bpy.types.Operator):
             args = _generate_arguments(context)
             audio = common.read_bytes(args["music"])
         except (errors.MaceError, OSError) as exc:
-            return common.report_error(self, context, exc)
+            return common.report_error(self, exc)
         target = armature_glue.find_smpl_armature(context)
         name = importer.action_name(args["music"], args["seed"])
 
@@ -161,7 +161,7 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
                 keep_root=user_joints is None or not frame_sel.all() or not joint_sel[smpl_skeleton.PELVIS],
             )
         except (errors.MaceError, OSError) as exc:
-            return common.report_error(self, context, exc)
+            return common.report_error(self, exc)
 
         def submit(client):
             return client.submit_generate_motion(

@@ -46,7 +46,7 @@ class MACE_OT_render_reference(bpy.types.Operator):
             music = bpy.path.abspath(settings.music_path) if settings.music_path else ""
             audio = common.read_bytes(music) if music and os.path.isfile(music) else None
         except (errors.MaceError, OSError) as exc:
-            return common.report_error(self, context, exc)
+            return common.report_error(self, exc)
 
         def submit(client):
             return client.submit_render_video(
@@ -58,7 +58,7 @@ class MACE_OT_render_reference(bpy.types.Operator):
             atomic.atomic_write_bytes(out_path, outcome.video_bytes)
             if getattr(outcome, "pose_video_bytes", None):
                 atomic.atomic_write_bytes(pose_video_path(out_path), outcome.pose_video_bytes)
-            properties.status_updater(bpy.context)({
+            properties.update_status({
                 "message": f"Saved {outcome.frames} frames ({outcome.renderer}) to {out_path}",
                 "last_output": out_path, "progress": 1.0,
             })

@@ -8,6 +8,8 @@ import pytest
 
 from backend.appearance.video_io import probe
 from backend.cli import main
+from backend.cli.generate import PARTLY_DONE_EXIT_CODE
+from tests.audio_files import EVERY_FORMAT, write_every_format
 
 MUSIC = Path(__file__).resolve().parents[2] / "examples" / "music" / "groove_120bpm.ogg"
 
@@ -61,7 +63,7 @@ def test_generate_errors_exit_with_their_code_and_a_fix(tmp_path, empty_home, ca
 
 def test_steps_reach_the_motion_expert_and_are_checked(tmp_path, monkeypatch):
     from backend.config import BackendConfig
-    from backend.generators import select_motion_generator
+    from backend.motion_generation import select_motion_generator
     from shared.errors import InvalidInputError
 
     weights = tmp_path / "motion"
@@ -73,3 +75,42 @@ def test_steps_reach_the_motion_expert_and_are_checked(tmp_path, monkeypatch):
     with pytest.raises(InvalidInputError, match="steps"):
         BackendConfig(motion_steps=0)
     assert main(["generate", str(MUSIC), "-o", str(tmp_path / "x"), "--steps", "0"]) == 3
+
+
+@pytest.fixture(scope="module")
+def music_files(tmp_path_factory):
+    """Five seconds of clicks in every accepted format, and an Ogg Vorbis file only libsndfile reads."""
+    folder = tmp_path_factory.mktemp("music")
+    write_every_format(folder, 5.0)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EVERY_FORMAT)
+def test_generate_reads_every_accepted_format(tmp_path, empty_home, music_files, name, capsys):
+    out = tmp_path / "out"
+    assert main(["generate", str(music_files / name), "-o", str(out), "--start", "1.5", "--duration", "2"]) == 0, \
+        capsys.readouterr().err
+    stem = Path(name).stem
+    with np.load(out / f"{stem}.npz") as data:
+        frames = len(data["poses"])
+    assert abs(frames - 60) <= 1
+    beats = json.loads((out / f"{stem}_beats.json").read_text())["beats_s"]
+    assert 3 <= len(beats) <= 5  # a click every half second
+    preview = probe(out / f"{stem}_preview.mp4")
+    assert preview.frames == frames and preview.audio_duration_s == pytest.approx(frames / 30.0, abs=0.05)
+
+
+def test_a_failed_preview_keeps_the_motion_and_beats_and_says_why(tmp_path, empty_home, capsys):
+    out = tmp_path / "out"
+    (out / "groove_120bpm_preview.mp4").mkdir(parents=True)  # a folder where the preview must go: it fails
+    code = main(["generate", str(MUSIC), "-o", str(out), "--start", "4", "--duration", "2"])
+    assert code == PARTLY_DONE_EXIT_CODE == 8
+    captured = capsys.readouterr()
+    assert "error: preview not written (" in captured.err and "the motion and beats above are complete" in captured.err
+    assert "IsADirectoryError" in captured.err or "Is a directory" in captured.err
+    with np.load(out / "groove_120bpm.npz") as data:
+        assert abs(len(data["poses"]) - 60) <= 1
+    assert json.loads((out / "groove_120bpm_beats.json").read_text())["beats_s"]
+    assert "motion:" in captured.out and "beats:" in captured.out
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no half-written preview left

@@ -147,9 +147,17 @@ def backend_address():
 
 
 @needs_serve
+def select_pose_bone(pose_bone, value: bool) -> None:
+    """What a click does: ``PoseBone.select`` from Blender 5.0, ``Bone.select`` before (the add-on only reads it,
+    through ``compat.pose_bone_selected``)."""
+    if "select" in pose_bone.bl_rna.properties:
+        pose_bone.select = value
+    else:
+        pose_bone.bone.select = value
+
+
 def test_generate_edit_render_regenerate_against_a_real_backend(bpy, scene, prefs, backend_address, tmp_path,
                                                                 rotation_error):
-    from blender_addon import compat
     from blender_addon.bpy_glue import exporter
     from shared.skeleton import JOINT_NAMES
 
@@ -171,7 +179,7 @@ def test_generate_edit_render_regenerate_against_a_real_backend(bpy, scene, pref
     scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = True, 30, 60
     arm = [JOINT_NAMES.index(n) for n in ("left_shoulder", "left_elbow", "left_wrist")]
     for name in JOINT_NAMES:
-        compat.set_pose_bone_selected(obj.pose.bones[name], JOINT_NAMES.index(name) in arm)
+        select_pose_bone(obj.pose.bones[name], JOINT_NAMES.index(name) in arm)
     assert bpy.ops.mace.regenerate_selection() == {"FINISHED"}
     regenerated = exporter.export_motion(obj, scene)
     assert obj.animation_data.action.name.endswith("regen") and action.name in bpy.data.actions
@@ -215,7 +223,7 @@ def test_interface_path_polls_from_a_timer_and_imports(bpy, scene, prefs, backen
 
     def status(update):
         updates.append(dict(update))
-        properties.status_updater(bpy.context)(update)
+        properties.update_status(update)
 
     session = jobs.JobSession()
     try:
@@ -261,7 +269,7 @@ def test_backend_killed_mid_job_is_reported_and_the_scene_unchanged(bpy, scene, 
         session.run(preferences.connection_settings(bpy.context), "render",
                     lambda client: client.submit_render_video(motion, image, width=128, height=128),
                     lambda outcome: pytest.fail("the render cannot have finished"),
-                    properties.status_updater(bpy.context), blocking=False)
+                    properties.update_status, blocking=False)
         deadline = time.monotonic() + 60
         while session.job is None:  # handshake, then submission
             assert session.timer() is not None and time.monotonic() < deadline

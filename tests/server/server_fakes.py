@@ -19,7 +19,7 @@ import msgpack
 import numpy as np
 import zmq
 
-from backend.generators import MotionRequest, MotionResult
+from backend.motion_generation import MotionRequest, MotionResult
 from backend.progress import JobContext
 from shared import protocol
 from shared.motion import Motion
@@ -179,11 +179,19 @@ class RawPeer:
 def main() -> None:
     from backend.server import BackendServer, serve_until_signalled
 
+    from backend.server import ServerLimits
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--step-s", type=float, default=0.05)
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--renderer", action="store_true", help="also serve FakeRenderer")
+    parser.add_argument("--max-message-bytes", type=int, default=protocol.MAX_MESSAGE_BYTES)
+    parser.add_argument("--work-root", default=None)
     args = parser.parse_args()
-    server = BackendServer("tcp://127.0.0.1:0", motion_generator=StepGenerator(args.steps, args.step_s),
+    server = BackendServer("tcp://127.0.0.1:0", motion_generator=StepGenerator(args.steps, args.step_s, args.frames),
+                           video_renderer=FakeRenderer() if args.renderer else None,
+                           limits=ServerLimits(max_message_bytes=args.max_message_bytes), work_root=args.work_root,
                            heartbeat_interval_s=0.2)
     serve_until_signalled(server, on_ready=lambda endpoint: print(endpoint, flush=True))
     sys.exit(0)

@@ -33,7 +33,7 @@ def envelope(msg_type="generate_motion", job="job-1", payload=None, **overrides)
 
 
 def generate(**fields) -> dict:
-    payload = {"audio": wav_bytes(0.5), "audio_name": "song.wav"}
+    payload = {"audio": wav_bytes(1.2), "audio_name": "song.wav"}
     payload.update(fields)
     return payload
 
@@ -66,7 +66,7 @@ BAD_REQUESTS = {
     "missing audio": (envelope(payload={"audio_name": "a.wav"}), "bad_input", "`audio` is missing"),
     "audio of wrong type": (envelope(payload=generate(audio="not bytes")), "bad_input", "`audio` must be bytes"),
     "audio that does not decode": (envelope(payload=generate(audio=b"RIFF\x00\x00garbage" * 50, audio_name="x.wav")),
-                                   "bad_input", "could not be decoded"),
+                                   "bad_input", "'x.wav' could not be decoded: it is data of no format"),
     "empty audio": (envelope(payload=generate(audio=b"")), "bad_input", "is empty"),
     "audio too large": (envelope(payload=generate(audio=b"\x00" * 200_001)), "too_large", "above the limit"),
     "music too long": (envelope(payload=generate(audio=wav_bytes(3.0))), "too_large", "above the limit of 2 s"),

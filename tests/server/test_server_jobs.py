@@ -10,7 +10,8 @@ import pytest
 
 from tests.server.server_fakes import GateGenerator, StepGenerator, make_motion, wav_bytes
 from shared import protocol
-from shared.client import GenerateResult, JobHandle
+from shared.client import JobHandle
+from shared.motion import MotionResult
 from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, NotFoundError, TooLargeError
 
 
@@ -40,18 +41,18 @@ def test_generate_motion_returns_the_generators_motion_and_cleans_up_audio(start
     generator = StepGenerator(steps=2)
     server = start_server(generator)
     client = connect(server)
-    job = client.submit_generate_motion(wav_bytes(0.5), "song.wav", seed=7, genre="hiphop",
-                                        duration_s=0.25, start_s=0.1)
+    job = client.submit_generate_motion(wav_bytes(1.2), "song.wav", seed=7, genre="hiphop",
+                                        duration_s=1.0, start_s=0.1)
     result = client.wait(job, timeout_s=10)
     assert client.status(job)["job_state"] == "done"
-    assert isinstance(result, GenerateResult)
+    assert isinstance(result, MotionResult)
     assert result.motion.allclose(make_motion(30, seed=7))
     assert result.motion.metadata == {"seed": 7}
     np.testing.assert_allclose(result.beats, [0.5, 1.0])
     assert result.tempo == 120.0 and result.generator == "step-fake"
     request = generator.requests[0]
-    assert (request.seed, request.genre, request.duration_s, request.start_s) == (7, "hiphop", 0.25, 0.1)
-    assert request.audio_path.suffix == ".wav"
+    assert (request.seed, request.genre, request.duration_s, request.start_s) == (7, "hiphop", 1.0, 0.1)
+    assert request.audio_path.name == "music"  # the decoder tells the format by content
     assert generator.audio_seen == [True]  # the audio file existed while the job ran …
     assert not request.audio_path.exists()  # … and is gone afterwards
     assert list(tmp_path.iterdir()) == []
@@ -60,12 +61,12 @@ def test_generate_motion_returns_the_generators_motion_and_cleans_up_audio(start
 def test_keep_spec_reaches_the_generator(start_server, connect):
     generator = StepGenerator()
     server = start_server(generator)
-    motion = make_motion(12, seed=1)
-    frame_mask = np.arange(12) < 4
+    motion = make_motion(36, seed=1)  # 1.2 s: the whole song
+    frame_mask = np.arange(36) < 4
     joint_mask = np.zeros(24, bool)
     joint_mask[[0, 3]] = True
     keep = protocol.KeepSpec(motion, frame_mask=frame_mask, joint_mask=joint_mask, keep_root=False)
-    connect(server).generate_motion(wav_bytes(0.5), "song.wav", keep=keep)
+    connect(server).generate_motion(wav_bytes(1.2), "song.wav", keep=keep)
     received = generator.requests[0].keep
     assert isinstance(received, protocol.KeepSpec)
     assert received.motion.allclose(motion)
@@ -77,7 +78,7 @@ def test_keep_spec_reaches_the_generator(start_server, connect):
 def test_progress_streams_before_the_single_result(start_server, connect):
     server = start_server(StepGenerator(steps=4, step_s=0.06))
     client = connect(server)
-    job = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    job = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     events = poll_until(client, lambda: job.done)
     kinds = [event.type for event in events if event.job is job]
     assert kinds[0] == "accepted" and kinds[-1] == "result" and kinds.count("result") == 1
@@ -90,7 +91,7 @@ def test_queue_positions_are_reported_and_updated(start_server, connect):
     generator = GateGenerator()
     server = start_server(generator)
     client = connect(server)
-    jobs = [client.submit_generate_motion(wav_bytes(0.5), "song.wav", seed=i) for i in range(3)]
+    jobs = [client.submit_generate_motion(wav_bytes(1.2), "song.wav", seed=i) for i in range(3)]
     poll_until(client, lambda: jobs[0].state == "running" and jobs[2].queue_position == 1)
     assert [job.state for job in jobs] == ["running", "queued", "queued"]
     assert [job.queue_position for job in jobs] == [None, 0, 1]
@@ -109,7 +110,7 @@ def test_cancel_mid_job_stops_between_steps(start_server, connect):
     generator = StepGenerator(steps=200, step_s=0.02)
     server = start_server(generator)
     client = connect(server)
-    job = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    job = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     poll_until(client, lambda: job.progress > 0.02)
     client.cancel(job)
     with pytest.raises(JobCancelledError, match="cancelled by its client"):
@@ -118,15 +119,15 @@ def test_cancel_mid_job_stops_between_steps(start_server, connect):
     assert generator.steps_done < 100
     # The worker is free again: the next job runs.
     generator.steps = 1
-    assert client.generate_motion(wav_bytes(0.5), "song.wav").tempo == 120.0
+    assert client.generate_motion(wav_bytes(1.2), "song.wav").tempo == 120.0
 
 
 def test_cancel_a_queued_job(start_server, connect):
     generator = GateGenerator()
     server = start_server(generator)
     client = connect(server)
-    first = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
-    second = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    first = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
+    second = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     poll_until(client, lambda: second.queue_position == 0)
     client.cancel(second)
     poll_until(client, lambda: second.done)
@@ -140,7 +141,7 @@ def test_a_client_cannot_cancel_another_clients_job(start_server, connect):
     generator = GateGenerator()
     server = start_server(generator)
     owner, other = connect(server), connect(server)
-    job = owner.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    job = owner.submit_generate_motion(wav_bytes(1.2), "song.wav")
     poll_until(owner, lambda: job.state == "running")
     stolen = JobHandle(job.id, job.kind)  # the other client learnt the id somehow
     other._jobs[job.id] = stolen
@@ -154,7 +155,7 @@ def test_a_client_cannot_cancel_another_clients_job(start_server, connect):
 def test_concurrent_clients_each_get_their_own_results(start_server, connect):
     server = start_server(StepGenerator(steps=2, step_s=0.01))
     clients = [connect(server) for _ in range(4)]
-    audio = wav_bytes(0.5)
+    audio = wav_bytes(1.2)
     results: dict[int, list[int]] = {}
     errors = []
 
@@ -179,7 +180,7 @@ def test_hello_is_answered_while_a_job_computes(start_server, connect):
     generator = GateGenerator()
     server = start_server(generator)
     client = connect(server)
-    job = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    job = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     poll_until(client, lambda: job.state == "running")
     # The gate never opens by itself: a server that needed the worker to answer would time out here.
     assert connect(server, timeout_s=2.0).hello()["motion_generator"] == "gate-fake"
@@ -191,7 +192,7 @@ def test_hello_is_answered_while_a_job_computes(start_server, connect):
 def test_heartbeats_keep_a_slow_job_alive_past_the_client_timeout(start_server, connect):
     server = start_server(StepGenerator(steps=6, step_s=0.25), heartbeat_interval_s=0.1)
     client = connect(server, timeout_s=0.6)
-    job = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    job = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     # Progress arrives only every 0.25 s and the whole job takes ~1.5 s, well past timeout_s.
     assert client.wait(job, timeout_s=10).motion.num_frames == 30
 
@@ -199,12 +200,12 @@ def test_heartbeats_keep_a_slow_job_alive_past_the_client_timeout(start_server, 
 def test_duplicate_job_ids_are_refused(start_server, connect):
     server = start_server(StepGenerator())
     client = connect(server)
-    job = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    job = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     client.wait(job, timeout_s=5)
     client._jobs.pop(job.id)
     again = type(job)(job.id, job.kind)
     client._jobs[job.id] = again
-    client._send("generate_motion", job.id, {"audio": wav_bytes(0.5), "audio_name": "a.wav"})
+    client._send("generate_motion", job.id, {"audio": wav_bytes(1.2), "audio_name": "a.wav"})
     with pytest.raises(InvalidInputError, match="already used"):
         client.wait(again, timeout_s=5)
 
@@ -215,10 +216,10 @@ def test_full_queue_is_refused_before_work(start_server, connect):
     generator = GateGenerator()
     server = start_server(generator, limits=ServerLimits(max_queued_jobs=1))
     client = connect(server)
-    running = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    running = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     poll_until(client, lambda: running.state == "running")
-    queued = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
-    refused = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    queued = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
+    refused = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     with pytest.raises(TooLargeError, match="queue is full"):
         client.wait(refused, timeout_s=5)
     for _ in range(2):

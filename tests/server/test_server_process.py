@@ -22,7 +22,7 @@ def wait_running(client, job, timeout_s=10.0):
 def test_killed_backend_is_reported_within_the_client_timeout(backend_process, connect):
     proc, endpoint = backend_process("--steps", "1000", "--step-s", "0.05")
     client = connect(endpoint, timeout_s=1.0)
-    job = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    job = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     wait_running(client, job)
     proc.kill()
     proc.wait(5)
@@ -38,8 +38,8 @@ def test_killed_backend_is_reported_within_the_client_timeout(backend_process, c
 def test_signal_cancels_the_running_job_and_replies(backend_process, connect, signum):
     proc, endpoint = backend_process("--steps", "1000", "--step-s", "0.02")
     client = connect(endpoint, timeout_s=5.0)
-    running = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
-    queued = client.submit_generate_motion(wav_bytes(0.5), "song.wav")
+    running = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
+    queued = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     wait_running(client, running)
     proc.send_signal(signum)
     for job in (running, queued):
@@ -47,3 +47,18 @@ def test_signal_cancels_the_running_job_and_replies(backend_process, connect, si
             client.wait(job, timeout_s=5)
         assert job.state == "cancelled"
     assert proc.wait(10) == 0
+
+
+def test_job_folders_of_a_killed_backend_are_removed_by_the_next_one(backend_process, connect, tmp_path):
+    proc, endpoint = backend_process("--steps", "1000", "--step-s", "0.05", "--work-root", str(tmp_path))
+    client = connect(endpoint, timeout_s=1.0)
+    running = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
+    client.submit_generate_motion(wav_bytes(1.2), "song.wav")  # queued, its folder made too
+    wait_running(client, running)
+    proc.kill()
+    proc.wait(5)
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert len(left) == 2 and all(name.startswith(f"mace-dance-job-{proc.pid}-") for name in left)
+    _, endpoint = backend_process("--work-root", str(tmp_path))
+    assert connect(endpoint).hello()["motion_generator"] == "step-fake"
+    assert list(tmp_path.iterdir()) == []

@@ -48,7 +48,7 @@ def test_curve_admits_allow_listed_clients_only(keys, start_server, connect):
     admitted = connect(server, server_public_key=keys / "server.key",
                        client_secret_key_file=keys / "animator.key_secret")
     assert admitted.hello()["motion_generator"] == "step-fake"
-    assert admitted.generate_motion(wav_bytes(0.5), "song.wav").tempo == 120.0
+    assert admitted.generate_motion(wav_bytes(1.2), "song.wav").tempo == 120.0
 
     stranger = connect(server, timeout_s=1.0, server_public_key=keys / "server.key",
                        client_secret_key_file=keys.parent / "stranger.key_secret")

@@ -15,6 +15,8 @@ from shared import protocol
 from shared.errors import InvalidInputError, MotionFormatError, ProtocolError, TooLargeError, VersionMismatchError
 from shared.motion import Motion
 
+VERSION = protocol.PROTOCOL_VERSION
+
 
 def make_motion(frames=12, contacts=True, seed=0) -> Motion:
     rng = np.random.default_rng(seed)
@@ -27,7 +29,7 @@ def make_motion(frames=12, contacts=True, seed=0) -> Motion:
 def test_envelope_round_trip():
     data = protocol.encode_message("status", "abc", {"x": 1})
     envelope = protocol.decode_message(data, expected_types=protocol.CLIENT_MESSAGES)
-    assert (envelope.type, envelope.job, envelope.payload, envelope.protocol) == ("status", "abc", {"x": 1}, 1)
+    assert (envelope.type, envelope.job, envelope.payload, envelope.protocol) == ("status", "abc", {"x": 1}, VERSION)
 
 
 @pytest.mark.parametrize("data, error, text", [
@@ -35,11 +37,11 @@ def test_envelope_round_trip():
     (msgpack.packb("hello"), ProtocolError, "must be a msgpack map"),
     (msgpack.packb({"type": "hello"}), ProtocolError, "`protocol`"),
     (msgpack.packb({"protocol": True, "type": "hello"}), ProtocolError, "`protocol`"),
-    (msgpack.packb({"protocol": 1, "type": 3}), ProtocolError, "`type`"),
-    (msgpack.packb({"protocol": 1, "type": "fly"}), ProtocolError, "unknown message type 'fly'"),
-    (msgpack.packb({"protocol": 1, "type": "hello", "job": ""}), ProtocolError, "`job`"),
-    (msgpack.packb({"protocol": 1, "type": "hello", "payload": 5}), ProtocolError, "`payload`"),
-    (msgpack.packb({"protocol": 1, "type": "hello", "x": 5}), ProtocolError, "unknown envelope fields: x"),
+    (msgpack.packb({"protocol": VERSION, "type": 3}), ProtocolError, "`type`"),
+    (msgpack.packb({"protocol": VERSION, "type": "fly"}), ProtocolError, "unknown message type 'fly'"),
+    (msgpack.packb({"protocol": VERSION, "type": "hello", "job": ""}), ProtocolError, "`job`"),
+    (msgpack.packb({"protocol": VERSION, "type": "hello", "payload": 5}), ProtocolError, "`payload`"),
+    (msgpack.packb({"protocol": VERSION, "type": "hello", "x": 5}), ProtocolError, "unknown envelope fields: x"),
     (msgpack.packb({1: 2}), ProtocolError, "not valid msgpack"),  # non-string map keys
 ])
 def test_decode_message_refuses(data, error, text):
@@ -53,8 +55,8 @@ def test_decode_message_size_limit():
 
 
 @pytest.mark.parametrize("version, peer, upgrade", [
-    (2, "client", "upgrade the backend"), (0, "client", "upgrade the Blender add-on"),
-    (2, "backend", "upgrade the Blender add-on"), (0, "backend", "upgrade the backend"),
+    (VERSION + 1, "client", "upgrade the backend"), (VERSION - 1, "client", "upgrade the Blender add-on"),
+    (VERSION + 1, "backend", "upgrade the Blender add-on"), (VERSION - 1, "backend", "upgrade the backend"),
 ])
 def test_version_mismatch_names_the_side_to_upgrade(version, peer, upgrade):
     data = msgpack.packb({"protocol": version, "type": "hello", "job": "j", "payload": {}})
@@ -131,7 +133,7 @@ def test_motion_from_wire_errors_come_from_motion():
         protocol.motion_from_wire(wire)
     wire = protocol.motion_to_wire(make_motion())
     wire["fps"] = math.nan
-    with pytest.raises(InvalidInputError, match="`fps`"):
+    with pytest.raises(InvalidInputError, match="`motion.fps`"):
         protocol.motion_from_wire(wire)
 
 
@@ -181,7 +183,58 @@ def test_get_field(payload, kwargs, text):
 
 def test_get_number_range():
     assert protocol.get_number({"x": 2}, "x", lo=0, hi=3) == 2.0
-    with pytest.raises(InvalidInputError, match="outside"):
+    with pytest.raises(InvalidInputError, match="`x` = 4 must be >= 0 and <= 3"):
         protocol.get_number({"x": 4}, "x", lo=0, hi=3)
     with pytest.raises(InvalidInputError, match="finite"):
         protocol.get_number({"x": math.inf}, "x")
+
+
+def container_bomb(count: int) -> bytes:
+    """One msgpack array32 header announcing ``count`` entries, then ``count`` empty arrays (issue 16 case 1)."""
+    return b"\xdd" + count.to_bytes(4, "big") + b"\x90" * count
+
+
+@pytest.mark.parametrize("data, text", [
+    (container_bomb(4 << 20), "exceeds max_array_len"),  # one container above MAX_CONTAINER_ITEMS
+    # Many containers, each within the per-container limit: the message-wide budget stops them.
+    (b"\xdc\x7f\xff" + (b"\xdc\x00\x10" + b"\x90" * 16) * 0x7FFF, "more than 50,000 msgpack objects"),
+    (b"\xdb" + (1 << 20).to_bytes(4, "big") + b"x" * (1 << 20), "exceeds max_str_len"),
+    (b"\xdd\x00\x00\x00\x10" + b"\x90", "exceeds max_array_len"),  # a count above what the frame can hold
+    (b"\xdf\x00\x01\x00\x00" + b"\xa1k\x90" * 10, "exceeds max_map_len"),
+])
+def test_unpacking_is_bounded_before_allocation(data, text):
+    with pytest.raises(TooLargeError, match=text):
+        protocol.decode_message(data)
+
+
+def test_extension_types_and_deep_nesting_are_refused():
+    with pytest.raises(TooLargeError, match="max_ext_len"):
+        protocol.decode_message(b"\xd4\x01\x02")
+    with pytest.raises(ProtocolError, match="not valid msgpack"):
+        protocol.decode_message(b"\x91" * 5000 + b"\x90")
+
+
+def test_peek_job_reads_only_the_envelope_head():
+    head = msgpack.packb({"protocol": VERSION, "type": "generate_motion", "job": "j-1"})
+    # An envelope whose payload is a 4 MiB container bomb: the job comes before the payload, as
+    # encode_message writes it, so it is found without touching the payload.
+    message = (b"\x84" + msgpack.packb("protocol") + msgpack.packb(protocol.PROTOCOL_VERSION)
+               + msgpack.packb("type") + msgpack.packb("generate_motion") + msgpack.packb("job")
+               + msgpack.packb("j-1") + msgpack.packb("payload") + container_bomb(4 << 20))
+    assert protocol.peek_job(message) == "j-1"
+    assert protocol.peek_job(head) == "j-1"
+    assert protocol.peek_job(container_bomb(4 << 20)) is None
+    assert protocol.peek_job(b"\x81\xa7payload\x80") is None
+
+
+def test_absurd_declared_shapes_are_refused_even_when_empty():
+    with pytest.raises(TooLargeError, match="a dimension above"):
+        protocol.decode_array({"dtype": "<f4", "shape": [0, 2**63 - 1, 2**63 - 1], "data": b""}, "x")
+
+
+@pytest.mark.parametrize("fps", [1e-300, 0.001, 0.5, 1e6])
+def test_motion_frame_rate_range_on_the_wire(fps):
+    wire = protocol.motion_to_wire(Motion(poses=np.zeros((4, 24, 3)), trans=np.zeros((4, 3)), fps=30.0))
+    wire["fps"] = fps
+    with pytest.raises(InvalidInputError, match=r"`keep.motion.fps` = .* must be >= 1 and <= 1000"):
+        protocol.motion_from_wire(wire, "keep.motion")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.appearance.video_io import AUDIO_RATE, VideoWriter, load_audio_samples, probe, read_frames
+from backend.appearance.video_io import AUDIO_RATE, VideoWriter, probe, read_frames
+from backend.features.audio import decode_audio
 from shared.errors import InvalidInputError
 
 AAC_FRAME_S = 1024 / AUDIO_RATE
@@ -39,9 +40,14 @@ def test_audio_offset_takes_music_from_the_right_place(tmp_path):
 
     samples = np.concatenate([np.zeros(rate), 0.5 * np.ones(rate)]).astype(np.float32)  # silence, then a level
     sf.write(str(music), samples, rate)
-    assert np.abs(load_audio_samples(music, 0.0, 0.5)).max() < 1e-3
-    assert np.abs(load_audio_samples(music, 1.2, 0.5)).min() > 0.4
-    assert load_audio_samples(music, 0.5, 0.25).shape == (2, 12000)
+    levels = []
+    for offset in (0.0, 1.2):
+        with VideoWriter(tmp_path / f"at_{offset}.mp4", 64, 96, 20, audio_path=music, audio_offset_s=offset) as writer:
+            for frame in gradient_frames(10):  # 0.5 s
+                writer.write(frame)
+        muxed = decode_audio(tmp_path / f"at_{offset}.mp4", channels="mono").samples[0]
+        levels.append(np.abs(muxed[2400:-2400]).mean())  # away from the AAC encoder's edges
+    assert levels[0] < 1e-3 and levels[1] > 0.4
 
 
 def test_short_music_ends_early_and_silent_video_has_no_audio(tmp_path, make_music):
@@ -80,7 +86,7 @@ def test_an_error_leaves_no_file_behind(tmp_path):
 def test_bad_arguments_are_clear_errors(tmp_path):
     with pytest.raises(InvalidInputError, match="even"):
         VideoWriter(tmp_path / "x.mp4", 63, 96, 30)
-    with pytest.raises(InvalidInputError, match="not found"):
+    with pytest.raises(InvalidInputError, match="does not exist"):
         VideoWriter(tmp_path / "x.mp4", 64, 96, 30, audio_path=tmp_path / "missing.wav")
     with VideoWriter(tmp_path / "x.mp4", 64, 96, 30) as writer:
         with pytest.raises(InvalidInputError, match="uint8"):
@@ -88,8 +94,9 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         writer.write(next(gradient_frames(1)))
     junk = tmp_path / "junk.mp3"
     junk.write_bytes(b"this is not audio" * 10)
-    with pytest.raises(InvalidInputError, match="audio"):
-        load_audio_samples(junk)
+    with pytest.raises(InvalidInputError, match="junk.mp3 could not be decoded: it is a text file"):
+        VideoWriter(tmp_path / "y.mp4", 64, 96, 30, audio_path=junk)  # refused before any frame is rendered
+    assert not (tmp_path / "y.mp4").exists()
 
 
 def test_finished_video_gets_the_usual_permissions(tmp_path):

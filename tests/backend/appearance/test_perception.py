@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from backend.appearance.perception import NoPersonError, analyse_reference, detect_people
-from backend.appearance.pose_video import KP
+from backend.appearance.keypoints import KP
 from backend.appearance.reference import load_reference_image
 from backend.cli import main
 from shared.errors import InvalidInputError

@@ -6,23 +6,24 @@ import cv2
 import numpy as np
 import pytest
 
-from backend.appearance.pose_video import (
+from backend.appearance.face_crop import face_box_from_keypoints, face_image
+from backend.appearance.keypoints import (
+    KP,
+    Camera,
+    fit_to_reference,
+    project,
     sequence_bbox,
+    smpl_to_body_keypoints,
+)
+from backend.appearance.pose_video import (
     DWPOSE_STYLE,
     KEYPOINT_COLORS,
-    KP,
     LIMB_COLORS,
     LIMBS,
     WAN_STYLE,
-    Camera,
     PoseVideo,
     PoseVideoOptions,
-    face_box_from_keypoints,
-    face_image,
-    fit_to_reference,
     limb_polygons,
-    project,
-    smpl_to_body_keypoints,
 )
 from shared.errors import InvalidInputError
 from shared.kinematics import forward_kinematics

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backend.appearance import RenderOptions, RenderRequest, parse_render_options, select_renderer
-from backend.appearance.pose_video import KP
+from backend.appearance.keypoints import KP
 from backend.appearance.puppet import RIG_INDEX, Puppet, PuppetAnimation, PuppetOptions, PuppetRenderer
 from backend.appearance.reference import (
     load_keypoints_json,
@@ -191,7 +191,7 @@ def test_png_transparency_is_kept_as_the_mask(tmp_path, make_person):
 
 def test_a_dancer_turning_away_keeps_each_puppet_arm_on_its_side(make_person):
     from backend.appearance.puppet import facing_away
-    from backend.appearance.pose_video import Camera, motion_keypoints
+    from backend.appearance.keypoints import Camera, motion_keypoints
     from shared.motion import Motion
 
     frames = 60

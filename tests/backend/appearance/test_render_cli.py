@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import cv2
+import numpy as np
 import pytest
 
 from backend.appearance.video_io import probe
 from backend.cli import main
+from backend.features.audio import decode_audio
+from tests.audio_files import EVERY_FORMAT, write_every_format
 from shared.motion_io import save_motion
 
 
@@ -46,4 +49,32 @@ def test_bad_inputs_exit_with_the_error_code_and_a_fix(tmp_path, inputs, capsys,
     err = capsys.readouterr().err
     assert "Wan-Animate weights not found" in err and "fix:" in err
     assert main(["render", str(motion), "--reference", str(image), "-o", out, "--width", "65"]) == 3
+    notes = tmp_path / "notes.mp3"
+    notes.write_text("not music\n" * 50)
+    assert main(["render", str(motion), "--reference", str(image), "-o", out, "--music", str(notes)]) == 3
+    err = capsys.readouterr().err
+    assert "notes.mp3 could not be decoded: it is a text file" in err and "fix:" in err
     assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.fixture(scope="module")
+def music_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("music")
+    write_every_format(folder, 3.0)
+    return folder
+
+
+@pytest.mark.parametrize("name", EVERY_FORMAT)
+def test_render_muxes_music_of_every_accepted_format(tmp_path, inputs, music_folder, name, monkeypatch):
+    monkeypatch.setenv("MACE_DANCE_HOME", str(tmp_path / "home"))
+    motion, image, _ = inputs
+    out = tmp_path / "dance.mp4"
+    assert main(["render", str(motion), "--reference", str(image), "--music", str(music_folder / name),
+                 "--music-start", "1.0", "-o", str(out), "--width", "64", "--height", "96"]) == 0
+    info = probe(out)
+    assert info.frames == 20 and info.audio_duration_s == pytest.approx(20 / 30, abs=0.03)
+    # The muxed sound is the music from 1.0 s on: clicks every half second, at 1.0 s and 1.5 s.
+    sound = decode_audio(out, channels="mono", sample_rate=8000).samples[0]
+    loudest = np.argsort([np.abs(sound[i : i + 80]).max() for i in range(0, len(sound) - 80, 80)])[-2:]
+    expected = {0, 50} if "aac" != name.split(".")[-1] else {3, 53}  # ADTS: 23 ms of priming
+    assert {int(i) for i in loudest} <= {e + d for e in expected for d in (-1, 0, 1)}

@@ -11,7 +11,7 @@ from backend.choreography.rig import joint_limit_violations
 from backend.evaluation.beat_align import beat_align_score
 from backend.evaluation.foot import foot_skating_ratio
 from backend.evaluation.protocol import CLEAN
-from backend.generators import MotionRequest
+from backend.motion_generation import MotionRequest
 from shared.errors import InvalidInputError, NotFoundError
 from shared.genres import GENRES
 from shared.skeleton import FOOT_JOINTS

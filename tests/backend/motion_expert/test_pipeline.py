@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from backend.motion.config import MotionExpertConfig
-from backend.motion.denoiser import MotionDenoiser
-from backend.motion.pipeline import MotionExpertPipeline, Window, plan_windows, seam_velocity_jumps
+from backend.motion_expert.config import MotionExpertConfig
+from backend.motion_expert.denoiser import MotionDenoiser
+from backend.motion_expert.pipeline import MotionExpertPipeline, Window, plan_windows, seam_velocity_jumps
 from backend.progress import JobContext
 from shared.errors import InvalidInputError, JobCancelledError
 from shared.protocol import KeepSpec

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from backend.motion.config import MotionExpertConfig
-from backend.motion.denoiser import MotionDenoiser
-from backend.motion.pipeline import MotionExpertPipeline
-from backend.motion.representation import Normalizer, motion_to_features
+from backend.motion_expert.config import MotionExpertConfig
+from backend.motion_expert.denoiser import MotionDenoiser
+from backend.motion_expert.pipeline import MotionExpertPipeline
+from backend.motion_expert.representation import Normalizer, motion_to_features
 from shared.motion import Motion
 
 
@@ -23,6 +23,18 @@ def dance_motion(num_frames: int = 90, fps: float = 30.0, seed: int = 0) -> Moti
     poses += amplitudes * np.sin(2 * np.pi * 1.5 * t[:, None, None] + phases)
     trans = np.stack([0.2 * np.sin(t), 0.9 + 0.05 * np.sin(2 * np.pi * 2 * t), 0.1 * t], axis=1)
     return Motion(poses=poses, trans=trans, fps=fps)
+
+
+def write_dance_dataset(folder, music: np.ndarray, takes: int = 2) -> None:
+    """A training folder: ``takes`` 4 s dances with FineDance-style music features and genres.json."""
+    from shared.motion_io import save_motion
+
+    feats = folder / "baseline_feats"
+    feats.mkdir(parents=True)
+    for take in range(takes):
+        save_motion(dance_motion(120, seed=take), folder / f"gJZ_take{take}.npz")
+        np.save(feats / f"gJZ_take{take}.npy", np.tile(music, (1, 1))[:120])
+    (folder / "genres.json").write_text('{"gJZ_take0": "Jazz", "gJZ_take1": 5}')
 
 
 @pytest.fixture(autouse=True)

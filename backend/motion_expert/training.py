@@ -12,8 +12,16 @@ One step (``DanceDecoder.train_pred`` + ``GaussianDiffusion.p_losses`` in MACE-D
 beta = 1, and the unconditional pass uses beta = 1 in eval mode. The official optimiser is Adan (not on
 PyPI as a maintained package); AdamW with the same learning rate and weight decay is used here.
 
+Many processes: :func:`train` runs under ``accelerate launch`` (or ``torchrun``) as DDP through Accelerate,
+like the official code. Each step's global batch (``batch_size`` windows) and its random draws (timesteps,
+noise, beta) depend only on the seed and the step number; every process takes its equal share of them and
+DDP averages the gradients, so N processes follow the same loss curve and reach the same weights as one
+process with the same global batch (to float rounding; with dropout > 0 the dropout masks differ between
+splits). Only the main process writes checkpoints and logs. The data position is the step number, so a
+resumed run continues the very curve the uninterrupted run would have followed.
+
 Data: a folder with motion files (anything ``shared.motion_io.load_motion`` reads: ``.npz``, AIST++/EDGE
-``.pkl``) and, for each, music with the same file stem (``.wav``/``.mp3``/``.flac``/``.ogg``) anywhere in
+``.pkl``) and, for each, music with the same file stem (``.wav``/``.mp3``/``.flac``/``.ogg``/``.m4a`` …) anywhere in
 the folder, or precomputed 35-d features ``<stem>.npy`` in a ``baseline_feats`` folder (FineDance/MACE
 layout). Genres: ``genres.json`` (``{"stem": "Jazz"}``) or FineDance ``label/<first 3 letters>.json`` with
 ``style2``; else genre 0.
@@ -32,8 +40,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from shared.audio_formats import is_music_file_name
 from shared.errors import InvalidInputError
-from shared.genres import GENRES, genre_index
+from shared.genres import GENRE_HINT, GENRES, genre_index
 from shared.motion_io import load_motion
 
 from backend.progress import JobContext, ensure_context
@@ -48,7 +57,6 @@ from .scheduler import DiffusionSchedule
 logger = logging.getLogger(__name__)
 
 MOTION_SUFFIXES = (".npz", ".pkl")
-MUSIC_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)\.pt$")
 
 
@@ -72,7 +80,7 @@ def find_clips(folder: str | Path, ctx: JobContext | None = None) -> list[DanceC
     if not folder.is_dir():
         raise InvalidInputError(f"training data folder not found: {folder}")
     motions = sorted(p for p in folder.rglob("*") if p.suffix in MOTION_SUFFIXES and p.is_file())
-    music_files = {p.stem: p for p in folder.rglob("*") if p.suffix.lower() in MUSIC_SUFFIXES}
+    music_files = {p.stem: p for p in folder.rglob("*") if is_music_file_name(p.name)}
     feature_files = {p.stem: p for p in folder.rglob("baseline_feats/*.npy")}
     genre_of = _genre_lookup(folder)
     clips = []
@@ -98,7 +106,7 @@ def find_clips(folder: str | Path, ctx: JobContext | None = None) -> list[DanceC
     if not clips:
         raise InvalidInputError(
             f"no motion files with music in {folder}",
-            hint="put motion files (.npz/.pkl) and music with the same name (.wav/.mp3/.flac/.ogg) in the folder",
+            hint="put motion files (.npz/.pkl) and music with the same name (.wav/.mp3/.flac/.ogg/.m4a …) in the folder",
         )
     return clips
 
@@ -120,10 +128,11 @@ def _genre_lookup(folder: Path) -> Callable[[str], int]:
 def _genre_id(value, where: str) -> int:
     try:
         index = int(value) if isinstance(value, int) else genre_index(str(value))
-    except ValueError as exc:
-        raise InvalidInputError(f"genre of {where!r}: {exc}") from exc
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"genre of {where!r}: {exc.message}", exc.hint) from exc
     if index is None or not 0 <= index < len(GENRES):
-        raise InvalidInputError(f"genre of {where!r} must name one of {', '.join(GENRES)}, got {value!r}")
+        raise InvalidInputError(f"genre of {where!r} must be a genre or an id in [0, {len(GENRES)}), got {value!r}",
+                                GENRE_HINT)
     return index
 
 
@@ -151,6 +160,32 @@ class WindowDataset(torch.utils.data.Dataset):
 
 
 # -- one GFT step -------------------------------------------------------------------------------------------
+@dataclass
+class StepDraws:
+    """The random draws of one training step for a batch: diffusion timesteps (B,), noise (B, T, 151), GFT
+    beta (B,) and, for ``faithful`` GFT, which samples drop the music (B,) bool."""
+
+    timesteps: torch.Tensor
+    noise: torch.Tensor
+    beta: torch.Tensor
+    dropped: torch.Tensor | None = None
+
+    @classmethod
+    def sample(cls, shape: tuple[int, ...], num_timesteps: int, generator: torch.Generator | None = None,
+               faithful: bool = False, label_dropout: float = 0.1) -> "StepDraws":
+        batch = shape[0]
+        timesteps = torch.randint(0, num_timesteps, (batch,), generator=generator)
+        noise = torch.randn(shape, generator=generator)
+        beta = torch.rand(batch, generator=generator)
+        dropped = (torch.rand(batch, generator=generator) < label_dropout) if faithful else None
+        return cls(timesteps, noise, beta, dropped)
+
+    def part(self, rows: slice) -> "StepDraws":
+        """The draws of the samples ``rows`` (one process's share of the global batch)."""
+        return StepDraws(self.timesteps[rows], self.noise[rows], self.beta[rows],
+                         None if self.dropped is None else self.dropped[rows])
+
+
 def gft_prediction(
     model: MotionDenoiser,
     x_t: torch.Tensor,
@@ -160,13 +195,21 @@ def gft_prediction(
     faithful: bool = False,
     label_dropout: float = 0.1,
     generator: torch.Generator | None = None,
+    beta: torch.Tensor | None = None,
+    dropped: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The GFT training prediction beta * cond + (1 - beta) * sg[uncond] (B, T, 151); see the module docstring."""
+    """The GFT training prediction beta * cond + (1 - beta) * sg[uncond] (B, T, 151); see the module docstring.
+
+    ``beta`` (and, when ``faithful``, ``dropped``) are drawn from ``generator`` unless given."""
     batch, device = x_t.shape[0], x_t.device
-    beta = torch.rand(batch, generator=generator).to(device)
+    if beta is None:
+        beta = torch.rand(batch, generator=generator)
+    beta = beta.to(device)
     keep = torch.ones(batch, device=device)
     if faithful:
-        dropped = (torch.rand(batch, generator=generator) < label_dropout).to(device)
+        if dropped is None:
+            dropped = torch.rand(batch, generator=generator) < label_dropout
+        dropped = dropped.to(device)
         beta, keep = torch.where(dropped, torch.ones_like(beta), beta), (~dropped).float()
     conditional = model(x_t, music, genre, timesteps, beta, keep_music=keep)
     with torch.no_grad():  # the official code detaches this pass; no graph is needed for it
@@ -191,13 +234,16 @@ def training_loss(
     faithful: bool = False,
     fk_on_normalized: bool = True,
     generator: torch.Generator | None = None,
+    draws: StepDraws | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """EDGE losses of the GFT prediction for a batch of normalised motion (B, T, 151)."""
-    batch = motion.shape[0]
-    timesteps = torch.randint(0, schedule.num_train_timesteps, (batch,), generator=generator).to(motion.device)
-    noise = torch.randn(motion.shape, generator=generator).to(motion.device)
+    """EDGE losses of the GFT prediction for a batch of normalised motion (B, T, 151); the random draws are
+    ``draws`` or come from ``generator``."""
+    if draws is None:
+        draws = StepDraws.sample(tuple(motion.shape), schedule.num_train_timesteps, generator, faithful)
+    timesteps, noise = draws.timesteps.to(motion.device), draws.noise.to(motion.device)
     x_t = schedule.add_noise(motion, timesteps, noise)
-    prediction = gft_prediction(model, x_t, music, genre, timesteps, faithful=faithful, generator=generator)
+    prediction = gft_prediction(model, x_t, music, genre, timesteps, faithful=faithful, beta=draws.beta,
+                                dropped=draws.dropped)
     return edge_losses(prediction, motion, normalizer=normalizer, fk_on_normalized=fk_on_normalized)
 
 
@@ -227,14 +273,22 @@ class TrainingOptions:
 def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
     """Train (or resume) and write checkpoints to ``options.out_dir``; returns the exported model folder.
 
-    ``out_dir/checkpoints/step-N.pt`` hold everything needed to resume (weights, EMA, optimiser, normaliser,
-    config, step; all plain tensors, readable with ``weights_only=True``); ``out_dir/model`` holds the
-    latest weights in our safetensors layout, ready for ``MACE_DANCE_MOTION_WEIGHTS``.
+    Runs as one process, or as each of the processes ``accelerate launch``/``torchrun`` started (DDP; see
+    the module docstring). ``out_dir/checkpoints/step-N.pt`` hold everything needed to resume (weights,
+    EMA, optimiser, normaliser, config, step; all plain tensors, readable with ``weights_only=True``);
+    ``out_dir/model`` holds the latest weights in our safetensors layout, ready for
+    ``MACE_DANCE_MOTION_WEIGHTS``; ``out_dir/losses.jsonl`` the loss of every step.
     """
+    from accelerate import Accelerator
+
     ctx = ensure_context(ctx)
-    out_dir, device = Path(options.out_dir), torch.device(options.device)
+    out_dir = Path(options.out_dir)
     checkpoints = out_dir / "checkpoints"
-    torch.manual_seed(options.seed)
+    accelerator = Accelerator(cpu=torch.device(options.device).type == "cpu")
+    world, rank, device = accelerator.num_processes, accelerator.process_index, accelerator.device
+    if options.batch_size % world:
+        raise InvalidInputError(f"the batch of {options.batch_size} windows does not split evenly over {world} "
+                                "processes", hint=f"use a --batch-size that is a multiple of {world}")
     resume_state = _latest_checkpoint(checkpoints) if options.resume else None
     config = options.config
     if resume_state is not None:
@@ -249,10 +303,12 @@ def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
     else:
         normalizer = Normalizer.fit(np.concatenate([clip.motion for clip in clips]))
     dataset = WindowDataset(clips, window, stride, normalizer)
-    generator = torch.Generator().manual_seed(options.seed)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=min(options.batch_size, len(dataset)), shuffle=True,
-                                         drop_last=True, generator=generator)  # fmt: skip
+    if len(dataset) < options.batch_size:
+        raise InvalidInputError(f"the data holds {len(dataset)} training windows, fewer than one batch of "
+                                f"{options.batch_size}", hint="use a smaller --batch-size or add data")
+    batches = StepBatches(len(dataset), options.batch_size, options.seed)
 
+    torch.manual_seed(options.seed)  # the same initial weights in every process
     model = MotionDenoiser(config, mamba_backend="auto" if device.type == "cuda" else "torch").to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
@@ -262,35 +318,100 @@ def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
         ema.load_state_dict(resume_state["ema_state_dict"])
         optimizer.load_state_dict(resume_state["optimizer_state_dict"])
         step = int(resume_state["step"])
+    model, optimizer = accelerator.prepare(model, optimizer)
+    losses = LossLog(out_dir / "losses.jsonl", enabled=accelerator.is_main_process)
+    losses.truncate(step)
     schedule = DiffusionSchedule(config.num_train_timesteps)
     progress = ctx.subrange(0.05, 1.0)
     start_step = step
+    share = options.batch_size // world
+    mine = slice(rank * share, (rank + 1) * share)
     model.train()
     while step < options.steps:
-        for motion, music, genre in loader:
-            ctx.check_cancelled()
-            total, terms = training_loss(model, schedule, motion.to(device), music.to(device), genre.to(device),
-                                         normalizer, faithful=options.faithful_gft,
-                                         fk_on_normalized=options.fk_on_normalized, generator=generator)  # fmt: skip
-            if not torch.isfinite(total):
-                raise InvalidInputError(f"the training loss became {total.item()} at step {step}",
-                                        hint="lower the learning rate or check the data for broken frames")  # fmt: skip
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            _update_ema(ema, model, options.ema_decay)
-            step += 1
-            detail = ", ".join(f"{k} {v.item():.4f}" for k, v in terms.items())
-            progress.report((step - start_step) / max(options.steps - start_step, 1),
-                            f"step {step}/{options.steps}: loss {total.item():.4f} ({detail})")  # fmt: skip
-            if step % options.save_every == 0 or step == options.steps:
-                _save_training_checkpoint(checkpoints, step, model, ema, optimizer, normalizer)
-                save_pretrained(out_dir / "model", model, normalizer)
-            if step >= options.steps:
-                break
-    if step == start_step:  # nothing to do (already trained): still export
-        save_pretrained(out_dir / "model", model, normalizer)
+        ctx.check_cancelled()
+        indices = batches.indices(step)[mine]
+        motion, music, genre = (torch.stack(column).to(device) for column in zip(*(dataset[i] for i in indices)))
+        draws = StepDraws.sample((options.batch_size, window, motion.shape[-1]), schedule.num_train_timesteps,
+                                 batches.generator(step), options.faithful_gft).part(mine)
+        torch.manual_seed(batches.seed(step) + rank)  # dropout masks: reproducible on resume
+        total, terms = training_loss(model, schedule, motion, music, genre, normalizer, faithful=options.faithful_gft,
+                                     fk_on_normalized=options.fk_on_normalized, draws=draws)  # fmt: skip
+        # the global batch's loss: the mean of the processes' equal shares (the same number in every process)
+        reported = accelerator.reduce(torch.stack([total.detach(), *terms.values()]), reduction="mean").tolist()
+        if not np.isfinite(reported[0]):
+            raise InvalidInputError(f"the training loss became {reported[0]} at step {step}",
+                                    hint="lower the learning rate or check the data for broken frames")  # fmt: skip
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(total)
+        optimizer.step()
+        _update_ema(ema, accelerator.unwrap_model(model), options.ema_decay)
+        step += 1
+        losses.append(step, reported[0], dict(zip(terms, reported[1:])))
+        detail = ", ".join(f"{k} {v:.4f}" for k, v in zip(terms, reported[1:]))
+        progress.report((step - start_step) / max(options.steps - start_step, 1),
+                        f"step {step}/{options.steps}: loss {reported[0]:.4f} ({detail})")  # fmt: skip
+        if step % options.save_every == 0 or step == options.steps:
+            if accelerator.is_main_process:
+                _save_training_checkpoint(checkpoints, step, accelerator.unwrap_model(model), ema, optimizer,
+                                          normalizer)
+                save_pretrained(out_dir / "model", accelerator.unwrap_model(model), normalizer)
+            accelerator.wait_for_everyone()
+    if step == start_step and accelerator.is_main_process:  # nothing to do (already trained): still export
+        save_pretrained(out_dir / "model", accelerator.unwrap_model(model), normalizer)
+    accelerator.wait_for_everyone()
     return out_dir / "model"
+
+
+class StepBatches:
+    """Which windows make step ``s``'s global batch, and the seed of its random draws: functions of the
+    seed and the step alone (a fresh shuffle every epoch; the last partial batch of an epoch is dropped), so
+    the process count and a resume change nothing."""
+
+    def __init__(self, num_windows: int, batch_size: int, seed: int):
+        self.num_windows, self.batch_size, self.seed_base = num_windows, batch_size, seed
+        self.per_epoch = num_windows // batch_size
+        self._order: tuple[int, torch.Tensor] | None = None
+
+    def indices(self, step: int) -> torch.Tensor:
+        epoch, position = divmod(step, self.per_epoch)
+        if self._order is None or self._order[0] != epoch:
+            shuffle = torch.Generator().manual_seed(self.seed_base * 1_000_003 + epoch)
+            self._order = (epoch, torch.randperm(self.num_windows, generator=shuffle))
+        return self._order[1][position * self.batch_size:(position + 1) * self.batch_size]
+
+    def seed(self, step: int) -> int:
+        return (self.seed_base * 7_919 + step * 104_729 + 1) % (2**63)
+
+    def generator(self, step: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed(step))
+
+
+class LossLog:
+    """``losses.jsonl``: one line per step (``{"step", "loss", "terms"}``), written by the main process."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.path, self.enabled = Path(path), enabled
+
+    def truncate(self, step: int) -> None:
+        """Forget the steps after ``step`` (a resume from an earlier checkpoint redoes them)."""
+        if not self.enabled or not self.path.is_file():
+            return
+        from shared.atomic import atomic_write
+
+        kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line)["step"] <= step]
+        with atomic_write(self.path, "w") as handle:
+            handle.write("".join(line + "\n" for line in kept))
+
+    def append(self, step: int, loss: float, terms: dict[str, float]) -> None:
+        if self.enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": step, "loss": loss, "terms": terms}) + "\n")
+
+    @staticmethod
+    def read(path: Path) -> list[dict]:
+        return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @torch.no_grad()
@@ -331,5 +452,5 @@ def tiny_options(data_dir: Path, out_dir: Path, **overrides) -> TrainingOptions:
     return replace(base, **overrides)
 
 
-__all__ = ["DanceClip", "TrainingOptions", "WindowDataset", "find_clips", "gft_prediction", "train",
-           "training_loss", "tiny_options"]  # fmt: skip
+__all__ = ["DanceClip", "LossLog", "StepBatches", "StepDraws", "TrainingOptions", "WindowDataset", "find_clips",
+           "gft_prediction", "train", "training_loss", "tiny_options"]  # fmt: skip

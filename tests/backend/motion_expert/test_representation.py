@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from backend.motion.representation import (
+from backend.motion_expert.representation import (
     Normalizer,
     features_to_joints,
     features_to_motion,
@@ -16,7 +16,7 @@ from backend.motion.representation import (
     motion_to_features,
     rotation_6d_to_matrix,
 )
-from backend.motion.scheduler import DiffusionSchedule, cosine_betas
+from backend.motion_expert.scheduler import DiffusionSchedule, cosine_betas
 from shared.axes import Y_UP_TO_Z_UP
 from shared.rotations import axis_angle_to_matrix
 

@@ -24,7 +24,6 @@ from shared.skeleton import FOOT_JOINTS, NUM_JOINTS, PARENTS, REST_OFFSETS
 
 from .config import NUM_CONTACTS, ROOT_POSITION_SLICE, ROTATION_6D, ROTATION_OFFSET
 
-MOTION_DIM = ROTATION_OFFSET + NUM_JOINTS * ROTATION_6D
 #: EDGE's contact rule: a foot joint moving less than this per frame (metres, at 30 fps) is planted.
 CONTACT_THRESHOLD_M = 0.01
 

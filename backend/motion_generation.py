@@ -1,26 +1,27 @@
-"""The motion-generator contract and the choice between the two generators.
+"""Motion generation: what is asked (:class:`MotionRequest`), who answers (the :class:`MotionGenerator`
+contract) and which of the two generators does (:func:`select_motion_generator`).
 
-Both generators take a :class:`MotionRequest` and return a :class:`MotionResult` holding a canonical
-:class:`shared.motion.Motion`, so the server, the add-on, the renderer and the metrics never care which
-one made the dance:
+Both generators take a :class:`MotionRequest` and return a :class:`shared.motion.MotionResult` (the same
+class the client gets back) holding a canonical :class:`shared.motion.Motion`, so the server, the add-on,
+the renderer and the metrics never care which one made the dance:
 
 * ``backend.choreography.ChoreographerGenerator()`` — the embedded default: moves authored in code,
   planned on the music's beats and sections; needs no weights and no GPU.
-* ``backend.motion.MotionExpertGenerator.from_config(config)`` — MACE-Dance's diffusion Motion Expert;
+* ``backend.motion_expert.MotionExpertGenerator.from_config(config)`` — MACE-Dance's diffusion Motion Expert;
   raises :class:`shared.errors.MissingWeightsError` when no checkpoint is found.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from shared.errors import InvalidInputError, MissingWeightsError
-from shared.motion import Motion
+from shared.motion import MotionResult
 
 from .config import BackendConfig
 from .progress import JobContext
@@ -38,7 +39,7 @@ class MotionRequest:
     """What to dance to.
 
     Attributes:
-        audio_path: decodable music file (wav/mp3/flac/ogg).
+        audio_path: music file (any format ``backend.features.audio`` reads, decided by content).
         seed: seed of every random choice; the same request gives the same dance.
         genre: a name from ``shared.genres.GENRES`` or None for no preference.
         duration_s: dance only this many seconds of the music (None = to the end).
@@ -61,16 +62,6 @@ class MotionRequest:
             raise InvalidInputError(f"`duration_s` must be a positive number or None, got {self.duration_s}")
 
 
-@dataclass
-class MotionResult:
-    """A generated dance and the music facts the add-on draws (beats as timeline markers)."""
-
-    motion: Motion
-    beats: np.ndarray = field(default_factory=lambda: np.zeros(0))  # seconds from the start of the motion
-    tempo: float = 0.0  # BPM
-    generator: str = ""
-
-
 class MotionGenerator(Protocol):
     name: str
 
@@ -86,7 +77,7 @@ def select_motion_generator(config: BackendConfig | None = None) -> MotionGenera
         raise InvalidInputError(f"unknown motion generator {choice!r}; choose one of {', '.join(GENERATOR_CHOICES)}")
     if choice in ("auto", "motion_expert"):
         try:
-            from .motion import MotionExpertGenerator
+            from .motion_expert import MotionExpertGenerator
 
             return MotionExpertGenerator.from_config(config, num_inference_steps=config.motion_steps)
         except MissingWeightsError as exc:

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from backend.motion.checkpoint import (
+from backend.motion_expert.checkpoint import (
     convert_official_checkpoint,
     find_checkpoint,
     load_checkpoint,
     load_official_checkpoint,
     save_pretrained,
 )
-from backend.motion.config import MotionExpertConfig
-from backend.motion.denoiser import MotionDenoiser
+from backend.motion_expert.config import MotionExpertConfig
+from backend.motion_expert.denoiser import MotionDenoiser
 from shared.errors import MissingWeightsError
 
 

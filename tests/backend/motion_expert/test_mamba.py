@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backend.motion.mamba import MambaBlock, selective_scan_chunked, selective_scan_sequential, set_scan
+from backend.motion_expert.mamba import MambaBlock, selective_scan_chunked, selective_scan_sequential, set_scan
 
 
 def _scan_inputs(length: int, channels: int = 24, state: int = 8, batch: int = 2, seed: int = 0):

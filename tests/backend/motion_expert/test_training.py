@@ -6,17 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from backend.motion.losses import LOSS_WEIGHTS, edge_losses
-from backend.motion.pipeline import MotionExpertPipeline
-from backend.motion.representation import motion_to_features
-from backend.motion.scheduler import DiffusionSchedule
-from backend.motion.training import find_clips, gft_prediction, tiny_options, train, training_loss
+from backend.motion_expert.losses import LOSS_WEIGHTS, edge_losses
+from backend.motion_expert.pipeline import MotionExpertPipeline
+from backend.motion_expert.representation import motion_to_features
+from backend.motion_expert.scheduler import DiffusionSchedule
+from backend.motion_expert.training import find_clips, gft_prediction, tiny_options, train, training_loss
 from shared.errors import InvalidInputError, JobCancelledError
-from shared.motion_io import save_motion
 
 from backend.progress import JobContext
 
-from .conftest import dance_motion
+from .conftest import dance_motion, write_dance_dataset
 
 
 def _batch(normalizer, music, frames=48):
@@ -84,17 +83,8 @@ def test_gft_training_lowers_the_loss_on_a_tiny_overfit_set(tiny_model, normaliz
     assert after < 0.7 * before, (before, after)
 
 
-def _dataset(folder, music, takes=2):
-    feats = folder / "baseline_feats"
-    feats.mkdir(parents=True)
-    for take in range(takes):
-        save_motion(dance_motion(120, seed=take), folder / f"gJZ_take{take}.npz")
-        np.save(feats / f"gJZ_take{take}.npy", np.tile(music, (1, 1))[:120])
-    (folder / "genres.json").write_text('{"gJZ_take0": "Jazz", "gJZ_take1": 5}')
-
-
 def test_find_clips_reads_motion_features_and_genres(tmp_path, music):
-    _dataset(tmp_path, music)
+    write_dance_dataset(tmp_path, music)
     clips = find_clips(tmp_path)
     assert [c.name for c in clips] == ["gJZ_take0", "gJZ_take1"]
     assert [c.genre for c in clips] == [12, 5]
@@ -104,7 +94,7 @@ def test_find_clips_reads_motion_features_and_genres(tmp_path, music):
 
 
 def test_train_writes_checkpoints_resumes_and_exports(tmp_path, music):
-    _dataset(tmp_path / "data", music)
+    write_dance_dataset(tmp_path / "data", music)
     messages = []
     options = tiny_options(tmp_path / "data", tmp_path / "run", steps=6, save_every=3, batch_size=4)
     exported = train(options, JobContext(report=lambda f, m: messages.append((f, m))))
@@ -122,7 +112,7 @@ def test_train_writes_checkpoints_resumes_and_exports(tmp_path, music):
 
 
 def test_training_can_be_cancelled(tmp_path, music):
-    _dataset(tmp_path / "data", music)
+    write_dance_dataset(tmp_path / "data", music)
     with pytest.raises(JobCancelledError):
         train(tiny_options(tmp_path / "data", tmp_path / "run"), JobContext(is_cancelled=lambda: True))
 
@@ -130,7 +120,7 @@ def test_training_can_be_cancelled(tmp_path, music):
 def test_train_command_line(tmp_path, music, capsys):
     from backend.cli import main
 
-    _dataset(tmp_path / "data", music)
+    write_dance_dataset(tmp_path / "data", music)
     code = main(["train", str(tmp_path / "data"), "-o", str(tmp_path / "run"), "--size", "tiny", "--steps", "2",
                  "--batch-size", "2", "--device", "cpu"])  # fmt: skip
     assert code == 0

@@ -1,4 +1,5 @@
-"""``ChoreographerGenerator``: the embedded default motion generator (no weights, no GPU)."""
+"""The choreographer: :func:`choreograph` plans and poses a dance for analysed music, and
+:class:`ChoreographerGenerator` serves it as the embedded default motion generator (no weights, no GPU)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from backend.features import MusicFeatures, analyze_music
-from backend.generators import MotionRequest, MotionResult
+from backend.motion_generation import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
-from shared.errors import InvalidInputError
 from shared.genres import GENRES, genre_index
 from shared.motion import Motion
 from shared.skeleton import Skeleton
@@ -18,8 +18,6 @@ from .keep import apply_keep
 from .planner import Planner
 from .rig import DanceRig
 from .synthesis import Placement, render
-
-FPS = 30.0
 
 
 def choreograph(
@@ -85,10 +83,7 @@ class ChoreographerGenerator:
     def generate(self, request: MotionRequest, ctx: JobContext | None = None) -> MotionResult:
         """Analyse the request's music and dance to it (honouring ``keep``, ``genre``, start and duration)."""
         ctx = ensure_context(ctx)
-        try:
-            index = genre_index(request.genre)
-        except ValueError as exc:
-            raise InvalidInputError(str(exc), hint="pass one of shared.genres.GENRES or leave the genre empty") from exc
+        index = genre_index(request.genre)
         genre = None if index is None else GENRES[index]
         keep = request.keep
         duration = request.duration_s

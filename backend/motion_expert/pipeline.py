@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shared.errors import InvalidInputError, OutOfMemoryError
+from shared.errors import InvalidInputError
 from shared.genres import GENRES, genre_index
 from shared.motion import Motion
 from shared.skeleton import NUM_JOINTS
 
+from backend.out_of_memory import out_of_memory_as
 from backend.progress import JobContext, ensure_context
 
 from .checkpoint import load_checkpoint
@@ -153,10 +154,7 @@ class MotionExpertPipeline:
     def resolve_genre(self, genre: int | str | None, seed: int) -> int:
         """A genre id: names as in ``shared.genres.GENRES``; None or "auto" draws one from the seed."""
         if isinstance(genre, str) or genre is None:
-            try:
-                index = genre_index(genre)
-            except ValueError as exc:
-                raise InvalidInputError(str(exc), hint=f"genres: {', '.join(GENRES)}") from exc
+            index = genre_index(genre)
             if index is None:
                 index = random.Random(seed).randrange(self.config.num_genres)
             return index
@@ -222,7 +220,8 @@ class MotionExpertPipeline:
         music_t = torch.from_numpy(music).to(self.device)
         genre_t = torch.tensor([genre_id], device=self.device)
         result = torch.zeros(len(music), config.motion_dim, device=self.device)
-        try:
+        with out_of_memory_as("the GPU ran out of memory while generating the dance",
+                              "lower `max_frames_per_pass` (e.g. 600) so long songs are made in shorter windows"):
             for index, window in enumerate(windows):
                 frames = slice(window.start, window.stop)
                 values, weight = keep_values[frames].clone(), kept[frames].float()
@@ -236,11 +235,6 @@ class MotionExpertPipeline:
                 note = f"window {index + 1}/{len(windows)}, " if len(windows) > 1 else ""
                 result[frames] = self._denoise(music_t[frames], genre_t, values, weight, settings, generator,
                                                progress, note)  # fmt: skip
-        except torch.cuda.OutOfMemoryError as exc:
-            raise OutOfMemoryError(
-                "the GPU ran out of memory while generating the dance",
-                hint="lower `max_frames_per_pass` (e.g. 600) so long songs are made in shorter windows",
-            ) from exc
 
         features = self.normalizer.unnormalize(result.float().cpu()).numpy()
         motion = features_to_motion(features, fps=config.fps, metadata={

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from backend.config import BackendConfig
-from backend.generators import MotionRequest, select_motion_generator
-from backend.motion import MotionExpertGenerator
-from backend.motion.checkpoint import save_pretrained
+from backend.motion_generation import MotionRequest, select_motion_generator
+from backend.motion_expert import MotionExpertGenerator
+from backend.motion_expert.checkpoint import save_pretrained
 from shared.errors import InvalidInputError, MissingWeightsError
 from shared.protocol import KeepSpec
 

@@ -1,4 +1,4 @@
-"""The Motion Expert behind the generator contract of ``backend.generators``."""
+"""The Motion Expert behind the generator contract of ``backend.motion_generation``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from shared.errors import InvalidInputError
 
 from backend.config import BackendConfig
-from backend.generators import MotionRequest, MotionResult
+from backend.motion_generation import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
 
 from .checkpoint import CheckpointLocation, find_checkpoint
@@ -29,7 +29,7 @@ class MotionExpertGenerator:
     ``select_motion_generator`` can fall back) and loaded on the first ``generate`` call.
 
     Args:
-        weights: a checkpoint path (see :func:`backend.motion.checkpoint.find_checkpoint`).
+        weights: a checkpoint path (see :func:`backend.motion_expert.checkpoint.find_checkpoint`).
         device: torch device ("cpu", "cuda", …).
         num_inference_steps: DDIM steps (None = the official 50).
         mamba_backend: "auto" (mamba_ssm on CUDA when it imports), "cuda" or "torch".

@@ -1,0 +1,173 @@
+"""``serve --ray`` on a real local Ray cluster: many clients at once, cancel, a worker killed mid-job.
+
+And the other way round: without ``--ray`` the backend never imports Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from backend.cluster.executor import RayExecutor
+from backend.cluster.pool import RayWorkerPool
+from backend.server import BackendServer
+from shared.client import BackendClient
+from shared.errors import BackendUnavailableError, JobCancelledError
+from tests.cluster.cluster_fakes import StepEngines
+from tests.server.server_fakes import REPO, wav_bytes
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+MUSIC = REPO / "examples" / "music" / "groove_120bpm.ogg"
+
+
+def _wait_until(condition, timeout_s: float, what: str, clients=(), events: list | None = None) -> None:
+    """Poll ``clients`` (collecting their events into ``events``) until ``condition()``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        for client in clients:
+            polled = client.poll()
+            if events is not None:
+                events.extend(polled)
+        time.sleep(0.05)
+
+
+def test_serve_ray_runs_several_clients_jobs_at_once(ray_cluster, tmp_path):
+    from backend.choreography import ChoreographerGenerator
+    from backend.cli import build_parser
+    from backend.cli.serve import build_server
+    from backend.motion_generation import MotionRequest
+
+    args = build_parser().parse_args(["serve", "--address", "tcp://127.0.0.1:0", "--ray", "local",
+                                      "--generator", "choreographer", "--renderer", "puppet"])
+    server, close = build_server(args, work_root=tmp_path, heartbeat_interval_s=0.2)
+    clients = []
+    try:
+        server.start()
+        clients = [BackendClient(server.endpoint, timeout_s=60) for _ in range(3)]
+        hello = clients[0].hello()
+        assert hello["device"] == "ray"
+        assert hello["cluster"]["workers"] == {"gpu": 0, "cpu": 2} and hello["cluster"]["cpus"] == 2
+        assert hello["cluster"]["placement"] == {"generate_motion": "cpu", "render_video": "cpu"}
+        audio = MUSIC.read_bytes()
+        jobs = [client.submit_generate_motion(audio, "groove.ogg", seed=seed, duration_s=3.0)
+                for seed, client in enumerate(clients, start=1)]
+        running_at_once, third_was_queued = [0], [False]
+
+        def watch() -> bool:
+            running_at_once[0] = max(running_at_once[0], sum(job.state == "running" for job in jobs))
+            third_was_queued[0] |= any(job.state == "queued" and job.queue_position == 0 for job in jobs)
+            return all(job.done for job in jobs)
+
+        _wait_until(watch, 600, "three jobs", clients)
+        assert [job.state for job in jobs] == ["done"] * 3, [job.error for job in jobs]
+        assert running_at_once[0] == 2  # both workers busy at once; the third job waited its turn
+        assert third_was_queued[0]
+        # a render job: its photo and music travel to the worker, the mp4 comes back
+        keypoints = json.loads((REPO / "examples" / "reference_keypoints.json").read_text())
+        video = clients[0].wait(clients[0].submit_render_video(
+            jobs[0].result.motion, (REPO / "examples" / "reference.png").read_bytes(), audio_bytes=audio,
+            audio_name="groove.ogg", width=128, height=192, options={"reference_keypoints": keypoints}), 600)
+        assert video.video_bytes[4:8] == b"ftyp" and video.frames == jobs[0].result.motion.num_frames
+    finally:
+        for client in clients:
+            client.close()
+        server.stop(timeout_s=30)
+        close()
+    # What the workers made is exactly what the choreographer makes here for the same request.
+    path = tmp_path / "groove.ogg"
+    path.write_bytes(audio)
+    local = ChoreographerGenerator().generate(MotionRequest(audio_path=path, seed=2, duration_s=3.0))
+    assert jobs[1].result.motion.allclose(local.motion)
+    assert not jobs[0].result.motion.allclose(local.motion)  # seeds differ, dances differ
+
+
+@pytest.fixture
+def step_backend(ray_cluster, tmp_path):
+    """A backend whose 2 Ray CPU workers run 8 s fake jobs (0.04 s steps, cancellable between them)."""
+    pool = RayWorkerPool(StepEngines(steps=200, step_s=0.04), cpu_workers=2)
+    server = BackendServer("tcp://127.0.0.1:0", motion_generator=StepEngines().build("motion", "cpu"),
+                           executor=RayExecutor.factory(pool, max_retries=1), work_root=tmp_path,
+                           heartbeat_interval_s=0.2)
+    server.start()
+    client = BackendClient(server.endpoint, timeout_s=60)
+    yield server, client
+    client.close()
+    server.stop(timeout_s=30)
+    pool.close()
+
+
+def _worker_pid(server: BackendServer, job) -> int:
+    import ray
+
+    actor = server._worker.worker_for(job.id)
+    assert actor is not None, f"job {job.id} is not running on a worker"
+    return ray.get(actor.describe.remote(), timeout=60)["pid"]
+
+
+def test_cancel_reaches_the_running_task_and_a_killed_worker_is_retried(step_backend):
+    server, client = step_backend
+    audio = wav_bytes(0.5)
+    doomed, survivor = (client.submit_generate_motion(audio, "a.wav", seed=seed) for seed in (1, 2))
+    _wait_until(lambda: doomed.progress > 0.05 and survivor.progress > 0.05, 300, "both jobs to run", [client])
+
+    client.cancel(doomed)
+    cancelled_at = time.monotonic()
+    _wait_until(lambda: doomed.done, 30, "the cancelled job to stop", [client])
+    assert doomed.state == "cancelled" and isinstance(doomed.error, JobCancelledError)
+    assert doomed.progress < 0.9 and time.monotonic() - cancelled_at < 10  # it stopped mid-job, between steps
+    # the freed worker takes the next job at once (it would wait if the cancelled task still ran)
+    follower = client.submit_generate_motion(audio, "a.wav", seed=3)
+    _wait_until(lambda: follower.state == "running", 60, "the next job to start on the freed worker", [client])
+
+    events = []
+    os.kill(_worker_pid(server, survivor), signal.SIGKILL)
+    _wait_until(lambda: survivor.done, 300, "the retried job", [client], events)
+    messages = [event.payload.get("message", "") for event in events if event.job is survivor]
+    assert any("died; retrying from the start (try 2 of 2)" in m for m in messages), set(messages)
+    assert survivor.state == "done", survivor.error
+    assert survivor.result.motion.metadata["seed"] == 2  # the retry ran the same request
+    _wait_until(lambda: follower.done, 300, "the follower", [client])
+    assert follower.state == "done"
+
+
+def test_a_killed_worker_without_retries_gives_a_clear_error(step_backend):
+    server, client = step_backend
+    server._worker.max_retries = 0
+    job = client.submit_generate_motion(wav_bytes(0.5), "a.wav", seed=4)
+    _wait_until(lambda: job.progress > 0.05, 300, "the job to run", [client])
+    os.kill(_worker_pid(server, job), signal.SIGKILL)
+    _wait_until(lambda: job.done, 120, "the job to fail", [client])
+    assert job.state == "failed" and isinstance(job.error, BackendUnavailableError)
+    assert "worker running this job died (once; retries are off)" in job.error.message
+    assert "ray status" in job.error.hint
+    # the worker was restarted by Ray: the backend keeps serving
+    again = client.submit_generate_motion(wav_bytes(0.5), "a.wav", seed=5)
+    _wait_until(lambda: again.done, 300, "a job after the restart", [client])
+    assert again.state == "done", again.error
+
+
+def test_serve_without_ray_never_imports_ray(tmp_path):
+    script = (
+        "import sys\n"
+        "from backend.cli import build_parser\n"
+        "from backend.cli.serve import build_server\n"
+        "args = build_parser().parse_args(['serve', '--address', 'tcp://127.0.0.1:0', '--generator', 'choreographer',"
+        " '--renderer', 'puppet'])\n"
+        "server, close = build_server(args)\n"
+        "server.start(); assert 'cluster' not in server.hello_info(); server.stop(10); close()\n"
+        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith(('ray.', 'backend.cluster'))))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

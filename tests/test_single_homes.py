@@ -1,0 +1,171 @@
+"""Concepts with one home stay in it (docs/architecture.md, "One home per concept").
+
+Each test fails when a second, drifting copy of a concept appears: the same wrong input must get the same
+error everywhere, and the wording that belongs to the home must not be written anywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared.errors import InvalidInputError
+from shared.genres import GENRE_HINT
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE_FOLDERS = ("backend", "shared", "blender_addon")
+
+
+def sources_containing(text: str) -> list[str]:
+    """Project source files (not tests) whose text contains ``text``."""
+    return sorted(
+        str(path.relative_to(REPO))
+        for folder in SOURCE_FOLDERS
+        for path in (REPO / folder).rglob("*.py")
+        if text in path.read_text(encoding="utf-8")
+    )
+
+
+# -- genre names: shared.genres.genre_index --------------------------------------------------------------
+
+
+def assert_unknown_genre(error: BaseException) -> None:
+    assert isinstance(error, InvalidInputError)
+    assert error.message == "unknown genre 'polka'" and error.hint == GENRE_HINT
+
+
+def test_a_wrong_genre_gets_one_error_from_the_cli(tmp_path, capsys):
+    from backend.cli import main
+
+    music = tmp_path / "music.wav"
+    music.write_bytes(b"never read: the genre is checked first")
+    assert main(["generate", str(music), "--genre", "polka", "-o", str(tmp_path / "out")]) == 3
+    assert capsys.readouterr().err == f"error: unknown genre 'polka'\n  fix: {GENRE_HINT}\n"
+
+
+def test_a_wrong_genre_gets_one_error_from_the_server(tmp_path):
+    from backend.server.handlers import prepare_generate
+    from backend.server.jobs import ServerLimits
+
+    with pytest.raises(InvalidInputError) as err:
+        prepare_generate({"genre": "polka"}, None, tmp_path, ServerLimits())
+    assert_unknown_genre(err.value)
+
+
+def test_a_wrong_genre_gets_one_error_from_the_choreographer(tmp_path):
+    from backend.choreography import ChoreographerGenerator
+    from backend.motion_generation import MotionRequest
+
+    with pytest.raises(InvalidInputError) as err:
+        ChoreographerGenerator().generate(MotionRequest(tmp_path / "never-read.wav", genre="polka"))
+    assert_unknown_genre(err.value)
+
+
+def test_a_wrong_genre_gets_one_error_from_the_motion_expert():
+    import torch
+
+    from backend.motion_expert.config import MotionExpertConfig
+    from backend.motion_expert.denoiser import MotionDenoiser
+    from backend.motion_expert.pipeline import MotionExpertPipeline
+    from backend.motion_expert.representation import Normalizer
+
+    config = MotionExpertConfig.tiny()
+    torch.manual_seed(0)
+    model = MotionDenoiser(config, mamba_backend="torch").eval()
+    normalizer = Normalizer.fit(np.random.default_rng(0).normal(size=(8, config.motion_dim)))
+    with pytest.raises(InvalidInputError) as err:
+        MotionExpertPipeline(model, normalizer).resolve_genre("polka", seed=0)
+    assert_unknown_genre(err.value)
+
+
+def test_genre_names_are_checked_in_one_place_only():
+    assert sources_containing("unknown genre") == ["shared/genres.py"]
+
+
+# -- out of memory: backend.out_of_memory -----------------------------------------------------------------
+
+
+def test_every_kind_of_out_of_memory_is_recognised_and_nothing_else():
+    import torch
+
+    from backend.out_of_memory import is_out_of_memory
+
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB)"))
+    assert is_out_of_memory(MemoryError())
+    assert not is_out_of_memory(RuntimeError("expected scalar type Float but found Half"))
+    assert not is_out_of_memory(ValueError("out of memory"))  # only allocators' errors count
+
+
+def test_out_of_memory_becomes_our_error_with_the_hint_and_others_pass_through():
+    import torch
+
+    from backend.out_of_memory import out_of_memory_as
+    from shared.errors import OutOfMemoryError
+
+    with pytest.raises(OutOfMemoryError) as err:
+        with out_of_memory_as("the GPU ran out of memory while testing", "use less"):
+            raise torch.OutOfMemoryError("CUDA out of memory")
+    assert (err.value.message, err.value.hint) == ("the GPU ran out of memory while testing", "use less")
+    assert isinstance(err.value.__cause__, torch.OutOfMemoryError)
+    with pytest.raises(KeyError):
+        with out_of_memory_as("unused", "unused"):
+            raise KeyError("not memory")
+    own = InvalidInputError("bad", "fix")
+    with pytest.raises(InvalidInputError) as passed:
+        with out_of_memory_as("unused", "unused"):
+            raise own
+    assert passed.value is own
+
+
+def test_a_job_that_runs_out_of_memory_fails_with_the_out_of_memory_code():
+    import torch
+
+    from backend.server.jobs import error_for_exception
+
+    class FakeJob:
+        kind, id, cancel_reason = "render_video", "job-1", ""
+
+        def public_error(self, error):
+            return error
+
+    state, error = error_for_exception(torch.OutOfMemoryError("CUDA out of memory"), FakeJob())
+    assert state == "failed" and error.code == "out_of_memory"
+
+
+def test_out_of_memory_is_recognised_in_one_place_only():
+    assert sources_containing("OutOfMemoryError as") == []
+    assert sources_containing('"out of memory" in') == ["backend/out_of_memory.py"]
+    assert sources_containing(".__name__ == \"OutOfMemoryError\"") == []  # never by the class name
+
+
+# -- the renderers' shared geometry: backend.appearance.keypoints ------------------------------------------
+
+
+def test_facing_the_camera_is_decided_in_one_place():
+    from backend.appearance.keypoints import KP, Camera, pelvis_facing
+
+    keypoints = np.zeros((2, 20, 3))
+    keypoints[:, KP["left_hip"], 0], keypoints[:, KP["right_hip"], 0] = 0.1, -0.1  # left hip on +X: faces +Z
+    keypoints[1, :, 0] *= -1  # hips swapped: the back is to the camera
+    np.testing.assert_allclose(pelvis_facing(keypoints, Camera()), [1.0, -1.0])
+    np.testing.assert_allclose(pelvis_facing(keypoints, Camera(yaw_deg=90.0)), [0.0, 0.0], atol=1e-12)
+    assert sources_containing("np.cross(left, np.array([0.0, 1.0, 0.0]))") == ["backend/appearance/keypoints.py"]
+
+
+def test_face_points_and_the_cv2_fixed_point_shift_have_one_home():
+    assert sources_containing('"nose", "right_eye", "left_eye", "right_ear", "left_ear"') == [
+        "backend/appearance/keypoints.py"
+    ]
+    assert sources_containing("shift=4") == [] and sources_containing("* 16).astype") == []
+
+
+# -- numba's cache folder: backend/features/__init__.py -----------------------------------------------------
+
+
+def test_numba_cache_is_configured_once_before_any_librosa_import():
+    assert sources_containing("configure_numba_cache()\n") == ["backend/features/__init__.py"]  # calls, not the def
+    importers = sources_containing("import librosa")
+    assert importers and all(path.startswith("backend/features/") for path in importers), importers
