@@ -17,7 +17,7 @@ import sys
 
 from shared.errors import MaceError
 
-COMMANDS = ("serve", "generate", "render", "train", "eval", "info", "keys")
+COMMANDS = ("serve", "generate", "render", "train", "eval", "info", "keys", "weights")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -152,7 +152,7 @@ def test_missing_weights_name_the_files_and_layout(tmp_path):
         select_renderer(config, "wan")
     hint = info.value.hint
     assert "model_index.json" in str(info.value) and "Adapter.safetensors" in hint and "LoRA.safetensors" in hint
-    assert "huggingface-cli download Wan-AI/Wan2.2-Animate-14B-Diffusers" in hint
+    assert "mace-dance weights download --wan" in hint
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "model_index.json").write_text(json.dumps({"_class_name": "WanAnimatePipeline",
