@@ -7,6 +7,8 @@ from pathlib import Path
 
 from shared.protocol import DEFAULT_ADDRESS
 
+from ._wan import add_wan_arguments, wan_options_from_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -32,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="torch device (auto, cpu, cuda, cuda:1 …)")
     parser.add_argument("--shutdown-grace", type=float, default=10.0, metavar="S",
                         help="seconds a stop waits for the running job to notice its cancellation (default 10)")
+    add_wan_arguments(parser, steps_flag="--wan-steps")
     parser.set_defaults(func=run)
 
 
@@ -41,18 +44,21 @@ def run(args: argparse.Namespace) -> int:
     from ..generators import select_motion_generator
     from ..server import BackendServer, serve_until_signalled
     from ..server.security import CurveKeys, check_bind_allowed
+    from ..weights import installed_summary
 
     keys = CurveKeys.load(args.curve_keys, args.authorized_clients) if args.curve_keys else None
     check_bind_allowed(args.address, keys)  # before loading models: fail fast
+    wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer,
                            motion_steps=args.steps)
     server = BackendServer(
         args.address,
         motion_generator=select_motion_generator(config),
-        video_renderer=select_renderer(config),
+        video_renderer=select_renderer(config, **wan_options),
         curve_keys=keys,
         device=config.resolve_device(),
         shutdown_grace_s=args.shutdown_grace,
+        installed_weights=installed_summary(config),
     )
 
     def announce(endpoint: str) -> None:

@@ -63,8 +63,10 @@ class BackendServer:
         heartbeat_interval_s: float = protocol.HEARTBEAT_INTERVAL_S,
         shutdown_grace_s: float = 10.0,
         work_root: str | Path | None = None,
+        installed_weights: dict | None = None,
     ):
         check_bind_allowed(address, curve_keys)
+        self.installed_weights = dict(installed_weights or {})  # backend.weights.installed_summary, for `hello`
         self.address = address
         self.motion_generator = motion_generator
         self.video_renderer = video_renderer
@@ -281,6 +283,7 @@ class BackendServer:
             },
             "defaults": defaults,
             "genres": list(GENRES),
+            "weights": self.installed_weights,
         }
 
     def _on_status(self, route, envelope: protocol.Envelope) -> None:
