@@ -131,8 +131,9 @@ def warp_affine_per_triangle(puppet: Puppet, vertices: np.ndarray) -> np.ndarray
 
 
 # --- Wan-Animate memory in song length ----------------------------------------------------------------------
-WAN_SIZE = (128, 224)  # width, height of the tiny pipeline's video
-WAN_BASE_FRAMES = 33  # 1x: two 17-frame segments
+WAN_SIZE = (64, 96)  # width, height of the tiny pipeline's video
+WAN_SEGMENT = 9  # frames per segment
+WAN_BASE_FRAMES = 17  # 1x: two 9-frame segments overlapping by one frame
 
 
 class PeakMemory:
@@ -182,7 +183,7 @@ def wan_memory_child(frames: int, mode: str) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     pipe = build_tiny_wan_animate_pipeline().to(device)
     width, height = WAN_SIZE
-    options = WanAnimateOptions(steps=1, segment_frame_length=17, dtype="float32", device=device,
+    options = WanAnimateOptions(steps=1, segment_frame_length=WAN_SEGMENT, dtype="float32", device=device,
                                 prompt_embeds=torch.randn(1, 16, 32), model_fps=FPS)  # fmt: skip
     renderer = WanAnimateRenderer(pipeline=pipe, options=options)
     with tempfile.TemporaryDirectory() as folder:
@@ -190,7 +191,7 @@ def wan_memory_child(frames: int, mode: str) -> dict:
             return RenderRequest(dance(count), person(width, height), width=width, height=height,
                                  out_path=Path(folder) / "w.mp4")  # fmt: skip
 
-        renderer.render(request(17))  # warm-up: allocator pools, encoder, lazy imports
+        renderer.render(request(WAN_SEGMENT))  # warm-up: allocator pools, encoder, lazy imports
         with PeakMemory() as memory:
             if mode == "stream":
                 renderer.render(request(frames))
@@ -200,7 +201,7 @@ def wan_memory_child(frames: int, mode: str) -> dict:
                 image = req.canvas_reference()[0]
                 pipe(image=Image.fromarray(image), pose_video=[Image.fromarray(f) for f in pose.frames()],
                      face_video=[Image.new("RGB", (16, 16))] * frames, height=height, width=width,
-                     num_inference_steps=1, segment_frame_length=17, prompt_embeds=options.prompt_embeds,
+                     num_inference_steps=1, segment_frame_length=WAN_SEGMENT, prompt_embeds=options.prompt_embeds,
                      output_type="np")  # fmt: skip
     return {"peak": memory.peak, "extra": memory.peak - memory.base,
             "cuda_peak": memory.cuda_peak, "cuda_extra": None if memory.cuda_peak is None else memory.cuda_peak - memory.cuda_base}
@@ -209,13 +210,13 @@ def wan_memory_child(frames: int, mode: str) -> dict:
 def wan_memory() -> None:
     """Peak memory of a Wan render at 1x, 4x and 16x the frames, streaming vs the whole-video pipeline call."""
     width, height = WAN_SIZE
-    print(f"Wan-Animate memory: tiny random pipeline, {width}x{height}, segments of 17 frames, 1 step; "
+    print(f"Wan-Animate memory: tiny random pipeline, {width}x{height}, segments of {WAN_SEGMENT} frames, 1 step; "
           f"1x = {WAN_BASE_FRAMES} frames; each run in a fresh process")
     mb = 1 / 2**20
     for mode, label in (("stream", "streaming renderer"), ("whole", "pipeline, whole video")):
         rows = {}
         for factor in (1, 4, 16):
-            frames = WAN_BASE_FRAMES * factor if factor == 1 else (WAN_BASE_FRAMES - 1) * factor + 1
+            frames = (WAN_BASE_FRAMES - 1) * factor + 1
             out = subprocess.run([sys.executable, __file__, "--wan-memory-child", str(frames), mode],
                                  capture_output=True, text=True, check=True)  # fmt: skip
             rows[factor] = json.loads(out.stdout.strip().splitlines()[-1])
