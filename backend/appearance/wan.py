@@ -11,7 +11,12 @@ MACE-Dance's Appearance Expert is Wan2.2-Animate-14B plus two files:
 
 Base weights: a local ``Wan2.2-Animate-14B-Diffusers`` folder, optionally with the transformer replaced by
 original-format (Wan / DiffSynth) weights — one file or the release's shards — converted with diffusers' own
-key map and the folder's config, so nothing is fetched from the network.
+key map and the folder's config, so nothing is fetched from the network. ``mace-dance weights`` installs
+all of them (:mod:`backend.weights`).
+
+Rendering streams: segment after segment with the pipeline's own conditioning (:mod:`.wan_segments`), the
+model driven at its own frame rate and the frames written at the rate asked, so memory stays flat in the
+song's length.
 """
 
 from __future__ import annotations

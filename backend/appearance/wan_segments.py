@@ -81,11 +81,21 @@ class WanSegments:
 
     def frames(self, ctx) -> Iterator[np.ndarray]:
         """Yield (H, W, 3) uint8 frames in order; ``ctx`` gets progress per step and may cancel between steps."""
-        for segment in self.segments(ctx):
-            yield from segment
+        try:
+            for segment in self.segments(ctx):
+                yield from segment
+        finally:  # also on cancel or error: model offload moves the components back to the CPU
+            self.pipe.maybe_free_model_hooks()
 
     def segments(self, ctx) -> Iterator[np.ndarray]:
         """Yield each segment's new frames as a (n, H, W, 3) uint8 array."""
+        import torch
+
+        # No autograd: the conditioning frames chain the segments, so a graph would keep every segment alive.
+        # (torch.no_grad wraps a generator so that grad mode is off only while it runs.)
+        yield from torch.no_grad()(self._segments)(ctx)
+
+    def _segments(self, ctx) -> Iterator[np.ndarray]:
         import torch
         from PIL import Image
 
@@ -163,7 +173,6 @@ class WanSegments:
             yield _to_uint8(decoded[:, :, :keep])
             del decoded
             start += self.effective
-        pipe.maybe_free_model_hooks()
 
     def _decode(self, latents):
         import torch

@@ -231,6 +231,7 @@ def record_transformer_inputs(pipe) -> list[dict]:
 
     def hook(module, args, kwargs):
         calls.append({k: kwargs[k] for k in ("pose_hidden_states", "face_pixel_values", "hidden_states")})
+        calls[-1]["grad"] = torch.is_grad_enabled()
 
     pipe.transformer.register_forward_pre_hook(hook, with_kwargs=True)
     return calls
@@ -242,6 +243,8 @@ def test_conditioning_pose_video_and_face_frames(tmp_path, tiny_wan_pipeline, ma
     renderer = WanAnimateRenderer(pipeline=tiny_wan_pipeline, options=tiny_options(steps=1, face=face))
     renderer.render(request_for(tmp_path, make_dance, make_person, frames=9))
     assert len(calls) == 1  # one segment, one step
+    # No autograd graph inside (it would chain every segment through the conditioning frames), none leaked out.
+    assert calls[0]["grad"] is False and torch.is_grad_enabled()
     faces = calls[0]["face_pixel_values"]  # (1, 3, T, S, S) in [-1, 1]
     size = tiny_wan_pipeline.transformer.config.motion_encoder_size
     assert faces.shape == (1, 3, 9, size, size)
