@@ -57,8 +57,13 @@ def _hub_error(exc: Exception, release: Release) -> Exception:
 
     target = release.repo + (f"/{release.filename}" if release.filename else "")
     if isinstance(exc, LocalEntryNotFoundError):
-        return MissingWeightsError(f"{target} is not in the Hugging Face cache and offline mode is on",
-                                   hint="unset HF_HUB_OFFLINE (or download on a connected machine and copy the cache)")
+        from huggingface_hub import constants
+
+        if constants.HF_HUB_OFFLINE:
+            return MissingWeightsError(f"{target} is not in the Hugging Face cache and offline mode is on",
+                                       hint="unset HF_HUB_OFFLINE (or download on a connected machine and copy the cache)")
+        return BackendUnavailableError(f"cannot reach huggingface.co for {target}, and it is not in the cache",
+                                       hint="check the connection (or HF_ENDPOINT) and run the same command again")
     if isinstance(exc, GatedRepoError):
         return MissingWeightsError(f"{release.repo} needs you to accept its terms on huggingface.co",
                                    hint="accept them on the model page, then `hf auth login` or set HF_TOKEN")
