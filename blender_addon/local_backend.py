@@ -44,8 +44,10 @@ def launch_command(settings: LaunchSettings) -> list[str]:
         argv = [sys.executable, "-m", "backend.cli", "serve"]
     if "--address" not in argv:
         argv += ["--address", settings.address]
-    for flag, value in (("--offload", settings.wan_offload), ("--segment-frames", settings.wan_segment_frames)):
-        if flag not in argv:
+    # Only what the animator changed from serve's defaults, so a custom command keeps working as written.
+    for flag, value, default in (("--offload", settings.wan_offload, "none"),
+                                 ("--segment-frames", settings.wan_segment_frames, 77)):
+        if value != default and flag not in argv:
             argv += [flag, str(value)]
     return argv
 

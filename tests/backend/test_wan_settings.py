@@ -39,5 +39,7 @@ def test_the_addon_starts_its_backend_with_its_wan_preferences():
     args = build_parser().parse_args(argv[argv.index("serve"):])
     options = WanAnimateOptions(**wan_options_from_args(args))
     assert (options.offload, options.segment_frame_length) == ("model", 33)
-    custom = launch_command(LaunchSettings("tcp://127.0.0.1:7557", command="mace-dance serve --offload sequential"))
+    custom = launch_command(LaunchSettings("tcp://127.0.0.1:7557", command="mace-dance serve --offload sequential",
+                                           wan_offload="model"))  # fmt: skip
     assert custom.count("--offload") == 1 and custom[custom.index("--offload") + 1] == "sequential"
+    assert "--segment-frames" not in launch_command(LaunchSettings("tcp://127.0.0.1:7557", python="python"))
