@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._wan import add_wan_arguments, wan_options_from_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -42,18 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--yaw", type=float, default=0.0, metavar="DEG", help="turn the camera around the dancer")
     parser.add_argument("--hands", action=argparse.BooleanOptionalAction, default=None,
                         help="draw synthetic hands in the pose video (default: on for Wan-Animate, off otherwise)")
-    wan = parser.add_argument_group("Wan-Animate")
-    wan.add_argument("--device", default="auto", help="torch device (auto, cuda, cuda:1, cpu)")
-    wan.add_argument("--steps", type=int, default=20, help="denoising steps (default 20)")
-    wan.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    wan.add_argument("--prompt", default=None, help="text prompt")
-    wan.add_argument("--segment-frames", type=int, default=77, metavar="N",
-                     help="frames per generated segment, 4n+1 (default 77; lower saves GPU memory)")
-    wan.add_argument("--offload", choices=("none", "model", "sequential"), default="none",
-                     help="CPU offload for smaller GPUs (model: ~40 GB, sequential: smallest, slowest)")
-    wan.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default="bfloat16")
-    wan.add_argument("--face", choices=("reference", "black"), default="reference",
-                     help="face video: the reference's face on every frame, or none")
+    parser.add_argument("--device", default="auto", help="torch device (auto, cuda, cuda:1, cpu)")
+    add_wan_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -77,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
         pose_video_path=args.pose_video, side_by_side_path=args.side_by_side,
     )  # fmt: skip
 
-    wan_options = dict(steps=args.steps, seed=args.seed, segment_frame_length=args.segment_frames,
-                       offload=args.offload, dtype=args.dtype, face=args.face, device=args.device)  # fmt: skip
-    if args.prompt:
-        wan_options["prompt"] = args.prompt
+    wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, video_renderer=args.renderer)
     renderer = select_renderer(config, args.renderer, **wan_options)
     request = RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=args.music,
