@@ -5,8 +5,12 @@ Weights layout (``$MACE_DANCE_HOME``, default the platform's user data dir, e.g.
 
     weights/motion/            official MACE-Dance `train-*.pt` (EDGE-style dict) or our
                                `model.safetensors` + `config.json` (+ `normalizer.npz`)
-    weights/appearance/wan/    Wan2.2-Animate-14B-Diffusers folder (model_index.json, transformer/, vae/ …)
+    weights/appearance/wan/    Wan2.2-Animate-14B-Diffusers folder (model_index.json, transformer/, vae/ …),
+                               usually a link into the Hugging Face cache
     weights/appearance/mace/   MACE-Dance `Adapter.safetensors` and `LoRA.safetensors`
+    weights/replaced/          what an install replaced (never deleted by the installer)
+
+`mace-dance weights download/install` (:mod:`backend.weights`) fills this layout.
 
 Each location can be overridden by an environment variable (``MACE_DANCE_MOTION_WEIGHTS``,
 ``MACE_DANCE_WAN_WEIGHTS``, ``MACE_DANCE_MACE_APPEARANCE_WEIGHTS``). An SMPL model file (body shapes) is used by
@@ -24,15 +28,16 @@ HOME_ENV = "MACE_DANCE_HOME"
 APP_NAME = "mace-dance"
 
 MOTION_DOWNLOAD_HINT = (
-    "put the MACE-Dance motion checkpoint (train-3750.pt from the MACE-Dance release, or a checkpoint made by "
-    "`mace-dance train`) in {path}; without it the embedded choreographer is used"
+    "run `mace-dance weights download --motion` (or `mace-dance weights install ARCHIVE_OR_FILE` for a "
+    "Expert-Motion.7z / train-*.pt you have; the result goes to {path}); without it the embedded choreographer is used"
 )
 WAN_DOWNLOAD_HINT = (
-    "download the base model with `huggingface-cli download Wan-AI/Wan2.2-Animate-14B-Diffusers --local-dir {path}`"
+    "run `mace-dance weights download --wan` (or `mace-dance weights install FOLDER` for a "
+    "Wan2.2-Animate-14B-Diffusers folder you have; it is linked at {path})"
 )
 MACE_APPEARANCE_DOWNLOAD_HINT = (
-    "download MACE-Dance's appearance weights with `huggingface-cli download GD-ML/MACE-Dance "
-    "--include 'Expert-Appearance/*' --local-dir <tmp>` and copy Adapter.safetensors and LoRA.safetensors to {path}"
+    "run `mace-dance weights download --appearance` (or `mace-dance weights install Expert-Apprearance.7z`); "
+    "Adapter.safetensors and LoRA.safetensors go to {path}"
 )
 
 

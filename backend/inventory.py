@@ -64,11 +64,17 @@ def appearance_items(config: BackendConfig) -> list[Item]:
     items = [Item("CPU puppet renderer", True, "embedded default, no weights needed")]
     items.append(Item("Wan2.2-Animate base", has_wan, str(wan_dir) if has_wan else f"not found in {wan_dir}",
                       "" if has_wan else (missing_wan_weights_error(wan_dir, "model_index.json").hint or "")))
+    from .config import MACE_APPEARANCE_DOWNLOAD_HINT
+
     mace_dir = config.mace_appearance_weights
+    nested = mace_dir.is_dir() and any(p.is_file() for p in mace_dir.rglob("*"))
     for name in (ADAPTER_FILE, LORA_FILE):
         present = (mace_dir / name).is_file()
+        hint = "optional, MACE-Dance's fine-tune of Wan-Animate: " + MACE_APPEARANCE_DOWNLOAD_HINT.format(path=mace_dir)
+        if nested:  # files are there, not where they are looked for: the Wan renderer refuses to guess
+            hint = f"{mace_dir} holds other files: run `mace-dance weights install {mace_dir}`"
         items.append(Item(f"MACE {name}", present, str(mace_dir / name) if present else f"not found in {mace_dir}",
-                          "" if present else "optional: MACE-Dance's fine-tune of Wan-Animate (see README, GPU and weights)"))
+                          "" if present else hint))
     if has_wan and not wan_available(config):
         items.append(Item("Wan-Animate usable", False, "weights found but no CUDA GPU", "Wan-Animate-14B needs a >= 80 GB GPU"))
     return items

@@ -10,14 +10,26 @@
 * ARAP: the prefactored two-step solve per frame vs factorising the same normal equations every frame;
 * puppet drawing: one triangle-index raster + one ``cv2.remap`` per frame vs a ``cv2.warpAffine`` per triangle
   (the obvious GL-free port of AnimatedDrawings' renderer);
-* the whole default renderer (puppet + H.264 encoding) in frames/s, against real time (the motion's fps).
+* the whole default renderer (puppet + H.264 encoding) in frames/s, against real time (the motion's fps);
+* reference analysis per real photo (../shared/data/photos, when present): person detection + mask (BlazePose,
+  one pass per person plus the pass that finds nobody else), then placing, background plate, layers and mesh;
+
+    python benchmarks/appearance.py --wan-memory   # Wan-Animate memory in song length (tiny random pipeline)
+
+* Wan-Animate memory (goal: peak <= 1.2x from 1x to 16x the frames): the streaming renderer
+  (``WanAnimateRenderer.render``: segment after segment, frames encoded as they come) against one call of
+  diffusers' ``WanAnimatePipeline`` holding the whole video, on a tiny random pipeline; each size runs in a
+  fresh process; peak host RSS (and peak CUDA memory where there is a GPU), total and above the loaded model.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -120,10 +132,121 @@ def warp_affine_per_triangle(puppet: Puppet, vertices: np.ndarray) -> np.ndarray
     return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
 
 
+# --- Wan-Animate memory in song length ----------------------------------------------------------------------
+WAN_SIZE = (64, 96)  # width, height of the tiny pipeline's video
+WAN_SEGMENT = 9  # frames per segment
+WAN_BASE_FRAMES = 17  # 1x: two 9-frame segments overlapping by one frame
+
+
+class PeakMemory:
+    """Peak resident memory of this process (sampled every 2 ms) and peak CUDA memory, from ``start()``."""
+
+    def __init__(self):
+        import psutil
+
+        self.process, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+
+    def __enter__(self):
+        import torch
+
+        self.base = self.peak = self.process.memory_info().rss
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.cuda_base = torch.cuda.memory_allocated()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.002)
+
+    def __exit__(self, *exc):
+        import torch
+
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+        self.cuda_peak = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None
+        return False
+
+
+def wan_memory_child(frames: int, mode: str) -> dict:
+    """One render of ``frames`` frames in this process (``mode`` "stream" or "whole"); returns its peaks."""
+    import torch
+    from PIL import Image
+
+    from backend.appearance.wan import WanAnimateOptions, WanAnimateRenderer
+    from tests.backend.appearance.conftest import build_tiny_wan_animate_pipeline
+
+    torch.set_num_threads(2)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    pipe = build_tiny_wan_animate_pipeline().to(device)
+    width, height = WAN_SIZE
+    options = WanAnimateOptions(steps=1, segment_frame_length=WAN_SEGMENT, dtype="float32", device=device,
+                                prompt_embeds=torch.randn(1, 16, 32), model_fps=FPS)  # fmt: skip
+    renderer = WanAnimateRenderer(pipeline=pipe, options=options)
+    with tempfile.TemporaryDirectory() as folder:
+        def request(count):
+            return RenderRequest(dance(count), person(width, height), width=width, height=height,
+                                 out_path=Path(folder) / "w.mp4")  # fmt: skip
+
+        renderer.render(request(WAN_SEGMENT))  # warm-up: allocator pools, encoder, lazy imports
+        with PeakMemory() as memory:
+            if mode == "stream":
+                renderer.render(request(frames))
+            else:  # the pipeline's own call: every pose/face frame in, the whole video out
+                req = request(frames)
+                pose = req.pose_video(req.motion, None, hands=True)
+                image = req.canvas_reference().image
+                pipe(image=Image.fromarray(image), pose_video=[Image.fromarray(f) for f in pose.frames()],
+                     face_video=[Image.new("RGB", (16, 16))] * frames, height=height, width=width,
+                     num_inference_steps=1, segment_frame_length=WAN_SEGMENT, prompt_embeds=options.prompt_embeds,
+                     output_type="np")  # fmt: skip
+    return {"peak": memory.peak, "extra": memory.peak - memory.base,
+            "cuda_peak": memory.cuda_peak, "cuda_extra": None if memory.cuda_peak is None else memory.cuda_peak - memory.cuda_base}
+
+
+def wan_memory() -> None:
+    """Peak memory of a Wan render at 1x, 4x and 16x the frames, streaming vs the whole-video pipeline call."""
+    width, height = WAN_SIZE
+    print(f"Wan-Animate memory: tiny random pipeline, {width}x{height}, segments of {WAN_SEGMENT} frames, 1 step; "
+          f"1x = {WAN_BASE_FRAMES} frames; each run in a fresh process")
+    mb = 1 / 2**20
+    for mode, label in (("stream", "streaming renderer"), ("whole", "pipeline, whole video")):
+        rows = {}
+        for factor in (1, 4, 16):
+            frames = (WAN_BASE_FRAMES - 1) * factor + 1
+            out = subprocess.run([sys.executable, __file__, "--wan-memory-child", str(frames), mode],
+                                 capture_output=True, text=True, check=True)  # fmt: skip
+            rows[factor] = json.loads(out.stdout.strip().splitlines()[-1])
+            r = rows[factor]
+            cuda = "" if r["cuda_peak"] is None else f"   CUDA peak {r['cuda_peak'] * mb:7.1f} MB (+{r['cuda_extra'] * mb:6.1f})"
+            print(f"  {label:22s} {factor:2d}x {frames:4d} frames: host peak {r['peak'] * mb:7.1f} MB "
+                  f"(+{r['extra'] * mb:6.1f} MB over the loaded model){cuda}")
+        ratio = rows[16]["peak"] / rows[1]["peak"]
+        extra = rows[16]["extra"] / max(rows[1]["extra"], 1)
+        verdict = "meets" if ratio <= 1.2 else "misses"
+        line = f"  {label:22s} 16x/1x: host peak x{ratio:4.2f} ({verdict} the <= 1.2x goal), above the model x{extra:4.2f}"
+        if rows[1]["cuda_peak"] is not None:
+            line += f", CUDA peak x{rows[16]['cuda_peak'] / rows[1]['cuda_peak']:4.2f}"
+        print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="360x640 and 30 frames")
+    parser.add_argument("--wan-memory", action="store_true", help="only the Wan-Animate memory benchmark")
+    parser.add_argument("--wan-memory-child", nargs=2, metavar=("FRAMES", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.wan_memory_child:
+        print(json.dumps(wan_memory_child(int(args.wan_memory_child[0]), args.wan_memory_child[1])))
+        return
+    if args.wan_memory:
+        wan_memory()
+        return
     width, height, frames = (360, 640, 30) if args.quick else (720, 1280, 120)
     motion = dance(frames)
     print(f"canvas {width}x{height}, {frames} frames at {FPS:g} fps")
@@ -141,7 +264,7 @@ def main() -> None:
 
     # Puppet set-up, ARAP and drawing.
     start = time.perf_counter()
-    puppet = Puppet(person(width, height))
+    puppet = Puppet.from_photo(person(width, height))
     setup = time.perf_counter() - start
     animation = PuppetAnimation.from_motion(motion, puppet)
     targets = []
@@ -172,6 +295,39 @@ def main() -> None:
         elapsed = time.perf_counter() - start
     print(f"default renderer: {frames / elapsed:8.1f} frames/s end to end (set-up + H.264)   "
           f"x{frames / elapsed / FPS:5.2f} of real time at {FPS:g} fps")
+    wan_memory()
+
+    analyse_photos(width, height)
+
+
+def analyse_photos(width: int, height: int) -> None:
+    """Reference analysis time per real photo: detection + mask, then background plate + layers + mesh."""
+    from backend.appearance.perception import NoPersonError, PoseDetector, analyse_reference
+    from backend.appearance.reference import load_reference_image
+
+    photos = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
+    if not photos.is_dir():
+        print("reference analysis: ../shared/data/photos not found, skipped")
+        return
+    start = time.perf_counter()
+    PoseDetector.shared()
+    print(f"reference analysis (detector start-up {time.perf_counter() - start:.2f} s once per process):")
+    for path in sorted(photos.glob("*.png")):
+        image = load_reference_image(path).rgb
+        start = time.perf_counter()
+        try:
+            person = analyse_reference(image, name=path.name)
+        except NoPersonError:
+            print(f"  {path.name:20s} detection {time.perf_counter() - start:6.2f} s   no person (refused)")
+            continue
+        detection = time.perf_counter() - start
+        request = RenderRequest(dance(2), image, width=width, height=height)
+        request._reference = person  # the analysis just timed
+        start = time.perf_counter()
+        puppet = Puppet(request.canvas_reference())
+        rig = time.perf_counter() - start
+        print(f"  {path.name:20s} detection + mask {detection:6.2f} s   plate + layers + mesh {rig:6.2f} s   "
+              f"({len(puppet.layers)} layers, {len(puppet.mesh.triangles)} triangles)")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ class ConnectionSettings:
     startup_timeout_s: float = 60.0
     backend_command: str = ""
     backend_python: str = ""
+    wan_offload: str = "none"
+    wan_segment_frames: int = 77
 
 
 def is_loopback(address: str) -> bool:
@@ -78,6 +80,10 @@ def describe_hello(info) -> str:
         value = field(*names)
         if value:
             parts.append(f"{label}: {value}")
+    weights = field("weights")  # which model weights the backend has installed (`mace-dance info` in full)
+    if isinstance(weights, dict):
+        names = {"motion_expert": "Motion Expert", "wan_animate": "Wan-Animate", "mace_appearance": "MACE appearance"}
+        parts.append("weights: " + (", ".join(names.get(k, k) for k, v in weights.items() if v) or "none"))
     return " · ".join(parts)
 
 
@@ -155,8 +161,9 @@ class JobSession:
                 if not (settings.start_local and is_loopback(settings.address)):
                     raise
             if self.local is None or not self.local.running:
-                self.local = LocalBackend(LaunchSettings(settings.address, settings.backend_command,
-                                                         settings.backend_python), compat.extension_user_dir(__package__))
+                launch = LaunchSettings(settings.address, settings.backend_command, settings.backend_python,
+                                        settings.wan_offload, settings.wan_segment_frames)
+                self.local = LocalBackend(launch, compat.extension_user_dir(__package__))
                 self.local.start()
             info = self.local.wait_ready(lambda: self._hello(probe_client, PROBE_SLICE_S, stop),
                                          settings.startup_timeout_s, should_stop=stop.is_set)

@@ -30,6 +30,8 @@ class LaunchSettings:
     address: str
     command: str = ""
     python: str = ""
+    wan_offload: str = "none"  # `serve --offload`: the Wan-Animate settings are fixed when the backend starts
+    wan_segment_frames: int = 77  # `serve --segment-frames`
 
 
 def launch_command(settings: LaunchSettings) -> list[str]:
@@ -48,6 +50,11 @@ def launch_command(settings: LaunchSettings) -> list[str]:
             "MACE-Dance Studio is installed (or 'Backend command'), or start `mace-dance serve` yourself")
     if "--address" not in argv:
         argv += ["--address", settings.address]
+    # Only what the animator changed from serve's defaults, so a custom command keeps working as written.
+    for flag, value, default in (("--offload", settings.wan_offload, "none"),
+                                 ("--segment-frames", settings.wan_segment_frames, 77)):
+        if value != default and flag not in argv:
+            argv += [flag, str(value)]
     return argv
 
 

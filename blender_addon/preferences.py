@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .jobs import ConnectionSettings
 
@@ -43,6 +43,18 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
         name="Backend command",
         description="Full command that starts the backend (overrides Backend Python), e.g. `mace-dance serve`")
 
+    # The backend's Wan-Animate settings (backend.appearance.wan.WanAnimateOptions), passed to a local
+    # backend as `mace-dance serve` flags when the add-on starts it.
+    wan_offload: EnumProperty(
+        name="Wan offload", default="none",
+        items=[("none", "None", "whole model on the GPU (>= 80 GB)"),
+               ("model", "Model", "components move to the GPU in turn (~40 GB)"),
+               ("sequential", "Sequential", "layer by layer: smallest GPU memory, slowest")],
+        description="CPU offload of Wan-Animate in a backend started here (serve --offload)")
+    wan_segment_frames: IntProperty(
+        name="Wan segment frames", default=77, min=13, max=121,
+        description="Frames per Wan-Animate segment, 4n+1 (serve --segment-frames; fewer saves GPU memory)")
+
     smpl_model_path: StringProperty(
         name="SMPL model (optional)", subtype="FILE_PATH",
         description="SMPL_NEUTRAL.pkl/.npz (licensed, from smpl.is.tue.mpg.de): new armatures get the rest "
@@ -64,6 +76,9 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
         sub.prop(self, "startup_timeout_s")
         sub.prop(self, "backend_python")
         sub.prop(self, "backend_command")
+        row = sub.row()
+        row.prop(self, "wan_offload")
+        row.prop(self, "wan_segment_frames")
         layout.prop(self, "smpl_model_path")
 
 
@@ -98,4 +113,5 @@ def connection_settings(context) -> ConnectionSettings:
         server_public_key=prefs.server_public_key, client_secret_key_file=bpy.path.abspath(prefs.client_secret_key_file),
         start_local=prefs.start_local, startup_timeout_s=prefs.startup_timeout_s,
         backend_command=prefs.backend_command, backend_python=bpy.path.abspath(prefs.backend_python),
+        wan_offload=prefs.wan_offload, wan_segment_frames=prefs.wan_segment_frames,
     )

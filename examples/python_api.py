@@ -21,7 +21,7 @@ REFERENCE = HERE / "reference.png"
 
 def in_process(out: Path, seconds: float) -> Path:
     """Call the backend's generator and renderer directly (what `mace-dance generate/render` do)."""
-    from backend.appearance import RenderRequest, select_renderer
+    from backend.appearance import RenderOptions, RenderRequest, select_renderer
     from backend.motion_generation import MotionRequest, select_motion_generator
 
     generator = select_motion_generator()  # Motion Expert if its weights are installed, else the choreographer
@@ -31,7 +31,7 @@ def in_process(out: Path, seconds: float) -> Path:
 
     reference = np.asarray(Image.open(REFERENCE).convert("RGB"))
     request = RenderRequest(result.motion, reference, audio_path=MUSIC, width=360, height=640,
-                            out_path=out / "dance.mp4", extras={"pose_video": True})
+                            out_path=out / "dance.mp4", options=RenderOptions(pose_video=True))
     rendered = select_renderer().render(request)
     print(f"{rendered.renderer}: {rendered.path} ({rendered.frames} frames at {rendered.fps:g} fps)")
     return rendered.path

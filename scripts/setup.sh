@@ -45,5 +45,10 @@ if [ ! -f "$stamp" ] || [ "$(head -n 1 "$stamp")" != "$recipe" ] || [ -n "$missi
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet "$TORCH_SPEC"
   .venv/bin/python -m pip install --quiet -e ".[$all]"
+  # Reference-photo perception: mediapipe 0.10.21 is the last release whose wheel ships the pose and
+  # segmentation models (so nothing is downloaded at run time). Its declared dependencies would pull jax and
+  # opencv-contrib-python (which clashes with opencv-python-headless), so it goes in without them; what it
+  # really imports (protobuf<5, absl-py, flatbuffers, attrs, matplotlib) is in pyproject.toml.
+  .venv/bin/python -m pip install --quiet --no-deps "mediapipe==0.10.21"
   printf '%s\n' "$recipe" ${all//,/ } > "$stamp"
 fi

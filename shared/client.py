@@ -432,7 +432,7 @@ class BackendClient:
                             audio_name: str | None = None, width: int | None = None, height: int | None = None,
                             options: dict | None = None) -> JobHandle:
         """Queue a video of the person in ``reference_image_bytes`` (PNG/JPEG bytes) dancing ``motion``;
-        with ``audio_bytes`` the music is muxed in. ``options``: the renderer's extras (``hello()`` lists
+        with ``audio_bytes`` the music is muxed in. ``options``: render options by name (``hello()`` lists
         them under capabilities), e.g. ``{"pose_video": True}``; numpy arrays are sent as arrays."""
         payload = {"motion": protocol.motion_to_wire(motion), "reference_image": bytes(reference_image_bytes),
                    "audio": None if audio_bytes is None else bytes(audio_bytes),

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from shared.errors import InvalidInputError
 
-from .request import RenderRequest, RenderResult
+from .request import RenderOptions, RenderRequest, RenderResult, parse_render_options
 
 if TYPE_CHECKING:
     from backend.config import BackendConfig
     from backend.progress import JobContext
 
-__all__ = ["RenderRequest", "RenderResult", "Renderer", "select_renderer", "RENDERER_CHOICES"]
+__all__ = ["RenderOptions", "RenderRequest", "RenderResult", "Renderer", "parse_render_options", "select_renderer",
+           "RENDERER_CHOICES"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,14 @@ RENDERER_CHOICES = ("auto", "puppet", "wan")
 
 
 class Renderer(Protocol):
+    """What every renderer has: a name, its own options dataclass (``OPTIONS``; the names a flat mapping may
+    use for it, ``OPTION_NAMES``, and ``request_options`` to build it from one) and ``render``."""
+
     name: str
+    OPTIONS: type
+    OPTION_NAMES: tuple[str, ...]
+
+    def request_options(self, values: dict): ...
 
     def render(self, request: RenderRequest, ctx: "JobContext | None" = None) -> RenderResult: ...
 

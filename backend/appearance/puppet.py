@@ -2,9 +2,10 @@
 
 AnimatedDrawings' recipe, without OpenGL:
 
-* **Character** — the reference photo on the canvas, the person's silhouette (:func:`reference.segment_person`),
-  a rig of 15 joints from keypoints the user placed or from a template fitted to the silhouette, a triangle
-  mesh of the silhouette (contour + interior grid + rig joints, Delaunay), and a background plate with the
+* **Character** — the reference photo on the canvas with the person's mask and keypoints (found by
+  :mod:`.perception`, or given by the user), a rig of 15 joints, part layers (the body, and each arm with
+  what its hand holds, so an arm in front of the body can move away from it: :func:`occlusion_layers`), a
+  triangle mesh per layer (contour + interior grid + rig joints, Delaunay), and a background plate with the
   person inpainted away.
 * **Retargeting** — every rig bone takes the 2D direction of the matching SMPL bone in the front view and
   keeps the photo's bone length, shortened by the bone's foreshortening (a forearm pointing at the camera
@@ -13,19 +14,21 @@ AnimatedDrawings' recipe, without OpenGL:
 * **Deformation** — ARAP (:mod:`arap`) with the rig joints and points along each bone as handles. Mesh edges
   between body parts that are not connected in the skeleton (an arm resting on the torso in the photo) are
   weak, so those parts can separate.
-* **Drawing** — per frame each triangle maps its deformed pixels back to the photo (one inverse affine per
-  triangle, then one ``cv2.remap``); triangles are drawn far to near by the depth of their bone, so an arm
-  in front of the body covers it.
+* **Drawing** — per frame each triangle maps its deformed pixels back to its layer's texture (one inverse
+  affine per triangle, then one ``cv2.remap``); triangles are drawn far to near by the depth of their bone,
+  so an arm in front of the body covers it and one behind it is covered.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import Delaunay
 
 from shared.errors import InvalidInputError
@@ -34,12 +37,11 @@ from shared.skeleton import HEAD, Skeleton
 
 from .arap import ARAPDeformer
 from .keypoints import CV2_SHIFT, FACE_KEYPOINTS, KP, Camera, cv2_fixed_point, motion_keypoints, pelvis_facing, project
-from .reference import CanvasPlacement, segment_person, template_keypoints
 
 if TYPE_CHECKING:
     from backend.progress import JobContext
 
-    from .request import RenderRequest, RenderResult
+    from .request import CanvasReference, RenderRequest, RenderResult
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,12 @@ _MIN_FORESHORTENING = 0.35
 # a torso, and squeezing a wide photo torso into a line makes ARAP bulge it.
 _GIRDLE_JOINTS = ("right_shoulder", "left_shoulder", "right_hip", "left_hip")
 _MIN_GIRDLE_FORESHORTENING = 0.75
+#: Rig joints whose bones stay as in the photo when the frame cuts that part off (perception.BODY_PARTS).
+_PART_JOINTS = {
+    "legs": ("right_hip", "left_hip", "right_knee", "left_knee", "right_ankle", "left_ankle"),
+    "head": ("head",),
+    "arms": ("right_elbow", "left_elbow", "right_wrist", "left_wrist"),
+}
 
 
 def rig_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
@@ -112,13 +120,21 @@ def motion_rig_points(keypoints3d: np.ndarray, joints: np.ndarray) -> np.ndarray
     return rig
 
 
-def bone_of_points(points: np.ndarray, rig: np.ndarray) -> np.ndarray:
-    """Index of the nearest bone (segment) for each of (M, 2) points. Returns (M,) int."""
+def bone_of_points(points: np.ndarray, rig: np.ndarray, bones: np.ndarray | None = None) -> np.ndarray:
+    """Index of the nearest bone (segment) for each of (M, 2) points, among ``bones`` (default all).
+    Returns (M,) int bone indices."""
+    bones = np.arange(len(BONES)) if bones is None else np.asarray(bones)
+    return bones[np.argmin(bone_distances(points, rig)[:, bones], axis=1)]
+
+
+def bone_distances(points: np.ndarray, rig: np.ndarray) -> np.ndarray:
+    """(M, B) distance of each point to each bone segment (the free ends' extensions included)."""
     a, b = rig[BONES[:, 0]], rig[BONES[:, 1]]  # (B, 2)
+    b = a + (b - a) * (1.0 + np.array([_EXTENSIONS.get(RIG_NAMES[child], 0.0) for child in BONES[:, 1]]))[:, None]
     ab = b - a
     t = np.clip(np.einsum("mbk,bk->mb", points[:, None] - a[None], ab) / np.maximum((ab**2).sum(-1), 1e-9), 0, 1)
     nearest = a[None] + t[..., None] * ab[None]
-    return np.argmin(np.linalg.norm(points[:, None] - nearest, axis=-1), axis=1)
+    return np.linalg.norm(points[:, None] - nearest, axis=-1)
 
 
 # Body-part groups for the mesh's edge weights: each limb is one group, anchored at the joint where it meets
@@ -183,14 +199,16 @@ class PuppetMesh:
     triangle_bones: np.ndarray
 
 
-def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float) -> PuppetMesh:
+def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float, bones: np.ndarray | None = None) -> PuppetMesh:
     """Triangulate the silhouette with the rig's handle points as vertices.
 
     Args:
-        mask: (H, W) bool silhouette.
+        mask: (H, W) bool silhouette (its largest blob is meshed).
         rig: (15, 2) rig joints in pixels.
         spacing: interior grid spacing in pixels.
+        bones: the bones that carry this mesh (default all).
     """
+    bones = np.arange(len(BONES)) if bones is None else np.asarray(bones)
     mask_u8 = mask.astype(np.uint8)
     contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
@@ -201,7 +219,8 @@ def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float) -> PuppetMesh:
 
     # Handles: every joint, points at thirds of every bone, and points past the free ends.
     handle_points, handle_bones, handle_fractions = [], [], []
-    for b, (parent, child) in enumerate(BONES):
+    for b in bones:
+        parent, child = BONES[b]
         fractions = [0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0]
         extension = _EXTENSIONS.get(RIG_NAMES[child])
         if extension:
@@ -246,14 +265,147 @@ def build_mesh(mask: np.ndarray, rig: np.ndarray, spacing: float) -> PuppetMesh:
     dilated = cv2.dilate(mask_u8, np.ones((3, 3), np.uint8), iterations=max(int(0.25 * spacing), 1)) > 0
     keep_tri = _inside(dilated, samples.reshape(-1, 2)).reshape(len(triangles), 4).all(axis=1)
     triangles = triangles[keep_tri]
+    # Dropping triangles can leave islands (a thin wrist, a gap between fingers); one without a handle could
+    # not be placed (and makes the ARAP system singular), so it goes.
+    adjacency = sp.coo_matrix((np.ones(triangles.size), (np.repeat(triangles[:, 0], 3), triangles.ravel())),
+                              shape=(len(vertices), len(vertices)))  # fmt: skip
+    _, component = connected_components(adjacency, directed=False)
+    anchored = np.unique(component[: len(handle_points)])
+    triangles = triangles[np.isin(component[triangles[:, 0]], anchored)]
     used = np.zeros(len(vertices), dtype=bool)
     used[triangles] = True
     used[: len(handle_points)] = True  # handles keep their indices 0..P-1
     remap = np.cumsum(used) - 1
     vertices, triangles = vertices[used], remap[triangles]
-    triangle_bones = bone_of_points(vertices[triangles].mean(axis=1), rig)
+    triangle_bones = bone_of_points(vertices[triangles].mean(axis=1), rig, bones)
     return PuppetMesh(vertices, triangles, np.arange(len(handle_points)), handle_bones, handle_fractions,
                       triangle_bones)  # fmt: skip
+
+
+#: Arms as (upper arm, forearm) bone indices (bone b ends at rig joint b + 1).
+_ARM_BONES = {side: (RIG_INDEX[f"{side}_elbow"] - 1, RIG_INDEX[f"{side}_wrist"] - 1) for side in ("right", "left")}
+_ARM_RADIUS = 0.3  # half-thickness of an arm (sleeve included), in upper-arm lengths
+_HAND_RADIUS = 0.6  # reach around the hand for what it holds, in forearm lengths
+_ARM_ROOT = 0.3  # the first 30 % of the upper arm belongs to the torso too (the layers overlap there)
+
+
+@dataclass
+class PuppetLayer:
+    """One separately meshed part of the puppet (AnimatedDrawings-style part layers).
+
+    Attributes:
+        mask: (H, W) bool, where the layer has texture.
+        texture: (H, W, 4) uint8 RGBA.
+        bones: bone indices that carry the layer.
+    """
+
+    mask: np.ndarray
+    texture: np.ndarray
+    bones: np.ndarray
+
+
+def occlusion_layers(image: np.ndarray, soft_mask: np.ndarray, rig: np.ndarray) -> list[PuppetLayer]:
+    """Split the person into a body layer and one layer per arm, so an arm held in front of the body (crossed
+    arms, hands holding something) can move away and show a body under it instead of dragging it along.
+
+    An arm's layer is the silhouette along its bones (within about an arm's thickness) plus what the hand
+    holds (silhouette near the hand). The body layer is everything else, its root of each arm (so the two
+    overlap at the shoulder and no gap opens when the arm turns), and the body *under* the arm: where the arm
+    covered the torso, the torso's texture is inpainted from the torso around it.
+
+    Returns:
+        [body, right arm, left arm] (an arm that was not found in the silhouette is left in the body layer).
+    """
+    height, width = image.shape[:2]
+    mask = soft_mask > 0.5
+    ys, xs = np.nonzero(mask)
+    points = np.stack([xs, ys], axis=1).astype(np.float64)
+    distances = bone_distances(points, rig)
+    # The torso's bones do not compete for pixels: an arm across the chest lies over the spine's line too.
+    torso_bones = [RIG_INDEX[n] - 1 for n in ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip")]
+    competing = np.setdiff1d(np.arange(len(BONES)), torso_bones)
+    nearest = competing[np.argmin(distances[:, competing], axis=1)]
+    lengths = np.linalg.norm(rig[BONES[:, 1]] - rig[BONES[:, 0]], axis=1)
+    torso_polygon = np.round(rig[[RIG_INDEX[n] for n in ("right_shoulder", "left_shoulder", "left_hip", "right_hip")]])
+    torso = np.zeros((height, width), np.uint8)
+    cv2.fillConvexPoly(torso, torso_polygon.astype(np.int32), 1)
+
+    arms, roots = [], np.zeros((height, width), bool)
+    for upper, fore in _ARM_BONES.values():
+        near = ((distances[:, upper] <= _ARM_RADIUS * lengths[upper])
+                | (distances[:, fore] <= _ARM_RADIUS * lengths[upper]))  # fmt: skip
+        hand = rig[BONES[fore, 1]] + _EXTENSIONS["right_wrist"] * (rig[BONES[fore, 1]] - rig[BONES[fore, 0]])
+        held = np.linalg.norm(points - hand, axis=1) <= _HAND_RADIUS * lengths[fore]
+        own = np.isin(nearest, (upper, fore)) & (near | held)
+        region = np.zeros((height, width), np.uint8)
+        region[ys[own], xs[own]] = 1
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
+        if count <= 1:
+            continue
+        region = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        shoulder, elbow = rig[BONES[upper, 0]], rig[BONES[upper, 1]]
+        along = ((np.stack(np.nonzero(region)[::-1], 1) - shoulder) @ (elbow - shoulder)) / max(lengths[upper] ** 2, 1e-9)
+        root = np.zeros_like(region)
+        root[np.nonzero(region)] = along < _ARM_ROOT
+        if (region & ~root).sum() < 0.2 * region.sum():
+            continue  # (nearly) no arm beyond its root: nothing to separate
+        arms.append((region, (upper, fore)))
+        roots |= root
+
+    if not arms:
+        texture = np.dstack([image, np.round(soft_mask * 255).astype(np.uint8)])
+        return [PuppetLayer(mask, texture, np.arange(len(BONES)))]
+    any_arm = np.zeros((height, width), bool)
+    for region, _ in arms:
+        any_arm |= region
+    hole = any_arm & ~roots
+    covered = hole & (torso > 0)
+    body_image = image
+    if covered.any():
+        grown = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2)
+        y0, y1 = np.flatnonzero(grown.any(axis=1))[[0, -1]]
+        x0, x1 = np.flatnonzero(grown.any(axis=0))[[0, -1]]
+        pad = 8
+        y0, x0, y1, x1 = max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad + 1, height), min(x1 + pad + 1, width)
+        body_image = image.copy()
+        body_image[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]), grown[y0:y1, x0:x1], 5,
+                                               cv2.INPAINT_TELEA)  # fmt: skip
+    body_alpha = np.where(hole & ~covered, 0.0, soft_mask)
+    body_alpha[covered] = 1.0
+    body_bones = np.setdiff1d(np.arange(len(BONES)), [b for _, bones in arms for b in bones])
+    layers = [PuppetLayer(body_alpha > 0.5, np.dstack([body_image, np.round(body_alpha * 255).astype(np.uint8)]),
+                          body_bones)]  # fmt: skip
+    for region, bones in arms:
+        alpha = np.where(region, soft_mask, 0.0)
+        layers.append(PuppetLayer(region, np.dstack([image, np.round(alpha * 255).astype(np.uint8)]), np.array(bones)))
+    return layers
+
+
+def merge_meshes(meshes: list[PuppetMesh]) -> tuple[PuppetMesh, np.ndarray]:
+    """One mesh made of several unconnected ones (handles first, as PuppetMesh wants).
+
+    Returns:
+        the mesh and (F,) int: which input mesh each triangle came from.
+    """
+    handle_counts = [len(m.handles) for m in meshes]
+    total_handles = sum(handle_counts)
+    handle_start = np.cumsum([0] + handle_counts[:-1])
+    other_counts = [len(m.vertices) - h for m, h in zip(meshes, handle_counts)]
+    other_start = total_handles + np.cumsum([0] + other_counts[:-1])
+    vertices, triangles, layer = [], [], []
+    for k, mesh in enumerate(meshes):
+        count = handle_counts[k]
+        index = np.concatenate([handle_start[k] + np.arange(count), other_start[k] + np.arange(other_counts[k])])
+        triangles.append(index[mesh.triangles])
+        layer.append(np.full(len(mesh.triangles), k))
+    vertices = np.concatenate([m.vertices[: len(m.handles)] for m in meshes]
+                              + [m.vertices[len(m.handles) :] for m in meshes])  # fmt: skip
+    merged = PuppetMesh(
+        vertices, np.concatenate(triangles), np.arange(total_handles),
+        np.concatenate([m.handle_bones for m in meshes]), np.concatenate([m.handle_fractions for m in meshes]),
+        np.concatenate([m.triangle_bones for m in meshes]),
+    )  # fmt: skip
+    return merged, np.concatenate(layer)
 
 
 def _inside(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -277,23 +429,36 @@ class Puppet:
     """A reference person rigged for deformation (everything that does not change per frame).
 
     Args:
-        canvas_image: (H, W, 3) uint8 RGB, the reference already placed on the output canvas.
-        keypoints: (20, 2) canvas pixels (NaN unknown); None = fit the template to the silhouette.
-        alpha: optional (H, W) uint8 person mask (e.g. from a PNG's transparency).
+        reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`): photo, soft mask,
+            keypoints, background plate and what the analysis found (parts cut off by the frame stay put).
         mesh_spacing: interior vertex spacing in pixels (None = 1/40 of the silhouette's height).
+        layers: mesh the arms as their own layers (:func:`occlusion_layers`); False = one mesh.
     """
 
-    def __init__(self, canvas_image: np.ndarray, keypoints: np.ndarray | None = None,
-                 alpha: np.ndarray | None = None, mesh_spacing: float | None = None):  # fmt: skip
-        self.image = canvas_image
-        self.soft_mask = segment_person(canvas_image, alpha)
+    def __init__(self, reference: "CanvasReference", mesh_spacing: float | None = None, layers: bool = True):
+        self.image = reference.image
+        self.soft_mask = reference.mask
         mask = self.soft_mask > 0.5
-        self.keypoints_source = "template" if keypoints is None else "user"
-        self.keypoints = template_keypoints(mask) if keypoints is None else np.asarray(keypoints, np.float64)
+        if not mask.any():
+            raise InvalidInputError("the person's mask is empty on the canvas", hint="check the reference image")
+        self.keypoints_source = reference.person.source
+        self.cut_off = tuple(reference.person.cut_off)
+        self.keypoints = np.asarray(reference.keypoints, np.float64)
         self.rig = rig_from_keypoints(self.keypoints)
         rows = np.flatnonzero(mask.any(axis=1))
         spacing = mesh_spacing or max((rows[-1] - rows[0]) / 40.0, 3.0)
-        self.mesh = build_mesh(mask, self.rig, spacing)
+        single = [PuppetLayer(mask, np.dstack([self.image, np.round(self.soft_mask * 255).astype(np.uint8)]),
+                              np.arange(len(BONES)))]  # fmt: skip
+        self.layers = occlusion_layers(self.image, self.soft_mask, self.rig) if layers else single
+        try:
+            meshes = [build_mesh(layer.mask, self.rig, spacing, layer.bones) for layer in self.layers]
+        except InvalidInputError:
+            if len(self.layers) == 1:
+                raise
+            # An arm the photo hardly shows (hidden behind something) cannot carry a layer of its own.
+            self.layers = single
+            meshes = [build_mesh(mask, self.rig, spacing)]
+        self.mesh, triangle_layer = merge_meshes(meshes)
         self.deformer = ARAPDeformer(
             self.mesh.vertices, self.mesh.triangles, self.mesh.handles,
             edge_weights=lambda edges: part_edge_weights(self.mesh.vertices, edges, self.rig),
@@ -301,10 +466,31 @@ class Puppet:
         self.bone_lengths = np.linalg.norm(self.rig[BONES[:, 1]] - self.rig[BONES[:, 0]], axis=1)
         girdle = np.isin(np.array(RIG_NAMES)[BONES[:, 1]], _GIRDLE_JOINTS)
         self._min_ratio = np.where(girdle, _MIN_GIRDLE_FORESHORTENING, _MIN_FORESHORTENING)
-        self.background = inpaint_background(canvas_image, self.soft_mask)
-        # RGBA texture: the photo plus the soft silhouette as alpha, sampled together by remap.
-        self._texture = np.dstack([canvas_image, np.round(self.soft_mask * 255).astype(np.uint8)])
-        self._triangle_rest = self.mesh.vertices[self.mesh.triangles]  # (F, 3, 2)
+        # Bones of parts the photo does not show keep the photo's pose (and the hips stay put without legs).
+        self.frozen = np.zeros(len(BONES), dtype=bool)
+        for part in self.cut_off:
+            for joint in _PART_JOINTS[part]:
+                self.frozen[RIG_INDEX[joint] - 1] = True
+        self.pinned = "legs" in self.cut_off
+        self.background = reference.background
+        # RGBA textures of the layers side by side (photo + soft silhouette as alpha, sampled together by remap);
+        # each triangle reads its own layer's texture.
+        self._texture = np.concatenate([layer.texture for layer in self.layers], axis=1)
+        atlas_offset = np.stack([triangle_layer * self.image.shape[1], np.zeros_like(triangle_layer)], axis=1)
+        self._triangle_rest = self.mesh.vertices[self.mesh.triangles] + atlas_offset[:, None, :]  # (F, 3, 2)
+
+    @classmethod
+    def from_photo(cls, image: np.ndarray, keypoints: np.ndarray | None = None, alpha: np.ndarray | None = None,
+                   mesh_spacing: float | None = None) -> "Puppet":
+        """A puppet of a photo as it is (the canvas is the photo): for tests, benchmarks and notebooks."""
+        from .request import RenderOptions, RenderRequest
+
+        height, width = image.shape[:2]
+        if (width % 2, height % 2) != (0, 0):
+            raise InvalidInputError("Puppet.from_photo needs an image with even sides")
+        options = RenderOptions(reference_alpha=alpha, reference_keypoints=keypoints)
+        request = RenderRequest(None, image, width=width, height=height, options=options)
+        return cls(request.canvas_reference(), mesh_spacing)
 
     # -- retargeting -------------------------------------------------------------------------------------
     def pose_rig(self, rig_plane: np.ndarray, rig_depth_lengths: np.ndarray, root_offset: np.ndarray) -> np.ndarray:
@@ -318,8 +504,11 @@ class Puppet:
             (15, 2) pixels.
         """
         posed = np.empty_like(self.rig)
-        posed[0] = self.rig[0] + root_offset
+        posed[0] = self.rig[0] + (0.0 if self.pinned else root_offset)
         for b, (parent, child) in enumerate(BONES):
+            if self.frozen[b]:
+                posed[child] = posed[parent] + self.rig[child] - self.rig[parent]
+                continue
             vector = rig_plane[child] - rig_plane[parent]
             length = np.linalg.norm(vector)
             ratio = np.clip(length / max(rig_depth_lengths[b], 1e-6), self._min_ratio[b], 1.0)
@@ -393,31 +582,6 @@ def _inverse_affines(deformed: np.ndarray, rest: np.ndarray) -> np.ndarray:
     linear = R @ D_inv
     offset = r0 - np.einsum("fij,fj->fi", linear, d0)
     return np.concatenate([linear, offset[:, :, None]], axis=2)
-
-
-def _move_mask(soft_mask: np.ndarray, old: CanvasPlacement, new: CanvasPlacement,
-               shape: tuple[int, int]) -> np.ndarray:
-    """A canvas mask re-placed from one photo placement to another, as a (H, W) uint8 alpha."""
-    scale = new.scale / old.scale
-    offset = new.offset - scale * old.offset
-    warp = np.array([[scale, 0.0, offset[0]], [0.0, scale, offset[1]]])
-    mask = np.round(np.clip(soft_mask, 0.0, 1.0) * 255).astype(np.uint8)
-    return cv2.warpAffine(mask, warp, (shape[1], shape[0]), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
-def inpaint_background(image: np.ndarray, soft_mask: np.ndarray) -> np.ndarray:
-    """The photo with the person removed (Telea inpainting at low resolution, blended in at full size)."""
-    height, width = image.shape[:2]
-    hole = (cv2.dilate((soft_mask > 0.05).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(height // 100, 2)))
-    factor = min(1.0, 360.0 / max(height, width))
-    small_size = (max(int(width * factor), 8), max(int(height * factor), 8))
-    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
-    small_hole = cv2.resize(hole, small_size, interpolation=cv2.INTER_NEAREST)
-    filled = cv2.inpaint(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), small_hole, 5, cv2.INPAINT_TELEA)
-    filled = cv2.cvtColor(cv2.resize(filled, (width, height), interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB)
-    blend = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(height / 300.0, 1.0))[:, :, None]
-    return np.clip(image * (1.0 - blend) + filled * blend, 0, 255).astype(np.uint8)
 
 
 def facing_away(keypoints3d: np.ndarray, camera: Camera, hysteresis: float = 0.2) -> np.ndarray:
@@ -511,14 +675,42 @@ class PuppetAnimation:
         return puppet.draw(vertices, self.bone_depth[index], out)
 
 
+@dataclass
+class PuppetOptions:
+    """The puppet renderer's own options (the common ones are :class:`~.request.RenderOptions`).
+
+    Attributes:
+        mesh_spacing: interior mesh vertex spacing in pixels, 2..200 (None = 1/40 of the person's height).
+        layers: mesh each arm as its own layer over the body (see :func:`occlusion_layers`).
+    """
+
+    mesh_spacing: float | None = None
+    layers: bool = True
+
+    def __post_init__(self) -> None:
+        spacing = self.mesh_spacing
+        if spacing is not None and (isinstance(spacing, bool) or not isinstance(spacing, (int, float))
+                                    or not 2 <= spacing <= 200):  # fmt: skip
+            raise InvalidInputError(f"mesh_spacing must be a number of pixels in [2, 200], got {spacing!r}")
+        if not isinstance(self.layers, (bool, np.bool_)):
+            raise InvalidInputError(f"layers must be true or false, got {self.layers!r}")
+
+
 class PuppetRenderer:
     """The default renderer: needs no weights and no GPU (see the module docstring).
 
-    Extras it reads besides the common ones: ``mesh_spacing`` (pixels, default 1/40 of the person's height).
+    Its own options: :class:`PuppetOptions` (``request.renderer_options``).
     """
 
     name = "puppet"
-    EXTRAS = {"mesh_spacing": "interior mesh vertex spacing in pixels"}
+    OPTIONS = PuppetOptions
+    OPTION_NAMES = tuple(f.name for f in fields(PuppetOptions))
+
+    def request_options(self, values: dict) -> PuppetOptions:
+        """Per-video options from a flat mapping (see :func:`~.request.parse_render_options`)."""
+        from .request import options_from_mapping
+
+        return options_from_mapping(PuppetOptions, values)
 
     def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":
         from backend.progress import ensure_context
@@ -526,25 +718,25 @@ class PuppetRenderer:
         from .request import OutputVideos
 
         ctx = ensure_context(ctx)
-        request.validate(self.EXTRAS)
-        ctx.report(0.0, "cutting out the reference person")
+        request.validate()
+        options = request.options_for(PuppetOptions)
+        ctx.report(0.0, "finding the person in the reference photo")
         motion = request.timed_motion()
-        image, alpha, placement, keypoints = request.canvas_reference()
-        spacing = request.extras.get("mesh_spacing")
-        if spacing is not None and not (isinstance(spacing, (int, float)) and 2 <= spacing <= 200):
-            raise InvalidInputError(f"mesh_spacing must be a number of pixels in [2, 200], got {spacing!r}")
-        puppet = Puppet(image, keypoints, alpha, spacing)
-        animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
+        spacing = options.mesh_spacing
+        reference = request.canvas_reference()
+        for note in reference.person.notes:
+            logger.warning("%s", note)
+            ctx.report(0.0, note)
+        puppet = Puppet(reference, spacing, options.layers)
+        animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera)
         zoom, shift = animation.stage_fit(puppet, request.width, request.height)
-        if zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0:
-            # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot.
+        if not puppet.pinned and (zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0):
+            # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot
+            # (the person found in the photo is reused, not searched for again).
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
-            image, _, moved, keypoints = request.canvas_reference(zoom, shift)
-            # Carry the cut-out over instead of segmenting again: the person may now touch the canvas border,
-            # which the segmentation takes as its background sample.
-            alpha = _move_mask(puppet.soft_mask, placement, moved, image.shape[:2])
-            puppet = Puppet(image, keypoints, alpha, None if spacing is None else spacing * zoom)
-            animation = PuppetAnimation.from_motion(motion, puppet, request.camera)
+            puppet = Puppet(request.canvas_reference(zoom, shift), None if spacing is None else spacing * zoom,
+                            options.layers)  # fmt: skip
+            animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera)
         ctx.check_cancelled()
         ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints)")
         with OutputVideos(request) as outputs:

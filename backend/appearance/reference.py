@@ -1,10 +1,12 @@
-"""The reference person: loading the photo, placing it on the canvas, cutting out the silhouette and
-finding (or reading) body keypoints on it.
+"""The reference image: loading it, reading user keypoints, placing it on the canvas (margins from the photo
+mirrored and blurred), taking the person out of it (the background plate), and the fallback cut-out for what
+the person detector (:mod:`.perception`) cannot read.
 
 Keypoints are (20, 2) float pixels in :data:`backend.appearance.keypoints.KEYPOINT_NAMES` order with NaN for
-unknown points. They come from the user (a JSON file of named points, e.g. placed in an image editor or in
-the Blender add-on) or from :func:`template_keypoints`, which fits human proportions to the silhouette of a
-person standing upright and facing the camera (arms down, in an A-pose or a T-pose).
+unknown points. They come from the detector, from the user (a JSON file of named points, e.g. placed in an
+image editor or in the Blender add-on) or, for a drawing on a plain background or a PNG with transparency,
+from :func:`template_keypoints`, which fits human proportions to the silhouette of a person standing upright
+and facing the camera (arms down, in an A-pose or a T-pose).
 """
 
 from __future__ import annotations
@@ -126,33 +128,86 @@ class CanvasPlacement:
         return np.asarray(points, dtype=np.float64) * self.scale + self.offset
 
 
-def place_on_canvas(image: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None,
-                    zoom: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)):
-    """Fit the whole photo into a W x H canvas (keeping its aspect), filling the margins with its border.
-
-    Args:
-        zoom: scale of the fitted photo about the canvas centre (< 1 leaves room for a dancer who travels).
-        shift: (dx, dy) pixels to move the photo after zooming.
-    Returns:
-        canvas: (height, width, 3) uint8; canvas_alpha: (height, width) uint8 or None; placement.
-    """
-    h, w = image.shape[:2]
+def canvas_placement(image_shape: tuple[int, ...], width: int, height: int, zoom: float = 1.0,
+                     shift: tuple[float, float] = (0.0, 0.0)) -> CanvasPlacement:
+    """Where a photo goes on a W x H canvas: fitted whole (keeping its aspect) and centred, then scaled by
+    ``zoom`` about the canvas centre and moved by ``shift`` (dx, dy) pixels; the offset is whole pixels."""
+    h, w = image_shape[:2]
     scale = min(width / w, height / h) * zoom
     new_w, new_h = max(int(round(w * scale)), 1), max(int(round(h * scale)), 1)
     left = int(round((width - new_w) / 2 + shift[0]))
     top = int(round((height - new_h) / 2 + shift[1]))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    # An integer translation after the resize copies pixels exactly; the border repeats the photo's edge.
-    translate = np.array([[1.0, 0.0, left], [0.0, 1.0, top]])
-    canvas = cv2.warpAffine(cv2.resize(image, (new_w, new_h), interpolation=interpolation), translate,
-                            (width, height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-    canvas_alpha = None
-    if alpha is not None:
-        resized = cv2.resize(alpha, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        canvas_alpha = cv2.warpAffine(resized, translate, (width, height), flags=cv2.INTER_NEAREST,
-                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    placement = CanvasPlacement(new_w / w, np.array([left, top], dtype=np.float64))
+    return CanvasPlacement(new_w / w, np.array([left, top], dtype=np.float64))
+
+
+def warp_to_canvas(array: np.ndarray, placement: CanvasPlacement, width: int, height: int,
+                   border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+    """``array`` (an image or a mask) resized and moved to its place on the canvas; outside it ``border``."""
+    h, w = array.shape[:2]
+    new_w, new_h = max(int(round(w * placement.scale)), 1), max(int(round(h * placement.scale)), 1)
+    interpolation = cv2.INTER_AREA if placement.scale < 1 else cv2.INTER_CUBIC if array.ndim == 3 else cv2.INTER_LINEAR
+    resized = cv2.resize(array, (new_w, new_h), interpolation=interpolation)
+    # An integer translation after the resize copies pixels exactly.
+    translate = np.array([[1.0, 0.0, placement.offset[0]], [0.0, 1.0, placement.offset[1]]])
+    return cv2.warpAffine(resized, translate, (width, height), flags=cv2.INTER_NEAREST, borderMode=border,
+                          borderValue=0)  # fmt: skip
+
+
+def extend_to_canvas(image: np.ndarray, placement: CanvasPlacement, width: int, height: int) -> np.ndarray:
+    """The photo on the canvas with its margins filled by the photo mirrored at its edges, fading into a strong
+    blur with distance from the edge (a backdrop, not stretched edge-pixel stripes)."""
+    mirrored = warp_to_canvas(image, placement, width, height, cv2.BORDER_REFLECT_101)
+    inside = warp_to_canvas(np.ones(image.shape[:2], np.uint8), placement, width, height) > 0
+    if inside.all():
+        return mirrored
+    sigma = 0.02 * max(width, height)
+    blurred = cv2.GaussianBlur(mirrored, (0, 0), sigma)
+    outside_distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
+    weight = np.clip(outside_distance / (2.0 * sigma), 0.0, 1.0)[:, :, None]
+    canvas = np.clip(mirrored * (1.0 - weight) + blurred * weight, 0, 255).astype(np.uint8)
+    canvas[inside] = mirrored[inside]
+    return canvas
+
+
+def place_on_canvas(image: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None,
+                    zoom: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)):
+    """Fit the whole photo into a W x H canvas (see :func:`canvas_placement`), margins from
+    :func:`extend_to_canvas`.
+
+    Returns:
+        canvas: (height, width, 3) uint8; canvas_alpha: (height, width) uint8 (0 outside the photo) or None;
+        placement.
+    """
+    placement = canvas_placement(image.shape, width, height, zoom, shift)
+    canvas = extend_to_canvas(image, placement, width, height)
+    canvas_alpha = None if alpha is None else warp_to_canvas(alpha, placement, width, height)
     return canvas, canvas_alpha, placement
+
+
+def remove_person(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The photo with the person taken out: what the background would look like where they stood.
+
+    The hole is the person's mask grown by about 1 % of the image (hair, soft edges and the mask's own
+    uncertainty, so no outline of the person is left behind), filled by Telea inpainting at a working size of
+    at most 256 pixels (large holes fill with smooth colour, not smeared streaks) and blended in with a
+    feathered edge.
+    """
+    height, width = image.shape[:2]
+    grow = max(int(round(0.012 * max(height, width))), 2)
+    hole = cv2.dilate((mask > 0.1).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)),
+                      iterations=grow)  # fmt: skip
+    if not hole.any():
+        return image.copy()
+    factor = min(1.0, 256.0 / max(height, width))
+    small_size = (max(int(round(width * factor)), 8), max(int(round(height * factor)), 8))
+    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+    small_hole = cv2.dilate(cv2.resize(hole, small_size, interpolation=cv2.INTER_NEAREST), np.ones((3, 3), np.uint8))
+    filled = cv2.inpaint(small, small_hole, 5, cv2.INPAINT_TELEA)
+    filled = cv2.GaussianBlur(filled, (0, 0), 1.0)  # Telea's fill rays show as streaks; soften them
+    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_CUBIC)
+    feather = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(grow / 2.0, 1.0))
+    blend = np.maximum(feather, hole.astype(np.float32))[:, :, None]
+    return np.clip(image * (1.0 - blend) + filled * blend, 0, 255).astype(np.uint8)
 
 
 # --- silhouette ----------------------------------------------------------------------------------------------
@@ -213,9 +268,13 @@ def _largest_blob(mask: np.ndarray) -> np.ndarray:
     if count <= 1:
         return mask
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    blob = (labels == largest).astype(np.uint8)
-    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    filled = np.zeros_like(blob)
+    return fill_holes((labels == largest).astype(np.uint8))
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """A 0/1 uint8 mask with the holes inside its blobs filled."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros(mask.shape, np.uint8)
     cv2.drawContours(filled, contours, -1, 1, thickness=-1)
     return filled
 

@@ -11,24 +11,29 @@ MACE-Dance's Appearance Expert is Wan2.2-Animate-14B plus two files:
 
 Base weights: a local ``Wan2.2-Animate-14B-Diffusers`` folder, optionally with the transformer replaced by
 original-format (Wan / DiffSynth) weights — one file or the release's shards — converted with diffusers' own
-key map and the folder's config, so nothing is fetched from the network.
+key map and the folder's config, so nothing is fetched from the network. ``mace-dance weights`` installs
+all of them (:mod:`backend.weights`).
+
+Rendering streams: segment after segment with the pipeline's own conditioning (:mod:`.wan_segments`), the
+model driven at its own frame rate and the frames written at the rate asked, so memory stays flat in the
+song's length.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 from backend.out_of_memory import out_of_memory_as
 from shared.errors import InvalidInputError, MissingWeightsError
 
-from .face_crop import face_box_from_keypoints, face_image
-from .reference import segment_person, template_keypoints
+from .face_crop import face_box_from_keypoints
+from .wan_segments import FrameTiming, WanSegments
 
 if TYPE_CHECKING:
     from backend.config import BackendConfig
@@ -49,7 +54,15 @@ LORA_PREFIXES = ("module.pipe.dit.", "pipe.dit.", "module.dit.", "dit.", "module
 
 #: WanAnimateOptions fields a single render may change (the others take effect when the model is loaded).
 PER_REQUEST_OPTIONS = ("steps", "guidance_scale", "segment_frame_length", "prev_segment_conditioning_frames", "seed",
-                       "prompt", "face")  # fmt: skip
+                       "prompt", "face", "model_fps")  # fmt: skip
+#: Frame rate the model is driven at when none is set. Wan2.2-Animate was trained on, and its own
+#: preprocessing resamples driving videos to, 30 fps (Wan2.2's animate_14B config: sample_fps = 30,
+#: frame_num = 77; preprocess --fps default 30). MACE-Dance fine-tuned it on pose videos made by its
+#: motion_to_pose_video tool at 16 fps (its default; outputs are saved at 15-16 fps and its video metrics
+#: run at 16 fps), so with MACE's adapter the pose video is drawn at 16 fps: a 77-frame segment then covers
+#: 4.8 s instead of 2.6 s. The frames are resampled to the requested output rate as they are written.
+WAN_ANIMATE_FPS = 30.0
+MACE_APPEARANCE_FPS = 16.0
 
 WEIGHTS_LAYOUT = """\
 $MACE_DANCE_HOME/weights/appearance/wan/    Wan2.2-Animate-14B-Diffusers folder:
@@ -60,7 +73,8 @@ $MACE_DANCE_HOME/weights/appearance/mace/   Adapter.safetensors, LoRA.safetensor
 
 @dataclass
 class WanAnimateOptions:
-    """Generation settings.
+    """The Wan-Animate settings: the one object behind ``render``'s and ``serve``'s flags and the add-on's
+    preferences (load-time fields: dtype, device, offload, lora_scale; the others may change per video).
 
     Attributes:
         steps: denoising steps per segment (Wan and MACE use 20).
@@ -76,6 +90,8 @@ class WanAnimateOptions:
         offload: "none", "model" (components move to the GPU one at a time: fits ~24-40 GB) or "sequential"
             (layer by layer: slowest, smallest).
         lora_scale: weight of MACE's LoRA (0.5 as MACE-Dance uses it).
+        model_fps: frame rate the pose video is drawn at and the model generates; None = 16 with MACE's
+            weights, 30 for plain Wan-Animate (see WAN_ANIMATE_FPS). The video is written at the asked rate.
     """
 
     steps: int = 20
@@ -90,8 +106,12 @@ class WanAnimateOptions:
     device: str = "auto"
     offload: str = "none"
     lora_scale: float = MACE_LORA_SCALE
+    model_fps: float | None = None
 
     def __post_init__(self) -> None:
+        if self.model_fps is not None and not (4 <= float(self.model_fps) <= 60):
+            raise InvalidInputError(f"model_fps must be between 4 and 60, got {self.model_fps}",
+                                    hint="16 (MACE-Dance) or 30 (Wan-Animate)")
         if self.steps < 1:
             raise InvalidInputError(f"steps must be >= 1, got {self.steps}")
         if self.segment_frame_length < 5 or (self.segment_frame_length - 1) % 4:
@@ -100,6 +120,10 @@ class WanAnimateOptions:
             )
         if self.prev_segment_conditioning_frames not in (1, 5):
             raise InvalidInputError(f"prev_segment_conditioning_frames must be 1 or 5, got {self.prev_segment_conditioning_frames}")
+        if self.segment_frame_length < 2 * self.prev_segment_conditioning_frames:
+            # Each segment must make at least as many new frames as the next one is conditioned on.
+            raise InvalidInputError(f"segments of {self.segment_frame_length} frames are too short to carry "
+                                    f"{self.prev_segment_conditioning_frames} conditioning frames", hint="use 13 or more")
         if self.face not in ("reference", "black"):
             raise InvalidInputError(f"face must be 'reference' or 'black', got {self.face!r}")
         if self.dtype not in ("bfloat16", "float16", "float32"):
@@ -309,43 +333,79 @@ class WanAnimateRenderer:
     lora_path: Path | None = None
     options: WanAnimateOptions = field(default_factory=WanAnimateOptions)
     pipeline: Any = None
-    EXTRAS = {"wan_options": "a dict of PER_REQUEST_OPTIONS fields overriding the renderer's for this video"}
+    #: Its own options: a :class:`WanAnimateOptions` in ``request.renderer_options``; per video only these
+    #: fields may differ from the renderer's (the others are fixed when the model is loaded).
+    OPTIONS = WanAnimateOptions
+    OPTION_NAMES = PER_REQUEST_OPTIONS
 
     @classmethod
     def from_config(cls, config: "BackendConfig", options: WanAnimateOptions | None = None) -> "WanAnimateRenderer":
-        """The renderer for the configured weights; raises MissingWeightsError when the base model is absent."""
+        """The renderer for the configured weights; raises MissingWeightsError when the base model is absent
+        or MACE's appearance folder is there but does not hold both files at its top."""
+        from backend.config import MACE_APPEARANCE_DOWNLOAD_HINT
+
         model_dir = Path(config.wan_weights)
         if not (model_dir / "model_index.json").is_file():
             raise missing_wan_weights_error(model_dir, f"no model_index.json in {model_dir}")
         mace = Path(config.mace_appearance_weights)
         adapter, lora = mace / ADAPTER_FILE, mace / LORA_FILE
-        if not adapter.is_file() or not lora.is_file():
-            from backend.config import MACE_APPEARANCE_DOWNLOAD_HINT
-
+        present = [p for p in (adapter, lora) if p.is_file()]
+        if mace.is_dir() and any(mace.iterdir()) and len(present) < 2:
+            # Someone meant to install MACE's weights: rendering plain Wan-Animate instead would be a silent downgrade.
+            missing = [p.name for p in (adapter, lora) if not p.is_file()]
+            found = sorted(str(p.relative_to(mace)) for p in mace.rglob("*") if p.is_file())[:5]
+            raise MissingWeightsError(
+                f"{mace} lacks {' and '.join(missing)} at its top (it holds {found})",
+                hint=f"run `mace-dance weights install {mace}`: it finds the files by content; or empty the "
+                "folder to render with plain Wan-Animate",
+            )
+        if not present:
             logger.warning("MACE-Dance appearance weights not found in %s; using plain Wan-Animate (%s)",
                            mace, MACE_APPEARANCE_DOWNLOAD_HINT.format(path=mace))  # fmt: skip
         options = options or WanAnimateOptions()
         if options.device == "auto":
             options.device = config.resolve_device()
-        return cls(model_dir=model_dir, adapter_path=adapter if adapter.is_file() else None,
-                   lora_path=lora if lora.is_file() else None, options=options)  # fmt: skip
+        return cls(model_dir=model_dir, adapter_path=adapter if present else None,
+                   lora_path=lora if present else None, options=options)  # fmt: skip
 
     @property
     def name(self) -> str:
         return "wan-animate+mace" if (self.adapter_path or self.lora_path) else "wan-animate"
 
+    @property
+    def defaults(self) -> dict:
+        """What a client sees in the server's ``hello``: the frame rate the model is driven at."""
+        return {"wan_model_fps": self.model_fps(self.options)}
+
+    def model_fps(self, options: WanAnimateOptions) -> float:
+        if options.model_fps is not None:
+            return float(options.model_fps)
+        return MACE_APPEARANCE_FPS if (self.adapter_path or self.lora_path) else WAN_ANIMATE_FPS
+
     def load(self):
-        """Load the pipeline and MACE's weights once; returns the pipeline."""
+        """Load the pipeline and MACE's weights once; returns the pipeline.
+
+        MACE's weights go in before CPU offload is set up: offload hooks (sequential offload above all)
+        replace the modules' weights with placeholders, and anything written into those is lost. Without
+        offload the pipeline is moved to the GPU first, so the LoRA is fused there (fast).
+        """
         if self.pipeline is None:
             if self.model_dir is None:
                 raise missing_wan_weights_error(Path("."), "no Wan-Animate model folder was configured")
-            self.pipeline = load_wan_animate_pipeline(self.model_dir, self.transformer_file, self.options.dtype)
-            self._place(self.pipeline)
-            if self.adapter_path is not None:
-                load_mace_adapter(self.pipeline.transformer, self.adapter_path)
-            if self.lora_path is not None:
-                load_mace_lora(self.pipeline, self.lora_path, self.options.lora_scale)
+            pipe = load_wan_animate_pipeline(self.model_dir, self.transformer_file, self.options.dtype)
+            if self.options.offload == "none":
+                self._place(pipe)
+            self._load_mace(pipe)
+            if self.options.offload != "none":
+                self._place(pipe)
+            self.pipeline = pipe
         return self.pipeline
+
+    def _load_mace(self, pipe) -> None:
+        if self.adapter_path is not None:
+            load_mace_adapter(pipe.transformer, self.adapter_path)
+        if self.lora_path is not None:
+            load_mace_lora(pipe, self.lora_path, self.options.lora_scale)
 
     def _place(self, pipe) -> None:
         device = self.options.device if self.options.device != "auto" else _default_device()
@@ -357,106 +417,85 @@ class WanAnimateRenderer:
             pipe.to(device)
 
     def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":
+        """Render segment after segment, writing frames as they are decoded: memory does not grow with the song."""
         from backend.progress import ensure_context
 
         from .request import OutputVideos
 
         ctx = ensure_context(ctx)
-        request.validate(self.EXTRAS)
+        request.validate()
         if request.width % 16 or request.height % 16:
             raise InvalidInputError(
                 f"Wan-Animate needs width and height divisible by 16, got {request.width}x{request.height}",
                 hint="use 720x1280, 480x832 or another multiple of 16",
             )
         options = self._request_options(request)
-        motion = request.timed_motion()
-        image, alpha, _, keypoints = request.canvas_reference()
-        if keypoints is None:
-            try:
-                keypoints = template_keypoints(segment_person(image, alpha) > 0.5)
-            except InvalidInputError as exc:
-                logger.warning("no reference keypoints (%s); fitting the pose video to the canvas", exc.message)
-        pose = request.pose_video(motion, keypoints, hands=True)
+        model_fps = self.model_fps(options)
+        reference = request.canvas_reference()
+        for note in reference.person.notes:
+            logger.warning("%s", note)
+        image, keypoints = reference.image, reference.keypoints
+        # The model is driven at model_fps; the files are written at the requested rate.
+        pose = request.pose_video(request.motion.resample(model_fps), keypoints, hands=True)
         face_box = face_box_from_keypoints(keypoints, image.shape[:2]) if keypoints is not None else None
         ctx.report(0.0, "loading Wan-Animate")
         pipe = self._guard_memory(self.load, options, (request.height, request.width))
         ctx.check_cancelled()
-        frames = self._generate(pipe, image, pose, face_box, options, ctx.subrange(0.02, 0.95))
+        segments = WanSegments(pipe, image, pose, face_box, options)
         with OutputVideos(request) as outputs:
-            for index, frame in enumerate(frames):
-                outputs.write(frame, pose.frame(index) if outputs.wants_pose_frames else None)
+            output_pose = request.pose_video(request.timed_motion(), keypoints, hands=True) if outputs.wants_pose_frames else None
+            count = len(output_pose) if output_pose is not None else request.timed_motion().num_frames
+            timing = FrameTiming(len(pose), model_fps, count, request.output_fps)
+            with out_of_memory_hint(options, (request.height, request.width)):
+                for index, frame in enumerate(segments.frames(ctx.subrange(0.02, 0.98))):
+                    for out_index in timing.outputs_for(index):
+                        outputs.write(frame, output_pose.frame(out_index) if output_pose is not None else None)
         ctx.report(1.0, "done")
-        return outputs.result(self.name, len(frames), request.output_fps)
+        return outputs.result(self.name, count, request.output_fps)
 
-    def _request_options(self, request: "RenderRequest") -> WanAnimateOptions:
-        """The renderer's options with the request's per-video overrides (load-time ones cannot change)."""
-        override = request.extras.get("wan_options")
-        if override is None:
-            return self.options
-        if isinstance(override, WanAnimateOptions):
-            override = {name: getattr(override, name) for name in PER_REQUEST_OPTIONS}
-        if not isinstance(override, dict):
-            raise InvalidInputError(f"wan_options must be a dict, got {type(override).__name__}")
-        unknown = sorted(set(override) - set(PER_REQUEST_OPTIONS))
+    def request_options(self, values: dict) -> WanAnimateOptions:
+        """This renderer's options with per-video overrides (PER_REQUEST_OPTIONS fields) from a flat mapping."""
+        unknown = sorted(set(values) - set(PER_REQUEST_OPTIONS))
         if unknown:
             raise InvalidInputError(
-                f"wan_options {unknown} cannot be set per video",
+                f"Wan-Animate options {unknown} cannot be set per video",
                 hint=f"per video: {', '.join(PER_REQUEST_OPTIONS)}; dtype, device, offload and lora_scale are set "
                 "when the backend starts",
             )
-        return WanAnimateOptions(**{**self.options.__dict__, **override})
+        return WanAnimateOptions(**{**self.options.__dict__, **values})
 
-    def _generate(self, pipe, image: np.ndarray, pose, face_box, options: WanAnimateOptions, ctx) -> np.ndarray:
-        """Run the pipeline; returns (T, H, W, 3) uint8."""
-        import torch
-        from PIL import Image
+    def _request_options(self, request: "RenderRequest") -> WanAnimateOptions:
+        """The options for this video: ``request.renderer_options`` (per-video fields only may differ)."""
+        options = request.options_for(WanAnimateOptions) if request.renderer_options is not None else self.options
+        def differs(name: str) -> bool:
+            mine, theirs = getattr(self.options, name), getattr(options, name)
+            return mine is not theirs and (not isinstance(mine, (str, int, float)) or mine != theirs)
 
-        height, width = image.shape[:2]
-        face_size = int(pipe.transformer.config.motion_encoder_size)
-        face = Image.fromarray(face_image(image, face_box if options.face == "reference" else None, face_size))
-        pose_frames = [Image.fromarray(frame) for frame in pose.frames()]
-        num_frames = len(pose_frames)
-        if num_frames <= options.prev_segment_conditioning_frames:
+        fixed = [name for name in WanAnimateOptions.__dataclass_fields__
+                 if name not in PER_REQUEST_OPTIONS and differs(name)]  # fmt: skip
+        if fixed:
             raise InvalidInputError(
-                f"the motion has {num_frames} frames; Wan-Animate needs more than "
-                f"{options.prev_segment_conditioning_frames}"
+                f"Wan-Animate options {fixed} cannot be set per video",
+                hint=f"per video: {', '.join(PER_REQUEST_OPTIONS)}; dtype, device, offload and lora_scale are set "
+                "when the backend starts",
             )
-        effective = options.segment_frame_length - options.prev_segment_conditioning_frames
-        segments = -(-(num_frames - options.prev_segment_conditioning_frames) // effective)
-        total_steps = segments * options.steps
-        done = [0]
-
-        def on_step_end(pipeline, step, timestep, callback_kwargs):
-            done[0] += 1
-            segment = (done[0] - 1) // options.steps + 1
-            ctx.report(done[0] / total_steps, f"segment {segment}/{segments}, step {step + 1}/{options.steps}")
-            ctx.check_cancelled()  # raises JobCancelledError out of the pipeline between steps
-            return {}
-
-        text = {"prompt_embeds": options.prompt_embeds} if options.prompt_embeds is not None else {"prompt": options.prompt}
-        if "prompt" in text and getattr(pipe, "tokenizer", None) is None:
-            raise InvalidInputError("this pipeline has no tokenizer", hint="pass prompt_embeds in the Wan options")
-        generator = torch.Generator(device="cpu").manual_seed(options.seed)
-        result = self._guard_memory(lambda: pipe(
-            image=Image.fromarray(image), pose_video=pose_frames, face_video=[face] * num_frames,
-            height=height, width=width, num_inference_steps=options.steps,
-            guidance_scale=options.guidance_scale, segment_frame_length=options.segment_frame_length,
-            prev_segment_conditioning_frames=options.prev_segment_conditioning_frames,
-            generator=generator, output_type="np", callback_on_step_end=on_step_end, mode="animate", **text,
-        ), options, (height, width))  # fmt: skip
-        video = np.asarray(result.frames[0])  # (T, H, W, 3) float in [0, 1]
-        return np.clip(video * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
+        return options
 
     @staticmethod
     def _guard_memory(work, options: WanAnimateOptions, size: tuple[int, int]):
-        """Run ``work()``; running out of memory becomes OutOfMemoryError naming the option that helps.
-
-        ``size`` is the video's (height, width), for the hint.
-        """
-        hint = _out_of_memory_hint(options, *size)
-        with out_of_memory_as("the GPU ran out of memory while generating the video", hint):
+        """Run ``work()`` under :func:`out_of_memory_hint`."""
+        with out_of_memory_hint(options, size):
             return work()
+
+
+@contextmanager
+def out_of_memory_hint(options: WanAnimateOptions, size: tuple[int, int]):
+    """Running out of GPU memory inside becomes OutOfMemoryError naming the option that helps.
+
+    ``size`` is the video's (height, width), for the hint.
+    """
+    with out_of_memory_as("the GPU ran out of memory while generating the video", _out_of_memory_hint(options, *size)):
+        yield
 
 
 def _out_of_memory_hint(options: WanAnimateOptions, height: int, width: int) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._wan import add_wan_arguments, wan_options_from_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -34,31 +36,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--keypoints", type=Path, default=None, metavar="JSON",
                         help='reference keypoints: {"left_shoulder": [x, y], ...} in image pixels (COCO-18 names '
                         "+ left_toe/right_toe) or a list of 18/20 [x, y]")
+    parser.add_argument("--person", type=int, default=1, metavar="N",
+                        help="which person to animate when the photo shows several (1 = the largest, default)")
     parser.add_argument("--pose-style", choices=("wan", "dwpose"), default="wan", help="pose video style")
     parser.add_argument("--camera", choices=("orthographic", "perspective"), default="orthographic",
                         help="projection of the motion (default orthographic front view)")
     parser.add_argument("--yaw", type=float, default=0.0, metavar="DEG", help="turn the camera around the dancer")
     parser.add_argument("--hands", action=argparse.BooleanOptionalAction, default=None,
                         help="draw synthetic hands in the pose video (default: on for Wan-Animate, off otherwise)")
-    wan = parser.add_argument_group("Wan-Animate")
-    wan.add_argument("--device", default="auto", help="torch device (auto, cuda, cuda:1, cpu)")
-    wan.add_argument("--steps", type=int, default=20, help="denoising steps (default 20)")
-    wan.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    wan.add_argument("--prompt", default=None, help="text prompt")
-    wan.add_argument("--segment-frames", type=int, default=77, metavar="N",
-                     help="frames per generated segment, 4n+1 (default 77; lower saves GPU memory)")
-    wan.add_argument("--offload", choices=("none", "model", "sequential"), default="none",
-                     help="CPU offload for smaller GPUs (model: ~40 GB, sequential: smallest, slowest)")
-    wan.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default="bfloat16")
-    wan.add_argument("--face", choices=("reference", "black"), default="reference",
-                     help="face video: the reference's face on every frame, or none")
+    parser.add_argument("--device", default="auto", help="torch device (auto, cuda, cuda:1, cpu)")
+    add_wan_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from shared.motion_io import load_motion
 
-    from ..appearance import RenderRequest, select_renderer
+    from ..appearance import RenderOptions, RenderRequest, select_renderer
     from ..appearance.keypoints import Camera
     from ..appearance.reference import load_keypoints_json, load_reference_image
     from ..config import BackendConfig
@@ -66,30 +60,20 @@ def run(args: argparse.Namespace) -> int:
 
     motion = load_motion(args.motion)
     reference = load_reference_image(args.reference)
-    extras: dict = {
-        "audio_offset_s": args.music_start,
-        "pose_style": args.pose_style,
-        "camera": Camera(projection=args.camera, yaw_deg=args.yaw),
-    }
-    if args.hands is not None:
-        extras["hands"] = args.hands
-    if reference.alpha is not None:
-        extras["reference_alpha"] = reference.alpha
-    if args.keypoints is not None:
-        extras["reference_keypoints"] = load_keypoints_json(args.keypoints)
-    if args.pose_video is not None:
-        extras["pose_video_path"] = args.pose_video
-    if args.side_by_side is not None:
-        extras["side_by_side_path"] = args.side_by_side
+    options = RenderOptions(
+        reference_alpha=reference.alpha,
+        reference_keypoints=None if args.keypoints is None else load_keypoints_json(args.keypoints),
+        reference_person=args.person, reference_name=args.reference.name,
+        audio_offset_s=args.music_start, pose_style=args.pose_style,
+        camera=Camera(projection=args.camera, yaw_deg=args.yaw), hands=args.hands,
+        pose_video_path=args.pose_video, side_by_side_path=args.side_by_side,
+    )  # fmt: skip
 
-    wan_options = dict(steps=args.steps, seed=args.seed, segment_frame_length=args.segment_frames,
-                       offload=args.offload, dtype=args.dtype, face=args.face, device=args.device)  # fmt: skip
-    if args.prompt:
-        wan_options["prompt"] = args.prompt
+    wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, video_renderer=args.renderer)
     renderer = select_renderer(config, args.renderer, **wan_options)
     request = RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=args.music,
-                            width=args.width, height=args.height, fps=args.fps, out_path=args.out, extras=extras)  # fmt: skip
+                            width=args.width, height=args.height, fps=args.fps, out_path=args.out, options=options)  # fmt: skip
     with progress_bar(f"rendering ({renderer.name})") as ctx:
         result = renderer.render(request, ctx)
     print(f"video:        {result.path}  ({result.frames} frames at {result.fps:g} fps, {result.renderer})")

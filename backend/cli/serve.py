@@ -7,6 +7,8 @@ from pathlib import Path
 
 from shared.protocol import CLIENT_TIMEOUT_S, DEFAULT_ADDRESS
 
+from ._wan import add_wan_arguments, wan_options_from_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -50,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="CPU workers for the choreographer / puppet (default: one per CPU left, at most 16)")
     cluster.add_argument("--ray-retries", type=int, default=1, metavar="N",
                          help="times a job whose worker or node died is run again before it fails (default 1)")
+    add_wan_arguments(parser, steps_flag="--wan-steps")
     parser.set_defaults(func=run)
 
 
@@ -61,21 +64,24 @@ def build_server(args: argparse.Namespace, **server_options):
     from ..motion_generation import select_motion_generator
     from ..server import BackendServer
     from ..server.security import CurveKeys, check_bind_allowed
+    from ..weights import installed_summary
 
     keys = CurveKeys.load(args.curve_keys, args.authorized_clients) if args.curve_keys else None
     check_bind_allowed(args.address, keys)  # before loading models: fail fast
+    wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer,
                            motion_steps=args.steps, mocap_dir=args.mocap)
-    generator, renderer = select_motion_generator(config), select_renderer(config)
+    generator, renderer = select_motion_generator(config), select_renderer(config, **wan_options)
     device, close, executor = config.resolve_device(), (lambda: None), None
     if args.ray is not None:
         from ..cluster.serve import start_ray_workers
 
-        executor, close = start_ray_workers(args, config, generator, renderer)
+        executor, close = start_ray_workers(args, config, generator, renderer, renderer_options=wan_options)
         device = "ray"
     server = BackendServer(args.address, motion_generator=generator, video_renderer=renderer, curve_keys=keys,
                            device=device, shutdown_grace_s=args.shutdown_grace, client_timeout_s=args.client_timeout,
-                           executor=executor, **server_options)
+                           executor=executor, installed_weights=installed_summary(config),
+                           **server_options)
     return server, close
 
 

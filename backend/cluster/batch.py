@@ -306,17 +306,20 @@ def run_row(row: BatchRow, ctx: JobContext | None = None, *, device: str = "auto
 def _render_row(row: BatchRow, motion, device: str, ctx: JobContext) -> None:
     from backend.appearance import RenderRequest
     from backend.appearance.reference import load_reference_image
+    from backend.appearance.request import parse_render_options
     from shared.atomic import atomic_path
 
     renderer = _engine("video", row.renderer, device, None)
     reference = load_reference_image(row.reference)
     sizes = {key: row.options[key] for key in VIDEO_OPTIONS if key in row.options}
-    extras = {"audio_offset_s": row.start_s, **{k: v for k, v in row.options.items() if k not in VIDEO_OPTIONS}}
-    if reference.alpha is not None:
-        extras.setdefault("reference_alpha", reference.alpha)
+    values = {"audio_offset_s": row.start_s, **{k: v for k, v in row.options.items() if k not in VIDEO_OPTIONS}}
+    if reference.alpha is not None and values.get("reference_alpha") is None:
+        values["reference_alpha"] = reference.alpha
+    options, renderer_options = parse_render_options(values, renderer, remote=True, field_prefix="options.")
     with atomic_path(row.output) as partial:
         renderer.render(RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=row.music,
-                                      out_path=partial, extras=extras, **sizes), ctx)
+                                      out_path=partial, options=options, renderer_options=renderer_options,
+                                      **sizes), ctx)
 
 
 def _run_row_on_ray_worker(row: BatchRow, motion_steps: int | None) -> RowOutcome:

@@ -17,11 +17,12 @@ RENDERER_KINDS = {"puppet": "puppet", "wan-animate": "wan", "wan-animate+mace": 
 
 
 def start_ray_workers(args: argparse.Namespace, config: BackendConfig, generator, renderer,
-                      engines=None) -> tuple[Callable, Callable[[], None]]:
+                      engines=None, renderer_options: dict | None = None) -> tuple[Callable, Callable[[], None]]:
     """(executor factory for ``BackendServer``, close) for ``args.ray`` and the ``--ray-*`` options.
 
     Every worker runs the engines this process selected (``generator``/``renderer``: the ``hello`` names
-    them), built on the worker's own device; ``engines`` replaces that factory (tests).
+    them), built on the worker's own device with ``renderer_options`` (the Wan serve flags);
+    ``engines`` replaces that factory (tests).
     """
     for name in ("ray_retries", "ray_gpu_workers", "ray_cpu_workers"):
         value = getattr(args, name)
@@ -31,7 +32,8 @@ def start_ray_workers(args: argparse.Namespace, config: BackendConfig, generator
     try:
         if engines is None:
             engines = ConfiguredEngines(config, generator=generator.name,
-                                        renderer=RENDERER_KINDS.get(renderer.name, config.video_renderer))
+                                        renderer=RENDERER_KINDS.get(renderer.name, config.video_renderer),
+                                        renderer_options=dict(renderer_options or {}))
         pool = RayWorkerPool(engines, gpu_roles=gpu_roles_for(generator, renderer),
                              gpu_workers=args.ray_gpu_workers, cpu_workers=args.ray_cpu_workers)
     except BaseException:

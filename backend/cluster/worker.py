@@ -41,6 +41,8 @@ class ConfiguredEngines:
     config: BackendConfig
     generator: str
     renderer: str
+    #: WanAnimateOptions fields from the serve flags (``backend.cli._wan``); the device is each worker's own.
+    renderer_options: dict = dataclasses.field(default_factory=dict, hash=False)
 
     def build(self, role: str, device: str):
         config = dataclasses.replace(self.config, device=device, motion_generator=self.generator,
@@ -51,7 +53,7 @@ class ConfiguredEngines:
             return select_motion_generator(config)
         from backend.appearance import select_renderer
 
-        return select_renderer(config)
+        return select_renderer(config, **{k: v for k, v in self.renderer_options.items() if k != "device"})
 
 
 def relocate_paths(request: Any, old_root: Path, new_root: Path) -> Any:

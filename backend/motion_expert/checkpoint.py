@@ -63,9 +63,12 @@ class CheckpointLocation:
     path: Path
 
 
-def _missing(message: str, where: Path) -> MissingWeightsError:
+def _missing(message: str, where: Path, install_from: Path | None = None) -> MissingWeightsError:
     from backend.config import MOTION_DOWNLOAD_HINT
 
+    if install_from is not None:
+        return MissingWeightsError(message, hint=f"run `mace-dance weights install {install_from}`: it finds the "
+                                   "checkpoint by its content and puts it where the backend looks")
     layout = (
         f"expected in {where}: an official MACE-Dance `train-<epoch>.pt`, or `{WEIGHTS_NAME}` + `{CONFIG_NAME}` + "
         f"`{NORMALIZER_NAME}` written by `mace-dance train`"
@@ -74,19 +77,17 @@ def _missing(message: str, where: Path) -> MissingWeightsError:
 
 
 def find_checkpoint(path: str | Path) -> CheckpointLocation:
-    """Locate a checkpoint at ``path`` (a folder, a ``.pt`` file or a ``model.safetensors`` file).
+    """Locate a checkpoint at ``path`` (a folder, an official checkpoint file of any name, or ``model.safetensors``).
 
     In a folder our layout wins over official files; among official files the highest epoch wins.
     Raises :class:`MissingWeightsError` (with the expected layout) when nothing usable is there.
     """
     path = Path(path).expanduser()
     if path.is_file():
-        if path.suffix == ".pt":
-            return CheckpointLocation("official", path)
         if path.name == WEIGHTS_NAME:
             path = path.parent
-        else:
-            raise _missing(f"{path} is not a Motion Expert checkpoint", path.parent)
+        else:  # any name (.pt, .pth, .ckpt …): read_official_file says whether it is one
+            return CheckpointLocation("official", path)
     if not path.is_dir():
         raise _missing(f"no Motion Expert weights at {path}", path)
     if (path / WEIGHTS_NAME).is_file():
@@ -97,6 +98,10 @@ def find_checkpoint(path: str | Path) -> CheckpointLocation:
     official = [(int(m.group(1)), p) for p in path.glob("train-*.pt") if (m := OFFICIAL_PATTERN.match(p.name))]
     if official:
         return CheckpointLocation("official", max(official)[1])
+    nested = sorted(p for suffix in ("*.pt", "*.pth", "*.ckpt", "*.7z", "*.zip") for p in path.rglob(suffix))
+    if nested:
+        raise _missing(f"no Motion Expert weights at the top of {path}, but {nested[0]} is there",
+                       path, install_from=nested[0])
     raise _missing(f"no Motion Expert weights in {path}", path)
 
 

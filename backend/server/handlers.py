@@ -11,6 +11,7 @@ same work in another process with its own loaded generator or renderer.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,13 @@ from typing import Any, Callable
 import numpy as np
 
 from backend.appearance import RenderRequest
-from backend.appearance.keypoints import Camera
-from backend.appearance.pose_video import STYLES
-from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image, parse_keypoints
-from backend.appearance.request import COMMON_EXTRAS, MIN_CANVAS_SIDE
+from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image
+from backend.appearance.request import (  # noqa: F401 (render_option_names: router, batch)
+    MIN_CANVAS_SIDE,
+    RenderOptions,
+    parse_render_options,
+    render_option_names,
+)
 from backend.features.audio import MIN_DURATION_S
 from backend.motion_generation import MotionRequest
 from backend.progress import JobContext
@@ -35,11 +39,8 @@ from .jobs import ServerLimits
 from .media import check_image_header, probe_audio_duration
 
 MAX_SEED = 2**63 - 1
-# Extras that name files on the backend machine: never taken from the wire.
-LOCAL_ONLY_EXTRAS = frozenset({"pose_video_path", "side_by_side_path"})
 # How the client's music is called in messages when it sent no name.
 DEFAULT_AUDIO_NAME = "the music"
-MAX_CAMERA_DISTANCE_M = 1000.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ class RenderJobRequest:
     audio_path: Path | None
     out_path: Path
     sizes: dict
-    extras: dict
+    options: RenderOptions
+    renderer_options: Any = None
 
 
 @dataclass(frozen=True)
@@ -177,74 +179,16 @@ def _video_side(payload: dict, name: str, limits: ServerLimits) -> int | None:
     return value
 
 
-def render_option_names(renderer) -> list[str]:
-    """The ``options`` a client may send with ``render_video`` to ``renderer`` (its extras, minus paths)."""
-    return sorted((set(COMMON_EXTRAS) | set(getattr(renderer, "EXTRAS", {}))) - LOCAL_ONLY_EXTRAS)
-
-
-def _render_extras(options: dict, renderer, image_size: tuple[int, int]) -> dict:
-    """``RenderRequest.extras`` from the client's ``options``: only documented keys, none naming a path on
-    this machine (a client must never choose where the backend writes), each common option's type and range
-    checked here (errors name ``options.<key>``); array maps are decoded. Nil means "the default"."""
-    allowed = set(render_option_names(renderer))
-    extras = {}
+def _render_options(options: dict, renderer, image_size: tuple[int, int]) -> tuple[RenderOptions, Any]:
+    """The request's typed options from the client's ``options`` (arrays decoded): only names the renderer
+    takes, none naming a path on this machine (a client must never choose where the backend writes), each
+    checked by :func:`~backend.appearance.request.parse_render_options` (errors name ``options.<key>``);
+    nil means "the default"."""
+    decoded = {}
     for key, value in options.items():
-        if key not in allowed:
-            raise InvalidInputError(f"unknown render option {str(key)[:64]!r}",
-                                    f"options this renderer takes: {', '.join(sorted(allowed))}")
-        if value is None:
-            continue
         is_array = isinstance(value, dict) and {"dtype", "shape", "data"} <= set(value)
-        if is_array:
-            value = protocol.decode_array(value, f"options.{key}", allow_nonfinite=True)
-        extras[key] = _check_common_option(key, value, image_size) if key in COMMON_EXTRAS else value
-    return extras
-
-
-def _check_common_option(key: str, value: Any, image_size: tuple[int, int]) -> Any:
-    """One of ``COMMON_EXTRAS`` as the renderers expect it, or ``InvalidInputError`` naming ``options.<key>``."""
-    name = f"options.{key}"
-    if key in ("pose_video", "side_by_side", "hands"):
-        return protocol.get_field({key: value}, key, bool, field=name)
-    if key == "audio_offset_s":
-        return protocol.get_number({key: value}, key, lo=0.0, field=name)
-    if key == "pose_style":
-        style = protocol.get_field({key: value}, key, str, field=name)
-        if style not in STYLES:
-            raise InvalidInputError(f"`{name}` = {style[:32]!r} is not a pose style", f"use one of {sorted(STYLES)}")
-        return style
-    if key == "camera":
-        camera = protocol.get_field({key: value}, key, dict, field=name)
-        unknown = sorted(set(map(str, camera)) - {"projection", "distance_m", "yaw_deg"})
-        if unknown:
-            raise InvalidInputError(f"`{name}` has unknown fields {unknown}", "use projection, distance_m, yaw_deg")
-        fields = {}
-        if camera.get("projection") is not None:
-            fields["projection"] = protocol.get_field(camera, "projection", str, field=f"{name}.projection")
-        if camera.get("distance_m") is not None:
-            fields["distance_m"] = protocol.get_number(camera, "distance_m", lo=0.5, hi=MAX_CAMERA_DISTANCE_M,
-                                                       field=f"{name}.distance_m")
-        if camera.get("yaw_deg") is not None:
-            fields["yaw_deg"] = protocol.get_number(camera, "yaw_deg", lo=-360.0, hi=360.0, field=f"{name}.yaw_deg")
-        Camera(**fields)  # its own checks (projection names)
-        return fields
-    if key == "reference_keypoints":
-        try:
-            parse_keypoints(value)
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"`{name}`: {exc.message}", exc.hint) from None
-        except (TypeError, ValueError) as exc:  # e.g. {"nose": "abc"}: not a pair of numbers
-            raise InvalidInputError(f"`{name}` must map keypoint names to [x, y] pixel pairs ({exc})",
-                                    "send {name: [x, y]} or a (20, 2) array") from None
-        return value
-    if key == "reference_alpha":
-        height, width = image_size[1], image_size[0]
-        if not isinstance(value, np.ndarray) or value.shape != (height, width):
-            shape = getattr(value, "shape", type(value).__name__)
-            raise InvalidInputError(f"`{name}` must be an array of the reference image's shape ({height}, {width}), "
-                                    f"got {shape}", "send the person mask at the image's size")
-        return value
-    return value
+        decoded[key] = protocol.decode_array(value, f"options.{key}", allow_nonfinite=True) if is_array else value
+    return parse_render_options(decoded, renderer, remote=True, field_prefix="options.", image_size=image_size)
 
 
 def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits) -> JobWork:
@@ -264,29 +208,31 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     options = protocol.get_field(payload, "options", dict, {})
     if not all(isinstance(key, str) for key in options):
         raise InvalidInputError("`options` keys must be strings", None)
-    extras = _render_extras(options, renderer, (width, height))
+    common, own = _render_options(options, renderer, (width, height))
     audio = _audio_file(payload, workdir, limits, required=False)
     public_names = {}
     if audio is not None:
-        _check_span(audio, extras.get("audio_offset_s", 0.0), motion.duration, limits,
+        _check_span(audio, common.audio_offset_s, motion.duration, limits,
                     start_field="options.audio_offset_s", span_field="motion")
         public_names[str(audio.path)] = audio.name
     image_path = workdir / "reference.image"
     image_path.write_bytes(image)
     public_names[str(image_path)] = "the reference image"
     request = RenderJobRequest(motion=motion, image_path=image_path, audio_path=None if audio is None else audio.path,
-                               out_path=workdir / "video.mp4", sizes=sizes, extras=extras)
+                               out_path=workdir / "video.mp4", sizes=sizes, options=common,
+                               renderer_options=own)
     return JobWork("video", run_render, request, renderer, public_names)
 
 
 def run_render(job: RenderJobRequest, renderer, ctx: JobContext) -> dict:
     """Render ``job`` with ``renderer``; returns the ``result`` payload (the mp4's bytes)."""
     reference = load_reference_image(job.image_path)
-    extras = dict(job.extras)
-    if reference.alpha is not None:
-        extras.setdefault("reference_alpha", reference.alpha)
+    options = job.options
+    if reference.alpha is not None and options.reference_alpha is None:
+        options = dataclasses.replace(options, reference_alpha=reference.alpha)
     request = RenderRequest(motion=job.motion, reference_image=reference.rgb, audio_path=job.audio_path,
-                            out_path=job.out_path, extras=extras, **job.sizes)
+                            out_path=job.out_path, options=options, renderer_options=job.renderer_options,
+                            **job.sizes)
     result = renderer.render(request, ctx)
     pose_path = Path(result.pose_video_path) if result.pose_video_path else None
     return {

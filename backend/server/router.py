@@ -90,8 +90,10 @@ class BackendServer:
         shutdown_grace_s: float = 10.0,
         work_root: str | Path | None = None,
         executor: Callable | None = None,
+        installed_weights: dict | None = None,
     ):
         check_bind_allowed(address, curve_keys)
+        self.installed_weights = dict(installed_weights or {})  # backend.weights.installed_summary, for `hello`
         self.address = address
         self.motion_generator = motion_generator
         self.video_renderer = video_renderer
@@ -315,6 +317,8 @@ class BackendServer:
 
     def hello_info(self) -> dict:
         renderer = self.video_renderer
+        defaults = {"seed": 0, "fps": 30.0}
+        defaults.update(getattr(renderer, "defaults", None) or {})  # e.g. Wan-Animate's model frame rate
         info = {
             "protocol_version": protocol.PROTOCOL_VERSION,
             "backend_version": backend.__version__,
@@ -331,8 +335,9 @@ class BackendServer:
                 "heartbeat_interval_s": self.heartbeat_interval_s,
                 "client_timeout_s": self.client_timeout_s,
             },
-            "defaults": {"seed": 0, "fps": 30.0},
+            "defaults": defaults,
             "genres": list(GENRES),
+            "weights": self.installed_weights,
         }
         executor = getattr(self, "_worker", None)  # made when the socket is bound
         cluster = executor.describe() if executor is not None else None  # e.g. the Ray cluster's GPUs and workers

@@ -20,7 +20,7 @@ def test_info_on_an_empty_home_names_every_missing_location(tmp_path, capsys, mo
     assert not items["Motion Expert"]["ok"]
     assert str(tmp_path / "weights" / "motion") in items["Motion Expert"]["hint"]
     assert not items["Wan2.2-Animate base"]["ok"]
-    assert "huggingface-cli download Wan-AI/Wan2.2-Animate-14B-Diffusers" in items["Wan2.2-Animate base"]["hint"]
+    assert "mace-dance weights download --wan" in items["Wan2.2-Animate base"]["hint"]
 
 
 def test_info_finds_an_official_motion_checkpoint_and_the_mace_files(tmp_path, capsys, monkeypatch):
@@ -48,7 +48,7 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("serve", "generate", "render", "train", "eval", "eval-video", "info", "keys"):
+    for command in ("serve", "generate", "render", "train", "eval", "eval-video", "info", "keys", "weights"):
         assert command in out
 
 

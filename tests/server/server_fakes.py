@@ -6,6 +6,8 @@ endpoint on the first line of stdout.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import argparse
 import io
 import sys
@@ -101,25 +103,34 @@ class GateGenerator(StepGenerator):
         return super().generate(request, ctx)
 
 
+@dataclass
+class FakeOptions:
+    fake_option: object = None
+
+
 class FakeRenderer:
     """Validates the request like a real renderer, then writes placeholder bytes instead of a video."""
 
     name = "fake-renderer"
-    EXTRAS = {"fake_option": "any value, recorded"}
+    OPTIONS = FakeOptions
+    OPTION_NAMES = ("fake_option",)
 
     def __init__(self):
         self.requests = []
 
+    def request_options(self, values: dict) -> FakeOptions:
+        return FakeOptions(**values)
+
     def render(self, request, ctx: JobContext | None = None):
         from backend.appearance import RenderResult
 
-        request.validate(self.EXTRAS)
+        request.validate()
         self.requests.append(request)
         (ctx or JobContext.null()).report(1.0, "rendered")
         out_path = Path(request.out_path)
         out_path.write_bytes(b"video:%d" % request.motion.num_frames)
         pose_path = None
-        if request.extras.get("pose_video"):
+        if request.options.pose_video:
             pose_path = out_path.with_name(out_path.stem + "_pose.mp4")
             pose_path.write_bytes(b"pose")
         return RenderResult(out_path, self.name, request.motion.num_frames, request.output_fps, pose_path)

@@ -193,7 +193,7 @@ def test_render_audio_offset_nil_means_the_default(server, peer):
     peer.send(envelope("render_video", job="r-1", payload=payload))
     reply = peer.receive()
     assert reply["type"] == "result", reply
-    assert server.video_renderer.requests[-1].audio_offset_s == 0.0
+    assert server.video_renderer.requests[-1].options.audio_offset_s == 0.0
 
 
 # ---- 4. bad input that used to be an `internal` error ---------------------------------------------------

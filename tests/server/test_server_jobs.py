@@ -28,8 +28,10 @@ def poll_until(client, condition, timeout_s: float = 5.0) -> list:
 
 
 def test_hello_describes_the_backend(start_server, connect):
-    server = start_server(StepGenerator(), device="cpu")
+    weights = {"motion_expert": False, "wan_animate": True, "mace_appearance": True}
+    server = start_server(StepGenerator(), device="cpu", installed_weights=weights)
     info = connect(server).hello()
+    assert info["weights"] == weights  # what the add-on's backend status shows
     assert info["protocol_version"] == protocol.PROTOCOL_VERSION
     assert info["motion_generator"] == "step-fake"
     assert info["video_renderer"] is None and info["capabilities"]["render_video"] is False

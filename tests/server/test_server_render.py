@@ -32,8 +32,8 @@ def test_render_video_round_trip(start_server, connect, tmp_path):
     assert request.motion.allclose(motion)
     assert request.reference_image.shape == (96, 64, 3) and request.reference_image.dtype == np.uint8
     assert (request.width, request.height) == (64, 128)
-    assert request.extras["fake_option"] == [1, 2]
-    assert np.isnan(request.extras["reference_keypoints"]).all()
+    assert request.renderer_options.fake_option == [1, 2]
+    assert np.isnan(request.options.reference_keypoints).all()
     assert list(tmp_path.iterdir()) == []  # job folder (audio, image, videos) removed
 
 
@@ -45,5 +45,5 @@ def test_render_keeps_a_png_alpha_as_the_person_mask(start_server, connect):
     buffer = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
     connect(server).render_video(make_motion(5), buffer.getvalue(), width=96, height=128)
-    alpha = renderer.requests[0].extras["reference_alpha"]
+    alpha = renderer.requests[0].options.reference_alpha
     assert alpha.shape == (128, 96) and alpha[60, 40] == 255 and alpha[2, 2] == 0

@@ -8,13 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from backend.appearance import RenderRequest, select_renderer
+from backend.appearance import RenderOptions, RenderRequest, parse_render_options, select_renderer
 from backend.appearance.keypoints import KP
-from backend.appearance.puppet import RIG_INDEX, Puppet, PuppetAnimation, PuppetRenderer
+from backend.appearance.puppet import RIG_INDEX, Puppet, PuppetAnimation, PuppetOptions, PuppetRenderer
 from backend.appearance.reference import (
     load_keypoints_json,
     load_reference_image,
-    place_on_canvas,
     segment_person,
     template_keypoints,
 )
@@ -80,7 +79,7 @@ def test_template_keypoints_land_on_the_drawn_joints(make_person):
 
 def test_puppet_follows_its_rig_and_draws_the_person(make_person, make_dance):
     image = make_person(128, 192)
-    puppet = Puppet(image)
+    puppet = Puppet.from_photo(image)
     rest_targets = puppet.mesh.vertices[puppet.mesh.handles]
     # Undeformed, the puppet redraws the photo (edges are soft, so compare inside the body only).
     frame = puppet.draw(puppet.deformer.deform(rest_targets), np.zeros(14))
@@ -102,7 +101,7 @@ def test_default_renderer_makes_an_mp4_matching_motion_and_music(tmp_path, make_
     motion = make_dance(20, fps=30.0)
     music = make_music(tmp_path / "music.wav", 2.0)
     request = RenderRequest(motion, make_person(128, 192), audio_path=music, width=64, height=96,
-                            out_path=tmp_path / "dance.mp4", extras={"pose_video": True, "side_by_side": True})  # fmt: skip
+                            out_path=tmp_path / "dance.mp4", options=RenderOptions(pose_video=True, side_by_side=True))  # fmt: skip
     reports = []
     result = select_renderer(BackendConfig(home=tmp_path / "empty")).render(
         request, JobContext(report=lambda f, m="": reports.append(f))
@@ -132,9 +131,10 @@ def test_user_keypoints_drive_the_rig(tmp_path, make_person, make_dance):
              "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle")  # fmt: skip
     path.write_text(json.dumps({name: keypoints[KP[name]].tolist() for name in names}))
     loaded = load_keypoints_json(path)
-    canvas, _, placement = place_on_canvas(image, 64, 96)
-    puppet = Puppet(canvas, placement.apply(loaded))
-    assert puppet.keypoints_source == "user"
+    reference = RenderRequest(make_dance(3), image, width=64, height=96,
+                              options=RenderOptions(reference_keypoints=loaded)).canvas_reference()  # fmt: skip
+    puppet, placement = Puppet(reference), reference.placement
+    assert puppet.keypoints_source == "given"
     np.testing.assert_allclose(puppet.rig[RIG_INDEX["left_wrist"]], placement.apply(keypoints[KP["left_wrist"]]))
     animation = PuppetAnimation.from_motion(make_dance(3), puppet)
     assert animation.frame(puppet, 2).shape == (96, 64, 3)
@@ -162,8 +162,16 @@ def test_bad_inputs_are_errors_not_crashes(tmp_path, make_person, make_dance):
     with pytest.raises(InvalidInputError, match="mp4"):
         RenderRequest(make_dance(5), image, width=64, height=96, out_path=tmp_path / "x.avi").validate()
     with pytest.raises(InvalidInputError, match="mesh_spacing"):
-        PuppetRenderer().render(RenderRequest(make_dance(5), image, width=64, height=96, out_path=tmp_path / "y.mp4",
-                                              extras={"mesh_spacing": 0.01}))  # fmt: skip
+        parse_render_options({"mesh_spacing": 0.01}, PuppetRenderer())
+    with pytest.raises(InvalidInputError, match="unknown render option"):
+        parse_render_options({"mesh_spacin": 4}, PuppetRenderer())
+    with pytest.raises(InvalidInputError, match="pose_style"):
+        RenderOptions(pose_style="stick")
+    with pytest.raises(InvalidInputError, match="reference_person"):
+        RenderOptions(reference_person=0)
+    with pytest.raises(InvalidInputError, match="must be a PuppetOptions"):
+        RenderRequest(make_dance(5), image, width=64, height=96, renderer_options={"mesh_spacing": 4}
+                      ).options_for(PuppetOptions)  # fmt: skip
     unreadable = tmp_path / "broken.png"
     unreadable.write_bytes(b"\x89PNG not really")
     with pytest.raises(InvalidInputError, match="cannot read"):
@@ -195,7 +203,7 @@ def test_a_dancer_turning_away_keeps_each_puppet_arm_on_its_side(make_person):
     turned = np.linspace(0, 360, frames)
     assert not away[turned < 80].any() and away[(turned > 120) & (turned < 240)].all() and not away[turned > 290].any()
 
-    puppet = Puppet(make_person(128, 192))
+    puppet = Puppet.from_photo(make_person(128, 192))
     animation = PuppetAnimation.from_motion(motion, puppet)
     neck, right, left = RIG_INDEX["neck"], RIG_INDEX["right_wrist"], RIG_INDEX["left_wrist"]
     clear_view = (turned < 45) | ((turned > 135) & (turned < 225)) | (turned > 315)  # not in profile
@@ -210,8 +218,7 @@ def test_a_travelling_dancer_stays_in_shot(tmp_path, make_person, make_dance):
     motion.trans[:, 0] = np.linspace(-1.5, 1.5, motion.num_frames)  # sideways across the stage
     person = make_person(128, 192)
     request = RenderRequest(motion, person, width=64, height=96, out_path=tmp_path / "travel.mp4")
-    image, alpha, _, keypoints = request.canvas_reference()
-    puppet = Puppet(image, keypoints, alpha)
+    puppet = Puppet(request.canvas_reference())
     zoom, shift = PuppetAnimation.from_motion(motion, puppet).stage_fit(puppet, 64, 96)
     assert zoom < 0.8  # the un-zoomed photo has no room for this walk
 
@@ -240,20 +247,16 @@ def test_keypoints_read_from_a_file_survive_being_parsed_again(tmp_path):
         parse_keypoints({"left_shoulder": [10, float("inf")]})
 
 
-def test_moving_the_photo_carries_the_cut_out_over(make_dance):
-    """Making room for a dance can push a person who fills the photo close to the canvas edge, where a fresh
-    segmentation is unreliable (the border is its background sample): the renderer carries the first cut-out
-    over. (tests/server/test_serve_cli.py renders such a case through the whole backend.)"""
-    from backend.appearance.puppet import _move_mask
-
+def test_moving_the_photo_reuses_the_person_found_in_it(make_dance):
+    """Making room for a dance re-places the photo; the person found in it is carried over (masks and
+    keypoints move with the photo), not searched for again on a canvas where they may touch the edge."""
     person = np.full((128, 96, 3), 235, np.uint8)
     person[16:124, 30:66] = (40, 60, 200)
     request = RenderRequest(make_dance(10), person, width=96, height=128)
-    image, alpha, placement, _ = request.canvas_reference()
-    first = Puppet(image, None, alpha)
-    moved_image, _, moved, _ = request.canvas_reference(1.0, (-1.25, 2.5))  # feet 2 px from the bottom edge
-    carried = _move_mask(first.soft_mask, placement, moved, moved_image.shape[:2])
+    first = request.canvas_reference()
+    moved = request.canvas_reference(1.0, (-1.25, 2.5))  # feet 2 px from the bottom edge
+    assert moved.person is first.person
     expected = np.zeros((128, 96), bool)
     expected[18:126, 29:65] = True
-    assert np.mean((carried > 127) == expected) > 0.98
-    Puppet(moved_image, None, carried)  # rigs fine from the carried mask
+    assert np.mean((moved.mask > 0.5) == expected) > 0.98
+    Puppet(moved)  # rigs fine from the carried mask

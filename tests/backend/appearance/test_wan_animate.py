@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -11,7 +12,7 @@ pytest.importorskip("diffusers")
 import numpy as np  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from backend.appearance import RenderRequest, select_renderer  # noqa: E402
+from backend.appearance import RenderOptions, RenderRequest, parse_render_options, select_renderer  # noqa: E402
 from backend.appearance.video_io import probe  # noqa: E402
 from backend.appearance.wan import (  # noqa: E402
     WanAnimateOptions,
@@ -80,7 +81,7 @@ def test_tiny_pipeline_renders_an_mp4_on_cpu_with_progress_per_step(tmp_path, ti
                                                                      make_person, make_music):  # fmt: skip
     renderer = WanAnimateRenderer(pipeline=tiny_wan_pipeline, options=tiny_options())
     music = make_music(tmp_path / "music.wav", 2.0)
-    request = request_for(tmp_path, make_dance, make_person, audio_path=music, extras={"pose_video": True})
+    request = request_for(tmp_path, make_dance, make_person, audio_path=music, options=RenderOptions(pose_video=True))
     messages = []
     result = renderer.render(request, JobContext(report=lambda f, m="": messages.append((f, m))))
     assert result.renderer == "wan-animate" and result.frames == 20
@@ -152,7 +153,7 @@ def test_missing_weights_name_the_files_and_layout(tmp_path):
         select_renderer(config, "wan")
     hint = info.value.hint
     assert "model_index.json" in str(info.value) and "Adapter.safetensors" in hint and "LoRA.safetensors" in hint
-    assert "huggingface-cli download Wan-AI/Wan2.2-Animate-14B-Diffusers" in hint
+    assert "mace-dance weights download --wan" in hint
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "model_index.json").write_text(json.dumps({"_class_name": "WanAnimatePipeline",
@@ -180,14 +181,8 @@ def test_cancel_between_steps(tmp_path, tiny_wan_pipeline, make_dance, make_pers
     assert not (tmp_path / "wan.mp4").exists()
 
 
-class _OutOfMemoryPipeline:
-    """Stands in for a pipeline on a GPU that is too small."""
-
-    def __init__(self, tiny):
-        self.transformer, self.tokenizer = tiny.transformer, None
-
-    def __call__(self, **kwargs):
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+def _out_of_memory(*args, **kwargs):
+    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
 
 @pytest.mark.parametrize("options,fix", [
@@ -195,7 +190,8 @@ class _OutOfMemoryPipeline:
     (dict(offload="model", segment_frame_length=33), "resolution"),
 ])  # fmt: skip
 def test_out_of_memory_names_the_option_that_helps(tmp_path, tiny_wan_pipeline, make_dance, make_person, options, fix):
-    renderer = WanAnimateRenderer(pipeline=_OutOfMemoryPipeline(tiny_wan_pipeline), options=tiny_options(**options))
+    tiny_wan_pipeline.transformer.forward = _out_of_memory  # a GPU that is too small
+    renderer = WanAnimateRenderer(pipeline=tiny_wan_pipeline, options=tiny_options(**options))
     with pytest.raises(OutOfMemoryError) as info:
         renderer.render(request_for(tmp_path, make_dance, make_person))
     assert fix in info.value.hint
@@ -230,43 +226,49 @@ def test_original_format_transformer_is_checked_key_by_key(tmp_path, tiny_wan_fo
     assert "weights missing" in message and "1 unexpected" in message and "some.other.weight" in message
 
 
-class _RecordingPipeline:
-    """Wraps the tiny pipeline and keeps the conditioning it was given."""
+def record_transformer_inputs(pipe) -> list[dict]:
+    """Every call of the pipeline's transformer, with the conditioning it was given."""
+    calls: list[dict] = []
 
-    def __init__(self, tiny):
-        self.tiny, self.transformer, self.tokenizer, self.calls = tiny, tiny.transformer, None, []
+    def hook(module, args, kwargs):
+        calls.append({k: kwargs[k] for k in ("pose_hidden_states", "face_pixel_values", "hidden_states")})
+        calls[-1]["grad"] = torch.is_grad_enabled()
 
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        return self.tiny(**kwargs)
+    pipe.transformer.register_forward_pre_hook(hook, with_kwargs=True)
+    return calls
 
 
 @pytest.mark.parametrize("face", ["reference", "black"])
 def test_conditioning_pose_video_and_face_frames(tmp_path, tiny_wan_pipeline, make_dance, make_person, face):
-    recorder = _RecordingPipeline(tiny_wan_pipeline)
-    renderer = WanAnimateRenderer(pipeline=recorder, options=tiny_options(steps=1, face=face))
+    calls = record_transformer_inputs(tiny_wan_pipeline)
+    renderer = WanAnimateRenderer(pipeline=tiny_wan_pipeline, options=tiny_options(steps=1, face=face))
     renderer.render(request_for(tmp_path, make_dance, make_person, frames=9))
-    call = recorder.calls[0]
-    assert len(call["pose_video"]) == 9 and len(call["face_video"]) == 9
-    assert call["pose_video"][0].size == (64, 96) and call["image"].size == (64, 96)
-    faces = [np.asarray(frame) for frame in call["face_video"]]
+    assert len(calls) == 1  # one segment, one step
+    # No autograd graph inside (it would chain every segment through the conditioning frames), none leaked out.
+    assert calls[0]["grad"] is False and torch.is_grad_enabled()
+    faces = calls[0]["face_pixel_values"]  # (1, 3, T, S, S) in [-1, 1]
     size = tiny_wan_pipeline.transformer.config.motion_encoder_size
-    assert faces[0].shape == (size, size, 3)
-    assert all((f == faces[0]).all() for f in faces)  # one static expression, repeated
+    assert faces.shape == (1, 3, 9, size, size)
+    assert calls[0]["pose_hidden_states"].shape[2] == 3  # 9 pose frames -> 1 + 8/4 latent frames
+    assert (faces == faces[:, :, :1]).all()  # one static expression, repeated
+    rgb = ((faces[0, :, 0].permute(1, 2, 0) + 1) * 127.5).numpy()
     if face == "black":
-        assert faces[0].max() == 0
+        assert rgb.max() < 0.5
     else:  # the drawn person's skin-coloured head fills the crop
         skin = np.array([224, 172, 140])
-        assert (np.abs(faces[0].astype(int) - skin).sum(-1) < 40).mean() > 0.3
+        assert (np.abs(rgb - skin).sum(-1) < 40).mean() > 0.3
 
 
 def test_per_video_options_override_only_generation_settings(tmp_path, tiny_wan_pipeline, make_dance, make_person):
-    recorder = _RecordingPipeline(tiny_wan_pipeline)
-    renderer = WanAnimateRenderer(pipeline=recorder, options=tiny_options())
-    request = request_for(tmp_path, make_dance, make_person, frames=9, extras={"wan_options": {"steps": 1, "seed": 7}})
+    calls = record_transformer_inputs(tiny_wan_pipeline)
+    renderer = WanAnimateRenderer(pipeline=tiny_wan_pipeline, options=tiny_options())
+    common, own = parse_render_options({"steps": 1, "seed": 7, "pose_style": "dwpose"}, renderer)
+    request = request_for(tmp_path, make_dance, make_person, frames=9, options=common, renderer_options=own)
     renderer.render(request)
-    assert recorder.calls[0]["num_inference_steps"] == 1 and renderer.options.steps == 2
-    request.extras["wan_options"] = {"device": "cuda:3"}
+    assert len(calls) == 1 and renderer.options.steps == 2
+    with pytest.raises(InvalidInputError, match=r"unknown render option.*device"):
+        parse_render_options({"device": "cuda:3"}, renderer, remote=False)
+    request.renderer_options = dataclasses.replace(own, device="cuda:3")
     with pytest.raises(InvalidInputError, match="per video"):
         renderer.render(request)
 
