@@ -115,7 +115,7 @@ def _worker_pid(server: BackendServer, job) -> int:
 
 def test_cancel_reaches_the_running_task_and_a_killed_worker_is_retried(step_backend):
     server, client = step_backend
-    audio = wav_bytes(0.5)
+    audio = wav_bytes(1.2)
     doomed, survivor = (client.submit_generate_motion(audio, "a.wav", seed=seed) for seed in (1, 2))
     _wait_until(lambda: doomed.progress > 0.05 and survivor.progress > 0.05, 300, "both jobs to run", [client])
 
@@ -142,7 +142,7 @@ def test_cancel_reaches_the_running_task_and_a_killed_worker_is_retried(step_bac
 def test_a_killed_worker_without_retries_gives_a_clear_error(step_backend):
     server, client = step_backend
     server._worker.max_retries = 0
-    job = client.submit_generate_motion(wav_bytes(0.5), "a.wav", seed=4)
+    job = client.submit_generate_motion(wav_bytes(1.2), "a.wav", seed=4)
     _wait_until(lambda: job.progress > 0.05, 300, "the job to run", [client])
     os.kill(_worker_pid(server, job), signal.SIGKILL)
     _wait_until(lambda: job.done, 120, "the job to fail", [client])
@@ -150,7 +150,7 @@ def test_a_killed_worker_without_retries_gives_a_clear_error(step_backend):
     assert "worker running this job died (once; retries are off)" in job.error.message
     assert "ray status" in job.error.hint
     # the worker was restarted by Ray: the backend keeps serving
-    again = client.submit_generate_motion(wav_bytes(0.5), "a.wav", seed=5)
+    again = client.submit_generate_motion(wav_bytes(1.2), "a.wav", seed=5)
     _wait_until(lambda: again.done, 300, "a job after the restart", [client])
     assert again.state == "done", again.error
 
