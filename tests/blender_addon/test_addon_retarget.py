@@ -121,6 +121,10 @@ def test_retarget_onto_a_rigify_metarig(bpy, scene, dancer):
     from blender_addon.bpy_glue import retarget as retarget_glue
 
     smpl, source = dancer
+    if bpy.app.version < (5, 0, 0):
+        # The test passes there, but Rigify enabled in the 4.2 / 4.5 Python-module builds breaks the interpreter's
+        # exit (4.2: SIGSEGV, 4.5: hangs) after pytest's summary, failing the run; bpy 5.0 runs it.
+        pytest.skip("Rigify in the bpy 4.2/4.5 module breaks its interpreter's exit; runs on bpy 5.0")
     addon_utils.enable("rigify", default_set=False)
     bpy.ops.object.armature_human_metarig_add()  # Blender's own human metarig (Rigify names)
     metarig = bpy.context.active_object
