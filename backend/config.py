@@ -24,6 +24,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.sampling import SamplerChoice
+
 HOME_ENV = "MACE_DANCE_HOME"
 APP_NAME = "mace-dance"
 
@@ -63,17 +65,17 @@ class BackendConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1" …
     motion_generator: str = "auto"  # "auto", "choreographer", "motion_expert"
     video_renderer: str = "auto"  # "auto", "puppet", "wan"
-    motion_steps: int | None = None  # DDIM steps of the Motion Expert (None = the official 50)
+    motion_sampling: SamplerChoice = field(default_factory=SamplerChoice)  # the Motion Expert's sampler and steps
     mocap_dir: Path | None = None  # a folder of the user's dance mocap: the choreographer's motion-graph mode
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser()
         if self.mocap_dir is not None:
             self.mocap_dir = Path(self.mocap_dir).expanduser()
-        if self.motion_steps is not None and not (isinstance(self.motion_steps, int) and 1 <= self.motion_steps <= 1000):
+        if not isinstance(self.motion_sampling, SamplerChoice):
             from shared.errors import InvalidInputError
 
-            raise InvalidInputError(f"Motion Expert steps must be a whole number from 1 to 1000, got {self.motion_steps!r}")
+            raise InvalidInputError(f"`motion_sampling` must be a SamplerChoice, got {self.motion_sampling!r}")
 
     @property
     def weights_dir(self) -> Path:

@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 
 MODULES = ("audio_formats", "axes", "genres", "motion", "rotations", "skeleton", "smpl_model", "kinematics", "keep",
-           "motion_io", "atomic", "errors", "protocol", "client")
+           "motion_io", "atomic", "errors", "protocol", "client", "sampling")
 
 
 def _base_package() -> str:

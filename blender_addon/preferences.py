@@ -10,6 +10,9 @@ from .jobs import ConnectionSettings
 #: ``shared.protocol.DEFAULT_ADDRESS`` (a test keeps them equal). Written out so the add-on registers even
 #: where msgpack is missing (legacy install without the bundled wheels); only the backend features need it.
 DEFAULT_ADDRESS = "tcp://127.0.0.1:7557"
+#: ``shared.sampling.SAMPLERS`` with words for the menu (a test keeps the names equal).
+SAMPLER_ITEMS = [("dpmpp", "DPM-Solver++ (fast)", "the same dances as the official sampler in a fraction of the steps"),
+                 ("ddim", "DDIM, 50 steps (official)", "the official sampler: slowest, the reference")]
 
 
 class MACE_AddonPreferences(bpy.types.AddonPreferences):
@@ -55,6 +58,14 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
         name="Wan segment frames", default=77, min=13, max=121,
         description="Frames per Wan-Animate segment, 4n+1 (serve --segment-frames; fewer saves GPU memory)")
 
+    # The Motion Expert's sampler for dances made from here (shared.sampling.SamplerChoice, per request).
+    motion_sampler: EnumProperty(
+        name="Motion Expert sampler", default="dpmpp", items=SAMPLER_ITEMS,
+        description="How the Motion Expert denoises (the choreographer has no sampler)")
+    motion_steps: IntProperty(
+        name="Steps", default=0, min=0, max=1000,
+        description="Denoising steps of the Motion Expert (0 = the sampler's default)")
+
     smpl_model_path: StringProperty(
         name="SMPL model (optional)", subtype="FILE_PATH",
         description="SMPL_NEUTRAL.pkl/.npz (licensed, from smpl.is.tue.mpg.de): new armatures get the rest "
@@ -79,6 +90,9 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
         row = sub.row()
         row.prop(self, "wan_offload")
         row.prop(self, "wan_segment_frames")
+        row = layout.row()
+        row.prop(self, "motion_sampler")
+        row.prop(self, "motion_steps")
         layout.prop(self, "smpl_model_path")
 
 
@@ -101,6 +115,16 @@ def get(context) -> "MACE_AddonPreferences | None":
     """The add-on's preferences, or None when it was registered without being enabled (scripts, tests)."""
     addon = context.preferences.addons.get(__package__)
     return addon.preferences if addon is not None else None
+
+
+def sampler_choice(context):
+    """The Motion Expert's sampler and steps for a request (``shared.sampling.SamplerChoice``)."""
+    from ._shared import sampling
+
+    prefs = get(context)
+    if prefs is None:
+        return sampling.SamplerChoice()
+    return sampling.SamplerChoice(prefs.motion_sampler, int(prefs.motion_steps) or None)
 
 
 def connection_settings(context) -> ConnectionSettings:

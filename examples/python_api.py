@@ -22,7 +22,8 @@ REFERENCE = HERE / "reference.png"
 def in_process(out: Path, seconds: float) -> Path:
     """Call the backend's generator and renderer directly (what `mace-dance generate/render` do)."""
     from backend.appearance import RenderOptions, RenderRequest, select_renderer
-    from backend.motion_generation import MotionRequest, select_motion_generator
+    from backend.generators import select_motion_generator
+    from backend.motion_generation import MotionRequest
 
     generator = select_motion_generator()  # Motion Expert if its weights are installed, else the choreographer
     result = generator.generate(MotionRequest(audio_path=MUSIC, seed=7, duration_s=seconds))

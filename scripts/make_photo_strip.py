@@ -18,7 +18,8 @@ from backend.appearance.puppet import Puppet, PuppetAnimation
 from backend.appearance.reference import load_reference_image
 from backend.appearance.request import RenderOptions, RenderRequest
 from backend.config import BackendConfig
-from backend.motion_generation import MotionRequest, select_motion_generator
+from backend.generators import select_motion_generator
+from backend.motion_generation import MotionRequest
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO.parent / "shared" / "data" / "photos"

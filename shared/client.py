@@ -40,6 +40,7 @@ from .errors import (
     error_from_dict,
 )
 from .motion import Motion, MotionResult
+from .sampling import SamplerChoice
 
 logger = logging.getLogger(__name__)
 
@@ -419,13 +420,16 @@ class BackendClient:
     # ---- public API: non-blocking ---------------------------------------------------------------------
     def submit_generate_motion(self, audio_bytes: bytes, audio_name: str, *, seed: int = 0,
                                genre: str | None = None, duration_s: float | None = None, start_s: float = 0.0,
-                               keep: protocol.KeepSpec | None = None) -> JobHandle:
+                               keep: protocol.KeepSpec | None = None,
+                               sampling: SamplerChoice | None = None) -> JobHandle:
         """Queue a dance for the music in ``audio_bytes`` (any file of ``shared.audio_formats``; the backend
         finds the format from the content, ``audio_name`` names it in messages). ``keep`` asks to regenerate
-        only what it does not lock."""
+        only what it does not lock; ``sampling`` picks the Motion Expert's sampler and steps (None: the
+        backend's)."""
         payload = {"audio": bytes(audio_bytes), "audio_name": str(audio_name), "seed": int(seed), "genre": genre,
                    "duration_s": duration_s, "start_s": float(start_s),
-                   "keep": None if keep is None else keep.to_wire()}
+                   "keep": None if keep is None else keep.to_wire(),
+                   "sampling": None if sampling is None else sampling.to_wire()}
         return self._submit("generate_motion", payload)
 
     def submit_render_video(self, motion: Motion, reference_image_bytes: bytes, *, audio_bytes: bytes | None = None,

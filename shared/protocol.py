@@ -17,7 +17,8 @@ type               payload                                          replies (sam
 ``hello``          ``{}``                                           ``hello``
 ``status``         ``{}`` (``job`` = a job id, or a token)          ``status``
 ``generate_motion``  audio, audio_name, seed, genre, duration_s,    ``accepted``, ``progress``…, then one
-                   start_s, keep                                    ``result`` or ``error``
+                   start_s, keep, sampling (a                       ``result`` or ``error``
+                   ``shared.sampling.SamplerChoice`` map)
 ``render_video``   motion, reference_image, audio, audio_name,      as above
                    width, height, options
 ``cancel``         ``{}`` (``job`` = the job to cancel)             ``cancel`` (then the job's own ``error``

@@ -88,6 +88,7 @@ class ChoreographerGenerator:
     """
 
     name = "choreographer"
+    reason = "the embedded default"  # why it dances; backend.generators says more
 
     def __init__(self, skeleton: Skeleton | None = None, mocap: str | Path | None = None):
         self.skeleton = skeleton

@@ -9,6 +9,9 @@ from pathlib import Path
 from shared.audio_formats import AUDIO_FORMATS_TEXT
 from shared.genres import GENRES
 
+from ..generators import GENERATOR_CHOICES
+from ._sampling import add_sampler_arguments, sampling_from_args
+
 #: Exit code when the motion and beats were written but the preview failed (see ``backend.cli``).
 PARTLY_DONE_EXIT_CODE = 8
 
@@ -29,15 +32,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--genre", default=None, metavar="G", help=f"dance genre: {', '.join(GENRES)}")
     parser.add_argument("--start", type=float, default=0.0, metavar="S", help="start S seconds into the music")
     parser.add_argument("--duration", type=float, default=None, metavar="S", help="dance only S seconds")
-    parser.add_argument("--generator", choices=("auto", "choreographer", "motion_expert"), default="auto",
-                        help="which motion generator to use (default: auto)")
+    parser.add_argument("--generator", choices=GENERATOR_CHOICES, default="auto",
+                        help="which motion generator to use (default auto: the Motion Expert when installed, on CPU "
+                        "too; else the choreographer; the choice and its reason are printed)")
     parser.add_argument("--mocap", type=Path, default=None, metavar="DIR",
                         help="dance with segments of your own mocap in DIR (.bvh, AMASS/our .npz, AIST++/FineDance "
                         ".pkl): the choreographer's motion graph, retimed to the music's beats")
-    parser.add_argument("--steps", type=int, default=None, metavar="N",
-                        help="Motion Expert DDIM steps (default: the official 50; fewer is faster, e.g. on a CPU)")
     parser.add_argument("--device", default="auto", help="torch device for the Motion Expert (auto, cpu, cuda)")
     parser.add_argument("--no-preview", action="store_true", help="skip the preview video")
+    add_sampler_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -47,15 +50,17 @@ def run(args: argparse.Namespace) -> int:
     from shared.motion_io import save_motion
 
     from ..config import BackendConfig
-    from ..motion_generation import MotionRequest, select_motion_generator
+    from ..generators import select_motion_generator
+    from ..motion_generation import MotionRequest
     from ._progress import progress_bar
 
     if not args.music.is_file():
         raise InvalidInputError(f"music file not found: {args.music}")
     genre_index(args.genre)  # a wrong name fails before any music is read
-    config = BackendConfig(device=args.device, motion_generator=args.generator, motion_steps=args.steps,
-                           mocap_dir=args.mocap)
+    config = BackendConfig(device=args.device, motion_generator=args.generator,
+                           motion_sampling=sampling_from_args(args), mocap_dir=args.mocap)
     generator = select_motion_generator(config)
+    print(f"dancer:  {generator.name} ({generator.reason})")
     request = MotionRequest(audio_path=args.music, seed=args.seed, genre=args.genre,
                             duration_s=args.duration, start_s=args.start)
     with progress_bar(f"dancing ({generator.name})") as ctx:

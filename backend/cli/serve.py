@@ -7,6 +7,7 @@ from pathlib import Path
 
 from shared.protocol import CLIENT_TIMEOUT_S, DEFAULT_ADDRESS
 
+from ._sampling import add_sampler_arguments, sampling_from_args
 from ._wan import add_wan_arguments, wan_options_from_args
 
 
@@ -32,8 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="serve dances made of segments of the mocap in DIR (the choreographer's motion graph)")
     parser.add_argument("--renderer", choices=("auto", "puppet", "wan"), default="auto",
                         help="video renderer (default auto: Wan-Animate with weights and a GPU, else the puppet)")
-    parser.add_argument("--steps", type=int, default=None, metavar="N",
-                        help="Motion Expert DDIM steps (default: the official 50; fewer is faster, e.g. on a CPU)")
     parser.add_argument("--device", default="auto", help="torch device (auto, cpu, cuda, cuda:1 …)")
     parser.add_argument("--shutdown-grace", type=float, default=10.0, metavar="S",
                         help="seconds a stop waits for the running job to notice its cancellation (default 10)")
@@ -53,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cluster.add_argument("--ray-retries", type=int, default=1, metavar="N",
                          help="times a job whose worker or node died is run again before it fails (default 1)")
     add_wan_arguments(parser, steps_flag="--wan-steps")
+    add_sampler_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -61,7 +61,7 @@ def build_server(args: argparse.Namespace, **server_options):
     (it stops the Ray workers). Without ``--ray`` nothing of Ray is imported."""
     from ..appearance import select_renderer
     from ..config import BackendConfig
-    from ..motion_generation import select_motion_generator
+    from ..generators import select_motion_generator
     from ..server import BackendServer
     from ..server.security import CurveKeys, check_bind_allowed
     from ..weights import installed_summary
@@ -70,7 +70,7 @@ def build_server(args: argparse.Namespace, **server_options):
     check_bind_allowed(args.address, keys)  # before loading models: fail fast
     wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer,
-                           motion_steps=args.steps, mocap_dir=args.mocap)
+                           motion_sampling=sampling_from_args(args), mocap_dir=args.mocap)
     generator, renderer = select_motion_generator(config), select_renderer(config, **wan_options)
     device, close, executor = config.resolve_device(), (lambda: None), None
     if args.ray is not None:

@@ -10,6 +10,8 @@ seed        whole number >= 0 (default 0)
 genre       one of ``shared.genres.GENRES`` (default: none)
 generator   auto / choreographer / motion_expert (default: the command's ``--generator``)
 renderer    auto / puppet / wan (default: the command's ``--renderer``)
+sampler     the Motion Expert's sampler, ``shared.sampling.SAMPLERS`` (default: the command's ``--sampler``)
+steps       its denoising steps (default: the command's ``--steps``, else the sampler's default)
 output      file to write (default ``<music stem>_seed<seed>.mp4|.npz`` beside the manifest)
 options     JSON object: ``width``/``height``/``fps`` of the video and the renderer's options (those a
             backend accepts over the wire, e.g. ``pose_style``, ``hands``, ``reference_keypoints``)
@@ -41,12 +43,14 @@ from typing import Iterator
 from backend.progress import JobContext, ensure_context
 from shared.errors import InvalidInputError, JobCancelledError, MaceError
 from shared.genres import genre_index
+from shared.sampling import SamplerChoice
+
+from backend.generators import GENERATOR_CHOICES
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("music", "reference", "seed", "genre", "generator", "renderer", "output", "options", "start_s",
-           "duration_s")
-GENERATOR_CHOICES = ("auto", "choreographer", "motion_expert")
+COLUMNS = ("music", "reference", "seed", "genre", "generator", "renderer", "sampler", "steps", "output", "options",
+           "start_s", "duration_s")
 RENDERER_CHOICES = ("auto", "puppet", "wan")
 VIDEO_OPTIONS = ("width", "height", "fps")
 ROW_RETRIES = 1  # Ray runs a row once more when its worker dies
@@ -68,6 +72,7 @@ class BatchRow:
     options: dict = field(default_factory=dict)
     start_s: float = 0.0
     duration_s: float | None = None
+    sampling: SamplerChoice = field(default_factory=SamplerChoice)
 
     @property
     def makes_video(self) -> bool:
@@ -212,13 +217,20 @@ def _check_row(raw: dict, number: int, folder: Path, defaults: dict, option_name
     if output.suffix.lower() != wanted:
         raise ValueError(f"output {output.name!r} must end in {wanted} "
                          f"({'a video: the row has a reference' if reference else 'a motion: the row has no reference'})")
+    default_sampling = defaults["sampling"]
+    try:
+        sampling = SamplerChoice(raw.get("sampler") or default_sampling.sampler,
+                                 number_of("steps", int, default_sampling.steps, lo=1))
+    except InvalidInputError as exc:
+        raise ValueError(f"{exc.message}: {exc.hint}") from None
     return BatchRow(number=number, music=music, output=output, reference=reference, seed=seed, genre=genre,
-                    generator=generator, renderer=renderer, options=options,
+                    generator=generator, renderer=renderer, options=options, sampling=sampling,
                     start_s=number_of("start_s", float, 0.0, lo=0.0),
                     duration_s=number_of("duration_s", float, None, lo=1e-3))
 
 
-def read_manifest(path: str | Path, *, generator: str = "auto", renderer: str = "auto") -> list[BatchRow]:
+def read_manifest(path: str | Path, *, generator: str = "auto", renderer: str = "auto",
+                  sampling: SamplerChoice | None = None) -> list[BatchRow]:
     """Every row of the manifest at ``path``, checked; one ``InvalidInputError`` lists every bad row."""
     path = Path(path)
     if not path.is_file():
@@ -227,7 +239,8 @@ def read_manifest(path: str | Path, *, generator: str = "auto", renderer: str = 
     names = _render_option_names()
     for number, raw in _raw_rows(path):
         try:
-            row = _check_row(raw, number, path.parent, {"generator": generator, "renderer": renderer}, names)
+            defaults = {"generator": generator, "renderer": renderer, "sampling": sampling or SamplerChoice()}
+            row = _check_row(raw, number, path.parent, defaults, names)
         except ValueError as exc:
             errors.append(f"row {number}: {exc}")
             continue
@@ -258,14 +271,14 @@ def _render_option_names() -> dict[str, list[str]]:
 
 # -- running one row ------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
-def _engine(role: str, choice: str, device: str, motion_steps: int | None):
+def _engine(role: str, choice: str, device: str):
     """This process's generator or renderer for ``choice``: built (and its models loaded) once per process."""
     from backend.config import BackendConfig
 
     config = BackendConfig(device=device, motion_generator=choice if role == "motion" else "auto",
-                           video_renderer=choice if role == "video" else "auto", motion_steps=motion_steps)
+                           video_renderer=choice if role == "video" else "auto")
     if role == "motion":
-        from backend.motion_generation import select_motion_generator
+        from backend.generators import select_motion_generator
 
         return select_motion_generator(config)
     from backend.appearance import select_renderer
@@ -273,8 +286,7 @@ def _engine(role: str, choice: str, device: str, motion_steps: int | None):
     return select_renderer(config)
 
 
-def run_row(row: BatchRow, ctx: JobContext | None = None, *, device: str = "auto",
-            motion_steps: int | None = None) -> RowOutcome:
+def run_row(row: BatchRow, ctx: JobContext | None = None, *, device: str = "auto") -> RowOutcome:
     """Make ``row``'s output; failures come back as a ``failed`` outcome (cancellation raises)."""
     from backend.motion_generation import MotionRequest
     from shared.motion_io import save_motion
@@ -284,9 +296,9 @@ def run_row(row: BatchRow, ctx: JobContext | None = None, *, device: str = "auto
     if row.is_complete():
         return RowOutcome(row.number, "skipped", row.output)
     try:
-        generator = _engine("motion", row.generator, device, motion_steps)
+        generator = _engine("motion", row.generator, device)
         request = MotionRequest(audio_path=row.music, seed=row.seed, genre=row.genre, duration_s=row.duration_s,
-                                start_s=row.start_s)
+                                start_s=row.start_s, sampling=row.sampling)
         result = generator.generate(request, ctx.subrange(0.0, 0.3 if row.makes_video else 1.0))
         motion = result.motion
         motion.metadata.update({"music": row.music.name, "seed": row.seed, "generator": result.generator})
@@ -309,7 +321,7 @@ def _render_row(row: BatchRow, motion, device: str, ctx: JobContext) -> None:
     from backend.appearance.request import parse_render_options
     from shared.atomic import atomic_path
 
-    renderer = _engine("video", row.renderer, device, None)
+    renderer = _engine("video", row.renderer, device)
     reference = load_reference_image(row.reference)
     sizes = {key: row.options[key] for key in VIDEO_OPTIONS if key in row.options}
     values = {"audio_offset_s": row.start_s, **{k: v for k, v in row.options.items() if k not in VIDEO_OPTIONS}}
@@ -322,11 +334,11 @@ def _render_row(row: BatchRow, motion, device: str, ctx: JobContext) -> None:
                                       **sizes), ctx)
 
 
-def _run_row_on_ray_worker(row: BatchRow, motion_steps: int | None) -> RowOutcome:
+def _run_row_on_ray_worker(row: BatchRow) -> RowOutcome:
     """A Ray task: the row on this worker's device (its GPU when the task was given one)."""
     import ray
 
-    return run_row(row, device="cuda" if ray.get_gpu_ids() else "cpu", motion_steps=motion_steps)
+    return run_row(row, device="cuda" if ray.get_gpu_ids() else "cpu")
 
 
 # -- running the batch ---------------------------------------------------------------------------------------
@@ -366,17 +378,16 @@ class BatchProgress:
 
 
 def run_batch(rows: list[BatchRow], *, ray_address: str | None = None, device: str = "auto",
-              motion_steps: int | None = None, progress: bool | None = None) -> BatchSummary:
+              progress: bool | None = None) -> BatchSummary:
     """Run every row whose output is missing, here (one after another) or as Ray tasks on the cluster."""
     skipped = [RowOutcome(row.number, "skipped", row.output) for row in rows if row.is_complete()]
     todo = [row for row in rows if not row.is_complete()]
     display = BatchProgress(len(todo), progress)
     try:
         if ray_address is None:
-            outcomes = [_finish(display, run_row(row, display.row_context(row), device=device,
-                                                 motion_steps=motion_steps)) for row in todo]
+            outcomes = [_finish(display, run_row(row, display.row_context(row), device=device)) for row in todo]
         else:
-            outcomes = _run_on_ray(todo, ray_address, motion_steps, display)
+            outcomes = _run_on_ray(todo, ray_address, display)
     finally:
         display.close()
     return BatchSummary(sorted(skipped + outcomes, key=lambda outcome: outcome.number))
@@ -387,8 +398,7 @@ def _finish(display: BatchProgress, outcome: RowOutcome) -> RowOutcome:
     return outcome
 
 
-def _run_on_ray(rows: list[BatchRow], address: str, motion_steps: int | None,
-                display: BatchProgress) -> list[RowOutcome]:
+def _run_on_ray(rows: list[BatchRow], address: str, display: BatchProgress) -> list[RowOutcome]:
     from .runtime import cluster_summary, connect, import_ray
 
     ray = import_ray()
@@ -397,7 +407,7 @@ def _run_on_ray(rows: list[BatchRow], address: str, motion_steps: int | None,
         task = ray.remote(_run_row_on_ray_worker)
         pending = {
             task.options(num_cpus=1, num_gpus=1 if row.wants_gpu(has_gpus) else 0, max_retries=ROW_RETRIES,
-                         name=f"mace-dance-batch-row-{row.number}").remote(row, motion_steps): row
+                         name=f"mace-dance-batch-row-{row.number}").remote(row): row
             for row in rows
         }
         outcomes = []

@@ -48,7 +48,7 @@ class ConfiguredEngines:
         config = dataclasses.replace(self.config, device=device, motion_generator=self.generator,
                                      video_renderer=self.renderer)
         if role == "motion":
-            from backend.motion_generation import select_motion_generator
+            from backend.generators import select_motion_generator
 
             return select_motion_generator(config)
         from backend.appearance import select_renderer

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from shared.errors import InvalidInputError
+from shared.sampling import SamplerChoice
 
 from backend.config import BackendConfig
 from backend.motion_generation import MotionRequest, MotionResult
@@ -26,23 +27,24 @@ class MotionExpertGenerator:
     """MACE-Dance's diffusion Motion Expert as a motion generator.
 
     The checkpoint is located on construction (a missing one raises ``MissingWeightsError`` at once, so
-    ``select_motion_generator`` can fall back) and loaded on the first ``generate`` call.
+    ``backend.generators`` can fall back) and loaded on the first ``generate`` call.
 
     Args:
         weights: a checkpoint path (see :func:`backend.motion_expert.checkpoint.find_checkpoint`).
         device: torch device ("cpu", "cuda", …).
-        num_inference_steps: DDIM steps (None = the official 50).
+        sampling: sampler and steps when a request names none (default: DPM-Solver++ at its measured default).
         mamba_backend: "auto" (mamba_ssm on CUDA when it imports), "cuda" or "torch".
     """
 
     name = "motion_expert"
+    reason = "asked for by name"
     MODEL_FPS = 30.0
 
-    def __init__(self, weights: str | Path, device: str = "cpu", num_inference_steps: int | None = None,
+    def __init__(self, weights: str | Path, device: str = "cpu", sampling: SamplerChoice | None = None,
                  mamba_backend: str = "auto"):  # fmt: skip
         self.location: CheckpointLocation = find_checkpoint(weights)
         self.device = device
-        self.num_inference_steps = num_inference_steps
+        self.sampling = sampling or SamplerChoice()
         self.mamba_backend = mamba_backend
         self._pipeline: MotionExpertPipeline | None = None
         self._lock = threading.Lock()
@@ -50,7 +52,7 @@ class MotionExpertGenerator:
     @classmethod
     def from_config(cls, config: BackendConfig | None = None, **options) -> "MotionExpertGenerator":
         config = config or BackendConfig()
-        return cls(config.motion_weights, device=config.resolve_device(), **options)
+        return cls(config.motion_weights, device=config.resolve_device(), sampling=config.motion_sampling, **options)
 
     @property
     def pipeline(self) -> MotionExpertPipeline:
@@ -63,10 +65,12 @@ class MotionExpertGenerator:
             return self._pipeline
 
     def generate(self, request: MotionRequest, ctx: JobContext | None = None) -> MotionResult:
-        """Analyse the music of ``request`` and dance to it (inpainting when ``request.keep`` is set)."""
+        """Analyse the music of ``request`` and dance to it (inpainting when ``request.keep`` is set) with
+        ``request.sampling`` (or this generator's ``sampling``)."""
         from backend.features import analyze_music
 
         ctx = ensure_context(ctx)
+        sampling = request.sampling or self.sampling
         duration = request.duration_s
         keep = keep_at_fps(request.keep, self.MODEL_FPS)
         if duration is None and keep is not None:
@@ -79,7 +83,7 @@ class MotionExpertGenerator:
         try:
             motion = self.pipeline(
                 features, genre=request.genre, seed=request.seed, keep=keep,
-                num_inference_steps=self.num_inference_steps, ctx=ctx.subrange(ANALYSIS_SHARE, 1.0),
+                sampler=sampling.sampler, num_inference_steps=sampling.num_steps, ctx=ctx.subrange(ANALYSIS_SHARE, 1.0),
             )  # fmt: skip
         finally:
             release_workspaces()  # the scan's reused buffers (hundreds of MB) are not kept between jobs

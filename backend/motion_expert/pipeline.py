@@ -1,7 +1,8 @@
-"""Music features -> SMPL dance with the Motion Expert: checks, DDIM loop, long songs, editing.
+"""Music features -> SMPL dance with the Motion Expert: checks, sampling loop, long songs, editing.
 
 ``MotionExpertPipeline`` owns everything around the denoiser (diffusers' habit): it checks inputs,
-encodes the music once per window, runs the DDIM loop with one network pass per step (Guidance-Free
+encodes the music once per window, runs the sampler (DPM-Solver++ by default, or the official DDIM; see
+``.scheduler.make_sampler``) with one network pass per step (Guidance-Free
 Training: the model itself is the guided sampler, beta = 0.75), reports progress, honours cancellation,
 stitches long songs and keeps locked frames/joints when editing.
 
@@ -12,9 +13,10 @@ windows generated one after the other. Each window after the first is *inpainted
 over the next ``blend_frames`` the pin weakens along a smoothstep (1 -> 0, zero slope at both ends) at
 every denoising step and in the result, so the previous window fades into the new one.
 
-Editing (diffusion inpainting, as EDGE's ``inpaint_loop`` but with DDIM): kept channels are replaced
-after every step by the kept values noised to the next step's level; at the end the kept values are
-pasted exactly (EDGE leaves the model's last output there, so locked keys drift). Joint j's 6D rotation
+Editing (diffusion inpainting): kept channels of the clean prediction are replaced by the kept values
+before every sampler step, so the sample's kept channels follow the kept values' own noising path and a
+multistep solver's history never holds a prediction that was pasted over; at the end the kept values are
+pasted exactly (EDGE's ``inpaint_loop`` leaves the model's last output there, so locked keys drift). Joint j's 6D rotation
 is channels 7+6j .. 12+6j of the 151-d frame; contacts are derived channels and are never pinned.
 """
 
@@ -25,6 +27,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -32,6 +35,7 @@ import torch
 from shared.errors import InvalidInputError
 from shared.genres import GENRES, genre_index
 from shared.motion import Motion
+from shared.sampling import DEFAULT_SAMPLER, SamplerChoice
 from shared.skeleton import NUM_JOINTS
 
 from backend.out_of_memory import out_of_memory_as
@@ -41,11 +45,14 @@ from .checkpoint import load_checkpoint
 from .config import NUM_CONTACTS, ROOT_POSITION_SLICE, MotionExpertConfig
 from .denoiser import MotionDenoiser
 from .representation import Normalizer, features_to_motion, joint_channels, motion_to_features
-from .scheduler import DiffusionSchedule, randn_like
+from .scheduler import DiffusionSchedule, make_sampler, randn_like
 
 logger = logging.getLogger(__name__)
 
 GUIDANCE_MODES = ("gft", "cfg")
+
+#: ``step_callback(step, t, x0, x)``: after each denoising step, the pinned clean prediction and the new sample.
+StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor], None]
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class SamplingSettings:
     beta: float
     guidance: str = "gft"
     cfg_weight: float = 2.0
+    sampler: str = DEFAULT_SAMPLER
 
 
 def plan_windows(num_frames: int, max_frames: int, context_frames: int, blend_frames: int) -> list[Window]:
@@ -176,7 +184,9 @@ class MotionExpertPipeline:
         blend_frames: int | None = None,
         guidance: str = "gft",
         cfg_weight: float = 2.0,
+        sampler: str | None = None,
         ctx: JobContext | None = None,
+        step_callback: StepCallback | None = None,
     ) -> Motion:
         """Generate a dance.
 
@@ -184,8 +194,8 @@ class MotionExpertPipeline:
             music: (T, 35) EDGE features at 30 fps (``analyze_music(...).edge35``); the dance has T frames.
             genre: id in [0, 16), a name from ``shared.genres.GENRES``, or None (drawn from ``seed``).
             seed: seed of all noise; the same inputs and seed give the same dance.
-            num_inference_steps: DDIM steps (default 50, the official setting).
-            eta: DDIM noise (default 1.0, official).
+            num_inference_steps: sampler steps (default: the sampler's, ``shared.sampling.DEFAULT_STEPS``).
+            eta: DDIM noise (default 1.0, official; DPM-Solver++ is deterministic).
             guidance_beta: GFT beta (default 0.75, official; 1 = unguided conditional model).
             keep: ``shared.protocol.KeepSpec``: regenerate only what it does not lock.
             max_frames_per_pass: longest single pass (default: the model's 1200-frame horizon).
@@ -194,19 +204,22 @@ class MotionExpertPipeline:
             guidance: "gft" (one pass per step) or "cfg" (two passes: unconditional + weighted difference,
                 with beta = 1; for comparison).
             cfg_weight: CFG weight w in ``uncond + w (cond - uncond)``.
+            sampler: "dpmpp" (default: DPM-Solver++ 2M) or "ddim" (the official sampler); see ``shared.sampling``.
             ctx: progress and cancellation.
+            step_callback: called after every denoising step (see :data:`StepCallback`).
         Returns:
             Y-up :class:`Motion` at 30 fps with foot contacts; ``metadata["windows"]`` lists the passes.
         """
         ctx = ensure_context(ctx)
         config = self.config
         music = np.asarray(music, dtype=np.float32)
-        steps = int(config.num_inference_steps if num_inference_steps is None else num_inference_steps)
+        choice = SamplerChoice(DEFAULT_SAMPLER if sampler is None else sampler)
+        steps = choice.num_steps if num_inference_steps is None else int(num_inference_steps)
         eta = config.eta if eta is None else float(eta)
         beta = config.gft_beta if guidance_beta is None else float(guidance_beta)
         genre_id = self.resolve_genre(genre, seed)
         self.check_inputs(music, genre_id, steps, eta, beta, guidance, cfg_weight)
-        settings = SamplingSettings(steps, eta, beta, guidance, cfg_weight)
+        settings = SamplingSettings(steps, eta, beta, guidance, cfg_weight, choice.sampler)
         keep = keep_at_fps(keep, config.fps)
         keep_values, kept = self._keep_constraint(keep, len(music))
 
@@ -234,12 +247,12 @@ class MotionExpertPipeline:
                 progress = ctx.subrange(index / len(windows), (index + 1) / len(windows))
                 note = f"window {index + 1}/{len(windows)}, " if len(windows) > 1 else ""
                 result[frames] = self._denoise(music_t[frames], genre_t, values, weight, settings, generator,
-                                               progress, note)  # fmt: skip
+                                               progress, note, step_callback)  # fmt: skip
 
         features = self.normalizer.unnormalize(result.float().cpu()).numpy()
         motion = features_to_motion(features, fps=config.fps, metadata={
             "generator": "motion_expert", "seed": int(seed), "genre": GENRES[genre_id] if genre_id < len(GENRES) else genre_id,
-            "num_inference_steps": steps, "guidance": guidance, "guidance_beta": beta,
+            "sampler": choice.sampler, "num_inference_steps": steps, "guidance": guidance, "guidance_beta": beta,
             "windows": [[w.start, w.stop, w.pinned, w.blend] for w in windows],
         })  # fmt: skip
         if keep is not None:
@@ -248,17 +261,23 @@ class MotionExpertPipeline:
         return motion
 
     def _denoise(self, music: torch.Tensor, genre: torch.Tensor, values: torch.Tensor, weight: torch.Tensor,
-                 settings: SamplingSettings, generator: torch.Generator, ctx: JobContext, note: str) -> torch.Tensor:  # fmt: skip
-        """One window: DDIM from noise to x0, re-imposing ``values`` after every step with ``weight`` (T, 151)
-        in [0, 1] (1 = kept exactly, between = soft pull, used to fade into the previous window).
-        Returns (T, 151) normalised."""
-        model, schedule = self.model, self.schedule
+                 settings: SamplingSettings, generator: torch.Generator, ctx: JobContext, note: str,
+                 step_callback: StepCallback | None = None) -> torch.Tensor:  # fmt: skip
+        """One window: from noise to x0 with the chosen sampler, pinning ``values`` with ``weight`` (T, 151) in
+        [0, 1] (1 = kept exactly, between = soft pull, used to fade into the previous window).
+
+        The pin acts on the clean prediction before each step (``x0 = lerp(x0, values, weight)``), not on
+        the sample after it: the sampler's history (DPM-Solver's previous x0) then holds the kept values, and
+        kept cells of x_t stay exactly on the forward process of the kept values (the start's noise scaled
+        to each level), so a multistep solver's extrapolation is never fed pasted cells it did not predict.
+        The last step returns the pinned x0, so kept cells end exact. Returns (T, 151) normalised."""
+        model = self.model
+        sampler = make_sampler(SamplerChoice(settings.sampler, settings.steps), self.schedule, settings.eta)
         x = randn_like(values.unsqueeze(0), generator)
         values, weight = values.unsqueeze(0), weight.unsqueeze(0)
-        pairs = schedule.timestep_pairs(settings.steps)
         constrained = bool(weight.any())
         if constrained:
-            x = torch.lerp(x, schedule.add_noise(values, pairs[0][0], randn_like(x, generator)), weight)
+            x = torch.lerp(x, self.schedule.add_noise(values, sampler.timesteps[0], randn_like(x, generator)), weight)
 
         music = music.unsqueeze(0)
         if settings.guidance == "gft":
@@ -267,7 +286,8 @@ class MotionExpertPipeline:
         else:  # CFG: batch the conditional and the unconditional pass
             memory = model.encode_music(music.expand(2, -1, -1), genre.expand(2), torch.tensor([1.0, 0.0], device=self.device))
             betas = torch.ones(2, device=self.device)
-        for step, (t, t_next) in enumerate(pairs):
+        steps = len(sampler.timesteps)
+        for step, t in enumerate(sampler.timesteps):
             ctx.check_cancelled()
             batch = memory.shape[0]
             prediction = model(x.expand(batch, -1, -1), None, None, torch.full((batch,), t, device=self.device),
@@ -276,11 +296,12 @@ class MotionExpertPipeline:
                 conditional, unconditional = prediction[:1], prediction[1:]
                 prediction = unconditional + settings.cfg_weight * (conditional - unconditional)
             x0 = prediction.clamp(-1.0, 1.0)
-            x = schedule.ddim_step(x0, x, t, t_next, settings.eta, generator)
             if constrained:
-                pinned = values if t_next < 0 else schedule.add_noise(values, t_next, randn_like(x, generator))
-                x = torch.lerp(x, pinned, weight)
-            ctx.report((step + 1) / settings.steps, f"{note}denoising step {step + 1}/{settings.steps}")
+                x0 = torch.lerp(x0, values, weight)
+            x = sampler.step(x0, x, step, generator)
+            if step_callback is not None:
+                step_callback(step, t, x0, x)
+            ctx.report((step + 1) / steps, f"{note}denoising step {step + 1}/{steps}")
         return x[0]
 
     # -- 3. editing ----------------------------------------------------------------------------------------------

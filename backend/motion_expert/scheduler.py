@@ -1,4 +1,4 @@
-"""Diffusion schedule and DDIM step of the Motion Expert (no weights; EDGE's maths).
+"""Diffusion schedule and samplers of the Motion Expert (no weights; EDGE's maths).
 
 The model predicts the clean sample x0 directly (``predict_epsilon=False`` in EDGE). The schedule is
 EDGE's cosine schedule (Nichol & Dhariwal, s = 0.008, betas clipped at 0.999) over 1000 steps, computed
@@ -10,6 +10,12 @@ Notation (variable -> DDIM paper, Song et al. 2021, eq. 12)::
     x0                  -> f_theta(x_t): the model's clean prediction, clipped to [-1, 1]
     eps                 -> epsilon implied by x_t and x0
     sigma               -> eta * sqrt((1 - alpha_t / alpha_{t-1}) (1 - alpha_{t-1}) / (1 - alpha_t))
+
+Samplers (:func:`make_sampler`, names from ``shared.sampling.SAMPLERS``) share one seam: ``timesteps`` (the
+model's time ids, one network pass each) and ``step(x0, x_t, index, generator)`` (the next sample from the
+clean prediction at ``timesteps[index]``). :class:`DDIMSampler` is the official sampler;
+:class:`DPMSolverSampler` wraps diffusers' ``DPMSolverMultistepScheduler`` (DPM-Solver++ 2M,
+``prediction_type="sample"``) on this very schedule, so it takes the steps diffusers takes.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import math
 
 import numpy as np
 import torch
+
+from shared.sampling import SamplerChoice
 
 
 def cosine_betas(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
@@ -37,8 +45,8 @@ class DiffusionSchedule:
 
     def __init__(self, num_train_timesteps: int = 1000):
         self.num_train_timesteps = int(num_train_timesteps)
-        betas = torch.tensor(cosine_betas(self.num_train_timesteps), dtype=torch.float32)
-        self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)  # (num_train_timesteps,) float32
+        self.betas = torch.tensor(cosine_betas(self.num_train_timesteps), dtype=torch.float32)
+        self.alphas_cumprod = torch.cumprod(1.0 - self.betas, dim=0)  # (num_train_timesteps,) float32
 
     def timestep_pairs(self, num_inference_steps: int) -> list[tuple[int, int]]:
         """DDIM's (t, t_next) pairs from T-1 down to (0, -1): EDGE's ``linspace(-1, T-1, n+1)`` cast to int."""
@@ -92,6 +100,50 @@ class DiffusionSchedule:
         direction = (1 - alpha_next - sigma**2).clamp(min=0).sqrt()
         noise = randn_like(x_t, generator)
         return x0 * alpha_next.sqrt() + direction * eps + sigma * noise
+
+
+class DDIMSampler:
+    """The official sampler: EDGE's DDIM with ``eta`` over :meth:`DiffusionSchedule.timestep_pairs`."""
+
+    def __init__(self, schedule: DiffusionSchedule, num_inference_steps: int, eta: float):
+        self.schedule, self.eta = schedule, float(eta)
+        self.pairs = schedule.timestep_pairs(num_inference_steps)
+        self.timesteps = [t for t, _ in self.pairs]
+
+    def step(self, x0: torch.Tensor, x_t: torch.Tensor, index: int, generator: torch.Generator | None) -> torch.Tensor:
+        t, t_next = self.pairs[index]
+        return self.schedule.ddim_step(x0, x_t, t, t_next, self.eta, generator)
+
+
+class DPMSolverSampler:
+    """DPM-Solver++ (2M) through diffusers' ``DPMSolverMultistepScheduler`` on the cosine schedule.
+
+    One model pass per step (a multistep solver reuses the previous clean predictions); the last step lands
+    on sigma = 0, i.e. returns the solver's clean estimate. Deterministic: the seed acts through the
+    starting noise only. ``scheduler.model_outputs`` holds the solver's history (the x0 predictions it was
+    given), which is why the pipeline pins kept cells in x0 before each step (see its ``_denoise``).
+    """
+
+    def __init__(self, schedule: DiffusionSchedule, num_inference_steps: int):
+        from diffusers import DPMSolverMultistepScheduler
+
+        self.scheduler = DPMSolverMultistepScheduler(
+            num_train_timesteps=schedule.num_train_timesteps, trained_betas=schedule.betas.numpy(),
+            prediction_type="sample", algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True,
+            final_sigmas_type="zero", timestep_spacing="linspace",
+        )  # fmt: skip
+        self.scheduler.set_timesteps(num_inference_steps)
+        self.timesteps = [int(t) for t in self.scheduler.timesteps]
+
+    def step(self, x0: torch.Tensor, x_t: torch.Tensor, index: int, generator: torch.Generator | None) -> torch.Tensor:
+        return self.scheduler.step(x0, self.timesteps[index], x_t, return_dict=False)[0]
+
+
+def make_sampler(choice: SamplerChoice, schedule: DiffusionSchedule, eta: float = 1.0) -> DDIMSampler | DPMSolverSampler:
+    """The sampler ``choice`` names (``eta`` is DDIM's noise; DPM-Solver++ is deterministic)."""
+    if choice.sampler == "ddim":
+        return DDIMSampler(schedule, choice.num_steps, eta)
+    return DPMSolverSampler(schedule, choice.num_steps)
 
 
 def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -34,6 +34,7 @@ from shared import protocol
 from shared.errors import InvalidInputError, MaceError, TooLargeError, bug_hint
 from shared.genres import genre_index
 from shared.motion import Motion
+from shared.sampling import SamplerChoice
 
 from .jobs import ServerLimits
 from .media import check_image_header, probe_audio_duration
@@ -150,10 +151,12 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
     start_s = protocol.get_number(payload, "start_s", 0.0, lo=0.0)
     keep_wire = payload.get("keep")
     keep = None if keep_wire is None else protocol.KeepSpec.from_wire(keep_wire, max_frames=limits.max_frames)
+    sampling_wire = payload.get("sampling")
+    sampling = None if sampling_wire is None else SamplerChoice.from_wire(sampling_wire)
     audio = _audio_file(payload, workdir, limits, required=True)
     _dance_span(audio, start_s, duration_s, keep, limits)
     request = MotionRequest(audio_path=audio.path, seed=seed, genre=genre, duration_s=duration_s,
-                            start_s=start_s, keep=keep)
+                            start_s=start_s, keep=keep, sampling=sampling)
     return JobWork("motion", run_generate, request, generator, {str(audio.path): audio.name})
 
 

@@ -323,6 +323,7 @@ class BackendServer:
             "protocol_version": protocol.PROTOCOL_VERSION,
             "backend_version": backend.__version__,
             "motion_generator": self.motion_generator.name,
+            "motion_generator_reason": str(getattr(self.motion_generator, "reason", "")),
             "video_renderer": getattr(renderer, "name", None),
             "device": self.device,
             "capabilities": {

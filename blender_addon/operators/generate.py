@@ -25,6 +25,7 @@ def _generate_arguments(context) -> dict:
         "genre": None if settings.genre == "AUTO" else settings.genre,
         "duration_s": float(settings.length_s) or None,
         "start_s": float(settings.start_s),
+        "sampling": preferences.sampler_choice(context),
     }
 
 
@@ -68,7 +69,7 @@ class MACE_OT_generate(bpy.types.Operator):
         def submit(client):
             return client.submit_generate_motion(
                 audio, os.path.basename(args["music"]), seed=args["seed"], genre=args["genre"],
-                duration_s=args["duration_s"], start_s=args["start_s"], keep=None)
+                duration_s=args["duration_s"], start_s=args["start_s"], keep=None, sampling=args["sampling"])
 
         finish = _finish_import(target.name if target else None, name, args["music"], "Imported")
         return common.start_job(self, context, "generate", submit, finish)
@@ -167,7 +168,7 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
         def submit(client):
             return client.submit_generate_motion(
                 audio, os.path.basename(args["music"]), seed=args["seed"], genre=args["genre"],
-                duration_s=edited.duration, start_s=args["start_s"], keep=keep)
+                duration_s=edited.duration, start_s=args["start_s"], keep=keep, sampling=args["sampling"])
 
         obj_name, name = obj.name, f"{strip.action.name} regen"
 

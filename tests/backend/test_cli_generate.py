@@ -61,19 +61,23 @@ def test_generate_errors_exit_with_their_code_and_a_fix(tmp_path, empty_home, ca
     assert message in err and err.startswith("error: ")
 
 
-def test_steps_reach_the_motion_expert_and_are_checked(tmp_path, monkeypatch):
+def test_sampler_and_steps_reach_the_motion_expert_and_are_checked(tmp_path, monkeypatch):
     from backend.config import BackendConfig
-    from backend.motion_generation import select_motion_generator
+    from backend.generators import select_motion_generator
     from shared.errors import InvalidInputError
+    from shared.sampling import SamplerChoice
 
     weights = tmp_path / "motion"
     weights.mkdir()
     (weights / "train-10.pt").write_bytes(b"located, not loaded, when the generator is chosen")
     monkeypatch.setenv("MACE_DANCE_MOTION_WEIGHTS", str(weights))
-    generator = select_motion_generator(BackendConfig(motion_steps=8, device="cpu"))
-    assert (generator.name, generator.num_inference_steps) == ("motion_expert", 8)
+    generator = select_motion_generator(BackendConfig(motion_sampling=SamplerChoice("ddim", 8), device="cpu"))
+    assert (generator.name, generator.sampling) == ("motion_expert", SamplerChoice("ddim", 8))
+    assert "installed, so `auto` uses it" in generator.reason and "ddim, 8 steps" in generator.reason
     with pytest.raises(InvalidInputError, match="steps"):
-        BackendConfig(motion_steps=0)
+        SamplerChoice("dpmpp", 0)
+    with pytest.raises(InvalidInputError, match="sampler"):
+        SamplerChoice("euler")
     assert main(["generate", str(MUSIC), "-o", str(tmp_path / "x"), "--steps", "0"]) == 3
 
 

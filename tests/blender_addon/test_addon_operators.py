@@ -104,6 +104,24 @@ def test_a_local_backend_that_dies_at_start_is_reported(bpy, scene, prefs, music
     assert jobs.SESSION.local is None or not jobs.SESSION.local.running
 
 
+def test_the_sampler_preference_reaches_the_generate_request(bpy, scene, prefs, music, monkeypatch):
+    from blender_addon import preferences
+    from blender_addon.operators import common
+    from shared.sampling import SAMPLERS, SamplerChoice
+
+    assert [item[0] for item in preferences.SAMPLER_ITEMS] == list(SAMPLERS)
+    submitted, calls = [], []
+    monkeypatch.setattr(common, "start_job", lambda op, context, kind, submit, finish: submitted.append(submit)
+                        or {"FINISHED"})  # fmt: skip
+    recorder = type("Recorder", (), {"submit_generate_motion": lambda self, *a, **kw: calls.append(kw)})()
+    scene.mace_dance.music_path = str(music)
+    for sampler, steps, expected in (("ddim", 7, SamplerChoice("ddim", 7)), ("dpmpp", 0, SamplerChoice("dpmpp"))):
+        prefs.motion_sampler, prefs.motion_steps = sampler, steps
+        assert bpy.ops.mace.generate() == {"FINISHED"}
+        submitted[-1](recorder)
+        assert calls[-1]["sampling"] == expected
+
+
 # ---- against a real backend ---------------------------------------------------------------------------
 
 needs_serve = pytest.mark.skipif(importlib.util.find_spec("backend.cli.serve") is None,

@@ -119,3 +119,25 @@ def test_ray_batch_killed_halfway_resumes_with_only_the_missing_rows(ray_cluster
     assert all(p.is_file() for p in outputs)
     assert {p: p.stat().st_mtime_ns for p in before} == before  # only the missing rows were made
     assert [load_motion(p).metadata["seed"] for p in outputs] == list(range(rows))
+
+
+def test_sampler_and_steps_columns_reach_each_rows_request(tmp_path, monkeypatch):
+    from backend.cluster import batch
+    from shared.sampling import SamplerChoice
+    from tests.server.server_fakes import StepGenerator
+
+    (tmp_path / "song.ogg").write_bytes(MUSIC.read_bytes())
+    manifest = _csv(tmp_path / "album.csv", "music,seed,sampler,steps,output",
+                    "song.ogg,1,ddim,20,a.npz", "song.ogg,2,,,b.npz", "song.ogg,3,,4,c.npz")
+    rows = read_manifest(manifest, sampling=SamplerChoice("dpmpp", 8))
+    assert [row.sampling for row in rows] == [SamplerChoice("ddim", 20), SamplerChoice("dpmpp", 8),
+                                              SamplerChoice("dpmpp", 4)]
+    generator = StepGenerator()
+    monkeypatch.setattr(batch, "_engine", lambda role, choice, device: generator)
+    assert batch.run_row(rows[0]).state == "done"
+    assert generator.requests[0].sampling == SamplerChoice("ddim", 20)
+    bad = _csv(tmp_path / "bad.csv", "music,sampler,steps,output", "song.ogg,euler,,x.npz", "song.ogg,ddim,0,y.npz")
+    with pytest.raises(InvalidInputError) as caught:
+        read_manifest(bad)
+    assert "row 2: unknown sampler 'euler'" in caught.value.message
+    assert "row 3: `steps` must be a finite number >= 1" in caught.value.message

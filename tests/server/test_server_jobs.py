@@ -272,3 +272,19 @@ def test_a_busy_port_is_reported(start_server, connect):
         second.start()
     assert "already using this port" in info.value.hint
     assert connect(first).hello()["motion_generator"] == "step-fake"  # the first one is unaffected
+
+
+def test_sampling_reaches_the_generator_and_bad_sampling_is_refused(start_server, connect):
+    from shared.errors import InvalidInputError
+    from shared.sampling import SamplerChoice
+
+    generator = StepGenerator()
+    client = connect(start_server(generator))
+    client.generate_motion(wav_bytes(1.2), "song.wav", sampling=SamplerChoice("ddim", 12))
+    client.generate_motion(wav_bytes(1.2), "song.wav")
+    assert [request.sampling for request in generator.requests] == [SamplerChoice("ddim", 12), None]
+    for bad in ({"sampler": "euler"}, {"steps": 0}, {"steps": "ten"}):
+        payload = {"audio": wav_bytes(1.2), "audio_name": "song.wav", "sampling": bad}
+        with pytest.raises(InvalidInputError, match="sampl|steps"):
+            client.wait(client._submit("generate_motion", payload), 5.0)
+    assert len(generator.requests) == 2  # refused before any work

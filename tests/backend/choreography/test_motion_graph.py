@@ -17,7 +17,8 @@ from backend.choreography.motion_graph import BLEND_FRAMES, MotionGraph, graph_c
 from backend.config import BackendConfig
 from backend.evaluation.beat_align import beat_align_score
 from backend.evaluation.protocol import CLEAN
-from backend.motion_generation import MotionRequest, select_motion_generator
+from backend.generators import select_motion_generator
+from backend.motion_generation import MotionRequest
 from shared.errors import InvalidInputError
 from shared.kinematics import forward_kinematics
 from shared.rotations import axis_angle_to_quaternion, quaternion_slerp

@@ -1,0 +1,99 @@
+"""The fast sampler: DPM-Solver++ takes diffusers' own steps, one pass each, and keeps kept cells exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DPMSolverMultistepScheduler
+
+from backend.motion_expert.scheduler import DiffusionSchedule, make_sampler, randn_like
+from shared.errors import InvalidInputError
+from shared.keep import KeepMask
+from shared.protocol import KeepSpec
+from shared.sampling import DEFAULT_STEPS, SamplerChoice
+
+from .conftest import dance_motion
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7])
+def test_dpmpp_reproduces_diffusers_scheduler_step_for_step(tiny_pipeline, music, steps):
+    """The pipeline's loop (GFT memory cached, clipping, our schedule) against a loop written here with a fresh
+    diffusers scheduler calling the model directly: the same sample after every step."""
+    trajectory = []
+    tiny_pipeline(music[:40], genre=3, seed=5, sampler="dpmpp", num_inference_steps=steps,
+                  step_callback=lambda step, t, x0, x: trajectory.append((t, x.clone())))  # fmt: skip
+
+    model, schedule = tiny_pipeline.model, DiffusionSchedule()
+    reference = DPMSolverMultistepScheduler(num_train_timesteps=1000, trained_betas=schedule.betas.numpy(),
+                                            prediction_type="sample", algorithm_type="dpmsolver++")  # fmt: skip
+    reference.set_timesteps(steps)
+    x = randn_like(torch.zeros(1, 40, 151), torch.Generator().manual_seed(5))
+    music_t, genre = torch.from_numpy(music[:40]).unsqueeze(0), torch.tensor([3])
+    beta = torch.full((1,), tiny_pipeline.config.gft_beta)
+    assert [t for t, _ in trajectory] == [int(t) for t in reference.timesteps]
+    with torch.no_grad():
+        for (t, ours), timestep in zip(trajectory, reference.timesteps):
+            x0 = model(x, music_t, genre, torch.full((1,), int(timestep)), beta).clamp(-1, 1)
+            x = reference.step(x0, timestep, x).prev_sample
+            torch.testing.assert_close(ours, x, rtol=1e-5, atol=1e-5)
+
+
+def test_one_network_pass_per_step_with_either_sampler(tiny_pipeline, music):
+    for sampler, steps in (("dpmpp", 6), ("ddim", 4)):
+        calls = []
+        handle = tiny_pipeline.model.register_forward_hook(lambda module, args, out: calls.append(out.shape[0]))
+        try:
+            tiny_pipeline(music[:30], sampler=sampler, num_inference_steps=steps)
+        finally:
+            handle.remove()
+        assert calls == [1] * steps, sampler
+
+
+@pytest.mark.parametrize("sampler", ["dpmpp", "ddim"])
+def test_kept_cells_are_exact_and_never_corrupt_the_solver_history(tiny_pipeline, music, sampler):
+    """Kept cells: the clean estimate handed to the solver is the kept value at every step (so DPM-Solver's
+    history holds no pasted-over predictions), x_t's kept cells stay on the kept values' forward process,
+    and the result keeps them exactly."""
+    edited = dance_motion(40, seed=2)
+    frames = np.zeros(40, dtype=bool)
+    frames[10:25] = True  # regenerate these frames, keep the rest
+    keep = KeepSpec(edited, KeepMask.regenerate(40, frames=frames))
+    kept = torch.from_numpy(np.repeat(~frames[:, None], 151, axis=1))
+    kept[:, :4] = False  # contacts are derived, never pinned
+    values = tiny_pipeline._keep_constraint(keep, 40)[0]
+    steps = []
+    motion = tiny_pipeline(music[:40], seed=1, keep=keep, sampler=sampler, num_inference_steps=5,
+                           step_callback=lambda step, t, x0, x: steps.append((x0[0].clone(), x[0].clone())))  # fmt: skip
+    alphas = tiny_pipeline.schedule.alphas_cumprod
+    sampler_obj = make_sampler(SamplerChoice(sampler, 5), tiny_pipeline.schedule)
+    for index, (x0, x) in enumerate(steps):
+        assert torch.equal(x0[kept], values[kept])  # what the solver remembers
+        if index + 1 < len(steps) and sampler == "dpmpp":  # deterministic: the start's noise, rescaled
+            noise = (x[kept] - alphas[sampler_obj.timesteps[index + 1]].sqrt() * values[kept])
+            start = steps[0][1]  # after step 0 (x_T's kept noise scaled to level t_1)
+            start_noise = start[kept] - alphas[sampler_obj.timesteps[1]].sqrt() * values[kept]
+            scale = (1 - alphas[sampler_obj.timesteps[index + 1]]).sqrt() / (1 - alphas[sampler_obj.timesteps[1]]).sqrt()
+            torch.testing.assert_close(noise, start_noise * scale, rtol=1e-3, atol=1e-4)
+    assert torch.equal(steps[-1][1][kept], values[kept])  # the last step lands on the kept values
+    assert np.array_equal(motion.poses[~frames], edited.poses[~frames])
+    assert np.array_equal(motion.trans[~frames], edited.trans[~frames])
+    assert not np.allclose(motion.poses[frames], edited.poses[frames])
+
+
+def test_dpmpp_is_the_default_and_ddim_stays_the_official_sampler(tiny_pipeline, music):
+    fast = tiny_pipeline(music[:20], seed=3)
+    assert fast.metadata["sampler"] == "dpmpp" and fast.metadata["num_inference_steps"] == DEFAULT_STEPS["dpmpp"]
+    official = tiny_pipeline(music[:20], seed=3, sampler="ddim")
+    assert official.metadata["num_inference_steps"] == 50
+    with pytest.raises(InvalidInputError, match="sampler"):
+        tiny_pipeline(music[:20], sampler="euler")
+
+
+def test_sampler_choice_on_the_wire():
+    choice = SamplerChoice("ddim", 12)
+    assert SamplerChoice.from_wire(choice.to_wire()) == choice
+    assert SamplerChoice.from_wire({}) == SamplerChoice()
+    for bad in ({"sampler": "euler"}, {"steps": 0}, {"steps": 1.5}, {"steps": True}, {"sampler": 3}, {"other": 1}, []):
+        with pytest.raises(InvalidInputError):
+            SamplerChoice.from_wire(bad)
