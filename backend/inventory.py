@@ -48,11 +48,24 @@ def motion_items(config: BackendConfig) -> list[Item]:
     items = [Item("choreographer", True, "embedded default, no weights needed")]
     try:
         found = find_checkpoint(config.motion_weights)
-        items.append(Item("Motion Expert", True, f"{found.kind} checkpoint {found.path} (used by `auto`)"))
+        items.append(Item("Motion Expert", True, f"{found.kind} checkpoint {found.path} (used by `auto`, on CPU too)"))
     except MaceError as exc:
         items.append(Item("Motion Expert", False, f"not found in {config.motion_weights}; `auto` uses the choreographer",
                           exc.hint or ""))
-    return items
+    return [*items, dancer_item(config)]
+
+
+def dancer_item(config: BackendConfig) -> Item:
+    """Which generator ``generate``/``serve`` will dance with for ``config``, and why (``backend.generators``)."""
+    from .generators import pick_motion_generator
+
+    try:
+        pick = pick_motion_generator(config)
+    except MaceError as exc:
+        return Item("dances with", False, exc.message, exc.hint or "")
+    names = {"motion_expert": "Motion Expert", "choreographer": "choreographer"}
+    hint = "" if pick.name == "motion_expert" else "the Motion Expert dances like the paper; it runs on a CPU too"
+    return Item("dances with", True, f"{names[pick.name]}: {pick.reason}", hint)
 
 
 def appearance_items(config: BackendConfig) -> list[Item]:

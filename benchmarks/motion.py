@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
 """Speed of the Motion Expert on this machine, each figure against a baseline timed in the same run.
 
-    python benchmarks/motion.py            # full-size model (66.7 M parameters), a few minutes on 2 CPU cores
-    python benchmarks/motion.py --quick    # fewer repeats
-    python benchmarks/motion.py --threads 1   # steadier figures on a shared machine (wall ~ CPU time)
+    python benchmarks/motion.py                      # end to end: default sampler vs 50-step DDIM, 90 s of music
+    python benchmarks/motion.py --quality RUN        # + the sampler quality table of a trained small model
+    python benchmarks/motion.py --components         # + the component figures below (a few minutes more)
+    python benchmarks/motion.py --threads 1          # steadier figures on a shared machine (wall ~ CPU time)
 
-Weights are random (no checkpoint is needed): speed does not depend on their values.
+0. End to end, start-up included: ``mace-dance generate`` for 90 s of music with the authors' checkpoint
+   layout installed (a stand-in ``train-N.pt`` with the official keys and shapes and random weights, built
+   from the key list the checkpoint tests hold: speed does not depend on the values), once with the
+   defaults and once with ``--sampler ddim --steps 50`` (the official sampler). Goal: default <= 0.2x.
+   With ``--quality RUN`` (a folder from ``scripts/train_small_motion_expert.py``) it prints
+   ``benchmarks/motion_quality.py``'s comparison of the samplers' dances on that trained model (run
+   there first; it writes ``RUN/quality.json``).
+
+Component figures (``--components``; random full-size weights):
 
 1. denoiser seconds per step at 1200 frames (the official horizon): chunked selective scan vs the plain
    sequential scan (goal >= 5x), plus the scan alone for one Mamba block;
@@ -21,8 +30,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -108,9 +122,53 @@ def scan_only(frames: int, repeats: int) -> dict[str, Timing]:
         }
 
 
+REPO = Path(__file__).resolve().parents[1]
+SHARED_SONG = REPO.parent / "shared" / "data" / "music" / "drascula-track18.ogg"  # 111 s, real music
+
+
+def generate_command(music: Path, out: Path, seconds: float, extra: list[str]) -> list[str]:
+    return [sys.executable, "-m", "backend.cli", "generate", str(music), "-o", str(out), "--generator",
+            "motion_expert", "--duration", f"{seconds:g}", "--no-preview", *extra]  # fmt: skip
+
+
+def timed_command(command: list[str], env: dict) -> Timing:
+    """Wall and CPU seconds (the child's user + system) of one run of ``command``; fails loudly."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return Timing(wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+
+
+def end_to_end(music: Path, seconds: float, threads: int | None) -> dict[str, Timing]:
+    """``mace-dance generate`` with the default sampler and with 50-step DDIM, the official layout installed."""
+    sys.path.insert(0, str(REPO))
+    from tests.backend.motion_expert.test_checkpoint import official_key_shapes, write_official_checkpoint
+
+    with tempfile.TemporaryDirectory(prefix="motion-bench-") as tmp:
+        weights = Path(tmp) / "weights" / "motion"
+        weights.mkdir(parents=True)
+        write_official_checkpoint(weights / "train-2000.pt", official_key_shapes())
+        env = dict(os.environ, MACE_DANCE_MOTION_WEIGHTS=str(weights), MACE_DANCE_HOME=str(Path(tmp) / "home"),
+                   PYTHONPATH=str(REPO))  # fmt: skip
+        if threads:
+            env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        return {label: timed_command(generate_command(music, Path(tmp) / label, seconds, extra), env)
+                for label, extra in (("default", []), ("ddim-50", ["--sampler", "ddim", "--steps", "50"]))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one repeat per measurement")
+    parser.add_argument("--quick", action="store_true", help="one repeat per component measurement")
+    parser.add_argument("--music", type=Path, default=SHARED_SONG if SHARED_SONG.is_file() else
+                        REPO / "examples" / "music" / "groove_120bpm.ogg", help="music for the end-to-end runs")
+    parser.add_argument("--seconds", type=float, default=90.0, help="music length of the end-to-end runs (90)")
+    parser.add_argument("--quality", type=Path, default=None, metavar="RUN",
+                        help="print RUN/quality.json (benchmarks/motion_quality.py on a trained small model)")
+    parser.add_argument("--components", action="store_true", help="also time the scan, GFT vs CFG and song lengths")
     parser.add_argument("--steps", type=int, default=2, help="DDIM steps for the song-length runs (default 2)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
@@ -118,7 +176,26 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu; random full-size weights")
+    from shared.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS
+
+    load = open("/proc/loadavg").read().split()[:3] if Path("/proc/loadavg").is_file() else ["?"]
+    print(f"0. end to end, {args.seconds:g} s of {args.music.name}, official checkpoint layout (random weights), "
+          f"load average before: {' '.join(load)}")
+    runs = end_to_end(args.music, args.seconds, args.threads)
+    default, ddim = runs["default"], runs["ddim-50"]
+    print(f"   default ({DEFAULT_SAMPLER}, {DEFAULT_STEPS[DEFAULT_SAMPLER]} steps): {default}")
+    print(f"   --sampler ddim --steps 50:     {ddim}")
+    print(f"   default / ddim-50: {float(default) / float(ddim):.3f} wall, {default.cpu / ddim.cpu:.3f} CPU "
+          "(goal <= 0.2)")
+    if args.quality is not None:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from motion_quality import format_table
+
+        print("\n   sampler quality on the trained small model (benchmarks/motion_quality.py):")
+        print("   " + format_table(json.loads((args.quality / "quality.json").read_text())).replace("\n", "\n   "))
+    if not args.components:
+        return
+    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads, device cpu; random full-size weights")
 
     config = MotionExpertConfig()
     model = MotionDenoiser(config, mamba_backend="torch").eval()
@@ -145,8 +222,8 @@ def main() -> None:
     pipeline = MotionExpertPipeline(model, normalizer)
     frames, steps = 300, 3
     music = music_features(frames)
-    gft = timed(lambda: pipeline(music, num_inference_steps=steps, guidance="gft"), max(1, repeats - 1))
-    cfg = timed(lambda: pipeline(music, num_inference_steps=steps, guidance="cfg"), max(1, repeats - 1))
+    gft = timed(lambda: pipeline(music, sampler="ddim", num_inference_steps=steps, guidance="gft"), max(1, repeats - 1))
+    cfg = timed(lambda: pipeline(music, sampler="ddim", num_inference_steps=steps, guidance="cfg"), max(1, repeats - 1))
     print(f"\n2. sampling {frames} frames, {steps} DDIM steps: GFT {gft}, CFG {cfg}")
     print(f"   GFT/CFG cost ratio {float(gft) / float(cfg):.2f} wall, {gft.cpu / cfg.cpu:.2f} CPU (goal ~0.5)")
 
@@ -157,7 +234,8 @@ def main() -> None:
     for seconds in (30, 60, 180):
         music = music_features(seconds * config.fps, seed=seconds)
         motions = []
-        elapsed = timed(lambda: motions.append(pipeline(music, seed=0, num_inference_steps=args.steps)), 1, warm_up=False)
+        elapsed = timed(lambda: motions.append(pipeline(music, seed=0, sampler="ddim", num_inference_steps=args.steps)),
+                        1, warm_up=False)
         motion = motions[-1]
         per_second.append(elapsed.cpu / seconds)
         windows = len(motion.metadata["windows"])

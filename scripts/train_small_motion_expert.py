@@ -121,7 +121,7 @@ def build_data(folder: Path, count_generated: int, shared: Path = SHARED, seed: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="folder for the data and the run")
-    parser.add_argument("--steps", type=int, default=800, help="optimiser steps (default 800)")
+    parser.add_argument("--steps", type=int, default=500, help="optimiser steps (default 500)")
     parser.add_argument("--generated", type=int, default=40, help="dances to generated music (default 40)")
     parser.add_argument("--shared", type=Path, default=SHARED, help=f"the real data folder (default {SHARED})")
     parser.add_argument("--batch-size", type=int, default=8)

@@ -21,6 +21,9 @@ def test_info_on_an_empty_home_names_every_missing_location(tmp_path, capsys, mo
     assert str(tmp_path / "weights" / "motion") in items["Motion Expert"]["hint"]
     assert not items["Wan2.2-Animate base"]["ok"]
     assert "mace-dance weights download --wan" in items["Wan2.2-Animate base"]["hint"]
+    dancer = items["dances with"]["detail"]
+    assert dancer.startswith("choreographer: the Motion Expert is not installed")
+    assert "mace-dance weights download --motion" in dancer
 
 
 def test_info_finds_an_official_motion_checkpoint_and_the_mace_files(tmp_path, capsys, monkeypatch):
@@ -31,6 +34,8 @@ def test_info_finds_an_official_motion_checkpoint_and_the_mace_files(tmp_path, c
     (mace / "Adapter.safetensors").write_bytes(b"")
     items = run_info(capsys, monkeypatch, tmp_path)
     assert items["Motion Expert"]["ok"] and "train-3750.pt" in items["Motion Expert"]["detail"]
+    dancer = items["dances with"]["detail"]
+    assert dancer.startswith("Motion Expert: installed, so `auto` uses it") and "dpmpp" in dancer
     assert items["MACE Adapter.safetensors"]["ok"] and not items["MACE LoRA.safetensors"]["ok"]
 
 

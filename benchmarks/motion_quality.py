@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Does the fast sampler make the same dances? Distributions of many samples per sampler, on a trained model.
+
+    nice -n 10 python benchmarks/motion_quality.py RUN          # RUN from scripts/train_small_motion_expert.py
+    python benchmarks/motion_quality.py RUN --samples 12 --seed-sets 3 --dpmpp-steps 5,8,10,15
+
+The official sampler (50-step DDIM, eta = 1) is stochastic, so one dance says little: each sampler makes
+``--samples`` dances (12 s each, to the training music, genres as trained) per seed set, and each set is
+scored against the training dances with ``backend.evaluation`` (FID_k, Div_k, BAS, PFC, FSR; "clean"
+protocol). DDIM's spread is the range of its seed sets. A DPM-Solver++ step count passes when its mean
+over the same seed sets is within that range, or beyond it on the better side (lower FID_k/PFC/FSR,
+higher BAS; for Div_k, closer to the training dances' own diversity). The default is the fewest steps that
+pass every metric. Prints a table and writes ``RUN/quality.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+METRICS = (("fid_k", "FID_k", "lower"), ("div_k", "Div_k", "reference"), ("bas", "BAS", "higher"),
+           ("pfc", "PFC", "lower"), ("fsr", "FSR", "lower"))  # fmt: skip
+
+
+def clip_features(data: Path, count: int) -> list[tuple[str, np.ndarray, str]]:
+    """(wav name, (T, 35) features, genre) of ``count`` training clips spread over the data, cached."""
+    from backend.features import analyze_music
+
+    genres = json.loads((data / "genres.json").read_text())
+    wavs = sorted(data.glob("*.wav"))
+    picked = [wavs[i] for i in np.linspace(0, len(wavs) - 1, count).round().astype(int)]
+    cache = data.parent / f"quality-features-{count}.npz"
+    if cache.is_file():
+        stored = np.load(cache, allow_pickle=False)
+        return [(p.name, stored[p.stem], genres.get(p.stem)) for p in picked]
+    features = {p.stem: analyze_music(p).edge35 for p in picked}
+    np.savez(cache, **features)
+    return [(p.name, features[p.stem], genres.get(p.stem)) for p in picked]
+
+
+def make_set(pipeline, clips, sampler: str, steps: int, seed_set: int):
+    """The dances of one seed set (MotionSamples) and the process CPU seconds they took."""
+    from backend.evaluation.loading import MotionSample
+
+    samples, cpu = [], time.process_time()
+    for index, (wav, music, genre) in enumerate(clips):
+        motion = pipeline(music, genre=genre, seed=seed_set * 1000 + index, sampler=sampler, num_inference_steps=steps)
+        motion.metadata.update(music=wav, start_s=0.0)
+        samples.append(MotionSample.from_motion(motion, f"{Path(wav).stem}_s{seed_set}"))
+    return samples, time.process_time() - cpu
+
+
+def passes(key: str, value: float, ddim: list[float], reference_div: float) -> bool:
+    """``value`` within DDIM's seed-set range, or beyond it on the better side."""
+    lo, hi = min(ddim), max(ddim)
+    better = dict((k, b) for k, _, b in METRICS)[key]
+    if better == "lower":
+        return value <= hi
+    if better == "higher":
+        return value >= lo
+    distance = abs(value - reference_div)  # diversity: as close to the real dances' as DDIM gets, or closer
+    return distance <= max(abs(d - reference_div) for d in ddim) or lo <= value <= hi
+
+
+def run(run_dir: Path, samples: int = 12, seed_sets: int = 3, dpmpp_steps=(5, 8, 10, 15), threads: int = 1) -> dict:
+    from backend.evaluation import evaluate
+    from backend.evaluation.loading import load_folder
+    from backend.motion_expert.pipeline import MotionExpertPipeline
+
+    torch.set_num_threads(threads)
+    data, model = run_dir / "data", run_dir / "run" / "model"
+    pipeline = MotionExpertPipeline.from_pretrained(model)
+    reference = load_folder(data)
+    clips = clip_features(data, samples)
+    configs = [("ddim", 50)] + [("dpmpp", int(s)) for s in dpmpp_steps]
+    results: dict = {"samples_per_set": samples, "seed_sets": seed_sets, "reference_dances": len(reference),
+                     "configs": {}}  # fmt: skip
+    reference_div = None
+    for sampler, steps in configs:
+        per_set, cpu = [], 0.0
+        for seed_set in range(seed_sets):
+            generated, seconds = make_set(pipeline, clips, sampler, steps, seed_set)
+            cpu += seconds
+            report = evaluate.evaluate_samples(generated, reference, "clean", music_dir=data)
+            per_set.append({k: float(report.generated[k]) for k, _, _ in METRICS})
+            reference_div = float(report.reference["div_k"])
+        name = f"{sampler}-{steps}"
+        results["configs"][name] = {"sampler": sampler, "steps": steps, "per_set": per_set,
+                                    "cpu_s_per_dance": cpu / (samples * seed_sets)}  # fmt: skip
+        means = {k: statistics.fmean(s[k] for s in per_set) for k, _, _ in METRICS}
+        print(f"{name:>9}: " + "  ".join(f"{label} {means[k]:7.3f}" for k, label, _ in METRICS)
+              + f"  ({cpu / (samples * seed_sets):.2f} s CPU per 12 s dance)", flush=True)  # fmt: skip
+    results["reference_div_k"] = reference_div
+    ddim = results["configs"]["ddim-50"]["per_set"]
+    chosen = None
+    for sampler, steps in configs[1:]:
+        entry = results["configs"][f"{sampler}-{steps}"]
+        means = {k: statistics.fmean(s[k] for s in entry["per_set"]) for k, _, _ in METRICS}
+        entry["passes"] = {k: passes(k, means[k], [s[k] for s in ddim], reference_div) for k, _, _ in METRICS}
+        if chosen is None and all(entry["passes"].values()):
+            chosen = steps
+    results["fewest_passing_dpmpp_steps"] = chosen
+    return results
+
+
+def format_table(results: dict) -> str:
+    ddim = results["configs"]["ddim-50"]["per_set"]
+    lines = [f"{results['seed_sets']} seed sets x {results['samples_per_set']} dances of 12 s, against "
+             f"{results['reference_dances']} training dances (training Div_k {results['reference_div_k']:.3f})",
+             "sampler    " + "".join(f"{label:>22}" for _, label, _ in METRICS) + "   CPU s/dance"]  # fmt: skip
+    for name, entry in results["configs"].items():
+        cells = []
+        for key, _, _ in METRICS:
+            values = [s[key] for s in entry["per_set"]]
+            mark = "" if "passes" not in entry else (" ok" if entry["passes"][key] else " --")
+            cells.append(f"{statistics.fmean(values):8.3f} [{min(values):.2f}-{max(values):.2f}]{mark:3}")
+        lines.append(f"{name:<10} " + "".join(f"{c:>22}" for c in cells) + f"   {entry['cpu_s_per_dance']:8.2f}")
+    lines.append(f"DDIM-50 spread = its seed-set range: " + ", ".join(
+        f"{label} {min(s[k] for s in ddim):.3f}-{max(s[k] for s in ddim):.3f}" for k, label, _ in METRICS))
+    lines.append(f"fewest DPM-Solver++ steps within it on every metric: {results['fewest_passing_dpmpp_steps']}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="the folder scripts/train_small_motion_expert.py wrote")
+    parser.add_argument("--samples", type=int, default=12, help="dances per seed set (default 12)")
+    parser.add_argument("--seed-sets", type=int, default=3, help="seed sets per sampler (default 3)")
+    parser.add_argument("--dpmpp-steps", default="5,8,10,15", help="DPM-Solver++ step counts to try")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    results = run(args.run, args.samples, args.seed_sets, [int(s) for s in args.dpmpp_steps.split(",")], args.threads)
+    print(format_table(results))
+    (args.run / "quality.json").write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
