@@ -34,20 +34,31 @@ class LaunchSettings:
     wan_segment_frames: int = 77  # `serve --segment-frames`
 
 
-def launch_command(settings: LaunchSettings) -> list[str]:
+def backend_command(settings: LaunchSettings, *arguments: str) -> list[str]:
+    """The backend's command line for ``mace-dance ARGUMENTS…`` (e.g. ``serve``, or ``weights download …``).
+
+    A custom ``command`` is used as written for ``serve``; for anything else its ``serve`` and what follows
+    are replaced by ``arguments``."""
     if settings.command.strip():
         argv = shlex.split(settings.command)
-    elif settings.python.strip():
-        argv = [settings.python, "-m", "backend.cli", "serve"]
-    elif shutil.which("mace-dance"):
-        argv = [shutil.which("mace-dance"), "serve"]
-    elif importlib.util.find_spec("backend") is not None:  # a development checkout on Blender's path
-        argv = [sys.executable, "-m", "backend.cli", "serve"]
-    else:
-        raise errors.BackendUnavailableError(
-            "no backend to start: `mace-dance` is not on PATH and Blender's own Python does not have MACE-Dance "
-            "Studio", hint="in the add-on preferences set 'Backend Python' to the python of the environment where "
-            "MACE-Dance Studio is installed (or 'Backend command'), or start `mace-dance serve` yourself")
+        if arguments[:1] != ("serve",):
+            argv = argv[: argv.index("serve")] if "serve" in argv else argv
+            return [*argv, *arguments]
+        return argv
+    if settings.python.strip():
+        return [settings.python, "-m", "backend.cli", *arguments]
+    if shutil.which("mace-dance"):
+        return [shutil.which("mace-dance"), *arguments]
+    if importlib.util.find_spec("backend") is not None:  # a development checkout on Blender's path
+        return [sys.executable, "-m", "backend.cli", *arguments]
+    raise errors.BackendUnavailableError(
+        "no backend to start: `mace-dance` is not on PATH and Blender's own Python does not have MACE-Dance "
+        "Studio", hint="in the add-on preferences set 'Backend Python' to the python of the environment where "
+        "MACE-Dance Studio is installed (or 'Backend command'), or start `mace-dance serve` yourself")
+
+
+def launch_command(settings: LaunchSettings) -> list[str]:
+    argv = backend_command(settings, "serve")
     if "--address" not in argv:
         argv += ["--address", settings.address]
     # Only what the animator changed from serve's defaults, so a custom command keeps working as written.

@@ -24,6 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         down.add_argument(f"--{name}", action="store_true", help=f"{release.about} ({release.repo})")
     down.add_argument("--all", action="store_true", help="all of the above")
     down.add_argument("--token", default=None, help="Hugging Face token (default: HF_TOKEN or `hf auth login`)")
+    down.add_argument("--json-progress", action="store_true",
+                      help="report on stdout as JSON lines for a program (the Blender add-on): {\"event\": \"size\", "
+                      "\"bytes\", \"cached\"} per release, {\"event\": \"progress\", \"done\", \"total\"}, "
+                      "{\"event\": \"message\", \"text\"} and finally {\"event\": \"installed\"}")
     down.set_defaults(func=run_download)
     inst = actions.add_parser(
         "install", help="install weights from an archive, a file or a folder",
@@ -45,7 +49,24 @@ def run_download(args: argparse.Namespace) -> int:
     from backend.weights import ALL, RELEASES, download
 
     names = ALL if args.all else tuple(n for n in RELEASES if getattr(args, n)) or ("motion", "appearance")
-    _print_installed(download(names, BackendConfig(), token=args.token))
+    if not args.json_progress:
+        _print_installed(download(names, BackendConfig(), token=args.token))
+        return 0
+    import json
+    import sys
+
+    from backend.weights.download import json_progress_bar, release_size
+
+    def emit(event: dict) -> None:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
+
+    for name in names:
+        size, cached = release_size(RELEASES[name], args.token)
+        emit({"event": "size", "release": name, "bytes": size, "cached": cached})
+    installed = download(names, BackendConfig(), token=args.token, tqdm_class=json_progress_bar(emit),
+                         report=lambda text: emit({"event": "message", "text": text}))
+    emit({"event": "installed", "pieces": len(installed)})
     return 0
 
 

@@ -1,8 +1,10 @@
 """``mace-dance weights download``: fetch the published weights with huggingface_hub, then install them.
 
 Downloads go through huggingface_hub, so they use the person's Hugging Face cache (``HF_HOME`` /
-``HF_HUB_CACHE``), token (``HF_TOKEN`` or ``hf auth login``) and offline mode (``HF_HUB_OFFLINE=1``), resume
-where an interrupted download stopped, and show huggingface_hub's own progress bars.
+``HF_HUB_CACHE``; a release already there is used as is, also offline), endpoint (``HF_ENDPOINT``), token
+(``HF_TOKEN`` or ``hf auth login``) and offline mode (``HF_HUB_OFFLINE=1``), and show huggingface_hub's own
+progress bars. A release archive is fetched into ``weights/downloads`` and an interrupted download resumes
+there where it stopped (:func:`download_file`).
 
 * MACE-Dance (``GD-ML/MACE-Dance``, CC BY 4.0) publishes 7z archives; each is downloaded into the cache and
   installed from there (:func:`~backend.weights.install.install_weights`).
@@ -73,14 +75,82 @@ def _hub_error(exc: Exception, release: Release) -> Exception:
                                    hint="check the connection and run the same command again: it resumes")
 
 
-def download_file(release: Release, token: str | None = None) -> Path:
-    """The release's archive in the Hugging Face cache (downloaded or resumed as needed)."""
-    from huggingface_hub import hf_hub_download
+def download_file(release: Release, folder: Path, token: str | None = None, tqdm_class=None) -> Path:
+    """The release's archive: from the Hugging Face cache when it is there (also offline), else fetched into
+    ``folder`` and resumed there across runs.
+
+    huggingface_hub (>= 2) writes each download to a process-unique temporary file, so a download that was
+    cancelled or cut off starts again from zero in its cache. Here the bytes go to ``folder/<etag>-<name>.part``
+    with huggingface_hub's own transfer (``http_get``: endpoint, token, retries), and a later run asks
+    for the rest with an HTTP Range; the finished file is renamed into place. ``tqdm_class`` replaces the
+    progress bar (see :func:`json_progress_bar`)."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
 
     try:
-        return Path(hf_hub_download(release.repo, release.filename, token=token))
+        return Path(hf_hub_download(release.repo, release.filename, token=token, local_files_only=True))
+    except LocalEntryNotFoundError as exc:
+        if constants.HF_HUB_OFFLINE:
+            raise _hub_error(exc, release) from exc
+    try:
+        meta = get_hf_file_metadata(hf_hub_url(release.repo, release.filename), token=token)
+        name = f"{(meta.etag or 'unknown').strip(chr(34))[:16]}-{Path(release.filename).name}"
+        target, part = folder / name, folder / (name + ".part")
+        if target.is_file() and target.stat().st_size == meta.size:
+            return target
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(part, "ab") as handle:
+            http_get(meta.location, handle, resume_size=handle.tell(), headers=build_hf_headers(token=token),
+                     expected_size=meta.size, displayed_filename=name, tqdm_class=tqdm_class)  # fmt: skip
+        os.replace(part, target)
+        return target
     except Exception as exc:
         raise _hub_error(exc, release) from exc
+
+
+def release_size(release: Release, token: str | None = None) -> tuple[int | None, bool]:
+    """(bytes of the release's file, whether it is already complete in the cache), asking the hub only for
+    the file's metadata (huggingface_hub's dry run). The Wan folder has no single size: (None, False)."""
+    from huggingface_hub import hf_hub_download
+
+    if release.filename is None:
+        return None, False
+    try:
+        info = hf_hub_download(release.repo, release.filename, token=token, dry_run=True)
+    except Exception as exc:
+        raise _hub_error(exc, release) from exc
+    return int(info.file_size), not info.will_download
+
+
+def json_progress_bar(emit: Callable[[dict], None], min_interval_s: float = 0.2):
+    """A tqdm class for :func:`download_file` that reports ``{"event": "progress", "done", "total"}`` through
+    ``emit`` (at most every ``min_interval_s``, and at the end) instead of drawing a bar; a resumed download
+    starts at the bytes already there."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    class JsonProgress(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs.update(disable=False, file=open(os.devnull, "w"))  # noqa: SIM115 - closed with the bar
+            super().__init__(*args, **kwargs)
+            self._last = 0.0
+
+        def update(self, n=1):
+            result = super().update(n)
+            now = time.monotonic()
+            if now - self._last >= min_interval_s or (self.total and self.n >= self.total):
+                self._last = now
+                emit({"event": "progress", "done": int(self.n), "total": int(self.total or 0)})
+            return result
+
+        def close(self):
+            super().close()
+            self.fp.close()
+
+    return JsonProgress
 
 
 def download_wan(token: str | None = None) -> Path:
@@ -136,8 +206,8 @@ def link_wan_folder(folder: Path, config, report: Callable[[str], None] = print)
 
 
 def download(names: tuple[str, ...], config=None, token: str | None = None,
-             report: Callable[[str], None] = print) -> list[Installed]:  # fmt: skip
-    """Download and install each named release (see :data:`RELEASES`)."""
+             report: Callable[[str], None] = print, tqdm_class=None) -> list[Installed]:  # fmt: skip
+    """Download and install each named release (see :data:`RELEASES`); ``tqdm_class`` as in :func:`download_file`."""
     from backend.config import BackendConfig
 
     config = config or BackendConfig()
@@ -148,5 +218,6 @@ def download(names: tuple[str, ...], config=None, token: str | None = None,
         if release.filename is None:
             installed.append(link_wan_folder(download_wan(token), config, report))
         else:
-            installed += install_weights(download_file(release, token), config, report, expect=release.pieces)
+            archive = download_file(release, Path(config.weights_dir) / "downloads", token, tqdm_class)
+            installed += install_weights(archive, config, report, expect=release.pieces)
     return installed
