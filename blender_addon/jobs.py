@@ -92,6 +92,7 @@ class JobSession:
 
     def __init__(self):
         self.client = None
+        self.last_hello = None  # the last `hello` answer (object or dict), for the panel
         self._client_key = None
         self.local: LocalBackend | None = None
         self.job = None
@@ -134,7 +135,8 @@ class JobSession:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                return client.hello()
+                self.last_hello = client.hello()  # the backend box shows who dances and why
+                return self.last_hello
             except errors.KeyRefusedError:
                 raise  # a backend is there and said no: retrying or saying "no backend answered" would mislead
             except errors.BackendUnavailableError as exc:

@@ -6,6 +6,7 @@ import bpy
 
 from .. import _wheels, jobs, properties
 from ..bpy_glue import armature as armature_glue, takes
+from .motion_expert import draw_motion_expert
 
 
 def wrapped_label(layout, text: str, icon: str = "NONE", width_px: int | None = None) -> None:
@@ -187,6 +188,7 @@ class MACE_PT_dance_backend(_DancePanel, bpy.types.Panel):
         layout = self.layout
         status = properties.status(context)
         layout.label(text=status.backend, icon="LINKED" if status.backend.startswith("backend") else "UNLINKED")
+        draw_motion_expert(layout)
         row = layout.row(align=True)
         row.operator("mace.backend_check", icon="FILE_REFRESH")
         if jobs.SESSION.local is not None and jobs.SESSION.local.running:  # only a backend this Blender started

@@ -163,3 +163,31 @@ print("leaving with a live timer", flush=True)
     assert result.returncode == 0 and "leaving with a live timer" in result.stdout, result.stderr
     # The handshake thread is still waiting out its 30 s timeout; it must not hold the exit.
     assert time.monotonic() - start < 20
+
+
+def test_backend_box_says_who_dances_and_offers_the_motion_expert(bpy, scene, monkeypatch):
+    from blender_addon import jobs, ui
+    from blender_addon.motion_expert_download import DownloadState
+    from blender_addon.operators import motion_expert
+
+    hello = {"motion_generator": "choreographer", "weights": {"motion_expert": False},
+             "motion_generator_reason": "the Motion Expert is not installed"}
+    monkeypatch.setattr(jobs.SESSION, "last_hello", hello)
+    monkeypatch.setattr(motion_expert, "DOWNLOAD", None)
+    log = draw(bpy, ui.MACE_PT_dance_backend, bpy.context)
+    text = " ".join(t for kind, t in log if kind == "label")
+    assert "Dances with the choreographer: the Motion Expert is not installed" in text
+    assert ("operator", "mace.get_motion_expert") in log
+
+    running = type("Running", (), {"poll": lambda self: DownloadState(size=312_000_000, done=78_000_000)})()
+    monkeypatch.setattr(motion_expert, "DOWNLOAD", running)
+    log = draw(bpy, ui.MACE_PT_dance_backend, bpy.context)
+    assert ("label", "Motion Expert 25% of 312 MB") in log and ("operator", "mace.cancel_motion_expert_download") in log
+    assert ("operator", "mace.get_motion_expert") not in log
+
+    monkeypatch.setattr(jobs.SESSION, "last_hello", dict(hello, motion_generator="motion_expert",
+                                                         weights={"motion_expert": True}))
+    monkeypatch.setattr(motion_expert, "DOWNLOAD", None)
+    log = draw(bpy, ui.MACE_PT_dance_backend, bpy.context)
+    assert ("operator", "mace.get_motion_expert") not in log
+    assert any(kind == "label" and t.startswith("Dances with the Motion Expert") for kind, t in log)
