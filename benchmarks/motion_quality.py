@@ -71,7 +71,8 @@ def passes(key: str, value: float, ddim: list[float], reference_div: float) -> b
     return distance <= max(abs(d - reference_div) for d in ddim) or lo <= value <= hi
 
 
-def run(run_dir: Path, samples: int = 12, seed_sets: int = 3, dpmpp_steps=(5, 8, 10, 15), threads: int = 1) -> dict:
+def run(run_dir: Path, samples: int = 12, seed_sets: int = 3, dpmpp_steps=(5, 8, 10, 15), threads: int = 1,
+        save=None) -> dict:
     from backend.evaluation import evaluate
     from backend.evaluation.loading import load_folder
     from backend.motion_expert.pipeline import MotionExpertPipeline
@@ -99,6 +100,8 @@ def run(run_dir: Path, samples: int = 12, seed_sets: int = 3, dpmpp_steps=(5, 8,
         means = {k: statistics.fmean(s[k] for s in per_set) for k, _, _ in METRICS}
         print(f"{name:>9}: " + "  ".join(f"{label} {means[k]:7.3f}" for k, label, _ in METRICS)
               + f"  ({cpu / (samples * seed_sets):.2f} s CPU per 12 s dance)", flush=True)  # fmt: skip
+        if save is not None:  # what is done survives an interrupted run
+            save(results)
     results["reference_div_k"] = reference_div
     ddim = results["configs"]["ddim-50"]["per_set"]
     chosen = None
@@ -138,9 +141,13 @@ def main() -> int:
     parser.add_argument("--dpmpp-steps", default="5,8,10,15", help="DPM-Solver++ step counts to try")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    results = run(args.run, args.samples, args.seed_sets, [int(s) for s in args.dpmpp_steps.split(",")], args.threads)
+    def save(results: dict) -> None:
+        (args.run / "quality.json").write_text(json.dumps(results, indent=1))
+
+    results = run(args.run, args.samples, args.seed_sets, [int(s) for s in args.dpmpp_steps.split(",")], args.threads,
+                  save)
+    save(results)
     print(format_table(results))
-    (args.run / "quality.json").write_text(json.dumps(results, indent=1))
     return 0
 
 

@@ -118,8 +118,10 @@ class DDIMSampler:
 class DPMSolverSampler:
     """DPM-Solver++ (2M) through diffusers' ``DPMSolverMultistepScheduler`` on the cosine schedule.
 
-    One model pass per step (a multistep solver reuses the previous clean predictions); the last step lands
-    on sigma = 0, i.e. returns the solver's clean estimate. Deterministic: the seed acts through the
+    One model pass per step (a multistep solver reuses the previous clean predictions); the steps are
+    uniform in log-SNR (``use_lu_lambdas``, the spacing the DPM-Solver paper recommends), so the last model
+    pass sees little noise — with linear time spacing the last pass at t = 1000/N leaves visible jitter on a
+    small model (docs/motion_expert.md); the last step lands on sigma = 0, i.e. returns the clean estimate. Deterministic: the seed acts through the
     starting noise only. ``scheduler.model_outputs`` holds the solver's history (the x0 predictions it was
     given), which is why the pipeline pins kept cells in x0 before each step (see its ``_denoise``).
     """
@@ -130,9 +132,10 @@ class DPMSolverSampler:
         self.scheduler = DPMSolverMultistepScheduler(
             num_train_timesteps=schedule.num_train_timesteps, trained_betas=schedule.betas.numpy(),
             prediction_type="sample", algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True,
-            final_sigmas_type="zero", timestep_spacing="linspace",
+            final_sigmas_type="zero", use_lu_lambdas=True,
         )  # fmt: skip
         self.scheduler.set_timesteps(num_inference_steps)
+        self.scheduler.set_begin_index(0)  # steps are taken in order (the spacing may repeat a time id)
         self.timesteps = [int(t) for t in self.scheduler.timesteps]
 
     def step(self, x0: torch.Tensor, x_t: torch.Tensor, index: int, generator: torch.Generator | None) -> torch.Tensor:

@@ -26,8 +26,10 @@ def test_dpmpp_reproduces_diffusers_scheduler_step_for_step(tiny_pipeline, music
 
     model, schedule = tiny_pipeline.model, DiffusionSchedule()
     reference = DPMSolverMultistepScheduler(num_train_timesteps=1000, trained_betas=schedule.betas.numpy(),
-                                            prediction_type="sample", algorithm_type="dpmsolver++")  # fmt: skip
+                                            prediction_type="sample", algorithm_type="dpmsolver++",
+                                            use_lu_lambdas=True)  # fmt: skip
     reference.set_timesteps(steps)
+    reference.set_begin_index(0)
     x = randn_like(torch.zeros(1, 40, 151), torch.Generator().manual_seed(5))
     music_t, genre = torch.from_numpy(music[:40]).unsqueeze(0), torch.tensor([3])
     beta = torch.full((1,), tiny_pipeline.config.gft_beta)
@@ -65,16 +67,15 @@ def test_kept_cells_are_exact_and_never_corrupt_the_solver_history(tiny_pipeline
     steps = []
     motion = tiny_pipeline(music[:40], seed=1, keep=keep, sampler=sampler, num_inference_steps=5,
                            step_callback=lambda step, t, x0, x: steps.append((x0[0].clone(), x[0].clone())))  # fmt: skip
-    alphas = tiny_pipeline.schedule.alphas_cumprod
     sampler_obj = make_sampler(SamplerChoice(sampler, 5), tiny_pipeline.schedule)
     for index, (x0, x) in enumerate(steps):
         assert torch.equal(x0[kept], values[kept])  # what the solver remembers
-        if index + 1 < len(steps) and sampler == "dpmpp":  # deterministic: the start's noise, rescaled
-            noise = (x[kept] - alphas[sampler_obj.timesteps[index + 1]].sqrt() * values[kept])
-            start = steps[0][1]  # after step 0 (x_T's kept noise scaled to level t_1)
-            start_noise = start[kept] - alphas[sampler_obj.timesteps[1]].sqrt() * values[kept]
-            scale = (1 - alphas[sampler_obj.timesteps[index + 1]]).sqrt() / (1 - alphas[sampler_obj.timesteps[1]]).sqrt()
-            torch.testing.assert_close(noise, start_noise * scale, rtol=1e-3, atol=1e-4)
+    if sampler == "dpmpp":  # deterministic: x_t's kept cells are the kept values plus the start's noise, rescaled
+        sigmas = sampler_obj.scheduler.sigmas.double()  # the level after step i is sigmas[i + 1]
+        alpha, sigma = 1 / (sigmas**2 + 1).sqrt(), sigmas / (sigmas**2 + 1).sqrt()
+        noise = [x[kept].double() - alpha[i + 1] * values[kept].double() for i, (_, x) in enumerate(steps[:-1])]
+        for i in range(1, len(noise)):
+            torch.testing.assert_close(noise[i], noise[0] * sigma[i + 1] / sigma[1], rtol=1e-3, atol=1e-4)
     assert torch.equal(steps[-1][1][kept], values[kept])  # the last step lands on the kept values
     assert np.array_equal(motion.poses[~frames], edited.poses[~frames])
     assert np.array_equal(motion.trans[~frames], edited.trans[~frames])
