@@ -72,7 +72,9 @@ def passes(key: str, value: float, ddim: list[float], reference_div: float) -> b
 
 
 def run(run_dir: Path, samples: int = 12, seed_sets: int = 3, dpmpp_steps=(5, 8, 10, 15), threads: int = 1,
-        save=None) -> dict:
+        save=None, previous: dict | None = None) -> dict:
+    """Score every sampler configuration (see the module docstring); configurations already in ``previous``
+    (an earlier ``quality.json`` with the same sample and seed-set counts) are kept, not re-run."""
     from backend.evaluation import evaluate
     from backend.evaluation.loading import load_folder
     from backend.motion_expert.pipeline import MotionExpertPipeline
@@ -86,7 +88,12 @@ def run(run_dir: Path, samples: int = 12, seed_sets: int = 3, dpmpp_steps=(5, 8,
     results: dict = {"samples_per_set": samples, "seed_sets": seed_sets, "reference_dances": len(reference),
                      "configs": {}}  # fmt: skip
     reference_div = None
+    if previous and (previous["samples_per_set"], previous["seed_sets"]) == (samples, seed_sets):
+        results["configs"].update(previous["configs"])
+        reference_div = previous.get("reference_div_k")
     for sampler, steps in configs:
+        if f"{sampler}-{steps}" in results["configs"]:
+            continue
         per_set, cpu = [], 0.0
         for seed_set in range(seed_sets):
             generated, seconds = make_set(pipeline, clips, sampler, steps, seed_set)
@@ -95,6 +102,7 @@ def run(run_dir: Path, samples: int = 12, seed_sets: int = 3, dpmpp_steps=(5, 8,
             per_set.append({k: float(report.generated[k]) for k, _, _ in METRICS})
             reference_div = float(report.reference["div_k"])
         name = f"{sampler}-{steps}"
+        results["reference_div_k"] = reference_div
         results["configs"][name] = {"sampler": sampler, "steps": steps, "per_set": per_set,
                                     "cpu_s_per_dance": cpu / (samples * seed_sets)}  # fmt: skip
         means = {k: statistics.fmean(s[k] for s in per_set) for k, _, _ in METRICS}
@@ -103,6 +111,7 @@ def run(run_dir: Path, samples: int = 12, seed_sets: int = 3, dpmpp_steps=(5, 8,
         if save is not None:  # what is done survives an interrupted run
             save(results)
     results["reference_div_k"] = reference_div
+    results["configs"] = {f"{sampler}-{steps}": results["configs"][f"{sampler}-{steps}"] for sampler, steps in configs}
     ddim = results["configs"]["ddim-50"]["per_set"]
     chosen = None
     for sampler, steps in configs[1:]:
@@ -140,12 +149,16 @@ def main() -> int:
     parser.add_argument("--seed-sets", type=int, default=3, help="seed sets per sampler (default 3)")
     parser.add_argument("--dpmpp-steps", default="5,8,10,15", help="DPM-Solver++ step counts to try")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--resume", action="store_true", help="keep the configurations RUN/quality.json already has")
     args = parser.parse_args()
-    def save(results: dict) -> None:
-        (args.run / "quality.json").write_text(json.dumps(results, indent=1))
+    saved = args.run / "quality.json"
 
+    def save(results: dict) -> None:
+        saved.write_text(json.dumps(results, indent=1))
+
+    previous = json.loads(saved.read_text()) if args.resume and saved.is_file() else None
     results = run(args.run, args.samples, args.seed_sets, [int(s) for s in args.dpmpp_steps.split(",")], args.threads,
-                  save)
+                  save, previous)
     save(results)
     print(format_table(results))
     return 0
