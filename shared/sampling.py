@@ -4,7 +4,8 @@ The CLI (``--sampler``/``--steps``), the wire protocol (``generate_motion``'s ``
 preferences and batch manifests all carry a :class:`SamplerChoice`; the Motion Expert's pipeline reads it.
 
 * ``"dpmpp"`` (default): DPM-Solver++ (2M), diffusers' ``DPMSolverMultistepScheduler`` on the model's own
-  schedule with x0-prediction; :data:`DEFAULT_STEPS` steps, chosen by measurement (docs/motion_expert.md).
+  schedule with x0-prediction; :data:`DEFAULT_STEPS` steps, the closest to DDIM-50's dances of the step counts
+  measured (docs/motion_expert.md).
 * ``"ddim"``: the official sampler, DDIM with eta = 1 (stochastic), 50 steps.
 
 Pure Python: the Blender add-on bundles it.
@@ -19,11 +20,11 @@ from .errors import InvalidInputError
 
 SAMPLERS = ("dpmpp", "ddim")
 DEFAULT_SAMPLER = "dpmpp"
-#: Steps each sampler takes when none are asked for ("dpmpp": measured, see docs/motion_expert.md).
+#: Steps each sampler takes when none are asked for ("dpmpp": the closest measured, see docs/motion_expert.md).
 DEFAULT_STEPS = {"dpmpp": 10, "ddim": 50}
 MAX_STEPS = 1000  # the training schedule's length
 SAMPLER_HELP = {
-    "dpmpp": "DPM-Solver++ (2M): the same dances in a fifth of the steps (default)",
+    "dpmpp": "DPM-Solver++ (2M): a fifth of the official steps (default; how close its dances are: docs/motion_expert.md)",
     "ddim": "the official 50-step DDIM (eta = 1): slowest, the reference",
 }
 
