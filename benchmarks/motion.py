@@ -156,6 +156,9 @@ def end_to_end(music: Path, seconds: float, threads: int | None) -> dict[str, Ti
                    PYTHONPATH=str(REPO))  # fmt: skip
         if threads:
             env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        # Once, untimed: first-use costs of this machine (numba compiling librosa's kernels into its disk cache,
+        # the OS page cache) would otherwise fall on whichever run goes first.
+        timed_command(generate_command(music, Path(tmp) / "warm-up", 2.0, ["--steps", "1"]), env)
         return {label: timed_command(generate_command(music, Path(tmp) / label, seconds, extra), env)
                 for label, extra in (("default", []), ("ddim-50", ["--sampler", "ddim", "--steps", "50"]))}
 
