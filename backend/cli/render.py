@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, video_renderer=args.renderer)
-    renderer = select_renderer(config, args.renderer, **wan_options)
+    renderer = select_renderer(config, args.renderer, wan_options=wan_options)
     request = RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=args.music,
                             width=args.width, height=args.height, fps=args.fps, out_path=args.out, options=options)  # fmt: skip
     with progress_bar(f"rendering ({renderer.name})") as ctx:
