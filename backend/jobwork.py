@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from backend.motion_generation import MotionRequest
 
 ROLES = ("motion", "video")
+#: The folder (in the system's temporary folder) of the segment checkpoints of render jobs.
+CHECKPOINTS = "mace-dance-segments"
 #: Reports closer together than this are merged (a generator may report every frame).
 MIN_PROGRESS_INTERVAL_S = 0.05
 
@@ -114,7 +118,9 @@ class GenerateJob:
 class RenderJob:
     """A ``render_video`` job: the motion, the reference photo and music (files named relative to the job's
     folder; the photo is decoded when the job runs), the output size (None = the renderer's default) and
-    the typed options."""
+    the typed options. ``checkpoint_name`` (unique per job) names the folder, in the temporary folder of
+    the machine that runs it, where a segmented render keeps its finished segments: a try that follows a
+    killed worker on the same machine continues from there."""
 
     motion: Motion
     image_name: str
@@ -124,6 +130,7 @@ class RenderJob:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
+    checkpoint_name: str | None = None
 
 
 def run_generate(job: GenerateJob, generator, ctx: JobContext, folder: Path) -> dict:
@@ -158,11 +165,18 @@ def reference_render_request(image_path: Path, *, options: "RenderOptions", **fi
 def run_render(job: RenderJob, renderer, ctx: JobContext, folder: Path) -> dict:
     """Render ``job`` with ``renderer`` into ``folder``; returns the ``result`` payload (the mp4's bytes)."""
     folder = Path(folder)
+    checkpoints = None if job.checkpoint_name is None else Path(tempfile.gettempdir()) / CHECKPOINTS / job.checkpoint_name
     request = reference_render_request(
         folder / job.image_name, options=job.options, motion=job.motion, out_path=folder / "video.mp4",
         audio_path=None if job.audio_name is None else folder / job.audio_name,
-        renderer_options=job.renderer_options, width=job.width, height=job.height, fps=job.fps)
-    result = renderer.render(request, ctx)
+        renderer_options=job.renderer_options, width=job.width, height=job.height, fps=job.fps,
+        checkpoint_dir=checkpoints)
+    try:
+        result = renderer.render(request, ctx)
+    except BaseException:  # failed or cancelled: no try follows (a killed process never gets here)
+        if checkpoints is not None:
+            shutil.rmtree(checkpoints, ignore_errors=True)
+        raise
     pose_path = Path(result.pose_video_path) if result.pose_video_path else None
     return {
         "video": Path(result.path).read_bytes(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from ._wan import add_wan_arguments, wan_options_from_args
@@ -45,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--hands", action=argparse.BooleanOptionalAction, default=None,
                         help="draw synthetic hands in the pose video (default: on for Wan-Animate, off otherwise)")
     parser.add_argument("--device", default="auto", help="torch device (auto, cuda, cuda:1, cpu)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue a Wan-Animate render that stopped, from its last finished segment (kept in "
+                        "OUT.mp4.segments/ while it runs); the video equals an uninterrupted one")
     add_wan_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -72,8 +76,12 @@ def run(args: argparse.Namespace) -> int:
     wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, video_renderer=args.renderer)
     renderer = select_renderer(config, args.renderer, wan_options=wan_options)
+    segments_dir = args.out.with_name(args.out.name + ".segments")
+    if not args.resume:
+        shutil.rmtree(segments_dir, ignore_errors=True)  # a fresh render starts from its first segment
     request = RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=args.music,
-                            width=args.width, height=args.height, fps=args.fps, out_path=args.out, options=options)  # fmt: skip
+                            width=args.width, height=args.height, fps=args.fps, out_path=args.out, options=options,
+                            checkpoint_dir=segments_dir)  # fmt: skip
     with progress_bar(f"rendering ({renderer.name})") as ctx:
         result = renderer.render(request, ctx)
     print(f"video:        {result.path}  ({result.frames} frames at {result.fps:g} fps, {result.renderer})")
