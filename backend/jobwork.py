@@ -148,18 +148,19 @@ def run_generate(job: GenerateJob, generator, ctx: JobContext, folder: Path) -> 
     }
 
 
-def reference_render_request(image_path: Path, *, options: "RenderOptions", **fields) -> "RenderRequest":
+def reference_render_request(image_path: Path, *, options: "RenderOptions", width: int | None = None,
+                             height: int | None = None, fps: float | None = None, **fields) -> "RenderRequest":
     """A ``RenderRequest`` for the photo at ``image_path``: decoded by the one reference loader, its
-    transparency (when it has some and the options give no mask) folded into ``options.reference_alpha``."""
+    transparency (when it has some and the options give no mask) folded into ``options.reference_alpha``;
+    a size or rate left None is the request's default. ``fields``: the other ``RenderRequest`` fields."""
     from backend.appearance import RenderRequest
     from backend.appearance.reference import load_reference_image
 
     reference = load_reference_image(image_path)
     if reference.alpha is not None and options.reference_alpha is None:
         options = dataclasses.replace(options, reference_alpha=reference.alpha)
-    sizes = {name: fields.pop(name) for name in ("width", "height", "fps") if fields.get(name) is not None}
-    fields = {name: value for name, value in fields.items() if name not in ("width", "height", "fps")}
-    return RenderRequest(reference_image=reference.rgb, options=options, **sizes, **fields)
+    given = {name: value for name, value in (("width", width), ("height", height), ("fps", fps)) if value is not None}
+    return RenderRequest(reference_image=reference.rgb, options=options, **given, **fields)
 
 
 def run_render(job: RenderJob, renderer, ctx: JobContext, folder: Path) -> dict:
