@@ -139,7 +139,7 @@ def prepare(kind: str, raw_dir: str | Path, out_dir: str | Path, ctx: JobContext
             save_motion(motion if abs(motion.fps - FPS) < 1e-6 else motion.resample(FPS), target)  # atomic
         _link_or_copy(take.music, folder / f"{take.name}{take.music.suffix.lower()}")
         if take.genre is not None:
-            genre_index(take.genre)  # an unknown genre name is an error naming the fix
+            genre_index(take.genre)  # the one genre check: a name outside GENRES is an error naming the fix
             genres[take.split][take.name] = take.genre
     counts = {}
     for split, names in genres.items():
