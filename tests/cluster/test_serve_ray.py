@@ -176,3 +176,28 @@ def test_serve_without_ray_never_imports_ray(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_render_whose_worker_died_continues_from_its_last_segment(ray_cluster, tmp_path):
+    from tests.cluster.cluster_fakes import SegmentEngines
+    from tests.server.server_fakes import make_motion, png_bytes
+
+    engines = SegmentEngines(segments=40, step_s=0.1)
+    pool = RayWorkerPool(engines, max_workers={"cpu": 1})  # one worker: Ray restarts it on this node
+    server = BackendServer("tcp://127.0.0.1:0", motion_generator=engines.build("motion", "cpu"),
+                           video_renderer=engines.build("video", "cpu"), executor=RayExecutor.factory(pool),
+                           work_root=tmp_path, heartbeat_interval_s=0.2)
+    server.start()
+    client = BackendClient(server.endpoint, timeout_s=60)
+    try:
+        job = client.submit_render_video(make_motion(20), png_bytes(64, 96), width=64, height=96)
+        _wait_until(lambda: job.progress >= 0.25, 300, "ten segments", [client])
+        os.kill(_worker_pid(server, job), signal.SIGKILL)
+        _wait_until(lambda: job.done, 300, "the retried render", [client])
+        assert job.state == "done", job.error
+        kept = int(job.result.video_bytes.split(b":")[1])
+        assert 10 <= kept < 40  # the retry took up what the killed try had finished, and rendered the rest
+    finally:
+        client.close()
+        server.stop(timeout_s=30)
+        pool.close()
