@@ -56,16 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from shared.motion_io import load_motion
 
-    from ..appearance import RenderOptions, RenderRequest, select_renderer
+    from ..appearance import RenderOptions, select_renderer
     from ..appearance.keypoints import Camera
-    from ..appearance.reference import load_keypoints_json, load_reference_image
+    from ..appearance.reference import load_keypoints_json
     from ..config import BackendConfig
+    from ..jobwork import reference_render_request
     from ._progress import progress_bar
 
     motion = load_motion(args.motion)
-    reference = load_reference_image(args.reference)
     options = RenderOptions(
-        reference_alpha=reference.alpha,
         reference_keypoints=None if args.keypoints is None else load_keypoints_json(args.keypoints),
         reference_person=args.person, reference_name=args.reference.name,
         audio_offset_s=args.music_start, pose_style=args.pose_style,
@@ -79,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
     segments_dir = args.out.with_name(args.out.name + ".segments")
     if not args.resume:
         shutil.rmtree(segments_dir, ignore_errors=True)  # a fresh render starts from its first segment
-    request = RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=args.music,
-                            width=args.width, height=args.height, fps=args.fps, out_path=args.out, options=options,
-                            checkpoint_dir=segments_dir)  # fmt: skip
+    request = reference_render_request(args.reference, options=options, motion=motion, audio_path=args.music,
+                                       width=args.width, height=args.height, fps=args.fps, out_path=args.out,
+                                       checkpoint_dir=segments_dir)  # the photo's alpha folded in there
     with progress_bar(f"rendering ({renderer.name})") as ctx:
         result = renderer.render(request, ctx)
     print(f"video:        {result.path}  ({result.frames} frames at {result.fps:g} fps, {result.renderer})")

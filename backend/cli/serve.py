@@ -68,10 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_server(args: argparse.Namespace, **server_options):
     """The ``BackendServer`` the arguments describe, and a ``close()`` to call once it has stopped
     (it stops the Ray workers). Without ``--ray`` nothing of Ray is imported."""
-    from ..appearance import select_renderer
     from ..config import BackendConfig
     from ..jobwork import EngineSpec
-    from ..motion_generation import select_motion_generator
     from ..server import BackendServer
     from ..server.security import CurveKeys, check_bind_allowed
     from ..weights import installed_summary
@@ -82,13 +80,13 @@ def build_server(args: argparse.Namespace, **server_options):
     config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer,
                            motion_steps=args.steps, mocap_dir=args.mocap)
     device, close, executor = config.resolve_device(), (lambda: None), None
+    spec = EngineSpec(config, generator=args.generator, renderer=args.renderer, wan_options=wan_options)
     if args.ray is None:
-        generator, renderer = select_motion_generator(config), select_renderer(config, wan_options=wan_options)
+        generator, renderer = spec.build("motion"), spec.build("video")
     else:
         from ..cluster.serve import head_engines, start_ray_workers
 
-        spec = EngineSpec(config, generator=args.generator, renderer=args.renderer, wan_options=wan_options)
-        generator, renderer = head_engines(spec, wan_options)
+        generator, renderer = head_engines(spec)
         executor, close = start_ray_workers(args, spec, generator, renderer)
         device = "ray"
     server = BackendServer(args.address, motion_generator=generator, video_renderer=renderer, curve_keys=keys,

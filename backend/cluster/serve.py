@@ -25,23 +25,20 @@ class OnWorkers:
     name: str
 
 
-def head_engines(spec, wan_options):
+def head_engines(spec):
     """(generator, renderer) as the head sees them. An engine asked for by name ("motion_expert", "wan") is
     not built here, so the head needs no weights: the workers build it, and say when they cannot."""
-    from backend.appearance import select_renderer
-    from backend.motion_generation import select_motion_generator
-
-    config = spec.config
-    if config.motion_generator == "motion_expert":
+    if spec.generator == "motion_expert":
         generator = OnWorkers("motion_expert")
     else:
-        generator = select_motion_generator(config)
-    if config.video_renderer == "wan":
-        from backend.appearance.wan import WanAnimateRenderer
+        generator = spec.build("motion")
+    if spec.renderer == "wan":
+        from backend.appearance.wan import WanAnimateOptions, WanAnimateRenderer
 
-        renderer = WanAnimateRenderer(options=wan_options)  # parses per-video options; renders nothing here
+        # parses the per-video options; renders nothing here
+        renderer = WanAnimateRenderer(options=spec.wan_options or WanAnimateOptions())
     else:
-        renderer = select_renderer(config, wan_options=wan_options)
+        renderer = spec.build("video")
     return generator, renderer
 
 

@@ -21,9 +21,8 @@ from tests.cluster.cluster_fakes import StepEngines
 from tests.server.server_fakes import wav_bytes
 
 def test_engines_that_need_a_gpu_are_placed_on_gpu_workers_unless_asked(tmp_path):
-    spec = EngineSpec(BackendConfig(home=tmp_path / "no-weights", motion_generator="motion_expert",
-                                    video_renderer="wan"))
-    generator, renderer = head_engines(spec, None)  # the head holds no weights, and needs none
+    spec = EngineSpec(BackendConfig(home=tmp_path / "no-weights"), generator="motion_expert", renderer="wan")
+    generator, renderer = head_engines(spec)  # the head holds no weights, and needs none
     assert generator == OnWorkers("motion_expert") and renderer.name == "wan-animate"
     assert placement_for(generator, renderer) == {"motion": "gpu", "video": "gpu"}
     assert placement_for(generator, renderer, gpu_engines_on_cpu=True) == {"motion": "cpu", "video": "cpu"}
