@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 _SMALL = 1e-8
+#: Below this length a vector has no direction: :func:`unit` returns it (near) zero rather than dividing by it.
+_TINY = 1e-12
 
 
 def _skew(v: np.ndarray) -> np.ndarray:
@@ -17,6 +19,29 @@ def _skew(v: np.ndarray) -> np.ndarray:
     x, y, z = v[..., 0], v[..., 1], v[..., 2]
     zero = np.zeros_like(x)
     return np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1).reshape(v.shape[:-1] + (3, 3))
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """(..., 3) vectors scaled to length 1; a zero vector stays zero (no NaN)."""
+    v = np.asarray(v, dtype=np.float64)
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _TINY)
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) the smallest rotation turning the direction of ``a`` onto that of ``b`` (broadcast).
+
+    Any lengths; when ``a`` and ``b`` point opposite ways the half turn is about an axis perpendicular to ``a``
+    (there is no smallest one), so the result is always a proper rotation.
+    """
+    a, b = unit(a), unit(b)
+    a, b = np.broadcast_arrays(a, b)
+    axis = np.cross(a, b)
+    sin, cos = np.linalg.norm(axis, axis=-1), np.sum(a * b, axis=-1)
+    helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+    perpendicular = unit(np.cross(a, helper))
+    degenerate = (sin < 1e-9)[..., None]
+    axis = np.where(degenerate, perpendicular, axis / np.maximum(sin, _TINY)[..., None])
+    return axis_angle_to_matrix(axis * np.arctan2(sin, cos)[..., None])
 
 
 def axis_angle_to_matrix(axis_angle: np.ndarray) -> np.ndarray:

@@ -16,78 +16,29 @@ is solved (two-bone IK) so that the target's ankle stays put: the feet do not sl
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._shared import errors, skeleton as smpl_skeleton
+from .._shared import errors, rig_names, rotations, skeleton as smpl_skeleton
 
 J = smpl_skeleton.JOINT_INDEX
-
-#: Per naming convention: SMPL joint -> target bone name (``{s}`` is the side: L/R, Left/Right, l/r).
-CONVENTIONS: dict[str, dict[str, str]] = {
-    # Blender's human metarig (Add > Armature > Human) and the Rigify metarig share these names.
-    "rigify": {
-        "pelvis": "spine", "spine1": "spine.001", "spine2": "spine.002", "spine3": "spine.003",
-        "neck": "spine.004", "head": "spine.006",
-        "{side}_collar": "shoulder.{s}", "{side}_shoulder": "upper_arm.{s}", "{side}_elbow": "forearm.{s}",
-        "{side}_wrist": "hand.{s}", "{side}_hip": "thigh.{s}", "{side}_knee": "shin.{s}",
-        "{side}_ankle": "foot.{s}", "{side}_foot": "toe.{s}",
-    },
-    "mixamo": {
-        "pelvis": "mixamorig:Hips", "spine1": "mixamorig:Spine", "spine2": "mixamorig:Spine1",
-        "spine3": "mixamorig:Spine2", "neck": "mixamorig:Neck", "head": "mixamorig:Head",
-        "{side}_collar": "mixamorig:{S}Shoulder", "{side}_shoulder": "mixamorig:{S}Arm",
-        "{side}_elbow": "mixamorig:{S}ForeArm", "{side}_wrist": "mixamorig:{S}Hand",
-        "{side}_hip": "mixamorig:{S}UpLeg", "{side}_knee": "mixamorig:{S}Leg", "{side}_ankle": "mixamorig:{S}Foot",
-        "{side}_foot": "mixamorig:{S}ToeBase",
-    },
-    "unreal": {  # UE4/UE5 mannequin
-        "pelvis": "pelvis", "spine1": "spine_01", "spine2": "spine_02", "spine3": "spine_03", "neck": "neck_01",
-        "head": "head", "{side}_collar": "clavicle_{l}", "{side}_shoulder": "upperarm_{l}",
-        "{side}_elbow": "lowerarm_{l}", "{side}_wrist": "hand_{l}", "{side}_hip": "thigh_{l}",
-        "{side}_knee": "calf_{l}", "{side}_ankle": "foot_{l}", "{side}_foot": "ball_{l}",
-    },
-    "smpl": {name: name for name in smpl_skeleton.JOINT_NAMES},
-}  # fmt: skip
-
-_SIDES = {"left": {"s": "L", "S": "Left", "l": "l"}, "right": {"s": "R", "S": "Right", "l": "r"}}
-
-
-def convention_names(convention: str) -> dict[str, str]:
-    """SMPL joint -> target bone name for one convention, both sides spelled out."""
-    names = {}
-    for joint, bone in CONVENTIONS[convention].items():
-        if "{side}" in joint:
-            for side, fill in _SIDES.items():
-                names[joint.format(side=side)] = bone.format(**fill)
-        else:
-            names[joint] = bone
-    return names
-
-
-def _normalise(name: str) -> str:
-    """Case, separators and a namespace prefix do not matter: ``mixamorig1:LeftArm`` ~ ``mixamorig:leftarm``."""
-    name = re.sub(r"^mixamorig\d*:", "mixamorig:", name.lower())
-    return re.sub(r"[\s_.\-]", "", name)
-
 
 def auto_map(bone_names) -> tuple[str, dict[str, str]]:
     """The naming convention ``bone_names`` follows best, and SMPL joint -> bone for the joints it has.
 
     Raises ``InvalidInputError`` when no convention matches the limbs (the user then maps bones by hand).
     """
-    by_key = {_normalise(name): name for name in bone_names}
+    by_key = {rig_names.normalise(name): name for name in bone_names}
     best = ("", {})
-    for convention in CONVENTIONS:
-        found = {joint: by_key[_normalise(bone)] for joint, bone in convention_names(convention).items()
-                 if _normalise(bone) in by_key}  # fmt: skip
+    for convention in rig_names.CONVENTIONS:
+        found = {joint: by_key[rig_names.normalise(bone)] for joint, bone in rig_names.convention_names(convention).items()
+                 if rig_names.normalise(bone) in by_key}  # fmt: skip
         if len(found) > len(best[1]):
             best = (convention, found)
     if len(best[1]) < 8:
         raise errors.InvalidInputError(
-            f"the armature's bone names follow none of the known conventions ({', '.join(CONVENTIONS)})",
+            f"the armature's bone names follow none of the known conventions ({', '.join(rig_names.CONVENTIONS)})",
             hint="map the SMPL joints to your bones by hand in the Retarget panel, then save the mapping")
     return best
 
@@ -141,27 +92,6 @@ class Retargeted:
     location: np.ndarray
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
-def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) the smallest rotation turning unit vectors ``a`` onto ``b`` (Rodrigues; antiparallel safe)."""
-    a, b = _unit(np.asarray(a, float)), _unit(np.asarray(b, float))
-    axis = np.cross(a, b)
-    sin, cos = np.linalg.norm(axis, axis=-1), np.sum(a * b, axis=-1)
-    # Antiparallel: turn half way round any axis perpendicular to a.
-    helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
-    fallback = _unit(np.cross(a, helper))
-    axis = np.where((sin < 1e-9)[..., None], fallback * (cos < 0)[..., None], axis / np.maximum(sin, 1e-12)[..., None])
-    angle = np.arctan2(sin, cos)
-    k = np.zeros(axis.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
-    k = k - np.swapaxes(k, -1, -2)
-    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
-
-
 def leg_length(rig: TargetRig, mapping: dict[str, int], side: str = "left") -> float:
     """World length of the thigh + shin of a target."""
     scale = np.linalg.norm(rig.world[:3, :3], axis=0).mean()
@@ -192,9 +122,9 @@ def _two_bone_ik(hip, knee, ankle, goal, upper: float, lower: float):
     """New knee for a leg whose ankle must reach ``goal`` (T, 3), bending the way ``knee`` bends."""
     reach = goal - hip
     distance = np.clip(np.linalg.norm(reach, axis=-1), abs(upper - lower) + 1e-6, upper + lower - 1e-6)
-    n = _unit(reach)
+    n = rotations.unit(reach)
     pole = knee - hip
-    m = _unit(pole - np.sum(pole * n, axis=-1, keepdims=True) * n)
+    m = rotations.unit(pole - np.sum(pole * n, axis=-1, keepdims=True) * n)
     cos = np.clip((upper**2 + distance**2 - lower**2) / (2 * upper * distance), -1.0, 1.0)
     new_knee = hip + upper * (cos[:, None] * n + np.sqrt(1 - cos**2)[:, None] * m)
     new_ankle = hip + distance[:, None] * n
@@ -238,7 +168,7 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
     world_positions = scale * source.positions.reshape(-1, 3) + shift
     positions = (np.c_[world_positions, np.ones(frames * 24)] @ inverse_world.T)[:, :3]
     positions = positions.reshape(frames, 24, 3)
-    rotations = object_rot.T @ source.rotations @ object_rot
+    segment_rot = object_rot.T @ source.rotations @ object_rot
     rest_dirs = source.rest_directions @ object_rot  # = object_rot.T @ d
 
     rest_rot = rig.rest[:, :3, :3]
@@ -253,8 +183,8 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
         parent = rig.parents[b]
         if b in joint_of:
             j = joint_of[b]
-            align = swing(rest_rot[b][:, 1], rest_dirs[j])
-            orient[:, b] = rotations[:, j] @ align @ rest_rot[b]
+            align = rotations.rotation_between(rest_rot[b][:, 1], rest_dirs[j])
+            orient[:, b] = segment_rot[:, j] @ align @ rest_rot[b]
         elif parent >= 0:
             orient[:, b] = orient[:, parent] @ rest_rot[parent].T @ rest_rot[b]
         else:
@@ -298,8 +228,8 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
             upper = np.linalg.norm(heads[:, knee_b] - heads[:, hip_b], axis=-1).mean()
             lower = np.linalg.norm(heads[:, ankle_b] - heads[:, knee_b], axis=-1).mean()
             knee, ankle = _two_bone_ik(heads[:, hip_b], heads[:, knee_b], heads[:, ankle_b], target, upper, lower)
-            orient[:, hip_b] = swing(heads[:, knee_b] - heads[:, hip_b], knee - heads[:, hip_b]) @ orient[:, hip_b]
-            orient[:, knee_b] = swing(heads[:, ankle_b] - heads[:, knee_b], ankle - knee) @ orient[:, knee_b]
+            orient[:, hip_b] = rotations.rotation_between(heads[:, knee_b] - heads[:, hip_b], knee - heads[:, hip_b]) @ orient[:, hip_b]
+            orient[:, knee_b] = rotations.rotation_between(heads[:, ankle_b] - heads[:, knee_b], ankle - knee) @ orient[:, knee_b]
             # Everything below the knee keeps its world rotation; recompute heads down the leg.
             heads[:, knee_b], heads[:, ankle_b] = knee, ankle
             below = {ankle_b}
@@ -312,8 +242,6 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
                     heads[:, b] = heads[:, rig.parents[b]] + orient[:, rig.parents[b]] @ offset
 
     # Pose-bone channels: basis = rest_b^-1 rest_p pose_p^-1 pose_b (rotation), plus the hips' location.
-    from .._shared import rotations as shared_rotations
-
     bones = np.array(sorted(joint_of))
     basis = np.empty((frames, len(bones), 3, 3))
     for i, b in enumerate(bones):
@@ -322,7 +250,7 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
             basis[:, i] = rest_rot[b].T @ rest_rot[parent] @ np.swapaxes(orient[:, parent], -1, -2) @ orient[:, b]
         else:
             basis[:, i] = rest_rot[b].T @ orient[:, b]
-    quats = shared_rotations.make_quaternions_continuous(shared_rotations.matrix_to_quaternion(basis))
+    quats = rotations.make_quaternions_continuous(rotations.matrix_to_quaternion(basis))
     parent = rig.parents[hips]
     if parent >= 0:  # the hips' head in its parent's posed frame, relative to where it rests
         offset = np.einsum("tji,tj->ti", orient[:, parent], heads[:, hips] - heads[:, parent])
@@ -346,7 +274,7 @@ def source_from_motion(motion, skeleton=None) -> SourceDance:
     return SourceDance(
         rotations=SMPL_TO_BLENDER @ global_rot @ SMPL_TO_BLENDER.T,
         positions=positions @ SMPL_TO_BLENDER.T,
-        rest_directions=_unit(rest.tails[1:] - rest.heads[1:]),
+        rest_directions=rotations.unit(rest.tails[1:] - rest.heads[1:]),
         rest_positions=rest.heads[1:],
         fps=float(motion.fps),
         contacts=motion.contacts,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from blender_addon.convert import retarget
+from shared import rig_names
 from shared.skeleton import JOINT_INDEX, JOINT_NAMES
 
 pytestmark = pytest.mark.blender
@@ -103,11 +104,11 @@ def dancer(bpy, scene):
 
 def test_auto_map_recognises_the_common_conventions():
     for convention in ("rigify", "mixamo", "unreal"):
-        names = list(retarget.convention_names(convention).values()) + ["extra_bone", "root"]
+        names = list(rig_names.convention_names(convention).values()) + ["extra_bone", "root"]
         found, mapping = retarget.auto_map(names)
         assert found == convention and len(mapping) == 22
     found, mapping = retarget.auto_map([n.replace("mixamorig:", "mixamorig7:") for n in
-                                        retarget.convention_names("mixamo").values()])
+                                        rig_names.convention_names("mixamo").values()])
     assert found == "mixamo" and mapping["left_elbow"] == "mixamorig7:LeftForeArm"
     from shared.errors import InvalidInputError
 
@@ -163,7 +164,7 @@ def build_mixamo_character(bpy, scene):
     positions[:, 2] -= positions[:, 2].min() - 0.02  # stands on the floor
     positions *= 100.0  # centimetres
 
-    names = retarget.convention_names("mixamo")
+    names = rig_names.convention_names("mixamo")
     tails = {"pelvis": "spine1", "spine3": "neck", "left_collar": "left_shoulder", "right_collar": "right_shoulder"}
     data = bpy.data.armatures.new("Character")
     obj = bpy.data.objects.new("Character", data)
