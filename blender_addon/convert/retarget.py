@@ -8,10 +8,11 @@ user can fix the result and save it.
 **Transfer.** Rest poses differ (A-pose vs T-pose, bone rolls, lengths), so rotations are not copied as
 numbers. Each mapped bone gets, per frame, the world rotation of its SMPL segment applied on top of the
 smallest rotation that lays the bone's rest direction onto the SMPL rest direction: the bone then points
-exactly where the SMPL segment points, whatever its rest pose, roll or length. The hips follow the SMPL pelvis
-scaled by the ratio of leg lengths (so the feet reach the floor; the path starts where the character
-stands), and wherever the dance plants a foot the leg
-is solved (two-bone IK) so that the target's ankle stays put: the feet do not slide more than the source's.
+exactly where the SMPL segment points, whatever its rest pose, roll or length. The hips are placed so that the
+target's own hip joints (thigh heads) follow the SMPL hip joints, scaled by the ratio of leg lengths (the path
+starts where the character stands; the feet reach the floor whichever bone carries the hips). Wherever the
+dance plants a foot (contact-aware feet), the leg is solved with two-bone IK so that the target's ankle stays
+where it landed at its own rest height: the planted foot touches the floor and does not slide.
 """
 
 from __future__ import annotations
@@ -152,8 +153,8 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
     joint_of = {b: j for j, b in bone_of.items()}
     frames = len(source.rotations)
 
-    # Work in the target's armature space: source rotations conjugated by the object's rotation, positions
-    # scaled by the leg-length ratio (root height and stride fit the character) and brought in.
+    # Work in the target's armature space: source rotations conjugated by the object's rotation; positions
+    # scaled by the leg-length ratio (root height and stride fit the character).
     world_scale = np.linalg.norm(rig.world[:3, :3], axis=0)
     object_rot = rig.world[:3, :3] / world_scale
     inverse_world = np.linalg.inv(rig.world)
@@ -162,12 +163,13 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
     index_map = {joint: bone_of[J[joint]] for joint in mapping}
     has_legs = all(f"{s}_{j}" in mapping for s in ("left", "right") for j in ("hip", "knee", "ankle"))
     scale = leg_length(rig, index_map) / smpl_leg if has_legs else float(world_scale.mean())
-    # The character dances where it stands: the path is taken relative to the SMPL rest pelvis, on the floor.
-    hips_rest_world = (rig.world @ np.r_[rig.rest[bone_of[J["pelvis"]], :3, 3], 1.0])[:3]
-    shift = np.r_[hips_rest_world[:2] - scale * source.rest_positions[J["pelvis"], :2], 0.0]
-    world_positions = scale * source.positions.reshape(-1, 3) + shift
-    positions = (np.c_[world_positions, np.ones(frames * 24)] @ inverse_world.T)[:, :3]
-    positions = positions.reshape(frames, 24, 3)
+
+    def to_world(points: np.ndarray) -> np.ndarray:
+        return points @ rig.world[:3, :3].T + rig.world[:3, 3]
+
+    def to_armature(points: np.ndarray) -> np.ndarray:
+        return points @ inverse_world[:3, :3].T + inverse_world[:3, 3]
+
     segment_rot = object_rot.T @ source.rotations @ object_rot
     rest_dirs = source.rest_directions @ object_rot  # = object_rot.T @ d
 
@@ -190,7 +192,7 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
         else:
             orient[:, b] = rest_rot[b]
         if b == hips:
-            heads[:, b] = positions[:, J["pelvis"]]
+            heads[:, b] = 0.0  # placed below, once the legs hang from it
         elif parent >= 0:
             offset = rest_rot[parent].T @ (rest_head[b] - rest_head[parent])
             heads[:, b] = heads[:, parent] + orient[:, parent] @ offset
@@ -206,25 +208,46 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
     for b in sorted(needed):
         place(b)
 
+    # The hips go where the target's own hip joints (thigh heads) follow the SMPL hip joints: the character dances
+    # where it stands, its hip joints as far above their rest height as the SMPL's, scaled by the leg lengths --
+    # so the feet reach the floor whatever bone carries the hips and wherever its head sits.
+    anchors = ["left_hip", "right_hip"] if has_legs else ["pelvis"]
+    smpl_anchor = source.positions[:, [J[a] for a in anchors]].mean(axis=1)
+    smpl_anchor_rest = source.rest_positions[[J[a] for a in anchors]].mean(axis=0)
+    anchor_bones = [bone_of[J[a]] for a in anchors]
+    wanted = to_armature(to_world(rest_head[anchor_bones].mean(axis=0)) + scale * (smpl_anchor - smpl_anchor_rest))
+    below_hips = {hips}
+    for b in sorted(needed):
+        if rig.parents[b] in below_hips:
+            below_hips.add(b)
+    moved = sorted(below_hips)
+    heads[:, moved] += (wanted - heads[:, anchor_bones].mean(axis=1))[:, None]
+
     if lock_feet and has_legs:
         for side in ("left", "right"):
             hip_b, knee_b, ankle_b = (bone_of[J[f"{side}_{j}"]] for j in ("hip", "knee", "ankle"))
-            # While the source plants the foot, the target's ankle moves exactly as the source's (scaled) from
-            # where it landed: a still source foot gives a still target foot, whatever the proportions.
-            goal = heads[:, ankle_b].copy()
+            # While the source plants the foot, the target's ankle stays where it lands (no sliding), at its own
+            # rest height above the floor: contact is kept whatever the proportions.
+            ankle = to_world(heads[:, ankle_b])
+            # Its own rest height, plus what the source's ankle is above its own (scaled; never below the floor).
+            joint = J[f"{side}_ankle"]
+            lift = scale * np.maximum(source.positions[:, joint, 2] - source.rest_positions[joint, 2], 0.0)
+            rest_height = to_world(rest_head[ankle_b])[2]
+            goal = ankle.copy()
             weight = np.zeros(frames)
-            source_ankle = positions[:, J[f"{side}_ankle"]]
-            for start, stop in _runs(planted(source, J[f"{side}_ankle"])):
-                goal[start:stop] = heads[start, ankle_b] + source_ankle[start:stop] - source_ankle[start]
+            for start, stop in _runs(planted(source, joint)):
+                anchor = ankle[(start + stop - 1) // 2]
+                goal[start:stop] = anchor
+                goal[start:stop, 2] = rest_height + lift[start:stop]
                 weight[start:stop] = 1.0
                 for k in range(1, blend_frames + 1):  # fade the lock in and out
                     fade = 1.0 - k / (blend_frames + 1)
                     for t, edge in ((start - k, start), (stop - 1 + k, stop - 1)):
                         if 0 <= t < frames and fade > weight[t]:
-                            weight[t], goal[t] = fade, goal[edge] + source_ankle[t] - source_ankle[edge]
+                            weight[t], goal[t] = fade, goal[edge] + ankle[t] - ankle[edge]
             if not weight.any():
                 continue
-            target = heads[:, ankle_b] + weight[:, None] * (goal - heads[:, ankle_b])
+            target = to_armature(ankle + weight[:, None] * (goal - ankle))
             upper = np.linalg.norm(heads[:, knee_b] - heads[:, hip_b], axis=-1).mean()
             lower = np.linalg.norm(heads[:, ankle_b] - heads[:, knee_b], axis=-1).mean()
             knee, ankle = _two_bone_ik(heads[:, hip_b], heads[:, knee_b], heads[:, ankle_b], target, upper, lower)
