@@ -22,6 +22,23 @@ CONVENTIONS: dict[str, dict[str, str]] = {
         "{side}_wrist": "hand.{s}", "{side}_hip": "thigh.{s}", "{side}_knee": "shin.{s}",
         "{side}_ankle": "foot.{s}", "{side}_foot": "toe.{s}",
     },
+    # A rig Rigify generated from that metarig: its ORG bones are the metarig's bones (the skeleton the controls
+    # move; blender_addon.convert.control_rig keys the controls).
+    "rigify_generated": {
+        "pelvis": "ORG-spine", "spine1": "ORG-spine.001", "spine2": "ORG-spine.002", "spine3": "ORG-spine.003",
+        "neck": "ORG-spine.004", "head": "ORG-spine.006",
+        "{side}_collar": "ORG-shoulder.{s}", "{side}_shoulder": "ORG-upper_arm.{s}", "{side}_elbow": "ORG-forearm.{s}",
+        "{side}_wrist": "ORG-hand.{s}", "{side}_hip": "ORG-thigh.{s}", "{side}_knee": "ORG-shin.{s}",
+        "{side}_ankle": "ORG-foot.{s}", "{side}_foot": "ORG-toe.{s}",
+    },
+    # Auto-Rig Pro's FK controls (its documented names; ``.x`` the middle, ``.l``/``.r`` the sides).
+    "auto_rig_pro": {
+        "pelvis": "c_root_master.x", "spine1": "c_spine_01.x", "spine2": "c_spine_02.x", "spine3": "c_spine_03.x",
+        "neck": "c_neck.x", "head": "c_head.x",
+        "{side}_collar": "c_shoulder.{l}", "{side}_shoulder": "c_arm_fk.{l}", "{side}_elbow": "c_forearm_fk.{l}",
+        "{side}_wrist": "c_hand_fk.{l}", "{side}_hip": "c_thigh_fk.{l}", "{side}_knee": "c_leg_fk.{l}",
+        "{side}_ankle": "c_foot_fk.{l}", "{side}_foot": "c_toes_fk.{l}",
+    },
     "mixamo": {
         "pelvis": "mixamorig:Hips", "spine1": "mixamorig:Spine", "spine2": "mixamorig:Spine1",
         "spine3": "mixamorig:Spine2", "neck": "mixamorig:Neck", "head": "mixamorig:Head",

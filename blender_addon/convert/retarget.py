@@ -53,6 +53,8 @@ class TargetRig:
         rest: (B, 4, 4) float64 ``Bone.matrix_local``.
         lengths: (B,) bone lengths.
         world: (4, 4) the armature object's world matrix.
+        local_location: (B,) bool, ``Bone.use_local_location`` (location along the bone's own axes; else along
+            its parent's posed axes, as Rigify's IK controls); None: all True.
     """
 
     names: tuple[str, ...]
@@ -60,6 +62,7 @@ class TargetRig:
     rest: np.ndarray
     lengths: np.ndarray
     world: np.ndarray
+    local_location: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,26 @@ class SourceDance:
 
 @dataclass(frozen=True)
 class Retargeted:
-    """Keys for the target: ``bones`` (mapped bone indices), ``quaternions`` (T, len(bones), 4) pose-bone
-    rotations (w, x, y, z), hemisphere-continuous; ``hips`` the index of the bone carrying ``location`` (T, 3)."""
+    """Keys for the target: ``bones`` (bone indices), ``quaternions`` (T, len(bones), 4) pose-bone rotations
+    (w, x, y, z), hemisphere-continuous; ``located`` the indices of the bones that also get ``locations``
+    (T, len(located), 3) (the hips; for a control rig also IK controls and poles)."""
 
     bones: np.ndarray
     quaternions: np.ndarray
+    located: np.ndarray
+    locations: np.ndarray
+
+
+@dataclass(frozen=True)
+class Posed:
+    """The target's bones posed in its armature space, per frame: ``orient`` (T, B, 3, 3) world orientation
+    (unit columns), ``heads`` (T, B, 3); valid for ``bones`` (the mapped bones and the chains above them).
+    ``hips`` is the bone that carries the translation."""
+
+    orient: np.ndarray
+    heads: np.ndarray
+    bones: tuple[int, ...]
     hips: int
-    location: np.ndarray
 
 
 def leg_length(rig: TargetRig, mapping: dict[str, int], side: str = "left") -> float:
@@ -134,12 +150,29 @@ def _two_bone_ik(hip, knee, ankle, goal, upper: float, lower: float):
 
 def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lock_feet: bool = True,
              blend_frames: int = 4) -> Retargeted:
-    """World-space transfer of ``source`` onto ``rig`` (see the module docstring).
+    """World-space transfer of ``source`` onto ``rig`` (see the module docstring): keys on the mapped bones
+    (rotations) and the hips (location). Arguments as :func:`pose`."""
+    posed = pose(source, rig, mapping, lock_feet=lock_feet, blend_frames=blend_frames)
+    index = {name: b for b, name in enumerate(rig.names)}
+    return keys(rig, posed, sorted(index[bone] for bone in mapping.values()), [posed.hips])
+
+
+#: The limbs as (upper, lower) SMPL joints: elbows and knees.
+LIMB_JOINTS = tuple((f"{side}_{upper}", f"{side}_{lower}") for side in ("left", "right")
+                    for upper, lower in (("shoulder", "elbow"), ("hip", "knee")))
+
+
+def pose(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lock_feet: bool = True,
+         blend_frames: int = 4, hinges: bool = False) -> Posed:
+    """The target's bones posed like ``source`` (see the module docstring).
 
     Args:
         mapping: SMPL joint name -> target bone name; must include the pelvis (it carries the translation).
         lock_feet: keep each ankle still while the source plants it (legs solved by two-bone IK), fading in
             and out over ``blend_frames`` frames.
+        hinges: bend elbows and knees only about the lower bone's X axis (what an IK limb can do, Rigify's
+            among them): each limb keeps its shoulder/hip, elbow/knee and wrist/ankle points, its upper bone
+            turned about itself so that the bend is a hinge. Then the IK and FK controls give the same pose.
     """
     index = {name: b for b, name in enumerate(rig.names)}
     missing = [bone for bone in mapping.values() if bone not in index]
@@ -264,24 +297,55 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
                     offset = rest_rot[rig.parents[b]].T @ (rest_head[b] - rest_head[rig.parents[b]])
                     heads[:, b] = heads[:, rig.parents[b]] + orient[:, rig.parents[b]] @ offset
 
-    # Pose-bone channels: basis = rest_b^-1 rest_p pose_p^-1 pose_b (rotation), plus the hips' location.
-    bones = np.array(sorted(joint_of))
-    basis = np.empty((frames, len(bones), 3, 3))
-    for i, b in enumerate(bones):
-        parent = rig.parents[b]
-        if parent >= 0:
-            basis[:, i] = rest_rot[b].T @ rest_rot[parent] @ np.swapaxes(orient[:, parent], -1, -2) @ orient[:, b]
-        else:
-            basis[:, i] = rest_rot[b].T @ orient[:, b]
+    if hinges:
+        for upper, lower in LIMB_JOINTS:
+            if upper in mapping and lower in mapping:
+                _hinge(orient, heads, rig, bone_of[J[upper]], bone_of[J[lower]], rest_rot)
+    return Posed(orient, heads, tuple(sorted(needed)), int(hips))
+
+
+def _hinge(orient, heads, rig: TargetRig, upper: int, lower: int, rest_rot) -> None:
+    """Turn ``upper`` about its own axis and re-bend ``lower`` about its X axis (in place; both keep their
+    directions wherever the limb is bent)."""
+    axis_rest = rest_rot[lower][:, 0]  # the hinge: the lower bone's X axis, fixed in the upper bone
+    in_upper = rest_rot[upper].T @ axis_rest
+    lower_y = orient[:, lower][..., 1]
+    upper_y = orient[:, upper][..., 1]
+    normal = np.cross(upper_y, lower_y)
+    rest_normal = np.cross(rest_rot[upper][:, 1], rest_rot[lower][:, 1])
+    sign = 1.0 if rest_normal @ axis_rest >= 0 else -1.0
+    bent = np.linalg.norm(normal, axis=-1) > 1e-3
+    current = orient[:, upper] @ in_upper
+    wanted = np.where(bent[:, None], sign * rotations.unit(normal), current)
+    orient[:, upper] = rotations.rotation_between(current, wanted) @ orient[:, upper]
+    relative = rest_rot[upper].T @ rest_rot[lower]
+    straight = orient[:, upper] @ relative
+    orient[:, lower] = rotations.rotation_between(straight[..., 1], lower_y) @ straight
+
+
+def keys(rig: TargetRig, posed: Posed, bones, located) -> Retargeted:
+    """Pose-bone channels that give ``bones`` their posed orientation (``located`` also their head) under their
+    posed parents: basis = rest_b^-1 rest_p pose_p^-1 pose_b."""
+    rest_rot = rig.rest[:, :3, :3] / np.linalg.norm(rig.rest[:, :3, :3], axis=-2, keepdims=True)
+    rest_head = rig.rest[:, :3, 3]
+    orient, heads = posed.orient, posed.heads
+    bones, located = np.asarray(bones, dtype=int), np.asarray(located, dtype=int)
+    parents = rig.parents[bones]
+    parent_orient = np.where((parents >= 0)[:, None, None], orient[:, np.maximum(parents, 0)], np.eye(3))
+    parent_rest = np.where((parents >= 0)[:, None, None], rest_rot[np.maximum(parents, 0)], np.eye(3))
+    basis = (np.swapaxes(rest_rot[bones], -1, -2) @ parent_rest @ np.swapaxes(parent_orient, -1, -2)
+             @ orient[:, bones])
     quats = rotations.make_quaternions_continuous(rotations.matrix_to_quaternion(basis))
-    parent = rig.parents[hips]
-    if parent >= 0:  # the hips' head in its parent's posed frame, relative to where it rests
-        offset = np.einsum("tji,tj->ti", orient[:, parent], heads[:, hips] - heads[:, parent])
-        rest_offset = rest_rot[parent].T @ (rest_head[hips] - rest_head[parent])
-        location = (offset - rest_offset) @ rest_rot[parent].T @ rest_rot[hips]
-    else:
-        location = (heads[:, hips] - rest_head[hips]) @ rest_rot[hips]
-    return Retargeted(bones, quats, int(hips), location)
+    locations = np.empty((len(orient), len(located), 3))
+    for k, b in enumerate(located):
+        parent = rig.parents[b]
+        if parent >= 0:  # the head in its parent's posed frame, relative to where it rests
+            offset = np.einsum("tji,tj->ti", orient[:, parent], heads[:, b] - heads[:, parent])
+            rest_offset = rest_rot[parent].T @ (rest_head[b] - rest_head[parent])
+            locations[:, k] = (offset - rest_offset) @ rest_rot[parent].T @ rest_rot[b]
+        else:
+            locations[:, k] = (heads[:, b] - rest_head[b]) @ rest_rot[b]
+    return Retargeted(bones, quats, located, locations)
 
 
 def source_from_motion(motion, skeleton=None) -> SourceDance:
