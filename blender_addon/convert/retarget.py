@@ -129,6 +129,14 @@ def planted(source: SourceDance, joint: int, speed_m_s: float = 0.3, height_m: f
     return (speed < speed_m_s) & (p[:, 2] < source.rest_positions[joint, 2] + height_m)
 
 
+def _times(batch: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``batch @ matrix`` for (..., 3, 3) @ (3, 3) or (3,), as one matrix product (numpy's batched matmul of
+    3x3 blocks is several times slower)."""
+    if matrix.ndim == 1:
+        return (batch.reshape(-1, 3) @ matrix).reshape(batch.shape[:-1])
+    return (batch.reshape(-1, 3) @ matrix).reshape(batch.shape)
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate([[0], mask.astype(np.int8), [0]])
     edges = np.flatnonzero(np.diff(padded))
@@ -152,9 +160,26 @@ def retarget(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lo
              blend_frames: int = 4) -> Retargeted:
     """World-space transfer of ``source`` onto ``rig`` (see the module docstring): keys on the mapped bones
     (rotations) and the hips (location). Arguments as :func:`pose`."""
-    posed = pose(source, rig, mapping, lock_feet=lock_feet, blend_frames=blend_frames)
     index = {name: b for b, name in enumerate(rig.names)}
-    return keys(rig, posed, sorted(index[bone] for bone in mapping.values()), [posed.hips])
+    # Only the mapped bones and the chains above them move (a Rigify metarig has ~140 more bones): pose those.
+    kept = set()
+    for bone in mapping.values():
+        b = index.get(bone, -1)
+        while b >= 0 and b not in kept:
+            kept.add(b)
+            b = rig.parents[b]
+    kept = np.array(sorted(kept), dtype=int)
+    if len(kept) < len(rig.names) and len(kept):
+        position = {b: k for k, b in enumerate(kept)}
+        rig = TargetRig(tuple(rig.names[b] for b in kept), np.array([position.get(rig.parents[b], -1) for b in kept]),
+                        rig.rest[kept], rig.lengths[kept], rig.world,
+                        None if rig.local_location is None else rig.local_location[kept])
+    else:
+        kept = np.arange(len(rig.names))
+    posed = pose(source, rig, mapping, lock_feet=lock_feet, blend_frames=blend_frames)
+    sub_index = {name: b for b, name in enumerate(rig.names)}
+    result = keys(rig, posed, sorted(sub_index[bone] for bone in mapping.values()), [posed.hips])
+    return Retargeted(kept[result.bones], result.quaternions, kept[result.located], result.locations)
 
 
 #: The limbs as (upper, lower) SMPL joints: elbows and knees.
@@ -203,7 +228,7 @@ def pose(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lock_f
     def to_armature(points: np.ndarray) -> np.ndarray:
         return points @ inverse_world[:3, :3].T + inverse_world[:3, 3]
 
-    segment_rot = object_rot.T @ source.rotations @ object_rot
+    segment_rot = _times(object_rot.T @ source.rotations, object_rot)
     rest_dirs = source.rest_directions @ object_rot  # = object_rot.T @ d
 
     rest_rot = rig.rest[:, :3, :3]
@@ -219,16 +244,16 @@ def pose(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lock_f
         if b in joint_of:
             j = joint_of[b]
             align = rotations.rotation_between(rest_rot[b][:, 1], rest_dirs[j])
-            orient[:, b] = segment_rot[:, j] @ align @ rest_rot[b]
+            orient[:, b] = _times(segment_rot[:, j], align @ rest_rot[b])
         elif parent >= 0:
-            orient[:, b] = orient[:, parent] @ rest_rot[parent].T @ rest_rot[b]
+            orient[:, b] = _times(orient[:, parent], rest_rot[parent].T @ rest_rot[b])
         else:
             orient[:, b] = rest_rot[b]
         if b == hips:
             heads[:, b] = 0.0  # placed below, once the legs hang from it
         elif parent >= 0:
             offset = rest_rot[parent].T @ (rest_head[b] - rest_head[parent])
-            heads[:, b] = heads[:, parent] + orient[:, parent] @ offset
+            heads[:, b] = heads[:, parent] + _times(orient[:, parent], offset)
         else:
             heads[:, b] = rest_head[b]
 
