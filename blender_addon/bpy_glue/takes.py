@@ -141,9 +141,11 @@ def regenerated_take(obj, motion, mask, frames, name: str) -> bpy.types.NlaTrack
                 action_glue.set_key_values(fc, frames[free], values[:, i])
         free = ~mask.translation
         if free.any():
-            path = to_armature.location_data_path(ROOT_BONE)
-            for i in range(3):
-                action_glue.set_key_values(curve(path, i, ROOT_BONE), frames[free], keys.location[free, i])
+            pelvis = smpl_skeleton.JOINT_NAMES[0]
+            for bone, values in ((ROOT_BONE, keys.location), (pelvis, keys.pelvis_location)):
+                path = to_armature.location_data_path(bone)
+                for i in range(3):
+                    action_glue.set_key_values(curve(path, i, bone), frames[free], values[free, i])
         return add_take(obj, action, int(strip.frame_start))
     except Exception:
         bpy.data.actions.remove(action)
