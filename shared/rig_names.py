@@ -22,15 +22,6 @@ CONVENTIONS: dict[str, dict[str, str]] = {
         "{side}_wrist": "hand.{s}", "{side}_hip": "thigh.{s}", "{side}_knee": "shin.{s}",
         "{side}_ankle": "foot.{s}", "{side}_foot": "toe.{s}",
     },
-    # A rig Rigify generated from that metarig: its ORG bones are the metarig's bones (the skeleton the controls
-    # move; blender_addon.convert.control_rig keys the controls).
-    "rigify_generated": {
-        "pelvis": "ORG-spine", "spine1": "ORG-spine.001", "spine2": "ORG-spine.002", "spine3": "ORG-spine.003",
-        "neck": "ORG-spine.004", "head": "ORG-spine.006",
-        "{side}_collar": "ORG-shoulder.{s}", "{side}_shoulder": "ORG-upper_arm.{s}", "{side}_elbow": "ORG-forearm.{s}",
-        "{side}_wrist": "ORG-hand.{s}", "{side}_hip": "ORG-thigh.{s}", "{side}_knee": "ORG-shin.{s}",
-        "{side}_ankle": "ORG-foot.{s}", "{side}_foot": "ORG-toe.{s}",
-    },
     # Auto-Rig Pro's FK controls (its documented names; ``.x`` the middle, ``.l``/``.r`` the sides).
     "auto_rig_pro": {
         "pelvis": "c_root_master.x", "spine1": "c_spine_01.x", "spine2": "c_spine_02.x", "spine3": "c_spine_03.x",
@@ -55,6 +46,9 @@ CONVENTIONS: dict[str, dict[str, str]] = {
     },
     "smpl": {name: name for name in JOINT_NAMES},
 }  # fmt: skip
+# A rig Rigify generated from that metarig: its ORG- bones are the metarig's bones (the skeleton its controls
+# move; blender_addon.convert.control_rig keys the controls).
+CONVENTIONS["rigify_generated"] = {joint: f"ORG-{bone}" for joint, bone in CONVENTIONS["rigify"].items()}
 
 SIDES = {"left": {"s": "L", "S": "Left", "l": "l"}, "right": {"s": "R", "S": "Right", "l": "r"}}
 

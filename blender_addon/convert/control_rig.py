@@ -237,28 +237,19 @@ def rigify_layout(follow: dict[str, tuple[str, float]], ik_limbs=RIGIFY_LIMBS,
             Frame(f"MCH-toe_fk.{s}", base=f"foot_fk.{s}"),
             key(f"toe_fk.{s}", f"ORG-toe.{s}", f"MCH-toe_fk.{s}"),
         ]
-        if f"upper_arm.{s}" in ik_limbs:
-            frames += [
-                switch(f"MCH-hand_ik.parent.{s}"),
-                key(f"hand_ik.{s}", f"ORG-hand.{s}", f"MCH-hand_ik.parent.{s}", located=True),
-                switch(f"MCH-upper_arm_ik_target.parent.{s}"),
-                Frame(f"upper_arm_ik_target.{s}", pole=(f"ORG-upper_arm.{s}", f"ORG-forearm.{s}"),
-                      keyed=True, located=True,
-                      parent=f"MCH-upper_arm_ik_target.parent.{s}"),
-                Frame(f"MCH-upper_arm_ik_swing.{s}", base=f"MCH-upper_arm_parent.{s}", aim=f"ORG-hand.{s}"),
-                key(f"upper_arm_ik.{s}", f"ORG-upper_arm.{s}", f"MCH-upper_arm_ik_swing.{s}"),
+        for upper, lower, end in (("upper_arm", "forearm", "hand"), ("thigh", "shin", "foot")):
+            if f"{upper}.{s}" not in ik_limbs:
+                continue
+            frames += [  # the end control, the pole, the IK base under its swing helper (aimed at the end)
+                switch(f"MCH-{end}_ik.parent.{s}"),
+                key(f"{end}_ik.{s}", f"ORG-{end}.{s}", f"MCH-{end}_ik.parent.{s}", located=True),
+                switch(f"MCH-{upper}_ik_target.parent.{s}"),
+                Frame(f"{upper}_ik_target.{s}", pole=(f"ORG-{upper}.{s}", f"ORG-{lower}.{s}"), keyed=True,
+                      located=True, parent=f"MCH-{upper}_ik_target.parent.{s}"),
+                Frame(f"MCH-{upper}_ik_swing.{s}", base=f"MCH-{upper}_parent.{s}", aim=f"ORG-{end}.{s}"),
+                key(f"{upper}_ik.{s}", f"ORG-{upper}.{s}", f"MCH-{upper}_ik_swing.{s}"),
             ]
-        if f"thigh.{s}" in ik_limbs:
-            frames += [
-                switch(f"MCH-foot_ik.parent.{s}"),
-                key(f"foot_ik.{s}", f"ORG-foot.{s}", f"MCH-foot_ik.parent.{s}", located=True),
-                switch(f"MCH-thigh_ik_target.parent.{s}"),
-                Frame(f"thigh_ik_target.{s}", pole=(f"ORG-thigh.{s}", f"ORG-shin.{s}"),
-                      keyed=True, located=True,
-                      parent=f"MCH-thigh_ik_target.parent.{s}"),
-                Frame(f"MCH-thigh_ik_swing.{s}", base=f"MCH-thigh_parent.{s}", aim=f"ORG-foot.{s}"),
-                key(f"thigh_ik.{s}", f"ORG-thigh.{s}", f"MCH-thigh_ik_swing.{s}"),
-                Frame(f"MCH-toe_ik_parent.{s}", base=f"ORG-foot.{s}"),
-                key(f"toe_ik.{s}", f"ORG-toe.{s}", f"MCH-toe_ik_parent.{s}"),
-            ]
+            if end == "foot":
+                frames += [Frame(f"MCH-toe_ik_parent.{s}", base=f"ORG-foot.{s}"),
+                           key(f"toe_ik.{s}", f"ORG-toe.{s}", f"MCH-toe_ik_parent.{s}")]
     return frames
