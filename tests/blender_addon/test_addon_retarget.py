@@ -235,6 +235,31 @@ def test_retarget_onto_a_generated_rigify_rig_keys_its_controls(bpy, scene, danc
     assert _angles(in_ik, in_fk).max() < 1.0, _angles(in_ik, in_fk).max(axis=0).round(2)
     assert np.abs(in_ik[..., :3, 3] - in_fk[..., :3, 3]).max() < 0.005
     assert _angles(stretchy, in_fk).max() < 5.0, _angles(stretchy, in_fk).max(axis=0).round(2)
+    # The IK controls are where Rigify's own IK->FK snap puts them (its operator, run on the keyed FK pose).
+    snap = getattr(bpy.ops.pose, f"rigify_limb_ik2fk_{rig.data['rig_id']}")
+    limbs_of = {"upper_arm": ("forearm", "hand", "MCH-forearm_ik", "MCH-upper_arm_ik_target", ()),
+                "thigh": ("shin", "foot", "MCH-shin_ik", "MCH-thigh_ik_target", ("toe",))}
+    bpy.context.view_layer.objects.active = rig
+    for frame in (30, 74):
+        scene.frame_set(frame)
+        for upper, (lower, end, ik_lower, ik_end, tail) in limbs_of.items():
+            for side in ("L", "R"):
+                controls = [f"{upper}_ik.{side}", f"{upper}_ik_target.{side}", f"{end}_ik.{side}"]
+                ours = _org_matrices(rig, controls)
+                for name in controls[1:]:  # moved away, so only the snap can bring them back
+                    rig.pose.bones[name].location[0] += 0.2
+                bpy.context.view_layer.update()
+                assert np.abs(_org_matrices(rig, controls)[1:, :3, 3] - ours[1:, :3, 3]).max() > 0.1
+                snap(prop_bone=f"{upper}_parent.{side}",
+                     fk_bones=str([f"{name}_fk.{side}" for name in (upper, lower, end, *tail)]).replace("'", '"'),
+                     ik_bones=str([f"{upper}_ik.{side}", f"{ik_lower}.{side}", f"{ik_end}.{side}"]).replace("'", '"'),
+                     ctrl_bones=str(controls).replace("'", '"'),
+                     tail_bones=str([f"{name}_ik.{side}" for name in tail]).replace("'", '"'),
+                     extra_ctrls="[]")
+                bpy.context.view_layer.update()
+                theirs = _org_matrices(rig, controls)
+                assert np.abs(ours[:, :3, 3] - theirs[:, :3, 3]).max() < 0.01, (frame, upper, side, ours - theirs)
+                assert _angles(ours[2], theirs[2]) < 1.0  # the hand/foot control
 
 
 def build_mixamo_character(bpy, scene, convention: str = "mixamo"):
