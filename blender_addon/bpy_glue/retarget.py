@@ -96,10 +96,9 @@ def rigify_parents(obj) -> dict[str, str]:
     Armature constraint, as the rig's parent switches set them)."""
     parents = {}
     for bone in obj.pose.bones:
-        if bone.name.startswith("MCH-") and bone.name.split(".")[0].endswith("parent") or ".parent" in bone.name:
-            for constraint in bone.constraints:
-                if constraint.type == "ARMATURE" and len(constraint.targets):
-                    parents[bone.name] = max(constraint.targets, key=lambda target: target.weight).subtarget
+        for constraint in bone.constraints:
+            if constraint.type == "ARMATURE" and len(constraint.targets):
+                parents[bone.name] = max(constraint.targets, key=lambda target: target.weight).subtarget
     return parents
 
 

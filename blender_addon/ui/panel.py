@@ -163,9 +163,9 @@ class MACE_PT_dance_takes(_DancePanel, bpy.types.Panel):
             wrapped_label(layout, f"Your keys go on '{layer.name}', above the take", icon="GREASEPENCIL")
 
 
-#: How an SMPL joint reads in the bone map (the sidebar leaves it a third of its width).
 def joint_label(joint: str) -> str:
-    """``left_shoulder`` -> ``L shoulder``."""
+    """How an SMPL joint reads in the bone map, where it gets a third of the sidebar: ``left_shoulder`` ->
+    ``L shoulder``."""
     side, _, part = joint.partition("_")
     return f"{side[0].upper()} {part}" if side in ("left", "right") else joint
 
