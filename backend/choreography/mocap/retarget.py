@@ -17,13 +17,11 @@ are not kept (the dance is what carries over, not the performer's proportions).
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from shared import rig_names
 from shared.errors import InvalidInputError
 from shared.motion import Motion
-from shared import rig_names
 from shared.rotations import matrix_to_axis_angle, rotation_between, unit
 from shared.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, REST_OFFSETS
 
