@@ -6,7 +6,8 @@ measured on the rendered (decoded) frames with the pose and segmentation model, 
   within the first beat;
 * on sampled frames the dancer is one piece (largest component >= 97 % of the person's pixels) with no
   background through the body's core (< 3 %);
-* the wrists and ankles the pose model finds follow the motion's (the rig the renderer posed).
+* the wrists and ankles the pose model finds follow the motion's (the rig the renderer posed);
+* once the dancer has moved, the pose model finds no copy of them left in the background.
 
 One video per photo is rendered once for the module (about 10-40 s each on 2 cores: slow).
 """
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from backend.appearance.keypoints import KP
-from backend.appearance.perception import PoseDetector
+from backend.appearance.perception import PoseDetector, detect_people
 from backend.appearance.puppet import RIG_INDEX, PuppetRenderer
 from backend.appearance.request import RenderOptions, RenderRequest
 from backend.appearance.video_io import probe, read_frames
@@ -127,3 +128,19 @@ def test_wrists_and_ankles_follow_the_motion(rendered, name):
         pytest.skip(f"{name}: the photo shows no wrist or ankle clearly (the quality check says so)")
     assert len(errors) >= 0.5 * len(SAMPLED) * len(shown), f"{name}: wrists/ankles shown in the photo are lost while dancing"
     assert np.median(errors) < 0.3, f"{name}: wrists/ankles are a median {np.median(errors):.2f} torsos off the motion's"
+
+
+GHOST = {"astronaut.png": "at frame 130 the pose model finds a second person (31k pixels) where the torn sleeve and "
+                         "the dark fill beside the helmet meet: needs the 2.5-D body and a cleaner plate"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=GHOST[n], strict=True)) if n in GHOST
+                                  else n for n in PERSON_PHOTOS])  # fmt: skip
+def test_no_copy_of_the_person_is_left_behind(rendered, name):
+    """Once the dancer has moved, the pose model finds nobody new in the frame: no ghost of the photo's person
+    where they stood (people the photo shows besides them may stay: the bystanders are scenery)."""
+    request, puppet, animation, frames = rendered[name]
+    others = request.reference_person().people - 1
+    for index in SAMPLED[-2:]:
+        found = detect_people(frames[index])
+        assert len(found) <= 1 + others, f"{name} frame {index}: {len(found)} people, the photo had {others + 1}"
