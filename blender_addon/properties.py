@@ -23,8 +23,10 @@ class MACE_PG_settings(bpy.types.PropertyGroup):
                                     description="Image of the character who will dance in the video")
     output_path: StringProperty(name="Output", subtype="FILE_PATH", default="//dance.mp4",
                                 description="Where the rendered video is written (// = next to the .blend)")
-    width: IntProperty(name="Width", default=512, min=64, max=4096, step=16)
-    height: IntProperty(name="Height", default=512, min=64, max=4096, step=16)
+    width: IntProperty(name="Width", default=0, min=0, max=4096, step=16,
+                       description="Video width in pixels; 0 = the reference photo's own aspect")
+    height: IntProperty(name="Height", default=0, min=0, max=4096, step=16,
+                        description="Video height in pixels; 0 = the reference photo's own aspect")
     save_pose_video: BoolProperty(name="Save Pose Video", default=True,
                                   description="Also save the skeleton video the renderer followed, as <output>_pose.mp4")
     dancer: PointerProperty(name="Dancer", type=bpy.types.Object, poll=lambda self, obj: obj.type == "ARMATURE",

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Wan2.2-Animate's 720p budget: a default-size video keeps the photo's aspect within this many pixels.
+WAN_MAX_PIXELS = 1280 * 720
+
 ADAPTER_FILE = "Adapter.safetensors"
 LORA_FILE = "LoRA.safetensors"
 MACE_LORA_SCALE = 0.5
@@ -426,6 +429,7 @@ class WanAnimateRenderer:
         from .request import OutputVideos
 
         ctx = ensure_context(ctx)
+        request.fit_size(16, max_pixels=WAN_MAX_PIXELS)  # the photo's aspect at Wan's nearest supported size
         request.validate()
         if request.width % 16 or request.height % 16:
             raise InvalidInputError(

@@ -28,8 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--out", type=Path, required=True, metavar="OUT.mp4", help="video to write")
     parser.add_argument("--renderer", choices=("auto", "wan", "puppet"), default="auto",
                         help="auto: Wan-Animate if installed and a GPU is present, else puppet (default)")
-    parser.add_argument("--width", type=int, default=720, help="video width in pixels (default 720)")
-    parser.add_argument("--height", type=int, default=1280, help="video height in pixels (default 1280)")
+    parser.add_argument("--width", type=int, default=None,
+                        help="video width in pixels (default: the photo's own aspect, long side 720-1280; "
+                        "with only --height, the photo's aspect)")
+    parser.add_argument("--height", type=int, default=None,
+                        help="video height in pixels (default: as --width); a size of another aspect than the "
+                        "photo's crops around the person")
     parser.add_argument("--fps", type=float, default=None, help="frame rate (default: the motion's)")
     parser.add_argument("--pose-video", type=Path, default=None, metavar="PATH", help="also write the pose video")
     parser.add_argument("--side-by-side", type=Path, default=None, metavar="PATH",

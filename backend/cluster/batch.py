@@ -11,8 +11,9 @@ genre       one of ``shared.genres.GENRES`` (default: none)
 generator   auto / choreographer / motion_expert (default: the command's ``--generator``)
 renderer    auto / puppet / wan (default: the command's ``--renderer``)
 output      file to write (default ``<music stem>_seed<seed>.mp4|.npz`` beside the manifest)
-options     JSON object: ``width``/``height``/``fps`` of the video and the renderer's options (those a
-            backend accepts over the wire, e.g. ``pose_style``, ``hands``, ``reference_keypoints``)
+options     JSON object: ``width``/``height``/``fps`` of the video (default: the photo's own frame, see
+            ``RenderOptions.frame_size``) and the renderer's options (those a backend accepts over the wire,
+            e.g. ``pose_style``, ``hands``, ``reference_keypoints``)
 start_s     optional: start this many seconds into the music
 duration_s  optional: dance only this many seconds
 =========== ============================================================================================

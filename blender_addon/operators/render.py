@@ -56,7 +56,7 @@ class MACE_OT_render_reference(bpy.types.Operator):
         def submit(client):
             return client.submit_render_video(
                 motion, image_bytes, audio_bytes=audio, audio_name=os.path.basename(music) if audio else None,
-                width=int(settings.width), height=int(settings.height),
+                width=int(settings.width) or None, height=int(settings.height) or None,  # 0 = the photo's frame
                 options={"pose_video": bool(settings.save_pose_video)})
 
         def finish(outcome) -> None:
