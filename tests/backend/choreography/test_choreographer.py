@@ -168,7 +168,7 @@ def test_generator_errors_name_the_fix(click_wavs, tmp_path):
 
 
 def test_regenerate_selection_keeps_locked_keys_and_blends_smoothly(click_wavs):
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
     generator = ChoreographerGenerator()
     request = MotionRequest(click_wavs[120], seed=2, duration_s=10.0)
@@ -191,7 +191,7 @@ def test_regenerate_selection_keeps_locked_keys_and_blends_smoothly(click_wavs):
 
 def test_regenerate_selection_at_another_frame_rate(click_wavs):
     """An edited motion at 25 fps: the regenerated span is resampled to match and kept frames stay exact."""
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
     generator = ChoreographerGenerator()
     original = generator.generate(MotionRequest(click_wavs[150], seed=7, duration_s=6.0)).motion.resample(25.0)
@@ -205,7 +205,7 @@ def test_regenerate_selection_at_another_frame_rate(click_wavs):
 
 
 def test_regenerate_joints_keeps_the_locked_joints(click_wavs):
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
     generator = ChoreographerGenerator()
     original = generator.generate(MotionRequest(click_wavs[90], seed=1, duration_s=6.0)).motion
@@ -219,7 +219,7 @@ def test_regenerate_joints_keeps_the_locked_joints(click_wavs):
 
 def test_regenerate_a_block_of_frames_and_joints_keeps_every_other_cell(click_wavs):
     """The animator's selection: the right arm over 2 s … 4 s; all else, the translation included, is kept."""
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
     generator = ChoreographerGenerator()
     original = generator.generate(MotionRequest(click_wavs[90], seed=4, duration_s=6.0)).motion
