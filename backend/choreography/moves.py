@@ -645,6 +645,56 @@ def _moves() -> list[Move]:
         key(2),
     ), energy=0.7))
     add(_jump_turn())
+    # Leg vocabulary for loud music: the whole body travels, the arms go with the legs.
+    add(Move("kick_step", "legs", 4, (
+        key(0),
+        # Each foot rises before it travels and lands straight down (no slide at take-off or landing).
+        key(0.25, False, rf_lift=0.07, drop=0.03, sway=0.02),
+        key(0.5, False, rf_lift=0.12, rf_z=0.3, drop=0.04, sway=0.03, l_fwd=60, l_raise=35, r_fwd=-20),
+        key(1, rf_z=0.3, root_z=0.15, drop=0.12, lean=8, l_fwd=70, l_raise=40, l_elbow=80, r_fwd=-25, r_raise=25,
+            head_nod=8),
+        key(1.25, False, lf_lift=0.07, rf_z=0.3, root_z=0.17, drop=0.08),
+        key(1.5, False, lf_lift=0.3, lf_z=0.55, rf_z=0.3, root_z=0.2, drop=0.05, lean=-6, r_raise=75, r_fwd=85,
+            r_elbow=20, l_raise=45, l_fwd=-25),
+        key(1.75, False, lf_lift=0.1, lf_z=0.3, rf_z=0.3, root_z=0.25, drop=0.08),
+        key(2, lf_z=0.3, rf_z=0.3, root_z=0.3, drop=0.11, lean=6, head_nod=8, l_elbow=80, r_elbow=80, l_raise=30,
+            r_raise=30),
+        key(2.25, False, rf_lift=0.07, rf_z=0.3, lf_z=0.3, root_z=0.27, drop=0.07),
+        key(2.5, False, rf_lift=0.1, rf_z=0.0, lf_z=0.3, root_z=0.2, drop=0.06),
+        key(3, rf_z=0.0, lf_z=0.3, root_z=0.15, drop=0.1, sway=-0.03, r_fwd=60, r_raise=35, l_fwd=-20),
+        key(3.25, False, lf_lift=0.07, lf_z=0.3, root_z=0.12, drop=0.07),
+        key(3.5, False, lf_lift=0.1, lf_z=0.0, root_z=0.05, drop=0.06),
+        key(4, root_z=0.0),
+    ), energy=0.75))
+    add(Move("knee_cross", "legs", 4, (
+        key(0),
+        key(0.5, False, l_raise=155, r_raise=155, l_fwd=40, r_fwd=40, l_elbow=15, r_elbow=15, drop=0.02, lean=-4,
+            sway=0.03, rf_lift=0.06),  # arms reach high (the foot rising), then pull down to the knee
+        key(1, rf_lift=0.28, rf_x=-0.02, rf_z=0.14, sway=0.05, drop=0.04, chest_twist=-22, hip_twist=-10, lean=10,
+            l_raise=60, l_fwd=80, l_elbow=110, r_raise=40, r_fwd=-30, r_elbow=40),
+        key(1.6, False, rf_lift=0.08, drop=0.06),
+        key(2, drop=0.12, lean=6, head_nod=8, l_elbow=70, r_elbow=70, l_raise=30, r_raise=30),
+        key(2.5, False, l_raise=155, r_raise=155, l_fwd=40, r_fwd=40, l_elbow=15, r_elbow=15, drop=0.02, lean=-4,
+            sway=-0.03, lf_lift=0.06),
+        key(3, lf_lift=0.28, lf_x=0.02, lf_z=0.14, sway=-0.05, drop=0.04, chest_twist=22, hip_twist=10, lean=10,
+            r_raise=60, r_fwd=80, r_elbow=110, l_raise=40, l_fwd=-30, l_elbow=40),
+        key(3.6, False, lf_lift=0.08, drop=0.06),
+        key(4),
+    ), energy=0.7))
+    add(Move("side_kick", "legs", 4, (
+        key(0),
+        key(0.5, False, sway=0.07, hip_roll=-6, drop=0.06, rf_lift=0.06),
+        key(1, rf_lift=0.2, rf_x=-W - 0.32, sway=0.08, side_bend=12, drop=0.06, r_raise=95, r_fwd=10, r_elbow=10,
+            l_raise=35, l_elbow=90, head_turn=-20),
+        key(1.6, False, rf_lift=0.08, sway=0.04, drop=0.08),
+        key(2, drop=0.13, lean=8, head_nod=8, l_elbow=75, r_elbow=75, l_raise=30, r_raise=30),
+        key(2.5, False, sway=-0.07, hip_roll=6, drop=0.06, lf_lift=0.06),
+        key(3, lf_lift=0.2, lf_x=W + 0.32, sway=-0.08, side_bend=-12, drop=0.06, l_raise=95, l_fwd=10, l_elbow=10,
+            r_raise=35, r_elbow=90, head_turn=20),
+        key(3.6, False, lf_lift=0.08, sway=-0.04, drop=0.08),
+        key(4),
+    ), energy=0.8))
+    add(_pivot_turn())
     add(Move("arm_sweep", "arms", 4, (
         key(0),
         key(1, False, l_raise=70, r_raise=70, l_fwd=90, r_fwd=90, l_elbow=25, r_elbow=25, lean=12, drop=0.1),
@@ -874,6 +924,12 @@ def _open_turn() -> Move:
     arms = {"l_raise": 110, "r_raise": 95, "l_fwd": 25, "r_fwd": 20, "l_elbow": 15, "r_elbow": 25,
             "head_nod": -8}  # fmt: skip
     return _stepped_turn("open_turn", 8, arms, energy=0.75, min_beat_s=0.45)
+
+
+def _pivot_turn() -> Move:
+    """A full turn in six steps over four beats, weight low, arms loose: a pivoting step-around."""
+    arms = {"l_raise": 40, "r_raise": 40, "l_fwd": 50, "r_fwd": 50, "l_elbow": 80, "r_elbow": 80, "lean": 8}
+    return _stepped_turn("pivot_turn", 6, arms, energy=0.6, min_beat_s=0.3)
 
 
 def _jump_turn() -> Move:
