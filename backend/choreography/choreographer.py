@@ -22,7 +22,7 @@ from .mocap import load_library
 from .motion_graph import MotionGraph, graph_choreograph
 from .planner import Planner
 from .rig import DanceRig
-from .synthesis import Placement, render
+from .synthesis import Placement, Renderer
 
 
 def choreograph(
@@ -55,12 +55,9 @@ def choreograph(
     times = np.arange(num_frames) / features.fps
     rig, groove = DanceRig(skeleton), planner.groove_gain(times)
 
-    def pose(placed: list[Placement], beat_positions: np.ndarray):
-        return render(
-            placed, beat_positions, rig, groove=groove, hit_tangent=planner.hit_tangent, shape=planner.style.groove
-        )
-
-    # Posed, then kept within real dancers' joint speeds (smaller moves, retimed within beats).
+    # Posed, then kept within real dancers' joint speeds (smaller moves, retimed within beats); each of the
+    # limiter's passes solves the rig again only where it changed the dance.
+    pose = Renderer(rig, groove=groove, hit_tangent=planner.hit_tangent, shape=planner.style.groove)
     (poses, trans, contacts, _), placements, _ = render_within_limits(
         placements, planner.grid.position(times), pose, features.fps
     )

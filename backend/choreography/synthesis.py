@@ -333,6 +333,33 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(change == 1), np.flatnonzero(change == -1)
 
 
+def dance_curves(
+    placements: list[Placement],
+    beat_positions: np.ndarray,
+    groove: np.ndarray | float = 1.0,
+    hit_tangent: float = HIT_TANGENT_SCALE,
+    shape: GrooveShape = GrooveShape(),
+) -> np.ndarray:
+    """(T, P) pose-parameter curves of the planned dance at ``beat_positions`` (see :func:`render`)."""
+    knots, values, hits = timeline(placements)
+    curves = hermite(knots, values, hits, beat_positions, hit_tangent=hit_tangent)
+    # Overlapping action: arms and head follow the body a few frames late, as in real movement, instead
+    # of every joint stopping on the same frame.
+    beats_per_frame = np.gradient(beat_positions) if len(beat_positions) > 1 else np.ones(1)
+    for lag, names in FOLLOW_THROUGH_FRAMES.items():
+        columns = [PARAM_INDEX[name] for name in names]
+        lagged = hermite(
+            knots, values[:, columns], hits, beat_positions - lag * beats_per_frame, EASE[columns], hit_tangent
+        )
+        curves[:, columns] = lagged
+    add_pulse(curves, beat_positions, groove, shape)
+    add_step_arcs(knots, values, beat_positions, curves)
+    add_groove_steps(curves, beat_positions, groove)
+    curves = clamp_params(curves)
+    lock_foot_yaw(curves)
+    return curves
+
+
 def render(
     placements: list[Placement],
     beat_positions: np.ndarray,
@@ -354,39 +381,51 @@ def render(
         poses (T, 24, 3) axis-angle, trans (T, 3) metres (feet on y = 0), contacts (T, 4) in EDGE order,
         joints (T, 24, 3) the joint positions on the rig's skeleton (for speed checks without another FK).
     """
-    knots, values, hits = timeline(placements)
-    curves = hermite(knots, values, hits, beat_positions, hit_tangent=hit_tangent)
-    # Overlapping action: arms and head follow the body a few frames late, as in real movement, instead
-    # of every joint stopping on the same frame.
-    beats_per_frame = np.gradient(beat_positions) if len(beat_positions) > 1 else np.ones(1)
-    for lag, names in FOLLOW_THROUGH_FRAMES.items():
-        columns = [PARAM_INDEX[name] for name in names]
-        lagged = hermite(
-            knots, values[:, columns], hits, beat_positions - lag * beats_per_frame, EASE[columns], hit_tangent
-        )
-        curves[:, columns] = lagged
-    add_pulse(curves, beat_positions, groove, shape)
-    add_step_arcs(knots, values, beat_positions, curves)
-    add_groove_steps(curves, beat_positions, groove)
-    curves = clamp_params(curves)
-    lock_foot_yaw(curves)
-    poses, trans, planted = rig.solve(curves)
-    trans, joints = ground(poses, trans, planted, rig)
-    left, right = planted[:, 0].astype(np.float32), planted[:, 1].astype(np.float32)
-    contacts = np.stack([left, right, left, right], axis=1)  # joints 7, 8, 10, 11
-    return poses, trans, contacts, joints
+    return Renderer(rig, groove, hit_tangent, shape)(placements, beat_positions)
 
 
-def ground(
-    poses: np.ndarray, trans: np.ndarray, planted: np.ndarray, rig: DanceRig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Shift the motion vertically so planted toes touch y = 0 (checked through FK on the rig's skeleton).
-    Returns the shifted trans and the joint positions."""
-    joints = forward_kinematics(poses, trans, rig.skeleton)
+class Renderer:
+    """:func:`render` for one dance rendered again and again (the speed limiter's passes): each call
+    evaluates the parameter curves (cheap), then solves the rig and the forward kinematics only on the frames
+    whose parameters changed since the previous call, the spans a pass changed. Rig and FK work frame by
+    frame, so the result is bit-identical to a fresh :func:`render`; ``frames_solved`` counts the work."""
+
+    def __init__(self, rig: DanceRig, groove: np.ndarray | float = 1.0, hit_tangent: float = HIT_TANGENT_SCALE,
+                 shape: GrooveShape = GrooveShape()):  # fmt: skip
+        self.rig, self.groove, self.hit_tangent, self.shape = rig, groove, hit_tangent, shape
+        self.frames_solved = 0
+        self._curves: np.ndarray | None = None
+        self._solved: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # ungrounded
+
+    def __call__(self, placements: list[Placement], beat_positions: np.ndarray):
+        curves = dance_curves(placements, beat_positions, self.groove, self.hit_tangent, self.shape)
+        if self._curves is None or self._curves.shape != curves.shape:
+            changed = np.ones(len(curves), dtype=bool)
+            self._solved = None
+        else:
+            changed = (curves != self._curves).any(axis=1)
+        if changed.any():
+            poses, trans, planted = self.rig.solve(curves[changed])
+            joints = forward_kinematics(poses, trans, self.rig.skeleton)
+            if self._solved is None:
+                self._solved = (poses, trans, planted, joints)
+            else:
+                for cache, part in zip(self._solved, (poses, trans, planted, joints)):
+                    cache[changed] = part
+            self.frames_solved += int(changed.sum())
+        self._curves = curves
+        poses, trans, planted, joints = self._solved
+        lowest = ground_height(joints, planted)
+        left, right = planted[:, 0].astype(np.float32), planted[:, 1].astype(np.float32)
+        contacts = np.stack([left, right, left, right], axis=1)  # joints 7, 8, 10, 11
+        shift = np.array([0.0, lowest, 0.0])
+        return poses.copy(), trans - shift, contacts, joints - shift
+
+
+def ground_height(joints: np.ndarray, planted: np.ndarray) -> float:
+    """Height of the floor the dance stands on: the median height of planted toes (checked through FK on the
+    rig's skeleton), the lowest foot joint when no foot is ever planted. Shifting it to y = 0 grounds the
+    dance."""
     toes = joints[:, [LEFT_FOOT, RIGHT_FOOT], 1]
     on_floor = toes[planted]
-    lowest = np.median(on_floor) if on_floor.size else joints[:, list(FOOT_JOINTS), 1].min()
-    out = trans.copy()
-    out[:, 1] -= lowest
-    joints[..., 1] -= lowest
-    return out, joints
+    return float(np.median(on_floor)) if on_floor.size else float(joints[:, list(FOOT_JOINTS), 1].min())

@@ -347,7 +347,6 @@ def test_loud_groove_steps_out_and_back_in_over_four_beat_blocks():
     feet are back in the ready stance at the end, planted feet never slide."""
     from backend.choreography.rig import DanceRig
     from backend.choreography.synthesis import PULSE_STEP_OUT, PULSE_SWAY, Placement, render
-    from shared.kinematics import forward_kinematics
 
     rig = DanceRig()
     placements = [Placement(MOVES["bounce"], 2.0 * k) for k in range(6)]
