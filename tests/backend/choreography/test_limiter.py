@@ -26,6 +26,39 @@ def test_retime_slows_fast_frames_and_keeps_every_beat_in_place():
     np.testing.assert_allclose(retime(positions, np.full(len(ratio), 0.9)), positions)  # nothing to do
 
 
+def test_real_music_stays_within_real_joint_speeds_and_on_the_beat(shared_data):
+    """On real music the fastest joints stay at the real takes' 99.9th percentile (the limiter's limits,
+    measured in ../shared/data/motion), and the dance still beats itself shifted by half a beat."""
+    from backend.features import analyze_music
+
+    real = []
+    for path in sorted((shared_data / "motion").glob("*.npz")):
+        with np.load(path, allow_pickle=False) as data:
+            real.append(np.linalg.norm(np.diff(data["joints"].astype(np.float64), axis=0), axis=-1) * 30.0)
+    real_p999 = np.percentile(np.concatenate(real), 99.9, axis=0)
+    assert np.all(SPEED_LIMITS <= real_p999 + 0.01)  # the limits are the measured figures (smaller side)
+    for track in ("hyperrogue-hr3-caves.ogg", "drascula-track18.ogg"):
+        features = analyze_music(shared_data / "music" / track, duration_s=45.0)
+        for seed in range(2):
+            motion, _ = choreograph(features, seed=seed)
+            joints = motion.joint_positions()
+            ratio = speed_ratio(joints, motion.fps)
+            speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1) * motion.fps
+            half = int(round(features.beat_period * features.fps / 2))
+            late = np.concatenate([np.repeat(joints[:1], half, axis=0), joints[:-half]])
+            aligned = beat_align_score(features.beat_times, joints, CLEAN)
+            shifted = beat_align_score(features.beat_times, late, CLEAN)
+            print(f"{track} seed {seed}: fastest joint {ratio.max():.2f} x its limit, frames over "
+                  f"{(ratio > 1).mean():.4f}, p99.9 {np.percentile(speed, 99.9):.2f} m/s "
+                  f"(real {np.percentile(np.concatenate(real), 99.9):.2f}), BAS {aligned:.3f} vs {shifted:.3f}")
+            assert np.percentile(speed, 99.9) <= np.percentile(np.concatenate(real), 99.9)
+            # A beat that is fast all through (a turn) can keep a few frames slightly over: under 1 % of the
+            # frames, and never by much.
+            assert (ratio > 1.0).mean() < 0.01
+            assert ratio.max() < 1.25
+            assert aligned > shifted
+
+
 def test_retime_leaves_the_frames_of_calm_beats_exactly_where_they_were():
     """Only beats with a frame over the limit move (so the limiter's next pass re-renders only them)."""
     positions = np.cumsum(np.full(60, 0.1)) - 0.1  # 10 frames a beat, as float sums give them
@@ -69,36 +102,3 @@ def test_the_limiter_re_renders_only_what_a_pass_changed(click_features):
     print(f"{len(shares)} dances with limiter passes; frames solved per pass, share of a full render: "
           f"mean {np.mean(shares):.2f} ± {np.std(shares):.2f}, worst {max(shares):.2f}")
     assert shares and np.mean(shares) < 0.5  # (typically 0.15 ± 0.06, the worst dance 0.23)
-
-
-def test_real_music_stays_within_real_joint_speeds_and_on_the_beat(shared_data):
-    """On real music the fastest joints stay at the real takes' 99.9th percentile (the limiter's limits,
-    measured in ../shared/data/motion), and the dance still beats itself shifted by half a beat."""
-    from backend.features import analyze_music
-
-    real = []
-    for path in sorted((shared_data / "motion").glob("*.npz")):
-        with np.load(path, allow_pickle=False) as data:
-            real.append(np.linalg.norm(np.diff(data["joints"].astype(np.float64), axis=0), axis=-1) * 30.0)
-    real_p999 = np.percentile(np.concatenate(real), 99.9, axis=0)
-    assert np.all(SPEED_LIMITS <= real_p999 + 0.01)  # the limits are the measured figures (smaller side)
-    for track in ("hyperrogue-hr3-caves.ogg", "drascula-track18.ogg"):
-        features = analyze_music(shared_data / "music" / track, duration_s=45.0)
-        for seed in range(2):
-            motion, _ = choreograph(features, seed=seed)
-            joints = motion.joint_positions()
-            ratio = speed_ratio(joints, motion.fps)
-            speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1) * motion.fps
-            half = int(round(features.beat_period * features.fps / 2))
-            late = np.concatenate([np.repeat(joints[:1], half, axis=0), joints[:-half]])
-            aligned = beat_align_score(features.beat_times, joints, CLEAN)
-            shifted = beat_align_score(features.beat_times, late, CLEAN)
-            print(f"{track} seed {seed}: fastest joint {ratio.max():.2f} x its limit, frames over "
-                  f"{(ratio > 1).mean():.4f}, p99.9 {np.percentile(speed, 99.9):.2f} m/s "
-                  f"(real {np.percentile(np.concatenate(real), 99.9):.2f}), BAS {aligned:.3f} vs {shifted:.3f}")
-            assert np.percentile(speed, 99.9) <= np.percentile(np.concatenate(real), 99.9)
-            # A beat that is fast all through (a turn) can keep a few frames slightly over: under 1 % of the
-            # frames, and never by much.
-            assert (ratio > 1.0).mean() < 0.01
-            assert ratio.max() < 1.25
-            assert aligned > shifted
