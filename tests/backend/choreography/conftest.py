@@ -25,22 +25,6 @@ def click_track(bpm: float, seconds: float, sr: int = SR, offset: float = 0.2) -
     return audio
 
 
-@pytest.fixture(scope="session")
-def click_wavs(tmp_path_factory) -> dict[int, str]:
-    folder = tmp_path_factory.mktemp("clicks")
-    paths = {}
-    for bpm in TEMPI:
-        path = folder / f"click{bpm}.wav"
-        soundfile.write(str(path), click_track(bpm, 20.0), SR)
-        paths[bpm] = str(path)
-    return paths
-
-
-@pytest.fixture(scope="session")
-def click_features(click_wavs):
-    return {bpm: analyze_music(path) for bpm, path in click_wavs.items()}
-
-
 # -- the legs dance: one song danced quiet and loud by many dancers (seeds), shared by tests/test_legs.py --
 #: Dancers (seeds) in the loud/quiet comparison: enough for a rate and a spread, few enough to stay cheap.
 LEG_SEEDS = tuple(range(6))
@@ -57,3 +41,19 @@ def loud_and_quiet_dances(click_features):
     features = click_features[120]
     levels = [dataclasses.replace(features, energy=np.full_like(features.energy, rms)) for rms in (0.02, 0.3)]
     return {seed: tuple(choreograph(music, seed=seed)[0] for music in levels) for seed in LEG_SEEDS}
+
+
+@pytest.fixture(scope="session")
+def click_wavs(tmp_path_factory) -> dict[int, str]:
+    folder = tmp_path_factory.mktemp("clicks")
+    paths = {}
+    for bpm in TEMPI:
+        path = folder / f"click{bpm}.wav"
+        soundfile.write(str(path), click_track(bpm, 20.0), SR)
+        paths[bpm] = str(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def click_features(click_wavs):
+    return {bpm: analyze_music(path) for bpm, path in click_wavs.items()}
