@@ -19,6 +19,7 @@ How a choreographer fills a song, and how this planner does it:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -63,10 +64,19 @@ class BeatGrid:
 
     def position(self, seconds: np.ndarray) -> np.ndarray:
         """Fractional grid index at ``seconds`` (monotone and C¹)."""
-        return PchipInterpolator(self.times, np.arange(len(self.times)), extrapolate=True)(seconds)
+        return self._to_position(seconds)
 
     def time(self, positions: np.ndarray) -> np.ndarray:
-        return PchipInterpolator(np.arange(len(self.times)), self.times, extrapolate=True)(positions)
+        return self._to_time(positions)
+
+    # The two monotone maps, built once per grid (the planner asks them a hundred times a song).
+    @cached_property
+    def _to_position(self) -> PchipInterpolator:
+        return PchipInterpolator(self.times, np.arange(len(self.times)), extrapolate=True)
+
+    @cached_property
+    def _to_time(self) -> PchipInterpolator:
+        return PchipInterpolator(np.arange(len(self.times)), self.times, extrapolate=True)
 
     def bar_start_at_or_before(self, seconds: float) -> int:
         index = int(np.searchsorted(self.times, seconds + 1e-6, side="right") - 1)
