@@ -82,7 +82,17 @@ class Placement:
         return self.start_beat + self.move.beats * self.scale
 
     def keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The move's keys on the grid, in the stage frame: beats (K,), values (K, P), hit (K,)."""
+        """The move's keys on the grid, in the stage frame: beats (K,), values (K, P), hit (K,) (read-only:
+        computed once per placement; the speed limiter renders the same placements again and again)."""
+        cached = self.__dict__.get("_keys")
+        if cached is None:
+            cached = self._place_keys()
+            for array in cached:
+                array.flags.writeable = False
+            self.__dict__["_keys"] = cached  # a frozen dataclass still has a plain __dict__
+        return cached
+
+    def _place_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         beats, values, hits = self.move.resolved()
         values = np.where(SCALES, NEUTRAL + self.amplitude * (values - NEUTRAL), values)
         yaw = np.deg2rad(self.facing)
