@@ -27,7 +27,7 @@ from .config import BackendConfig
 from .progress import JobContext
 
 if TYPE_CHECKING:
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
 logger = logging.getLogger(__name__)
 

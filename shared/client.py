@@ -39,6 +39,7 @@ from .errors import (
     TooLargeError,
     error_from_dict,
 )
+from .keep import KeepSpec
 from .motion import Motion, MotionResult
 
 logger = logging.getLogger(__name__)
@@ -420,7 +421,7 @@ class BackendClient:
     # ---- public API: non-blocking ---------------------------------------------------------------------
     def submit_generate_motion(self, audio_bytes: bytes, audio_name: str, *, seed: int = 0,
                                genre: str | None = None, duration_s: float | None = None, start_s: float = 0.0,
-                               keep: protocol.KeepSpec | None = None) -> JobHandle:
+                               keep: KeepSpec | None = None) -> JobHandle:
         """Queue a dance for the music in ``audio_bytes`` (any file of ``shared.audio_formats``; the backend
         finds the format from the content, ``audio_name`` names it in messages). ``keep`` asks to regenerate
         only what it does not lock."""

@@ -49,7 +49,6 @@ import msgpack
 import numpy as np
 
 from .errors import InvalidInputError, MaceError, ProtocolError, TooLargeError, VersionMismatchError
-from .keep import NUM_COLUMNS as NUM_KEEP_COLUMNS, KeepMask
 from .motion import Motion
 
 # 2: clients send `heartbeat` while they have live jobs (a silent client's jobs are cancelled).
@@ -415,39 +414,6 @@ def motion_from_wire(obj: Any, field: str = "motion", *, max_frames: int = MAX_F
         contacts=None if contacts is None else decode_array(contacts, f"{field}.contacts"),
         metadata=dict(metadata),
     )
-
-
-@dataclass
-class KeepSpec:
-    """What to keep when regenerating: ``mask`` (a ``shared.keep.KeepMask``, frames x joints + root
-    translation) marks the cells of ``motion`` kept exactly; every other cell is generated anew (inpainting).
-    On the wire: ``{"motion": motion, "cells": array (T, 25) bool}``."""
-
-    motion: Motion
-    mask: KeepMask
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.motion, Motion):
-            raise InvalidInputError(f"KeepSpec.motion must be a Motion, got {type(self.motion).__name__}", None)
-        if not isinstance(self.mask, KeepMask):
-            raise InvalidInputError(f"KeepSpec.mask must be a KeepMask, got {type(self.mask).__name__}", None)
-        if self.mask.num_frames != self.motion.num_frames:
-            raise InvalidInputError(f"`keep.cells` must have shape ({self.motion.num_frames}, {NUM_KEEP_COLUMNS}) "
-                                    f"(one row per frame), got {self.mask.cells.shape}", None)
-
-    def to_wire(self) -> dict:
-        return {"motion": motion_to_wire(self.motion), "cells": encode_array(self.mask.cells)}
-
-    @classmethod
-    def from_wire(cls, obj: Any, field: str = "keep", *, max_frames: int = MAX_FRAMES) -> "KeepSpec":
-        if not isinstance(obj, dict):
-            raise InvalidInputError(f"`{field}` must be a map, got {type(obj).__name__}", None)
-        motion = motion_from_wire(get_field(obj, "motion", dict), f"{field}.motion", max_frames=max_frames)
-        cells = decode_array(get_field(obj, "cells", dict), f"{field}.cells")
-        if cells.dtype != np.bool_ or cells.shape != (motion.num_frames, NUM_KEEP_COLUMNS):
-            raise InvalidInputError(f"`{field}.cells` must be a ({motion.num_frames}, {NUM_KEEP_COLUMNS}) bool array, "
-                                    f"got {cells.dtype} {cells.shape}", None)
-        return cls(motion=motion, mask=KeepMask(cells))
 
 
 # ---- typed replies: hello and status ---------------------------------------------------------------------

@@ -84,6 +84,38 @@ def test_genre_names_are_checked_in_one_place_only():
     assert sources_containing("unknown genre") == ["shared/genres.py"]
 
 
+# -- what is regenerated: shared.keep (KeepSpec, KeepMask, regenerated_span, fit_length) ------------------
+
+
+@pytest.mark.parametrize("definition", ["class KeepSpec", "class KeepMask", "def regenerated_span",
+                                        "def fit_length", "def _fit_length", "def keep_at_fps"])
+def test_the_regeneration_rules_have_one_home(definition):
+    homes = sources_containing(definition + "(") + sources_containing(definition + ":")
+    assert homes == ([] if definition.startswith(("def _", "def keep_at")) else ["shared/keep.py"])
+
+
+@pytest.mark.parametrize("path", ["backend/server/handlers.py", "backend/choreography/choreographer.py",
+                                  "backend/motion_expert/motion_expert_generator.py"])
+def test_server_choreographer_and_motion_expert_take_the_span_from_shared_keep(path):
+    source = (REPO / path).read_text(encoding="utf-8")
+    assert "regenerated_span(" in source and "keep.motion.duration" not in source
+
+
+def test_a_regenerated_dance_of_the_wrong_length_gets_one_error_from_both_generators():
+    from backend.choreography.keep import apply_keep
+    from shared.keep import KeepMask, KeepSpec, fit_length
+    from shared.motion import Motion
+
+    kept = Motion(poses=np.zeros((40, 24, 3)), trans=np.zeros((40, 3)), fps=30.0)
+    keep = KeepSpec(kept, KeepMask.regenerate(40))
+    with pytest.raises(InvalidInputError) as choreographer:
+        apply_keep(Motion(poses=np.zeros((30, 24, 3)), trans=np.zeros((30, 3)), fps=30.0), keep)
+    with pytest.raises(InvalidInputError) as expert:  # what the Motion Expert does to its music features
+        fit_length(np.zeros((30, 35)), 40)
+    assert choreographer.value.hint == expert.value.hint
+    assert "has 30 frames but the motion to edit 40" in choreographer.value.message
+
+
 # -- out of memory: backend.out_of_memory -----------------------------------------------------------------
 
 

@@ -136,8 +136,15 @@ def clamp_params(values: np.ndarray) -> np.ndarray:
 
 # -- rotation helpers (batched over T) ---------------------------------------------------------------
 def _rot(axis: int, degrees: np.ndarray) -> np.ndarray:
-    """(T,) degrees -> (T, 3, 3) rotation about x (0), y (1) or z (2)."""
-    return _axis_rotation(np.eye(3)[axis], degrees)
+    """(T,) degrees -> (T, 3, 3) rotation about x (0), y (1) or z (2) (built from cos/sin directly)."""
+    radians = np.deg2rad(np.asarray(degrees, dtype=np.float64))
+    cos, sin = np.cos(radians), np.sin(radians)
+    out = np.zeros(radians.shape + (3, 3))
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]  # the plane the rotation turns (right-handed)
+    out[..., axis, axis] = 1.0
+    out[..., i, i] = out[..., j, j] = cos
+    out[..., i, j], out[..., j, i] = -sin, sin
+    return out
 
 
 def _axis_rotation(axis: np.ndarray, degrees: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from backend.progress import JobContext
 from shared import protocol
 from shared.errors import InvalidInputError, TooLargeError
 from shared.genres import genre_index
+from shared.keep import KeepSpec, regenerated_span
 
 from .jobs import ServerLimits
 from .media import check_image_header, probe_audio_duration
@@ -95,7 +96,7 @@ def _check_span(audio: _Audio, start_s: float, span_s: float | None, limits: Ser
             f"pass duration_s <= {limits.max_audio_seconds:g} or split the music into parts")
 
 
-def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: protocol.KeepSpec | None,
+def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: KeepSpec | None,
                 limits: ServerLimits) -> None:
     """The music a dance is made for: what the generators will plan, checked before the job is queued."""
     if keep is not None:
@@ -105,8 +106,8 @@ def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: p
             raise TooLargeError(f"`keep.motion` lasts {kept.duration:.1f} s ({kept.num_frames} frames at "
                                 f"{kept.fps:g} fps), above the limit of {limits.max_audio_seconds:g} s per job",
                                 "regenerate a shorter selection, or check the motion's frame rate")
-        if duration_s is None:
-            duration_s = kept.duration  # the generators regenerate exactly the span being edited
+        available = audio.duration_s - start_s if start_s < audio.duration_s else None  # else _check_span says so
+        duration_s = regenerated_span(keep, duration_s, available_s=available, music=audio.name)
     else:
         field_name = "duration_s" if duration_s is not None else "audio"
     _check_span(audio, start_s, duration_s, limits, start_field="start_s", span_field=field_name)
@@ -114,9 +115,6 @@ def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: p
     if span < MIN_DURATION_S:
         raise InvalidInputError(f"only {span:.2f} s of {audio.name} would be danced to ({field_name}); at least "
                                 f"{MIN_DURATION_S:g} s is needed", "choose a longer stretch of music")
-    if keep is not None and duration_s - span > 0.5 / keep.motion.fps:
-        raise InvalidInputError(f"`keep.motion` lasts {duration_s:.2f} s but {audio.name} has only {span:.2f} s "
-                                f"after start_s = {start_s:g} s", "start earlier in the music or keep a shorter motion")
 
 
 def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimits) -> JobWork:
@@ -129,7 +127,7 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
     duration_s = protocol.get_number(payload, "duration_s", None, lo=0.0, hi=limits.max_audio_seconds)
     start_s = protocol.get_number(payload, "start_s", 0.0, lo=0.0)
     keep_wire = payload.get("keep")
-    keep = None if keep_wire is None else protocol.KeepSpec.from_wire(keep_wire, max_frames=limits.max_frames)
+    keep = None if keep_wire is None else KeepSpec.from_wire(keep_wire, max_frames=limits.max_frames)
     audio = _audio_file(payload, workdir, limits, required=True)
     _dance_span(audio, start_s, duration_s, keep, limits)
     request = MotionRequest(audio_path=Path(audio.path.name), seed=seed, genre=genre, duration_s=duration_s,

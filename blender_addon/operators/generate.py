@@ -139,7 +139,7 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
         obj = armature_glue.find_smpl_armature(context)
         try:
             common.require_dependencies()
-            from .._shared import keep as shared_keep, protocol
+            from .._shared import keep as shared_keep
 
             args = _generate_arguments(context)
             audio = common.read_bytes(args["music"])
@@ -162,7 +162,7 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
             mask = shared_keep.KeepMask.regenerate(edited.num_frames, frames=frame_sel, joints=joint_sel,
                                                    translation=root_sel or joint_sel is None)
             _check_quaternion_bones(obj, ~mask.joints.all(axis=0))
-            keep = protocol.KeepSpec(edited, mask)
+            keep = shared_keep.KeepSpec(edited, mask)
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, exc)
 

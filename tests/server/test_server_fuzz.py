@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from shared import protocol
 from shared.client import BackendClient
 from shared.errors import MaceError
-from shared.keep import KeepMask
+from shared.keep import KeepMask, KeepSpec
 from tests.server.server_fakes import RawPeer, make_motion, png_bytes, wav_bytes
 
 BATCH = 40
@@ -64,7 +64,7 @@ values = st.recursive(
 def templates() -> list[dict]:
     """Valid requests, as envelopes (dicts) before packing."""
     motion = protocol.motion_to_wire(make_motion(8))
-    keep = protocol.KeepSpec(make_motion(8), KeepMask.regenerate(8, frames=np.arange(8) >= 3)).to_wire()
+    keep = KeepSpec(make_motion(8), KeepMask.regenerate(8, frames=np.arange(8) >= 3)).to_wire()
     audio = wav_bytes(1.2, rate=4000)
 
     def env(msg_type, job, payload):
@@ -175,7 +175,7 @@ def hostile(draw, bases):
         target = payload.get("motion") or (payload.get("keep") or {}).get("motion") or payload
         target["poses"] = {"dtype": "<f4", "shape": [0, 2**63 - 1, 2**63 - 1], "data": b""}
     elif kind == "kept fps":
-        payload["keep"] = protocol.KeepSpec(make_motion(60), KeepMask.regenerate(60)).to_wire()
+        payload["keep"] = KeepSpec(make_motion(60), KeepMask.regenerate(60)).to_wire()
         payload["keep"]["motion"]["fps"] = draw(st.sampled_from([1e-300, 1e-3, 0.5, 1e6, math.inf]))
     elif kind == "motion fps" and "motion" in payload:
         payload["motion"]["fps"] = draw(st.sampled_from([1e-300, 1e-3, 1e6]))

@@ -26,7 +26,7 @@ from backend.server import ServerLimits
 from backend.server.security import CurveKeys
 from shared import protocol
 from shared.errors import JobCancelledError, KeyRefusedError, NotFoundError, OutOfMemoryError, TooLargeError
-from shared.keep import KeepMask
+from shared.keep import KeepMask, KeepSpec
 from tests.server.server_fakes import FakeRenderer, GateGenerator, RawPeer, StepGenerator, make_motion, png_bytes
 from tests.server.server_fakes import wav_bytes
 
@@ -133,7 +133,7 @@ def test_other_clients_are_served_while_bombs_keep_coming(server, connect):
 def test_regenerate_selection_with_an_absurd_kept_motion_is_refused_before_queueing(start_server, fps, code, text):
     generator = StepGenerator()
     server = start_server(generator, limits=ServerLimits(max_audio_seconds=2.0))
-    keep = protocol.KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
+    keep = KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
     keep["motion"]["fps"] = fps
     peer = RawPeer(server.endpoint)
     try:
@@ -146,7 +146,7 @@ def test_regenerate_selection_with_an_absurd_kept_motion_is_refused_before_queue
 
 
 def test_kept_motion_longer_than_the_music_is_refused(peer):
-    keep = protocol.KeepSpec(make_motion(90), KeepMask.regenerate(90)).to_wire()  # 3 s at 30 fps, the music lasts 1.2 s
+    keep = KeepSpec(make_motion(90), KeepMask.regenerate(90)).to_wire()  # 3 s at 30 fps, the music lasts 1.2 s
     reply = peer.exchange(envelope(payload={"audio": wav_bytes(1.2), "audio_name": "a.wav", "keep": keep}))
     assert_error(reply, "bad_input", "`keep.motion` lasts 3.00 s but 'a.wav' has only 1.20 s")
 
@@ -459,7 +459,7 @@ def test_with_curve_jobs_belong_to_the_key_not_the_connection(keys, start_server
 
 # ---- every case: another client is served while the attack repeats ---------------------------------------
 def kept_motion_at(fps: float) -> dict:
-    keep = protocol.KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
+    keep = KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
     keep["motion"]["fps"] = fps
     return keep
 

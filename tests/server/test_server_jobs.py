@@ -11,7 +11,7 @@ import pytest
 from tests.server.server_fakes import GateGenerator, StepGenerator, make_motion, wav_bytes
 from shared import protocol
 from shared.client import JobHandle
-from shared.keep import KeepMask
+from shared.keep import KeepMask, KeepSpec
 from shared.motion import MotionResult
 from shared.errors import BackendUnavailableError, InvalidInputError, JobCancelledError, NotFoundError, TooLargeError
 
@@ -69,10 +69,10 @@ def test_keep_spec_reaches_the_generator(start_server, connect):
     joints = np.zeros(24, bool)
     joints[[0, 3]] = True
     mask = KeepMask.regenerate(36, frames=np.arange(36) >= 4, joints=joints)
-    keep = protocol.KeepSpec(motion, mask)
+    keep = KeepSpec(motion, mask)
     connect(server).generate_motion(wav_bytes(1.2), "song.wav", keep=keep)
     received = generator.requests[0].keep
-    assert isinstance(received, protocol.KeepSpec)
+    assert isinstance(received, KeepSpec)
     assert received.motion.allclose(motion)
     np.testing.assert_array_equal(received.mask.cells, mask.cells)
 

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from shared import protocol
 from shared.errors import InvalidInputError, MotionFormatError, ProtocolError, TooLargeError, VersionMismatchError
-from shared.keep import KeepMask
+from shared.keep import KeepMask, KeepSpec
 from shared.motion import Motion
 
 VERSION = protocol.PROTOCOL_VERSION
@@ -153,20 +153,20 @@ def test_keep_spec_round_trip_and_checks():
     joints = np.zeros(24, bool)
     joints[:3] = True
     mask = KeepMask.regenerate(6, frames=frames, joints=joints)
-    spec = protocol.KeepSpec(motion, mask)
+    spec = KeepSpec(motion, mask)
     wire = msgpack.unpackb(msgpack.packb(spec.to_wire(), use_bin_type=True), raw=False)
-    back = protocol.KeepSpec.from_wire(wire)
+    back = KeepSpec.from_wire(wire)
     assert back.motion.allclose(motion)
     np.testing.assert_array_equal(back.mask.cells, mask.cells)
 
     with pytest.raises(InvalidInputError, match=r"keep.cells.*shape \(6, 25\)"):
-        protocol.KeepSpec(motion, KeepMask.regenerate(5))
+        KeepSpec(motion, KeepMask.regenerate(5))
     bad = spec.to_wire()
     bad["cells"] = protocol.encode_array(np.ones((6, 25), np.uint8))
     with pytest.raises(InvalidInputError, match="keep.cells.*bool"):
-        protocol.KeepSpec.from_wire(bad)
+        KeepSpec.from_wire(bad)
     with pytest.raises(InvalidInputError, match="must be a Motion"):
-        protocol.KeepSpec(motion="not a motion", mask=mask)
+        KeepSpec(motion="not a motion", mask=mask)
 
 
 @pytest.mark.parametrize("payload, kwargs, text", [

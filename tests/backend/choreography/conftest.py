@@ -25,6 +25,24 @@ def click_track(bpm: float, seconds: float, sr: int = SR, offset: float = 0.2) -
     return audio
 
 
+# -- the legs dance: one song danced quiet and loud by many dancers (seeds), shared by tests/test_legs.py --
+#: Dancers (seeds) in the loud/quiet comparison: enough for a rate and a spread, few enough to stay cheap.
+LEG_SEEDS = tuple(range(6))
+
+
+@pytest.fixture(scope="session")
+def loud_and_quiet_dances(click_features):
+    """``{seed: (quiet motion, loud motion)}``: the 120 BPM click track's beats and sections with its loudness
+    set to a quiet (RMS 0.02) and a loud (RMS 0.3) level, each danced once per seed for the session."""
+    import dataclasses
+
+    from backend.choreography import choreograph
+
+    features = click_features[120]
+    levels = [dataclasses.replace(features, energy=np.full_like(features.energy, rms)) for rms in (0.02, 0.3)]
+    return {seed: tuple(choreograph(music, seed=seed)[0] for music in levels) for seed in LEG_SEEDS}
+
+
 @pytest.fixture(scope="session")
 def click_wavs(tmp_path_factory) -> dict[int, str]:
     folder = tmp_path_factory.mktemp("clicks")

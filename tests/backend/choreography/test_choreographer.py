@@ -168,7 +168,7 @@ def test_generator_errors_name_the_fix(click_wavs, tmp_path):
 
 
 def test_regenerate_selection_keeps_locked_keys_and_blends_smoothly(click_wavs):
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
     generator = ChoreographerGenerator()
     request = MotionRequest(click_wavs[120], seed=2, duration_s=10.0)
@@ -191,7 +191,7 @@ def test_regenerate_selection_keeps_locked_keys_and_blends_smoothly(click_wavs):
 
 def test_regenerate_selection_at_another_frame_rate(click_wavs):
     """An edited motion at 25 fps: the regenerated span is resampled to match and kept frames stay exact."""
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
     generator = ChoreographerGenerator()
     original = generator.generate(MotionRequest(click_wavs[150], seed=7, duration_s=6.0)).motion.resample(25.0)
@@ -205,7 +205,7 @@ def test_regenerate_selection_at_another_frame_rate(click_wavs):
 
 
 def test_regenerate_joints_keeps_the_locked_joints(click_wavs):
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
     generator = ChoreographerGenerator()
     original = generator.generate(MotionRequest(click_wavs[90], seed=1, duration_s=6.0)).motion
@@ -219,7 +219,7 @@ def test_regenerate_joints_keeps_the_locked_joints(click_wavs):
 
 def test_regenerate_a_block_of_frames_and_joints_keeps_every_other_cell(click_wavs):
     """The animator's selection: the right arm over 2 s … 4 s; all else, the translation included, is kept."""
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
     generator = ChoreographerGenerator()
     original = generator.generate(MotionRequest(click_wavs[90], seed=4, duration_s=6.0)).motion
@@ -335,5 +335,27 @@ def test_loud_groove_steps_with_the_weight_and_lands_on_the_beat():
     _assert_planted_feet_still(forward_kinematics(poses, trans), contacts, "loud bounce")
     ankle_height = forward_kinematics(poses, trans)[:, [7, 8], 1]
     assert (ankle_height.max(axis=0) - ankle_height.min(axis=0)).min() > 0.05  # a visible step, not a shuffle
-    _, _, quiet_contacts, _ = render(placements, positions, rig, groove=0.5)
+    from backend.choreography.synthesis import PULSE_STEP_GAIN
+
+    _, _, quiet_contacts, _ = render(placements, positions, rig, groove=PULSE_STEP_GAIN - 0.05)
     assert (quiet_contacts > 0.5).all()
+
+
+def test_loud_groove_steps_out_and_back_in_over_four_beat_blocks():
+    """Loud and both feet left planted by the move: whole four-beat blocks become side steps. The stepping
+    foot lands wide (the stance widens by most of ``PULSE_STEP_OUT``), the pelvis follows the stance centre,
+    feet are back in the ready stance at the end, planted feet never slide."""
+    from backend.choreography.rig import DanceRig
+    from backend.choreography.synthesis import PULSE_STEP_OUT, PULSE_SWAY, Placement, render
+
+    rig = DanceRig()
+    placements = [Placement(MOVES["bounce"], 2.0 * k) for k in range(6)]
+    positions = np.linspace(0, 12, 12 * 15 + 1)  # 15 frames a beat; beats 1-10 qualify: two whole blocks
+    poses, trans, contacts, joints = render(placements, positions, rig, groove=1.3)
+    width = joints[:, 7, 0] - joints[:, 8, 0]  # left ankle x - right ankle x
+    assert width.max() - width[0] > 0.8 * PULSE_STEP_OUT  # a real step out, not a shuffle
+    assert abs(width[-1] - width[0]) < 1e-6 and abs(trans[-1, 0] - trans[0, 0]) < 0.02  # home again
+    pelvis_x, centre_x = joints[:, 0, 0], joints[:, [7, 8], 0].mean(axis=1)
+    # The weight goes with the feet: off the stance centre by the groove's sway only (not by half a step too).
+    assert np.abs(pelvis_x - centre_x).max() < 1.3 * PULSE_SWAY + 0.2 * PULSE_STEP_OUT
+    _assert_planted_feet_still(joints, contacts, "stepping out")

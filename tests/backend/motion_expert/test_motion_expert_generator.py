@@ -10,8 +10,7 @@ from backend.motion_generation import MotionRequest, select_motion_generator
 from backend.motion_expert import MotionExpertGenerator
 from backend.motion_expert.checkpoint import save_pretrained
 from shared.errors import InvalidInputError, MissingWeightsError
-from shared.keep import KeepMask
-from shared.protocol import KeepSpec
+from shared.keep import KeepMask, KeepSpec
 
 
 @pytest.fixture
