@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -140,19 +136,6 @@ def test_progress_and_cancellation(write_wav):
     assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 4
     with pytest.raises(JobCancelledError):
         analyze_music(path, ctx=JobContext(is_cancelled=lambda: True))
-
-
-def test_numba_cache_goes_to_the_user_cache_dir_unless_set(tmp_path):
-    code = "import os, backend.features, numba; print(os.environ['NUMBA_CACHE_DIR']); print(numba.config.CACHE_DIR)"
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    default = str(tmp_path / "xdg" / "mace-dance" / "numba")
-    assert out.stdout.split() == [default, default]
-
-    env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == [str(tmp_path / "mine")] * 2
 
 
 def test_real_music(shared_data):
