@@ -45,6 +45,14 @@ def click_features(click_wavs):
     return {bpm: analyze_music(path) for bpm, path in click_wavs.items()}
 
 
+@pytest.fixture(scope="session")
+def click_dances(click_features):
+    """``{bpm: {seed: (motion, placements)}}``: the choreographer's dance of each of ``SEEDS`` on each click track."""
+    from backend.choreography import choreograph
+
+    return {bpm: {seed: choreograph(features, seed=seed) for seed in SEEDS} for bpm, features in click_features.items()}
+
+
 def music_facts(
     bpm: float = 120.0, seconds: float = 48.0, bounds=(0.0, 16.5, 32.5, 48.0), labels=(0, 1, 0), loud=(1,)
 ) -> MusicFeatures:
