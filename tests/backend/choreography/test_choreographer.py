@@ -240,10 +240,8 @@ def test_regenerate_a_block_of_frames_and_joints_keeps_every_other_cell(click_wa
 
 
 # -- real music -----------------------------------------------------------------------------------
-def test_real_music(shared_data):
-    from backend.features import analyze_music
-
-    features = analyze_music(shared_data / "music" / "drascula-track18.ogg", duration_s=40.0)
+def test_real_music(real_tracks):
+    features = real_tracks["drascula-track18.ogg"]
     motion, placements = choreograph(features, seed=0)
     joints = motion.joint_positions()
     aligned = beat_align_score(features.beat_times, joints, CLEAN)
@@ -279,19 +277,17 @@ def _speed_and_jerk(joints: np.ndarray, fps: float) -> tuple[float, float, float
     return float(speed.mean()), float(np.percentile(speed, 95)), float(jerk.mean())
 
 
-def test_movement_is_in_the_range_of_real_people(shared_data):
+def test_movement_is_in_the_range_of_real_people(shared_data, real_tracks):
     """Compared with the real motion capture beside the repository: as fast as real (non-acrobatic)
     movement on average, never frozen, and for its speed no jerkier than any captured take (jerk grows
     with how much a body moves: the captured dances jerk 323-394 m/s³ at 1.3-2.0 m/s, boxing 176 at 0.55;
     per m/s of speed the takes range 164-321)."""
-    from backend.features import analyze_music
-
     real = []
     for path in sorted((shared_data / "motion").glob("*.npz")):
         with np.load(path, allow_pickle=False) as data:
             real.append(_speed_and_jerk(data["joints"].astype(np.float64), float(data["fps"])))
     real = np.array(real)  # (clips, 3)
-    features = analyze_music(shared_data / "music" / "hyperrogue-hr3-caves.ogg", duration_s=40.0)
+    features = real_tracks["hyperrogue-hr3-caves.ogg"]
     ours = np.array([_speed_and_jerk(choreograph(features, seed=s)[0].joint_positions(), 30.0) for s in range(2)])
     speed, p95, jerk = ours.mean(axis=0)
     real_ratio = real[:, 2] / real[:, 0]
