@@ -649,7 +649,7 @@ class PuppetAnimation:
         """How to place the photo so the dancing body stays inside the canvas for the whole motion.
 
         The body's extent is the posed rig of every frame padded by how far the silhouette reaches past the
-        rest rig (head, hands, shoes). Returns ``(zoom, shift)`` for :func:`~.reference.place_on_canvas`:
+        rest rig (head, hands, shoes). Returns ``(zoom, shift)`` for :func:`~.reference.canvas_placement`:
         zoom < 1 when the dance needs more room than the canvas has, shift to bring it inside.
         """
         posed = np.stack([self.posed_rig(puppet, index) for index in range(len(self))])  # (T, 15, 2)
@@ -703,7 +703,6 @@ class PuppetRenderer:
     """
 
     name = "puppet"
-    OPTIONS = PuppetOptions
     OPTION_NAMES = tuple(f.name for f in fields(PuppetOptions))
 
     def request_options(self, values: dict) -> PuppetOptions:

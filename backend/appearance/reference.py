@@ -169,21 +169,6 @@ def extend_to_canvas(image: np.ndarray, placement: CanvasPlacement, width: int, 
     return canvas
 
 
-def place_on_canvas(image: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None,
-                    zoom: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)):
-    """Fit the whole photo into a W x H canvas (see :func:`canvas_placement`), margins from
-    :func:`extend_to_canvas`.
-
-    Returns:
-        canvas: (height, width, 3) uint8; canvas_alpha: (height, width) uint8 (0 outside the photo) or None;
-        placement.
-    """
-    placement = canvas_placement(image.shape, width, height, zoom, shift)
-    canvas = extend_to_canvas(image, placement, width, height)
-    canvas_alpha = None if alpha is None else warp_to_canvas(alpha, placement, width, height)
-    return canvas, canvas_alpha, placement
-
-
 def remove_person(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The photo with the person taken out: what the background would look like where they stood.
 

@@ -335,7 +335,6 @@ class WanAnimateRenderer:
     pipeline: Any = None
     #: Its own options: a :class:`WanAnimateOptions` in ``request.renderer_options``; per video only these
     #: fields may differ from the renderer's (the others are fixed when the model is loaded).
-    OPTIONS = WanAnimateOptions
     OPTION_NAMES = PER_REQUEST_OPTIONS
 
     @classmethod

@@ -268,9 +268,6 @@ class RayExecutor(threading.Thread):
     def _probe(self, kind: str, actor) -> None:
         self._recovering[actor.describe.remote()] = (kind, actor, time.monotonic())
 
-    def _is_probed(self, actor) -> bool:
-        return any(probed is actor for _, probed, _ in self._recovering.values())
-
     def _live_workers(self, kind: str) -> int:
         recovering = sum(1 for probed_kind, _, _ in self._recovering.values() if probed_kind == kind)
         return len(self._pool.workers[kind]) - recovering
