@@ -58,7 +58,7 @@ def select_renderer(config: "BackendConfig | None" = None, kind: str | None = No
         config: backend configuration (weights paths, device); default ``BackendConfig()``.
         kind: "auto" (Wan-Animate when its weights and a GPU are there, else the puppet), "wan" (Wan-Animate
             or a MissingWeightsError naming the files) or "puppet"; default ``config.video_renderer``.
-        wan_options: fields of :class:`~backend.appearance.wan.WanAnimateOptions`.
+        wan_options: fields of :class:`~backend.appearance.wan_options.WanAnimateOptions`.
     """
     from backend.config import BackendConfig
 
