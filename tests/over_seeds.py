@@ -30,7 +30,8 @@ def assert_over_seeds(values, bound: float, *, label: str, rate: float = 0.75, m
         f"{label}: mean {mean:.3g} ± {spread:.2g} (sd) over {n} {of}; worst {worst:.3g} vs bound {side} {bound:g} "
         f"(margin {sign * (worst - bound):+.3g}); {clear:.0%} of them clear it"
     )
-    assert clear >= rate, f"{label}: only {clear:.0%} of {n} {of} {side} {bound:g} (want {rate:.0%}): {np.round(values, 3)}"
+    shown = np.round(values, 3)
+    assert clear >= rate, f"{label}: only {clear:.0%} of {n} {of} {side} {bound:g} (want {rate:.0%}): {shown}"
     assert sign * (mean - sign * 2.0 * sem - mean_bound) > 0, (
-        f"{label}: mean {mean:.3g} ± {2 * sem:.2g} (2 s.e.) does not clear {side} {mean_bound:g}: {np.round(values, 3)}"
+        f"{label}: mean {mean:.3g} ± {2 * sem:.2g} (2 s.e.) does not clear {side} {mean_bound:g}: {shown}"
     )

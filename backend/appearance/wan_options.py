@@ -33,7 +33,8 @@ class WanAnimateOptions:
             (layer by layer: slowest, smallest).
         lora_scale: weight of MACE's LoRA (0.5 as MACE-Dance uses it).
         model_fps: frame rate the pose video is drawn at and the model generates; None = 16 with MACE's
-            weights, 30 for plain Wan-Animate (see ``backend.appearance.wan.WAN_ANIMATE_FPS``). The video is written at the asked rate.
+            weights, 30 for plain Wan-Animate (see ``backend.appearance.wan.WAN_ANIMATE_FPS``). The video is
+            written at the asked rate.
     """
 
     steps: int = 20
