@@ -407,14 +407,15 @@ class BackendClient:
         return events
 
     # ---- public API: information ----------------------------------------------------------------------
-    def hello(self) -> dict:
-        """What the backend is: protocol_version, backend_version, motion_generator, video_renderer, device,
-        capabilities (limits included), defaults and genres. Raises BackendUnavailableError if none answers."""
-        return self._request("hello")
+    def hello(self) -> protocol.Hello:
+        """What the backend is (:class:`~shared.protocol.Hello`: versions, engines, device, capabilities with
+        limits, defaults, genres, installed weights, its Ray cluster). Raises BackendUnavailableError if none
+        answers."""
+        return protocol.Hello.from_wire(self._request("hello"))
 
-    def status(self, job: JobHandle | str | None = None) -> dict:
+    def status(self, job: JobHandle | str | None = None) -> protocol.ServerStatus:
         """Queue length and running job kind; with ``job``, also its ``job_state``/progress as the backend sees it."""
-        return self._request("status", None if job is None else getattr(job, "id", job))
+        return protocol.ServerStatus.from_wire(self._request("status", None if job is None else getattr(job, "id", job)))
 
     # ---- public API: non-blocking ---------------------------------------------------------------------
     def submit_generate_motion(self, audio_bytes: bytes, audio_name: str, *, seed: int = 0,

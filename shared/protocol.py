@@ -42,7 +42,7 @@ from __future__ import annotations
 import io
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field, fields
 from typing import Any, Mapping
 
 import msgpack
@@ -448,3 +448,160 @@ class KeepSpec:
             raise InvalidInputError(f"`{field}.cells` must be a ({motion.num_frames}, {NUM_KEEP_COLUMNS}) bool array, "
                                     f"got {cells.dtype} {cells.shape}", None)
         return cls(motion=motion, mask=KeepMask(cells))
+
+
+# ---- typed replies: hello and status ---------------------------------------------------------------------
+def _known_fields(cls, obj: Any, where: str) -> dict:
+    """The entries of the map ``obj`` that name fields of the dataclass ``cls``: a newer peer may send more
+    (they are ignored), an older one fewer (the defaults fill in)."""
+    if not isinstance(obj, Mapping):
+        raise ProtocolError(f"`{where}` must be a map, got {type(obj).__name__}", "upgrade the older side")
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in obj.items() if key in names}
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """One alive node of a Ray cluster: its id, address and resources."""
+
+    node_id: str
+    address: str = ""
+    cpus: float = 0.0
+    gpus: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClusterWorker:
+    """One model-keeping worker: where it runs (``node_id``, ``device``), which engines it has ``loaded``
+    and which job kinds it ``can_run`` ("generate_motion", "render_video")."""
+
+    node_id: str
+    device: str
+    loaded: tuple[str, ...] = ()
+    can_run: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What a ``serve --ray`` backend runs on: the cluster's nodes, its workers, where each job kind runs
+    ("gpu" or "cpu": ``placement``), and how long a GPU job waits for a GPU the cluster does not have yet
+    (``wait_for_gpu_s``; None = as long as an autoscaler may add one)."""
+
+    nodes: tuple[ClusterNode, ...] = ()
+    workers: tuple[ClusterWorker, ...] = ()
+    placement: dict = dataclass_field(default_factory=dict)
+    wait_for_gpu_s: float | None = 0.0
+    engine: str = "ray"
+
+    @property
+    def cpus(self) -> float:
+        return sum(node.cpus for node in self.nodes)
+
+    @property
+    def gpus(self) -> float:
+        return sum(node.gpus for node in self.nodes)
+
+    def workers_on(self, device_kind: str) -> int:
+        """How many workers run on ``device_kind`` ("gpu" or "cpu")."""
+        return sum((worker.device != "cpu") == (device_kind == "gpu") for worker in self.workers)
+
+    def to_wire(self) -> dict:
+        return {"engine": self.engine, "nodes": [node.__dict__ for node in self.nodes],
+                "workers": [{**worker.__dict__, "loaded": list(worker.loaded), "can_run": list(worker.can_run)}
+                            for worker in self.workers],
+                "placement": dict(self.placement), "wait_for_gpu_s": self.wait_for_gpu_s,
+                "cpus": self.cpus, "gpus": self.gpus}
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "ClusterInfo":
+        values = _known_fields(cls, obj, "cluster")
+        values["nodes"] = tuple(ClusterNode(**_known_fields(ClusterNode, node, "cluster.nodes"))
+                                for node in values.get("nodes", ()))
+        values["workers"] = tuple(
+            ClusterWorker(**{**(known := _known_fields(ClusterWorker, worker, "cluster.workers")),
+                             "loaded": tuple(known.get("loaded", ())), "can_run": tuple(known.get("can_run", ()))})
+            for worker in values.get("workers", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend accepts: its message types, whether it renders videos (and the ``render_options`` it
+    takes), its ``limits`` (``ServerLimits`` fields), heartbeat interval and client timeout."""
+
+    messages: tuple[str, ...] = CLIENT_MESSAGES
+    generate_motion: bool = True
+    keep: bool = True
+    render_video: bool = False
+    render_options: tuple[str, ...] = ()
+    limits: dict = dataclass_field(default_factory=dict)
+    heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
+    client_timeout_s: float = CLIENT_TIMEOUT_S
+
+    def to_wire(self) -> dict:
+        return {**self.__dict__, "messages": list(self.messages), "render_options": list(self.render_options)}
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "Capabilities":
+        values = _known_fields(cls, obj, "capabilities")
+        for name in ("messages", "render_options"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The ``hello`` reply: what the backend is and can do. ``defaults`` holds the backend's defaults
+    (``seed``, ``fps``, a renderer's own such as ``wan_model_fps``); ``weights`` which model weights are
+    installed (name -> bool); ``cluster`` is set when jobs run on a Ray cluster."""
+
+    protocol_version: int
+    backend_version: str
+    motion_generator: str
+    video_renderer: str | None = None
+    device: str = "cpu"
+    capabilities: Capabilities = dataclass_field(default_factory=Capabilities)
+    defaults: dict = dataclass_field(default_factory=dict)
+    genres: tuple[str, ...] = ()
+    weights: dict = dataclass_field(default_factory=dict)
+    cluster: ClusterInfo | None = None
+
+    def to_wire(self) -> dict:
+        wire = {**self.__dict__, "capabilities": self.capabilities.to_wire(), "genres": list(self.genres),
+                "cluster": None if self.cluster is None else self.cluster.to_wire()}
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "Hello":
+        values = _known_fields(cls, obj, "hello")
+        values["capabilities"] = Capabilities.from_wire(values.get("capabilities") or {})
+        values["genres"] = tuple(values.get("genres") or ())
+        if values.get("cluster") is not None:
+            values["cluster"] = ClusterInfo.from_wire(values["cluster"])
+        try:
+            return cls(**values)
+        except TypeError as exc:  # a required field is missing
+            raise ProtocolError(f"the backend's `hello` is incomplete ({exc})", "upgrade the older side") from None
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """The ``status`` reply: the backend's queue (``queued`` jobs, the ``running`` job's kind, ``stopping``)
+    and, when a job was named, its ``job_state`` (None: not this client's, or unknown), ``progress``,
+    ``message`` and ``queue_position``."""
+
+    queued: int = 0
+    running: str | None = None
+    stopping: bool = False
+    job_state: str | None = None
+    progress: float | None = None
+    message: str | None = None
+    queue_position: int | None = None
+
+    def to_wire(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if value is not None}
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "ServerStatus":
+        return cls(**_known_fields(cls, obj, "status"))

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from backend.config import BackendConfig
     from backend.progress import JobContext
 
+    from .wan_options import WanAnimateOptions
+
 __all__ = ["RenderOptions", "RenderRequest", "RenderResult", "Renderer", "parse_render_options", "select_renderer",
            "RENDERER_CHOICES"]
 
@@ -51,14 +53,15 @@ def wan_available(config: "BackendConfig") -> bool:
     return config.resolve_device().startswith("cuda")
 
 
-def select_renderer(config: "BackendConfig | None" = None, kind: str | None = None, **wan_options) -> Renderer:
+def select_renderer(config: "BackendConfig | None" = None, kind: str | None = None,
+                    wan_options: "WanAnimateOptions | None" = None) -> Renderer:
     """The renderer to use.
 
     Args:
         config: backend configuration (weights paths, device); default ``BackendConfig()``.
         kind: "auto" (Wan-Animate when its weights and a GPU are there, else the puppet), "wan" (Wan-Animate
             or a MissingWeightsError naming the files) or "puppet"; default ``config.video_renderer``.
-        wan_options: fields of :class:`~backend.appearance.wan_options.WanAnimateOptions`.
+        wan_options: the Wan-Animate settings (None = the defaults); used as given, never copied into a dict.
     """
     from backend.config import BackendConfig
 
@@ -69,7 +72,7 @@ def select_renderer(config: "BackendConfig | None" = None, kind: str | None = No
     if kind == "wan" or (kind == "auto" and wan_available(config)):
         from .wan import WanAnimateOptions, WanAnimateRenderer
 
-        return WanAnimateRenderer.from_config(config, WanAnimateOptions(**wan_options))
+        return WanAnimateRenderer.from_config(config, wan_options if wan_options is not None else WanAnimateOptions())
     if kind == "auto":
         logger.info("Wan-Animate weights or GPU not available: rendering with the CPU puppet")
     from .puppet import PuppetRenderer

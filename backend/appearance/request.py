@@ -220,6 +220,9 @@ class RenderRequest:
         options: what every renderer understands (:class:`RenderOptions`).
         renderer_options: the renderer's own options object (its ``OPTIONS`` dataclass, e.g.
             :class:`~.puppet.PuppetOptions`), None = the renderer's defaults.
+        checkpoint_dir: where a renderer that works in segments (Wan-Animate) keeps the finished ones, so a
+            render that stopped continues from its last complete segment (None = none kept); emptied once
+            the video is written.
     """
 
     motion: Motion
@@ -231,6 +234,7 @@ class RenderRequest:
     out_path: str | Path = "dance.mp4"
     options: RenderOptions = field(default_factory=RenderOptions)
     renderer_options: Any = None
+    checkpoint_dir: str | Path | None = None
     _reference: "ReferencePerson | None" = field(default=None, init=False, repr=False, compare=False)
 
     def validate(self) -> None:

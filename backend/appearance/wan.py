@@ -21,6 +21,8 @@ song's length.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 from contextlib import contextmanager
@@ -28,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 
 from backend.out_of_memory import out_of_memory_as
 from shared.errors import InvalidInputError, MissingWeightsError
 
 from .face_crop import face_box_from_keypoints
 from .wan_options import MACE_LORA_SCALE, WanAnimateOptions
-from .wan_segments import FrameTiming, WanSegments
+from .wan_segments import FrameTiming, SegmentCheckpoints, WanSegments
 
 if TYPE_CHECKING:
     from backend.config import BackendConfig
@@ -296,8 +299,8 @@ class WanAnimateRenderer:
             logger.warning("MACE-Dance appearance weights not found in %s; using plain Wan-Animate (%s)",
                            mace, MACE_APPEARANCE_DOWNLOAD_HINT.format(path=mace))  # fmt: skip
         options = options or WanAnimateOptions()
-        if options.device == "auto":
-            options.device = config.resolve_device()
+        if options.device == "auto":  # a copy: the caller's settings object stays as it was given
+            options = dataclasses.replace(options, device=config.resolve_device())
         return cls(model_dir=model_dir, adapter_path=adapter if present else None,
                    lora_path=lora if present else None, options=options)  # fmt: skip
 
@@ -374,7 +377,9 @@ class WanAnimateRenderer:
         ctx.report(0.0, "loading Wan-Animate")
         pipe = self._guard_memory(self.load, options, (request.height, request.width))
         ctx.check_cancelled()
-        segments = WanSegments(pipe, image, pose, face_box, options)
+        checkpoints = None if request.checkpoint_dir is None else SegmentCheckpoints(
+            request.checkpoint_dir, self._render_key(request, options, image, keypoints))
+        segments = WanSegments(pipe, image, pose, face_box, options, checkpoints)
         with OutputVideos(request) as outputs:
             output_pose = request.pose_video(request.timed_motion(), keypoints, hands=True) if outputs.wants_pose_frames else None
             count = len(output_pose) if output_pose is not None else request.timed_motion().num_frames
@@ -383,8 +388,24 @@ class WanAnimateRenderer:
                 for index, frame in enumerate(segments.frames(ctx.subrange(0.02, 0.98))):
                     for out_index in timing.outputs_for(index):
                         outputs.write(frame, output_pose.frame(out_index) if output_pose is not None else None)
+        if checkpoints is not None:
+            checkpoints.clear()  # the video is written
         ctx.report(1.0, "done")
         return outputs.result(self.name, count, request.output_fps)
+
+    def _render_key(self, request: "RenderRequest", options: WanAnimateOptions, image, keypoints) -> str:
+        """A digest of everything that decides a render's frames (its segment checkpoints belong to it alone)."""
+        digest = hashlib.sha256()
+        settings = {name: value for name, value in options.__dict__.items() if name not in ("prompt_embeds", "device",
+                                                                                           "offload")}
+        digest.update(json.dumps([settings, request.width, request.height, str(self.model_dir), str(self.adapter_path),
+                                  str(self.lora_path)], sort_keys=True, default=str).encode())
+        embeds = options.prompt_embeds
+        arrays = [image, request.motion.poses, request.motion.trans, np.asarray(request.motion.fps), keypoints,
+                  None if embeds is None else embeds.detach().float().cpu().numpy()]
+        for array in arrays:
+            digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
     def request_options(self, values: dict) -> WanAnimateOptions:
         """This renderer's options with per-video overrides (PER_REQUEST_OPTIONS fields) from a flat mapping."""

@@ -4,36 +4,28 @@
 the audio to the job's folder and read media headers, and return the ``JobWork`` the worker will run. Nothing
 slow happens here; anything wrong raises a ``shared.errors`` class that becomes the ``error`` reply.
 
-A ``JobWork`` is plain data (the typed request, whose files lie in the job's folder) plus a module-level
-``execute`` function, so an executor other than the local worker thread (``backend.cluster``) can run the
-same work in another process with its own loaded generator or renderer.
+A ``JobWork`` is plain data (the typed job of :mod:`backend.jobwork`, whose files are named relative to the
+job's folder) plus a module-level ``execute`` function, so an executor other than the local worker thread
+(``backend.cluster``) can run the same work in another process, in its own folder holding the same files,
+with its own loaded generator or renderer.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
-from backend.appearance import RenderRequest
-from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image
-from backend.appearance.request import (  # noqa: F401 (render_option_names: router, batch)
-    MIN_CANVAS_SIDE,
-    RenderOptions,
-    parse_render_options,
-    render_option_names,
-)
+from backend.appearance.reference import MIN_REFERENCE_SIDE
+from backend.appearance.request import MIN_CANVAS_SIDE, RenderOptions, parse_render_options
 from backend.features.audio import MIN_DURATION_S
+from backend.jobwork import GenerateJob, RenderJob, run_generate, run_render
 from backend.motion_generation import MotionRequest
 from backend.progress import JobContext
 from shared import protocol
-from shared.errors import InvalidInputError, MaceError, TooLargeError, bug_hint
+from shared.errors import InvalidInputError, TooLargeError
 from shared.genres import genre_index
-from shared.motion import Motion
 
 from .jobs import ServerLimits
 from .media import check_image_header, probe_audio_duration
@@ -45,35 +37,23 @@ DEFAULT_AUDIO_NAME = "the music"
 
 @dataclass(frozen=True)
 class JobWork:
-    """A checked job: ``execute(request, engine, ctx) -> result payload``; calling it runs it here.
+    """A checked job: ``execute(request, engine, ctx, folder) -> result payload``; calling it runs it here.
 
     ``role`` says which engine it needs ("motion": the motion generator, "video": the video renderer);
-    ``engine`` is this backend's one. ``request`` is plain, picklable data; its paths point into the job's
-    folder. ``public_names`` maps the job folder's files to the names the client knows them by, so no message it
-    receives shows a path of the backend machine.
+    ``engine`` is this backend's one. ``request`` is plain, picklable data naming its files relative to the
+    job's ``folder``. ``public_names`` maps those file names to the names the client knows them by, so no
+    message it receives shows a path of the backend machine.
     """
 
     role: str
-    execute: Callable[[Any, Any, JobContext], dict]
+    execute: Callable[[Any, Any, JobContext, Path], dict]
     request: Any
     engine: Any
+    folder: Path
     public_names: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, ctx: JobContext) -> dict:
-        return self.execute(self.request, self.engine, ctx)
-
-
-@dataclass
-class RenderJobRequest:
-    """A ``render_video`` job's inputs: the reference image file is decoded when the job runs."""
-
-    motion: Motion
-    image_path: Path
-    audio_path: Path | None
-    out_path: Path
-    sizes: dict
-    options: RenderOptions
-    renderer_options: Any = None
+        return self.execute(self.request, self.engine, ctx, self.folder)
 
 
 @dataclass(frozen=True)
@@ -152,23 +132,9 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
     keep = None if keep_wire is None else protocol.KeepSpec.from_wire(keep_wire, max_frames=limits.max_frames)
     audio = _audio_file(payload, workdir, limits, required=True)
     _dance_span(audio, start_s, duration_s, keep, limits)
-    request = MotionRequest(audio_path=audio.path, seed=seed, genre=genre, duration_s=duration_s,
+    request = MotionRequest(audio_path=Path(audio.path.name), seed=seed, genre=genre, duration_s=duration_s,
                             start_s=start_s, keep=keep)
-    return JobWork("motion", run_generate, request, generator, {str(audio.path): audio.name})
-
-
-def run_generate(request: MotionRequest, generator, ctx: JobContext) -> dict:
-    """Dance to ``request`` with ``generator``; returns the ``result`` payload."""
-    result = generator.generate(request, ctx)
-    if not isinstance(result.motion, Motion):
-        raise MaceError(f"generator {generator.name!r} returned {type(result.motion).__name__}, not a Motion",
-                        bug_hint("this message"))
-    return {
-        "motion": protocol.motion_to_wire(result.motion),
-        "beats": protocol.encode_array(np.asarray(result.beats, dtype=np.float64).ravel()),
-        "tempo": float(result.tempo),
-        "generator": str(result.generator or generator.name),
-    }
+    return JobWork("motion", run_generate, GenerateJob(request), generator, workdir, {audio.path.name: audio.name})
 
 
 def _video_side(payload: dict, name: str, limits: ServerLimits) -> int | None:
@@ -200,45 +166,25 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     if len(image) > limits.max_image_bytes:
         raise TooLargeError(f"reference image of {len(image):,} bytes is above {limits.max_image_bytes:,} bytes",
                             "send a smaller PNG or JPEG")
-    width, height = check_image_header(image, limits.max_image_pixels)
-    if min(width, height) < MIN_REFERENCE_SIDE:
-        raise InvalidInputError(f"reference image is too small ({width}x{height} pixels)",
+    image_size = check_image_header(image, limits.max_image_pixels)
+    if min(image_size) < MIN_REFERENCE_SIDE:
+        raise InvalidInputError(f"reference image is too small ({image_size[0]}x{image_size[1]} pixels)",
                                 f"use a photo at least {MIN_REFERENCE_SIDE} pixels on each side (ideally 720x1280)")
-    sizes = {name: value for name in ("width", "height") if (value := _video_side(payload, name, limits)) is not None}
+    width, height = _video_side(payload, "width", limits), _video_side(payload, "height", limits)
     options = protocol.get_field(payload, "options", dict, {})
     if not all(isinstance(key, str) for key in options):
         raise InvalidInputError("`options` keys must be strings", None)
-    common, own = _render_options(options, renderer, (width, height))
+    common, own = _render_options(options, renderer, image_size)
     audio = _audio_file(payload, workdir, limits, required=False)
     public_names = {}
     if audio is not None:
         _check_span(audio, common.audio_offset_s, motion.duration, limits,
                     start_field="options.audio_offset_s", span_field="motion")
-        public_names[str(audio.path)] = audio.name
-    image_path = workdir / "reference.image"
-    image_path.write_bytes(image)
-    public_names[str(image_path)] = "the reference image"
-    request = RenderJobRequest(motion=motion, image_path=image_path, audio_path=None if audio is None else audio.path,
-                               out_path=workdir / "video.mp4", sizes=sizes, options=common,
-                               renderer_options=own)
-    return JobWork("video", run_render, request, renderer, public_names)
-
-
-def run_render(job: RenderJobRequest, renderer, ctx: JobContext) -> dict:
-    """Render ``job`` with ``renderer``; returns the ``result`` payload (the mp4's bytes)."""
-    reference = load_reference_image(job.image_path)
-    options = job.options
-    if reference.alpha is not None and options.reference_alpha is None:
-        options = dataclasses.replace(options, reference_alpha=reference.alpha)
-    request = RenderRequest(motion=job.motion, reference_image=reference.rgb, audio_path=job.audio_path,
-                            out_path=job.out_path, options=options, renderer_options=job.renderer_options,
-                            **job.sizes)
-    result = renderer.render(request, ctx)
-    pose_path = Path(result.pose_video_path) if result.pose_video_path else None
-    return {
-        "video": Path(result.path).read_bytes(),
-        "renderer": str(result.renderer),
-        "frames": int(result.frames),
-        "fps": float(result.fps),
-        "pose_video": pose_path.read_bytes() if pose_path and pose_path.is_file() else None,
-    }
+        public_names[audio.path.name] = audio.name
+    image_name = "reference.image"
+    (workdir / image_name).write_bytes(image)
+    public_names[image_name] = "the reference image"
+    request = RenderJob(motion=motion, image_name=image_name, audio_name=None if audio is None else audio.path.name,
+                        options=common, renderer_options=own, width=width, height=height,
+                        checkpoint_name=workdir.name)
+    return JobWork("video", run_render, request, renderer, workdir, public_names)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from backend.jobwork import public_error, throttled
 from backend.out_of_memory import is_out_of_memory
 from backend.progress import JobContext
 from shared import protocol
@@ -37,8 +38,6 @@ logger = logging.getLogger(__name__)
 PROGRESS_TAG = b"progress"
 FINAL_TAG = b"final"
 
-# Fewer progress events than this interval apart are merged (a generator may report every frame).
-MIN_PROGRESS_INTERVAL_S = 0.05
 # Job folders are named <prefix><pid of the backend>-<random>, so leftovers of a killed backend can be told.
 JOB_FOLDER_PREFIX = "mace-dance-job-"
 
@@ -68,7 +67,7 @@ class Job:
     ``owner`` is who may see and cancel it: the client's CURVE public key when the backend uses keys, else
     its connection's ROUTER identity. ``route`` is the ROUTER envelope replies go to; ``run`` does the work
     and returns the ``result`` payload; ``workdir`` holds its temporary files and is removed when it ends;
-    ``public_names`` maps those files to the names the client knows (see :meth:`public_error`).
+    ``public_names`` maps the names of those files to the names the client knows (see :func:`public_error`).
     """
 
     serial: int
@@ -97,22 +96,7 @@ class Job:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def public_error(self, error: MaceError) -> MaceError:
-        """``error`` with the job folder's paths replaced by the client's names for them: a client never
-        learns where the backend keeps its files."""
-        def scrub(text: str | None) -> str | None:
-            if not text:
-                return text
-            for path, name in self.public_names.items():
-                text = text.replace(path, name)
-            return text.replace(str(self.workdir), "<job folder>")
-
-        message, hint = scrub(error.message), scrub(error.hint)
-        if (message, hint) == (error.message, error.hint):
-            return error
-        public = type(error).__new__(type(error))  # same class (and code on the wire), new text
-        public.__dict__.update(error.__dict__, message=message, hint=hint)
-        public.args = (message,)
-        return public
+        return public_error(error, self.workdir, self.public_names)
 
 
 def remove_stale_job_folders(root: Path) -> int:
@@ -191,16 +175,15 @@ class JobWorker(threading.Thread):
             self._push.close(linger=0)
 
     def _run_job(self, job: Job) -> None:
-        last_sent = [0.0, ""]
+        def send(fraction: float, message: str) -> None:
+            payload = {"state": "running", "progress": fraction, "message": job.message, "queue_position": None}
+            self._send(PROGRESS_TAG, job, protocol.encode_message("progress", job.id, payload))
+
+        sent = throttled(send)
 
         def report(fraction: float, message: str) -> None:
             job.progress, job.message = fraction, message or job.message
-            now = time.monotonic()
-            if now - last_sent[0] < MIN_PROGRESS_INTERVAL_S and message == last_sent[1] and fraction < 1.0:
-                return
-            last_sent[0], last_sent[1] = now, message
-            payload = {"state": "running", "progress": fraction, "message": job.message, "queue_position": None}
-            self._send(PROGRESS_TAG, job, protocol.encode_message("progress", job.id, payload))
+            sent(fraction, message)
 
         ctx = JobContext(report=report, is_cancelled=job.cancel_event.is_set)
         started = time.monotonic()

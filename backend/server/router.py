@@ -15,6 +15,7 @@ and the jobs of a client silent for ``client_timeout_s`` are cancelled.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import logging
 import os
@@ -35,7 +36,9 @@ from shared.errors import BackendUnavailableError, InvalidInputError, JobCancell
 from shared.errors import NotFoundError, ProtocolError, TooLargeError, bug_hint
 from shared.genres import GENRES
 
-from .handlers import prepare_generate, prepare_render, render_option_names
+from backend.appearance.request import render_option_names
+
+from .handlers import prepare_generate, prepare_render
 from .jobs import FINAL_TAG, JOB_FOLDER_PREFIX, PROGRESS_TAG, Job, JobWorker, ServerLimits, remove_stale_job_folders
 from .security import AuthorizedKeys, CurveKeys, check_bind_allowed, make_curve_server, start_authenticator
 
@@ -310,55 +313,47 @@ class BackendServer:
 
     # ---- requests -------------------------------------------------------------------------------------
     def _on_hello(self, peer: Peer, envelope: protocol.Envelope) -> None:
-        self._send(peer.route, protocol.encode_message("hello", envelope.job, self.hello_info()))
+        self._send(peer.route, protocol.encode_message("hello", envelope.job, self.hello_info().to_wire()))
 
     def _on_client_heartbeat(self, peer: Peer, envelope: protocol.Envelope) -> None:
         """Nothing to answer: hearing from the client (noted for every message) is the point."""
 
-    def hello_info(self) -> dict:
+    def hello_info(self) -> protocol.Hello:
         renderer = self.video_renderer
         defaults = {"seed": 0, "fps": 30.0}
         defaults.update(getattr(renderer, "defaults", None) or {})  # e.g. Wan-Animate's model frame rate
-        info = {
-            "protocol_version": protocol.PROTOCOL_VERSION,
-            "backend_version": backend.__version__,
-            "motion_generator": self.motion_generator.name,
-            "video_renderer": getattr(renderer, "name", None),
-            "device": self.device,
-            "capabilities": {
-                "messages": list(protocol.CLIENT_MESSAGES),
-                "generate_motion": True,
-                "keep": True,
-                "render_video": renderer is not None,
-                "render_options": [] if renderer is None else render_option_names(renderer),
-                "limits": self.limits.to_wire(),
-                "heartbeat_interval_s": self.heartbeat_interval_s,
-                "client_timeout_s": self.client_timeout_s,
-            },
-            "defaults": defaults,
-            "genres": list(GENRES),
-            "weights": self.installed_weights,
-        }
         executor = getattr(self, "_worker", None)  # made when the socket is bound
-        cluster = executor.describe() if executor is not None else None  # e.g. the Ray cluster's GPUs and workers
-        if cluster is not None:
-            info["cluster"] = cluster
-        return info
+        return protocol.Hello(
+            protocol_version=protocol.PROTOCOL_VERSION,
+            backend_version=backend.__version__,
+            motion_generator=self.motion_generator.name,
+            video_renderer=getattr(renderer, "name", None),
+            device=self.device,
+            capabilities=protocol.Capabilities(
+                render_video=renderer is not None,
+                render_options=() if renderer is None else tuple(render_option_names(renderer)),
+                limits=self.limits.to_wire(),
+                heartbeat_interval_s=self.heartbeat_interval_s,
+                client_timeout_s=self.client_timeout_s,
+            ),
+            defaults=defaults,
+            genres=tuple(GENRES),
+            weights=self.installed_weights,
+            cluster=executor.describe() if executor is not None else None,  # e.g. the Ray cluster's GPUs
+        )
 
     def _on_status(self, peer: Peer, envelope: protocol.Envelope) -> None:
-        payload = {
-            "queued": len(self._queue),
-            "running": next((job.kind for job in self._running.values()), None),
-            "stopping": self._stopping_since is not None,
-        }
+        status = protocol.ServerStatus(queued=len(self._queue),
+                                       running=next((job.kind for job in self._running.values()), None),
+                                       stopping=self._stopping_since is not None)
         key = (peer.owner, envelope.job)
         job = self._jobs.get(key)
         if job is not None:
-            payload.update(job_state=job.state, progress=job.progress, message=job.message,
-                           queue_position=self._queue_position(job))
+            status = dataclasses.replace(status, job_state=job.state, progress=job.progress, message=job.message,
+                                         queue_position=self._queue_position(job))
         elif key in self._finished:
-            payload.update(job_state=self._finished[key])
-        self._send(peer.route, protocol.encode_message("status", envelope.job, payload))
+            status = dataclasses.replace(status, job_state=self._finished[key])
+        self._send(peer.route, protocol.encode_message("status", envelope.job, status.to_wire()))
 
     def _job_root(self) -> Path:
         return self.work_root if self.work_root is not None else Path(tempfile.gettempdir())

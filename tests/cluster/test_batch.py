@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -119,3 +120,42 @@ def test_ray_batch_killed_halfway_resumes_with_only_the_missing_rows(ray_cluster
     assert all(p.is_file() for p in outputs)
     assert {p: p.stat().st_mtime_ns for p in before} == before  # only the missing rows were made
     assert [load_motion(p).metadata["seed"] for p in outputs] == list(range(rows))
+
+
+@pytest.mark.slow  # Ray tasks: a choreographer and a puppet render on the shared local cluster
+@pytest.mark.timeout(900)
+def test_ray_batch_needs_no_shared_disk_and_fails_a_gpu_row_at_once(ray_cluster, tmp_path, monkeypatch):
+    from backend.cluster import batch
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "song.ogg").write_bytes(MUSIC.read_bytes())
+    (inputs / "anna.png").write_bytes(REFERENCE.read_bytes())
+    keypoints = json.loads((REPO / "examples" / "reference_keypoints.json").read_text())
+    manifest = tmp_path / "album.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in [
+        {"music": "inputs/song.ogg", "seed": 1, "duration_s": 2.0, "output": "out/one.npz"},
+        {"music": "inputs/song.ogg", "seed": 2, "duration_s": 2.0, "output": "out/two.mp4",
+         "reference": "inputs/anna.png", "renderer": "puppet",
+         "options": {"width": 128, "height": 192, "reference_keypoints": keypoints}},
+        {"music": "inputs/song.ogg", "seed": 3, "duration_s": 2.0, "generator": "motion_expert"},
+    ]), encoding="utf-8")
+    rows = read_manifest(manifest, generator="choreographer")
+    running = batch.BatchProgress.running
+
+    def remove_inputs_once_submitted(self, count):  # called once every row was handed to Ray
+        shutil.rmtree(inputs, ignore_errors=True)
+        running(self, count)
+
+    monkeypatch.setattr(batch.BatchProgress, "running", remove_inputs_once_submitted)
+    started = time.monotonic()
+    summary = batch.run_batch(rows, ray_address=ray_cluster.get_runtime_context().gcs_address, progress=False)
+    assert not inputs.exists()
+    outcomes = {outcome.number: outcome for outcome in summary.outcomes}
+    assert outcomes[3].state == "failed" and "needs a GPU" in outcomes[3].reason and "has none" in outcomes[3].reason
+    assert outcomes[1].state == outcomes[2].state == "done", summary.report()
+    assert load_motion(tmp_path / "out" / "one.npz").metadata["seed"] == 1
+    assert (tmp_path / "out" / "two.mp4").read_bytes()[4:8] == b"ftyp"
+    assert load_motion(tmp_path / "out" / "two.npz").metadata["seed"] == 2
+    assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # written atomically: no partial files left
+    assert time.monotonic() - started < 600

@@ -64,7 +64,7 @@ def test_serve_end_to_end_with_the_choreographer_and_the_puppet(tmp_path):
         endpoint = line.split("listening on ")[1].split(" ")[0]
         with BackendClient(endpoint, timeout_s=10) as client:
             info = client.hello()
-            assert (info["motion_generator"], info["video_renderer"], info["device"]) == (
+            assert (info.motion_generator, info.video_renderer, info.device) == (
                 "choreographer", "puppet", "cpu")
 
             result = client.generate_motion(click_track(), "clicks.wav", seed=1, timeout_s=120)

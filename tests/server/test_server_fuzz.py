@@ -255,5 +255,5 @@ def test_fuzzed_messages_never_stop_the_backend(backend_process, tmp_path):
         result = client.generate_motion(wav_bytes(1.2), "song.wav", seed=9, timeout_s=10)
         assert result.motion.metadata == {"seed": 9}
         status = client.status()
-        assert status["queued"] == 0 and status["running"] is None
+        assert status.queued == 0 and status.running is None
     assert list(tmp_path.iterdir()) == []  # every job folder was cleaned up

@@ -114,7 +114,7 @@ def test_other_clients_are_served_while_bombs_keep_coming(server, connect):
         hellos = 0
         while time.monotonic() < deadline:
             started = time.monotonic()
-            assert client.hello()["motion_generator"] == "step-fake"
+            assert client.hello().motion_generator == "step-fake"
             assert time.monotonic() - started < REPLY_WITHIN_S
             hellos += 1
         job_result = client.generate_motion(wav_bytes(1.2), "song.wav", timeout_s=5)
@@ -423,7 +423,7 @@ def test_authorized_keys_are_reloaded_without_a_restart(keys, tmp_path, start_se
         stranger.hello()
     shutil.copy(tmp_path / "stranger.key", keys / "authorized_clients" / "stranger.key")
     time.sleep(0.3)  # a few reload checks
-    assert stranger.hello()["motion_generator"] == "gate-fake"  # admitted, same process
+    assert stranger.hello().motion_generator == "gate-fake"  # admitted, same process
 
     animator = keyed(connect, server, keys, "animator")
     running = animator.submit_generate_motion(wav_bytes(1.2), "song.wav")
@@ -436,7 +436,7 @@ def test_authorized_keys_are_reloaded_without_a_restart(keys, tmp_path, start_se
     # The connection made before the removal is refused from now on; others go on.
     with pytest.raises(KeyRefusedError, match="no longer in authorized_clients"):
         animator.status()
-    assert stranger.hello()["motion_generator"] == "gate-fake"
+    assert stranger.hello().motion_generator == "gate-fake"
 
 
 def test_with_curve_jobs_belong_to_the_key_not_the_connection(keys, start_server, connect):
@@ -447,10 +447,10 @@ def test_with_curve_jobs_belong_to_the_key_not_the_connection(keys, start_server
     assert generator.started.wait(5)
     # The same animator on a second connection (say, Blender restarted) sees and may cancel the job ...
     second = keyed(connect, server, keys, "animator")
-    assert second.status(job.id)["job_state"] == "running"
+    assert second.status(job.id).job_state == "running"
     # ... a colleague with another key may not, even knowing the id.
     colleague = keyed(connect, server, keys, "colleague")
-    assert "job_state" not in colleague.status(job.id)
+    assert colleague.status(job.id).job_state is None
     with pytest.raises(NotFoundError):
         colleague._request("cancel", job.id)
     second._request("cancel", job.id)

@@ -32,13 +32,14 @@ def test_hello_describes_the_backend(start_server, connect):
     weights = {"motion_expert": False, "wan_animate": True, "mace_appearance": True}
     server = start_server(StepGenerator(), device="cpu", installed_weights=weights)
     info = connect(server).hello()
-    assert info["weights"] == weights  # what the add-on's backend status shows
-    assert info["protocol_version"] == protocol.PROTOCOL_VERSION
-    assert info["motion_generator"] == "step-fake"
-    assert info["video_renderer"] is None and info["capabilities"]["render_video"] is False
-    assert info["device"] == "cpu"
-    assert info["capabilities"]["limits"]["max_frames"] == protocol.MAX_FRAMES
-    assert "Hiphop" in info["genres"]
+    assert isinstance(info, protocol.Hello) and info.cluster is None
+    assert info.weights == weights  # what the add-on's backend status shows
+    assert info.protocol_version == protocol.PROTOCOL_VERSION
+    assert info.motion_generator == "step-fake"
+    assert info.video_renderer is None and info.capabilities.render_video is False
+    assert info.device == "cpu"
+    assert info.capabilities.limits["max_frames"] == protocol.MAX_FRAMES
+    assert "Hiphop" in info.genres
 
 
 def test_generate_motion_returns_the_generators_motion_and_cleans_up_audio(start_server, connect, tmp_path):
@@ -48,7 +49,7 @@ def test_generate_motion_returns_the_generators_motion_and_cleans_up_audio(start
     job = client.submit_generate_motion(wav_bytes(1.2), "song.wav", seed=7, genre="hiphop",
                                         duration_s=1.0, start_s=0.1)
     result = client.wait(job, timeout_s=10)
-    assert client.status(job)["job_state"] == "done"
+    assert client.status(job).job_state == "done"
     assert isinstance(result, MotionResult)
     assert result.motion.allclose(make_motion(30, seed=7))
     assert result.motion.metadata == {"seed": 7}
@@ -97,7 +98,7 @@ def test_queue_positions_are_reported_and_updated(start_server, connect):
     poll_until(client, lambda: jobs[0].state == "running" and jobs[2].queue_position == 1)
     assert [job.state for job in jobs] == ["running", "queued", "queued"]
     assert [job.queue_position for job in jobs] == [None, 0, 1]
-    assert client.status(jobs[2])["queue_position"] == 1
+    assert client.status(jobs[2]).queue_position == 1
     generator.release()
     poll_until(client, lambda: jobs[0].done and jobs[1].state == "running")
     assert jobs[2].queue_position == 0
@@ -185,8 +186,8 @@ def test_hello_is_answered_while_a_job_computes(start_server, connect):
     job = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     poll_until(client, lambda: job.state == "running")
     # The gate never opens by itself: a server that needed the worker to answer would time out here.
-    assert connect(server, timeout_s=2.0).hello()["motion_generator"] == "gate-fake"
-    assert client.status(job)["job_state"] == "running"
+    assert connect(server, timeout_s=2.0).hello().motion_generator == "gate-fake"
+    assert client.status(job).job_state == "running"
     generator.release()
     client.wait(job, timeout_s=5)
 
@@ -259,7 +260,7 @@ def test_ipv6_loopback(connect):
     except Exception as exc:  # noqa: BLE001 - a machine without IPv6 loopback
         pytest.skip(f"no IPv6 loopback here: {exc}")
     try:
-        assert connect(endpoint).hello()["motion_generator"] == "step-fake"
+        assert connect(endpoint).hello().motion_generator == "step-fake"
     finally:
         server.stop(5)
 
@@ -272,4 +273,4 @@ def test_a_busy_port_is_reported(start_server, connect):
     with pytest.raises(BackendUnavailableError, match="cannot bind") as info:
         second.start()
     assert "already using this port" in info.value.hint
-    assert connect(first).hello()["motion_generator"] == "step-fake"  # the first one is unaffected
+    assert connect(first).hello().motion_generator == "step-fake"  # the first one is unaffected

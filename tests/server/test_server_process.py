@@ -61,5 +61,5 @@ def test_job_folders_of_a_killed_backend_are_removed_by_the_next_one(backend_pro
     left = sorted(path.name for path in tmp_path.iterdir())
     assert len(left) == 2 and all(name.startswith(f"mace-dance-job-{proc.pid}-") for name in left)
     _, endpoint = backend_process("--work-root", str(tmp_path))
-    assert connect(endpoint).hello()["motion_generator"] == "step-fake"
+    assert connect(endpoint).hello().motion_generator == "step-fake"
     assert list(tmp_path.iterdir()) == []

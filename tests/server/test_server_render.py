@@ -16,8 +16,8 @@ def test_render_video_round_trip(start_server, connect, tmp_path):
     server = start_server(StepGenerator(), video_renderer=renderer)
     client = connect(server)
     info = client.hello()
-    assert info["video_renderer"] == "fake-renderer" and info["capabilities"]["render_video"] is True
-    options = info["capabilities"]["render_options"]
+    assert info.video_renderer == "fake-renderer" and info.capabilities.render_video is True
+    options = info.capabilities.render_options
     assert {"pose_video", "fake_option", "reference_keypoints"} <= set(options)
     assert "pose_video_path" not in options
     motion = make_motion(40, seed=3)
