@@ -157,13 +157,18 @@ class JobSession:
             except errors.BackendUnavailableError:
                 if not (settings.start_local and is_loopback(settings.address)):
                     raise
-            if self.local is None or not self.local.running:
-                launch = LaunchSettings(settings.address, settings.backend_command, settings.backend_python,
-                                        settings.wan_offload, settings.wan_segment_frames)
-                self.local = LocalBackend(launch, compat.extension_user_dir(__package__))
-                self.local.start()
-            info = self.local.wait_ready(lambda: self._hello(probe_client, PROBE_SLICE_S, stop),
-                                         settings.startup_timeout_s, should_stop=stop.is_set)
+            try:
+                if self.local is None or not self.local.running:
+                    launch = LaunchSettings(settings.address, settings.backend_command, settings.backend_python,
+                                            settings.wan_offload, settings.wan_segment_frames)
+                    self.local = LocalBackend(launch, compat.extension_user_dir(__package__))
+                    self.local.start()
+                info = self.local.wait_ready(lambda: self._hello(probe_client, PROBE_SLICE_S, stop),
+                                             settings.startup_timeout_s, should_stop=stop.is_set)
+            except errors.BackendUnavailableError as exc:  # what failed first: nothing answered at the address
+                raise errors.BackendUnavailableError(
+                    f"no backend answered at {settings.address}, and starting one here failed: {exc.message}",
+                    hint=exc.hint) from exc
             return describe_hello(info) + " (started here)"
         finally:
             probe_client.close()

@@ -76,9 +76,8 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
         sub.prop(self, "startup_timeout_s")
         sub.prop(self, "backend_python")
         sub.prop(self, "backend_command")
-        row = sub.row()
-        row.prop(self, "wan_offload")
-        row.prop(self, "wan_segment_frames")
+        sub.prop(self, "wan_offload")
+        sub.prop(self, "wan_segment_frames")
         layout.prop(self, "smpl_model_path")
 
 

@@ -171,6 +171,38 @@ def test_numba_cache_is_configured_once_before_any_librosa_import():
     assert importers and all(path.startswith("backend/features/") for path in importers), importers
 
 
+# -- rig maths and bone names: shared.rotations, shared.rig_names --------------------------------------------
+
+
+def test_rotation_between_vectors_has_one_home_that_handles_opposite_directions():
+    from shared.rotations import rotation_between, unit
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(260, 3))
+    cases = np.concatenate([rng.normal(size=(200, 3)),  # any
+                            -a[200:250] * rng.uniform(0.1, 5, (50, 1)),  # opposite ways, any lengths
+                            a[250:] * 3.0])  # the same way
+    r = rotation_between(a, cases)
+    np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), np.broadcast_to(np.eye(3), r.shape), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-9)
+    np.testing.assert_allclose(np.einsum("nij,nj->ni", r, unit(a)), unit(cases), atol=1e-9)
+    # Opposite along each axis, too (the perpendicular helper switches there).
+    for axis in np.eye(3):
+        np.testing.assert_allclose(rotation_between(axis, -axis) @ axis, -axis, atol=1e-12)
+    assert np.all(unit(np.zeros((2, 3))) == 0.0)
+    for text in ("def _unit(", "def _swing(", "def swing(", "def _align(", "def _normalise("):
+        assert sources_containing(text) == [], text
+
+
+def test_bone_names_and_naming_conventions_have_one_home():
+    from shared import rig_names
+
+    assert rig_names.normalise("mixamorig7:Left_Arm") == rig_names.normalise("Armature|leftarm") == "leftarm"
+    assert rig_names.convention_names("mixamo")["left_hip"] == "mixamorig:LeftUpLeg"
+    assert sources_containing('"mixamorig:{S}UpLeg"') == ["shared/rig_names.py"]
+    assert sources_containing("re.split(r\"[:|]\"") == ["shared/rig_names.py"]
+
+
 # -- no import circles, not even ones hidden inside functions or TYPE_CHECKING blocks ------------------------
 
 

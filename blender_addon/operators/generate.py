@@ -54,7 +54,7 @@ class MACE_OT_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return not jobs.SESSION.busy
+        return not jobs.SESSION.busy or common.refuse(cls, common.BUSY_MESSAGE)
 
     def execute(self, context):
         try:
@@ -63,7 +63,7 @@ class MACE_OT_generate(bpy.types.Operator):
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, exc)
         target = armature_glue.find_smpl_armature(context)
-        name = importer.action_name(args["music"], args["seed"])
+        name = takes.take_name(target, args["music"], args["seed"], args["genre"])
 
         def submit(client):
             return client.submit_generate_motion(
@@ -126,15 +126,17 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
     your edit layer, stay exactly as they are"""
 
     bl_idname = "mace.regenerate_selection"
-    bl_label = "Regenerate Selection"
+    bl_label = "Regenerate Selected"
     bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
-        return not jobs.SESSION.busy and context.active_object is not None
+        if jobs.SESSION.busy:
+            return common.refuse(cls, common.BUSY_MESSAGE)
+        return common.dancer_or_refuse(cls, context)
 
     def execute(self, context):
-        obj = context.active_object
+        obj = armature_glue.find_smpl_armature(context)
         try:
             common.require_dependencies()
             from .._shared import keep as shared_keep, protocol
@@ -169,7 +171,7 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
                 audio, os.path.basename(args["music"]), seed=args["seed"], genre=args["genre"],
                 duration_s=edited.duration, start_s=args["start_s"], keep=keep)
 
-        obj_name, name = obj.name, f"{strip.action.name} regen"
+        obj_name, name = obj.name, takes.take_name(obj, args["music"], args["seed"], "regen")
 
         def finish(result) -> None:
             context = bpy.context
@@ -184,4 +186,4 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
             properties.update_status({"message": message, "progress": 1.0})
             common.push_undo("Dance: regenerate selection")
 
-        return common.start_job(self, context, "regenerate", submit, finish)
+        return common.start_job(self, context, "regenerate", submit, finish, origin="dance")
