@@ -33,7 +33,7 @@ from shared.motion import Motion
 if TYPE_CHECKING:
     from backend.appearance import RenderRequest
     from backend.appearance.request import RenderOptions
-    from backend.appearance.wan import WanAnimateOptions
+    from backend.appearance.wan_options import WanAnimateOptions
     from backend.config import BackendConfig
     from backend.motion_generation import MotionRequest
 

@@ -58,7 +58,7 @@ MAX_BACKLOG = 1000
 
 
 @dataclass
-class RenderResult:
+class ReceivedRender:
     """A rendered video (mp4 bytes, with the music when audio was sent) and, when made, the pose video.
 
     The client's side of ``backend.appearance.RenderResult``: the same facts, with the files' bytes in place
@@ -78,7 +78,7 @@ class JobHandle:
 
     ``state``: 'queued', 'running', 'done', 'failed' or 'cancelled'. ``progress`` in [0, 1].
     ``queue_position``: jobs ahead of this one while queued (0 = next), else None.
-    ``result``: :class:`~shared.motion.MotionResult` / :class:`RenderResult` once done; ``error``: the
+    ``result``: :class:`~shared.motion.MotionResult` / :class:`ReceivedRender` once done; ``error``: the
     ``shared.errors`` exception once failed or cancelled.
     """
 
@@ -380,7 +380,7 @@ class BackendClient:
         job.message, job.queue_position = error.message, None
 
     @staticmethod
-    def _decode_result(kind: str, payload: dict) -> MotionResult | RenderResult:
+    def _decode_result(kind: str, payload: dict) -> MotionResult | ReceivedRender:
         if kind == "generate_motion":
             return MotionResult(
                 motion=protocol.motion_from_wire(protocol.get_field(payload, "motion", dict)),
@@ -388,7 +388,7 @@ class BackendClient:
                 tempo=protocol.get_number(payload, "tempo", 0.0),
                 generator=protocol.get_field(payload, "generator", str, ""),
             )
-        return RenderResult(
+        return ReceivedRender(
             video_bytes=protocol.get_field(payload, "video", bytes),
             renderer=protocol.get_field(payload, "renderer", str, ""),
             frames=protocol.get_field(payload, "frames", int, 0),
@@ -500,7 +500,7 @@ class BackendClient:
         return self.wait(self.submit_generate_motion(audio_bytes, audio_name, **submit_args), timeout_s, on_progress)
 
     def render_video(self, motion: Motion, reference_image_bytes: bytes, *, timeout_s: float | None = None,
-                     on_progress: Callable[[JobHandle], None] | None = None, **submit_args) -> RenderResult:
+                     on_progress: Callable[[JobHandle], None] | None = None, **submit_args) -> ReceivedRender:
         """``submit_render_video`` + ``wait``; ``submit_args`` are that method's keywords (audio_bytes, width,
         height, the renderer's ``options`` dict …)."""
         return self.wait(self.submit_render_video(motion, reference_image_bytes, **submit_args), timeout_s,

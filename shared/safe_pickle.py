@@ -116,22 +116,3 @@ def safe_pickle_loads(
         raise
     except Exception as exc:  # corrupt or truncated pickles raise many different types
         raise InvalidInputError(f"not a readable pickle: {exc}") from exc
-
-
-def restricted_unpickler_module(extra_classes: Mapping[str, type] | None = None,
-                                stand_in_prefixes: tuple[str, ...] = _DEFAULT_STAND_INS):
-    """A ``pickle_module`` object for ``torch.load`` that uses the restricted unpickler."""
-
-    class _Module:
-        Unpickler = None  # set below
-        load = None
-
-    class Unpickler(_RestrictedUnpickler):
-        def __init__(self, file, **kwargs):
-            kwargs.setdefault("encoding", "latin1")
-            super().__init__(file, extra_classes or {}, stand_in_prefixes, **kwargs)
-
-    _Module.Unpickler = Unpickler
-    _Module.load = staticmethod(lambda file, **kw: Unpickler(file, **kw).load())
-    _Module.__name__ = "mace_restricted_pickle"
-    return _Module

@@ -20,6 +20,32 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+class _AnalysedTracks(dict):
+    """``tracks[name]``: MusicFeatures of the first ``REAL_TRACK_SECONDS`` of ``shared/data/music/<name>``,
+    analysed on first use and then shared by every test of the session."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def __missing__(self, name: str):
+        from backend.features import analyze_music
+
+        self[name] = analyze_music(self.folder / name, duration_s=REAL_TRACK_SECONDS)
+        return self[name]
+
+
+#: How much of each real track the shared analyses cover (seconds).
+REAL_TRACK_SECONDS = 45.0
+
+
+@pytest.fixture(scope="session")
+def real_tracks(shared_data) -> _AnalysedTracks:
+    """The real music, each track analysed once per session (``real_tracks["drascula-track18.ogg"]``):
+    analysing a track takes seconds, and the choreographer, limiter and feature tests all need them."""
+    return _AnalysedTracks(shared_data / "music")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

@@ -12,7 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # runs benchmarks/gpu_check.py in its own process (torch, diffusers, tiny Wan renders)
 def test_gpu_check_runs_and_names_what_it_skips(tmp_path):
     torch = pytest.importorskip("torch")
     run = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--no-install", "--quick", "--real"], cwd=REPO,

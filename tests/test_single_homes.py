@@ -233,3 +233,32 @@ def test_bone_names_and_naming_conventions_have_one_home():
     assert rig_names.convention_names("mixamo")["left_hip"] == "mixamorig:LeftUpLeg"
     assert sources_containing('"mixamorig:{S}UpLeg"') == ["shared/rig_names.py"]
     assert sources_containing("re.split(r\"[:|]\"") == ["shared/rig_names.py"]
+
+
+# -- no import circles, not even ones hidden inside functions or TYPE_CHECKING blocks ------------------------
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports anywhere in it (top level, functions, TYPE_CHECKING), as dotted names."""
+    import ast
+
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = f"{base}.{node.module}" if node.level and node.module else (node.module or base)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("lower, upper", [
+    ("backend/appearance/wan_segments.py", "backend.appearance.wan"),  # the renderer drives the segment loop
+    ("backend/appearance/wan_options.py", "backend.appearance.wan"),  # the settings know nothing of the renderer
+    ("shared/smpl_model.py", "shared.skeleton"),  # the skeleton reads SMPL files, not the other way round
+])  # fmt: skip
+def test_a_module_never_imports_the_module_built_on_it(lower, upper):
+    assert upper not in _imported_modules(REPO / lower)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from backend.config import BackendConfig
     from backend.progress import JobContext
 
-    from .wan import WanAnimateOptions
+    from .wan_options import WanAnimateOptions
 
 __all__ = ["RenderOptions", "RenderRequest", "RenderResult", "Renderer", "parse_render_options", "select_renderer",
            "RENDERER_CHOICES"]
@@ -35,11 +35,10 @@ RENDERER_CHOICES = ("auto", "puppet", "wan")
 
 
 class Renderer(Protocol):
-    """What every renderer has: a name, its own options dataclass (``OPTIONS``; the names a flat mapping may
-    use for it, ``OPTION_NAMES``, and ``request_options`` to build it from one) and ``render``."""
+    """What every renderer has: a name, the names a flat mapping of its own options may use
+    (``OPTION_NAMES``), ``request_options`` to build its options object from one, and ``render``."""
 
     name: str
-    OPTIONS: type
     OPTION_NAMES: tuple[str, ...]
 
     def request_options(self, values: dict): ...

@@ -41,7 +41,7 @@ LOCAL_ONLY_OPTIONS = frozenset({"pose_video_path", "side_by_side_path"})
 @dataclass
 class RenderOptions:
     """Options every renderer understands, checked once when built (each renderer has its own dataclass for
-    the rest: :class:`~.puppet.PuppetOptions`, :class:`~.wan.WanAnimateOptions`).
+    the rest: :class:`~.puppet.PuppetOptions`, :class:`~.wan_options.WanAnimateOptions`).
 
     Attributes:
         reference_alpha: (H, W) mask of the person in the reference image (e.g. a PNG's transparency).

@@ -35,7 +35,7 @@ from .face_crop import face_image
 
 if TYPE_CHECKING:
     from .pose_video import PoseVideo
-    from .wan import WanAnimateOptions
+    from .wan_options import WanAnimateOptions
 
 
 def padded_index(index: int, length: int) -> int:

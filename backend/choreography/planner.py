@@ -317,6 +317,22 @@ def loudness_rank(energy: np.ndarray) -> np.ndarray:
         return np.zeros(1)
     kernel = np.ones(31) / 31.0
     smooth = np.convolve(np.pad(energy, 15, mode="edge"), kernel, mode="valid")
-    ranks = np.argsort(np.argsort(smooth)) / max(len(smooth) - 1, 1)
+    ranks = tied_ranks(smooth)
     level = np.clip((20.0 * np.log10(np.maximum(smooth, 1e-6)) + 40.0) / 30.0, 0.0, 1.0)
     return 0.5 * ranks + 0.5 * level
+
+
+def tied_ranks(values: np.ndarray) -> np.ndarray:
+    """(N,) rank of each value in [0, 1]; equal values (to 12 decimals) share their mean rank.
+
+    A plain ``argsort`` of ``argsort`` orders equal values as its sort algorithm happens to (numpy picks a
+    different one on AVX-512 CPUs), and values equal but for rounding noise by that noise: a steady passage
+    of music would get ranks from 0 to 1 that differ between machines. Rounding first and averaging ties
+    makes every machine rank alike.
+    """
+    values = np.round(np.asarray(values, dtype=np.float64), 12)
+    if values.size < 2:
+        return np.zeros(values.size)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts  # rank of each distinct value's first copy
+    return (first + (counts - 1) / 2.0)[inverse] / (values.size - 1)

@@ -89,14 +89,6 @@ def add_take(obj, action: bpy.types.Action, frame_start: int) -> bpy.types.NlaTr
     return track
 
 
-def remove_take(obj, track) -> None:
-    anim = obj.animation_data
-    action = track.strips[0].action if len(track.strips) else None
-    anim.nla_tracks.remove(track)
-    if action is not None and action.get(PROP_TAKE):
-        bpy.data.actions.remove(action)
-
-
 def ensure_edit_layer(obj) -> bpy.types.Action:
     """The armature's edit layer (its active action, blended in Combine mode), created empty if missing.
 

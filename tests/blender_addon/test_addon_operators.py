@@ -150,7 +150,6 @@ def backend_address():
     stop_backend(process)
 
 
-@needs_serve
 def select_pose_bone(pose_bone, value: bool) -> None:
     """What a click does: ``PoseBone.select`` from Blender 5.0, ``Bone.select`` before (the add-on only reads it,
     through ``compat.pose_bone_selected``)."""
@@ -160,6 +159,8 @@ def select_pose_bone(pose_bone, value: bool) -> None:
         pose_bone.bone.select = value
 
 
+@needs_serve
+@pytest.mark.slow  # a real backend process (torch import), music analysis and a render
 def test_generate_edit_render_regenerate_against_a_real_backend(bpy, scene, prefs, backend_address, tmp_path,
                                                                 rotation_error):
     from blender_addon.bpy_glue import exporter
@@ -226,6 +227,7 @@ def test_generate_edit_render_regenerate_against_a_real_backend(bpy, scene, pref
 
 
 @needs_serve
+@pytest.mark.slow  # starts and stops a real backend process (torch import)
 def test_start_and_stop_a_local_backend(bpy, scene, prefs):
     from blender_addon import jobs
 
@@ -240,6 +242,7 @@ def test_start_and_stop_a_local_backend(bpy, scene, prefs):
 
 
 @needs_serve
+@pytest.mark.slow  # a real backend process generates a dance
 def test_interface_path_polls_from_a_timer_and_imports(bpy, scene, prefs, backend_address):
     """The GUI driver (worker-thread handshake, timer polling) — timers never fire in background mode, so
     the test calls the timer callback itself, as Blender's event loop would."""

@@ -58,7 +58,7 @@ def test_every_bad_row_is_named_before_anything_runs(tmp_path):
         read_manifest(jsonl)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # generates and renders several rows through the CLI path, twice (resume)
 def test_local_batch_makes_motions_and_videos_reports_failures_and_resumes(tmp_path, capsys):
     (tmp_path / "song.ogg").write_bytes(MUSIC.read_bytes())
     (tmp_path / "broken.ogg").write_bytes(b"this is not music")
@@ -87,7 +87,7 @@ def test_local_batch_makes_motions_and_videos_reports_failures_and_resumes(tmp_p
     assert {p: p.stat().st_mtime_ns for p in made} == made  # complete rows were not redone
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a local Ray cluster, killed halfway and started again
 @pytest.mark.timeout(900)
 def test_ray_batch_killed_halfway_resumes_with_only_the_missing_rows(ray_cluster, tmp_path):
     (tmp_path / "song.ogg").write_bytes(MUSIC.read_bytes())

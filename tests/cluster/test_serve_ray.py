@@ -22,7 +22,7 @@ from shared.errors import BackendUnavailableError, JobCancelledError
 from tests.cluster.cluster_fakes import StepEngines
 from tests.server.server_fakes import REPO, wav_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # slow: each test starts a local Ray cluster
 
 MUSIC = REPO / "examples" / "music" / "groove_120bpm.ogg"
 

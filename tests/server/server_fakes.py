@@ -112,7 +112,6 @@ class FakeRenderer:
     """Validates the request like a real renderer, then writes placeholder bytes instead of a video."""
 
     name = "fake-renderer"
-    OPTIONS = FakeOptions
     OPTION_NAMES = ("fake_option",)
 
     def __init__(self):

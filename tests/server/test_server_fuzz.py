@@ -213,7 +213,7 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # thousands of fuzzed messages against a real backend process
 def test_fuzzed_messages_never_stop_the_backend(backend_process, tmp_path):
     proc, endpoint = backend_process("--steps", "1", "--step-s", "0", "--frames", "5", "--renderer",
                                      "--max-message-bytes", str(MAX_MESSAGE_BYTES), "--work-root", str(tmp_path))

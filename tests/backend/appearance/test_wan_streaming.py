@@ -22,6 +22,7 @@ from shared.errors import MissingWeightsError  # noqa: E402
 from tests.backend.appearance.test_wan_animate import request_for, tiny_options, write_mace_files  # noqa: E402
 
 
+@pytest.mark.slow  # generates every segment twice (streamed and the pipeline's own) with the tiny Wan on CPU
 @pytest.mark.parametrize("overlap,length,frames", [(1, 9, 20), (5, 13, 22)])
 def test_segments_equal_the_pipelines_own_generation(tmp_path, tiny_wan_pipeline, make_dance, make_person, overlap,
                                                      length, frames):  # fmt: skip
@@ -47,6 +48,7 @@ def test_segments_equal_the_pipelines_own_generation(tmp_path, tiny_wan_pipeline
     assert streamed.std() > 1  # not a blank video
 
 
+@pytest.mark.slow  # a several-segment render of the tiny Wan on CPU
 def test_frames_are_written_while_later_segments_are_still_to_come(tmp_path, tiny_wan_pipeline, make_dance,
                                                                     make_person, monkeypatch):  # fmt: skip
     from backend.appearance import video_io
@@ -69,6 +71,7 @@ def test_frames_are_written_while_later_segments_are_still_to_come(tmp_path, tin
     assert events.count("pose") == 4 * 9 and events.count("write") == 30
 
 
+@pytest.mark.slow  # a several-segment render of the tiny Wan on CPU
 def test_model_fps_and_output_fps_are_separate(tmp_path, tiny_wan_pipeline, make_dance, make_person):
     calls = []
     tiny_wan_pipeline.transformer.register_forward_pre_hook(

@@ -26,11 +26,9 @@ def test_retime_slows_fast_frames_and_keeps_every_beat_in_place():
     np.testing.assert_allclose(retime(positions, np.full(len(ratio), 0.9)), positions)  # nothing to do
 
 
-def test_real_music_stays_within_real_joint_speeds_and_on_the_beat(shared_data):
+def test_real_music_stays_within_real_joint_speeds_and_on_the_beat(shared_data, real_tracks):
     """On real music the fastest joints stay at the real takes' 99.9th percentile (the limiter's limits,
     measured in ../shared/data/motion), and the dance still beats itself shifted by half a beat."""
-    from backend.features import analyze_music
-
     real = []
     for path in sorted((shared_data / "motion").glob("*.npz")):
         with np.load(path, allow_pickle=False) as data:
@@ -38,7 +36,7 @@ def test_real_music_stays_within_real_joint_speeds_and_on_the_beat(shared_data):
     real_p999 = np.percentile(np.concatenate(real), 99.9, axis=0)
     assert np.all(SPEED_LIMITS <= real_p999 + 0.01)  # the limits are the measured figures (smaller side)
     for track in ("hyperrogue-hr3-caves.ogg", "drascula-track18.ogg"):
-        features = analyze_music(shared_data / "music" / track, duration_s=45.0)
+        features = real_tracks[track]
         for seed in range(2):
             motion, _ = choreograph(features, seed=seed)
             joints = motion.joint_positions()
