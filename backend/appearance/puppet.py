@@ -723,7 +723,6 @@ class PuppetRenderer:
     """
 
     name = "puppet"
-    OPTIONS = PuppetOptions
     OPTION_NAMES = tuple(f.name for f in fields(PuppetOptions))
 
     def request_options(self, values: dict) -> PuppetOptions:
