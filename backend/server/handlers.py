@@ -1,8 +1,10 @@
 """Request payloads -> prepared work -> result payloads.
 
-``prepare_generate`` and ``prepare_render`` run on the I/O thread: they check every field and limit, write
-the audio to the job's folder and read media headers, and return the ``JobWork`` the worker will run. Nothing
-slow happens here; anything wrong raises a ``shared.errors`` class that becomes the ``error`` reply.
+``prepare_generate`` and ``prepare_render`` run on the server's admission worker (never its I/O thread):
+they check every field and limit, write the uploads to the job's folder and have them decoded in a child
+process (``media``: lengths counted while decoding, a crashing decoder costs one reply), and return the
+``JobWork`` the worker will run; anything wrong raises a ``shared.errors`` class that becomes the ``error``
+reply.
 
 A ``JobWork`` is plain data (the typed request, whose files lie in the job's folder) plus a module-level
 ``execute`` function, so an executor other than the local worker thread (``backend.cluster``) can run the
@@ -20,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from backend.appearance import RenderRequest
-from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image
+from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image, probe_reference_image
 from backend.appearance.request import (  # noqa: F401 (render_option_names: router, batch)
     MIN_CANVAS_SIDE,
     RenderOptions,
@@ -36,7 +38,7 @@ from shared.genres import genre_index
 from shared.motion import Motion
 
 from .jobs import ServerLimits
-from .media import check_image_header, probe_audio_duration
+from .media import media_checker
 
 MAX_SEED = 2**63 - 1
 # How the client's music is called in messages when it sent no name.
@@ -83,8 +85,10 @@ class _Audio:
     duration_s: float
 
 
-def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required: bool) -> _Audio | None:
-    """Write the request's ``audio`` bytes into ``workdir``, named after the format its content shows."""
+def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required: bool,
+                max_seconds: float) -> _Audio | None:
+    """Write the request's ``audio`` bytes into ``workdir`` and count its length by decoding it (refused past
+    ``max_seconds``, the most any span of the request may reach)."""
     audio = protocol.get_field(payload, "audio", bytes) if required else protocol.get_field(payload, "audio", bytes, None)
     if audio is None:
         return None
@@ -98,7 +102,7 @@ def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required:
     path = workdir / "music"
     path.write_bytes(audio)
     # The decoder tells the format by content: the client's name may have no or a wrong ending.
-    return _Audio(path, name, probe_audio_duration(path, name))
+    return _Audio(path, name, media_checker().audio_duration(path, name, max_seconds))
 
 
 def _check_span(audio: _Audio, start_s: float, span_s: float | None, limits: ServerLimits, *,
@@ -150,7 +154,7 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
     start_s = protocol.get_number(payload, "start_s", 0.0, lo=0.0)
     keep_wire = payload.get("keep")
     keep = None if keep_wire is None else protocol.KeepSpec.from_wire(keep_wire, max_frames=limits.max_frames)
-    audio = _audio_file(payload, workdir, limits, required=True)
+    audio = _audio_file(payload, workdir, limits, required=True, max_seconds=start_s + limits.max_audio_seconds)
     _dance_span(audio, start_s, duration_s, keep, limits)
     request = MotionRequest(audio_path=audio.path, seed=seed, genre=genre, duration_s=duration_s,
                             start_s=start_s, keep=keep)
@@ -200,7 +204,10 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     if len(image) > limits.max_image_bytes:
         raise TooLargeError(f"reference image of {len(image):,} bytes is above {limits.max_image_bytes:,} bytes",
                             "send a smaller PNG or JPEG")
-    width, height = check_image_header(image, limits.max_image_pixels)
+    image_path = workdir / "reference.image"
+    image_path.write_bytes(image)
+    # The header first (format, size, orientation: cheap), every pixel in a child process last.
+    width, height = probe_reference_image(image_path, limits.max_image_pixels, "the reference image")
     if min(width, height) < MIN_REFERENCE_SIDE:
         raise InvalidInputError(f"reference image is too small ({width}x{height} pixels)",
                                 f"use a photo at least {MIN_REFERENCE_SIDE} pixels on each side (ideally 720x1280)")
@@ -209,14 +216,14 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     if not all(isinstance(key, str) for key in options):
         raise InvalidInputError("`options` keys must be strings", None)
     common, own = _render_options(options, renderer, (width, height))
-    audio = _audio_file(payload, workdir, limits, required=False)
+    audio = _audio_file(payload, workdir, limits, required=False,
+                        max_seconds=common.audio_offset_s + limits.max_audio_seconds)
     public_names = {}
     if audio is not None:
         _check_span(audio, common.audio_offset_s, motion.duration, limits,
                     start_field="options.audio_offset_s", span_field="motion")
         public_names[str(audio.path)] = audio.name
-    image_path = workdir / "reference.image"
-    image_path.write_bytes(image)
+    media_checker().image_size(image_path, limits.max_image_pixels)
     public_names[str(image_path)] = "the reference image"
     request = RenderJobRequest(motion=motion, image_path=image_path, audio_path=None if audio is None else audio.path,
                                out_path=workdir / "video.mp4", sizes=sizes, options=common,
