@@ -53,16 +53,18 @@ def probe_reference_image(path: str | Path, max_pixels: int, name: str | None = 
     reference loader does not take and images of more than ``max_pixels`` pixels, before any decoding."""
     from PIL import Image, UnidentifiedImageError
 
-    label = name or str(path)
+    label = name or f"the reference image {path}"
     try:
         with Image.open(path) as image:
             kind, (width, height) = image.format, image.size
             orientation = image.getexif().get(0x0112, 1)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInputError(f"cannot read the reference image {label} ({exc})",
+    except UnidentifiedImageError:
+        raise InvalidInputError(f"cannot read {label}: it is no image format the backend knows",
                                 hint=REFERENCE_FORMATS_HINT) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read {label} ({exc})", hint=REFERENCE_FORMATS_HINT) from None
     if kind not in REFERENCE_FORMATS:
-        raise InvalidInputError(f"{label} is a {kind} image; reference photos cannot be {kind}",
+        raise InvalidInputError(f"{label} is a {kind} image; a reference photo cannot be {kind}",
                                 hint=REFERENCE_FORMATS_HINT)
     if width * height > max_pixels:
         raise TooLargeError(f"{label} is {width}x{height} pixels, above {max_pixels:,}",

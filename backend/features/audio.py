@@ -230,28 +230,23 @@ def decode_audio(
 
 
 def measure_audio(path: str | Path, max_duration_s: float, name: str | None = None) -> AudioInfo:
-    """The file's :class:`AudioInfo` with ``duration_s`` counted by decoding it, never taken from its headers.
+    """The file's :class:`AudioInfo` with ``duration_s`` counted by decoding, never taken from its headers.
 
     Headers lie (a FLAC may announce 10 s and hold 20 minutes, or announce nothing): the samples are decoded
-    (mono, at the file's rate) and counted, and the decode stops as soon as the count passes
-    ``max_duration_s``, so the work and memory follow the limit, not the file.
+    (mono, at the file's rate) and counted, and the count stops a second past ``max_duration_s``, so the
+    work and memory follow the limit, not the file. A ``duration_s`` above ``max_duration_s`` therefore
+    means "at least this long": the caller's limit check refuses it.
 
     Raises:
         NotFoundError, InvalidInputError: as :func:`probe_audio`; also for a file holding no samples.
-        TooLargeError: the music lasts longer than ``max_duration_s``.
     """
     info = probe_audio(path, name)
-    label = name or str(path)
     counted = 0
     for chunk in stream_audio(path, duration_s=max_duration_s + 1.0, channels="mono", name=name):
         counted += chunk.shape[1]
-    seconds = counted / info.sample_rate
-    if seconds > max_duration_s:
-        raise TooLargeError(f"music file {label} lasts more than {max_duration_s:g} s (counted while decoding)",
-                            "send a shorter excerpt of the music")
     if counted == 0:
-        raise InvalidInputError(f"music file {label} holds no samples", "send a music file with sound in it")
-    return dataclasses.replace(info, duration_s=seconds)
+        raise InvalidInputError(f"music file {name or path} holds no samples", "send a music file with sound in it")
+    return dataclasses.replace(info, duration_s=counted / info.sample_rate)
 
 
 def load_audio(

@@ -38,7 +38,7 @@ def test_16_bit_photos_keep_their_brightness(tmp_path, value):
 def test_gif_is_refused_with_one_clear_message(tmp_path):
     path = tmp_path / "dance.gif"
     Image.fromarray(np.zeros((80, 80, 3), np.uint8)).save(path)
-    with pytest.raises(InvalidInputError, match="GIF image; reference photos cannot be GIF") as caught:
+    with pytest.raises(InvalidInputError, match="GIF image; a reference photo cannot be GIF") as caught:
         load_reference_image(path)
     assert "PNG, JPEG or WebP" in caught.value.hint
 
