@@ -136,7 +136,7 @@ def _check_expansion(root: Any, limit: int) -> None:
         elif isinstance(obj, (list, tuple, set, frozenset)):
             children = list(obj)
         elif isinstance(obj, PickledObject):
-            children = [obj.args, obj.state]
+            children = [getattr(obj, "args", ()), getattr(obj, "state", None)]  # (no __init__ when built by __new__)
         else:
             continue
         key = id(obj)

@@ -248,3 +248,33 @@ def test_a_client_without_a_token_cannot_fetch(server):
             client.fetch("some-job", "generate_motion")
     finally:
         client.close()
+
+
+# ---- memory comes back ------------------------------------------------------------------------------------
+def rss_mib(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.slow  # a backend process, one normal job, then ~300 MiB of uploads and bombs: ~15 s on 2 cores
+def test_an_idle_backend_gives_memory_back_after_a_burst(backend_process, tmp_path):
+    proc, endpoint = backend_process("--steps", "1", "--step-s", "0", "--frames", "5", "--work-root", str(tmp_path))
+    with BackendClient(endpoint, timeout_s=30) as client:
+        client.generate_motion(wav_bytes(1.2), "song.wav", timeout_s=30)
+        after_first_job = rss_mib(proc.pid)
+        big = wav_bytes(300.0, rate=16000)  # ~9.6 MiB
+        flac = lying_flac(tmp_path, 30.0, 0)
+        for _ in range(3):  # uploads, spooled and checked, as fast as admission takes them
+            jobs = [client.submit_generate_motion(big, "long.wav", duration_s=2.0) for _ in range(6)]
+            jobs += [client.submit_generate_motion(flac, "lying.flac", duration_s=2.0) for _ in range(6)]
+            for job in jobs:
+                try:
+                    client.wait(job, timeout_s=60)
+                except TooLargeError:
+                    pass  # refused at the door while admission was full: also an answer
+        time.sleep(1.0)
+        status = client.status()
+    assert status["queued"] == 0 and status["admitting"] == 0
+    assert rss_mib(proc.pid) < after_first_job + 150, (after_first_job, rss_mib(proc.pid))
