@@ -93,7 +93,7 @@ class MediaChecker:
 
     def warm(self) -> None:
         """Start the children and their decoders now (in the background), so the first check is quick."""
-        self._started().submit(_warm)
+        self._submit(_warm)
 
     def close(self) -> None:
         with self._lock:
@@ -104,9 +104,9 @@ class MediaChecker:
     def _run(self, function, *args):
         name = args[-1]
         for attempt in (1, 2):
-            pool = self._started()
+            pool, future = self._submit(_in_child, function, *args)
             try:
-                status, value = pool.submit(_in_child, function, *args).result(self.timeout_s)
+                status, value = future.result(self.timeout_s)
                 break
             except (BrokenProcessPool, concurrent.futures.CancelledError):
                 # Its child died: this file, or another one checked beside it. A second try, in a fresh
@@ -124,7 +124,8 @@ class MediaChecker:
             raise error_from_dict(value)
         return value
 
-    def _started(self) -> concurrent.futures.ProcessPoolExecutor:
+    def _submit(self, *call) -> tuple[concurrent.futures.ProcessPoolExecutor, concurrent.futures.Future]:
+        """Submit to the current pool (started when there is none), under the lock that retires pools."""
         with self._lock:
             if self._pool is None:
                 # spawn: a fork of the server would copy its sockets and threads.
@@ -132,7 +133,7 @@ class MediaChecker:
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_limit_child_memory, initargs=(self.memory_limit_bytes,))
                 self._uses = 0
-            return self._pool
+            return self._pool, self._pool.submit(*call)
 
     def _retire_after_use(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
         """After ``CHECKS_PER_CHILD`` checks the children are replaced (those at work finish first), so what
