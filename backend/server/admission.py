@@ -5,7 +5,8 @@ processes, ``media.MediaChecker``) take from milliseconds to seconds; the I/O th
 *tickets* and goes back to answering everyone. A few threads run the tickets; the requests waiting or running
 hold at most ``max_bytes`` (``max_bytes_per_route`` of them from one connection) and ``max_tickets``, so a
 flood of uploads is refused at the door instead of piling up in memory or on disk. A finished ticket wakes the I/O thread over the events pipe
-(``ADMITTED_TAG``), which then takes it (:meth:`Admission.completed`) and goes on with the request.
+(``ADMITTED_TAG``), which then takes it (:meth:`Admission.completed`) and goes on with the request; the tickets of
+one connection are handed back in the order they came (its jobs queue in the order it sent them).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Ticket:
     context: dict = field(default_factory=dict)
     value: Any = None
     error: MaceError | None = None
+    order: int = 0  # its place among its connection's tickets
 
 
 class Admission:
@@ -60,6 +62,9 @@ class Admission:
         self._wake_lock = threading.Lock()  # the workers share the one wake-up socket, one at a time
         self._bytes: collections.Counter[tuple[bytes, ...]] = collections.Counter()  # held, by route
         self.in_flight = 0
+        self._issued: collections.Counter[tuple[bytes, ...]] = collections.Counter()  # tickets given, by route
+        self._released: collections.Counter[tuple[bytes, ...]] = collections.Counter()  # handed back, by route
+        self._waiting: dict[tuple[tuple[bytes, ...], int], Ticket] = {}  # done, behind an earlier one
         self._closed = False
 
     def submit(self, ticket: Ticket) -> None:
@@ -73,21 +78,28 @@ class Admission:
                                 f"{self._bytes[ticket.route]:,} bytes", "wait for their replies before sending more")
         self.in_flight += 1
         self._bytes[ticket.route] += ticket.size
+        ticket.order = self._issued[ticket.route]
+        self._issued[ticket.route] += 1
         self._pool.submit(self._run, ticket)
 
     def completed(self) -> list[Ticket]:
-        """The tickets finished since the last call (I/O thread)."""
+        """The tickets finished since the last call whose connection's earlier tickets are all back (I/O thread)."""
         tickets = []
         while True:
             try:
                 ticket = self._done.get_nowait()
             except queue.Empty:
                 return tickets
-            self.in_flight -= 1
-            self._bytes[ticket.route] -= ticket.size
-            if self._bytes[ticket.route] <= 0:
-                del self._bytes[ticket.route]
-            tickets.append(ticket)
+            self._waiting[(ticket.route, ticket.order)] = ticket
+            route = ticket.route
+            while (ready := self._waiting.pop((route, self._released[route]), None)) is not None:
+                self._released[route] += 1
+                self.in_flight -= 1
+                self._bytes[route] -= ready.size
+                tickets.append(ready)
+            if self._released[route] == self._issued[route]:  # nothing of this connection left in flight
+                for counter in (self._bytes, self._issued, self._released):
+                    counter.pop(route, None)
 
     def close(self) -> None:
         """Stop taking tickets; those running finish (their results are dropped)."""
