@@ -11,7 +11,12 @@ Two ways to use it:
 The backend sends heartbeats while it holds a job of ours, so silence for ``timeout_s`` means it is gone:
 the job fails with :class:`shared.errors.BackendUnavailableError` (raised by the blocking calls). In turn the
 client sends ``heartbeat`` whenever it polls or waits with live jobs: the backend cancels the jobs of a client
-silent for its ``client_timeout_s`` (so keep polling). Errors the backend reports arrive as the matching
+silent for its ``client_timeout_s`` (so keep polling).
+
+Jobs belong to this client's *owner identity*, not to its connection: its CURVE key, or else the secret
+``token`` the backend gives at the first ``hello`` (sent before the first job; every job request, cancel and
+heartbeat carries it). A client made later with the same ``token`` (or key) can ``fetch`` a job by its id and
+receives its progress and result; nobody else can. Errors the backend reports arrive as the matching
 ``shared.errors`` class with its message and hint; a backend that refuses this client's CURVE key (or wants
 keys this client lacks) is reported as such at once, from the connection's handshake events.
 
@@ -129,6 +134,7 @@ class BackendClient:
         server_public_key: the backend's CURVE public key (Z85 or its ``server.key`` file) when it uses keys.
         client_secret_key_file: this client's ``.key_secret`` certificate (made by ``mace-dance keys``); an
             allow-listing backend refuses clients without one.
+        token: the ``token`` of an earlier client of the same backend (see :attr:`token`), to ``fetch`` its jobs.
     """
 
     def __init__(
@@ -138,6 +144,7 @@ class BackendClient:
         timeout_s: float = 10.0,
         server_public_key: str | bytes | Path | None = None,
         client_secret_key_file: str | Path | None = None,
+        token: str | None = None,
     ):
         import zmq
 
@@ -162,6 +169,9 @@ class BackendClient:
         self._last_heartbeat_sent = 0.0
         self._heartbeat_interval_s = protocol.HEARTBEAT_INTERVAL_S  # shortened to fit the backend's timeout
         self._handshake_error: KeyRefusedError | None = None  # set when the backend refused us
+        #: the secret that makes this client the owner of its jobs (None until the first ``hello``; stays None
+        #: with CURVE keys, where the key is the owner). Keep it to ``fetch`` jobs from another client.
+        self.token = token
         self._open_socket()
 
     # ---- connection -----------------------------------------------------------------------------------
@@ -265,6 +275,8 @@ class BackendClient:
     def _send(self, msg_type: str, job: str, payload: dict) -> None:
         if self._socket is None:
             raise BackendUnavailableError("this client is closed", "create a new BackendClient")
+        if self.token is not None:
+            payload = {**payload, "token": self.token}
         data = protocol.encode_message(msg_type, job, payload)
         if len(data) > protocol.MAX_MESSAGE_BYTES:
             raise TooLargeError(f"the {msg_type} request is {len(data):,} bytes, above the limit of "
@@ -363,6 +375,12 @@ class BackendClient:
                     self._heartbeat_interval_s = min(protocol.HEARTBEAT_INTERVAL_S, float(timeout) / 4)
         elif envelope.type == "cancel":
             job.message = "cancelling" if payload.get("state") == "cancelling" else job.message
+        elif envelope.type == "status":  # the answer to `fetch`: the job as the backend sees it
+            if payload.get("job_state") in ("queued", "running"):
+                job.state = payload["job_state"]
+                job.progress = float(payload.get("progress") or 0.0)
+                job.message = str(payload.get("message") or job.message)
+                job.queue_position = payload.get("queue_position")
         elif envelope.type == "result":
             try:
                 job.result = self._decode_result(job.kind, payload)
@@ -410,9 +428,12 @@ class BackendClient:
     # ---- public API: information ----------------------------------------------------------------------
     def hello(self) -> protocol.Hello:
         """What the backend is (:class:`~shared.protocol.Hello`: versions, engines, device, capabilities with
-        limits, defaults, genres, installed weights, its Ray cluster). Raises BackendUnavailableError if none
-        answers."""
-        return protocol.Hello.from_wire(self._request("hello"))
+        limits, defaults, genres, installed weights, its Ray cluster, and this client's ``token``, kept in
+        :attr:`token`). Raises BackendUnavailableError if none answers."""
+        info = protocol.Hello.from_wire(self._request("hello"))
+        if info.token is not None:
+            self.token = info.token
+        return info
 
     def status(self, job: JobHandle | str | None = None) -> protocol.ServerStatus:
         """Queue length and running job kind; with ``job``, also its ``job_state``/progress as the backend sees it."""
@@ -444,6 +465,8 @@ class BackendClient:
         return self._submit("render_video", payload)
 
     def _submit(self, kind: str, payload: dict) -> JobHandle:
+        if self.token is None and self._server_public_key is None:
+            self.hello()  # the token that will own the job
         job = JobHandle(protocol.new_job_id(), kind)
         self._send(kind, job.id, payload)
         self._jobs[job.id] = job
@@ -451,6 +474,20 @@ class BackendClient:
         if len(self._jobs) > MAX_BACKLOG:
             for job_id in [j.id for j in self._jobs.values() if j.done][: len(self._jobs) - MAX_BACKLOG]:
                 del self._jobs[job_id]
+        return job
+
+    def fetch(self, job_id: str, kind: str) -> JobHandle:
+        """Follow a job submitted by an earlier client with this client's :attr:`token` (or CURVE key): its
+        progress and its result (kept a while by the backend, even when it ended while nobody listened) come
+        here. ``kind``: "generate_motion" or "render_video". Then ``poll``/``wait`` as for a submitted job."""
+        if kind not in ("generate_motion", "render_video"):
+            raise ValueError(f"kind must be 'generate_motion' or 'render_video', not {kind!r}")
+        if self.token is None and self._server_public_key is None:
+            raise ProtocolError("this client has no token to fetch with",
+                                "create it with the `token` of the client that submitted the job")
+        job = JobHandle(job_id, kind, message="fetching")
+        self._jobs[job_id] = job
+        self._send("fetch", job_id, {})
         return job
 
     def poll(self) -> list[ClientEvent]:

@@ -14,17 +14,25 @@ Client → backend (``CLIENT_MESSAGES``)
 =================  ===============================================  ==========================================
 type               payload                                          replies (same ``job``)
 =================  ===============================================  ==========================================
-``hello``          ``{}``                                           ``hello``
-``status``         ``{}`` (``job`` = a job id, or a token)          ``status``
-``generate_motion``  audio, audio_name, seed, genre, duration_s,    ``accepted``, ``progress``…, then one
-                   start_s, keep                                    ``result`` or ``error``
-``render_video``   motion, reference_image, audio, audio_name,      as above
-                   width, height, options
-``cancel``         ``{}`` (``job`` = the job to cancel)             ``cancel`` (then the job's own ``error``
+``hello``          ``{token?}`` (the token of an earlier ``hello``  ``hello`` (with this client's ``token``)
+                   to keep, after a reconnect)
+``status``         ``{token?}`` (``job`` = a job id, or a token)    ``status``
+``generate_motion``  token, audio, audio_name, seed, genre,         ``accepted``, ``progress``…, then one
+                   duration_s, start_s, keep                        ``result`` or ``error``
+``render_video``   token, motion, reference_image, audio,           as above
+                   audio_name, width, height, options
+``cancel``         ``{token}`` (``job`` = the job to cancel)        ``cancel`` (then the job's own ``error``
                                                                     with code ``cancelled``)
-``heartbeat``      ``{}`` (``job`` = None), while the client has    none (a client silent for the backend's
-                   live jobs                                        ``client_timeout_s`` has its jobs cancelled)
+``fetch``          ``{token}`` (``job`` = a job of this owner)      ``status``; then the job's ``progress``…
+                                                                    and its ``result``/``error`` come here
+``heartbeat``      ``{token}`` (``job`` = None), while the client   none (a client silent for the backend's
+                   has live jobs                                    ``client_timeout_s`` has its jobs cancelled)
 =================  ===============================================  ==========================================
+
+Jobs belong to their *owner*: the client's CURVE key when the backend uses keys, else the secret ``token``
+its ``hello`` returned. Progress and results go to the connection the owner last spoke from (never to a
+route remembered from submission), so a client that reconnects, with its token or key, gets its jobs back
+(``fetch``), and nobody else can.
 
 Backend → client (``SERVER_MESSAGES``): the replies above plus ``heartbeat`` (``job`` = None), sent every
 ``HEARTBEAT_INTERVAL_S`` to each client with a queued or running job, from a thread that never computes,
@@ -52,7 +60,9 @@ from .errors import InvalidInputError, MaceError, ProtocolError, TooLargeError, 
 from .motion import Motion
 
 # 2: clients send `heartbeat` while they have live jobs (a silent client's jobs are cancelled).
-PROTOCOL_VERSION = 2
+# 3: jobs belong to an owner, not a connection: `hello` gives a secret `token` that every job, `cancel`,
+#    `status` (of a job), `fetch` and `heartbeat` payload carries; `fetch` reattaches a job to a new connection.
+PROTOCOL_VERSION = 3
 DEFAULT_PORT = 7557
 DEFAULT_ADDRESS = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 
@@ -73,6 +83,7 @@ MAX_IMAGE_PIXELS = 8192 * 8192  # decoded reference image
 MAX_VIDEO_SIDE = 4096  # requested output width / height, pixels
 MAX_QUEUED_JOBS = 64  # across all clients
 MAX_QUEUED_PER_CLIENT = 16  # one client's share of the queue; the rest is first come, first served
+MAX_CLIENT_DISK_BYTES = 512 * 1024 * 1024  # one client's uploads held on the backend's disk at once
 MAX_TEXT_CHARS = 1024  # names, genres, messages
 MAX_ARRAY_DIMS = 8
 MIN_MOTION_FPS, MAX_MOTION_FPS = 1.0, 1000.0  # a motion's frame rate on the wire
@@ -83,7 +94,7 @@ MAX_CONTAINER_ITEMS = 32_768  # entries of one msgpack array or map
 MAX_MESSAGE_ITEMS = 50_000  # entries of all arrays and maps of one message together
 MAX_STRING_BYTES = 65_536  # one msgpack str (text fields are further held to MAX_TEXT_CHARS)
 
-CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel", "heartbeat")
+CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel", "fetch", "heartbeat")
 SERVER_MESSAGES = ("hello", "status", "accepted", "progress", "result", "error", "cancel", "heartbeat")
 FINISHED_STATES = ("done", "failed", "cancelled")
 
@@ -520,7 +531,8 @@ class Capabilities:
 class Hello:
     """The ``hello`` reply: what the backend is and can do. ``defaults`` holds the backend's defaults
     (``seed``, ``fps``, a renderer's own such as ``wan_model_fps``); ``weights`` which model weights are
-    installed (name -> bool); ``cluster`` is set when jobs run on a Ray cluster."""
+    installed (name -> bool); ``cluster`` is set when jobs run on a Ray cluster; ``token`` is the secret that
+    makes this client the owner of its jobs when the backend uses no CURVE keys (see ``backend.server.ownership``)."""
 
     protocol_version: int
     backend_version: str
@@ -532,6 +544,7 @@ class Hello:
     genres: tuple[str, ...] = ()
     weights: dict = dataclass_field(default_factory=dict)
     cluster: ClusterInfo | None = None
+    token: str | None = None
 
     def to_wire(self) -> dict:
         wire = {**self.__dict__, "capabilities": self.capabilities.to_wire(), "genres": list(self.genres),
@@ -555,7 +568,8 @@ class Hello:
 class ServerStatus:
     """The ``status`` reply: the backend's queue (``queued`` jobs, the ``running`` job's kind, ``stopping``)
     and, when a job was named, its ``job_state`` (None: not this client's, or unknown), ``progress``,
-    ``message`` and ``queue_position``."""
+    ``message`` and ``queue_position``; ``admitting`` requests being checked and ``io_longest_gap_ms``, the
+    longest pause of the server's I/O loop so far (how promptly it answers everyone)."""
 
     queued: int = 0
     running: str | None = None
@@ -564,6 +578,8 @@ class ServerStatus:
     progress: float | None = None
     message: str | None = None
     queue_position: int | None = None
+    admitting: int = 0
+    io_longest_gap_ms: float | None = None
 
     def to_wire(self) -> dict:
         return {key: value for key, value in self.__dict__.items() if value is not None}

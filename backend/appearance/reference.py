@@ -18,11 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.errors import InvalidInputError
+from shared.errors import InvalidInputError, TooLargeError
 
 from .keypoints import KEYPOINT_NAMES, KP, NUM_KEYPOINTS
 
 MIN_REFERENCE_SIDE = 64
+#: Largest reference photo decoded (pixels), as the backend's upload limit.
+MAX_REFERENCE_PIXELS = 8192 * 8192
 _SEGMENT_SIDE = 320  # silhouette work happens at this size (long side) and is scaled back up
 
 
@@ -34,19 +36,70 @@ class ReferenceImage:
     alpha: np.ndarray | None = None
 
 
-def load_reference_image(path: str | Path) -> ReferenceImage:
-    """Read a reference photo (png, jpg, webp …); keeps a PNG's alpha channel as the person's mask."""
+#: Image formats a reference photo may come in (PIL's names); others (GIF: a palette of 256 colours, often an
+#: animation) are refused with one clear message before anything is decoded.
+REFERENCE_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "TIFF": "TIFF", "BMP": "BMP"}
+REFERENCE_FORMATS_HINT = "send a PNG, JPEG or WebP photo (TIFF and BMP work too)"
+#: EXIF orientation -> how to turn the stored pixels upright (1, or none, is upright already).
+_EXIF_UPRIGHT = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def probe_reference_image(path: str | Path, max_pixels: int, name: str | None = None) -> tuple[int, int]:
+    """(width, height) of the photo as it will be shown (upright), from its header; refuses a format the
+    reference loader does not take and images of more than ``max_pixels`` pixels, before any decoding."""
+    from PIL import Image, UnidentifiedImageError
+
+    label = name or f"the reference image {path}"
+    try:
+        with Image.open(path) as image:
+            kind, (width, height) = image.format, image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except UnidentifiedImageError:
+        raise InvalidInputError(f"cannot read {label}: it is no image format the backend knows",
+                                hint=REFERENCE_FORMATS_HINT) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read {label} ({exc})", hint=REFERENCE_FORMATS_HINT) from None
+    if kind not in REFERENCE_FORMATS:
+        raise InvalidInputError(f"{label} is a {kind} image; a reference photo cannot be {kind}",
+                                hint=REFERENCE_FORMATS_HINT)
+    if width * height > max_pixels:
+        raise TooLargeError(f"{label} is {width}x{height} pixels, above {max_pixels:,}",
+                            hint="scale the reference image down")
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def load_reference_image(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> ReferenceImage:
+    """Read a reference photo (PNG, JPEG, WebP, TIFF, BMP); keeps a PNG's alpha channel as the person's mask.
+
+    The photo is turned upright as its EXIF orientation says (phones store portraits sideways), 16-bit
+    images are scaled by 255/65535 (their brightness kept, not stretched to their own maximum) and the format
+    and size are checked from the header (:func:`probe_reference_image`) before the pixels are decoded.
+    """
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"reference image not found: {path}")
+    from PIL import Image
+
+    probe_reference_image(path, max_pixels)
     data = np.fromfile(str(path), dtype=np.uint8)
+    # UNCHANGED keeps 16 bits and alpha, and leaves the EXIF orientation to us (applied below).
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise InvalidInputError(
             f"cannot read the reference image {path}", hint="use a PNG or JPEG photo of the person"
         )
-    if image.dtype != np.uint8:
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    if image.dtype == np.uint16:
+        image = np.round(image.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)
+    elif image.dtype != np.uint8:  # float (HDR/TIFF) in [0, 1]
+        image = np.round(np.clip(np.nan_to_num(image.astype(np.float32)), 0.0, 1.0) * 255.0).astype(np.uint8)
+    with Image.open(path) as header:
+        upright = _EXIF_UPRIGHT.get(header.getexif().get(0x0112, 1))
+    if upright is not None:
+        image = np.ascontiguousarray(upright(image))
     alpha = None
     if image.ndim == 2:
         rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)

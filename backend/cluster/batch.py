@@ -117,8 +117,16 @@ class BatchSummary:
 
 # -- reading the manifest -----------------------------------------------------------------------------------
 def _raw_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, {column: value}) for each data row of a CSV or JSON Lines manifest."""
-    text = path.read_text(encoding="utf-8-sig")
+    """(line number, {column: value}) for each data row of a CSV or JSON Lines manifest.
+
+    A manifest that is not UTF-8 text, or a CSV field above csv's size limit, is an ``InvalidInputError``
+    saying so in a line; a JSON line nested too deeply for the parser is that row's error.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path}: not UTF-8 text (byte {exc.start:,} is {exc.object[exc.start:exc.start + 1]!r})",
+                                "save the manifest as UTF-8 (CSV with a header row, or JSON Lines)") from None
     if path.suffix.lower() in (".jsonl", ".ndjson") or text.lstrip().startswith("{"):
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -128,12 +136,23 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, dict]]:
             except json.JSONDecodeError as exc:
                 yield number, {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}
                 continue
+            except RecursionError:
+                yield number, {"__error__": "JSON nested too deeply (a row is one flat object)"}
+                continue
             yield number, value if isinstance(value, dict) else {"__error__": "each line must be a JSON object"}
         return
     reader = csv.DictReader(text.splitlines())
-    unknown = [name for name in reader.fieldnames or [] if name and name.strip() not in COLUMNS]
+    try:
+        yield from _csv_rows(path, reader)
+    except csv.Error as exc:  # e.g. "field larger than field limit (131072)"
+        raise InvalidInputError(f"{path}, line {reader.line_num}: not a readable CSV row ({exc})",
+                                "a row holds a few short fields: music, reference, seed, genre, output …") from None
+
+
+def _csv_rows(path: Path, reader: csv.DictReader) -> Iterator[tuple[int, dict]]:
+    unknown = [_short(name) for name in reader.fieldnames or [] if name and name.strip() not in COLUMNS]
     if unknown or "music" not in [name.strip() for name in reader.fieldnames or []]:
-        raise InvalidInputError(f"{path}: the header {reader.fieldnames} must name the columns "
+        raise InvalidInputError(f"{path}: the header {_short(str(reader.fieldnames))} must name the columns "
                                 f"({', '.join(COLUMNS)}); unknown: {unknown or 'none'}; `music` is required",
                                 "put a header row first, e.g. `music,reference,seed,genre,output`")
     for row in reader:
@@ -159,7 +178,8 @@ def _check_row(raw: dict, number: int, folder: Path, defaults: dict, option_name
             return None
         if not isinstance(value, str):
             raise ValueError(f"`{name}` must be a file path, got {value!r}")
-        resolved = (folder / Path(value).expanduser()) if not Path(value).expanduser().is_absolute() else Path(value)
+        # Resolved (".." and links followed), so two spellings of one file are seen as the same file.
+        resolved = (folder / Path(value).expanduser()).resolve()
         if must_exist and not resolved.is_file():
             raise ValueError(f"{name} file not found: {resolved}")
         return resolved
@@ -212,7 +232,7 @@ def _check_row(raw: dict, number: int, folder: Path, defaults: dict, option_name
         raise ValueError("`options` are video options, but the row has no `reference` (it makes a motion only)")
     output = path_of("output", must_exist=False)
     if output is None:
-        output = folder / f"{music.stem}_seed{seed}{'.mp4' if reference else '.npz'}"
+        output = (folder / f"{music.stem}_seed{seed}{'.mp4' if reference else '.npz'}").resolve()
     wanted = ".mp4" if reference else ".npz"
     if output.suffix.lower() != wanted:
         raise ValueError(f"output {output.name!r} must end in {wanted} "
@@ -221,6 +241,11 @@ def _check_row(raw: dict, number: int, folder: Path, defaults: dict, option_name
                     generator=generator, renderer=renderer, options=options,
                     start_s=number_of("start_s", float, 0.0, lo=0.0),
                     duration_s=number_of("duration_s", float, None, lo=1e-3))
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters: a hostile manifest must not make a 100 KB error message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def read_manifest(path: str | Path, *, generator: str = "auto", renderer: str = "auto") -> list[BatchRow]:
@@ -234,7 +259,7 @@ def read_manifest(path: str | Path, *, generator: str = "auto", renderer: str = 
         try:
             row = _check_row(raw, number, path.parent, {"generator": generator, "renderer": renderer}, names)
         except ValueError as exc:
-            errors.append(f"row {number}: {exc}")
+            errors.append(f"row {number}: {_short(str(exc))}")
             continue
         if row.output in outputs:
             errors.append(f"row {number}: output {row.output} is also row {outputs[row.output]}'s")

@@ -1,8 +1,10 @@
 """Request payloads -> prepared work -> result payloads.
 
-``prepare_generate`` and ``prepare_render`` run on the I/O thread: they check every field and limit, write
-the audio to the job's folder and read media headers, and return the ``JobWork`` the worker will run. Nothing
-slow happens here; anything wrong raises a ``shared.errors`` class that becomes the ``error`` reply.
+``prepare_generate`` and ``prepare_render`` run on the server's admission worker (never its I/O thread):
+they check every field and limit, write the uploads to the job's folder and have them decoded in a child
+process (``media``: lengths counted while decoding, a crashing decoder costs one reply), and return the
+``JobWork`` the worker will run; anything wrong raises a ``shared.errors`` class that becomes the ``error``
+reply.
 
 A ``JobWork`` is plain data (the typed job of :mod:`backend.jobwork`, whose files are named relative to the
 job's folder) plus a module-level ``execute`` function, so an executor other than the local worker thread
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from backend.appearance.reference import MIN_REFERENCE_SIDE
+from backend.appearance.reference import MIN_REFERENCE_SIDE, probe_reference_image
 from backend.appearance.request import MIN_CANVAS_SIDE, RenderOptions, parse_render_options
 from backend.features.audio import MIN_DURATION_S
 from backend.jobwork import GenerateJob, RenderJob, run_generate, run_render
@@ -29,7 +31,7 @@ from shared.genres import genre_index
 from shared.keep import KeepSpec, regenerated_span
 
 from .jobs import ServerLimits
-from .media import check_image_header, probe_audio_duration
+from .media import media_checker
 
 MAX_SEED = 2**63 - 1
 # How the client's music is called in messages when it sent no name.
@@ -64,8 +66,10 @@ class _Audio:
     duration_s: float
 
 
-def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required: bool) -> _Audio | None:
-    """Write the request's ``audio`` bytes into ``workdir``, named after the format its content shows."""
+def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required: bool,
+                max_seconds: float) -> _Audio | None:
+    """Write the request's ``audio`` bytes into ``workdir`` and count its length by decoding it (refused past
+    ``max_seconds``, the most any span of the request may reach)."""
     audio = protocol.get_field(payload, "audio", bytes) if required else protocol.get_field(payload, "audio", bytes, None)
     if audio is None:
         return None
@@ -79,7 +83,7 @@ def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required:
     path = workdir / "music"
     path.write_bytes(audio)
     # The decoder tells the format by content: the client's name may have no or a wrong ending.
-    return _Audio(path, name, probe_audio_duration(path, name))
+    return _Audio(path, name, media_checker().audio_duration(path, name, max_seconds))
 
 
 def _check_span(audio: _Audio, start_s: float, span_s: float | None, limits: ServerLimits, *,
@@ -128,7 +132,7 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
     start_s = protocol.get_number(payload, "start_s", 0.0, lo=0.0)
     keep_wire = payload.get("keep")
     keep = None if keep_wire is None else KeepSpec.from_wire(keep_wire, max_frames=limits.max_frames)
-    audio = _audio_file(payload, workdir, limits, required=True)
+    audio = _audio_file(payload, workdir, limits, required=True, max_seconds=start_s + limits.max_audio_seconds)
     _dance_span(audio, start_s, duration_s, keep, limits)
     request = MotionRequest(audio_path=Path(audio.path.name), seed=seed, genre=genre, duration_s=duration_s,
                             start_s=start_s, keep=keep)
@@ -164,7 +168,11 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     if len(image) > limits.max_image_bytes:
         raise TooLargeError(f"reference image of {len(image):,} bytes is above {limits.max_image_bytes:,} bytes",
                             "send a smaller PNG or JPEG")
-    image_size = check_image_header(image, limits.max_image_pixels)
+    image_name = "reference.image"
+    image_path = workdir / image_name
+    image_path.write_bytes(image)
+    # The header first (format, size, orientation: cheap), every pixel in a child process last.
+    image_size = probe_reference_image(image_path, limits.max_image_pixels, "the reference image")
     if min(image_size) < MIN_REFERENCE_SIDE:
         raise InvalidInputError(f"reference image is too small ({image_size[0]}x{image_size[1]} pixels)",
                                 f"use a photo at least {MIN_REFERENCE_SIDE} pixels on each side (ideally 720x1280)")
@@ -173,14 +181,14 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     if not all(isinstance(key, str) for key in options):
         raise InvalidInputError("`options` keys must be strings", None)
     common, own = _render_options(options, renderer, image_size)
-    audio = _audio_file(payload, workdir, limits, required=False)
+    audio = _audio_file(payload, workdir, limits, required=False,
+                        max_seconds=common.audio_offset_s + limits.max_audio_seconds)
     public_names = {}
     if audio is not None:
         _check_span(audio, common.audio_offset_s, motion.duration, limits,
                     start_field="options.audio_offset_s", span_field="motion")
         public_names[audio.path.name] = audio.name
-    image_name = "reference.image"
-    (workdir / image_name).write_bytes(image)
+    media_checker().image_size(image_path, limits.max_image_pixels)
     public_names[image_name] = "the reference image"
     request = RenderJob(motion=motion, image_name=image_name, audio_name=None if audio is None else audio.path.name,
                         options=common, renderer_options=own, width=width, height=height,

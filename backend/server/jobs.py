@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from backend.jobwork import public_error, throttled
-from backend.out_of_memory import is_out_of_memory
+from backend.out_of_memory import is_out_of_memory, return_free_memory
 from backend.progress import JobContext
 from shared import protocol
 from shared.errors import JobCancelledError, MaceError, OutOfMemoryError, bug_hint
@@ -55,6 +55,7 @@ class ServerLimits:
     max_video_side: int = protocol.MAX_VIDEO_SIDE
     max_queued_jobs: int = protocol.MAX_QUEUED_JOBS
     max_queued_per_client: int = protocol.MAX_QUEUED_PER_CLIENT
+    max_client_disk_bytes: int = protocol.MAX_CLIENT_DISK_BYTES
 
     def to_wire(self) -> dict:
         return dict(self.__dict__)
@@ -65,19 +66,20 @@ class Job:
     """One queued or running job of one client.
 
     ``owner`` is who may see and cancel it: the client's CURVE public key when the backend uses keys, else
-    its connection's ROUTER identity. ``route`` is the ROUTER envelope replies go to; ``run`` does the work
-    and returns the ``result`` payload; ``workdir`` holds its temporary files and is removed when it ends;
-    ``public_names`` maps the names of those files to the names the client knows (see :func:`public_error`).
+    the token its ``hello`` gave it (``ownership``); its messages go wherever the owner last spoke from.
+    ``run`` does the work and returns the ``result`` payload; ``workdir`` holds its temporary files
+    (``disk_bytes`` of uploads) and is removed when it ends; ``public_names`` maps the names of those files
+    to the names the client knows (see :func:`public_error`).
     """
 
     serial: int
     id: str
     kind: str
     owner: bytes
-    route: tuple[bytes, ...]
     run: Callable[[JobContext], dict]
     workdir: Path
     public_names: dict[str, str] = field(default_factory=dict)
+    disk_bytes: int = 0
     state: str = "queued"
     progress: float = 0.0
     message: str = "queued"
@@ -187,6 +189,7 @@ class JobWorker(threading.Thread):
 
         ctx = JobContext(report=report, is_cancelled=job.cancel_event.is_set)
         started = time.monotonic()
+        payload = None
         try:
             ctx.check_cancelled()
             payload = job.run(ctx)
@@ -198,6 +201,8 @@ class JobWorker(threading.Thread):
                 self._finish(job, state, message)
                 raise
         self._finish(job, state, message)
+        payload = message = None  # the result's bytes are the I/O thread's now; what the job freed goes back
+        return_free_memory()
         logger.info("job %s (%s) %s in %.2f s", job.id, job.kind, state, time.monotonic() - started)
 
     def _finish(self, job: Job, state: str, message: bytes) -> None:

@@ -48,7 +48,7 @@ def test_the_photos_transparency_becomes_the_options_mask_unless_one_is_given(tm
     request = reference_render_request(photo, options=RenderOptions(), motion=make_motion(4), width=64)
     assert request.options.reference_alpha.shape == (96, 64)
     assert (request.options.reference_alpha[:, :20] == 0).all() and (request.options.reference_alpha[:, 20:] == 255).all()
-    assert request.reference_image.shape == (96, 64, 3) and (request.width, request.height) == (64, None)  # height: the photo's frame
+    assert request.reference_image.shape == (96, 64, 3) and (request.width, request.height) == (64, 96)  # the height follows the photo's aspect
     mask = np.full((96, 64), 255, np.uint8)
     given = reference_render_request(photo, options=RenderOptions(reference_alpha=mask), motion=make_motion(4))
     assert (given.options.reference_alpha == 255).all()

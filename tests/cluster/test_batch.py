@@ -159,3 +159,26 @@ def test_ray_batch_needs_no_shared_disk_and_fails_a_gpu_row_at_once(ray_cluster,
     assert load_motion(tmp_path / "out" / "two.npz").metadata["seed"] == 2
     assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # written atomically: no partial files left
     assert time.monotonic() - started < 600
+
+
+def test_outputs_are_compared_by_resolved_path(tmp_path):
+    (tmp_path / "song.ogg").write_bytes(MUSIC.read_bytes())
+    (tmp_path / "sub").mkdir()
+    manifest = _csv(tmp_path / "album.csv", "music,seed,output", "song.ogg,1,out.npz", "song.ogg,2,sub/../out.npz")
+    with pytest.raises(InvalidInputError, match="row 3: output .*out.npz is also row 2's"):
+        read_manifest(manifest)
+
+
+@pytest.mark.parametrize("name, content, text", [
+    ("bad.csv", b"music,seed\nsong\xff\xfe.ogg,1\n", "not UTF-8 text"),
+    ("deep.jsonl", b'{"music": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "nested too deeply"),
+    ("wide.csv", b"music,seed\n" + b"x" * 200_000 + b",1\n", "not a readable CSV row"),
+])
+def test_malformed_manifests_exit_3_with_a_short_message(tmp_path, capsys, name, content, text):
+    manifest = tmp_path / name
+    manifest.write_bytes(content)
+    with pytest.raises(InvalidInputError, match=text) as caught:
+        read_manifest(manifest)
+    assert len(caught.value.message) < 1000
+    assert main(["batch", str(manifest)]) == 3
+    assert len(capsys.readouterr().err) < 2000

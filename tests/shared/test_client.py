@@ -63,7 +63,7 @@ def scripted():
     def make(script, **client_kwargs):
         backend = ScriptedBackend(script)
         backends.append(backend)
-        client = BackendClient(backend.endpoint, **{"timeout_s": 2.0, **client_kwargs})
+        client = BackendClient(backend.endpoint, **{"timeout_s": 2.0, "token": "scripted-token", **client_kwargs})
         clients.append(client)
         return backend, client
 

@@ -27,6 +27,9 @@ from shared.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, REST_OFFSETS
 
 from .bvh import BvhMotion
 
+#: Longest take the library reads (seconds).
+MAX_TAKE_S = 3600.0
+
 #: Candidate source names (normalised: ``shared.rig_names.normalise``) per SMPL joint besides the Mixamo name,
 #: which is tried first, per side ("{s}" = left/right, "{c}" = l/r); the first present wins.
 _NAMES: dict[str, tuple[str, ...]] = {
@@ -233,7 +236,21 @@ def bvh_to_motion(bvh: BvhMotion, fps: float = 30.0, name: str = "") -> Motion:
 
 
 def motion_from_joints(joints: np.ndarray, source_fps: float, fps: float, metadata: dict | None = None) -> Motion:
-    """SMPL-ordered joint positions (metres, Y-up) → a :class:`Motion` at ``fps`` with the lowest toe on y = 0."""
+    """SMPL-ordered joint positions (metres, Y-up) → a :class:`Motion` at ``fps`` with the lowest toe on y = 0.
+
+    The take's frame rate must lie in [1, 1000] fps and it may last an hour at most, so resampling is bounded
+    whatever a file says (``InvalidInputError`` naming the file otherwise).
+    """
+    name = (metadata or {}).get("source_file", "the take")
+    if np.shape(joints)[1:] != (NUM_JOINTS, 3) or len(joints) < 1:
+        raise InvalidInputError(f"{name}: joints of shape {np.shape(joints)}, not (T, {NUM_JOINTS}, 3)",
+                                hint="SMPL-ordered joint positions in metres, Y-up")
+    if not (np.isfinite(source_fps) and 1.0 <= source_fps <= 1000.0):
+        raise InvalidInputError(f"{name}: frame rate {source_fps:g} fps is not within [1, 1000]",
+                                hint="check the file's fps / Frame Time")
+    if len(joints) / source_fps > MAX_TAKE_S:
+        raise InvalidInputError(f"{name}: {len(joints)} frames at {source_fps:g} fps last more than "
+                                f"{MAX_TAKE_S / 3600:g} hour", hint="cut the take into shorter clips")
     joints = np.asarray(joints, dtype=np.float64)
     if abs(source_fps - fps) > 1e-6 and len(joints) > 1:
         t = np.arange(int(np.floor((len(joints) - 1) * fps / source_fps)) + 1) / fps
