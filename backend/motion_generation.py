@@ -26,7 +26,7 @@ from shared.sampling import SamplerChoice
 from .progress import JobContext
 
 if TYPE_CHECKING:
-    from shared.protocol import KeepSpec
+    from shared.keep import KeepSpec
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Running out of memory, recognised in one place and turned into :class:`shared.errors.OutOfMemoryError`.
+"""Running out of memory, recognised in one place and turned into :class:`shared.errors.OutOfMemoryError`;
+and giving freed memory back (:func:`return_free_memory`).
 
 What counts: Python's ``MemoryError`` (host memory), ``torch.OutOfMemoryError`` (``torch.cuda.OutOfMemoryError``
 is the same class; torch raises it for CUDA and other accelerators), and allocator ``RuntimeError`` s whose
@@ -39,3 +40,25 @@ def out_of_memory_as(message: str, hint: str) -> Iterator[None]:
         if is_out_of_memory(exc):
             raise OutOfMemoryError(message, hint) from exc
         raise
+
+
+def return_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; nothing elsewhere).
+
+    Freed buffers of a burst of large requests stay in the allocator's arenas, and the process keeps their
+    size, until trimmed: the server calls this when a job or an admission ends.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): its allocator returns memory itself
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None

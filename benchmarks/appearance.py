@@ -11,8 +11,11 @@
 * puppet drawing: one triangle-index raster + one ``cv2.remap`` per frame vs a ``cv2.warpAffine`` per triangle
   (the obvious GL-free port of AnimatedDrawings' renderer);
 * the whole default renderer (puppet + H.264 encoding) in frames/s, against real time (the motion's fps);
-* reference analysis per real photo (../shared/data/photos, when present): person detection + mask (BlazePose,
-  one pass per person plus the pass that finds nobody else), then placing, background plate, layers and mesh;
+* reference analysis per real photo (../shared/data/photos or $MACE_SHARED_DATA/photos, when present): person
+  detection + mask (BlazePose, one pass per person plus the pass that finds nobody else), then placing,
+  background plate, layers and mesh; the background plate by patch-based inpainting (``remove_person``) vs the
+  earlier Telea fill at 256 px; and the renderer's frames/s at the photo's default frame (drawing only, and
+  end to end with H.264);
 
     python benchmarks/appearance.py --wan-memory   # Wan-Animate memory in song length (tiny random pipeline)
 
@@ -300,19 +303,36 @@ def main() -> None:
     analyse_photos(width, height)
 
 
-def analyse_photos(width: int, height: int) -> None:
-    """Reference analysis time per real photo: detection + mask, then background plate + layers + mesh."""
-    from backend.appearance.perception import NoPersonError, PoseDetector, analyse_reference
-    from backend.appearance.reference import load_reference_image
+def telea_plate(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The earlier background plate (baseline): the grown hole filled by Telea at 256 px, upscaled."""
+    height, width = image.shape[:2]
+    grow = max(int(round(0.012 * max(height, width))), 2)
+    hole = cv2.dilate((mask > 0.1).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=grow)
+    factor = min(1.0, 256.0 / max(height, width))
+    size = (max(int(round(width * factor)), 8), max(int(round(height * factor)), 8))
+    small = cv2.inpaint(cv2.resize(image, size, interpolation=cv2.INTER_AREA),
+                        cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST), 5, cv2.INPAINT_TELEA)  # fmt: skip
+    filled = cv2.resize(cv2.GaussianBlur(small, (0, 0), 1.0), (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.where(hole[:, :, None] > 0, filled, image)
 
-    photos = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
+
+def analyse_photos(width: int, height: int) -> None:
+    """Reference analysis time per real photo: detection + mask, then background plate + layers + mesh; the
+    plate against the Telea baseline; frames/s at the photo's own default frame."""
+    import os
+
+    from backend.appearance.perception import NoPersonError, PoseDetector, analyse_reference
+    from backend.appearance.reference import load_reference_image, remove_person
+
+    shared = os.environ.get("MACE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+    photos = Path(shared) / "photos"
     if not photos.is_dir():
         print("reference analysis: ../shared/data/photos not found, skipped")
         return
     start = time.perf_counter()
     PoseDetector.shared()
     print(f"reference analysis (detector start-up {time.perf_counter() - start:.2f} s once per process):")
-    for path in sorted(photos.glob("*.png")):
+    for path in sorted([*photos.glob("*.png"), *photos.glob("*.jpg")]):
         image = load_reference_image(path).rgb
         start = time.perf_counter()
         try:
@@ -328,6 +348,26 @@ def analyse_photos(width: int, height: int) -> None:
         rig = time.perf_counter() - start
         print(f"  {path.name:20s} detection + mask {detection:6.2f} s   plate + layers + mesh {rig:6.2f} s   "
               f"({len(puppet.layers)} layers, {len(puppet.mesh.triangles)} triangles)")
+        start = time.perf_counter()
+        remove_person(image, person.mask)
+        ours = time.perf_counter() - start
+        start = time.perf_counter()
+        telea_plate(image, person.mask)
+        base = time.perf_counter() - start
+        print(f"  {'':20s} background plate: patch inpainting {ours:6.2f} s   Telea baseline {base:6.2f} s")
+        frames = 60
+        framed = RenderRequest(dance(frames), image)  # the default size: the photo's own frame
+        framed._reference = person
+        puppet = Puppet(framed.canvas_reference())
+        animation = PuppetAnimation.from_motion(framed.motion, puppet)
+        drawing = rate(lambda i: animation.frame(puppet, i), frames)
+        with tempfile.TemporaryDirectory() as folder:
+            framed.out_path = Path(folder) / "p.mp4"
+            start = time.perf_counter()
+            PuppetRenderer().render(framed)
+            elapsed = time.perf_counter() - start
+        print(f"  {'':20s} default frame {framed.width}x{framed.height}: {drawing:6.1f} frames/s drawing, "
+              f"{frames / elapsed:6.1f} frames/s end to end (plate, rig and H.264 included)")
 
 
 if __name__ == "__main__":

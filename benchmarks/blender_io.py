@@ -112,7 +112,7 @@ def main() -> int:
               f"{baseline_s / import_s:>8.0f}x")
     import addon_utils
 
-    addon_utils.enable("rigify", default_set=False)
+    addon_utils.enable("rigify", default_set=True)  # with its preferences, or its register() fails
     retarget_s = 0.0
     for label, seconds in lengths:
         result = bulk_import(dance(seconds * FPS))

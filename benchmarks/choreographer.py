@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Speed and realism of the embedded default choreographer.
 
-    .venv/bin/python benchmarks/choreographer.py [--music FILE] [--seeds 3]
+    .venv/bin/python benchmarks/choreographer.py [--music FILE] [--seeds 3] [--baseline REV]
+
+With ``--baseline REV`` (a git revision, e.g. ``main``) the same measurements also run on that revision's
+code, checked out into a temporary folder and run first in a subprocess under the same load, and every
+number is printed beside its baseline.
 
 Speed: for 30 s and 180 s of music it times, in one run, the music analysis (``analyze_music``, warm numba
 cache) and the choreography (planning + posing + IK + grounding), and prints the choreography time as a
@@ -9,11 +13,11 @@ ratio of the analysis time. Goal: the whole default generation (analysis + chore
 30 s of music on this 2-core CPU.
 
 Realism, for dances on every real track in ``../shared/data/music`` (or ``--music``): mean joint speed (all
-frames, and loud sections), 99.9th-percentile and peak joint speed, next to the same figures for the real
+frames, loud sections, and legs — knees, ankles, feet — against arms — elbows, wrists, hands), 99.9th-percentile and peak joint speed, next to the same figures for the real
 motion capture in ``../shared/data/motion``; a kinetic Fréchet distance over 4-s windows (the evaluation
 package's kinetic feature and Fréchet distance, clean protocol) to the real clips' windows, beside the
 distance between the first and second halves of the real clips; and the Beat Align Score against the same
-dance shifted by half a beat. Goals: loud-section mean speed within the real clips' range, 99.9th
+dance shifted by half a beat, and Lodge's foot-skating ratio (clean protocol, both feet averaged). Goals: loud-section mean speed within the real clips' range, 99.9th
 percentile no higher than the real clips' (pooled), BAS above the half-beat shift on every track.
 
 The music is ``--music``, else the real track in ``../shared/data/music``, else a synthetic drum-and-chord
@@ -24,6 +28,9 @@ track built here (so the benchmark runs anywhere). Tracks shorter than 180 s are
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,12 +39,14 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+#: The code measured: this checkout, or a baseline revision's (set by ``--baseline`` for its subprocess).
+sys.path.insert(0, os.environ.get("CHOREO_BENCH_CODE", str(REPO)))
 
 from backend.choreography import choreograph  # noqa: E402
 from backend.choreography.motion_graph import graph_choreograph  # noqa: E402
 from backend.choreography.planner import loudness_rank  # noqa: E402
 from backend.evaluation.beat_align import beat_align_score  # noqa: E402
+from backend.evaluation.foot import foot_skating_ratio  # noqa: E402
 from backend.evaluation.distribution import frechet_distance, normalise_with_reference  # noqa: E402
 from backend.evaluation.kinetic import windowed_kinetic_features  # noqa: E402
 from backend.evaluation.loading import resample_joints  # noqa: E402
@@ -53,6 +62,8 @@ SR = 22050
 WINDOW_S, HOP_S = 4.0, 1.0
 #: Frames at least this loud (``planner.loudness_rank``) count as a loud section.
 LOUD = 0.6
+#: SMPL joints whose mean speed is reported as "legs" (knees, ankles, feet) and "arms" (elbows, wrists, hands).
+LEGS, ARMS = [4, 5, 7, 8, 10, 11], [18, 19, 20, 21, 22, 23]
 
 
 def synthetic_track(seconds: float, bpm: float = 120.0, sr: int = SR) -> np.ndarray:
@@ -107,6 +118,7 @@ def speed_row(speed: np.ndarray, loud: np.ndarray | None = None) -> dict[str, fl
         "max": float(speed.max()),
     }
     row["loud_mean"] = float(speed[loud].mean()) if loud is not None and loud.any() else float("nan")
+    row["legs"], row["arms"] = float(speed[:, LEGS].mean()), float(speed[:, ARMS].mean())
     return row
 
 
@@ -171,6 +183,7 @@ def realism(tracks: list[Path], seeds: int, say=print, mocap: Path | None = None
             shifted = np.concatenate([np.repeat(joints[:1], half_beat, axis=0), joints[:-half_beat]])
             row["bas"] = beat_align_score(features.beat_times, joints, CLEAN)
             row["bas_half_beat"] = beat_align_score(features.beat_times, shifted, CLEAN)
+            row["fsr"] = float(np.mean(foot_skating_ratio(joints, CLEAN)))
             rows.append(row)
             windows.append(windowed_kinetic_features(joints, CLEAN, WINDOW_S, HOP_S))
         summary = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
@@ -186,17 +199,20 @@ def realism(tracks: list[Path], seeds: int, say=print, mocap: Path | None = None
     say(f"\nrealism: {kind} ({seeds} seeds each) vs the real clips in {SHARED_DATA / 'motion'}")
     say(f"joint speed m/s over all 24 joints; loud = frames with loudness >= {LOUD} (the planner's scale);"
         f" kinetic FD over {WINDOW_S:g}-s windows ({CLEAN.name} protocol, normalised by the real windows)")
-    say(f"{'':>36} {'mean':>6} {'loud':>6} {'p99.9':>6} {'max':>6} {'kin.FD':>7} {'BAS':>6} {'BAS+½b':>7}")
+    say(f"{'':>36} {'mean':>6} {'loud':>6} {'legs':>6} {'arms':>6} {'p99.9':>6} {'max':>6} {'kin.FD':>7} "
+        f"{'BAS':>6} {'BAS+½b':>7} {'FSR':>6}")
     for name, row in result["real"].items():
-        say(f"{'real ' + name:>36} {row['mean']:6.2f} {'':>6} {row['p999']:6.2f} {row['max']:6.2f}")
+        say(f"{'real ' + name:>36} {row['mean']:6.2f} {'':>6} {row['legs']:6.2f} {row['arms']:6.2f} "
+            f"{row['p999']:6.2f} {row['max']:6.2f}")
     if clips:
         row = result["real_pooled"]
-        say(f"{'real, all clips pooled':>36} {row['mean']:6.2f} {'':>6} {row['p999']:6.2f} {row['max']:6.2f} "
-            f"{result['real_halves_fd']:7.1f}   (FD: first halves vs second halves)")
+        say(f"{'real, all clips pooled':>36} {row['mean']:6.2f} {'':>6} {row['legs']:6.2f} {row['arms']:6.2f} "
+            f"{row['p999']:6.2f} {row['max']:6.2f} {result['real_halves_fd']:7.1f}   (FD: first vs second halves)")
     for name, row in result["tracks"].items():
         fd = f"{row['kinetic_fd']:7.1f}" if "kinetic_fd" in row else f"{'-':>7}"
-        say(f"{'dance ' + name:>36} {row['mean']:6.2f} {row['loud_mean']:6.2f} {row['p999']:6.2f} "
-            f"{row['max']:6.2f} {fd} {row['bas']:6.3f} {row['bas_half_beat']:7.3f}")
+        say(f"{'dance ' + name:>36} {row['mean']:6.2f} {row['loud_mean']:6.2f} {row['legs']:6.2f} "
+            f"{row['arms']:6.2f} {row['p999']:6.2f} {row['max']:6.2f} {fd} {row['bas']:6.3f} "
+            f"{row['bas_half_beat']:7.3f} {row['fsr']:6.3f}")
     if clips:
         means = [r["mean"] for r in result["real"].values()]
         low, high = min(means), max(means)
@@ -246,18 +262,87 @@ def run(music: Path | None = None, seeds: int = 3, verbose: bool = True) -> dict
     return {"timing": timing, "realism": found, "warmup_s": warmup}
 
 
+#: What ``--baseline`` prints side by side: (label, path into the result dict; "*" = every track).
+COMPARED = (
+    ("choreography / analysis, 30 s", ("timing", "30s", "ratio")),
+    ("choreography / analysis, 180 s", ("timing", "180s", "ratio")),
+    ("choreography s, 30 s", ("timing", "30s", "choreography_s")),
+    *((f"{label}, *", ("realism", "tracks", "*", key)) for label, key in (
+        ("mean joint speed m/s", "mean"), ("loud-section mean m/s", "loud_mean"), ("legs mean m/s", "legs"),
+        ("arms mean m/s", "arms"), ("legs / arms", "legs_over_arms"), ("p99.9 m/s", "p999"),
+        ("kinetic FD", "kinetic_fd"), ("BAS", "bas"), ("BAS half-beat shift", "bas_half_beat"),
+        ("foot-skating ratio", "fsr"))),
+)
+
+
+def _lookup(result: dict, path: tuple[str, ...]):
+    for key in path:
+        if not isinstance(result, dict) or key not in result:
+            return None
+        result = result[key]
+    return result
+
+
+def compare(baseline: dict, now: dict, revision: str) -> None:
+    """Print every ``COMPARED`` number of the baseline run beside this run's."""
+    tracks = sorted(set(_lookup(now, ("realism", "tracks")) or {}))
+    print(f"\nside by side: baseline = {revision} (run first, same machine and load), now = this checkout")
+    print(f"{'':>58} {'baseline':>9} {'now':>9}")
+    for label, path in COMPARED:
+        for track in tracks if "*" in path else [None]:
+            concrete = tuple(track if key == "*" else key for key in path)
+            old, new = _lookup(baseline, concrete), _lookup(now, concrete)
+            if old is None and new is None:
+                continue
+            text = label.replace("*", track or "")
+            show = lambda v: f"{v:9.3f}" if isinstance(v, float) else f"{'-':>9}"  # noqa: E731
+            print(f"{text:>58} {show(old)} {show(new)}")
+
+
+def _with_ratios(result: dict) -> dict:
+    for row in result.get("timing", {}).values():
+        row["ratio"] = row["choreography_s"] / row["analysis_s"]
+    for row in (_lookup(result, ("realism", "tracks")) or {}).values():
+        row["legs_over_arms"] = row["legs"] / row["arms"]
+    return result
+
+
+def baseline_run(revision: str, argv: list[str]) -> dict:
+    """This benchmark on ``revision``'s code (``git archive`` into a temporary folder), in a subprocess."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", revision], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        out = Path(tmp) / "baseline.json"
+        print(f"baseline: {revision} ({tmp}), running first ...", flush=True)
+        subprocess.run([sys.executable, __file__, *argv, "--json", str(out)], check=True,
+                       env={**os.environ, "CHOREO_BENCH_CODE": tmp, "PYTHONPATH": tmp}, stdout=subprocess.DEVNULL)
+        return json.loads(out.read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--music", type=Path, help="music file (default: the shared real track, else synthetic)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--realism-only", action="store_true", help="skip the timing, measure realism only")
     parser.add_argument("--mocap", type=Path, help="measure motion-graph dances made of the takes in this folder")
+    parser.add_argument("--baseline", metavar="REV", help="also measure this git revision, side by side")
+    parser.add_argument("--json", type=Path, help="write the numbers to this file")
     args = parser.parse_args()
+    baseline = None
+    if args.baseline:
+        own = [a for a in sys.argv[1:] if a not in ("--baseline", args.baseline)]
+        baseline = _with_ratios(baseline_run(args.baseline, own))
     if args.realism_only or args.mocap:
         tracks = [args.music] if args.music else sorted((SHARED_DATA / "music").glob("*.ogg"))
-        realism(tracks, args.seeds, mocap=args.mocap)
+        result = {"realism": realism(tracks, args.seeds, mocap=args.mocap)}
     else:
-        run(args.music, args.seeds)
+        result = run(args.music, args.seeds)
+    result = _with_ratios(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, default=float))
+    if baseline is not None:
+        compare(baseline, result, args.baseline)
+        print(f"load average now: {open('/proc/loadavg').read().split()[:3]}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,16 @@
    the MACE-Dance paper reports, and the pure-PyTorch path's frames/s on the same GPU.
 4. Wan-Animate on CUDA with the tiny random pipeline: a 33-frame streaming render (peak CUDA memory), and
    MACE's adapter + LoRA loaded under sequential CPU offload, checked through the module's real forward pass.
+
+With ``--real`` (the installed weights: ``mace-dance weights download --wan --appearance``):
+
+5. MACE's real ``LoRA.safetensors`` through diffusers' own Wan LoRA conversion: every key must map onto a
+   layer of the real Wan2.2-Animate-14B transformer (built from its config on the meta device: no memory),
+   with matching shapes. Runs without a GPU.
+6. One 720x1280 segment (77 frames) in bfloat16 with the real weights, per offload mode (none, model,
+   sequential): seconds per frame (scaled to 20 steps when ``--real-steps`` is lower) and peak GPU memory,
+   failing when slower than ``REAL_FLOOR_S_PER_FRAME`` (about 2.5x the 3 minutes per segment reported for an
+   80 GB card; offload modes get more). "none" is skipped on a card with less than 80 GB.
 Exit status 1 when a check that ran failed; skipped checks print why.
 """
 
@@ -34,6 +44,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 PAPER_FRAMES_PER_S = 770.0
+#: Slowest acceptable seconds per 720x1280 frame at 20 steps, bf16, per offload mode (3 min per 77-frame
+#: segment = 2.3 s/frame on an 80 GB card; model offload moves components each segment, sequential each layer).
+REAL_FLOOR_S_PER_FRAME = {"none": 6.0, "model": 12.0, "sequential": 90.0}
+REAL_SEGMENT_FRAMES = 77
+FULL_MEMORY_GB = 80
 AGREEMENT = 1e-3
 FAILURES: list[str] = []
 
@@ -167,10 +182,93 @@ def wan_checks() -> None:
                f"pose_patch_embedding forward vs the adapter's conv: max |difference| {difference:.1e}")
 
 
+def real_lora_check(config) -> None:
+    """MACE's LoRA file through diffusers' Wan LoRA conversion onto the real transformer's layers."""
+    from accelerate import init_empty_weights
+    from diffusers import WanAnimateTransformer3DModel
+    from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_wan_lora_to_diffusers
+    from safetensors.torch import load_file
+
+    from backend.appearance.wan import LORA_FILE, diffsynth_lora_to_wan
+
+    name = "MACE LoRA keys onto the real transformer"
+    lora = config.mace_appearance_weights / LORA_FILE
+    transformer_dir = config.wan_weights / "transformer"
+    if not lora.is_file() or not (transformer_dir / "config.json").is_file():
+        report(name, None, f"needs {lora} and {transformer_dir / 'config.json'} (mace-dance weights download --wan "
+                           "--appearance)")
+        return
+    raw = load_file(str(lora))
+    try:
+        converted = _convert_non_diffusers_wan_lora_to_diffusers(diffsynth_lora_to_wan(raw))
+    except (ValueError, KeyError) as exc:
+        report(name, False, f"diffusers' Wan LoRA conversion left keys unmapped: {str(exc)[:300]}")
+        return
+    with init_empty_weights():
+        transformer = WanAnimateTransformer3DModel.from_config(WanAnimateTransformer3DModel.load_config(transformer_dir))
+    modules = dict(transformer.named_modules())
+    problems = []
+    for key, tensor in converted.items():
+        module_name, _, part = key.removeprefix("transformer.").rpartition(".lora_")
+        module = modules.get(module_name)
+        if module is None:
+            problems.append(f"{key}: no layer {module_name}")
+        elif part == "A.weight" and tensor.shape[1] != module.in_features:
+            problems.append(f"{key}: {tuple(tensor.shape)} against in_features {module.in_features}")
+        elif part == "B.weight" and tensor.shape[0] != module.out_features:
+            problems.append(f"{key}: {tuple(tensor.shape)} against out_features {module.out_features}")
+    report(name, not problems and len(converted) > 0,
+           f"{len(raw)} keys in {lora.name} -> {len(converted)} diffusers LoRA tensors, "
+           + (f"{len(problems)} unmapped, e.g. {problems[:3]}" if problems else "every one on a layer of the right shape"))
+
+
+def real_render_checks(config, steps: int) -> None:
+    """One 720x1280 bf16 segment with the real weights per offload mode: s/frame and peak memory."""
+    from backend.appearance import RenderRequest
+    from backend.appearance.wan import WanAnimateOptions, WanAnimateRenderer
+    from tests.backend.appearance.conftest import dance_motion, draw_person
+
+    for mode, floor in REAL_FLOOR_S_PER_FRAME.items():
+        name = f"Wan-Animate 720p bf16, offload {mode}"
+        if not torch.cuda.is_available():
+            report(name, None, "no CUDA device: a real 14B segment cannot run here")
+            continue
+        if not (config.wan_weights / "model_index.json").is_file():
+            report(name, None, f"no Wan base at {config.wan_weights} (mace-dance weights download --wan)")
+            continue
+        memory_gb = torch.cuda.get_device_properties(0).total_memory / 2**30
+        if mode == "none" and memory_gb < FULL_MEMORY_GB * 0.95:
+            report(name, None, f"the whole model needs ~{FULL_MEMORY_GB} GB; this card has {memory_gb:.0f} GB")
+            continue
+        options = WanAnimateOptions(steps=steps, dtype="bfloat16", device="cuda", offload=mode,
+                                    segment_frame_length=REAL_SEGMENT_FRAMES, model_fps=30)
+        renderer = WanAnimateRenderer.from_config(config, options)
+        with tempfile.TemporaryDirectory() as folder:
+            request = RenderRequest(dance_motion(REAL_SEGMENT_FRAMES), draw_person(720, 1280), width=720, height=1280,
+                                    fps=30, out_path=Path(folder) / "real.mp4")
+            renderer.load()
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            result = renderer.render(request)
+            torch.cuda.synchronize()
+            per_frame = (time.perf_counter() - start) / result.frames * 20 / steps
+        peak = torch.cuda.max_memory_allocated() / 2**30
+        report(name, per_frame <= floor, f"{per_frame:.2f} s/frame at 20 steps ({result.frames} frames, "
+               f"{renderer.name}), peak GPU memory {peak:.1f} GB; floor {floor:g} s/frame")
+        del renderer
+        torch.cuda.empty_cache()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-install", action="store_true", help="never pip-install mamba-ssm")
     parser.add_argument("--quick", action="store_true", help="10 DDIM steps for the speed figure (scaled to 50)")
+    parser.add_argument("--real", action="store_true",
+                        help="also check the installed real weights: MACE's LoRA keys, and one 720p bf16 segment per "
+                        "offload mode (needs a CUDA GPU and the weights; minutes per mode)")
+    parser.add_argument("--real-steps", type=int, default=20, metavar="N",
+                        help="denoising steps of the real segment (default 20; fewer is quicker, timings are scaled)")
     args = parser.parse_args()
     cuda = torch.cuda.is_available()
     print(f"torch {torch.__version__}, " + (f"CUDA {torch.version.cuda} on {torch.cuda.get_device_name(0)}" if cuda
@@ -184,6 +282,12 @@ def main() -> int:
         report("official-layout checkpoint", True, "random 66.7 M-parameter train-3750.pt loads strictly (PyTorch Mamba)")
         motion_expert_checks(checkpoint, kernels, 10 if args.quick else 50)
     wan_checks()
+    if args.real:
+        from backend.config import BackendConfig
+
+        config = BackendConfig()
+        real_lora_check(config)
+        real_render_checks(config, args.real_steps)
     print("all checks that ran passed" if not FAILURES else f"FAILED: {', '.join(FAILURES)}")
     return 1 if FAILURES else 0
 

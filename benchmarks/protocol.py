@@ -44,7 +44,7 @@ from backend.motion_generation import MotionRequest, MotionResult  # noqa: E402
 from backend.server import BackendServer  # noqa: E402
 from shared import protocol  # noqa: E402
 from shared.client import BackendClient  # noqa: E402
-from shared.keep import KeepMask  # noqa: E402
+from shared.keep import KeepMask, KeepSpec  # noqa: E402
 from shared.motion import Motion  # noqa: E402
 
 TARGET_MS = 10.0
@@ -178,7 +178,7 @@ def main() -> int:
     args = parser.parse_args()
 
     motion = dance(args.frames)
-    keep = protocol.KeepSpec(motion, KeepMask.regenerate(args.frames, frames=np.arange(args.frames) >= args.frames // 2))
+    keep = KeepSpec(motion, KeepMask.regenerate(args.frames, frames=np.arange(args.frames) >= args.frames // 2))
     audio = silent_flac(motion.duration)
     bomb = container_bomb(args.bomb_mib)
     with tempfile.TemporaryDirectory() as work_root:

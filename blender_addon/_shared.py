@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-MODULES = ("audio_formats", "axes", "genres", "motion", "rotations", "skeleton", "smpl_model", "kinematics", "keep",
-           "motion_io", "atomic", "errors", "protocol", "client", "sampling")
+MODULES = ("audio_formats", "axes", "genres", "motion", "rotations", "rig_names", "skeleton", "smpl_model",
+           "kinematics", "keep", "motion_io", "atomic", "errors", "protocol", "client", "sampling")
 
 
 def _base_package() -> str:

@@ -21,13 +21,16 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import bpy
 
 from ._shared import errors
 from . import compat
 from .local_backend import LaunchSettings, LocalBackend
+
+if TYPE_CHECKING:  # msgpack is loaded only when a backend is used (see _shared)
+    from ._shared import protocol
 
 POLL_INTERVAL_S = 0.1
 #: A handshake waits in slices this long, so closing the session stops a waiting thread quickly.
@@ -66,24 +69,18 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def describe_hello(info) -> str:
-    """One line for the panel from the backend's ``hello`` answer (object or dict)."""
-    def field(*names):
-        for name in names:
-            value = info.get(name) if isinstance(info, dict) else getattr(info, name, None)
-            if value:
-                return value
-        return None
-
-    parts = [f"backend {field('backend_version', 'version') or '?'}"]
-    for label, names in (("motion", ("motion_generator",)), ("video", ("video_renderer",)), ("device", ("device",))):
-        value = field(*names)
+def describe_hello(info: protocol.Hello) -> str:
+    """One line for the panel from the backend's ``hello`` answer."""
+    parts = [f"backend {info.backend_version or '?'}"]
+    for label, value in (("motion", info.motion_generator), ("video", info.video_renderer), ("device", info.device)):
         if value:
             parts.append(f"{label}: {value}")
-    weights = field("weights")  # which model weights the backend has installed (`mace-dance info` in full)
-    if isinstance(weights, dict):
-        names = {"motion_expert": "Motion Expert", "wan_animate": "Wan-Animate", "mace_appearance": "MACE appearance"}
-        parts.append("weights: " + (", ".join(names.get(k, k) for k, v in weights.items() if v) or "none"))
+    if info.cluster is not None:
+        cluster = info.cluster
+        parts.append(f"Ray: {len(cluster.nodes)} node(s), {cluster.gpus:g} GPU(s), {len(cluster.workers)} worker(s)")
+    # which model weights the backend has installed (`mace-dance info` in full)
+    names = {"motion_expert": "Motion Expert", "wan_animate": "Wan-Animate", "mace_appearance": "MACE appearance"}
+    parts.append("weights: " + (", ".join(names.get(k, k) for k, v in info.weights.items() if v) or "none"))
     return " · ".join(parts)
 
 
@@ -92,7 +89,7 @@ class JobSession:
 
     def __init__(self):
         self.client = None
-        self.last_hello = None  # the last `hello` answer (object or dict), for the panel
+        self.last_hello = None  # the last `hello` answer (shared.protocol.Hello), for the panel
         self._client_key = None
         self.local: LocalBackend | None = None
         self.job = None
@@ -162,13 +159,18 @@ class JobSession:
             except errors.BackendUnavailableError:
                 if not (settings.start_local and is_loopback(settings.address)):
                     raise
-            if self.local is None or not self.local.running:
-                launch = LaunchSettings(settings.address, settings.backend_command, settings.backend_python,
-                                        settings.wan_offload, settings.wan_segment_frames)
-                self.local = LocalBackend(launch, compat.extension_user_dir(__package__))
-                self.local.start()
-            info = self.local.wait_ready(lambda: self._hello(probe_client, PROBE_SLICE_S, stop),
-                                         settings.startup_timeout_s, should_stop=stop.is_set)
+            try:
+                if self.local is None or not self.local.running:
+                    launch = LaunchSettings(settings.address, settings.backend_command, settings.backend_python,
+                                            settings.wan_offload, settings.wan_segment_frames)
+                    self.local = LocalBackend(launch, compat.extension_user_dir(__package__))
+                    self.local.start()
+                info = self.local.wait_ready(lambda: self._hello(probe_client, PROBE_SLICE_S, stop),
+                                             settings.startup_timeout_s, should_stop=stop.is_set)
+            except errors.BackendUnavailableError as exc:  # what failed first: nothing answered at the address
+                raise errors.BackendUnavailableError(
+                    f"no backend answered at {settings.address}, and starting one here failed: {exc.message}",
+                    hint=exc.hint) from exc
             return describe_hello(info) + " (started here)"
         finally:
             probe_client.close()

@@ -23,12 +23,15 @@ class MACE_PG_settings(bpy.types.PropertyGroup):
                                     description="Image of the character who will dance in the video")
     output_path: StringProperty(name="Output", subtype="FILE_PATH", default="//dance.mp4",
                                 description="Where the rendered video is written (// = next to the .blend)")
-    width: IntProperty(name="Width", default=512, min=64, max=4096, step=16)
-    height: IntProperty(name="Height", default=512, min=64, max=4096, step=16)
+    width: IntProperty(name="Width", default=0, min=0, max=4096, step=16,
+                       description="Video width in pixels; 0 = the reference photo's own aspect")
+    height: IntProperty(name="Height", default=0, min=0, max=4096, step=16,
+                        description="Video height in pixels; 0 = the reference photo's own aspect")
     save_pose_video: BoolProperty(name="Save Pose Video", default=True,
                                   description="Also save the skeleton video the renderer followed, as <output>_pose.mp4")
-    retarget_source: PointerProperty(name="Dancer", type=bpy.types.Object, poll=lambda self, obj: obj.type == "ARMATURE",
-                                     description="The SMPL armature whose dance is transferred (default: the active one)")
+    dancer: PointerProperty(name="Dancer", type=bpy.types.Object, poll=lambda self, obj: obj.type == "ARMATURE",
+                            description="The SMPL dancer that Regenerate, Export, Render and Retarget work on (empty: "
+                                        "the active object when it is one, or the scene's only one)")
     retarget_target: PointerProperty(name="Target", type=bpy.types.Object, poll=lambda self, obj: obj.type == "ARMATURE",
                                      description="Your character's armature, which receives the dance as a new action")
 
@@ -47,6 +50,7 @@ class MACE_PG_status(bpy.types.PropertyGroup):
     error: StringProperty(default="")
     hint: StringProperty(default="")
     backend: StringProperty(default="not checked")
+    origin: StringProperty(default="", description="The panel whose button started the running (or last) job")
     last_output: StringProperty(default="", subtype="FILE_PATH")
 
 
@@ -67,10 +71,26 @@ def update_status(fields: dict) -> None:
     target = wm.mace_dance_status
     for key, value in fields.items():
         setattr(target, key, value)
+    line = status_line(target)
     for window in wm.windows:
+        # Blender's status bar shows the running job wherever the sidebar is scrolled (cleared when it ends).
+        workspace = getattr(window, "workspace", None)
+        if workspace is not None:
+            workspace.status_text_set(line if target.busy else None)
         for area in window.screen.areas:
             if area.type == "VIEW_3D":
                 area.tag_redraw()
+                for region in area.regions:  # buttons' enabled state too, not only when the mouse passes
+                    region.tag_redraw()
+
+
+def status_line(status) -> str:
+    """One line for a status bar or a panel header: the running job's progress, else its error."""
+    if status.busy:
+        return f"Dance: {status.message or 'working'} ({status.progress:.0%})"
+    if status.error:
+        return f"Dance failed: {status.error}"
+    return ""
 
 
 def register_properties() -> None:

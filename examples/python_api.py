@@ -45,7 +45,7 @@ def through_backend(address: str, out: Path, seconds: float) -> Path:
 
     with BackendClient(address, timeout_s=10.0) as client:
         hello = client.hello()
-        print(f"backend {hello['backend_version']}: {hello['motion_generator']} + {hello['video_renderer']}")
+        print(f"backend {hello.backend_version}: {hello.motion_generator} + {hello.video_renderer}")
         result = client.generate_motion(MUSIC.read_bytes(), MUSIC.name, seed=7, duration_s=seconds)
         save_motion(result.motion, out / "dance.npz")
         outcome = client.render_video(result.motion, REFERENCE.read_bytes(), audio_bytes=MUSIC.read_bytes(),

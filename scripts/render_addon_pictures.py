@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Render the README's pictures of the add-on: the imported dancer, and the dance retargeted onto a character.
+"""Render the README's pictures of the add-on: the imported dancer, and the dance retargeted onto a rig Rigify
+generated (keys on its FK/IK controls), both standing on a floor.
 
     .venv/bin/python scripts/render_addon_pictures.py            # -> docs/blender_dancer.png, docs/blender_retarget.png
     blender -b -P scripts/render_addon_pictures.py -- --out DIR
 
 The dance comes from the embedded choreographer (``python -m backend.cli generate`` in a subprocess with this
-Python, on the example song); the character is Blender's own human metarig (Rigify names) with a skinned
-body of boxes built here. Workbench renders, in background mode.
+Python, on the example song); the character is a rig Rigify generates from its Basic Human metarig (bpy 5.0:
+Rigify does not run in the 4.2/4.5 module builds), its deforming bones dressed in boxes built here. Workbench
+renders, in background mode.
 """
 
 from __future__ import annotations
@@ -71,10 +73,11 @@ def floor(scene) -> None:
 
 
 def box_body(rig) -> None:
-    """Skin the metarig's deforming limbs with one box per bone (so the picture shows a body, not sticks)."""
+    """Dress the rig's deforming bones (``DEF-``) in one box each (so the picture shows a body, not sticks)."""
     for bone in rig.data.bones:
-        if not any(key in bone.name for key in ("spine", "thigh", "shin", "foot", "upper_arm", "forearm", "hand",
-                                                  "shoulder")) or bone.length < 0.05:
+        if not bone.name.startswith("DEF-") or bone.length < 0.05 or not any(
+                key in bone.name for key in ("spine", "thigh", "shin", "foot", "upper_arm", "forearm", "hand",
+                                             "shoulder")):
             continue
         bpy.ops.mesh.primitive_cube_add(size=1.0)
         cube = bpy.context.active_object
@@ -107,16 +110,19 @@ def main() -> int:
 
     import addon_utils
 
-    addon_utils.enable("rigify", default_set=False)
-    bpy.ops.object.armature_human_metarig_add()
+    addon_utils.enable("rigify", default_set=True)
+    bpy.ops.object.armature_basic_human_metarig_add()
+    metarig = bpy.context.active_object
+    bpy.ops.pose.rigify_generate()
     character = bpy.context.active_object
-    character.location = (1.4, 0.0, 0.0)
+    bpy.data.objects.remove(metarig)
+    character.location = (1.4, 0.0, 0.0)  # beside the dancer
     bpy.context.view_layer.update()
     box_body(character)
     _, mapping = auto_map([bone.name for bone in character.data.bones])
     retarget.retarget_onto(bpy.context, result.armature, character, mapping)
     scene.frame_set(args.frame)
-    middle = (pelvis + np.array(character.matrix_world @ character.pose.bones["spine"].head)) / 2
+    middle = (pelvis + np.array(character.matrix_world @ character.pose.bones["ORG-spine"].head)) / 2
     camera(scene, middle + [2.4, -5.4, 0.7], middle + [0, 0, -0.1])
     render(scene, args.out / "blender_retarget.png")
     return 0

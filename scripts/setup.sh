@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Create ./.venv with everything MACE-Dance Studio and its tests need. Safe to run again: it reinstalls
-# only when pyproject.toml or this script changed. Pip's cache (~/.cache/pip) keeps later runs fast.
+# Create ./.venv with everything MACE-Dance Studio and its tests need, at the versions pinned in
+# requirements/cpu.lock (refreshed on purpose by scripts/lock.sh). Safe to run again: it reinstalls only when
+# pyproject.toml, the lock or this script changed. The installer is uv (pinned, itself installed by pip from
+# pip's cache): with its cache (~/.cache/uv) warm a new venv takes seconds, linked from the cache, and the
+# bytecode is compiled once here rather than in every process. MACE_INSTALLER=pip uses pip alone (pip's
+# cache, ~/.cache/pip, keeps that fast too) with the same pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +27,15 @@ fi
 # for a GPU machine.
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 EXTRAS=${MACE_EXTRAS:-dev,blender,cluster}
+UV_SPEC=uv==0.13.9
+LOCK=requirements/cpu.lock
+# uv reads its own settings: pass on where pip finds local wheels (e.g. a CPU build of torch), if set.
+if [ -n "${PIP_FIND_LINKS:-}" ] && [ -z "${UV_FIND_LINKS:-}" ]; then export UV_FIND_LINKS=$PIP_FIND_LINKS; fi
 
 # The stamp holds the checksum of the install recipe, then one installed extra per line: an install that
 # already has every requested extra (for the same recipe) is reused.
 stamp=.venv/.mace-installed
-recipe=$(cat pyproject.toml scripts/setup.sh | cksum | cut -d' ' -f1)
+recipe=$(cat pyproject.toml scripts/setup.sh "$LOCK" | cksum | cut -d' ' -f1)
 wanted=$(printf '%s\n' ${EXTRAS//,/ } | sort -u)
 have=""
 if [ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$recipe" ]; then
@@ -42,13 +50,18 @@ fi
 if [ ! -f "$stamp" ] || [ "$(head -n 1 "$stamp")" != "$recipe" ] || [ -n "$missing" ]; then
   all=$(printf '%s\n' $wanted $have | grep -v '^$' | sort -u | paste -sd, -)
   echo "==> installing MACE-Dance Studio [$all] into .venv (first run takes a few minutes)"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet "$TORCH_SPEC"
-  .venv/bin/python -m pip install --quiet -e ".[$all]"
+  install=(.venv/bin/python -m pip install --quiet)
+  if [ "${MACE_INSTALLER:-uv}" = uv ] && "${install[@]}" "$UV_SPEC"; then
+    install=(.venv/bin/uv pip install --quiet --python .venv/bin/python --compile-bytecode)
+  else
+    "${install[@]}" --upgrade pip
+  fi
+  # The lock pins every package below the extras (requirements/cpu.lock); torch is pinned by TORCH_SPEC.
+  "${install[@]}" -c "$LOCK" "$TORCH_SPEC" -e ".[$all]"
   # Reference-photo perception: mediapipe 0.10.21 is the last release whose wheel ships the pose and
   # segmentation models (so nothing is downloaded at run time). Its declared dependencies would pull jax and
   # opencv-contrib-python (which clashes with opencv-python-headless), so it goes in without them; what it
   # really imports (protobuf<5, absl-py, flatbuffers, attrs, matplotlib) is in pyproject.toml.
-  .venv/bin/python -m pip install --quiet --no-deps "mediapipe==0.10.21"
+  "${install[@]}" --no-deps "mediapipe==0.10.21"
   printf '%s\n' "$recipe" ${all//,/ } > "$stamp"
 fi

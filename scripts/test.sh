@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Run the test suite (sets up .venv first).
-#   bash scripts/test.sh            everything: the whole suite on bpy 5.0.1, then the add-on's tests again on
-#                                   Blender 4.2 LTS and 4.5 (each in its own .venv-bpy<version>)
-#   bash scripts/test.sh ARGS...    only pytest with ARGS on the main environment, e.g. `-k protocol`
+# Run the test suite (sets up .venv first) and say how long it took.
+#   bash scripts/test.sh            everything: the whole suite on bpy 5.0.1, then the add-on's core tests again
+#                                   on Blender 4.2 LTS and 4.5 (each in its own .venv-bpy<version>; the slow
+#                                   add-on tests run on 5.0 only)
+#   bash scripts/test.sh ARGS...    only pytest with ARGS on the main environment, e.g. `-k protocol`, or the
+#                                   fast tier: `-m "not slow"` (every module's core tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+trap 'echo "==> scripts/test.sh: $((SECONDS - started)) s in all (load average now: $(cut -d" " -f1-3 /proc/loadavg 2>/dev/null || echo unknown))"' EXIT
 bash scripts/setup.sh
+echo "==> set-up: $((SECONDS - started)) s"
 if [ $# -gt 0 ]; then
-  exec .venv/bin/python -m pytest "$@"
+  .venv/bin/python -m pytest "$@"
+  exit
 fi
 .venv/bin/python -m pytest
 for version in 4.2.23 4.5.15; do
   bash scripts/setup_bpy.sh "$version"
-  echo "==> the add-on's tests on bpy $version"
-  MACE_DANCE_BACKEND_PYTHON="$PWD/.venv/bin/python" ".venv-bpy${version%.*}/bin/python" -m pytest tests/blender_addon -q
+  echo "==> the add-on's core tests on bpy $version"
+  MACE_DANCE_BACKEND_PYTHON="$PWD/.venv/bin/python" ".venv-bpy${version%.*}/bin/python" -m pytest tests/blender_addon -q -m "not slow"
 done

@@ -11,7 +11,12 @@ Two ways to use it:
 The backend sends heartbeats while it holds a job of ours, so silence for ``timeout_s`` means it is gone:
 the job fails with :class:`shared.errors.BackendUnavailableError` (raised by the blocking calls). In turn the
 client sends ``heartbeat`` whenever it polls or waits with live jobs: the backend cancels the jobs of a client
-silent for its ``client_timeout_s`` (so keep polling). Errors the backend reports arrive as the matching
+silent for its ``client_timeout_s`` (so keep polling).
+
+Jobs belong to this client's *owner identity*, not to its connection: its CURVE key, or else the secret
+``token`` the backend gives at the first ``hello`` (sent before the first job; every job request, cancel and
+heartbeat carries it). A client made later with the same ``token`` (or key) can ``fetch`` a job by its id and
+receives its progress and result; nobody else can. Errors the backend reports arrive as the matching
 ``shared.errors`` class with its message and hint; a backend that refuses this client's CURVE key (or wants
 keys this client lacks) is reported as such at once, from the connection's handshake events.
 
@@ -39,6 +44,7 @@ from .errors import (
     TooLargeError,
     error_from_dict,
 )
+from .keep import KeepSpec
 from .motion import Motion, MotionResult
 from .sampling import SamplerChoice
 
@@ -58,7 +64,7 @@ MAX_BACKLOG = 1000
 
 
 @dataclass
-class RenderResult:
+class ReceivedRender:
     """A rendered video (mp4 bytes, with the music when audio was sent) and, when made, the pose video.
 
     The client's side of ``backend.appearance.RenderResult``: the same facts, with the files' bytes in place
@@ -78,7 +84,7 @@ class JobHandle:
 
     ``state``: 'queued', 'running', 'done', 'failed' or 'cancelled'. ``progress`` in [0, 1].
     ``queue_position``: jobs ahead of this one while queued (0 = next), else None.
-    ``result``: :class:`~shared.motion.MotionResult` / :class:`RenderResult` once done; ``error``: the
+    ``result``: :class:`~shared.motion.MotionResult` / :class:`ReceivedRender` once done; ``error``: the
     ``shared.errors`` exception once failed or cancelled.
     """
 
@@ -129,6 +135,7 @@ class BackendClient:
         server_public_key: the backend's CURVE public key (Z85 or its ``server.key`` file) when it uses keys.
         client_secret_key_file: this client's ``.key_secret`` certificate (made by ``mace-dance keys``); an
             allow-listing backend refuses clients without one.
+        token: the ``token`` of an earlier client of the same backend (see :attr:`token`), to ``fetch`` its jobs.
     """
 
     def __init__(
@@ -138,6 +145,7 @@ class BackendClient:
         timeout_s: float = 10.0,
         server_public_key: str | bytes | Path | None = None,
         client_secret_key_file: str | Path | None = None,
+        token: str | None = None,
     ):
         import zmq
 
@@ -162,6 +170,9 @@ class BackendClient:
         self._last_heartbeat_sent = 0.0
         self._heartbeat_interval_s = protocol.HEARTBEAT_INTERVAL_S  # shortened to fit the backend's timeout
         self._handshake_error: KeyRefusedError | None = None  # set when the backend refused us
+        #: the secret that makes this client the owner of its jobs (None until the first ``hello``; stays None
+        #: with CURVE keys, where the key is the owner). Keep it to ``fetch`` jobs from another client.
+        self.token = token
         self._open_socket()
 
     # ---- connection -----------------------------------------------------------------------------------
@@ -265,6 +276,8 @@ class BackendClient:
     def _send(self, msg_type: str, job: str, payload: dict) -> None:
         if self._socket is None:
             raise BackendUnavailableError("this client is closed", "create a new BackendClient")
+        if self.token is not None:
+            payload = {**payload, "token": self.token}
         data = protocol.encode_message(msg_type, job, payload)
         if len(data) > protocol.MAX_MESSAGE_BYTES:
             raise TooLargeError(f"the {msg_type} request is {len(data):,} bytes, above the limit of "
@@ -363,6 +376,12 @@ class BackendClient:
                     self._heartbeat_interval_s = min(protocol.HEARTBEAT_INTERVAL_S, float(timeout) / 4)
         elif envelope.type == "cancel":
             job.message = "cancelling" if payload.get("state") == "cancelling" else job.message
+        elif envelope.type == "status":  # the answer to `fetch`: the job as the backend sees it
+            if payload.get("job_state") in ("queued", "running"):
+                job.state = payload["job_state"]
+                job.progress = float(payload.get("progress") or 0.0)
+                job.message = str(payload.get("message") or job.message)
+                job.queue_position = payload.get("queue_position")
         elif envelope.type == "result":
             try:
                 job.result = self._decode_result(job.kind, payload)
@@ -380,7 +399,7 @@ class BackendClient:
         job.message, job.queue_position = error.message, None
 
     @staticmethod
-    def _decode_result(kind: str, payload: dict) -> MotionResult | RenderResult:
+    def _decode_result(kind: str, payload: dict) -> MotionResult | ReceivedRender:
         if kind == "generate_motion":
             return MotionResult(
                 motion=protocol.motion_from_wire(protocol.get_field(payload, "motion", dict)),
@@ -388,7 +407,7 @@ class BackendClient:
                 tempo=protocol.get_number(payload, "tempo", 0.0),
                 generator=protocol.get_field(payload, "generator", str, ""),
             )
-        return RenderResult(
+        return ReceivedRender(
             video_bytes=protocol.get_field(payload, "video", bytes),
             renderer=protocol.get_field(payload, "renderer", str, ""),
             frames=protocol.get_field(payload, "frames", int, 0),
@@ -408,19 +427,23 @@ class BackendClient:
         return events
 
     # ---- public API: information ----------------------------------------------------------------------
-    def hello(self) -> dict:
-        """What the backend is: protocol_version, backend_version, motion_generator, video_renderer, device,
-        capabilities (limits included), defaults and genres. Raises BackendUnavailableError if none answers."""
-        return self._request("hello")
+    def hello(self) -> protocol.Hello:
+        """What the backend is (:class:`~shared.protocol.Hello`: versions, engines, device, capabilities with
+        limits, defaults, genres, installed weights, its Ray cluster, and this client's ``token``, kept in
+        :attr:`token`). Raises BackendUnavailableError if none answers."""
+        info = protocol.Hello.from_wire(self._request("hello"))
+        if info.token is not None:
+            self.token = info.token
+        return info
 
-    def status(self, job: JobHandle | str | None = None) -> dict:
+    def status(self, job: JobHandle | str | None = None) -> protocol.ServerStatus:
         """Queue length and running job kind; with ``job``, also its ``job_state``/progress as the backend sees it."""
-        return self._request("status", None if job is None else getattr(job, "id", job))
+        return protocol.ServerStatus.from_wire(self._request("status", None if job is None else getattr(job, "id", job)))
 
     # ---- public API: non-blocking ---------------------------------------------------------------------
     def submit_generate_motion(self, audio_bytes: bytes, audio_name: str, *, seed: int = 0,
                                genre: str | None = None, duration_s: float | None = None, start_s: float = 0.0,
-                               keep: protocol.KeepSpec | None = None,
+                               keep: KeepSpec | None = None,
                                sampling: SamplerChoice | None = None) -> JobHandle:
         """Queue a dance for the music in ``audio_bytes`` (any file of ``shared.audio_formats``; the backend
         finds the format from the content, ``audio_name`` names it in messages). ``keep`` asks to regenerate
@@ -446,6 +469,8 @@ class BackendClient:
         return self._submit("render_video", payload)
 
     def _submit(self, kind: str, payload: dict) -> JobHandle:
+        if self.token is None and self._server_public_key is None:
+            self.hello()  # the token that will own the job
         job = JobHandle(protocol.new_job_id(), kind)
         self._send(kind, job.id, payload)
         self._jobs[job.id] = job
@@ -453,6 +478,20 @@ class BackendClient:
         if len(self._jobs) > MAX_BACKLOG:
             for job_id in [j.id for j in self._jobs.values() if j.done][: len(self._jobs) - MAX_BACKLOG]:
                 del self._jobs[job_id]
+        return job
+
+    def fetch(self, job_id: str, kind: str) -> JobHandle:
+        """Follow a job submitted by an earlier client with this client's :attr:`token` (or CURVE key): its
+        progress and its result (kept a while by the backend, even when it ended while nobody listened) come
+        here. ``kind``: "generate_motion" or "render_video". Then ``poll``/``wait`` as for a submitted job."""
+        if kind not in ("generate_motion", "render_video"):
+            raise ValueError(f"kind must be 'generate_motion' or 'render_video', not {kind!r}")
+        if self.token is None and self._server_public_key is None:
+            raise ProtocolError("this client has no token to fetch with",
+                                "create it with the `token` of the client that submitted the job")
+        job = JobHandle(job_id, kind, message="fetching")
+        self._jobs[job_id] = job
+        self._send("fetch", job_id, {})
         return job
 
     def poll(self) -> list[ClientEvent]:
@@ -502,7 +541,7 @@ class BackendClient:
         return self.wait(self.submit_generate_motion(audio_bytes, audio_name, **submit_args), timeout_s, on_progress)
 
     def render_video(self, motion: Motion, reference_image_bytes: bytes, *, timeout_s: float | None = None,
-                     on_progress: Callable[[JobHandle], None] | None = None, **submit_args) -> RenderResult:
+                     on_progress: Callable[[JobHandle], None] | None = None, **submit_args) -> ReceivedRender:
         """``submit_render_video`` + ``wait``; ``submit_args`` are that method's keywords (audio_bytes, width,
         height, the renderer's ``options`` dict …)."""
         return self.wait(self.submit_render_video(motion, reference_image_bytes, **submit_args), timeout_s,

@@ -3,24 +3,35 @@
 A :class:`KeepMask` is a cell mask over frames x (the 24 SMPL joint rotations + the root translation):
 ``cells[t, j]`` True keeps joint j's rotation on frame t exactly (j = 0 is the root *orientation*, the
 pelvis), ``cells[t, ROOT_TRANSLATION]`` keeps the translation. Every other cell is generated anew. The add-on
-builds it from the animator's selection, ``shared.protocol.KeepSpec`` carries it, the Motion Expert pins the
-kept cells while it denoises (inpainting), the choreographer blends its new dance into them, and
-:meth:`KeepMask.merge` is the exact paste all of them end with.
+builds it from the animator's selection, :class:`KeepSpec` carries it (with the motion being edited), the
+Motion Expert pins the kept cells while it denoises (inpainting), the choreographer blends its new dance into
+them, and :meth:`KeepMask.merge` is the exact paste all of them end with.
+
+The rules on *which span* is regenerated live here too, so the server, the choreographer and the Motion Expert
+agree: :func:`regenerated_span` (the music a regeneration dances to, checked against the music there is) and
+:func:`fit_length` (music and motion frames may differ by rounding, up to ``FIT_TOLERANCE_FRAMES``; more is an
+error, never a silent pad).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .errors import InvalidInputError
 from .motion import Motion
+from .protocol import MAX_FRAMES, decode_array, encode_array, get_field, motion_from_wire, motion_to_wire
 from .skeleton import NUM_JOINTS
 
 #: Column of the root translation (after the 24 joint rotations).
 ROOT_TRANSLATION = NUM_JOINTS
 NUM_COLUMNS = NUM_JOINTS + 1
+
+#: Frames by which two spans of the same music may differ through rounding (analysis vs motion frame rates);
+#: :func:`fit_length` pads or trims within it and raises past it.
+FIT_TOLERANCE_FRAMES = 2
 
 
 @dataclass(frozen=True)
@@ -93,3 +104,94 @@ class KeepMask:
             contacts = np.where(self.frames_fully_kept[:, None], kept.contacts, contacts)
         return Motion(poses=poses, trans=trans, fps=kept.fps, betas=kept.betas, gender=kept.gender,
                       contacts=contacts, metadata=dict(new.metadata))
+
+
+@dataclass
+class KeepSpec:
+    """What to keep when regenerating: ``mask`` (a :class:`KeepMask`, frames x joints + root translation) marks
+    the cells of ``motion`` kept exactly; every other cell is generated anew (inpainting).
+    On the wire: ``{"motion": motion, "cells": array (T, 25) bool}``."""
+
+    motion: Motion
+    mask: KeepMask
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.motion, Motion):
+            raise InvalidInputError(f"KeepSpec.motion must be a Motion, got {type(self.motion).__name__}", None)
+        if not isinstance(self.mask, KeepMask):
+            raise InvalidInputError(f"KeepSpec.mask must be a KeepMask, got {type(self.mask).__name__}", None)
+        if self.mask.num_frames != self.motion.num_frames:
+            raise InvalidInputError(f"`keep.cells` must have shape ({self.motion.num_frames}, {NUM_COLUMNS}) "
+                                    f"(one row per frame), got {self.mask.cells.shape}", None)
+
+    def at_fps(self, fps: float) -> "KeepSpec":
+        """This spec with its motion and cell mask resampled to ``fps`` (nearest frame for the mask)."""
+        if abs(self.motion.fps - fps) < 1e-6:
+            return self
+        motion = self.motion.resample(fps)
+        return KeepSpec(motion=motion, mask=self.mask.resample(motion.num_frames, self.motion.fps, fps))
+
+    def to_wire(self) -> dict:
+        return {"motion": motion_to_wire(self.motion), "cells": encode_array(self.mask.cells)}
+
+    @classmethod
+    def from_wire(cls, obj: Any, field: str = "keep", *, max_frames: int = MAX_FRAMES) -> "KeepSpec":
+        if not isinstance(obj, dict):
+            raise InvalidInputError(f"`{field}` must be a map, got {type(obj).__name__}", None)
+        motion = motion_from_wire(get_field(obj, "motion", dict), f"{field}.motion", max_frames=max_frames)
+        cells = decode_array(get_field(obj, "cells", dict), f"{field}.cells")
+        if cells.dtype != np.bool_ or cells.shape != (motion.num_frames, NUM_COLUMNS):
+            raise InvalidInputError(f"`{field}.cells` must be a ({motion.num_frames}, {NUM_COLUMNS}) bool array, "
+                                    f"got {cells.dtype} {cells.shape}", None)
+        return cls(motion=motion, mask=KeepMask(cells))
+
+
+def regenerated_span(keep: KeepSpec | None, duration_s: float | None, available_s: float | None = None,
+                     music: str = "the music") -> float | None:
+    """Seconds of music a dance is made for (None = to the end of the music).
+
+    Without ``keep`` that is ``duration_s``. Regenerating part of a motion dances to exactly the span being
+    edited: ``duration_s`` defaults to the kept motion's duration and may differ from it only by rounding
+    (``FIT_TOLERANCE_FRAMES``). With ``available_s`` (seconds of ``music`` after the start), a kept motion
+    longer than the music is refused here, before any work.
+    """
+    if keep is None:
+        return duration_s
+    kept, slack = keep.motion, FIT_TOLERANCE_FRAMES / keep.motion.fps
+    if duration_s is None:
+        duration_s = kept.duration
+    elif abs(duration_s - kept.duration) > slack:
+        raise InvalidInputError(
+            f"`duration_s` = {duration_s:.2f} s but the motion to edit (`keep.motion`) lasts {kept.duration:.2f} s",
+            "leave duration_s out when regenerating part of a motion (it is the kept motion's duration)")
+    if available_s is not None and duration_s - available_s > 0.5 / kept.fps:
+        raise InvalidInputError(f"`keep.motion` lasts {duration_s:.2f} s but {music} has only {available_s:.2f} s "
+                                "after start_s", "start earlier in the music or keep a shorter motion")
+    return duration_s
+
+
+Fitted = TypeVar("Fitted", np.ndarray, Motion)
+
+
+def fit_length(values: Fitted, num_frames: int, what: str = "the music span") -> Fitted:
+    """``values`` (an array over frames, or a Motion) trimmed, or padded by holding its last frame, to
+    ``num_frames``. Spans of the same music differ by rounding only: a mismatch above
+    ``FIT_TOLERANCE_FRAMES`` is an error, never a silent pad."""
+    have = values.num_frames if isinstance(values, Motion) else len(values)
+    if abs(have - num_frames) > FIT_TOLERANCE_FRAMES:
+        raise InvalidInputError(
+            f"{what} has {have} frames but the motion to edit {num_frames}",
+            "the music is shorter than the motion being edited; pick a shorter span or start earlier")
+    if isinstance(values, Motion):
+        if have >= num_frames:
+            return values.slice(0, num_frames)
+        return Motion(poses=_fit(values.poses, num_frames), trans=_fit(values.trans, num_frames), fps=values.fps,
+                      betas=values.betas, gender=values.gender, metadata=dict(values.metadata),
+                      contacts=None if values.contacts is None else _fit(values.contacts, num_frames))
+    return _fit(values, num_frames)
+
+
+def _fit(array: np.ndarray, num_frames: int) -> np.ndarray:
+    if len(array) >= num_frames:
+        return array[:num_frames]
+    return np.concatenate([array, np.repeat(array[-1:], num_frames - len(array), axis=0)])

@@ -64,9 +64,7 @@ def load_motion(path: str | Path, *, up_axis: str | None = None) -> Motion:
         raise InvalidInputError(f"unsupported motion file type {path.suffix!r} ({path})", hint=_FORMAT_HINT)
     try:
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                fields = {key: data[key] for key in data.files}
-            return _motion_from_npz_fields(fields, up_axis, path)
+            return _motion_from_npz_fields(read_npz(path), up_axis, path)
         data = safe_pickle_loads(path.read_bytes())
         if not isinstance(data, dict):
             raise InvalidInputError(f"{path}: expected a dict of arrays, got {type(data).__name__}", hint=_FORMAT_HINT)
@@ -77,6 +75,48 @@ def load_motion(path: str | Path, *, up_axis: str | None = None) -> Motion:
         raise
     except Exception as exc:  # numpy/zipfile raise many types for truncated or foreign files
         raise InvalidInputError(f"cannot read motion file {path}: {exc}", hint=_FORMAT_HINT) from exc
+
+
+#: The most a motion ``.npz`` may inflate to (all members together): two hours of 60 fps SMPL-X poses and
+#: more. The sizes in a zip's headers are not trusted: bytes are counted as they are inflated.
+MAX_NPZ_BYTES = 1 << 30
+MAX_NPZ_MEMBERS = 256
+
+
+def read_npz(path: str | Path, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` (no pickles), refusing one that inflates past ``max_bytes`` in all.
+
+    Each member is inflated in pieces and counted, so a few-MB zip bomb stops at the budget instead of
+    filling memory; ``InvalidInputError`` (naming the file, the member and the budget) otherwise.
+    """
+    import io
+    import zipfile
+
+    path = Path(path)
+    arrays, total = {}, 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            if len(members) > MAX_NPZ_MEMBERS:
+                raise InvalidInputError(f"{path.name} holds {len(members)} arrays, more than {MAX_NPZ_MEMBERS}")
+            for info in members:
+                buffer = io.BytesIO()
+                with archive.open(info) as member:
+                    while piece := member.read(1 << 20):
+                        total += len(piece)
+                        if total > max_bytes:
+                            raise InvalidInputError(
+                                f"{path.name} inflates past {max_bytes:,} bytes (at member {info.filename!r})",
+                                hint="a motion file this large is damaged or crafted; export the motion again")
+                        buffer.write(piece)
+                buffer.seek(0)
+                name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                arrays[name] = np.lib.format.read_array(buffer, allow_pickle=False)
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # zipfile/numpy raise many types for truncated or foreign files
+        raise InvalidInputError(f"cannot read {path.name} as .npz: {exc}", hint=_FORMAT_HINT) from exc
+    return arrays
 
 
 def _text(value) -> str:

@@ -14,18 +14,26 @@ Client → backend (``CLIENT_MESSAGES``)
 =================  ===============================================  ==========================================
 type               payload                                          replies (same ``job``)
 =================  ===============================================  ==========================================
-``hello``          ``{}``                                           ``hello``
-``status``         ``{}`` (``job`` = a job id, or a token)          ``status``
-``generate_motion``  audio, audio_name, seed, genre, duration_s,    ``accepted``, ``progress``…, then one
-                   start_s, keep, sampling (a                       ``result`` or ``error``
+``hello``          ``{token?}`` (the token of an earlier ``hello``  ``hello`` (with this client's ``token``)
+                   to keep, after a reconnect)
+``status``         ``{token?}`` (``job`` = a job id, or a token)    ``status``
+``generate_motion``  token, audio, audio_name, seed, genre,         ``accepted``, ``progress``…, then one
+                   duration_s, start_s, keep, sampling (a           ``result`` or ``error``
                    ``shared.sampling.SamplerChoice`` map)
-``render_video``   motion, reference_image, audio, audio_name,      as above
-                   width, height, options
-``cancel``         ``{}`` (``job`` = the job to cancel)             ``cancel`` (then the job's own ``error``
+``render_video``   token, motion, reference_image, audio,           as above
+                   audio_name, width, height, options
+``cancel``         ``{token}`` (``job`` = the job to cancel)        ``cancel`` (then the job's own ``error``
                                                                     with code ``cancelled``)
-``heartbeat``      ``{}`` (``job`` = None), while the client has    none (a client silent for the backend's
-                   live jobs                                        ``client_timeout_s`` has its jobs cancelled)
+``fetch``          ``{token}`` (``job`` = a job of this owner)      ``status``; then the job's ``progress``…
+                                                                    and its ``result``/``error`` come here
+``heartbeat``      ``{token}`` (``job`` = None), while the client   none (a client silent for the backend's
+                   has live jobs                                    ``client_timeout_s`` has its jobs cancelled)
 =================  ===============================================  ==========================================
+
+Jobs belong to their *owner*: the client's CURVE key when the backend uses keys, else the secret ``token``
+its ``hello`` returned. Progress and results go to the connection the owner last spoke from (never to a
+route remembered from submission), so a client that reconnects, with its token or key, gets its jobs back
+(``fetch``), and nobody else can.
 
 Backend → client (``SERVER_MESSAGES``): the replies above plus ``heartbeat`` (``job`` = None), sent every
 ``HEARTBEAT_INTERVAL_S`` to each client with a queued or running job, from a thread that never computes,
@@ -43,18 +51,19 @@ from __future__ import annotations
 import io
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field, fields
 from typing import Any, Mapping
 
 import msgpack
 import numpy as np
 
 from .errors import InvalidInputError, MaceError, ProtocolError, TooLargeError, VersionMismatchError
-from .keep import NUM_COLUMNS as NUM_KEEP_COLUMNS, KeepMask
 from .motion import Motion
 
 # 2: clients send `heartbeat` while they have live jobs (a silent client's jobs are cancelled).
-PROTOCOL_VERSION = 2
+# 3: jobs belong to an owner, not a connection: `hello` gives a secret `token` that every job, `cancel`,
+#    `status` (of a job), `fetch` and `heartbeat` payload carries; `fetch` reattaches a job to a new connection.
+PROTOCOL_VERSION = 3
 DEFAULT_PORT = 7557
 DEFAULT_ADDRESS = f"tcp://127.0.0.1:{DEFAULT_PORT}"
 
@@ -75,6 +84,7 @@ MAX_IMAGE_PIXELS = 8192 * 8192  # decoded reference image
 MAX_VIDEO_SIDE = 4096  # requested output width / height, pixels
 MAX_QUEUED_JOBS = 64  # across all clients
 MAX_QUEUED_PER_CLIENT = 16  # one client's share of the queue; the rest is first come, first served
+MAX_CLIENT_DISK_BYTES = 512 * 1024 * 1024  # one client's uploads held on the backend's disk at once
 MAX_TEXT_CHARS = 1024  # names, genres, messages
 MAX_ARRAY_DIMS = 8
 MIN_MOTION_FPS, MAX_MOTION_FPS = 1.0, 1000.0  # a motion's frame rate on the wire
@@ -85,7 +95,7 @@ MAX_CONTAINER_ITEMS = 32_768  # entries of one msgpack array or map
 MAX_MESSAGE_ITEMS = 50_000  # entries of all arrays and maps of one message together
 MAX_STRING_BYTES = 65_536  # one msgpack str (text fields are further held to MAX_TEXT_CHARS)
 
-CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel", "heartbeat")
+CLIENT_MESSAGES = ("hello", "status", "generate_motion", "render_video", "cancel", "fetch", "heartbeat")
 SERVER_MESSAGES = ("hello", "status", "accepted", "progress", "result", "error", "cancel", "heartbeat")
 FINISHED_STATES = ("done", "failed", "cancelled")
 
@@ -418,34 +428,166 @@ def motion_from_wire(obj: Any, field: str = "motion", *, max_frames: int = MAX_F
     )
 
 
-@dataclass
-class KeepSpec:
-    """What to keep when regenerating: ``mask`` (a ``shared.keep.KeepMask``, frames x joints + root
-    translation) marks the cells of ``motion`` kept exactly; every other cell is generated anew (inpainting).
-    On the wire: ``{"motion": motion, "cells": array (T, 25) bool}``."""
+# ---- typed replies: hello and status ---------------------------------------------------------------------
+def _known_fields(cls, obj: Any, where: str) -> dict:
+    """The entries of the map ``obj`` that name fields of the dataclass ``cls``: a newer peer may send more
+    (they are ignored), an older one fewer (the defaults fill in)."""
+    if not isinstance(obj, Mapping):
+        raise ProtocolError(f"`{where}` must be a map, got {type(obj).__name__}", "upgrade the older side")
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in obj.items() if key in names}
 
-    motion: Motion
-    mask: KeepMask
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.motion, Motion):
-            raise InvalidInputError(f"KeepSpec.motion must be a Motion, got {type(self.motion).__name__}", None)
-        if not isinstance(self.mask, KeepMask):
-            raise InvalidInputError(f"KeepSpec.mask must be a KeepMask, got {type(self.mask).__name__}", None)
-        if self.mask.num_frames != self.motion.num_frames:
-            raise InvalidInputError(f"`keep.cells` must have shape ({self.motion.num_frames}, {NUM_KEEP_COLUMNS}) "
-                                    f"(one row per frame), got {self.mask.cells.shape}", None)
+@dataclass(frozen=True)
+class ClusterNode:
+    """One alive node of a Ray cluster: its id, address and resources."""
+
+    node_id: str
+    address: str = ""
+    cpus: float = 0.0
+    gpus: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClusterWorker:
+    """One model-keeping worker: where it runs (``node_id``, ``device``), which engines it has ``loaded``
+    and which job kinds it ``can_run`` ("generate_motion", "render_video")."""
+
+    node_id: str
+    device: str
+    loaded: tuple[str, ...] = ()
+    can_run: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What a ``serve --ray`` backend runs on: the cluster's nodes, its workers, where each job kind runs
+    ("gpu" or "cpu": ``placement``), and how long a GPU job waits for a GPU the cluster does not have yet
+    (``wait_for_gpu_s``; None = as long as an autoscaler may add one)."""
+
+    nodes: tuple[ClusterNode, ...] = ()
+    workers: tuple[ClusterWorker, ...] = ()
+    placement: dict = dataclass_field(default_factory=dict)
+    wait_for_gpu_s: float | None = 0.0
+    engine: str = "ray"
+
+    @property
+    def cpus(self) -> float:
+        return sum(node.cpus for node in self.nodes)
+
+    @property
+    def gpus(self) -> float:
+        return sum(node.gpus for node in self.nodes)
+
+    def workers_on(self, device_kind: str) -> int:
+        """How many workers run on ``device_kind`` ("gpu" or "cpu")."""
+        return sum((worker.device != "cpu") == (device_kind == "gpu") for worker in self.workers)
 
     def to_wire(self) -> dict:
-        return {"motion": motion_to_wire(self.motion), "cells": encode_array(self.mask.cells)}
+        return {"engine": self.engine, "nodes": [node.__dict__ for node in self.nodes],
+                "workers": [{**worker.__dict__, "loaded": list(worker.loaded), "can_run": list(worker.can_run)}
+                            for worker in self.workers],
+                "placement": dict(self.placement), "wait_for_gpu_s": self.wait_for_gpu_s,
+                "cpus": self.cpus, "gpus": self.gpus}
 
     @classmethod
-    def from_wire(cls, obj: Any, field: str = "keep", *, max_frames: int = MAX_FRAMES) -> "KeepSpec":
-        if not isinstance(obj, dict):
-            raise InvalidInputError(f"`{field}` must be a map, got {type(obj).__name__}", None)
-        motion = motion_from_wire(get_field(obj, "motion", dict), f"{field}.motion", max_frames=max_frames)
-        cells = decode_array(get_field(obj, "cells", dict), f"{field}.cells")
-        if cells.dtype != np.bool_ or cells.shape != (motion.num_frames, NUM_KEEP_COLUMNS):
-            raise InvalidInputError(f"`{field}.cells` must be a ({motion.num_frames}, {NUM_KEEP_COLUMNS}) bool array, "
-                                    f"got {cells.dtype} {cells.shape}", None)
-        return cls(motion=motion, mask=KeepMask(cells))
+    def from_wire(cls, obj: Any) -> "ClusterInfo":
+        values = _known_fields(cls, obj, "cluster")
+        values["nodes"] = tuple(ClusterNode(**_known_fields(ClusterNode, node, "cluster.nodes"))
+                                for node in values.get("nodes", ()))
+        values["workers"] = tuple(
+            ClusterWorker(**{**(known := _known_fields(ClusterWorker, worker, "cluster.workers")),
+                             "loaded": tuple(known.get("loaded", ())), "can_run": tuple(known.get("can_run", ()))})
+            for worker in values.get("workers", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend accepts: its message types, whether it renders videos (and the ``render_options`` it
+    takes), its ``limits`` (``ServerLimits`` fields), heartbeat interval and client timeout."""
+
+    messages: tuple[str, ...] = CLIENT_MESSAGES
+    generate_motion: bool = True
+    keep: bool = True
+    render_video: bool = False
+    render_options: tuple[str, ...] = ()
+    limits: dict = dataclass_field(default_factory=dict)
+    heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
+    client_timeout_s: float = CLIENT_TIMEOUT_S
+
+    def to_wire(self) -> dict:
+        return {**self.__dict__, "messages": list(self.messages), "render_options": list(self.render_options)}
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "Capabilities":
+        values = _known_fields(cls, obj, "capabilities")
+        for name in ("messages", "render_options"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The ``hello`` reply: what the backend is and can do. ``defaults`` holds the backend's defaults
+    (``seed``, ``fps``, a renderer's own such as ``wan_model_fps``); ``weights`` which model weights are
+    installed (name -> bool); ``motion_generator_reason`` says why that generator dances (e.g. "the Motion
+    Expert's weights are not installed"); ``cluster`` is set when jobs run on a Ray cluster; ``token`` is the
+    secret that makes this client the owner of its jobs when the backend uses no CURVE keys (see
+    ``backend.server.ownership``)."""
+
+    protocol_version: int
+    backend_version: str
+    motion_generator: str
+    motion_generator_reason: str = ""
+    video_renderer: str | None = None
+    device: str = "cpu"
+    capabilities: Capabilities = dataclass_field(default_factory=Capabilities)
+    defaults: dict = dataclass_field(default_factory=dict)
+    genres: tuple[str, ...] = ()
+    weights: dict = dataclass_field(default_factory=dict)
+    cluster: ClusterInfo | None = None
+    token: str | None = None
+
+    def to_wire(self) -> dict:
+        wire = {**self.__dict__, "capabilities": self.capabilities.to_wire(), "genres": list(self.genres),
+                "cluster": None if self.cluster is None else self.cluster.to_wire()}
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "Hello":
+        values = _known_fields(cls, obj, "hello")
+        values["capabilities"] = Capabilities.from_wire(values.get("capabilities") or {})
+        values["genres"] = tuple(values.get("genres") or ())
+        if values.get("cluster") is not None:
+            values["cluster"] = ClusterInfo.from_wire(values["cluster"])
+        try:
+            return cls(**values)
+        except TypeError as exc:  # a required field is missing
+            raise ProtocolError(f"the backend's `hello` is incomplete ({exc})", "upgrade the older side") from None
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """The ``status`` reply: the backend's queue (``queued`` jobs, the ``running`` job's kind, ``stopping``)
+    and, when a job was named, its ``job_state`` (None: not this client's, or unknown), ``progress``,
+    ``message`` and ``queue_position``; ``admitting`` requests being checked and ``io_longest_gap_ms``, the
+    longest pause of the server's I/O loop so far (how promptly it answers everyone)."""
+
+    queued: int = 0
+    running: str | None = None
+    stopping: bool = False
+    job_state: str | None = None
+    progress: float | None = None
+    message: str | None = None
+    queue_position: int | None = None
+    admitting: int = 0
+    io_longest_gap_ms: float | None = None
+
+    def to_wire(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if value is not None}
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> "ServerStatus":
+        return cls(**_known_fields(cls, obj, "status"))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 _SMALL = 1e-8
+#: Below this length a vector has no direction: :func:`unit` returns it (near) zero rather than dividing by it.
+_TINY = 1e-12
 
 
 def _skew(v: np.ndarray) -> np.ndarray:
@@ -17,6 +19,29 @@ def _skew(v: np.ndarray) -> np.ndarray:
     x, y, z = v[..., 0], v[..., 1], v[..., 2]
     zero = np.zeros_like(x)
     return np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1).reshape(v.shape[:-1] + (3, 3))
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """(..., 3) vectors scaled to length 1; a zero vector stays zero (no NaN)."""
+    v = np.asarray(v, dtype=np.float64)
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _TINY)
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) the smallest rotation turning the direction of ``a`` onto that of ``b`` (broadcast).
+
+    Any lengths; when ``a`` and ``b`` point opposite ways the half turn is about an axis perpendicular to ``a``
+    (there is no smallest one), so the result is always a proper rotation.
+    """
+    a, b = unit(a), unit(b)
+    a, b = np.broadcast_arrays(a, b)
+    axis = np.cross(a, b)
+    sin, cos = np.linalg.norm(axis, axis=-1), np.sum(a * b, axis=-1)
+    helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+    perpendicular = unit(np.cross(a, helper))
+    degenerate = (sin < 1e-9)[..., None]
+    axis = np.where(degenerate, perpendicular, axis / np.maximum(sin, _TINY)[..., None])
+    return axis_angle_to_matrix(axis * np.arctan2(sin, cos)[..., None])
 
 
 def axis_angle_to_matrix(axis_angle: np.ndarray) -> np.ndarray:
@@ -70,21 +95,25 @@ def quaternion_to_matrix(quaternion: np.ndarray) -> np.ndarray:
 def matrix_to_quaternion(matrix: np.ndarray) -> np.ndarray:
     """(..., 3, 3) -> (..., 4) (w, x, y, z) with w >= 0 (Shepperd's method: divide by the largest term)."""
     m = np.asarray(matrix, dtype=np.float64)
-    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
-    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
-    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    shape = m.shape[:-2]
+    m = m.reshape(-1, 9)
+    m00, m01, m02, m10, m11, m12, m20, m21, m22 = m.T
     four = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
-    root = np.sqrt(np.maximum(four, 0.0))  # 2|w|, 2|x|, 2|y|, 2|z|
-    candidates = np.stack([
-        np.stack([root[..., 0] ** 2, m21 - m12, m02 - m20, m10 - m01], -1),
-        np.stack([m21 - m12, root[..., 1] ** 2, m10 + m01, m02 + m20], -1),
-        np.stack([m02 - m20, m10 + m01, root[..., 2] ** 2, m12 + m21], -1),
-        np.stack([m10 - m01, m20 + m02, m21 + m12, root[..., 3] ** 2], -1),
-    ], axis=-2) / (2.0 * np.maximum(root, 0.1)[..., None])  # fmt: skip
-    best = np.argmax(four, axis=-1)[..., None, None]
-    q = np.take_along_axis(candidates, np.broadcast_to(best, best.shape[:-2] + (1, 4)), axis=-2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
+    best = np.argmax(four, axis=-1)
+    q = np.empty((len(m), 4))
+    # Per case only the rows it is best for: the largest of 2|w|, 2|x|, 2|y|, 2|z| is the safe divisor.
+    for case, terms in enumerate((
+        lambda i: (four[i, 0], m21[i] - m12[i], m02[i] - m20[i], m10[i] - m01[i]),
+        lambda i: (m21[i] - m12[i], four[i, 1], m10[i] + m01[i], m02[i] + m20[i]),
+        lambda i: (m02[i] - m20[i], m10[i] + m01[i], four[i, 2], m12[i] + m21[i]),
+        lambda i: (m10[i] - m01[i], m20[i] + m02[i], m21[i] + m12[i], four[i, 3]),
+    )):  # fmt: skip
+        rows = np.flatnonzero(best == case)
+        if len(rows):
+            q[rows] = np.stack(terms(rows), axis=-1) / (2.0 * np.sqrt(np.maximum(four[rows, case], 0.01)))[:, None]
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    q = np.where(q[:, :1] < 0, -q, q)
+    return q.reshape(shape + (4,))
 
 
 def matrix_to_axis_angle(matrix: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidInputError, MissingWeightsError
+from .errors import InvalidInputError
+from .smpl_model import load_smpl_model_arrays
 
 JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
@@ -101,8 +102,6 @@ class Skeleton:
         Official ``.pkl`` files are read with a restricted unpickler (chumpy and scipy.sparse objects are
         turned into plain arrays); nothing in the file is executed.
         """
-        from .smpl_model import load_smpl_model_arrays
-
         model = load_smpl_model_arrays(path)
         return cls.from_joint_positions(regress_rest_joints(model, betas))
 
@@ -125,14 +124,6 @@ def regress_rest_joints(model: dict[str, np.ndarray], betas: np.ndarray | None) 
         vertices = vertices + np.einsum("vcb,b->vc", shapedirs[:, :, :n], betas[:n])
     regressor = np.asarray(model["J_regressor"], dtype=np.float64)  # (J, V)
     return regressor @ vertices
-
-
-def missing_smpl_model_error(path: Path) -> MissingWeightsError:
-    return MissingWeightsError(
-        f"SMPL model file not found: {path}",
-        hint="download SMPL from https://smpl.is.tue.mpg.de (licence required) and choose SMPL_NEUTRAL.pkl as "
-        "the SMPL model in the add-on preferences — or leave that empty to use the built-in rest skeleton",
-    )
 
 
 _DEFAULT = Skeleton(offsets=REST_OFFSETS)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, MissingWeightsError
 from .safe_pickle import PickledObject, safe_pickle_loads
 
 SMPL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
@@ -38,10 +38,16 @@ def _densify_compressed(kind: str, data, indices, indptr, shape) -> np.ndarray:
     return dense
 
 
+def missing_smpl_model_error(path: Path) -> MissingWeightsError:
+    return MissingWeightsError(
+        f"SMPL model file not found: {path}",
+        hint="download SMPL from https://smpl.is.tue.mpg.de (licence required) and choose SMPL_NEUTRAL.pkl as "
+        "the SMPL model in the add-on preferences — or leave that empty to use the built-in rest skeleton",
+    )
+
+
 def load_smpl_model_arrays(path: str | Path) -> dict[str, np.ndarray]:
     """Arrays of an SMPL ``.pkl``/``.npz`` model: v_template (V,3), shapedirs (V,3,B), J_regressor (24,V) …"""
-    from .skeleton import missing_smpl_model_error
-
     path = Path(path)
     if not path.is_file():
         raise missing_smpl_model_error(path)

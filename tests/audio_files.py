@@ -188,3 +188,16 @@ def write_vorbis_ffmpeg_refuses(path: Path, samples: np.ndarray, rate: int) -> P
     pages[-1]["packets"] = [p + b"\xff" if p[:7] == b"\x05vorbis" else p for p in pages[-1]["packets"]]
     path.write_bytes(b"".join(_write_page(page) for page in pages) + data[audio_start:])
     return path
+
+
+def write_lying_flac(path: Path, seconds: float, announced_samples: int, rate: int = 8000) -> Path:
+    """A FLAC of ``seconds`` of tone whose STREAMINFO announces ``announced_samples`` (0: no length at all)."""
+    write_long_tone_flac(path, seconds, rate)
+    data = bytearray(path.read_bytes())
+    # "fLaC", a 4-byte block header, then STREAMINFO: 10 bytes of block/frame sizes, and 64 bits holding
+    # 20 bits of rate, 3 of channels, 5 of bits per sample and 36 of total samples.
+    head = int.from_bytes(data[18:26], "big")
+    head = (head & ~((1 << 36) - 1)) | announced_samples
+    data[18:26] = head.to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+    return path

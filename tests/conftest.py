@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("MACE_SHARED_DATA", REPO.parent / "shared" / "data"))  # CI: beside the clone
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +18,32 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+class _AnalysedTracks(dict):
+    """``tracks[name]``: MusicFeatures of the first ``REAL_TRACK_SECONDS`` of ``shared/data/music/<name>``,
+    analysed on first use and then shared by every test of the session."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+
+    def __missing__(self, name: str):
+        from backend.features import analyze_music
+
+        self[name] = analyze_music(self.folder / name, duration_s=REAL_TRACK_SECONDS)
+        return self[name]
+
+
+#: How much of each real track the shared analyses cover (seconds).
+REAL_TRACK_SECONDS = 45.0
+
+
+@pytest.fixture(scope="session")
+def real_tracks(shared_data) -> _AnalysedTracks:
+    """The real music, each track analysed once per session (``real_tracks["drascula-track18.ogg"]``):
+    analysing a track takes seconds, and the choreographer, limiter and feature tests all need them."""
+    return _AnalysedTracks(shared_data / "music")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.blender, pytest.mark.slow]
+pytestmark = [pytest.mark.blender, pytest.mark.slow]  # slow: the whole chain, a real backend process and Blender
 
 REPO = Path(__file__).resolve().parents[1]
 MUSIC = REPO / "examples" / "music" / "groove_120bpm.ogg"

@@ -84,6 +84,38 @@ def test_genre_names_are_checked_in_one_place_only():
     assert sources_containing("unknown genre") == ["shared/genres.py"]
 
 
+# -- what is regenerated: shared.keep (KeepSpec, KeepMask, regenerated_span, fit_length) ------------------
+
+
+@pytest.mark.parametrize("definition", ["class KeepSpec", "class KeepMask", "def regenerated_span",
+                                        "def fit_length", "def _fit_length", "def keep_at_fps"])
+def test_the_regeneration_rules_have_one_home(definition):
+    homes = sources_containing(definition + "(") + sources_containing(definition + ":")
+    assert homes == ([] if definition.startswith(("def _", "def keep_at")) else ["shared/keep.py"])
+
+
+@pytest.mark.parametrize("path", ["backend/server/handlers.py", "backend/choreography/choreographer.py",
+                                  "backend/motion_expert/motion_expert_generator.py"])
+def test_server_choreographer_and_motion_expert_take_the_span_from_shared_keep(path):
+    source = (REPO / path).read_text(encoding="utf-8")
+    assert "regenerated_span(" in source and "keep.motion.duration" not in source
+
+
+def test_a_regenerated_dance_of_the_wrong_length_gets_one_error_from_both_generators():
+    from backend.choreography.keep import apply_keep
+    from shared.keep import KeepMask, KeepSpec, fit_length
+    from shared.motion import Motion
+
+    kept = Motion(poses=np.zeros((40, 24, 3)), trans=np.zeros((40, 3)), fps=30.0)
+    keep = KeepSpec(kept, KeepMask.regenerate(40))
+    with pytest.raises(InvalidInputError) as choreographer:
+        apply_keep(Motion(poses=np.zeros((30, 24, 3)), trans=np.zeros((30, 3)), fps=30.0), keep)
+    with pytest.raises(InvalidInputError) as expert:  # what the Motion Expert does to its music features
+        fit_length(np.zeros((30, 35)), 40)
+    assert choreographer.value.hint == expert.value.hint
+    assert "has 30 frames but the motion to edit 40" in choreographer.value.message
+
+
 # -- out of memory: backend.out_of_memory -----------------------------------------------------------------
 
 
@@ -169,3 +201,64 @@ def test_numba_cache_is_configured_once_before_any_librosa_import():
     assert sources_containing("configure_numba_cache()\n") == ["backend/features/__init__.py"]  # calls, not the def
     importers = sources_containing("import librosa")
     assert importers and all(path.startswith("backend/features/") for path in importers), importers
+
+
+# -- rig maths and bone names: shared.rotations, shared.rig_names --------------------------------------------
+
+
+def test_rotation_between_vectors_has_one_home_that_handles_opposite_directions():
+    from shared.rotations import rotation_between, unit
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(260, 3))
+    cases = np.concatenate([rng.normal(size=(200, 3)),  # any
+                            -a[200:250] * rng.uniform(0.1, 5, (50, 1)),  # opposite ways, any lengths
+                            a[250:] * 3.0])  # the same way
+    r = rotation_between(a, cases)
+    np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), np.broadcast_to(np.eye(3), r.shape), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-9)
+    np.testing.assert_allclose(np.einsum("nij,nj->ni", r, unit(a)), unit(cases), atol=1e-9)
+    # Opposite along each axis, too (the perpendicular helper switches there).
+    for axis in np.eye(3):
+        np.testing.assert_allclose(rotation_between(axis, -axis) @ axis, -axis, atol=1e-12)
+    assert np.all(unit(np.zeros((2, 3))) == 0.0)
+    for text in ("def _unit(", "def _swing(", "def swing(", "def _align(", "def _normalise("):
+        assert sources_containing(text) == [], text
+
+
+def test_bone_names_and_naming_conventions_have_one_home():
+    from shared import rig_names
+
+    assert rig_names.normalise("mixamorig7:Left_Arm") == rig_names.normalise("Armature|leftarm") == "leftarm"
+    assert rig_names.convention_names("mixamo")["left_hip"] == "mixamorig:LeftUpLeg"
+    assert sources_containing('"mixamorig:{S}UpLeg"') == ["shared/rig_names.py"]
+    assert sources_containing("re.split(r\"[:|]\"") == ["shared/rig_names.py"]
+
+
+# -- no import circles, not even ones hidden inside functions or TYPE_CHECKING blocks ------------------------
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports anywhere in it (top level, functions, TYPE_CHECKING), as dotted names."""
+    import ast
+
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = f"{base}.{node.module}" if node.level and node.module else (node.module or base)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("lower, upper", [
+    ("backend/appearance/wan_segments.py", "backend.appearance.wan"),  # the renderer drives the segment loop
+    ("backend/appearance/wan_options.py", "backend.appearance.wan"),  # the settings know nothing of the renderer
+    ("shared/smpl_model.py", "shared.skeleton"),  # the skeleton reads SMPL files, not the other way round
+])  # fmt: skip
+def test_a_module_never_imports_the_module_built_on_it(lower, upper):
+    assert upper not in _imported_modules(REPO / lower)

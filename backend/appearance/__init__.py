@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from backend.config import BackendConfig
     from backend.progress import JobContext
 
+    from .wan_options import WanAnimateOptions
+
 __all__ = ["RenderOptions", "RenderRequest", "RenderResult", "Renderer", "parse_render_options", "select_renderer",
            "RENDERER_CHOICES"]
 
@@ -33,11 +35,10 @@ RENDERER_CHOICES = ("auto", "puppet", "wan")
 
 
 class Renderer(Protocol):
-    """What every renderer has: a name, its own options dataclass (``OPTIONS``; the names a flat mapping may
-    use for it, ``OPTION_NAMES``, and ``request_options`` to build it from one) and ``render``."""
+    """What every renderer has: a name, the names a flat mapping of its own options may use
+    (``OPTION_NAMES``), ``request_options`` to build its options object from one, and ``render``."""
 
     name: str
-    OPTIONS: type
     OPTION_NAMES: tuple[str, ...]
 
     def request_options(self, values: dict): ...
@@ -52,14 +53,15 @@ def wan_available(config: "BackendConfig") -> bool:
     return config.resolve_device().startswith("cuda")
 
 
-def select_renderer(config: "BackendConfig | None" = None, kind: str | None = None, **wan_options) -> Renderer:
+def select_renderer(config: "BackendConfig | None" = None, kind: str | None = None,
+                    wan_options: "WanAnimateOptions | None" = None) -> Renderer:
     """The renderer to use.
 
     Args:
         config: backend configuration (weights paths, device); default ``BackendConfig()``.
         kind: "auto" (Wan-Animate when its weights and a GPU are there, else the puppet), "wan" (Wan-Animate
             or a MissingWeightsError naming the files) or "puppet"; default ``config.video_renderer``.
-        wan_options: fields of :class:`~backend.appearance.wan.WanAnimateOptions`.
+        wan_options: the Wan-Animate settings (None = the defaults); used as given, never copied into a dict.
     """
     from backend.config import BackendConfig
 
@@ -70,7 +72,7 @@ def select_renderer(config: "BackendConfig | None" = None, kind: str | None = No
     if kind == "wan" or (kind == "auto" and wan_available(config)):
         from .wan import WanAnimateOptions, WanAnimateRenderer
 
-        return WanAnimateRenderer.from_config(config, WanAnimateOptions(**wan_options))
+        return WanAnimateRenderer.from_config(config, wan_options if wan_options is not None else WanAnimateOptions())
     if kind == "auto":
         logger.info("Wan-Animate weights or GPU not available: rendering with the CPU puppet")
     from .puppet import PuppetRenderer

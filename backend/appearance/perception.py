@@ -20,7 +20,12 @@ has found, until nobody new turns up: several people are found one by one, large
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import re
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 
@@ -124,6 +129,36 @@ class ReferencePerson:
 # --- the detector -----------------------------------------------------------------------------------------------
 
 
+#: Lines MediaPipe's C++ side (absl, glog, TensorFlow Lite) writes to the process's stderr on every run.
+_NATIVE_NOISE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|INFO: Created TensorFlow Lite"
+                           r"|INFO: Initialized TensorFlow Lite)")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Keep the third-party native log lines off the terminal: file descriptor 2 goes to a temporary file
+    while MediaPipe runs, and what was written there is passed back to stderr minus :data:`_NATIVE_NOISE`
+    (anything else, e.g. another thread's message, still reaches the terminal)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (an embedded interpreter): nothing to keep quiet
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if not _NATIVE_NOISE.match(line)]  # fmt: skip
+            if kept:
+                sys.stderr.write("".join(kept))
+
+
 class PoseDetector:
     """MediaPipe BlazePose (full model, static images, with segmentation), created once per process.
 
@@ -136,15 +171,17 @@ class PoseDetector:
 
     def __init__(self):
         try:
-            from mediapipe.python.solutions import pose as mp_pose
+            with _quiet_native_stderr():
+                from mediapipe.python.solutions import pose as mp_pose
         except ImportError as exc:
             raise InvalidInputError(
                 f"the person detector (mediapipe {MEDIAPIPE_VERSION}) is not installed ({exc})",
                 hint=f"{MEDIAPIPE_INSTALL}; or give --keypoints and a PNG whose transparency marks the person",
             ) from exc
         # model_complexity=1 is the model inside the wheel (0 and 2 are downloaded on first use).
-        self._pose = mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
-                                  min_detection_confidence=_MIN_DETECTION_CONFIDENCE)  # fmt: skip
+        with _quiet_native_stderr():
+            self._pose = mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True,
+                                      min_detection_confidence=_MIN_DETECTION_CONFIDENCE)  # fmt: skip
         self._lock = threading.Lock()
 
     @classmethod
@@ -157,7 +194,7 @@ class PoseDetector:
     def detect_one(self, image: np.ndarray) -> DetectedPerson | None:
         """The most prominent person in an (H, W, 3) uint8 RGB image, or None."""
         height, width = image.shape[:2]
-        with self._lock:
+        with self._lock, _quiet_native_stderr():
             result = self._pose.process(np.ascontiguousarray(image))
         if result.pose_landmarks is None:
             return None
@@ -341,6 +378,7 @@ def analyse_reference(image: np.ndarray, alpha: np.ndarray | None = None, keypoi
         cut = cut_off_parts(chosen)
         for part in cut:
             notes.append(_CUT_OFF_NOTES[part].format(name=name))
+        notes += photo_quality_notes(chosen, cut, name)
         mask = chosen.mask if alpha is None else alpha.astype(np.float32) / 255.0
         points = chosen.keypoints.copy() if keypoints is None else np.asarray(keypoints, np.float64)
         source = "detected" if keypoints is None else "given"
@@ -365,6 +403,64 @@ def analyse_reference(image: np.ndarray, alpha: np.ndarray | None = None, keypoi
         points, source = np.asarray(keypoints, np.float64), "given"
     return ReferencePerson(points, mask, source, 0, 1, (), notes, time.perf_counter() - start)
 
+
+#: The body joints the puppet is rigged on (the face aside).
+_BODY_JOINTS = ("right_shoulder", "left_shoulder", "right_elbow", "left_elbow", "right_wrist", "left_wrist",
+                "right_hip", "left_hip", "right_knee", "left_knee", "right_ankle", "left_ankle")  # fmt: skip
+#: Refused: a person this small (mask height / image height) or with fewer body joints seen cannot be rigged.
+MIN_PERSON_HEIGHT = 0.08
+MIN_JOINTS_SEEN = 2
+
+
+def photo_quality_notes(person: DetectedPerson, cut: tuple[str, ...], name: str) -> list[str]:
+    """What will look wrong in a video made from this person, one line each with how to get a better photo:
+    joints hidden inside the frame (occlusion), a side-on pose, arms across the body, a small person.
+
+    Raises:
+        NoPersonError: only for what cannot work at all (a person too small or too hidden to rig).
+    """
+    height, width = person.mask.shape
+    kp, seen = person.keypoints, person.seen
+    rows = np.flatnonzero((person.mask > 0.5).any(axis=1))
+    person_height = (rows[-1] - rows[0] + 1) / height if len(rows) else 0.0
+    expected = [n for n in _BODY_JOINTS if not any(n in _PART_JOINT_NAMES[p] for p in cut)]
+    seen_joints = [n for n in expected if seen[KP[n]]]
+    if person_height < MIN_PERSON_HEIGHT or len(seen_joints) < min(MIN_JOINTS_SEEN, len(expected)):
+        raise NoPersonError(
+            f"the person in {name} is too {'small' if person_height < MIN_PERSON_HEIGHT else 'hidden'} to animate "
+            f"({100 * person_height:.0f} % of the image's height, {len(seen_joints)} of {len(expected)} body joints seen)",
+            hint="use a photo where the person fills at least a third of the height, whole body in view",
+        )
+    notes = []
+    hidden = [n.replace("_", " ") for n in expected if not seen[KP[n]]]
+    if hidden:
+        notes.append(f"{name}: {', '.join(hidden)} hidden (occluded or unclear): those limbs will be guessed and "
+                     f"may look bent or smeared; use a photo with every limb in clear view")
+    shoulders = np.linalg.norm(kp[KP["left_shoulder"]] - kp[KP["right_shoulder"]])
+    hips = 0.5 * (kp[KP["left_hip"]] + kp[KP["right_hip"]])
+    torso = np.linalg.norm(0.5 * (kp[KP["left_shoulder"]] + kp[KP["right_shoulder"]]) - hips)
+    if np.isfinite(shoulders) and np.isfinite(torso) and torso > 0 and shoulders < 0.35 * torso:
+        notes.append(f"{name}: the person stands side-on: the body will look squashed when it turns to the camera; "
+                     f"use a photo facing the camera")
+    crossed = []
+    polygon = kp[[KP[n] for n in ("right_shoulder", "left_shoulder", "left_hip", "right_hip")]].astype(np.float32)
+    if np.isfinite(polygon).all():
+        for side in ("right", "left"):
+            wrist = kp[KP[f"{side}_wrist"]]
+            if seen[KP[f"{side}_wrist"]] and cv2.pointPolygonTest(polygon, (float(wrist[0]), float(wrist[1])), False) >= 0:
+                crossed.append(side)
+    if crossed:
+        notes.append(f"{name}: the {' and '.join(crossed)} hand{'s are' if len(crossed) == 2 else ' is'} in front of the "
+                     f"body: what the arm covers is invented when it moves away; use a photo with the arms away "
+                     f"from the body")
+    if person_height < 0.33:
+        notes.append(f"{name}: the person fills only {100 * person_height:.0f} % of the image's height: the dancer "
+                     f"will be small and blurry; use a closer photo")
+    return notes
+
+
+_PART_JOINT_NAMES = {"head": (), "legs": BODY_PARTS["legs"] + ("right_hip", "left_hip"),
+                     "arms": BODY_PARTS["arms"]}  # fmt: skip
 
 _CUT_OFF_NOTES = {
     "legs": "the legs are cut off by the frame of {name}: only the upper body dances (hips and legs stay put); "

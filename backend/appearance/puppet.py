@@ -16,7 +16,9 @@ AnimatedDrawings' recipe, without OpenGL:
   weak, so those parts can separate.
 * **Drawing** — per frame each triangle maps its deformed pixels back to its layer's texture (one inverse
   affine per triangle, then one ``cv2.remap``); triangles are drawn far to near by the depth of their bone,
-  so an arm in front of the body covers it and one behind it is covered.
+  so an arm in front of the body covers it and one behind it is covered; an arm layer counts as
+  :data:`_ARM_IN_FRONT_M` nearer (the photo showed it in front of the body), so the first frame is the photo.
+* **Waking up** — the first ``wake_up_s`` seconds ease from the photo's own pose into the dance.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from shared.motion import Motion
 from shared.skeleton import HEAD, Skeleton
 
 from .arap import ARAPDeformer
+from .inpaint import inpaint
 from .keypoints import CV2_SHIFT, FACE_KEYPOINTS, KP, Camera, cv2_fixed_point, motion_keypoints, pelvis_facing, project
 
 if TYPE_CHECKING:
@@ -287,6 +290,7 @@ _ARM_BONES = {side: (RIG_INDEX[f"{side}_elbow"] - 1, RIG_INDEX[f"{side}_wrist"] 
 _ARM_RADIUS = 0.3  # half-thickness of an arm (sleeve included), in upper-arm lengths
 _HAND_RADIUS = 0.6  # reach around the hand for what it holds, in forearm lengths
 _ARM_ROOT = 0.3  # the first 30 % of the upper arm belongs to the torso too (the layers overlap there)
+_ARM_IN_FRONT_M = 0.15  # an arm layer goes behind the body only when the motion puts it this much further back
 
 
 @dataclass
@@ -311,7 +315,7 @@ def occlusion_layers(image: np.ndarray, soft_mask: np.ndarray, rig: np.ndarray) 
     An arm's layer is the silhouette along its bones (within about an arm's thickness) plus what the hand
     holds (silhouette near the hand). The body layer is everything else, its root of each arm (so the two
     overlap at the shoulder and no gap opens when the arm turns), and the body *under* the arm: where the arm
-    covered the torso, the torso's texture is inpainted from the torso around it.
+    covered the torso, the torso's texture is inpainted (patch-based, :mod:`.inpaint`) from the torso around it.
 
     Returns:
         [body, right arm, left arm] (an arm that was not found in the silhouette is left in the body layer).
@@ -368,8 +372,7 @@ def occlusion_layers(image: np.ndarray, soft_mask: np.ndarray, rig: np.ndarray) 
         pad = 8
         y0, x0, y1, x1 = max(y0 - pad, 0), max(x0 - pad, 0), min(y1 + pad + 1, height), min(x1 + pad + 1, width)
         body_image = image.copy()
-        body_image[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]), grown[y0:y1, x0:x1], 5,
-                                               cv2.INPAINT_TELEA)  # fmt: skip
+        body_image[y0:y1, x0:x1] = inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]), grown[y0:y1, x0:x1] > 0)
     body_alpha = np.where(hole & ~covered, 0.0, soft_mask)
     body_alpha[covered] = 1.0
     body_bones = np.setdiff1d(np.arange(len(BONES)), [b for _, bones in arms for b in bones])
@@ -478,6 +481,9 @@ class Puppet:
         self._texture = np.concatenate([layer.texture for layer in self.layers], axis=1)
         atlas_offset = np.stack([triangle_layer * self.image.shape[1], np.zeros_like(triangle_layer)], axis=1)
         self._triangle_rest = self.mesh.vertices[self.mesh.triangles] + atlas_offset[:, None, :]  # (F, 3, 2)
+        # The photo shows each arm layer in front of the body (that is why its pixels are the arm's): it stays
+        # in front unless the motion takes it clearly behind (draw-order bias, metres of depth).
+        self._depth_bias = np.where(triangle_layer > 0, _ARM_IN_FRONT_M, 0.0)
 
     @classmethod
     def from_photo(cls, image: np.ndarray, keypoints: np.ndarray | None = None, alpha: np.ndarray | None = None,
@@ -545,7 +551,7 @@ class Puppet:
         if x1 <= x0 or y1 <= y0:
             return frame
         triangles = self.mesh.triangles
-        order = np.argsort(bone_depth[self.mesh.triangle_bones], kind="stable")
+        order = np.argsort(bone_depth[self.mesh.triangle_bones] + self._depth_bias, kind="stable")
         index_map = np.zeros((y1 - y0, x1 - x0), dtype=np.int32)
         corners = cv2_fixed_point(vertices[triangles] - (x0, y0))
         for t in order:
@@ -610,10 +616,13 @@ class PuppetAnimation:
     bone_lengths: np.ndarray  # (T, 14) metres
     bone_depth: np.ndarray  # (T, 14) metres towards the camera
     scale: float  # pixels per metre of the camera plane
+    wake_frames: int = 0  # frames over which the photo's own pose eases into the dance (0 = from frame 0)
 
     @classmethod
     def from_motion(cls, motion: Motion, puppet: Puppet, camera: Camera | None = None,
-                    skeleton: Skeleton | None = None) -> "PuppetAnimation":  # fmt: skip
+                    skeleton: Skeleton | None = None, wake_up_s: float = 0.0) -> "PuppetAnimation":  # fmt: skip
+        """The animation of ``puppet`` by ``motion``; the first ``wake_up_s`` seconds ease from the photo's
+        own pose (frame 0 is the photo) into the dance."""
         camera = camera or Camera()
         keypoints3d, _, joints = motion_keypoints(motion, skeleton, camera)
         rig3d = motion_rig_points(keypoints3d, joints)  # (T, 15, 3)
@@ -634,7 +643,8 @@ class PuppetAnimation:
         legs = [RIG_INDEX[name] - 1 for name in ("left_knee", "left_ankle", "right_knee", "right_ankle")]
         pixels = puppet.bone_lengths[torso] + 0.5 * puppet.bone_lengths[legs].sum()
         metres = bone_lengths[0, torso] + 0.5 * bone_lengths[0, legs].sum()
-        return cls(rig_plane, bone_lengths, bone_depth, float(pixels / max(metres, 1e-6)))
+        wake_frames = min(int(round(wake_up_s * motion.fps)), len(rig_plane) - 1)
+        return cls(rig_plane, bone_lengths, bone_depth, float(pixels / max(metres, 1e-6)), max(wake_frames, 0))
 
     def __len__(self) -> int:
         return len(self.rig_plane)
@@ -642,14 +652,18 @@ class PuppetAnimation:
     def posed_rig(self, puppet: Puppet, index: int) -> np.ndarray:
         """(15, 2) rig joint pixels of frame ``index``."""
         root_offset = (self.rig_plane[index, 0] - self.rig_plane[0, 0]) * self.scale
-        return puppet.pose_rig(self.rig_plane[index], self.bone_lengths[index], root_offset)
+        posed = puppet.pose_rig(self.rig_plane[index], self.bone_lengths[index], root_offset)
+        if index < self.wake_frames:  # waking up: from the photo's pose into the dance, smoothly
+            t = index / self.wake_frames
+            posed = puppet.rig + (t * t * (3.0 - 2.0 * t)) * (posed - puppet.rig)
+        return posed
 
     def stage_fit(self, puppet: Puppet, width: int, height: int, margin: float = 0.03
                   ) -> tuple[float, tuple[float, float]]:
         """How to place the photo so the dancing body stays inside the canvas for the whole motion.
 
         The body's extent is the posed rig of every frame padded by how far the silhouette reaches past the
-        rest rig (head, hands, shoes). Returns ``(zoom, shift)`` for :func:`~.reference.place_on_canvas`:
+        rest rig (head, hands, shoes). Returns ``(zoom, shift)`` for :meth:`~.request.RenderRequest.canvas_reference`:
         zoom < 1 when the dance needs more room than the canvas has, shift to bring it inside.
         """
         posed = np.stack([self.posed_rig(puppet, index) for index in range(len(self))])  # (T, 15, 2)
@@ -682,10 +696,13 @@ class PuppetOptions:
     Attributes:
         mesh_spacing: interior mesh vertex spacing in pixels, 2..200 (None = 1/40 of the person's height).
         layers: mesh each arm as its own layer over the body (see :func:`occlusion_layers`).
+        wake_up_s: seconds over which the video eases from the photo as it is into the dance (0..5; 0.5 s is
+            a beat at 120 BPM).
     """
 
     mesh_spacing: float | None = None
     layers: bool = True
+    wake_up_s: float = 0.5
 
     def __post_init__(self) -> None:
         spacing = self.mesh_spacing
@@ -694,6 +711,9 @@ class PuppetOptions:
             raise InvalidInputError(f"mesh_spacing must be a number of pixels in [2, 200], got {spacing!r}")
         if not isinstance(self.layers, (bool, np.bool_)):
             raise InvalidInputError(f"layers must be true or false, got {self.layers!r}")
+        wake = self.wake_up_s
+        if isinstance(wake, bool) or not isinstance(wake, (int, float)) or not 0 <= wake <= 5:
+            raise InvalidInputError(f"wake_up_s must be a number of seconds in [0, 5], got {wake!r}")
 
 
 class PuppetRenderer:
@@ -703,7 +723,6 @@ class PuppetRenderer:
     """
 
     name = "puppet"
-    OPTIONS = PuppetOptions
     OPTION_NAMES = tuple(f.name for f in fields(PuppetOptions))
 
     def request_options(self, values: dict) -> PuppetOptions:
@@ -712,10 +731,9 @@ class PuppetRenderer:
 
         return options_from_mapping(PuppetOptions, values)
 
-    def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":
+    def prepare(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> tuple[Puppet, "PuppetAnimation"]:
+        """The rigged person and its animation for ``request`` (what :meth:`render` draws frame by frame)."""
         from backend.progress import ensure_context
-
-        from .request import OutputVideos
 
         ctx = ensure_context(ctx)
         request.validate()
@@ -728,7 +746,7 @@ class PuppetRenderer:
             logger.warning("%s", note)
             ctx.report(0.0, note)
         puppet = Puppet(reference, spacing, options.layers)
-        animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera)
+        animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera, wake_up_s=options.wake_up_s)
         zoom, shift = animation.stage_fit(puppet, request.width, request.height)
         if not puppet.pinned and (zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0):
             # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot
@@ -736,9 +754,20 @@ class PuppetRenderer:
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
             puppet = Puppet(request.canvas_reference(zoom, shift), None if spacing is None else spacing * zoom,
                             options.layers)  # fmt: skip
-            animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera)
+            animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera,
+                                                    wake_up_s=options.wake_up_s)  # fmt: skip
         ctx.check_cancelled()
         ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints)")
+        return puppet, animation
+
+    def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":
+        from backend.progress import ensure_context
+
+        from .request import OutputVideos
+
+        ctx = ensure_context(ctx)
+        puppet, animation = self.prepare(request, ctx)
+        motion = request.timed_motion()
         with OutputVideos(request) as outputs:
             pose = request.pose_video(motion, puppet.keypoints) if outputs.wants_pose_frames else None
             num_frames = len(animation)

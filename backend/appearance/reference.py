@@ -1,5 +1,5 @@
-"""The reference image: loading it, reading user keypoints, placing it on the canvas (margins from the photo
-mirrored and blurred), taking the person out of it (the background plate), and the fallback cut-out for what
+"""The reference image: loading it, reading user keypoints, placing it on the canvas (cropped around the
+person, margins continued by inpainting), taking the person out of it (the background plate), and the fallback cut-out for what
 the person detector (:mod:`.perception`) cannot read.
 
 Keypoints are (20, 2) float pixels in :data:`backend.appearance.keypoints.KEYPOINT_NAMES` order with NaN for
@@ -18,11 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.errors import InvalidInputError
+from shared.errors import InvalidInputError, TooLargeError
 
 from .keypoints import KEYPOINT_NAMES, KP, NUM_KEYPOINTS
 
 MIN_REFERENCE_SIDE = 64
+#: Largest reference photo decoded (pixels), as the backend's upload limit.
+MAX_REFERENCE_PIXELS = 8192 * 8192
 _SEGMENT_SIDE = 320  # silhouette work happens at this size (long side) and is scaled back up
 
 
@@ -34,19 +36,70 @@ class ReferenceImage:
     alpha: np.ndarray | None = None
 
 
-def load_reference_image(path: str | Path) -> ReferenceImage:
-    """Read a reference photo (png, jpg, webp …); keeps a PNG's alpha channel as the person's mask."""
+#: Image formats a reference photo may come in (PIL's names); others (GIF: a palette of 256 colours, often an
+#: animation) are refused with one clear message before anything is decoded.
+REFERENCE_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "TIFF": "TIFF", "BMP": "BMP"}
+REFERENCE_FORMATS_HINT = "send a PNG, JPEG or WebP photo (TIFF and BMP work too)"
+#: EXIF orientation -> how to turn the stored pixels upright (1, or none, is upright already).
+_EXIF_UPRIGHT = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def probe_reference_image(path: str | Path, max_pixels: int, name: str | None = None) -> tuple[int, int]:
+    """(width, height) of the photo as it will be shown (upright), from its header; refuses a format the
+    reference loader does not take and images of more than ``max_pixels`` pixels, before any decoding."""
+    from PIL import Image, UnidentifiedImageError
+
+    label = name or f"the reference image {path}"
+    try:
+        with Image.open(path) as image:
+            kind, (width, height) = image.format, image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except UnidentifiedImageError:
+        raise InvalidInputError(f"cannot read {label}: it is no image format the backend knows",
+                                hint=REFERENCE_FORMATS_HINT) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read {label} ({exc})", hint=REFERENCE_FORMATS_HINT) from None
+    if kind not in REFERENCE_FORMATS:
+        raise InvalidInputError(f"{label} is a {kind} image; a reference photo cannot be {kind}",
+                                hint=REFERENCE_FORMATS_HINT)
+    if width * height > max_pixels:
+        raise TooLargeError(f"{label} is {width}x{height} pixels, above {max_pixels:,}",
+                            hint="scale the reference image down")
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def load_reference_image(path: str | Path, max_pixels: int = MAX_REFERENCE_PIXELS) -> ReferenceImage:
+    """Read a reference photo (PNG, JPEG, WebP, TIFF, BMP); keeps a PNG's alpha channel as the person's mask.
+
+    The photo is turned upright as its EXIF orientation says (phones store portraits sideways), 16-bit
+    images are scaled by 255/65535 (their brightness kept, not stretched to their own maximum) and the format
+    and size are checked from the header (:func:`probe_reference_image`) before the pixels are decoded.
+    """
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"reference image not found: {path}")
+    from PIL import Image
+
+    probe_reference_image(path, max_pixels)
     data = np.fromfile(str(path), dtype=np.uint8)
+    # UNCHANGED keeps 16 bits and alpha, and leaves the EXIF orientation to us (applied below).
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise InvalidInputError(
             f"cannot read the reference image {path}", hint="use a PNG or JPEG photo of the person"
         )
-    if image.dtype != np.uint8:
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    if image.dtype == np.uint16:
+        image = np.round(image.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)
+    elif image.dtype != np.uint8:  # float (HDR/TIFF) in [0, 1]
+        image = np.round(np.clip(np.nan_to_num(image.astype(np.float32)), 0.0, 1.0) * 255.0).astype(np.uint8)
+    with Image.open(path) as header:
+        upright = _EXIF_UPRIGHT.get(header.getexif().get(0x0112, 1))
+    if upright is not None:
+        image = np.ascontiguousarray(upright(image))
     alpha = None
     if image.ndim == 2:
         rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
@@ -129,15 +182,40 @@ class CanvasPlacement:
 
 
 def canvas_placement(image_shape: tuple[int, ...], width: int, height: int, zoom: float = 1.0,
-                     shift: tuple[float, float] = (0.0, 0.0)) -> CanvasPlacement:
-    """Where a photo goes on a W x H canvas: fitted whole (keeping its aspect) and centred, then scaled by
-    ``zoom`` about the canvas centre and moved by ``shift`` (dx, dy) pixels; the offset is whole pixels."""
+                     shift: tuple[float, float] = (0.0, 0.0),
+                     focus: tuple[float, float, float, float] | None = None) -> CanvasPlacement:
+    """Where a photo goes on a W x H canvas, then scaled by ``zoom`` about the canvas centre and moved by
+    ``shift`` (dx, dy) pixels; the offset is whole pixels.
+
+    Without ``focus`` the whole photo fits (keeping its aspect), centred. With ``focus`` = (x0, y0, x1, y1)
+    photo pixels (the person) the photo fills the canvas, cropping what does not fit, as centred on the focus
+    box as the photo allows, but never cropping the box: a box too large for that makes the photo smaller
+    (never smaller than fitting it whole), and :func:`extend_to_canvas` continues the scene in the margins.
+    For a canvas of the photo's own aspect both are the same: the whole photo.
+    """
     h, w = image_shape[:2]
-    scale = min(width / w, height / h) * zoom
-    new_w, new_h = max(int(round(w * scale)), 1), max(int(round(h * scale)), 1)
-    left = int(round((width - new_w) / 2 + shift[0]))
-    top = int(round((height - new_h) / 2 + shift[1]))
-    return CanvasPlacement(new_w / w, np.array([left, top], dtype=np.float64))
+    size, extent = np.array([width, height], np.float64), np.array([w, h], np.float64)
+    fit = float(np.min(size / extent))
+    if focus is None:
+        scale, centre = fit, extent / 2.0
+    else:
+        x0, y0, x1, y1 = focus
+        box = np.array([x1 - x0, y1 - y0], np.float64) * 1.06 + 2.0  # a little room around the person
+        scale = max(fit, min(float(np.max(size / extent)), float(np.min(size / np.maximum(box, 1.0)))))
+        centre = np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0])
+    new = np.maximum(np.round(extent * scale), 1.0)
+    offset = np.where(new >= size, np.clip(size / 2.0 - centre * new / extent, size - new, 0.0), (size - new) / 2.0)
+    new_zoomed = np.maximum(np.round(extent * scale * zoom), 1.0)
+    offset = np.round(size / 2.0 + zoom * (offset - size / 2.0) + np.asarray(shift, np.float64))
+    return CanvasPlacement(float(new_zoomed[0] / w), offset)
+
+
+def person_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    """(x0, y0, x1, y1) pixel box of a soft mask's person (> 0.5), None when it is empty."""
+    ys, xs = np.nonzero(np.asarray(mask) > 0.5)
+    if not len(xs):
+        return None
+    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
 
 
 def warp_to_canvas(array: np.ndarray, placement: CanvasPlacement, width: int, height: int,
@@ -154,60 +232,31 @@ def warp_to_canvas(array: np.ndarray, placement: CanvasPlacement, width: int, he
 
 
 def extend_to_canvas(image: np.ndarray, placement: CanvasPlacement, width: int, height: int) -> np.ndarray:
-    """The photo on the canvas with its margins filled by the photo mirrored at its edges, fading into a strong
-    blur with distance from the edge (a backdrop, not stretched edge-pixel stripes)."""
-    mirrored = warp_to_canvas(image, placement, width, height, cv2.BORDER_REFLECT_101)
+    """The photo on the canvas with its margins (if any) continued from the photo's own scene by patch-based
+    inpainting (:func:`~.inpaint.inpaint`): texture and colour carried outwards, not mirrored copies."""
+    from .inpaint import inpaint
+
+    canvas = warp_to_canvas(image, placement, width, height, cv2.BORDER_REPLICATE)
     inside = warp_to_canvas(np.ones(image.shape[:2], np.uint8), placement, width, height) > 0
     if inside.all():
-        return mirrored
-    sigma = 0.02 * max(width, height)
-    blurred = cv2.GaussianBlur(mirrored, (0, 0), sigma)
-    outside_distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
-    weight = np.clip(outside_distance / (2.0 * sigma), 0.0, 1.0)[:, :, None]
-    canvas = np.clip(mirrored * (1.0 - weight) + blurred * weight, 0, 255).astype(np.uint8)
-    canvas[inside] = mirrored[inside]
-    return canvas
-
-
-def place_on_canvas(image: np.ndarray, width: int, height: int, alpha: np.ndarray | None = None,
-                    zoom: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)):
-    """Fit the whole photo into a W x H canvas (see :func:`canvas_placement`), margins from
-    :func:`extend_to_canvas`.
-
-    Returns:
-        canvas: (height, width, 3) uint8; canvas_alpha: (height, width) uint8 (0 outside the photo) or None;
-        placement.
-    """
-    placement = canvas_placement(image.shape, width, height, zoom, shift)
-    canvas = extend_to_canvas(image, placement, width, height)
-    canvas_alpha = None if alpha is None else warp_to_canvas(alpha, placement, width, height)
-    return canvas, canvas_alpha, placement
+        return canvas
+    return inpaint(canvas, ~inside)
 
 
 def remove_person(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The photo with the person taken out: what the background would look like where they stood.
 
-    The hole is the person's mask grown by about 1 % of the image (hair, soft edges and the mask's own
-    uncertainty, so no outline of the person is left behind), filled by Telea inpainting at a working size of
-    at most 256 pixels (large holes fill with smooth colour, not smeared streaks) and blended in with a
-    feathered edge.
+    The hole is the person's mask grown by about 2.5 % of the image (hair, soft edges, the mask's own
+    uncertainty, so no outline of the person is left behind), filled by patch-based inpainting
+    (:func:`~.inpaint.inpaint`: texture from the rest of the photo, not a smooth smear).
     """
+    from .inpaint import inpaint
+
     height, width = image.shape[:2]
-    grow = max(int(round(0.012 * max(height, width))), 2)
-    hole = cv2.dilate((mask > 0.1).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)),
-                      iterations=grow)  # fmt: skip
-    if not hole.any():
-        return image.copy()
-    factor = min(1.0, 256.0 / max(height, width))
-    small_size = (max(int(round(width * factor)), 8), max(int(round(height * factor)), 8))
-    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
-    small_hole = cv2.dilate(cv2.resize(hole, small_size, interpolation=cv2.INTER_NEAREST), np.ones((3, 3), np.uint8))
-    filled = cv2.inpaint(small, small_hole, 5, cv2.INPAINT_TELEA)
-    filled = cv2.GaussianBlur(filled, (0, 0), 1.0)  # Telea's fill rays show as streaks; soften them
-    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_CUBIC)
-    feather = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(grow / 2.0, 1.0))
-    blend = np.maximum(feather, hole.astype(np.float32))[:, :, None]
-    return np.clip(image * (1.0 - blend) + filled * blend, 0, 255).astype(np.uint8)
+    grow = max(int(round(0.025 * max(height, width))), 2)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    hole = cv2.dilate((mask > 0.1).astype(np.uint8), kernel) > 0
+    return inpaint(image, hole)
 
 
 # --- silhouette ----------------------------------------------------------------------------------------------

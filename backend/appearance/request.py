@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from .reference import (
     check_reference_image,
     extend_to_canvas,
     parse_keypoints,
+    person_box,
     remove_person,
     warp_to_canvas,
 )
@@ -40,7 +41,7 @@ LOCAL_ONLY_OPTIONS = frozenset({"pose_video_path", "side_by_side_path"})
 @dataclass
 class RenderOptions:
     """Options every renderer understands, checked once when built (each renderer has its own dataclass for
-    the rest: :class:`~.puppet.PuppetOptions`, :class:`~.wan.WanAnimateOptions`).
+    the rest: :class:`~.puppet.PuppetOptions`, :class:`~.wan_options.WanAnimateOptions`).
 
     Attributes:
         reference_alpha: (H, W) mask of the person in the reference image (e.g. a PNG's transparency).
@@ -56,7 +57,15 @@ class RenderOptions:
         pose_style: "wan" or "dwpose".
         camera: projection of the motion (a dict of Camera's fields is accepted, as it arrives over the wire).
         hands: draw synthetic hands in the pose video (None = the renderer's default: on for Wan-Animate).
+
+    The output's default size is decided here, once, for every renderer (:meth:`frame_size`): the photo's own
+    aspect with its whole content, the long side between :attr:`MIN_LONG_SIDE` and :attr:`MAX_LONG_SIDE`.
     """
+
+    #: Long side of the default frame: photos larger than this are rendered smaller (speed), smaller ones
+    #: larger (a video below 720p looks broken in players).
+    MAX_LONG_SIDE: ClassVar[int] = 1280
+    MIN_LONG_SIDE: ClassVar[int] = 720
 
     reference_alpha: np.ndarray | None = None
     reference_keypoints: np.ndarray | None = None
@@ -102,6 +111,34 @@ class RenderOptions:
             self.camera = Camera(**self.camera)
         if not isinstance(self.camera, Camera):
             raise InvalidInputError(f"camera must be a Camera or a dict, got {type(self.camera).__name__}")
+
+
+    def frame_size(self, image_shape: tuple[int, ...], width: int | None = None, height: int | None = None,
+                   multiple: int = 2, max_pixels: int | None = None) -> tuple[int, int]:
+        """The output's (width, height) for a photo of ``image_shape``.
+
+        Both given: used as they are (checked later). One given: the other follows the photo's aspect. None:
+        the photo's aspect, long side clamped to [MIN_LONG_SIDE, MAX_LONG_SIDE], and, with ``max_pixels``
+        (a renderer's budget, e.g. Wan-Animate's 720p area), no more pixels than that. Computed sides are
+        rounded to ``multiple`` (2 for H.264, 16 for Wan-Animate).
+        """
+        if width is not None and height is not None:
+            return int(width), int(height)
+        h, w = (int(v) for v in image_shape[:2])
+        if width is not None:
+            scale = width / w
+        elif height is not None:
+            scale = height / h
+        else:
+            scale = float(np.clip(max(h, w), self.MIN_LONG_SIDE, self.MAX_LONG_SIDE)) / max(h, w)
+            if max_pixels is not None:
+                scale = min(scale, float(np.sqrt(max_pixels / (h * w))))
+
+        def side(value: float) -> int:
+            return max(int(round(value / multiple)) * multiple, multiple * int(np.ceil(MIN_CANVAS_SIDE / multiple)))
+
+        return (int(width) if width is not None else side(w * scale),
+                int(height) if height is not None else side(h * scale))
 
 
 COMMON_OPTION_NAMES = tuple(f.name for f in fields(RenderOptions))
@@ -214,24 +251,43 @@ class RenderRequest:
         motion: the (edited) dance.
         reference_image: (H, W, 3) uint8 RGB photo of the person to animate.
         audio_path: music to mux in (None = silent video).
-        width, height: output size in pixels (even; multiples of 16 for Wan-Animate).
+        width, height: output size in pixels (even; multiples of 16 for Wan-Animate); None = the photo's own
+            frame (:meth:`RenderOptions.frame_size`; one side given, the other follows the photo's aspect).
         fps: output frame rate; None = the motion's (the motion is resampled otherwise).
         out_path: the ``.mp4`` to write.
         options: what every renderer understands (:class:`RenderOptions`).
         renderer_options: the renderer's own options object (its ``OPTIONS`` dataclass, e.g.
             :class:`~.puppet.PuppetOptions`), None = the renderer's defaults.
+        checkpoint_dir: where a renderer that works in segments (Wan-Animate) keeps the finished ones, so a
+            render that stopped continues from its last complete segment (None = none kept); emptied once
+            the video is written.
     """
 
     motion: Motion
     reference_image: np.ndarray
     audio_path: str | Path | None = None
-    width: int = 720
-    height: int = 1280
+    width: int | None = None
+    height: int | None = None
     fps: float | None = None
     out_path: str | Path = "dance.mp4"
     options: RenderOptions = field(default_factory=RenderOptions)
     renderer_options: Any = None
+    checkpoint_dir: str | Path | None = None
     _reference: "ReferencePerson | None" = field(default=None, init=False, repr=False, compare=False)
+    _asked_size: tuple = field(default=(None, None), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._asked_size = (self.width, self.height)
+        self.fit_size()
+
+    def fit_size(self, multiple: int = 2, max_pixels: int | None = None) -> None:
+        """Work out the sides left to the default (:meth:`RenderOptions.frame_size`) for a renderer that needs
+        them to be multiples of ``multiple`` and at most ``max_pixels``; sides the caller gave stay as given."""
+        image = self.reference_image
+        if not (isinstance(image, np.ndarray) and image.ndim == 3 and isinstance(self.options, RenderOptions)):
+            return  # validate() names the problem
+        self.width, self.height = self.options.frame_size(image.shape, *self._asked_size, multiple=multiple,
+                                                          max_pixels=max_pixels)  # fmt: skip
 
     def validate(self) -> None:
         """Raise InvalidInputError naming the first unusable field."""
@@ -302,9 +358,11 @@ class RenderRequest:
         return self._reference
 
     def canvas_reference(self, zoom: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> "CanvasReference":
-        """The reference person placed on the output canvas (``zoom``/``shift`` as in :func:`canvas_placement`)."""
+        """The reference person placed on the output canvas (``zoom``/``shift`` as in :func:`canvas_placement`):
+        the photo fills the canvas, cropped around the person when the canvas's aspect differs."""
         person = self.reference_person()
-        placement = canvas_placement(self.reference_image.shape, self.width, self.height, zoom, shift)
+        placement = canvas_placement(self.reference_image.shape, self.width, self.height, zoom, shift,
+                                     focus=person_box(person.mask))  # fmt: skip
         if "legs" in person.cut_off and zoom >= 1.0:
             # A waist-up photo stands on the canvas's bottom edge, so the cut is not in mid-air.
             bottom = placement.offset[1] + placement.scale * self.reference_image.shape[0]

@@ -21,6 +21,8 @@ song's length.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 from contextlib import contextmanager
@@ -28,12 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 
 from backend.out_of_memory import out_of_memory_as
 from shared.errors import InvalidInputError, MissingWeightsError
 
 from .face_crop import face_box_from_keypoints
-from .wan_segments import FrameTiming, WanSegments
+from .wan_options import MACE_LORA_SCALE, WanAnimateOptions
+from .wan_segments import FrameTiming, SegmentCheckpoints, WanSegments
 
 if TYPE_CHECKING:
     from backend.config import BackendConfig
@@ -43,9 +47,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Wan2.2-Animate's 720p budget: a default-size video keeps the photo's aspect within this many pixels.
+WAN_MAX_PIXELS = 1280 * 720
+
 ADAPTER_FILE = "Adapter.safetensors"
 LORA_FILE = "LoRA.safetensors"
-MACE_LORA_SCALE = 0.5
 #: Prefixes MACE-Dance's training wrapper puts before the adapter keys (stripped, longest first).
 ADAPTER_PREFIXES = ("module.pipe.animate_adapter.", "pipe.animate_adapter.", "module.animate_adapter.", "animate_adapter.")
 ADAPTER_KEY = "pose_patch_embedding."
@@ -69,72 +75,6 @@ $MACE_DANCE_HOME/weights/appearance/wan/    Wan2.2-Animate-14B-Diffusers folder:
     model_index.json, transformer/ (config.json + diffusion_pytorch_model*.safetensors), vae/, text_encoder/,
     tokenizer/, image_encoder/, image_processor/, scheduler/
 $MACE_DANCE_HOME/weights/appearance/mace/   Adapter.safetensors, LoRA.safetensors (optional, MACE-Dance)"""
-
-
-@dataclass
-class WanAnimateOptions:
-    """The Wan-Animate settings: the one object behind ``render``'s and ``serve``'s flags and the add-on's
-    preferences (load-time fields: dtype, device, offload, lora_scale; the others may change per video).
-
-    Attributes:
-        steps: denoising steps per segment (Wan and MACE use 20).
-        guidance_scale: 1.0 = no classifier-free guidance (Wan-Animate's default; > 1 doubles the cost).
-        segment_frame_length: frames per generated segment, 4n + 1 (77 as trained; shorter saves memory).
-        prev_segment_conditioning_frames: frames of the previous segment that condition the next (1 or 5).
-        seed: random seed.
-        prompt: text prompt (needs the pipeline's tokenizer); MACE uses "the person in the video is dancing".
-        prompt_embeds: precomputed (1, L, D) text embeddings instead of ``prompt``.
-        face: "reference" (the reference's face crop repeated on every frame) or "black" (no face signal).
-        dtype: "bfloat16" (default), "float16" or "float32".
-        device: torch device; "auto" = cuda when available.
-        offload: "none", "model" (components move to the GPU one at a time: fits ~24-40 GB) or "sequential"
-            (layer by layer: slowest, smallest).
-        lora_scale: weight of MACE's LoRA (0.5 as MACE-Dance uses it).
-        model_fps: frame rate the pose video is drawn at and the model generates; None = 16 with MACE's
-            weights, 30 for plain Wan-Animate (see WAN_ANIMATE_FPS). The video is written at the asked rate.
-    """
-
-    steps: int = 20
-    guidance_scale: float = 1.0
-    segment_frame_length: int = 77
-    prev_segment_conditioning_frames: int = 1
-    seed: int = 0
-    prompt: str = "a person dancing, full body, clear background"
-    prompt_embeds: Any = None
-    face: str = "reference"
-    dtype: str = "bfloat16"
-    device: str = "auto"
-    offload: str = "none"
-    lora_scale: float = MACE_LORA_SCALE
-    model_fps: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.model_fps is not None and not (4 <= float(self.model_fps) <= 60):
-            raise InvalidInputError(f"model_fps must be between 4 and 60, got {self.model_fps}",
-                                    hint="16 (MACE-Dance) or 30 (Wan-Animate)")
-        if self.steps < 1:
-            raise InvalidInputError(f"steps must be >= 1, got {self.steps}")
-        if self.segment_frame_length < 5 or (self.segment_frame_length - 1) % 4:
-            raise InvalidInputError(
-                f"segment_frame_length must be 4n + 1 and >= 5, got {self.segment_frame_length}", hint="use 77, 49 or 33"
-            )
-        if self.prev_segment_conditioning_frames not in (1, 5):
-            raise InvalidInputError(f"prev_segment_conditioning_frames must be 1 or 5, got {self.prev_segment_conditioning_frames}")
-        if self.segment_frame_length < 2 * self.prev_segment_conditioning_frames:
-            # Each segment must make at least as many new frames as the next one is conditioned on.
-            raise InvalidInputError(f"segments of {self.segment_frame_length} frames are too short to carry "
-                                    f"{self.prev_segment_conditioning_frames} conditioning frames", hint="use 13 or more")
-        if self.face not in ("reference", "black"):
-            raise InvalidInputError(f"face must be 'reference' or 'black', got {self.face!r}")
-        if self.dtype not in ("bfloat16", "float16", "float32"):
-            raise InvalidInputError(f"dtype must be bfloat16, float16 or float32, got {self.dtype!r}")
-        if self.offload not in ("none", "model", "sequential"):
-            raise InvalidInputError(f"offload must be none, model or sequential, got {self.offload!r}")
-
-    def torch_dtype(self):
-        import torch
-
-        return getattr(torch, self.dtype)
 
 
 # --- loading -------------------------------------------------------------------------------------------------
@@ -335,7 +275,6 @@ class WanAnimateRenderer:
     pipeline: Any = None
     #: Its own options: a :class:`WanAnimateOptions` in ``request.renderer_options``; per video only these
     #: fields may differ from the renderer's (the others are fixed when the model is loaded).
-    OPTIONS = WanAnimateOptions
     OPTION_NAMES = PER_REQUEST_OPTIONS
 
     @classmethod
@@ -363,8 +302,8 @@ class WanAnimateRenderer:
             logger.warning("MACE-Dance appearance weights not found in %s; using plain Wan-Animate (%s)",
                            mace, MACE_APPEARANCE_DOWNLOAD_HINT.format(path=mace))  # fmt: skip
         options = options or WanAnimateOptions()
-        if options.device == "auto":
-            options.device = config.resolve_device()
+        if options.device == "auto":  # a copy: the caller's settings object stays as it was given
+            options = dataclasses.replace(options, device=config.resolve_device())
         return cls(model_dir=model_dir, adapter_path=adapter if present else None,
                    lora_path=lora if present else None, options=options)  # fmt: skip
 
@@ -423,6 +362,7 @@ class WanAnimateRenderer:
         from .request import OutputVideos
 
         ctx = ensure_context(ctx)
+        request.fit_size(16, max_pixels=WAN_MAX_PIXELS)  # the photo's aspect at Wan's nearest supported size
         request.validate()
         if request.width % 16 or request.height % 16:
             raise InvalidInputError(
@@ -441,7 +381,9 @@ class WanAnimateRenderer:
         ctx.report(0.0, "loading Wan-Animate")
         pipe = self._guard_memory(self.load, options, (request.height, request.width))
         ctx.check_cancelled()
-        segments = WanSegments(pipe, image, pose, face_box, options)
+        checkpoints = None if request.checkpoint_dir is None else SegmentCheckpoints(
+            request.checkpoint_dir, self._render_key(request, options, image, keypoints))
+        segments = WanSegments(pipe, image, pose, face_box, options, checkpoints)
         with OutputVideos(request) as outputs:
             output_pose = request.pose_video(request.timed_motion(), keypoints, hands=True) if outputs.wants_pose_frames else None
             count = len(output_pose) if output_pose is not None else request.timed_motion().num_frames
@@ -450,8 +392,24 @@ class WanAnimateRenderer:
                 for index, frame in enumerate(segments.frames(ctx.subrange(0.02, 0.98))):
                     for out_index in timing.outputs_for(index):
                         outputs.write(frame, output_pose.frame(out_index) if output_pose is not None else None)
+        if checkpoints is not None:
+            checkpoints.clear()  # the video is written
         ctx.report(1.0, "done")
         return outputs.result(self.name, count, request.output_fps)
+
+    def _render_key(self, request: "RenderRequest", options: WanAnimateOptions, image, keypoints) -> str:
+        """A digest of everything that decides a render's frames (its segment checkpoints belong to it alone)."""
+        digest = hashlib.sha256()
+        settings = {name: value for name, value in options.__dict__.items() if name not in ("prompt_embeds", "device",
+                                                                                           "offload")}
+        digest.update(json.dumps([settings, request.width, request.height, str(self.model_dir), str(self.adapter_path),
+                                  str(self.lora_path)], sort_keys=True, default=str).encode())
+        embeds = options.prompt_embeds
+        arrays = [image, request.motion.poses, request.motion.trans, np.asarray(request.motion.fps), keypoints,
+                  None if embeds is None else embeds.detach().float().cpu().numpy()]
+        for array in arrays:
+            digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
     def request_options(self, values: dict) -> WanAnimateOptions:
         """This renderer's options with per-video overrides (PER_REQUEST_OPTIONS fields) from a flat mapping."""

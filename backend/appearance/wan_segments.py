@@ -10,22 +10,32 @@ module runs the same segment loop with the pipeline's own components and helpers
 but draws the pose frames of one segment at a time and yields each segment's frames as soon as they are
 decoded. Only the conditioning frames carry over, so memory is flat in the song's length.
 A test checks that its frames equal the pipeline's own for the same inputs and seed.
+
+With :class:`SegmentCheckpoints` every finished segment is kept on disk (its latents as denoised, and what
+the next segment starts from: the conditioning frames as decoded and the random generator's state, all
+lossless), so a render that stopped — a killed worker, Ctrl+C — continues from its last complete segment
+and yields the very frames the uninterrupted render would have (the finished segments' latents are decoded
+again, which costs a VAE pass instead of the denoising).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
+from shared.atomic import atomic_write
 from shared.errors import InvalidInputError
 
 from .face_crop import face_image
 
 if TYPE_CHECKING:
     from .pose_video import PoseVideo
-    from .wan import WanAnimateOptions
+    from .wan_options import WanAnimateOptions
 
 
 def padded_index(index: int, length: int) -> int:
@@ -57,6 +67,51 @@ class FrameTiming:
         return range(start, self._next)
 
 
+class SegmentCheckpoints:
+    """The finished segments of one render, kept in ``folder``: ``segment-00000.npz`` … (each written
+    atomically, so one that exists is whole) holding the segment's ``latents`` as denoised, the ``previous``
+    conditioning frames as decoded (float32; their dtype beside them) and the random generator's ``state``
+    after the segment. ``key`` names the render (a digest of everything that decides its frames): a folder
+    holding another render's segments is emptied, never reused.
+
+    Disk: the latents of a 77-frame 720x1280 segment are 16 x 20 x 90 x 160 float32 values, 18 MB; a song's
+    worth is removed by ``clear()`` when its video is written."""
+
+    def __init__(self, folder: str | Path, key: str):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        key_file = self.folder / "key.json"
+        if key_file.is_file() and json.loads(key_file.read_text(encoding="utf-8")).get("key") != key:
+            for stale in self.folder.glob("segment-*.npz"):
+                stale.unlink()
+        with atomic_write(key_file, "w") as handle:
+            json.dump({"key": key}, handle)
+
+    def _path(self, index: int) -> Path:
+        return self.folder / f"segment-{index:05d}.npz"
+
+    def finished(self) -> int:
+        """How many segments, from the first on without a gap, are kept."""
+        count = 0
+        while self._path(count).is_file():
+            count += 1
+        return count
+
+    def save(self, index: int, latents, previous, generator_state) -> None:
+        with atomic_write(self._path(index)) as handle:
+            np.savez(handle, latents=latents.float().cpu().numpy(), previous=previous.float().cpu().numpy(),
+                     previous_dtype=np.array(str(previous.dtype).removeprefix("torch.")),
+                     state=generator_state.cpu().numpy())
+
+    def load(self, index: int) -> dict:
+        """Segment ``index``: {"latents", "previous" (float32 numpy), "previous_dtype" (str), "state"}."""
+        with np.load(self._path(index), allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class WanSegments:
     """The frames of one render, generated segment by segment (see the module docstring).
 
@@ -66,10 +121,13 @@ class WanSegments:
         pose: the driving pose video (frames drawn on demand).
         face_box: the reference's face crop box, or None (then a black face).
         options: the Wan settings of this render.
+        checkpoints: where finished segments are kept (and found again, to resume), or None.
     """
 
-    def __init__(self, pipe, image: np.ndarray, pose: "PoseVideo", face_box, options: "WanAnimateOptions"):
+    def __init__(self, pipe, image: np.ndarray, pose: "PoseVideo", face_box, options: "WanAnimateOptions",
+                 checkpoints: SegmentCheckpoints | None = None):
         self.pipe, self.image, self.pose, self.options = pipe, image, pose, options
+        self.checkpoints = checkpoints
         self.num_frames = len(pose)
         overlap = options.prev_segment_conditioning_frames
         if self.num_frames <= overlap:
@@ -131,7 +189,24 @@ class WanSegments:
         total_steps, done = self.num_segments * options.steps, 0
         previous = None  # the last decoded frames of the previous segment, (1, 3, overlap, H, W) in [-1, 1]
         start = 0
+        kept = self.checkpoints.finished() if self.checkpoints is not None else 0
         for segment in range(self.num_segments):
+            if segment < kept:  # finished before: its latents as denoised, then what the next one starts from
+                saved = self.checkpoints.load(segment)
+                latents = torch.from_numpy(saved["latents"]).to(device)
+                done += options.steps
+                ctx.report(done / total_steps, f"segment {segment + 1}/{self.num_segments} kept from before")
+                decoded = self._decode(latents)
+                del latents
+                if start > 0:
+                    decoded = decoded[:, :, overlap:]
+                previous = torch.from_numpy(saved["previous"]).to(device, getattr(torch, str(saved["previous_dtype"])))
+                generator.set_state(torch.from_numpy(saved["state"]))
+                keep = min(decoded.shape[2], self.num_frames - (start + overlap if start > 0 else 0))
+                yield _to_uint8(decoded[:, :, :keep])
+                del decoded
+                start += self.effective
+                continue
             pipe.scheduler.set_timesteps(options.steps, device=device)
             latents = pipe.prepare_latents(1, num_channels_latents=pipe.vae.config.z_dim, height=height, width=width,
                                            num_frames=length, dtype=torch.float32, device=device, generator=generator)  # fmt: skip
@@ -165,10 +240,13 @@ class WanSegments:
                 ctx.check_cancelled()  # JobCancelledError between steps
 
             decoded = self._decode(latents)  # (1, 3, length, H, W) in [-1, 1]
-            del latents, condition, pose_latents
+            del condition, pose_latents
             if start > 0:
                 decoded = decoded[:, :, overlap:]
             previous = decoded[:, :, -overlap:].clone()
+            if self.checkpoints is not None:
+                self.checkpoints.save(segment, latents, previous, generator.get_state())
+            del latents
             keep = min(decoded.shape[2], self.num_frames - (start + overlap if start > 0 else 0))
             yield _to_uint8(decoded[:, :, :keep])
             del decoded

@@ -12,6 +12,7 @@ from backend.motion_generation import MotionRequest, MotionResult
 from backend.progress import JobContext, ensure_context
 from shared.errors import InvalidInputError
 from shared.genres import GENRES, genre_index
+from shared.keep import regenerated_span
 from shared.motion import Motion
 from shared.skeleton import Skeleton
 
@@ -21,7 +22,7 @@ from .mocap import load_library
 from .motion_graph import MotionGraph, graph_choreograph
 from .planner import Planner
 from .rig import DanceRig
-from .synthesis import Placement, render
+from .synthesis import Placement, Renderer
 
 
 def choreograph(
@@ -54,12 +55,9 @@ def choreograph(
     times = np.arange(num_frames) / features.fps
     rig, groove = DanceRig(skeleton), planner.groove_gain(times)
 
-    def pose(placed: list[Placement], beat_positions: np.ndarray):
-        return render(
-            placed, beat_positions, rig, groove=groove, hit_tangent=planner.hit_tangent, shape=planner.style.groove
-        )
-
-    # Posed, then kept within real dancers' joint speeds (smaller moves, retimed within beats).
+    # Posed, then kept within real dancers' joint speeds (smaller moves, retimed within beats); each of the
+    # limiter's passes solves the rig again only where it changed the dance.
+    pose = Renderer(rig, groove=groove, hit_tangent=planner.hit_tangent, shape=planner.style.groove)
     (poses, trans, contacts, _), placements, _ = render_within_limits(
         placements, planner.grid.position(times), pose, features.fps
     )
@@ -111,16 +109,14 @@ class ChoreographerGenerator:
         index = genre_index(request.genre)
         genre = None if index is None else GENRES[index]
         keep = request.keep
-        duration = request.duration_s
-        if duration is None and keep is not None:
-            duration = keep.motion.duration  # regenerate exactly the span being edited
+        duration = regenerated_span(keep, request.duration_s)
         features = analyze_music(
             request.audio_path, start_s=request.start_s, duration_s=duration, ctx=ctx.subrange(0.0, 0.7)
         )
         ctx.check_cancelled()
         # Regenerating a selection must not replay the dance it replaces: salt the seed.
         seed = np.random.SeedSequence([int(request.seed), 1]) if keep is not None else int(request.seed)
-        num_frames = None if keep is None else int(round(keep.motion.duration * features.fps))
+        num_frames = None if keep is None else int(round(duration * features.fps))
         if self.mocap is not None:
             ctx.report(0.7, "dancing segments of your mocap")
             motion, _ = graph_choreograph(features, self.motion_graph(), seed=seed, num_frames=num_frames)

@@ -1,6 +1,6 @@
 """Regenerate a selection: keep the animator's locked keys exactly and blend the new dance into them.
 
-A :class:`shared.protocol.KeepSpec` carries the :class:`shared.keep.KeepMask` of kept cells (frames x
+A :class:`shared.keep.KeepSpec` carries the :class:`shared.keep.KeepMask` of kept cells (frames x
 joint rotations + root translation). Kept values are copied unchanged. Every free stretch of a channel is the freshly planned dance plus an offset
 that, at each kept neighbour, equals the kept value *and* the kept motion's velocity there, then fades to
 zero (smoothstep, half a second): the seam has no position jump and no velocity pop.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shared.keep import KeepSpec, fit_length
 from shared.motion import Motion
 from shared.rotations import (
     axis_angle_to_quaternion,
@@ -84,11 +85,11 @@ def blend_rotations(new: np.ndarray, old: np.ndarray, kept: np.ndarray) -> np.nd
     return _log(out)
 
 
-def apply_keep(new: Motion, keep) -> Motion:
-    """Merge a freshly planned dance with the kept cells of ``keep.motion`` (a ``shared.protocol.KeepSpec``):
+def apply_keep(new: Motion, keep: KeepSpec) -> Motion:
+    """Merge a freshly planned dance with the kept cells of ``keep.motion`` (a ``shared.keep.KeepSpec``):
     each joint's rotation channel and the translation are blended into their kept cells, which end exact."""
     old, mask = keep.motion, keep.mask
-    new = _fit_length(new, old.num_frames)
+    new = fit_length(new, old.num_frames, what="the regenerated dance")
     poses = np.stack([blend_rotations(new.poses[:, j], old.poses[:, j], mask.joints[:, j]) for j in range(24)], axis=1)
     trans = blend_vectors(new.trans, old.trans, mask.translation)
     blended = Motion(poses=poses.astype(np.float32), trans=trans.astype(np.float32), fps=old.fps, betas=old.betas,
@@ -96,14 +97,3 @@ def apply_keep(new: Motion, keep) -> Motion:
                      metadata={**new.metadata, "regenerated_frames": int((~mask.frames_fully_kept).sum())})
     return mask.merge(old, blended)  # kept cells bit-exact, not through quaternions
 
-
-def _fit_length(motion: Motion, num_frames: int) -> Motion:
-    """Trim or extend (holding the last frame) to ``num_frames``."""
-    if motion.num_frames >= num_frames:
-        return motion.slice(0, num_frames)
-    pad = num_frames - motion.num_frames
-    extend = lambda a: None if a is None else np.concatenate([a, np.repeat(a[-1:], pad, axis=0)])  # noqa: E731
-    return Motion(
-        poses=extend(motion.poses), trans=extend(motion.trans), fps=motion.fps, betas=motion.betas,
-        gender=motion.gender, contacts=extend(motion.contacts), metadata=dict(motion.metadata),
-    )  # fmt: skip

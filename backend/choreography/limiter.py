@@ -10,7 +10,9 @@ is posed, this pass measures every joint's speed against :data:`SPEED_LIMITS` an
    which do not move, stay planted.
 
 Both steps re-render the planned dance (the curves are analytic in beat position), so nothing is filtered
-or clipped after the fact and the motion stays C¹.
+or clipped after the fact and the motion stays C¹. With a ``synthesis.Renderer`` as ``render`` a pass costs
+only the spans it changed: the curves are evaluated again, the rig and forward kinematics run again only on
+the frames whose pose parameters moved.
 """
 
 from __future__ import annotations
@@ -72,11 +74,12 @@ def retime(beat_positions: np.ndarray, ratio: np.ndarray) -> np.ndarray:
         beat_positions: (T,) increasing grid position of each frame.
         ratio: (T-1,) speed / limit between consecutive frames.
     Returns:
-        (T,) increasing positions; each beat's total advance, hence every beat's frame, is unchanged.
+        (T,) increasing positions; each beat's total advance, hence every beat's frame, is unchanged, and the
+        frames of beats without a frame over the limit keep their positions exactly.
     """
     advance = np.diff(beat_positions)
     ratio = np.maximum(ratio, 1e-6)
-    new = advance.copy()
+    positions = np.array(beat_positions, dtype=np.float64)  # frames of beats left alone stay bit-identical
     beat = np.floor(beat_positions[:-1] + 1e-9).astype(np.int64)
     for b in np.unique(beat[ratio > 1.0]):
         idx = np.flatnonzero(beat == b)
@@ -93,8 +96,9 @@ def retime(beat_positions: np.ndarray, ratio: np.ndarray) -> np.ndarray:
                 mid = 0.5 * (lo + hi)
                 lo, hi = (mid, hi) if (a * np.minimum(1.0 / r, mid)).sum() < total else (lo, mid)
             scaled = a * np.minimum(1.0 / r, hi)
-        new[idx] = scaled * total / scaled.sum()
-    return np.concatenate([beat_positions[:1], beat_positions[0] + np.cumsum(new)])
+        # The beat's inner frames move; its first frame and the next beat's first frame stay put.
+        positions[idx[1:]] = beat_positions[idx[0]] + np.cumsum(scaled * total / scaled.sum())[:-1]
+    return positions
 
 
 def render_within_limits(
@@ -109,8 +113,9 @@ def render_within_limits(
     Args:
         placements: the planned moves.
         beat_positions: (T,) grid position of each frame.
-        render: ``(placements, beat_positions) -> (poses, trans, contacts, joints)`` (``synthesis.render``;
-            the joints are where speeds are measured).
+        render: ``(placements, beat_positions) -> (poses, trans, contacts, joints)`` (a
+            ``synthesis.Renderer``, or ``synthesis.render`` with its rig; the joints are where speeds are
+            measured).
         fps: frame rate.
     Returns:
         (the rendered dance, the placements with their final amplitudes, the final beat positions).

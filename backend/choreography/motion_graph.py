@@ -38,7 +38,7 @@ from shared.rotations import (
 from shared.skeleton import FOOT_JOINTS, LEFT_HIP, NUM_JOINTS, RIGHT_HIP
 
 from .mocap import Clip
-from .planner import Planner
+from .planner import Planner, tied_ranks
 
 #: Segment length bounds, seconds: shorter motion beats are merged, longer gaps split evenly.
 MIN_SEGMENT_S, MAX_SEGMENT_S = 0.25, 1.1
@@ -190,7 +190,7 @@ def plan_graph(graph: MotionGraph, planner: Planner, duration: float) -> list[Pi
     section_starts, labels = planner.sections_on_bars(start)
     section_of = lambda beat: int(np.searchsorted(section_starts, beat, side="right") - 1)  # noqa: E731
     loudness = planner.loudness
-    speed_rank = np.argsort(np.argsort(speeds)) / max(len(speeds) - 1, 1)
+    speed_rank = tied_ranks(speeds)
 
     picks: list[Pick] = []
     recent: list[int] = []

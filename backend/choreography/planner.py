@@ -8,6 +8,7 @@ How a choreographer fills a song, and how this planner does it:
   turns, accents) chosen by its loudness and the genre, never the previous section's family.
 * **Phrases.** A section is danced as a 4-bar phrase repeated on alternating sides (mirrored), the way
   8-counts are taught. A section whose music repeats an earlier one (same label) repeats that phrase.
+  With a genre that has signature moves, each phrase opens with one of them.
 * **Energy.** Louder music picks higher-energy moves and dances them bigger (amplitude follows the local
   loudness).
 * **Stage.** A travelling move that would leave the stage circle is danced the other way or swapped for a
@@ -18,6 +19,7 @@ How a choreographer fills a song, and how this planner does it:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -62,10 +64,19 @@ class BeatGrid:
 
     def position(self, seconds: np.ndarray) -> np.ndarray:
         """Fractional grid index at ``seconds`` (monotone and C¹)."""
-        return PchipInterpolator(self.times, np.arange(len(self.times)), extrapolate=True)(seconds)
+        return self._to_position(seconds)
 
     def time(self, positions: np.ndarray) -> np.ndarray:
-        return PchipInterpolator(np.arange(len(self.times)), self.times, extrapolate=True)(positions)
+        return self._to_time(positions)
+
+    # The two monotone maps, built once per grid (the planner asks them a hundred times a song).
+    @cached_property
+    def _to_position(self) -> PchipInterpolator:
+        return PchipInterpolator(self.times, np.arange(len(self.times)), extrapolate=True)
+
+    @cached_property
+    def _to_time(self) -> PchipInterpolator:
+        return PchipInterpolator(np.arange(len(self.times)), self.times, extrapolate=True)
 
     def bar_start_at_or_before(self, seconds: float) -> int:
         index = int(np.searchsorted(self.times, seconds + 1e-6, side="right") - 1)
@@ -221,6 +232,9 @@ class Planner:
             ]  # fmt: skip
             if not candidates:
                 break
+            # A genre's phrase opens with one of its signature moves (when one fits): its dance says so.
+            signature = [m for m in candidates if m.genres] if not phrase else []
+            candidates = signature or candidates
             weights = np.array([
                 (4.0 if m.family == family else 1.0) * self.family_weights.get(m.family, 1.0)
                 * self.move_taste[m.name] * self.vocabulary[m.name] * np.exp(-(((m.energy - loudness) / 0.25) ** 2))
@@ -303,6 +317,22 @@ def loudness_rank(energy: np.ndarray) -> np.ndarray:
         return np.zeros(1)
     kernel = np.ones(31) / 31.0
     smooth = np.convolve(np.pad(energy, 15, mode="edge"), kernel, mode="valid")
-    ranks = np.argsort(np.argsort(smooth)) / max(len(smooth) - 1, 1)
+    ranks = tied_ranks(smooth)
     level = np.clip((20.0 * np.log10(np.maximum(smooth, 1e-6)) + 40.0) / 30.0, 0.0, 1.0)
     return 0.5 * ranks + 0.5 * level
+
+
+def tied_ranks(values: np.ndarray) -> np.ndarray:
+    """(N,) rank of each value in [0, 1]; equal values (to 12 decimals) share their mean rank.
+
+    A plain ``argsort`` of ``argsort`` orders equal values as its sort algorithm happens to (numpy picks a
+    different one on AVX-512 CPUs), and values equal but for rounding noise by that noise: a steady passage
+    of music would get ranks from 0 to 1 that differ between machines. Rounding first and averaging ties
+    makes every machine rank alike.
+    """
+    values = np.round(np.asarray(values, dtype=np.float64), 12)
+    if values.size < 2:
+        return np.zeros(values.size)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts  # rank of each distinct value's first copy
+    return (first + (counts - 1) / 2.0)[inverse] / (values.size - 1)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from shared.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rotation_between, unit
 from shared.skeleton import (
     HEAD, LEFT_ANKLE, LEFT_COLLAR, LEFT_ELBOW, LEFT_FOOT, LEFT_HIP, LEFT_KNEE, LEFT_SHOULDER, LEFT_WRIST, NECK,
     NUM_JOINTS, PELVIS, RIGHT_ANKLE, RIGHT_COLLAR, RIGHT_ELBOW, RIGHT_FOOT, RIGHT_HIP, RIGHT_KNEE,
@@ -136,19 +136,15 @@ def clamp_params(values: np.ndarray) -> np.ndarray:
 
 # -- rotation helpers (batched over T) ---------------------------------------------------------------
 def _rot(axis: int, degrees: np.ndarray) -> np.ndarray:
-    """(T,) degrees -> (T, 3, 3) rotation about x (0), y (1) or z (2)."""
-    return _axis_rotation(np.eye(3)[axis], degrees)
-
-
-def _align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Shortest rotation taking unit vector(s) ``src`` (3,) or (T, 3) onto unit vectors ``dst`` (T, 3)."""
-    src = np.broadcast_to(src, dst.shape)
-    v = np.cross(src, dst)
-    c = np.sum(src * dst, axis=-1)[..., None, None]
-    k = np.zeros(dst.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 0] = -v[..., 2], v[..., 1], v[..., 2]
-    k[..., 1, 2], k[..., 2, 0], k[..., 2, 1] = -v[..., 0], -v[..., 1], v[..., 0]
-    return np.eye(3) + k + (k @ k) / np.maximum(1.0 + c, 1e-6)
+    """(T,) degrees -> (T, 3, 3) rotation about x (0), y (1) or z (2) (built from cos/sin directly)."""
+    radians = np.deg2rad(np.asarray(degrees, dtype=np.float64))
+    cos, sin = np.cos(radians), np.sin(radians)
+    out = np.zeros(radians.shape + (3, 3))
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]  # the plane the rotation turns (right-handed)
+    out[..., axis, axis] = 1.0
+    out[..., i, i] = out[..., j, j] = cos
+    out[..., i, j], out[..., j, i] = -sin, sin
+    return out
 
 
 def _axis_rotation(axis: np.ndarray, degrees: np.ndarray) -> np.ndarray:
@@ -162,10 +158,6 @@ def _frame(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
     e2 = secondary - np.sum(secondary * e1, axis=-1, keepdims=True) * e1
     e2 /= np.maximum(np.linalg.norm(e2, axis=-1, keepdims=True), 1e-9)
     return np.stack([e1, e2, np.cross(e1, e2)], axis=-1)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
 class DanceRig:
@@ -235,8 +227,8 @@ class DanceRig:
         """Shoulder rotation putting the upper arm at (raise, fwd) with a twist about itself."""
         a, b = np.deg2rad(raise_deg), np.deg2rad(fwd_deg)
         direction = np.stack([sign * np.sin(a) * np.cos(b), -np.cos(a), np.sin(a) * np.sin(b)], axis=-1)
-        rest = _unit(self.skeleton.offsets[LEFT_ELBOW if sign > 0 else RIGHT_ELBOW])
-        return _axis_rotation(direction, sign * twist_deg) @ _align(rest, direction)
+        rest = unit(self.skeleton.offsets[LEFT_ELBOW if sign > 0 else RIGHT_ELBOW])
+        return _axis_rotation(direction, sign * twist_deg) @ rotation_between(rest, direction)
 
     def _pelvis_position(self, v: dict[str, np.ndarray], pelvis_rot: np.ndarray) -> np.ndarray:
         """(T, 3) pelvis position: stance centre + body-frame sway, lowered so both legs can reach."""
@@ -278,9 +270,9 @@ class DanceRig:
             to_ankle = target - hip_pos
             l1, l2 = self.thigh[k], self.shin[k]
             dist = np.clip(np.linalg.norm(to_ankle, axis=-1), abs(l1 - l2) + 1e-3, 0.999 * (l1 + l2))
-            n = _unit(to_ankle)
+            n = unit(to_ankle)
             pole = toe_dir - np.sum(toe_dir * n, axis=-1, keepdims=True) * n  # knee points over the toes
-            pole = _unit(pole + 1e-6 * np.array([0.0, 0.0, 1.0]))
+            pole = unit(pole + 1e-6 * np.array([0.0, 0.0, 1.0]))
             cos_hip = np.clip((l1**2 + dist**2 - l2**2) / (2 * l1 * dist), -1.0, 1.0)
             knee_pos = hip_pos + l1 * (cos_hip[:, None] * n + np.sqrt(1 - cos_hip**2)[:, None] * pole)
             ankle_pos = hip_pos + dist[:, None] * n

@@ -32,7 +32,12 @@ PULSE_SWAY, PULSE_ROLL, PULSE_HIP_TWIST, PULSE_TWIST, PULSE_TUCK = 0.08, 7.0, 11
 #: Stepping in the groove: where the move leaves both feet planted and the music is loud (gain above
 #: ``PULSE_STEP_GAIN``), the foot the weight leaves lifts this high (metres, at full gain) and re-plants on
 #: the next beat, as the weight arrives on it.
-PULSE_STEP_LIFT, PULSE_STEP_GAIN = 0.09, 0.7
+PULSE_STEP_LIFT, PULSE_STEP_GAIN = 0.13, 0.7
+#: Stepping out: on louder music (gain above ``PULSE_OUT_GAIN``) a four-beat block in which the move keeps both
+#: feet planted becomes a side step: one foot steps out (up to ``PULSE_STEP_OUT`` metres at full gain) and the
+#: weight follows it, the other foot lifts in place, the first steps back in, the other lifts again. The
+#: pelvis rides the stance centre; blocks alternate which foot steps out.
+PULSE_STEP_OUT, PULSE_OUT_GAIN = 0.36, 0.8
 #: Elbow pump on the beat and forward/back arm swing with the weight shift (degrees).
 PULSE_ELBOW, PULSE_ARM_SWING = 20.0, 20.0
 #: Arm carriage of the groove: the louder the music, the more the arms are held up off the body and bent
@@ -77,7 +82,17 @@ class Placement:
         return self.start_beat + self.move.beats * self.scale
 
     def keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The move's keys on the grid, in the stage frame: beats (K,), values (K, P), hit (K,)."""
+        """The move's keys on the grid, in the stage frame: beats (K,), values (K, P), hit (K,) (read-only:
+        computed once per placement; the speed limiter renders the same placements again and again)."""
+        cached = self.__dict__.get("_keys")
+        if cached is None:
+            cached = self._place_keys()
+            for array in cached:
+                array.flags.writeable = False
+            self.__dict__["_keys"] = cached  # a frozen dataclass still has a plain __dict__
+        return cached
+
+    def _place_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         beats, values, hits = self.move.resolved()
         values = np.where(SCALES, NEUTRAL + self.amplitude * (values - NEUTRAL), values)
         yaw = np.deg2rad(self.facing)
@@ -185,10 +200,12 @@ def add_pulse(
 
 
 def add_groove_steps(curves: np.ndarray, beat_positions: np.ndarray, gain: np.ndarray | float) -> None:
-    """On loud music, step with the weight shift (in place): over each beat whose move keeps both feet
-    planted and still, the foot the weight leaves (the right one after the even beats, when the weight is
-    on the left) lifts and lands again on the next beat. Each lift is a sin² bump that starts and ends at
-    rest, so cutting it per beat keeps the curves C¹ and the foot never drags or skates."""
+    """On livelier music, step with the weight shift: over each beat whose move keeps both feet planted and
+    still, the foot the weight leaves (the right one after the even beats, when the weight is on the left)
+    lifts and lands again on the next beat; where a whole four-beat block qualifies and the music is loud,
+    the lifts become a step out and back in (``PULSE_STEP_OUT``), the pelvis following the stance centre.
+    Each lift is a sin² bump that starts and ends at rest, and a foot moves sideways only in the middle of
+    its lift, so cutting per beat keeps the curves C¹ and a foot on the floor never drags or skates."""
     gain = np.broadcast_to(np.asarray(gain, dtype=np.float64), beat_positions.shape)
     height = PULSE_STEP_LIFT * np.clip((gain - PULSE_STEP_GAIN) / 0.4, 0.0, 1.0)
     beat = np.floor(beat_positions).astype(np.int64)
@@ -213,6 +230,66 @@ def add_groove_steps(curves: np.ndarray, beat_positions: np.ndarray, gain: np.nd
     for prefix, lifts in (("rf", right_lifts), ("lf", ~right_lifts)):
         lift = feet[prefix][2]
         curves[:, lift] += np.where(active & lifts, height * bump, 0.0)
+    _step_out(curves, beat, frac, bump, gain, qualifies[beat - first], feet)
+
+
+def _step_out(curves: np.ndarray, beat: np.ndarray, frac: np.ndarray, bump: np.ndarray, gain: np.ndarray,
+              qualifies: np.ndarray, feet: dict[str, list[int]]) -> None:
+    """Runs of qualifying beats on loud music, cut into four-beat blocks: the foot that lifts on a block's
+    first beat steps out and lands wide, and steps back in two beats later; every other block the other
+    foot steps, a beat later (see :func:`add_groove_steps`)."""
+    first = beat.min()
+    beats = np.arange(first, beat.max() + 1)
+    phase = np.full(len(beats), -1)  # position in a whole block, -1 outside one
+    block_index = np.zeros(len(beats), dtype=np.int64)
+    run_start = None
+    for i, ok in enumerate(np.append(qualifies_per_beat(beat, qualifies, len(beats)), False)):
+        if ok and run_start is None:
+            run_start = i
+        elif not ok and run_start is not None:
+            whole = (i - run_start) // 4 * 4  # beats of the run in whole blocks
+            phase[run_start : run_start + whole] = np.arange(whole) % 4
+            block_index[run_start : run_start + whole] = np.arange(whole) // 4
+            run_start = None
+    index = beat - first
+    in_block = phase[index] >= 0
+    # Block loudness: the mean groove gain over the block's frames.
+    block_id = np.where(in_block, (index - phase[index]), -1)
+    loud = np.zeros(len(beats))
+    counts = np.zeros(len(beats))
+    np.add.at(loud, block_id[in_block], gain[in_block])
+    np.add.at(counts, block_id[in_block], 1.0)
+    loud = np.divide(loud, counts, out=np.zeros_like(loud), where=counts > 0)
+    out = PULSE_STEP_OUT * np.clip((loud[np.maximum(block_id, 0)] - PULSE_OUT_GAIN) / 0.3, 0.0, 1.0) * in_block
+    if not (out > 0).any():
+        return
+    # Sideways progress only in the middle half of the lift, eased: the foot is up before it travels.
+    s = np.clip((frac - 0.1 - 0.2125) / 0.425, 0.0, 1.0)
+    progress = s * s * (3.0 - 2.0 * s)
+    # The foot lifting on the block's first beat steps; on odd blocks the other one, from the second beat.
+    other = block_index[index] % 2 == 1
+    shift = phase[index] - other  # 0: stepping out, 1: out, 2: stepping in, else home
+    reach = np.select([shift == 0, shift == 1, shift == 2], [progress, 1.0, 1.0 - progress], 0.0) * out
+    start_right = (beat - phase[index]) % 2 == 0  # the right foot lifts on even beats
+    right_steps = start_right != other
+    yaw = np.deg2rad(curves[:, PARAM_INDEX["facing"]])
+    side_x, side_z = np.cos(yaw), -np.sin(yaw)  # the body's left in the stage frame
+    for prefix, steps, sign in (("rf", right_steps, -1.0), ("lf", ~right_steps, 1.0)):
+        x, z, lift = feet[prefix]
+        offset = np.where(steps, sign * reach, 0.0)
+        curves[:, x] += offset * side_x
+        curves[:, z] += offset * side_z
+        curves[:, PARAM_INDEX["root_x"]] += 0.5 * offset * side_x
+        curves[:, PARAM_INDEX["root_z"]] += 0.5 * offset * side_z
+        stepping = steps & ((shift == 0) | (shift == 2)) & (out > 0)
+        curves[:, lift] = np.where(stepping, np.maximum(curves[:, lift], STEP_ARC_MIN * bump), curves[:, lift])
+
+
+def qualifies_per_beat(beat: np.ndarray, frame_qualifies: np.ndarray, num_beats: int) -> np.ndarray:
+    """(B,) per beat from the clip's first: True when every frame of that beat qualifies."""
+    per_beat = np.ones(num_beats, dtype=bool)
+    np.logical_and.at(per_beat, beat - beat.min(), frame_qualifies)
+    return per_beat
 
 
 def add_step_arcs(knots: np.ndarray, values: np.ndarray, query: np.ndarray, curves: np.ndarray) -> None:
@@ -251,7 +328,8 @@ def lock_foot_yaw(curves: np.ndarray) -> None:
         swing_starts, swing_ends = _runs(~planted)
         for a, b in zip(swing_starts, swing_ends):
             before = locked[a - 1] if a > 0 else heading[a]
-            after = locked[b] if b < len(locked) else before  # still in the air at the end: no late turn
+            # Still in the air where the clip ends (mid-jump): towards the heading the body gives it there.
+            after = locked[b] if b < len(locked) else heading[-1]
             # Mostly in the air, but over most of the swing: squeezed into a few frames a foot turn pops.
             s = np.clip(((np.arange(a, b) - a + 1) / (b - a + 1) - 0.15) / 0.7, 0.0, 1.0)
             locked[a:b] = before + (after - before) * (3 * s**2 - 2 * s**3)
@@ -263,6 +341,33 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
     change = np.diff(padded)
     return np.flatnonzero(change == 1), np.flatnonzero(change == -1)
+
+
+def dance_curves(
+    placements: list[Placement],
+    beat_positions: np.ndarray,
+    groove: np.ndarray | float = 1.0,
+    hit_tangent: float = HIT_TANGENT_SCALE,
+    shape: GrooveShape = GrooveShape(),
+) -> np.ndarray:
+    """(T, P) pose-parameter curves of the planned dance at ``beat_positions`` (see :func:`render`)."""
+    knots, values, hits = timeline(placements)
+    curves = hermite(knots, values, hits, beat_positions, hit_tangent=hit_tangent)
+    # Overlapping action: arms and head follow the body a few frames late, as in real movement, instead
+    # of every joint stopping on the same frame.
+    beats_per_frame = np.gradient(beat_positions) if len(beat_positions) > 1 else np.ones(1)
+    for lag, names in FOLLOW_THROUGH_FRAMES.items():
+        columns = [PARAM_INDEX[name] for name in names]
+        lagged = hermite(
+            knots, values[:, columns], hits, beat_positions - lag * beats_per_frame, EASE[columns], hit_tangent
+        )
+        curves[:, columns] = lagged
+    add_pulse(curves, beat_positions, groove, shape)
+    add_step_arcs(knots, values, beat_positions, curves)
+    add_groove_steps(curves, beat_positions, groove)
+    curves = clamp_params(curves)
+    lock_foot_yaw(curves)
+    return curves
 
 
 def render(
@@ -286,39 +391,51 @@ def render(
         poses (T, 24, 3) axis-angle, trans (T, 3) metres (feet on y = 0), contacts (T, 4) in EDGE order,
         joints (T, 24, 3) the joint positions on the rig's skeleton (for speed checks without another FK).
     """
-    knots, values, hits = timeline(placements)
-    curves = hermite(knots, values, hits, beat_positions, hit_tangent=hit_tangent)
-    # Overlapping action: arms and head follow the body a few frames late, as in real movement, instead
-    # of every joint stopping on the same frame.
-    beats_per_frame = np.gradient(beat_positions) if len(beat_positions) > 1 else np.ones(1)
-    for lag, names in FOLLOW_THROUGH_FRAMES.items():
-        columns = [PARAM_INDEX[name] for name in names]
-        lagged = hermite(
-            knots, values[:, columns], hits, beat_positions - lag * beats_per_frame, EASE[columns], hit_tangent
-        )
-        curves[:, columns] = lagged
-    add_pulse(curves, beat_positions, groove, shape)
-    add_step_arcs(knots, values, beat_positions, curves)
-    add_groove_steps(curves, beat_positions, groove)
-    curves = clamp_params(curves)
-    lock_foot_yaw(curves)
-    poses, trans, planted = rig.solve(curves)
-    trans, joints = ground(poses, trans, planted, rig)
-    left, right = planted[:, 0].astype(np.float32), planted[:, 1].astype(np.float32)
-    contacts = np.stack([left, right, left, right], axis=1)  # joints 7, 8, 10, 11
-    return poses, trans, contacts, joints
+    return Renderer(rig, groove, hit_tangent, shape)(placements, beat_positions)
 
 
-def ground(
-    poses: np.ndarray, trans: np.ndarray, planted: np.ndarray, rig: DanceRig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Shift the motion vertically so planted toes touch y = 0 (checked through FK on the rig's skeleton).
-    Returns the shifted trans and the joint positions."""
-    joints = forward_kinematics(poses, trans, rig.skeleton)
+class Renderer:
+    """:func:`render` for one dance rendered again and again (the speed limiter's passes): each call
+    evaluates the parameter curves (cheap), then solves the rig and the forward kinematics only on the frames
+    whose parameters changed since the previous call, the spans a pass changed. Rig and FK work frame by
+    frame, so the result is bit-identical to a fresh :func:`render`; ``frames_solved`` counts the work."""
+
+    def __init__(self, rig: DanceRig, groove: np.ndarray | float = 1.0, hit_tangent: float = HIT_TANGENT_SCALE,
+                 shape: GrooveShape = GrooveShape()):  # fmt: skip
+        self.rig, self.groove, self.hit_tangent, self.shape = rig, groove, hit_tangent, shape
+        self.frames_solved = 0
+        self._curves: np.ndarray | None = None
+        self._solved: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # ungrounded
+
+    def __call__(self, placements: list[Placement], beat_positions: np.ndarray):
+        curves = dance_curves(placements, beat_positions, self.groove, self.hit_tangent, self.shape)
+        if self._curves is None or self._curves.shape != curves.shape:
+            changed = np.ones(len(curves), dtype=bool)
+            self._solved = None
+        else:
+            changed = (curves != self._curves).any(axis=1)
+        if changed.any():
+            poses, trans, planted = self.rig.solve(curves[changed])
+            joints = forward_kinematics(poses, trans, self.rig.skeleton)
+            if self._solved is None:
+                self._solved = (poses, trans, planted, joints)
+            else:
+                for cache, part in zip(self._solved, (poses, trans, planted, joints)):
+                    cache[changed] = part
+            self.frames_solved += int(changed.sum())
+        self._curves = curves
+        poses, trans, planted, joints = self._solved
+        lowest = ground_height(joints, planted)
+        left, right = planted[:, 0].astype(np.float32), planted[:, 1].astype(np.float32)
+        contacts = np.stack([left, right, left, right], axis=1)  # joints 7, 8, 10, 11
+        shift = np.array([0.0, lowest, 0.0])
+        return poses.copy(), trans - shift, contacts, joints - shift
+
+
+def ground_height(joints: np.ndarray, planted: np.ndarray) -> float:
+    """Height of the floor the dance stands on: the median height of planted toes (checked through FK on the
+    rig's skeleton), the lowest foot joint when no foot is ever planted. Shifting it to y = 0 grounds the
+    dance."""
     toes = joints[:, [LEFT_FOOT, RIGHT_FOOT], 1]
     on_floor = toes[planted]
-    lowest = np.median(on_floor) if on_floor.size else joints[:, list(FOOT_JOINTS), 1].min()
-    out = trans.copy()
-    out[:, 1] -= lowest
-    joints[..., 1] -= lowest
-    return out, joints
+    return float(np.median(on_floor)) if on_floor.size else float(joints[:, list(FOOT_JOINTS), 1].min())

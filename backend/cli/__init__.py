@@ -22,7 +22,7 @@ import traceback
 
 from shared.errors import MaceError, bug_hint
 
-COMMANDS = ("serve", "generate", "render", "batch", "train", "eval", "info", "keys", "weights")
+COMMANDS = ("serve", "generate", "render", "batch", "prepare_data", "train", "eval", "info", "keys", "weights")
 
 
 def build_parser() -> argparse.ArgumentParser:

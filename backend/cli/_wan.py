@@ -1,9 +1,13 @@
 """The Wan-Animate flags ``render`` and ``serve`` share, all read into the one settings object
-(:class:`~backend.appearance.wan.WanAnimateOptions`), so both commands spell and check them alike."""
+(:class:`~backend.appearance.wan_options.WanAnimateOptions`), so both commands spell and check them alike."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backend.appearance.wan_options import WanAnimateOptions
 
 
 def add_wan_arguments(parser: argparse.ArgumentParser, steps_flag: str = "--steps") -> None:
@@ -25,15 +29,14 @@ def add_wan_arguments(parser: argparse.ArgumentParser, steps_flag: str = "--step
                      help="face video: the reference's face on every frame, or none")
 
 
-def wan_options_from_args(args: argparse.Namespace) -> dict:
-    """WanAnimateOptions fields from the parsed flags, checked now (whichever renderer runs, a bad value is
-    reported at start, not at the first Wan render)."""
-    from backend.appearance.wan import WanAnimateOptions
+def wan_options_from_args(args: argparse.Namespace) -> "WanAnimateOptions":
+    """The Wan settings the parsed flags give, checked now (whichever renderer runs, a bad value is reported
+    at start, not at the first Wan render)."""
+    from backend.appearance.wan_options import WanAnimateOptions
 
     options = dict(steps=args.wan_steps, seed=args.seed, segment_frame_length=args.segment_frames,
                    model_fps=args.model_fps, offload=args.offload, dtype=args.dtype, face=args.face,
                    device=args.device)  # fmt: skip
     if args.prompt:
         options["prompt"] = args.prompt
-    WanAnimateOptions(**options)
-    return options
+    return WanAnimateOptions(**options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..generators import GENERATOR_CHOICES
 from ._sampling import add_sampler_arguments, sampling_from_args
 
 
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ray", metavar="ADDRESS", default=None,
                         help="run the rows as tasks on a Ray cluster: `local`, `auto` or the head's HOST:PORT "
                         "(needs the `cluster` extra; see docs/cluster.md)")
-    parser.add_argument("--generator", choices=("auto", "choreographer", "motion_expert"), default="auto",
+    parser.add_argument("--generator", choices=GENERATOR_CHOICES, default="auto",
                         help="for rows that leave `generator` empty (default auto)")
     parser.add_argument("--renderer", choices=("auto", "puppet", "wan"), default="auto",
                         help="for rows that leave `renderer` empty (default auto)")

@@ -92,7 +92,7 @@ def _write_preview(motion, preview_path: Path, args: argparse.Namespace) -> int:
 
     from shared.errors import JobCancelledError, MaceError
 
-    from ..appearance.preview import write_preview_video
+    from ..appearance.pose_preview import write_preview_video
     from ._progress import progress_bar
 
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from ._wan import add_wan_arguments, wan_options_from_args
@@ -27,8 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--out", type=Path, required=True, metavar="OUT.mp4", help="video to write")
     parser.add_argument("--renderer", choices=("auto", "wan", "puppet"), default="auto",
                         help="auto: Wan-Animate if installed and a GPU is present, else puppet (default)")
-    parser.add_argument("--width", type=int, default=720, help="video width in pixels (default 720)")
-    parser.add_argument("--height", type=int, default=1280, help="video height in pixels (default 1280)")
+    parser.add_argument("--width", type=int, default=None,
+                        help="video width in pixels (default: the photo's own aspect, long side 720-1280; "
+                        "with only --height, the photo's aspect)")
+    parser.add_argument("--height", type=int, default=None,
+                        help="video height in pixels (default: as --width); a size of another aspect than the "
+                        "photo's crops around the person")
     parser.add_argument("--fps", type=float, default=None, help="frame rate (default: the motion's)")
     parser.add_argument("--pose-video", type=Path, default=None, metavar="PATH", help="also write the pose video")
     parser.add_argument("--side-by-side", type=Path, default=None, metavar="PATH",
@@ -45,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--hands", action=argparse.BooleanOptionalAction, default=None,
                         help="draw synthetic hands in the pose video (default: on for Wan-Animate, off otherwise)")
     parser.add_argument("--device", default="auto", help="torch device (auto, cuda, cuda:1, cpu)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue a Wan-Animate render that stopped, from its last finished segment (kept in "
+                        "OUT.mp4.segments/ while it runs); the video equals an uninterrupted one")
     add_wan_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -52,16 +60,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from shared.motion_io import load_motion
 
-    from ..appearance import RenderOptions, RenderRequest, select_renderer
+    from ..appearance import RenderOptions, select_renderer
     from ..appearance.keypoints import Camera
-    from ..appearance.reference import load_keypoints_json, load_reference_image
+    from ..appearance.reference import load_keypoints_json
     from ..config import BackendConfig
+    from ..jobwork import reference_render_request
     from ._progress import progress_bar
 
     motion = load_motion(args.motion)
-    reference = load_reference_image(args.reference)
     options = RenderOptions(
-        reference_alpha=reference.alpha,
         reference_keypoints=None if args.keypoints is None else load_keypoints_json(args.keypoints),
         reference_person=args.person, reference_name=args.reference.name,
         audio_offset_s=args.music_start, pose_style=args.pose_style,
@@ -71,9 +78,13 @@ def run(args: argparse.Namespace) -> int:
 
     wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, video_renderer=args.renderer)
-    renderer = select_renderer(config, args.renderer, **wan_options)
-    request = RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=args.music,
-                            width=args.width, height=args.height, fps=args.fps, out_path=args.out, options=options)  # fmt: skip
+    renderer = select_renderer(config, args.renderer, wan_options=wan_options)
+    segments_dir = args.out.with_name(args.out.name + ".segments")
+    if not args.resume:
+        shutil.rmtree(segments_dir, ignore_errors=True)  # a fresh render starts from its first segment
+    request = reference_render_request(args.reference, options=options, motion=motion, audio_path=args.music,
+                                       width=args.width, height=args.height, fps=args.fps, out_path=args.out,
+                                       checkpoint_dir=segments_dir)  # the photo's alpha folded in there
     with progress_bar(f"rendering ({renderer.name})") as ctx:
         result = renderer.render(request, ctx)
     print(f"video:        {result.path}  ({result.frames} frames at {result.fps:g} fps, {result.renderer})")

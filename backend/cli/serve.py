@@ -7,6 +7,7 @@ from pathlib import Path
 
 from shared.protocol import CLIENT_TIMEOUT_S, DEFAULT_ADDRESS
 
+from ..generators import GENERATOR_CHOICES
 from ._sampling import add_sampler_arguments, sampling_from_args
 from ._wan import add_wan_arguments, wan_options_from_args
 
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--authorized-clients", type=Path, metavar="DIR", default=None,
                         help="folder of the allowed clients' public .key files (default DIR/authorized_clients); "
                         "adding or removing a file takes effect within a second, without a restart")
-    parser.add_argument("--generator", choices=("auto", "choreographer", "motion_expert"), default="auto",
+    parser.add_argument("--generator", choices=GENERATOR_CHOICES, default="auto",
                         help="motion generator (default auto: the Motion Expert when its weights are installed)")
     parser.add_argument("--mocap", type=Path, default=None, metavar="DIR",
                         help="serve dances made of segments of the mocap in DIR (the choreographer's motion graph)")
@@ -41,14 +42,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         f"{CLIENT_TIMEOUT_S:g}): a vanished client must not hold the GPU")
     cluster = parser.add_argument_group(
         "cluster (Ray)", "run the jobs on a Ray cluster: many at once, one worker per GPU keeping its models "
-        "loaded; the ZeroMQ front (protocol, CURVE) stays as it is. Needs the `cluster` extra; see docs/cluster.md")
+        "loaded, made as jobs need them (GPU nodes that join later are used); the ZeroMQ front (protocol, CURVE) "
+        "stays as it is. Needs the `cluster` extra; see docs/cluster.md")
     cluster.add_argument("--ray", metavar="ADDRESS", default=None,
                          help="`local` (a private cluster on this machine), `auto` (the cluster this machine joined "
                          "with `ray start`) or the head's HOST:PORT")
     cluster.add_argument("--ray-gpu-workers", type=int, default=None, metavar="N",
-                         help="GPU workers for the Motion Expert / Wan-Animate (default: one per GPU in the cluster)")
+                         help="most GPU workers for the Motion Expert / Wan-Animate (default 16; one per free GPU, "
+                         "made as jobs need them)")
     cluster.add_argument("--ray-cpu-workers", type=int, default=None, metavar="N",
-                         help="CPU workers for the choreographer / puppet (default: one per CPU left, at most 16)")
+                         help="most CPU workers for the choreographer / puppet (default 16; one per free CPU, made "
+                         "as jobs need them)")
+    cluster.add_argument("--wait-for-gpu", type=float, default=0.0, metavar="S",
+                         help="how long a GPU job waits while the cluster has no GPU (default 0: it fails at once "
+                         "saying so; `inf` with an autoscaler that adds GPU nodes on demand)")
+    cluster.add_argument("--ray-gpu-engines-on-cpu", action="store_true",
+                         help="run the Motion Expert / Wan-Animate on CPU workers (very slow; for clusters without "
+                         "GPUs)")
     cluster.add_argument("--ray-retries", type=int, default=1, metavar="N",
                          help="times a job whose worker or node died is run again before it fails (default 1)")
     add_wan_arguments(parser, steps_flag="--wan-steps")
@@ -59,9 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_server(args: argparse.Namespace, **server_options):
     """The ``BackendServer`` the arguments describe, and a ``close()`` to call once it has stopped
     (it stops the Ray workers). Without ``--ray`` nothing of Ray is imported."""
-    from ..appearance import select_renderer
     from ..config import BackendConfig
-    from ..generators import select_motion_generator
+    from ..jobwork import EngineSpec
     from ..server import BackendServer
     from ..server.security import CurveKeys, check_bind_allowed
     from ..weights import installed_summary
@@ -71,12 +80,15 @@ def build_server(args: argparse.Namespace, **server_options):
     wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, motion_generator=args.generator, video_renderer=args.renderer,
                            motion_sampling=sampling_from_args(args), mocap_dir=args.mocap)
-    generator, renderer = select_motion_generator(config), select_renderer(config, **wan_options)
     device, close, executor = config.resolve_device(), (lambda: None), None
-    if args.ray is not None:
-        from ..cluster.serve import start_ray_workers
+    spec = EngineSpec(config, generator=args.generator, renderer=args.renderer, wan_options=wan_options)
+    if args.ray is None:
+        generator, renderer = spec.build("motion"), spec.build("video")
+    else:
+        from ..cluster.serve import head_engines, start_ray_workers
 
-        executor, close = start_ray_workers(args, config, generator, renderer, renderer_options=wan_options)
+        generator, renderer = head_engines(spec)
+        executor, close = start_ray_workers(args, spec, generator, renderer)
         device = "ray"
     server = BackendServer(args.address, motion_generator=generator, video_renderer=renderer, curve_keys=keys,
                            device=device, shutdown_grace_s=args.shutdown_grace, client_timeout_s=args.client_timeout,
@@ -92,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
     keys = server.curve_keys
 
     def announce(endpoint: str) -> None:
-        cluster = server.hello_info().get("cluster")
-        where = (f"Ray: {cluster['nodes']} node(s), {cluster['workers']['gpu']} GPU + {cluster['workers']['cpu']} "
-                 f"CPU worker(s)") if cluster else f"device: {server.device}"
+        cluster = server.hello_info().cluster
+        where = (f"Ray: {len(cluster.nodes)} node(s), {cluster.gpus:g} GPU(s), {cluster.cpus:g} CPU(s); workers "
+                 f"start as jobs need them") if cluster else f"device: {server.device}"
         print(f"MACE-Dance backend listening on {endpoint} (motion: {server.motion_generator.name}, "
               f"video: {server.video_renderer.name}, {where}"
               f"{', CURVE' if keys else ''}); Ctrl+C to stop", flush=True)

@@ -39,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--metric-fk", action="store_true",
                         help="run the FK/foot losses on un-normalised values (EDGE/MACE use normalised ones)")
     parser.add_argument("--restart", action="store_true", help="ignore existing checkpoints in OUT")
+    parser.add_argument("--mixed-precision", choices=("auto", "bf16", "no"), default="auto",
+                        help="bf16 autocast (default auto: on a GPU, not on a CPU); the weights stay float32")
     parser.set_defaults(func=run)
 
 
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         options, **{k: v for k, v in chosen.items() if v is not None}, learning_rate=args.lr,
         weight_decay=args.weight_decay, stride_seconds=args.stride_seconds, seed=args.seed, device=device,
         faithful_gft=args.faithful_gft, fk_on_normalized=not args.metric_fk, resume=not args.restart,
+        mixed_precision=args.mixed_precision,
     )  # fmt: skip
     from accelerate import PartialState
 

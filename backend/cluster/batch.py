@@ -13,8 +13,9 @@ renderer    auto / puppet / wan (default: the command's ``--renderer``)
 sampler     the Motion Expert's sampler, ``shared.sampling.SAMPLERS`` (default: the command's ``--sampler``)
 steps       its denoising steps (default: the command's ``--steps``, else the sampler's default)
 output      file to write (default ``<music stem>_seed<seed>.mp4|.npz`` beside the manifest)
-options     JSON object: ``width``/``height``/``fps`` of the video and the renderer's options (those a
-            backend accepts over the wire, e.g. ``pose_style``, ``hands``, ``reference_keypoints``)
+options     JSON object: ``width``/``height``/``fps`` of the video (default: the photo's own frame, see
+            ``RenderOptions.frame_size``) and the renderer's options (those a backend accepts over the wire,
+            e.g. ``pose_style``, ``hands``, ``reference_keypoints``)
 start_s     optional: start this many seconds into the music
 duration_s  optional: dance only this many seconds
 =========== ============================================================================================
@@ -22,10 +23,13 @@ duration_s  optional: dance only this many seconds
 Relative paths are relative to the manifest's folder. Every row is checked before anything runs; errors
 name their row (the line number in the file). A video row also writes its motion beside the video
 (``.npz``). Outputs are written atomically, so a row whose output exists is complete: a re-run skips it
-(resume after a crash or a pre-empted node). With Ray every row is a task asking for one CPU, or one GPU
-when its generator or renderer wants one; a worker process is reused across rows, so its engines (and
-their models) load once. Ray runs a row again once if its worker dies (``max_retries=1``); a row that
-fails twice, or fails by itself (bad music file …), is reported with its reason and the batch goes on.
+(resume after a crash or a pre-empted node; decided on this machine). With Ray every row is a task asking
+for one CPU, or one GPU when its generator or renderer wants one (a row that needs a GPU on a cluster
+without one fails at once, saying so). The cluster shares no disk with this machine: a row's music and
+photo travel through Ray's object store, the worker makes the outputs in a folder of its own and sends
+them back, and they are written here. A worker process is reused across rows, so its engines (and their
+models) load once. Ray runs a row again once if its worker dies (``max_retries=1``); a row that fails
+twice, or fails by itself (bad music file …), is reported with its reason and the batch goes on.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import functools
 import json
 import logging
 import math
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,8 +122,16 @@ class BatchSummary:
 
 # -- reading the manifest -----------------------------------------------------------------------------------
 def _raw_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, {column: value}) for each data row of a CSV or JSON Lines manifest."""
-    text = path.read_text(encoding="utf-8-sig")
+    """(line number, {column: value}) for each data row of a CSV or JSON Lines manifest.
+
+    A manifest that is not UTF-8 text, or a CSV field above csv's size limit, is an ``InvalidInputError``
+    saying so in a line; a JSON line nested too deeply for the parser is that row's error.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path}: not UTF-8 text (byte {exc.start:,} is {exc.object[exc.start:exc.start + 1]!r})",
+                                "save the manifest as UTF-8 (CSV with a header row, or JSON Lines)") from None
     if path.suffix.lower() in (".jsonl", ".ndjson") or text.lstrip().startswith("{"):
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -128,12 +141,23 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, dict]]:
             except json.JSONDecodeError as exc:
                 yield number, {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}
                 continue
+            except RecursionError:
+                yield number, {"__error__": "JSON nested too deeply (a row is one flat object)"}
+                continue
             yield number, value if isinstance(value, dict) else {"__error__": "each line must be a JSON object"}
         return
     reader = csv.DictReader(text.splitlines())
-    unknown = [name for name in reader.fieldnames or [] if name and name.strip() not in COLUMNS]
+    try:
+        yield from _csv_rows(path, reader)
+    except csv.Error as exc:  # e.g. "field larger than field limit (131072)"
+        raise InvalidInputError(f"{path}, line {reader.line_num}: not a readable CSV row ({exc})",
+                                "a row holds a few short fields: music, reference, seed, genre, output …") from None
+
+
+def _csv_rows(path: Path, reader: csv.DictReader) -> Iterator[tuple[int, dict]]:
+    unknown = [_short(name) for name in reader.fieldnames or [] if name and name.strip() not in COLUMNS]
     if unknown or "music" not in [name.strip() for name in reader.fieldnames or []]:
-        raise InvalidInputError(f"{path}: the header {reader.fieldnames} must name the columns "
+        raise InvalidInputError(f"{path}: the header {_short(str(reader.fieldnames))} must name the columns "
                                 f"({', '.join(COLUMNS)}); unknown: {unknown or 'none'}; `music` is required",
                                 "put a header row first, e.g. `music,reference,seed,genre,output`")
     for row in reader:
@@ -159,7 +183,8 @@ def _check_row(raw: dict, number: int, folder: Path, defaults: dict, option_name
             return None
         if not isinstance(value, str):
             raise ValueError(f"`{name}` must be a file path, got {value!r}")
-        resolved = (folder / Path(value).expanduser()) if not Path(value).expanduser().is_absolute() else Path(value)
+        # Resolved (".." and links followed), so two spellings of one file are seen as the same file.
+        resolved = (folder / Path(value).expanduser()).resolve()
         if must_exist and not resolved.is_file():
             raise ValueError(f"{name} file not found: {resolved}")
         return resolved
@@ -212,7 +237,7 @@ def _check_row(raw: dict, number: int, folder: Path, defaults: dict, option_name
         raise ValueError("`options` are video options, but the row has no `reference` (it makes a motion only)")
     output = path_of("output", must_exist=False)
     if output is None:
-        output = folder / f"{music.stem}_seed{seed}{'.mp4' if reference else '.npz'}"
+        output = (folder / f"{music.stem}_seed{seed}{'.mp4' if reference else '.npz'}").resolve()
     wanted = ".mp4" if reference else ".npz"
     if output.suffix.lower() != wanted:
         raise ValueError(f"output {output.name!r} must end in {wanted} "
@@ -229,6 +254,11 @@ def _check_row(raw: dict, number: int, folder: Path, defaults: dict, option_name
                     duration_s=number_of("duration_s", float, None, lo=1e-3))
 
 
+def _short(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters: a hostile manifest must not make a 100 KB error message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def read_manifest(path: str | Path, *, generator: str = "auto", renderer: str = "auto",
                   sampling: SamplerChoice | None = None) -> list[BatchRow]:
     """Every row of the manifest at ``path``, checked; one ``InvalidInputError`` lists every bad row."""
@@ -242,7 +272,7 @@ def read_manifest(path: str | Path, *, generator: str = "auto", renderer: str = 
             defaults = {"generator": generator, "renderer": renderer, "sampling": sampling or SamplerChoice()}
             row = _check_row(raw, number, path.parent, defaults, names)
         except ValueError as exc:
-            errors.append(f"row {number}: {exc}")
+            errors.append(f"row {number}: {_short(str(exc))}")
             continue
         if row.output in outputs:
             errors.append(f"row {number}: output {row.output} is also row {outputs[row.output]}'s")
@@ -262,8 +292,8 @@ def read_manifest(path: str | Path, *, generator: str = "auto", renderer: str = 
 def _render_option_names() -> dict[str, list[str]]:
     """renderer choice -> the options a row may give it (the same ones a backend accepts over the wire)."""
     from backend.appearance.puppet import PuppetRenderer
+    from backend.appearance.request import render_option_names
     from backend.appearance.wan import WanAnimateRenderer
-    from backend.server.handlers import render_option_names
 
     puppet, wan = render_option_names(PuppetRenderer), render_option_names(WanAnimateRenderer)
     return {"puppet": puppet, "wan": wan, "auto": sorted(set(puppet) | set(wan))}
@@ -274,37 +304,67 @@ def _render_option_names() -> dict[str, list[str]]:
 def _engine(role: str, choice: str, device: str):
     """This process's generator or renderer for ``choice``: built (and its models loaded) once per process."""
     from backend.config import BackendConfig
+    from backend.jobwork import EngineSpec
 
-    config = BackendConfig(device=device, motion_generator=choice if role == "motion" else "auto",
-                           video_renderer=choice if role == "video" else "auto")
-    if role == "motion":
-        from backend.generators import select_motion_generator
-
-        return select_motion_generator(config)
-    from backend.appearance import select_renderer
-
-    return select_renderer(config)
+    spec = EngineSpec(BackendConfig(), generator=choice if role == "motion" else "auto",
+                      renderer=choice if role == "video" else "auto")
+    return spec.build(role, device)
 
 
-def run_row(row: BatchRow, ctx: JobContext | None = None, *, device: str = "auto") -> RowOutcome:
-    """Make ``row``'s output; failures come back as a ``failed`` outcome (cancellation raises)."""
+def make_row_outputs(row: BatchRow, folder: Path, ctx: JobContext, *, device: str) -> dict[str, bytes]:
+    """Make ``row``'s outputs from the inputs in ``folder`` (``music``, and ``reference`` for a video row),
+    working in ``folder``; returns {"motion": npz bytes, "video": mp4 bytes (video rows)}. Reads no path
+    of the row: where this runs (here or a Ray worker) needs nothing but ``folder``."""
+    from backend.jobwork import reference_render_request
+    from backend.appearance.request import parse_render_options
     from backend.motion_generation import MotionRequest
     from shared.motion_io import save_motion
 
-    ctx = ensure_context(ctx)
-    started = time.monotonic()
-    if row.is_complete():
-        return RowOutcome(row.number, "skipped", row.output)
+    folder = Path(folder)
+    generator = _engine("motion", row.generator, device)
+    request = MotionRequest(audio_path=folder / "music", seed=row.seed, genre=row.genre, duration_s=row.duration_s,
+                            start_s=row.start_s, sampling=row.sampling)
+    result = generator.generate(request, ctx.subrange(0.0, 0.3 if row.makes_video else 1.0))
+    motion = result.motion
+    motion.metadata.update({"music": row.music.name, "seed": row.seed, "generator": result.generator})
+    save_motion(motion, folder / "motion.npz")
+    outputs = {"motion": (folder / "motion.npz").read_bytes()}
+    if row.makes_video:
+        renderer = _engine("video", row.renderer, device)
+        sizes = {key: row.options[key] for key in VIDEO_OPTIONS if key in row.options}
+        values = {"audio_offset_s": row.start_s, **{k: v for k, v in row.options.items() if k not in VIDEO_OPTIONS}}
+        options, renderer_options = parse_render_options(values, renderer, remote=True, field_prefix="options.")
+        renderer.render(reference_render_request(folder / "reference", options=options, motion=motion,
+                                                 audio_path=folder / "music", out_path=folder / "video.mp4",
+                                                 renderer_options=renderer_options, **sizes),
+                        ctx.subrange(0.3, 1.0))
+        outputs["video"] = (folder / "video.mp4").read_bytes()
+    return outputs
+
+
+def row_inputs(row: BatchRow) -> dict[str, bytes]:
+    """The bytes of the row's input files, by their names in a row's folder."""
+    inputs = {"music": row.music.read_bytes()}
+    if row.reference is not None:
+        inputs["reference"] = row.reference.read_bytes()
+    return inputs
+
+
+def write_row_outputs(row: BatchRow, outputs: dict[str, bytes]) -> None:
+    """Write what a row made where the manifest says, each file atomically, the output last (so an existing
+    output means a complete row)."""
+    from shared.atomic import atomic_write
+
+    files = [(row.motion_path, outputs["motion"])] + ([(row.output, outputs["video"])] if row.makes_video else [])
+    for path, data in files:
+        with atomic_write(path) as handle:
+            handle.write(data)
+
+
+def _outcome_of(row: BatchRow, started: float, work) -> RowOutcome:
+    """Run ``work()``; its failure becomes a ``failed`` outcome (cancellation raises)."""
     try:
-        generator = _engine("motion", row.generator, device)
-        request = MotionRequest(audio_path=row.music, seed=row.seed, genre=row.genre, duration_s=row.duration_s,
-                                start_s=row.start_s, sampling=row.sampling)
-        result = generator.generate(request, ctx.subrange(0.0, 0.3 if row.makes_video else 1.0))
-        motion = result.motion
-        motion.metadata.update({"music": row.music.name, "seed": row.seed, "generator": result.generator})
-        save_motion(motion, row.motion_path)  # atomic; for a motion row this is the output
-        if row.makes_video:
-            _render_row(row, motion, device, ctx.subrange(0.3, 1.0))
+        work()
     except JobCancelledError:
         raise
     except MaceError as err:
@@ -315,30 +375,50 @@ def run_row(row: BatchRow, ctx: JobContext | None = None, *, device: str = "auto
     return RowOutcome(row.number, "done", row.output, seconds=time.monotonic() - started)
 
 
-def _render_row(row: BatchRow, motion, device: str, ctx: JobContext) -> None:
-    from backend.appearance import RenderRequest
-    from backend.appearance.reference import load_reference_image
-    from backend.appearance.request import parse_render_options
-    from shared.atomic import atomic_path
+def _in_own_folder(row: BatchRow, inputs: dict[str, bytes], work):
+    """``work(folder)`` in a fresh temporary folder holding ``inputs``, removed afterwards; its errors name
+    the row's own files, not the folder's."""
+    from backend.jobwork import public_error
 
-    renderer = _engine("video", row.renderer, device)
-    reference = load_reference_image(row.reference)
-    sizes = {key: row.options[key] for key in VIDEO_OPTIONS if key in row.options}
-    values = {"audio_offset_s": row.start_s, **{k: v for k, v in row.options.items() if k not in VIDEO_OPTIONS}}
-    if reference.alpha is not None and values.get("reference_alpha") is None:
-        values["reference_alpha"] = reference.alpha
-    options, renderer_options = parse_render_options(values, renderer, remote=True, field_prefix="options.")
-    with atomic_path(row.output) as partial:
-        renderer.render(RenderRequest(motion=motion, reference_image=reference.rgb, audio_path=row.music,
-                                      out_path=partial, options=options, renderer_options=renderer_options,
-                                      **sizes), ctx)
+    with tempfile.TemporaryDirectory(prefix="mace-dance-row-") as folder:
+        for name, data in inputs.items():
+            (Path(folder) / name).write_bytes(data)
+        try:
+            return work(Path(folder))
+        except MaceError as exc:
+            raise public_error(exc, Path(folder), {"music": str(row.music), "reference": str(row.reference)}) from exc
 
 
-def _run_row_on_ray_worker(row: BatchRow) -> RowOutcome:
-    """A Ray task: the row on this worker's device (its GPU when the task was given one)."""
+def run_row(row: BatchRow, ctx: JobContext | None = None, *, device: str = "auto") -> RowOutcome:
+    """Make ``row``'s output here; failures come back as a ``failed`` outcome (cancellation raises)."""
+    ctx = ensure_context(ctx)
+    started = time.monotonic()
+    if row.is_complete():
+        return RowOutcome(row.number, "skipped", row.output)
+
+    def work() -> None:
+        outputs = _in_own_folder(row, row_inputs(row), lambda folder: make_row_outputs(
+            row, folder, ctx, device=device))
+        write_row_outputs(row, outputs)
+
+    return _outcome_of(row, started, work)
+
+
+def _run_row_on_ray_worker(row: BatchRow, inputs: dict[str, bytes]):
+    """A Ray task: the row made from ``inputs`` (bytes from the object store) in a folder of this worker,
+    on its device (its GPU when the task was given one). Returns ("done", outputs) or ("failed", reason);
+    the driver writes the outputs."""
     import ray
 
-    return run_row(row, device="cuda" if ray.get_gpu_ids() else "cpu")
+    device = "cuda" if ray.get_gpu_ids() else "cpu"
+    box = {}
+
+    def work() -> None:
+        box["outputs"] = _in_own_folder(row, inputs, lambda folder: make_row_outputs(
+            row, folder, JobContext(), device=device))
+
+    outcome = _outcome_of(row, time.monotonic(), work)
+    return ("done", box["outputs"]) if outcome.state == "done" else ("failed", outcome.reason)
 
 
 # -- running the batch ---------------------------------------------------------------------------------------
@@ -399,32 +479,52 @@ def _finish(display: BatchProgress, outcome: RowOutcome) -> RowOutcome:
 
 
 def _run_on_ray(rows: list[BatchRow], address: str, display: BatchProgress) -> list[RowOutcome]:
-    from .runtime import cluster_summary, connect, import_ray
+    """Each row a Ray task given its inputs through the object store (the workers share no disk with this
+    machine); what a task makes comes back here and is written atomically. A row that needs a GPU on a
+    cluster without one fails at once, saying so."""
+    from shared.protocol import ClusterInfo
+
+    from .runtime import cluster_nodes, connect, import_ray
 
     ray = import_ray()
+    outcomes = []
     with connect(address, log_to_driver=False):
-        has_gpus = cluster_summary()["gpus"] > 0
+        cluster = ClusterInfo(nodes=cluster_nodes())
+        has_gpus = cluster.gpus > 0
         task = ray.remote(_run_row_on_ray_worker)
-        pending = {
-            task.options(num_cpus=1, num_gpus=1 if row.wants_gpu(has_gpus) else 0, max_retries=ROW_RETRIES,
-                         name=f"mace-dance-batch-row-{row.number}").remote(row): row
-            for row in rows
-        }
-        outcomes = []
+        pending = {}
+        for row in rows:
+            wants_gpu = row.wants_gpu(has_gpus)
+            if wants_gpu and not has_gpus:
+                outcomes.append(_finish(display, RowOutcome(
+                    row.number, "failed", row.output,
+                    f"it needs a GPU ({row.generator} / {row.renderer}) and the Ray cluster has none "
+                    f"({len(cluster.nodes)} node(s), {cluster.cpus:g} CPU(s)): add a GPU node, or choose the "
+                    f"choreographer / puppet for this row")))
+                continue
+            ref = task.options(num_cpus=1, num_gpus=1 if wants_gpu else 0, max_retries=ROW_RETRIES,
+                               name=f"mace-dance-batch-row-{row.number}").remote(row, ray.put(row_inputs(row)))
+            pending[ref] = row
         try:
             while pending:
                 display.running(len(pending))
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
                 for ref in ready:
-                    row = pending.pop(ref)
-                    try:
-                        outcome = ray.get(ref)
-                    except ray.exceptions.RayError as exc:
-                        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-                        outcome = RowOutcome(row.number, "failed", row.output,
-                                             f"its Ray worker failed {ROW_RETRIES + 1} times: {first_line}")
-                    outcomes.append(_finish(display, outcome))
+                    outcomes.append(_finish(display, _collect_row(ray, ref, pending.pop(ref))))
         finally:
             for ref in pending:  # interrupted: stop what still runs (finished rows are already on disk)
                 ray.cancel(ref, force=True)
     return outcomes
+
+
+def _collect_row(ray, ref, row: BatchRow) -> RowOutcome:
+    """A finished row task's outcome; a done row's outputs written here."""
+    started = time.monotonic()
+    try:
+        state, value = ray.get(ref)
+    except ray.exceptions.RayError as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        return RowOutcome(row.number, "failed", row.output, f"its Ray worker failed {ROW_RETRIES + 1} times: {first_line}")
+    if state != "done":
+        return RowOutcome(row.number, "failed", row.output, value)
+    return _outcome_of(row, started, lambda: write_row_outputs(row, value))

@@ -5,9 +5,13 @@ It fulfils the executor contract of ``backend.server.jobs``: the server's I/O th
 positions) and receives, on an inproc socket, the same encoded ``progress``/``result``/``error`` messages the
 local worker sends. All Ray calls happen on this executor's own thread, never on the I/O thread.
 
-* **Placement.** A job goes to an idle worker of the kind its role is placed on (``RayWorkerPool.placement``:
-  GPU workers for the Motion Expert and Wan-Animate, CPU workers for the choreographer and the puppet). When
-  none is idle it waits here, and its client is told so.
+* **Placement, per job.** A job goes to an idle worker of the kind its role is placed on
+  (``RayWorkerPool.placement``: GPU workers for the Motion Expert and Wan-Animate, CPU workers for the
+  choreographer and the puppet). When none is idle, the pool makes one more if the cluster has room for it
+  (a GPU node that joined since is used now); otherwise the job waits here, and its client is told so. A
+  GPU job on a cluster without a GPU fails at once with that reason, unless the backend was told to wait
+  for one (``RayWorkerPool.wait_for_gpu_s``). A new worker builds its engines on its own node first; when
+  it cannot (weights missing there), the jobs waiting for it fail with the worker's own message.
 * **Progress.** Workers put (token, fraction, message) on a Ray queue; this thread drains it and forwards.
 * **Cancel.** A job's ``cancel_event`` (set by the I/O thread) is forwarded once to its worker, whose
   ``JobContext`` then raises ``JobCancelledError`` at the job's next step.
@@ -73,12 +77,13 @@ class RayExecutor(threading.Thread):
         self._pool = pool
         self.max_retries = max_retries
         self.start_timeout_s = start_timeout_s
-        self.capacity = pool.size
+        self.capacity = pool.capacity
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._waiting: collections.deque[tuple[Job, int, float]] = collections.deque()  # job, try, since
-        self._told_waiting: set[int] = set()
-        self._idle = {kind: list(handles) for kind, handles in pool.workers.items()}
+        self._told_waiting: dict[int, str] = {}  # job serial -> what its client was last told it waits for
+        self._idle: dict[str, list] = {"gpu": [], "cpu": []}
         self._recovering: dict[Any, tuple[str, Any, float]] = {}  # probe ref -> kind, actor, when sent
+        self._starting: set[Any] = set()  # new workers not yet answering
         self._attempts: dict[Any, Attempt] = {}  # by ObjectRef
         self._by_token: dict[str, Attempt] = {}
         self._inputs: dict[int, Any] = {}  # job serial -> ObjectRef of its files (kept for a retry)
@@ -111,6 +116,7 @@ class RayExecutor(threading.Thread):
         self._push.connect(self._events_endpoint)
         try:
             while self._take_new_jobs():
+                self._pool.refresh()
                 self._check_recovering_workers()
                 self._start_waiting_jobs()
                 self._forward_cancels()
@@ -139,6 +145,7 @@ class RayExecutor(threading.Thread):
             self._waiting.append((job, 1, time.monotonic()))
 
     def _start_waiting_jobs(self) -> None:
+        short = {"gpu": 0, "cpu": 0}  # jobs left waiting for a worker, by kind
         for _ in range(len(self._waiting)):
             job, number, since = self._waiting.popleft()
             if job.cancel_event.is_set():
@@ -150,18 +157,46 @@ class RayExecutor(threading.Thread):
                                                       "this is a backend bug; please report it"))
                 continue
             kind = self._pool.placement[work.role]
-            if not self._idle[kind]:
-                if (not self._live_workers(kind) and time.monotonic() - since > self.start_timeout_s):
-                    self._finish(job, "failed", BackendUnavailableError(
-                        f"no Ray {kind.upper()} worker was alive to take this job for {self.start_timeout_s:g} s",
-                        "the cluster lost the nodes that host its workers: check `ray status`, then submit again"))
-                    continue
-                self._waiting.append((job, number, since))
-                if job.serial not in self._told_waiting:
-                    self._told_waiting.add(job.serial)
-                    self._progress(job, 0.0, f"waiting for a free {kind.upper()} worker")
+            if self._idle[kind]:
+                self._launch(job, number, work, kind)
                 continue
-            self._launch(job, number, work, kind)
+            waited = time.monotonic() - since
+            if kind == "gpu" and self._pool.cluster_gpus == 0:
+                wait_s = self._pool.wait_for_gpu_s
+                if wait_s is not None and waited >= wait_s:
+                    self._finish(job, "failed", BackendUnavailableError(
+                        f"{job.kind} cannot run: {self._pool.no_gpu_reason()}",
+                        "add a GPU node (`ray start --address HEAD:6379` on it), or start the backend with "
+                        "--wait-for-gpu S (an autoscaler adds GPU nodes on demand), or --ray-gpu-engines-on-cpu "
+                        "to run the GPU engines on CPU workers (very slow)"))
+                    continue
+                self._wait(job, number, since, "waiting for a GPU node to join the Ray cluster")
+                continue
+            if (not self._live_workers(kind) and not self._starting_count(kind) and not self._pool.can_grow(kind)
+                    and waited > self.start_timeout_s):
+                self._finish(job, "failed", BackendUnavailableError(
+                    f"no Ray {kind.upper()} worker was alive to take this job for {self.start_timeout_s:g} s",
+                    "the cluster lost the nodes that host its workers: check `ray status`, then submit again"))
+                continue
+            short[kind] += 1
+            self._wait(job, number, since, f"waiting for a free {kind.upper()} worker")
+        for kind, count in short.items():  # one more worker per waiting job, as far as the cluster has room
+            for _ in range(count - self._starting_count(kind)):
+                if not self._pool.can_grow(kind):
+                    break
+                actor = self._pool.grow(kind)
+                self._starting.add(actor)
+                self._probe(kind, actor)
+
+    def _wait(self, job: Job, number: int, since: float, why: str) -> None:
+        self._waiting.append((job, number, since))
+        if self._told_waiting.get(job.serial) != why:
+            self._told_waiting[job.serial] = why
+            self._progress(job, 0.0, why)
+
+    def _starting_count(self, kind: str) -> int:
+        return sum(1 for probed_kind, actor, _ in self._recovering.values()
+                   if probed_kind == kind and actor in self._starting)
 
     def _launch(self, job: Job, number: int, work: JobWork, kind: str) -> None:
         ray = import_ray()
@@ -169,8 +204,8 @@ class RayExecutor(threading.Thread):
         if job.serial not in self._inputs:
             self._inputs[job.serial] = ray.put(read_folder(job.workdir))
         token = f"{job.serial}.{number}"
-        ref = actor.run.remote(token, JobLabel(job.kind, job.id), work.role, work.execute, work.request,
-                               str(job.workdir), self._inputs[job.serial])
+        ref = actor.run.remote(token, JobLabel(job.kind, job.id, work.public_names), work.role, work.execute,
+                               work.request, self._inputs[job.serial])
         attempt = Attempt(job, number, token, kind, actor, ref, time.monotonic())
         self._attempts[ref] = attempt
         self._by_token[token] = attempt
@@ -268,9 +303,6 @@ class RayExecutor(threading.Thread):
     def _probe(self, kind: str, actor) -> None:
         self._recovering[actor.describe.remote()] = (kind, actor, time.monotonic())
 
-    def _is_probed(self, actor) -> bool:
-        return any(probed is actor for _, probed, _ in self._recovering.values())
-
     def _live_workers(self, kind: str) -> int:
         recovering = sum(1 for probed_kind, _, _ in self._recovering.values() if probed_kind == kind)
         return len(self._pool.workers[kind]) - recovering
@@ -283,15 +315,31 @@ class RayExecutor(threading.Thread):
         for ref in ready:
             kind, actor, sent = self._recovering.pop(ref)
             try:
-                ray.get(ref)
+                facts = ray.get(ref)
             except ray.exceptions.RayError:  # still restarting (or its node is gone): ask again later
                 self._recovering[ref] = (kind, actor, sent)
                 if time.monotonic() - sent >= PROBE_INTERVAL_S:
                     del self._recovering[ref]
                     self._probe(kind, actor)
                 continue
-            logger.info("a %s worker is back", kind)
+            new = actor in self._starting
+            self._starting.discard(actor)
+            if facts["error"] is not None:  # its engines cannot be built on its node
+                self._pool.forget(kind, actor)
+                self._fail_waiting(kind, error_from_dict(facts["error"]))
+                continue
+            self._pool.facts[actor] = facts
+            logger.info("a %s worker is %s on node %s", kind, "ready" if new else "back", facts["node"][:12])
             self._idle[kind].append(actor)
+
+    def _fail_waiting(self, kind: str, error: MaceError) -> None:
+        """Fail the jobs waiting for a worker of ``kind`` with ``error`` (no worker of it could start)."""
+        for _ in range(len(self._waiting)):
+            job, number, since = self._waiting.popleft()
+            if isinstance(job.run, JobWork) and self._pool.placement[job.run.role] == kind:
+                self._finish(job, "failed", error)
+            else:
+                self._waiting.append((job, number, since))
 
     def _check_start_deadlines(self) -> None:
         ray = import_ray()
@@ -317,7 +365,7 @@ class RayExecutor(threading.Thread):
 
     def _finish(self, job: Job, state: str, error: MaceError | None = None, result: dict | None = None) -> None:
         self._inputs.pop(job.serial, None)
-        self._told_waiting.discard(job.serial)
+        self._told_waiting.pop(job.serial, None)
         job.remove_workdir()
         message = (protocol.encode_message("result", job.id, result) if error is None
                    else protocol.encode_error(error, job.id))

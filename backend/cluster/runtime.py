@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from shared import protocol
 from shared.errors import BackendUnavailableError, MaceError
 
 logger = logging.getLogger(__name__)
 
 RAY_INSTALL_HINT = ("install the cluster extra: `pip install 'mace-dance-studio[cluster]'` "
                     "(in a checkout: `MACE_EXTRAS=dev,blender,cluster bash scripts/setup.sh`)")
+#: The Ray namespace of the backend's workers (``mace-dance info --ray`` finds them there).
+WORKER_NAMESPACE = "mace-dance"
 ADDRESS_HELP = ("`local` starts a private Ray cluster on this machine; `auto` joins the cluster this machine "
                 "belongs to (after `ray start --head` or `ray start --address HEAD:6379`); or the head's "
                 "HOST:PORT (GCS port, 6379 by default)")
@@ -72,13 +75,26 @@ def connect(address: str, *, num_cpus: int | None = None, num_gpus: int | None =
     return RayConnection(address, connected_here=True)
 
 
-def cluster_summary() -> dict:
-    """Alive nodes, CPUs and GPUs of the connected cluster (a few GCS calls: not for an I/O thread)."""
+def cluster_nodes() -> tuple[protocol.ClusterNode, ...]:
+    """The alive nodes of the connected cluster with their CPUs and GPUs (a GCS call: not for an I/O thread)."""
     ray = import_ray()
-    nodes = [node for node in ray.nodes() if node.get("Alive")]
-    totals = ray.cluster_resources()
-    return {
-        "nodes": len(nodes),
-        "cpus": int(totals.get("CPU", 0)),
-        "gpus": int(totals.get("GPU", 0)),
-    }
+    return tuple(
+        protocol.ClusterNode(node_id=node["NodeID"], address=node.get("NodeManagerAddress", ""),
+                             cpus=float(node["Resources"].get("CPU", 0)), gpus=float(node["Resources"].get("GPU", 0)))
+        for node in ray.nodes() if node.get("Alive"))
+
+
+def engine_workers(timeout_s: float = 30.0) -> list[dict]:
+    """What every MACE-Dance worker of the connected cluster reports (``EngineWorker.describe``: node,
+    device, loaded engines, job kinds it can run), found by name (no dashboard needed)."""
+    ray = import_ray()
+    handles = [ray.get_actor(entry["name"], namespace=entry["namespace"])
+               for entry in ray.util.list_named_actors(all_namespaces=True)
+               if entry["namespace"] == WORKER_NAMESPACE]
+    facts = []
+    for handle in handles:
+        try:
+            facts.append(ray.get(handle.describe.remote(), timeout=timeout_s))
+        except ray.exceptions.RayError:  # stopping or restarting: not a worker to show
+            continue
+    return facts

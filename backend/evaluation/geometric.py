@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shared.rotations import unit
 from shared.skeleton import JOINT_INDEX
 
 from .protocol import EvalProtocol
@@ -104,11 +105,6 @@ def _points(positions: np.ndarray, name: str) -> np.ndarray:
     return positions[:, _J[name]]
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
-
-
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ni,ni->n", a, b)
 
@@ -138,16 +134,16 @@ def geometric_features(joints: np.ndarray, protocol: EvalProtocol) -> np.ndarray
                     direction = p[1] - p[0]
                 else:
                     direction = np.cross(p[2] - p[0], p[1] - p[0])
-                holds = _dot(velocity, _unit(direction)) > threshold
+                holds = _dot(velocity, unit(direction)) > threshold
             elif kind == "plane":
                 a, b, c, q = p
-                holds = _dot(q - a, _unit(np.cross(c - a, b - a))) > threshold
+                holds = _dot(q - a, unit(np.cross(c - a, b - a))) > threshold
             elif kind == "nplane":
                 n1, n2, a, q = p
-                holds = _dot(q - a, _unit(n2 - n1)) > threshold
+                holds = _dot(q - a, unit(n2 - n1)) > threshold
             elif kind == "angle":
                 j1, j2, k1, k2 = p
-                cosine = _dot(_unit(j2 - j1), _unit(k2 - k1))
+                cosine = _dot(unit(j2 - j1), unit(k2 - k1))
                 angle = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
                 lo, hi = threshold
                 holds = (angle > lo) & (angle < hi)

@@ -16,6 +16,7 @@ timestamps the container carries.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,19 +194,23 @@ def decode_audio(
     """The span of :func:`stream_audio` in one array; see there for the arguments.
 
     The output buffer is allocated once, for the span (no longer than the file's headers say it is), and
-    filled in place, so the peak memory is the span plus one chunk in flight (``stats.peak_bytes``).
+    filled in place, so the peak memory is the span plus one chunk in flight (``stats.peak_bytes``). An open
+    span (``duration_s`` None) stops after ``MAX_DURATION_S`` and raises ``TooLargeError``, however short the
+    headers say the file is.
     """
     _check_span(start_s, duration_s, sample_rate)
     info = probe_audio(path, name)
     stats = DecodeStats()
     rate = sample_rate or info.sample_rate
     out_channels = {"mono": 1, "stereo": 2}.get(channels or "", info.channels)
-    wanted = None if duration_s is None else round(duration_s * rate)
+    if duration_s is None:  # to the end, but never past the longest music analysed: headers may lie
+        duration_s = MAX_DURATION_S + 1.0
+    wanted = round(duration_s * rate)
     if info.duration_s is not None:  # no bigger than the file (its headers' estimate, plus a second)
         capacity = round((max(info.duration_s - start_s, 0.0) + 1.0) * rate)
     else:
         capacity = round(_UNKNOWN_LENGTH_START_S * rate)
-    capacity = capacity if wanted is None else min(capacity, wanted)
+    capacity = min(capacity, wanted)
     samples = np.empty((out_channels, capacity or 0), dtype=np.float32)
     stats.buffer_bytes = samples.nbytes
     filled = 0
@@ -213,13 +218,35 @@ def decode_audio(
                               channels=channels, name=name, stats=stats):
         if filled + chunk.shape[1] > samples.shape[1]:  # the headers under-estimated: grow by half
             grown = max(filled + chunk.shape[1], samples.shape[1] * 3 // 2)
-            grown = grown if wanted is None else min(grown, wanted)
+            grown = min(grown, wanted)
             stats.hold(grown * out_channels * 4)  # old and new buffers, briefly together
             samples = np.concatenate([samples[:, :filled], np.empty((out_channels, grown - filled), np.float32)], 1)
             stats.buffer_bytes = samples.nbytes
         samples[:, filled : filled + chunk.shape[1]] = chunk
         filled += chunk.shape[1]
+    if filled > MAX_DURATION_S * rate:
+        raise _too_long(name or path, filled / rate)
     return DecodedAudio(samples[:, :filled], rate, info, stats)
+
+
+def measure_audio(path: str | Path, max_duration_s: float, name: str | None = None) -> AudioInfo:
+    """The file's :class:`AudioInfo` with ``duration_s`` counted by decoding, never taken from its headers.
+
+    Headers lie (a FLAC may announce 10 s and hold 20 minutes, or announce nothing): the samples are decoded
+    (mono, at the file's rate) and counted, and the count stops a second past ``max_duration_s``, so the
+    work and memory follow the limit, not the file. A ``duration_s`` above ``max_duration_s`` therefore
+    means "at least this long": the caller's limit check refuses it.
+
+    Raises:
+        NotFoundError, InvalidInputError: as :func:`probe_audio`; also for a file holding no samples.
+    """
+    info = probe_audio(path, name)
+    counted = 0
+    for chunk in stream_audio(path, duration_s=max_duration_s + 1.0, channels="mono", name=name):
+        counted += chunk.shape[1]
+    if counted == 0:
+        raise InvalidInputError(f"music file {name or path} holds no samples", "send a music file with sound in it")
+    return dataclasses.replace(info, duration_s=counted / info.sample_rate)
 
 
 def load_audio(
@@ -388,23 +415,30 @@ class _Converter:
         if self._resampler is None:
             import av
 
-            self._resampler = av.AudioResampler(format="fltp", layout="stereo" if self._downmix else None,
+            # Packed float out, never planar: PyAV's planes of a planar frame of 8 or more channels reach past
+            # FFmpeg's fixed data pointers and read freed memory (a segfault on any 7.1 file), while a packed
+            # frame of any channel count is one plane.
+            self._resampler = av.AudioResampler(format="flt", layout="stereo" if self._downmix else None,
                                                 rate=self.rate)
         for out in self._resampler.resample(frame):
-            # The planes as arrays without PyAV's to_ndarray (slow for small frames); copied when gathered.
-            self._gathered.append(np.stack([np.frombuffer(plane, np.float32, out.samples) for plane in out.planes]))
+            # The plane as an array without PyAV's to_ndarray (slow for small frames); copied when gathered.
+            count = out.layout.nb_channels
+            packed = np.frombuffer(out.planes[0], np.float32, out.samples * count).reshape(out.samples, count)
+            self._gathered.append(np.ascontiguousarray(self._mix(packed.T)))  # a copy: the frame is reused
             self.gathered_samples += out.samples
         if self.gathered_samples >= CHUNK_SAMPLES:
             yield self._release()
 
     def array(self, block: np.ndarray, source_rate: int) -> Iterator[np.ndarray]:
         """Convert a (channels, n) float32 block at ``source_rate``."""
+        if self.channels == "mono":  # the mean first: the resampler then carries one channel, whatever the file's
+            block = block.mean(axis=0, keepdims=True)
         if source_rate == self.rate and not self._downmix:
             yield self._mix(block)
             return
         import av
 
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp",
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block.T).reshape(1, -1), format="flt",
                                            layout=_layout_name(block.shape[0]))
         frame.sample_rate = source_rate
         yield from self.frame(frame)
@@ -417,7 +451,7 @@ class _Converter:
             yield self._release()
 
     def _release(self) -> np.ndarray:
-        data = self._mix(np.concatenate(self._gathered, axis=1) if len(self._gathered) > 1 else self._gathered[0])
+        data = np.concatenate(self._gathered, axis=1) if len(self._gathered) > 1 else self._gathered[0]
         self._gathered, self.gathered_samples = [], 0
         return data
 
@@ -614,7 +648,8 @@ class _SndfileSource:
 
 
 def _frame_bytes(frame) -> int:
-    return sum(plane.buffer_size for plane in frame.planes)
+    # From the frame's shape, not its planes (see _Converter.frame: those of 8+ planar channels are unsafe).
+    return frame.samples * frame.layout.nb_channels * frame.format.bytes
 
 
 def _ffmpeg_reason(exc: BaseException) -> str:

@@ -23,6 +23,7 @@ from backend.progress import JobContext, ensure_context
 from shared.errors import InvalidInputError
 
 from .audio import check_length, load_audio, prepare_audio
+from .numba_cache import share_compiled
 from .structure import estimate_downbeats, find_sections
 
 HOP_LENGTH = 512
@@ -174,6 +175,7 @@ def analyze_music(
     bounds, labels = find_sections(
         np.concatenate([mfcc[:num_frames], chroma[:num_frames]], axis=1), beats, downbeat_times, fps, duration
     )
+    share_compiled()  # librosa's kernels this call compiled: other processes load them from disk now
     ctx.report(1.0, "music analysed")
     return MusicFeatures(
         edge35=edge35,

@@ -1,19 +1,53 @@
-"""Keep numba's JIT cache in a per-user cache folder so only the first run pays for compiling librosa.
+"""Keep numba's JIT cache in a per-user cache folder so only the first run pays for compiling librosa,
+safely when several processes compile at once.
 
 librosa's hot loops are numba functions declared with ``cache=True``. Without a writable cache folder
 numba recompiles them in every process (about 40 s on two cores); with one the second run loads them in
 well under a second. numba reads ``NUMBA_CACHE_DIR`` when it is imported, so this runs before anything
 imports librosa: ``backend.features`` calls it once, on import, and librosa is imported only inside that
-package. A folder set by the user wins.
+package. A folder set by the user wins (and is used as it is).
+
+numba's cache is not safe for concurrent writers: each process numbers the compiled variants of a function
+in its own index, so two processes compiling different variants at once can leave an index that points at
+the other's machine code, which then crashes (a segfault in the beat tracker). So no two processes write
+into one folder here:
+
+* ``<cache>/numba/snapshots/<name>/`` are complete caches, each written by one process, never changed after;
+  ``<cache>/numba/current`` names the newest (replaced atomically).
+* Each process works in its own ``<cache>/numba/work/<pid>-<token>/``, filled with hard links to the
+  current snapshot (numba replaces files, never rewrites them, so the snapshot stays intact).
+* A process that compiled something publishes its folder as a new snapshot (linked, renamed into place,
+  then ``current`` switched): after each music analysis (:func:`share_compiled`, so processes started
+  meanwhile need not compile again) and at exit. The last to publish wins; whatever another process compiled
+  meanwhile is compiled again on a later run. Old snapshots and the folders of dead processes are removed.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import secrets
+import shutil
 import sys
+import time
 from pathlib import Path
 
 _ENV = "NUMBA_CACHE_DIR"
+#: The work folder this module chose, so a child process (which inherits ``NUMBA_CACHE_DIR``) can tell
+#: its parent's choice from the user's and take a folder of its own.
+_WORK_ENV = "MACE_DANCE_NUMBA_WORK"
+#: Snapshots other than the current one are removed once they are this old (a reader links from the one
+#: it found within milliseconds), seconds.
+_STALE_SNAPSHOT_S = 600.0
+
+
+class _Work:
+    """This process's folder and what it held when last published (or filled)."""
+
+    base: Path | None = None
+    folder: Path | None = None
+    pid = -1
+    published: dict[str, tuple[int, int]] = {}
 
 
 def default_numba_cache_dir() -> Path:
@@ -24,19 +58,141 @@ def default_numba_cache_dir() -> Path:
 
 
 def configure_numba_cache() -> Path | None:
-    """Point numba's cache at a writable per-user folder unless ``NUMBA_CACHE_DIR`` is already set.
+    """Point numba's cache at this process's own folder, filled from the newest snapshot under the per-user
+    folder, unless the user set ``NUMBA_CACHE_DIR`` (then that folder is used as it is).
 
-    Returns the folder in use, or None when no writable folder could be made (numba then falls back to
-    its own rules and simply recompiles).
+    Returns the folder numba will use, or None when no writable folder could be made (numba then falls back
+    to its own rules and simply recompiles).
     """
-    chosen = os.environ.get(_ENV) or str(default_numba_cache_dir())
+    given = os.environ.get(_ENV)
+    if given and given != os.environ.get(_WORK_ENV):
+        return _use(Path(given))
+    base = default_numba_cache_dir()
     try:
-        Path(chosen).mkdir(parents=True, exist_ok=True)
+        work = _work_folder(base)
     except OSError:
         return None
-    os.environ.setdefault(_ENV, chosen)
+    os.environ[_WORK_ENV] = str(work)
+    os.environ[_ENV] = str(work)
+    _Work.base, _Work.folder, _Work.pid, _Work.published = base, work, os.getpid(), _listing(work)
+    atexit.register(_at_exit)
+    return _use(work)
+
+
+def share_compiled() -> None:
+    """Publish what this process compiled since it last did, so other processes load it from disk."""
+    if _Work.folder is None or os.getpid() != _Work.pid:  # not ours, or a forked child: the parent owns it
+        return
+    try:
+        listing = _listing(_Work.folder)
+        if listing != _Work.published:
+            _publish(_Work.base, _Work.folder)
+            _Work.published = listing
+    except OSError:
+        pass  # a cache: the next run compiles again
+
+
+def _at_exit() -> None:
+    if _Work.folder is None or os.getpid() != _Work.pid:
+        return
+    try:
+        share_compiled()
+        _tidy(_Work.base)
+    except OSError:
+        pass
+    finally:
+        shutil.rmtree(_Work.folder, ignore_errors=True)
+
+
+def _use(folder: Path) -> Path | None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    os.environ[_ENV] = str(folder)
     numba_config = sys.modules.get("numba.core.config")
-    if numba_config is not None and not getattr(numba_config, "CACHE_DIR", ""):
+    if numba_config is not None:
         # numba was imported before us: its config already read the environment, so tell it directly.
-        numba_config.CACHE_DIR = os.environ[_ENV]
-    return Path(os.environ[_ENV])
+        numba_config.CACHE_DIR = str(folder)
+    return folder
+
+
+def _work_folder(base: Path) -> Path:
+    """A new folder for this process, holding hard links to the current snapshot's files."""
+    work = base / "work" / f"{os.getpid()}-{secrets.token_hex(4)}"
+    work.mkdir(parents=True)
+    snapshot = _current_snapshot(base)
+    if snapshot is not None:
+        try:
+            _link_tree(snapshot, work)
+        except OSError:  # the snapshot went away meanwhile: start empty, numba compiles
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+    return work
+
+
+def _current_snapshot(base: Path) -> Path | None:
+    try:
+        name = (base / "current").read_text().strip()
+    except OSError:
+        return None
+    snapshot = base / "snapshots" / name
+    return snapshot if name and snapshot.is_dir() else None
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    for folder, _, files in os.walk(source):
+        into = target / Path(folder).relative_to(source)
+        into.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            try:
+                os.link(Path(folder) / name, into / name)
+            except OSError:
+                shutil.copy2(Path(folder) / name, into / name)  # another file system: copy
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int]]:
+    """``{relative path: (inode, size)}``: numba replaces a file it rewrites, so its inode changes."""
+    listing = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            listing[str(path.relative_to(folder))] = (stat.st_ino, stat.st_size)
+    return listing
+
+
+def _publish(base: Path, work: Path) -> None:
+    """Copy ``work`` (as hard links) into a new snapshot and make it the current one."""
+    snapshots = base / "snapshots"
+    name = f"{time.time_ns()}-{os.getpid()}"
+    staging = snapshots / f".{name}"
+    _link_tree(work, staging)
+    staging.rename(snapshots / name)
+    pointer = base / f".current-{name}"
+    pointer.write_text(name + "\n")
+    os.replace(pointer, base / "current")
+
+
+def _tidy(base: Path) -> None:
+    """Remove snapshots other than the current one once stale, and work folders of processes that are gone."""
+    current = _current_snapshot(base)
+    now = time.time()
+    for snapshot in (base / "snapshots").glob("*"):
+        if snapshot != current and now - snapshot.stat().st_mtime > _STALE_SNAPSHOT_S:
+            shutil.rmtree(snapshot, ignore_errors=True)
+    for work in (base / "work").glob("*"):
+        pid = int(work.name.split("-")[0]) if work.name.split("-")[0].isdigit() else -1
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True

@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from shared.errors import InvalidInputError
+from shared.keep import fit_length, regenerated_span
 from shared.sampling import SamplerChoice
 
 from backend.config import BackendConfig
@@ -15,7 +15,7 @@ from backend.progress import JobContext, ensure_context
 
 from .checkpoint import CheckpointLocation, find_checkpoint
 from .mamba import release_workspaces
-from .pipeline import MotionExpertPipeline, keep_at_fps
+from .pipeline import MotionExpertPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -71,15 +71,13 @@ class MotionExpertGenerator:
 
         ctx = ensure_context(ctx)
         sampling = request.sampling or self.sampling
-        duration = request.duration_s
-        keep = keep_at_fps(request.keep, self.MODEL_FPS)
-        if duration is None and keep is not None:
-            duration = keep.motion.num_frames / self.MODEL_FPS  # regenerate exactly the span being edited
+        duration = regenerated_span(request.keep, request.duration_s)
+        keep = None if request.keep is None else request.keep.at_fps(self.MODEL_FPS)
         music = analyze_music(request.audio_path, start_s=request.start_s, duration_s=duration,
                               ctx=ctx.subrange(0.0, ANALYSIS_SHARE))  # fmt: skip
         features = music.edge35
         if keep is not None:
-            features = _fit_length(features, keep.motion.num_frames)
+            features = fit_length(features, keep.motion.num_frames)
         try:
             motion = self.pipeline(
                 features, genre=request.genre, seed=request.seed, keep=keep,
@@ -91,16 +89,3 @@ class MotionExpertGenerator:
         motion.metadata["start_s"] = float(request.start_s)
         return MotionResult(motion=motion, beats=music.beat_times, tempo=music.tempo, generator=self.name)
 
-
-def _fit_length(features, num_frames: int):
-    """Music frames cut or edge-padded to ``num_frames`` (analysis and motion may differ by a frame)."""
-    import numpy as np
-
-    if abs(len(features) - num_frames) > 2:
-        raise InvalidInputError(
-            f"the music span has {len(features)} frames but the motion to edit {num_frames}",
-            hint="the music is shorter than the motion being edited; pick a shorter span",
-        )
-    if len(features) >= num_frames:
-        return features[:num_frames]
-    return np.concatenate([features, np.repeat(features[-1:], num_frames - len(features), axis=0)])

@@ -197,7 +197,7 @@ class MotionExpertPipeline:
             num_inference_steps: sampler steps (default: the sampler's, ``shared.sampling.DEFAULT_STEPS``).
             eta: DDIM noise (default 1.0, official; DPM-Solver++ is deterministic).
             guidance_beta: GFT beta (default 0.75, official; 1 = unguided conditional model).
-            keep: ``shared.protocol.KeepSpec``: regenerate only what it does not lock.
+            keep: ``shared.keep.KeepSpec``: regenerate only what it does not lock.
             max_frames_per_pass: longest single pass (default: the model's 1200-frame horizon).
             context_frames, blend_frames: frames pinned / cross-faded between windows (default 2 s each,
                 at most 1/8 of a window).
@@ -220,7 +220,7 @@ class MotionExpertPipeline:
         genre_id = self.resolve_genre(genre, seed)
         self.check_inputs(music, genre_id, steps, eta, beta, guidance, cfg_weight)
         settings = SamplingSettings(steps, eta, beta, guidance, cfg_weight, choice.sampler)
-        keep = keep_at_fps(keep, config.fps)
+        keep = None if keep is None else keep.at_fps(config.fps)
         keep_values, kept = self._keep_constraint(keep, len(music))
 
         max_frames = int(max_frames_per_pass or config.horizon)
@@ -359,13 +359,3 @@ def keep_mask(keep, num_frames: int, motion_dim: int = 151) -> np.ndarray:
 def paste_kept(motion: Motion, keep) -> Motion:
     """Copy the kept cells of ``keep.motion`` into ``motion`` exactly (same frame count)."""
     return keep.mask.merge(keep.motion, motion)
-
-
-def keep_at_fps(keep, fps: float):
-    """``keep`` with its motion and cell mask resampled to ``fps`` (nearest frame for the mask)."""
-    if keep is None or abs(keep.motion.fps - fps) < 1e-6:
-        return keep
-    from shared.protocol import KeepSpec
-
-    motion = keep.motion.resample(fps)
-    return KeepSpec(motion=motion, mask=keep.mask.resample(motion.num_frames, keep.motion.fps, fps))

@@ -71,15 +71,17 @@ class DanceClip:
     genre: int
 
 
-def find_clips(folder: str | Path, ctx: JobContext | None = None) -> list[DanceClip]:
-    """Read every motion file under ``folder`` with its music (see the module docstring)."""
+def find_clips(folder: str | Path, ctx: JobContext | None = None, shard: tuple[int, int] = (0, 1)) -> list[DanceClip]:
+    """Read every motion file under ``folder`` with its music (see the module docstring); with ``shard`` =
+    (index, count) only every count-th file from the index-th on (one process's share of the reading)."""
     from backend.features import analyze_music
 
     ctx = ensure_context(ctx)
     folder = Path(folder)
     if not folder.is_dir():
         raise InvalidInputError(f"training data folder not found: {folder}")
-    motions = sorted(p for p in folder.rglob("*") if p.suffix in MOTION_SUFFIXES and p.is_file())
+    everything = sorted(p for p in folder.rglob("*") if p.suffix in MOTION_SUFFIXES and p.is_file())
+    motions = everything[shard[0]::shard[1]]
     music_files = {p.stem: p for p in folder.rglob("*") if is_music_file_name(p.name)}
     feature_files = {p.stem: p for p in folder.rglob("baseline_feats/*.npy")}
     genre_of = _genre_lookup(folder)
@@ -103,7 +105,7 @@ def find_clips(folder: str | Path, ctx: JobContext | None = None) -> list[DanceC
         frames = motion_to_features(motion)
         length = min(len(frames), len(music))
         clips.append(DanceClip(path.stem, frames[:length], music[:length], genre_of(path.stem)))
-    if not clips:
+    if not clips and shard[1] == 1:
         raise InvalidInputError(
             f"no motion files with music in {folder}",
             hint="put motion files (.npz/.pkl) and music with the same name (.wav/.mp3/.flac/.ogg/.m4a …) in the folder",
@@ -268,6 +270,8 @@ class TrainingOptions:
     faithful_gft: bool = False
     fk_on_normalized: bool = True
     resume: bool = True
+    #: "auto" (bf16 autocast on a GPU, none on a CPU), "bf16" or "no"; the weights stay float32.
+    mixed_precision: str = "auto"
 
 
 def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
@@ -284,7 +288,11 @@ def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
     ctx = ensure_context(ctx)
     out_dir = Path(options.out_dir)
     checkpoints = out_dir / "checkpoints"
-    accelerator = Accelerator(cpu=torch.device(options.device).type == "cpu")
+    on_cpu = torch.device(options.device).type == "cpu"
+    precision = ("no" if on_cpu else "bf16") if options.mixed_precision == "auto" else options.mixed_precision
+    if precision not in ("bf16", "no"):
+        raise InvalidInputError(f"mixed precision must be auto, bf16 or no, got {options.mixed_precision!r}")
+    accelerator = Accelerator(cpu=on_cpu)
     world, rank, device = accelerator.num_processes, accelerator.process_index, accelerator.device
     if options.batch_size % world:
         raise InvalidInputError(f"the batch of {options.batch_size} windows does not split evenly over {world} "
@@ -295,7 +303,7 @@ def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
         config = MotionExpertConfig.from_dict(resume_state["config"])
         logger.info("resuming from step %d", int(resume_state["step"]))
 
-    clips = find_clips(options.data_dir, ctx.subrange(0.0, 0.05))
+    clips = _read_clips(options.data_dir, ctx.subrange(0.0, 0.05), rank, world)
     window = max(2, round(options.window_seconds * config.fps))
     stride = max(1, round(options.stride_seconds * config.fps))
     if resume_state is not None:
@@ -334,8 +342,12 @@ def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
         draws = StepDraws.sample((options.batch_size, window, motion.shape[-1]), schedule.num_train_timesteps,
                                  batches.generator(step), options.faithful_gft).part(mine)
         torch.manual_seed(batches.seed(step) + rank)  # dropout masks: reproducible on resume
-        total, terms = training_loss(model, schedule, motion, music, genre, normalizer, faithful=options.faithful_gft,
-                                     fk_on_normalized=options.fk_on_normalized, draws=draws)  # fmt: skip
+        # bf16 autocast (torch's own, per step: accelerate's setting is fixed once per process)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            total, terms = training_loss(model, schedule, motion, music, genre, normalizer,
+                                         faithful=options.faithful_gft, fk_on_normalized=options.fk_on_normalized,
+                                         draws=draws)  # fmt: skip
+        total, terms = total.float(), {name: value.float() for name, value in terms.items()}
         # the global batch's loss: the mean of the processes' equal shares (the same number in every process)
         reported = accelerator.reduce(torch.stack([total.detach(), *terms.values()]), reduction="mean").tolist()
         if not np.isfinite(reported[0]):
@@ -360,6 +372,20 @@ def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
         save_pretrained(out_dir / "model", accelerator.unwrap_model(model), normalizer)
     accelerator.wait_for_everyone()
     return out_dir / "model"
+
+
+def _read_clips(folder: Path, ctx: JobContext, rank: int, world: int) -> list[DanceClip]:
+    """Every clip of ``folder``, in name order, each process reading and analysing only its share of the
+    files (the music analysis is the slow part) and the processes then exchanging what they read."""
+    clips = find_clips(folder, ctx, shard=(rank, world))
+    if world > 1:
+        from accelerate.utils import gather_object
+
+        clips = gather_object(clips)
+        if not clips:
+            raise InvalidInputError(f"no motion files with music in {folder}",
+                                    hint="put motion files (.npz/.pkl) and music with the same name in the folder")
+    return sorted(clips, key=lambda clip: clip.name)
 
 
 class StepBatches:

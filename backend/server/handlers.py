@@ -1,43 +1,38 @@
 """Request payloads -> prepared work -> result payloads.
 
-``prepare_generate`` and ``prepare_render`` run on the I/O thread: they check every field and limit, write
-the audio to the job's folder and read media headers, and return the ``JobWork`` the worker will run. Nothing
-slow happens here; anything wrong raises a ``shared.errors`` class that becomes the ``error`` reply.
+``prepare_generate`` and ``prepare_render`` run on the server's admission worker (never its I/O thread):
+they check every field and limit, write the uploads to the job's folder and have them decoded in a child
+process (``media``: lengths counted while decoding, a crashing decoder costs one reply), and return the
+``JobWork`` the worker will run; anything wrong raises a ``shared.errors`` class that becomes the ``error``
+reply.
 
-A ``JobWork`` is plain data (the typed request, whose files lie in the job's folder) plus a module-level
-``execute`` function, so an executor other than the local worker thread (``backend.cluster``) can run the
-same work in another process with its own loaded generator or renderer.
+A ``JobWork`` is plain data (the typed job of :mod:`backend.jobwork`, whose files are named relative to the
+job's folder) plus a module-level ``execute`` function, so an executor other than the local worker thread
+(``backend.cluster``) can run the same work in another process, in its own folder holding the same files,
+with its own loaded generator or renderer.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
-from backend.appearance import RenderRequest
-from backend.appearance.reference import MIN_REFERENCE_SIDE, load_reference_image
-from backend.appearance.request import (  # noqa: F401 (render_option_names: router, batch)
-    MIN_CANVAS_SIDE,
-    RenderOptions,
-    parse_render_options,
-    render_option_names,
-)
+from backend.appearance.reference import MIN_REFERENCE_SIDE, probe_reference_image
+from backend.appearance.request import MIN_CANVAS_SIDE, RenderOptions, parse_render_options
 from backend.features.audio import MIN_DURATION_S
+from backend.jobwork import GenerateJob, RenderJob, run_generate, run_render
 from backend.motion_generation import MotionRequest
 from backend.progress import JobContext
 from shared import protocol
-from shared.errors import InvalidInputError, MaceError, TooLargeError, bug_hint
+from shared.errors import InvalidInputError, TooLargeError
 from shared.genres import genre_index
-from shared.motion import Motion
+from shared.keep import KeepSpec, regenerated_span
 from shared.sampling import SamplerChoice
 
 from .jobs import ServerLimits
-from .media import check_image_header, probe_audio_duration
+from .media import media_checker
 
 MAX_SEED = 2**63 - 1
 # How the client's music is called in messages when it sent no name.
@@ -46,35 +41,23 @@ DEFAULT_AUDIO_NAME = "the music"
 
 @dataclass(frozen=True)
 class JobWork:
-    """A checked job: ``execute(request, engine, ctx) -> result payload``; calling it runs it here.
+    """A checked job: ``execute(request, engine, ctx, folder) -> result payload``; calling it runs it here.
 
     ``role`` says which engine it needs ("motion": the motion generator, "video": the video renderer);
-    ``engine`` is this backend's one. ``request`` is plain, picklable data; its paths point into the job's
-    folder. ``public_names`` maps the job folder's files to the names the client knows them by, so no message it
-    receives shows a path of the backend machine.
+    ``engine`` is this backend's one. ``request`` is plain, picklable data naming its files relative to the
+    job's ``folder``. ``public_names`` maps those file names to the names the client knows them by, so no
+    message it receives shows a path of the backend machine.
     """
 
     role: str
-    execute: Callable[[Any, Any, JobContext], dict]
+    execute: Callable[[Any, Any, JobContext, Path], dict]
     request: Any
     engine: Any
+    folder: Path
     public_names: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, ctx: JobContext) -> dict:
-        return self.execute(self.request, self.engine, ctx)
-
-
-@dataclass
-class RenderJobRequest:
-    """A ``render_video`` job's inputs: the reference image file is decoded when the job runs."""
-
-    motion: Motion
-    image_path: Path
-    audio_path: Path | None
-    out_path: Path
-    sizes: dict
-    options: RenderOptions
-    renderer_options: Any = None
+        return self.execute(self.request, self.engine, ctx, self.folder)
 
 
 @dataclass(frozen=True)
@@ -84,8 +67,10 @@ class _Audio:
     duration_s: float
 
 
-def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required: bool) -> _Audio | None:
-    """Write the request's ``audio`` bytes into ``workdir``, named after the format its content shows."""
+def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required: bool,
+                max_seconds: float) -> _Audio | None:
+    """Write the request's ``audio`` bytes into ``workdir`` and count its length by decoding it (refused past
+    ``max_seconds``, the most any span of the request may reach)."""
     audio = protocol.get_field(payload, "audio", bytes) if required else protocol.get_field(payload, "audio", bytes, None)
     if audio is None:
         return None
@@ -99,7 +84,7 @@ def _audio_file(payload: dict, workdir: Path, limits: ServerLimits, *, required:
     path = workdir / "music"
     path.write_bytes(audio)
     # The decoder tells the format by content: the client's name may have no or a wrong ending.
-    return _Audio(path, name, probe_audio_duration(path, name))
+    return _Audio(path, name, media_checker().audio_duration(path, name, max_seconds))
 
 
 def _check_span(audio: _Audio, start_s: float, span_s: float | None, limits: ServerLimits, *,
@@ -116,7 +101,7 @@ def _check_span(audio: _Audio, start_s: float, span_s: float | None, limits: Ser
             f"pass duration_s <= {limits.max_audio_seconds:g} or split the music into parts")
 
 
-def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: protocol.KeepSpec | None,
+def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: KeepSpec | None,
                 limits: ServerLimits) -> None:
     """The music a dance is made for: what the generators will plan, checked before the job is queued."""
     if keep is not None:
@@ -126,8 +111,8 @@ def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: p
             raise TooLargeError(f"`keep.motion` lasts {kept.duration:.1f} s ({kept.num_frames} frames at "
                                 f"{kept.fps:g} fps), above the limit of {limits.max_audio_seconds:g} s per job",
                                 "regenerate a shorter selection, or check the motion's frame rate")
-        if duration_s is None:
-            duration_s = kept.duration  # the generators regenerate exactly the span being edited
+        available = audio.duration_s - start_s if start_s < audio.duration_s else None  # else _check_span says so
+        duration_s = regenerated_span(keep, duration_s, available_s=available, music=audio.name)
     else:
         field_name = "duration_s" if duration_s is not None else "audio"
     _check_span(audio, start_s, duration_s, limits, start_field="start_s", span_field=field_name)
@@ -135,9 +120,6 @@ def _dance_span(audio: _Audio, start_s: float, duration_s: float | None, keep: p
     if span < MIN_DURATION_S:
         raise InvalidInputError(f"only {span:.2f} s of {audio.name} would be danced to ({field_name}); at least "
                                 f"{MIN_DURATION_S:g} s is needed", "choose a longer stretch of music")
-    if keep is not None and duration_s - span > 0.5 / keep.motion.fps:
-        raise InvalidInputError(f"`keep.motion` lasts {duration_s:.2f} s but {audio.name} has only {span:.2f} s "
-                                f"after start_s = {start_s:g} s", "start earlier in the music or keep a shorter motion")
 
 
 def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimits) -> JobWork:
@@ -150,28 +132,14 @@ def prepare_generate(payload: dict, generator, workdir: Path, limits: ServerLimi
     duration_s = protocol.get_number(payload, "duration_s", None, lo=0.0, hi=limits.max_audio_seconds)
     start_s = protocol.get_number(payload, "start_s", 0.0, lo=0.0)
     keep_wire = payload.get("keep")
-    keep = None if keep_wire is None else protocol.KeepSpec.from_wire(keep_wire, max_frames=limits.max_frames)
+    keep = None if keep_wire is None else KeepSpec.from_wire(keep_wire, max_frames=limits.max_frames)
     sampling_wire = payload.get("sampling")
     sampling = None if sampling_wire is None else SamplerChoice.from_wire(sampling_wire)
-    audio = _audio_file(payload, workdir, limits, required=True)
+    audio = _audio_file(payload, workdir, limits, required=True, max_seconds=start_s + limits.max_audio_seconds)
     _dance_span(audio, start_s, duration_s, keep, limits)
-    request = MotionRequest(audio_path=audio.path, seed=seed, genre=genre, duration_s=duration_s,
+    request = MotionRequest(audio_path=Path(audio.path.name), seed=seed, genre=genre, duration_s=duration_s,
                             start_s=start_s, keep=keep, sampling=sampling)
-    return JobWork("motion", run_generate, request, generator, {str(audio.path): audio.name})
-
-
-def run_generate(request: MotionRequest, generator, ctx: JobContext) -> dict:
-    """Dance to ``request`` with ``generator``; returns the ``result`` payload."""
-    result = generator.generate(request, ctx)
-    if not isinstance(result.motion, Motion):
-        raise MaceError(f"generator {generator.name!r} returned {type(result.motion).__name__}, not a Motion",
-                        bug_hint("this message"))
-    return {
-        "motion": protocol.motion_to_wire(result.motion),
-        "beats": protocol.encode_array(np.asarray(result.beats, dtype=np.float64).ravel()),
-        "tempo": float(result.tempo),
-        "generator": str(result.generator or generator.name),
-    }
+    return JobWork("motion", run_generate, GenerateJob(request), generator, workdir, {audio.path.name: audio.name})
 
 
 def _video_side(payload: dict, name: str, limits: ServerLimits) -> int | None:
@@ -203,45 +171,29 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     if len(image) > limits.max_image_bytes:
         raise TooLargeError(f"reference image of {len(image):,} bytes is above {limits.max_image_bytes:,} bytes",
                             "send a smaller PNG or JPEG")
-    width, height = check_image_header(image, limits.max_image_pixels)
-    if min(width, height) < MIN_REFERENCE_SIDE:
-        raise InvalidInputError(f"reference image is too small ({width}x{height} pixels)",
+    image_name = "reference.image"
+    image_path = workdir / image_name
+    image_path.write_bytes(image)
+    # The header first (format, size, orientation: cheap), every pixel in a child process last.
+    image_size = probe_reference_image(image_path, limits.max_image_pixels, "the reference image")
+    if min(image_size) < MIN_REFERENCE_SIDE:
+        raise InvalidInputError(f"reference image is too small ({image_size[0]}x{image_size[1]} pixels)",
                                 f"use a photo at least {MIN_REFERENCE_SIDE} pixels on each side (ideally 720x1280)")
-    sizes = {name: value for name in ("width", "height") if (value := _video_side(payload, name, limits)) is not None}
+    width, height = _video_side(payload, "width", limits), _video_side(payload, "height", limits)
     options = protocol.get_field(payload, "options", dict, {})
     if not all(isinstance(key, str) for key in options):
         raise InvalidInputError("`options` keys must be strings", None)
-    common, own = _render_options(options, renderer, (width, height))
-    audio = _audio_file(payload, workdir, limits, required=False)
+    common, own = _render_options(options, renderer, image_size)
+    audio = _audio_file(payload, workdir, limits, required=False,
+                        max_seconds=common.audio_offset_s + limits.max_audio_seconds)
     public_names = {}
     if audio is not None:
         _check_span(audio, common.audio_offset_s, motion.duration, limits,
                     start_field="options.audio_offset_s", span_field="motion")
-        public_names[str(audio.path)] = audio.name
-    image_path = workdir / "reference.image"
-    image_path.write_bytes(image)
-    public_names[str(image_path)] = "the reference image"
-    request = RenderJobRequest(motion=motion, image_path=image_path, audio_path=None if audio is None else audio.path,
-                               out_path=workdir / "video.mp4", sizes=sizes, options=common,
-                               renderer_options=own)
-    return JobWork("video", run_render, request, renderer, public_names)
-
-
-def run_render(job: RenderJobRequest, renderer, ctx: JobContext) -> dict:
-    """Render ``job`` with ``renderer``; returns the ``result`` payload (the mp4's bytes)."""
-    reference = load_reference_image(job.image_path)
-    options = job.options
-    if reference.alpha is not None and options.reference_alpha is None:
-        options = dataclasses.replace(options, reference_alpha=reference.alpha)
-    request = RenderRequest(motion=job.motion, reference_image=reference.rgb, audio_path=job.audio_path,
-                            out_path=job.out_path, options=options, renderer_options=job.renderer_options,
-                            **job.sizes)
-    result = renderer.render(request, ctx)
-    pose_path = Path(result.pose_video_path) if result.pose_video_path else None
-    return {
-        "video": Path(result.path).read_bytes(),
-        "renderer": str(result.renderer),
-        "frames": int(result.frames),
-        "fps": float(result.fps),
-        "pose_video": pose_path.read_bytes() if pose_path and pose_path.is_file() else None,
-    }
+        public_names[audio.path.name] = audio.name
+    media_checker().image_size(image_path, limits.max_image_pixels)
+    public_names[image_name] = "the reference image"
+    request = RenderJob(motion=motion, image_name=image_name, audio_name=None if audio is None else audio.path.name,
+                        options=common, renderer_options=own, width=width, height=height,
+                        checkpoint_name=workdir.name)
+    return JobWork("video", run_render, request, renderer, workdir, public_names)

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from backend.out_of_memory import is_out_of_memory
+from backend.jobwork import public_error, throttled
+from backend.out_of_memory import is_out_of_memory, return_free_memory
 from backend.progress import JobContext
 from shared import protocol
 from shared.errors import JobCancelledError, MaceError, OutOfMemoryError, bug_hint
@@ -37,8 +38,6 @@ logger = logging.getLogger(__name__)
 PROGRESS_TAG = b"progress"
 FINAL_TAG = b"final"
 
-# Fewer progress events than this interval apart are merged (a generator may report every frame).
-MIN_PROGRESS_INTERVAL_S = 0.05
 # Job folders are named <prefix><pid of the backend>-<random>, so leftovers of a killed backend can be told.
 JOB_FOLDER_PREFIX = "mace-dance-job-"
 
@@ -56,6 +55,7 @@ class ServerLimits:
     max_video_side: int = protocol.MAX_VIDEO_SIDE
     max_queued_jobs: int = protocol.MAX_QUEUED_JOBS
     max_queued_per_client: int = protocol.MAX_QUEUED_PER_CLIENT
+    max_client_disk_bytes: int = protocol.MAX_CLIENT_DISK_BYTES
 
     def to_wire(self) -> dict:
         return dict(self.__dict__)
@@ -66,19 +66,20 @@ class Job:
     """One queued or running job of one client.
 
     ``owner`` is who may see and cancel it: the client's CURVE public key when the backend uses keys, else
-    its connection's ROUTER identity. ``route`` is the ROUTER envelope replies go to; ``run`` does the work
-    and returns the ``result`` payload; ``workdir`` holds its temporary files and is removed when it ends;
-    ``public_names`` maps those files to the names the client knows (see :meth:`public_error`).
+    the token its ``hello`` gave it (``ownership``); its messages go wherever the owner last spoke from.
+    ``run`` does the work and returns the ``result`` payload; ``workdir`` holds its temporary files
+    (``disk_bytes`` of uploads) and is removed when it ends; ``public_names`` maps the names of those files
+    to the names the client knows (see :func:`public_error`).
     """
 
     serial: int
     id: str
     kind: str
     owner: bytes
-    route: tuple[bytes, ...]
     run: Callable[[JobContext], dict]
     workdir: Path
     public_names: dict[str, str] = field(default_factory=dict)
+    disk_bytes: int = 0
     state: str = "queued"
     progress: float = 0.0
     message: str = "queued"
@@ -97,22 +98,7 @@ class Job:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def public_error(self, error: MaceError) -> MaceError:
-        """``error`` with the job folder's paths replaced by the client's names for them: a client never
-        learns where the backend keeps its files."""
-        def scrub(text: str | None) -> str | None:
-            if not text:
-                return text
-            for path, name in self.public_names.items():
-                text = text.replace(path, name)
-            return text.replace(str(self.workdir), "<job folder>")
-
-        message, hint = scrub(error.message), scrub(error.hint)
-        if (message, hint) == (error.message, error.hint):
-            return error
-        public = type(error).__new__(type(error))  # same class (and code on the wire), new text
-        public.__dict__.update(error.__dict__, message=message, hint=hint)
-        public.args = (message,)
-        return public
+        return public_error(error, self.workdir, self.public_names)
 
 
 def remove_stale_job_folders(root: Path) -> int:
@@ -191,19 +177,19 @@ class JobWorker(threading.Thread):
             self._push.close(linger=0)
 
     def _run_job(self, job: Job) -> None:
-        last_sent = [0.0, ""]
-
-        def report(fraction: float, message: str) -> None:
-            job.progress, job.message = fraction, message or job.message
-            now = time.monotonic()
-            if now - last_sent[0] < MIN_PROGRESS_INTERVAL_S and message == last_sent[1] and fraction < 1.0:
-                return
-            last_sent[0], last_sent[1] = now, message
+        def send(fraction: float, message: str) -> None:
             payload = {"state": "running", "progress": fraction, "message": job.message, "queue_position": None}
             self._send(PROGRESS_TAG, job, protocol.encode_message("progress", job.id, payload))
 
+        sent = throttled(send)
+
+        def report(fraction: float, message: str) -> None:
+            job.progress, job.message = fraction, message or job.message
+            sent(fraction, message)
+
         ctx = JobContext(report=report, is_cancelled=job.cancel_event.is_set)
         started = time.monotonic()
+        payload = None
         try:
             ctx.check_cancelled()
             payload = job.run(ctx)
@@ -215,6 +201,8 @@ class JobWorker(threading.Thread):
                 self._finish(job, state, message)
                 raise
         self._finish(job, state, message)
+        payload = message = None  # the result's bytes are the I/O thread's now; what the job freed goes back
+        return_free_memory()
         logger.info("job %s (%s) %s in %.2f s", job.id, job.kind, state, time.monotonic() - started)
 
     def _finish(self, job: Job, state: str, message: bytes) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import re
 import shutil
 import struct
@@ -130,12 +131,16 @@ def _verify_motion(path: Path) -> Piece | None:
 
     from backend.motion_expert.checkpoint import OFFICIAL_PICKLE_CLASSES, load_official_checkpoint
 
+    _check_torch_file(path)
     try:  # a cheap look first: many torch files in a release (detectors, pose models) are not ours
         with torch.serialization.safe_globals(list(OFFICIAL_PICKLE_CLASSES)):
             data = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
-    except Exception:  # foreign classes (an ultralytics model ...), or not a checkpoint at all
+    except pickle.UnpicklingError:  # foreign classes (an ultralytics model ...): weights-only refuses them
         logger.info("%s: a torch file, but not a weights-only checkpoint dict; skipped", path)
         return None
+    except Exception as exc:  # truncated data, a storage that does not match its record …
+        raise InvalidInputError(f"{path}: the checkpoint is corrupt ({type(exc).__name__}: {str(exc)[:200]})",
+                                hint="download it again") from None
     if not isinstance(data, dict) or "model_state_dict" not in data:
         return None
     del data
@@ -150,6 +155,33 @@ def _verify_motion(path: Path) -> Piece | None:
     detail = (f"{config.num_dance_layers} dance + {config.num_music_layers} music layers, latent {config.latent_dim}; "
               "loaded strictly")
     return Piece(MOTION, path, detail, epoch)
+
+
+#: The largest pickle read from a torch checkpoint (the tensors are stored beside it, not in it).
+MAX_CHECKPOINT_PICKLE_BYTES = 64 << 20
+
+
+def _check_torch_file(path: Path) -> None:
+    """Before ``torch.load``: the archive must be intact (a corrupt checkpoint is reported as such) and its
+    pickle may name no number larger than the file's bytes (``safe_pickle.check_pickle_integers``), so a
+    1 KiB file cannot make the weights-only loader build gigabytes."""
+    from shared.safe_pickle import check_pickle_integers
+
+    if not zipfile.is_zipfile(path):  # torch's legacy format: pickles of its magic number, version, …
+        return  # (torch.load refuses it under weights_only unless it is the legacy tensor layout)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            if bad is not None:
+                raise zipfile.BadZipFile(f"CRC error in {bad}")
+            pickles = [info for info in archive.infolist() if info.filename.endswith("data.pkl")]
+            if not pickles or pickles[0].file_size > MAX_CHECKPOINT_PICKLE_BYTES:
+                raise zipfile.BadZipFile("no data.pkl of a sensible size")
+            size = sum(info.file_size for info in archive.infolist())
+            data = archive.read(pickles[0])
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise InvalidInputError(f"{path}: the checkpoint is corrupt ({exc})", hint="download it again") from None
+    check_pickle_integers(data, size, str(path))
 
 
 def _read_tensors(path: Path) -> dict:
@@ -204,13 +236,17 @@ def extract(archive: Path, into: Path) -> None:
             import py7zr
 
             with py7zr.SevenZipFile(archive, mode="r") as handle:
+                # 7z decoders write exactly the sizes its headers give (unlike zip's), so they bound the work.
+                entries = handle.list()
+                declared = sum(entry.uncompressed or 0 for entry in entries)
+                if len(entries) > MAX_ARCHIVE_ENTRIES or declared > MAX_ARCHIVE_BYTES:
+                    raise InvalidInputError(f"{archive}: {len(entries):,} entries of {declared:,} bytes, more than a "
+                                            f"release holds", hint="is it the right archive?")
+                handle.reset()
                 handle.extractall(path=into)  # py7zr refuses member paths outside ``into``
         elif suffix == ".zip":
             with zipfile.ZipFile(archive) as handle:
-                bad = handle.testzip()
-                if bad is not None:
-                    raise zipfile.BadZipFile(f"CRC error in {bad}")
-                handle.extractall(into)  # zipfile drops ``..`` and absolute parts of member names
+                _extract_zip_counted(handle, into, archive.name)
         else:
             raise InvalidInputError(f"{archive}: not an archive this installer reads", hint="give a .7z or .zip")
     except InvalidInputError:
@@ -218,6 +254,47 @@ def extract(archive: Path, into: Path) -> None:
     except Exception as exc:  # py7zr.Bad7zFile, zipfile.BadZipFile, CRC errors, truncated data, EOFError
         raise InvalidInputError(f"{archive}: cannot extract the archive ({type(exc).__name__}: {exc})",
                                 hint="the download is probably incomplete or corrupt: download it again") from exc
+
+
+#: What an archive may unpack to. A release is a few checkpoints, which barely compress: a member inflating
+#: past ``MAX_INFLATION`` times its compressed size (once past 64 MiB) is a zip bomb.
+MAX_ARCHIVE_BYTES = 64 << 30
+MAX_ARCHIVE_ENTRIES = 10_000
+MAX_INFLATION = 100
+_DISK_RESERVE = 1 << 30
+
+
+def _extract_zip_counted(handle: zipfile.ZipFile, into: Path, name: str) -> None:
+    """Unpack every member, counting bytes as they are written (a zip's headers may lie): past the entry
+    count, the inflation or total budget, or the free disk, extraction stops with a clear error (CRC errors
+    surface as each member is read)."""
+    members = handle.infolist()
+    if len(members) > MAX_ARCHIVE_ENTRIES:
+        raise InvalidInputError(f"{name}: {len(members):,} entries, more than a release holds "
+                                f"({MAX_ARCHIVE_ENTRIES:,})", hint="is it the right archive?")
+    total = 0
+    for info in members:
+        if info.is_dir():
+            handle.extract(info, into)
+            continue
+        # zipfile's rule for member names: ``..``, ``.`` and absolute parts dropped.
+        parts = [part for part in info.filename.replace("\\", "/").split("/") if part not in ("", ".", "..")]
+        target = into.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        allowed = max(64 << 20, MAX_INFLATION * info.compress_size)
+        written = 0
+        with handle.open(info) as source, open(target, "wb") as out:
+            while piece := source.read(1 << 20):
+                written += len(piece)
+                total += len(piece)
+                if written > allowed or total > MAX_ARCHIVE_BYTES:
+                    raise InvalidInputError(f"{name}: {info.filename} inflates past {min(allowed, MAX_ARCHIVE_BYTES):,} "
+                                            f"bytes from {info.compress_size:,} (a zip bomb, not a weights release)",
+                                            hint="is it the right archive? download it again")
+                if written % (64 << 20) < len(piece) and shutil.disk_usage(into).free < _DISK_RESERVE:
+                    raise InvalidInputError(f"{name}: unpacking {info.filename} would fill the disk",
+                                            hint="free some disk space, then install again")
+                out.write(piece)
 
 
 def _files_under(root: Path) -> list[Path]:

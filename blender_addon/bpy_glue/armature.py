@@ -117,13 +117,25 @@ def rig_frames(obj) -> rig.RigFrames:
     return rig.RigFrames(matrices, heads, np.asarray(obj[PROP_LIFT], dtype=np.float64))
 
 
-def find_smpl_armature(context) -> bpy.types.Object | None:
-    """The active object if it is an SMPL armature, else None."""
-    obj = context.active_object
+def is_smpl_armature(obj) -> bool:
+    """Whether ``obj`` is an armature made by this add-on (an SMPL dancer)."""
     if obj is None or obj.type != "ARMATURE":
-        return None
+        return False
     try:
         check_smpl_armature(obj)
     except errors.InvalidInputError:
-        return None
-    return obj
+        return False
+    return True
+
+
+def find_smpl_armature(context) -> bpy.types.Object | None:
+    """The SMPL dancer the panel works on: the one picked as Dancer, else the active object when it is one,
+    else the scene's only one; None when there is none (or several and none picked)."""
+    scene = getattr(context, "scene", None)
+    picked = scene.mace_dance.dancer if scene is not None and hasattr(scene, "mace_dance") else None
+    if is_smpl_armature(picked) and scene.objects.get(picked.name) == picked:
+        return picked
+    if is_smpl_armature(context.active_object):
+        return context.active_object
+    found = [obj for obj in (scene.objects if scene is not None else ()) if is_smpl_armature(obj)]
+    return found[0] if len(found) == 1 else None

@@ -134,8 +134,10 @@ def _read_fcurves(obj, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     joints = np.stack([_rotation_channel(fcurves, bones[name], frames) for name in smpl_skeleton.JOINT_NAMES], axis=1)
     root = bones[rig.ROOT_BONE]
     location = _channel(fcurves, location_data_path(root.name), tuple(root.location), frames)
+    pelvis = bones[smpl_skeleton.JOINT_NAMES[0]]
+    pelvis_location = _channel(fcurves, location_data_path(pelvis.name), tuple(pelvis.location), frames)
     return armature_to_smpl.channels_to_local(joints, _rotation_channel(fcurves, root, frames), location,
-                                              armature_glue.rig_frames(obj))
+                                              armature_glue.rig_frames(obj), pelvis_location)
 
 
 def _read_visual(obj, scene, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

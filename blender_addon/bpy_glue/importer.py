@@ -21,12 +21,6 @@ class ImportResult:
     warnings: list[str]
 
 
-def action_name(song: str | None, seed: int | None) -> str:
-    """Action name for a generation: ``"<song stem> seed <n>"`` (Blender appends .001 on a clash)."""
-    stem = os.path.splitext(os.path.basename(song))[0] if song else "motion"
-    return f"{stem} seed {seed}" if seed is not None else stem
-
-
 def import_motion(context, motion, *, name: str, armature: bpy.types.Object | None = None, skeleton=None,
                   audio_path: str | None = None, beats_s: np.ndarray | None = None,
                   frame_start: int = 1, smpl_model: dict | None = None) -> ImportResult:

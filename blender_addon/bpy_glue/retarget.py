@@ -8,7 +8,7 @@ import numpy as np
 
 from .._shared import errors, skeleton as smpl_skeleton
 from .. import compat
-from ..convert import retarget as convert
+from ..convert import control_rig, retarget as convert
 from ..convert.axes import blender_to_smpl_points
 from ..convert.smpl_to_armature import interleave, location_data_path, rotation_data_path
 from . import armature as armature_glue, exporter
@@ -24,7 +24,8 @@ def target_rig(obj) -> convert.TargetRig:
     return convert.TargetRig(
         names=tuple(bone.name for bone in bones), parents=parents,
         rest=np.array([np.array(bone.matrix_local) for bone in bones], dtype=np.float64),
-        lengths=np.array([bone.length for bone in bones]), world=np.array(obj.matrix_world, dtype=np.float64))
+        lengths=np.array([bone.length for bone in bones]), world=np.array(obj.matrix_world, dtype=np.float64),
+        local_location=np.array([bone.use_local_location for bone in bones]))
 
 
 def source_dance(smpl_obj, scene) -> tuple[convert.SourceDance, np.ndarray]:
@@ -43,8 +44,10 @@ def write_retargeted(target, result: convert.Retargeted, rig_info: convert.Targe
     from ..convert.smpl_to_armature import FCurveKeys
 
     curves = []
-    hips = rig_info.names[result.hips]
-    curves += [FCurveKeys(location_data_path(hips), i, hips, interleave(frames, result.location[:, i])) for i in range(3)]
+    for k, b in enumerate(result.located):
+        bone = rig_info.names[b]
+        curves += [FCurveKeys(location_data_path(bone), i, bone, interleave(frames, result.locations[:, k, i]))
+                   for i in range(3)]
     for k, b in enumerate(result.bones):
         bone = rig_info.names[b]
         curves += [FCurveKeys(rotation_data_path(bone), i, bone, interleave(frames, result.quaternions[:, k, i]))
@@ -60,6 +63,45 @@ def write_retargeted(target, result: convert.Retargeted, rig_info: convert.Targe
     return action
 
 
+def is_rigify_generated(obj, mapping: dict[str, str]) -> bool:
+    """Whether ``obj`` is a rig Rigify generated, mapped through its skeleton (``ORG-`` bones)."""
+    return "rig_id" in obj.data and all(bone.startswith("ORG-") for bone in mapping.values())
+
+
+def rigify_follows(obj) -> dict[str, tuple[str, float]]:
+    """{helper bone: (bone, influence)} of the world-space Copy Rotation constraints on Rigify's neck and head
+    helpers (their influence is the rig's Neck/Head Follow setting)."""
+    follows = {}
+    for name in ("MCH-ROT-neck", "MCH-ROT-head"):
+        bone = obj.pose.bones.get(name)
+        for constraint in bone.constraints if bone else ():
+            if constraint.type == "COPY_ROTATION" and constraint.owner_space == "WORLD" and not constraint.mute:
+                follows[name] = (constraint.subtarget, float(constraint.influence))
+    return follows
+
+
+def rigify_ik_limbs(obj) -> tuple[str, ...]:
+    """The Rigify limbs (``upper_arm.L`` ...) that are in IK (or part IK): their IK controls are keyed too."""
+    limbs = []
+    for limb in control_rig.RIGIFY_LIMBS:
+        name, side = limb.split(".")
+        switch = obj.pose.bones.get(f"{name}_parent.{side}")
+        if switch is not None and float(switch.get("IK_FK", 1.0)) < 1.0:
+            limbs.append(limb)
+    return tuple(limbs)
+
+
+def rigify_parents(obj) -> dict[str, str]:
+    """{helper: bone} for Rigify's parent-switch helpers: the bone each follows now (the heaviest target of its
+    Armature constraint, as the rig's parent switches set them)."""
+    parents = {}
+    for bone in obj.pose.bones:
+        for constraint in bone.constraints:
+            if constraint.type == "ARMATURE" and len(constraint.targets):
+                parents[bone.name] = max(constraint.targets, key=lambda target: target.weight).subtarget
+    return parents
+
+
 def retarget_onto(context, smpl_obj, target, mapping: dict[str, str]) -> bpy.types.Action:
     """Transfer the SMPL rig's dance onto ``target`` (an armature) using ``mapping`` (SMPL joint -> bone)."""
     armature_glue.check_smpl_armature(smpl_obj)
@@ -68,9 +110,29 @@ def retarget_onto(context, smpl_obj, target, mapping: dict[str, str]) -> bpy.typ
                                        hint="choose an armature other than the SMPL dancer in the Retarget panel")
     source, frames = source_dance(smpl_obj, context.scene)
     rig_info = target_rig(target)
-    result = convert.retarget(source, rig_info, mapping)
+    ik_limbs: tuple[str, ...] = ()
+    if is_rigify_generated(target, mapping):
+        skeleton = control_rig.skeleton_of(rig_info, mapping)
+        ik_limbs = rigify_ik_limbs(target)
+        layout = control_rig.rigify_layout(rigify_follows(target), ik_limbs, rigify_parents(target))
+        missing = sorted({frame.name for frame in layout} - set(rig_info.names))
+        if missing:
+            raise errors.InvalidInputError(
+                f"this Rigify rig lacks the controls {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}",
+                hint="generate the rig from Rigify's Human metarig (or map the ORG- bones of the metarig's "
+                     "bones by hand)")
+        posed = convert.pose(source, skeleton, mapping, hinges=True)
+        result = control_rig.control_keys(rig_info, skeleton, posed, layout)
+    else:
+        result = convert.retarget(source, rig_info, mapping)
     take = exporter.source_action(smpl_obj)
-    return write_retargeted(target, result, rig_info, frames, f"{take.name} on {target.name}", source.fps)
+    action = write_retargeted(target, result, rig_info, frames, f"{take.name} on {target.name}", source.fps)
+    for limb in ik_limbs:  # the IK limbs aim at their keyed poles: set (and keyed in this take) so they do
+        name, side = limb.split(".")
+        switch = target.pose.bones[f"{name}_parent.{side}"]
+        switch["pole_vector"] = True
+        switch.keyframe_insert('["pole_vector"]', frame=int(frames[0]))
+    return action
 
 
 def set_up_video_render(scene, filepath: str = "//dance_") -> None:

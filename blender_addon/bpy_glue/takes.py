@@ -20,6 +20,33 @@ PROP_EDIT_LAYER = "mace_edit_layer"
 LAYER_SUFFIX = " edits"
 
 
+#: Characters of the song's name kept in a take name (the rest of the sidebar row is the take's own).
+SONG_CHARS = 14
+
+
+def short_song(song: str | None) -> str:
+    """A song's file name, shortened for a take list: its stem, the title part of ``artist__title``, cut to
+    :data:`SONG_CHARS` with an ellipsis."""
+    import os
+
+    stem = os.path.splitext(os.path.basename(song))[0] if song else "motion"
+    stem = stem.split("__")[-1] or stem
+    return stem if len(stem) <= SONG_CHARS else stem[: SONG_CHARS - 1] + "…"
+
+
+def take_name(obj, song: str | None, seed: int | None, genre: str | None = None) -> str:
+    """The name of a new take, led by what tells takes apart: ``"T3 s42 house crossroads"`` (take number on
+    ``obj``, seed, genre; then the song, shortened). The number grows until the name is new, so Blender never
+    appends ``.001``."""
+    number = len(take_tracks(obj)) + 1 if obj is not None else 1
+    parts = [f"s{seed}" if seed is not None else "", (genre or "").lower(), short_song(song)]
+    while True:
+        name = " ".join(part for part in [f"T{number}", *parts] if part)
+        if name not in bpy.data.actions:
+            return name
+        number += 1
+
+
 def take_tracks(obj) -> list:
     """The armature's take tracks, bottom to top."""
     anim = obj.animation_data
@@ -60,14 +87,6 @@ def add_take(obj, action: bpy.types.Action, frame_start: int) -> bpy.types.NlaTr
     set_active_take(obj, track.name)
     ensure_edit_layer(obj)
     return track
-
-
-def remove_take(obj, track) -> None:
-    anim = obj.animation_data
-    action = track.strips[0].action if len(track.strips) else None
-    anim.nla_tracks.remove(track)
-    if action is not None and action.get(PROP_TAKE):
-        bpy.data.actions.remove(action)
 
 
 def ensure_edit_layer(obj) -> bpy.types.Action:
@@ -141,9 +160,11 @@ def regenerated_take(obj, motion, mask, frames, name: str) -> bpy.types.NlaTrack
                 action_glue.set_key_values(fc, frames[free], values[:, i])
         free = ~mask.translation
         if free.any():
-            path = to_armature.location_data_path(ROOT_BONE)
-            for i in range(3):
-                action_glue.set_key_values(curve(path, i, ROOT_BONE), frames[free], keys.location[free, i])
+            pelvis = smpl_skeleton.JOINT_NAMES[0]
+            for bone, values in ((ROOT_BONE, keys.location), (pelvis, keys.pelvis_location)):
+                path = to_armature.location_data_path(bone)
+                for i in range(3):
+                    action_glue.set_key_values(curve(path, i, bone), frames[free], values[free, i])
         return add_take(obj, action, int(strip.frame_start))
     except Exception:
         bpy.data.actions.remove(action)

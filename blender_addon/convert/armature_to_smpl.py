@@ -76,12 +76,14 @@ def _trans(pelvis_head: np.ndarray, frames) -> np.ndarray:
     return blender_to_smpl_points(pelvis_head - frames.heads[1] + frames.lift)
 
 
-def channels_to_local(joint_basis: np.ndarray, root_basis: np.ndarray, root_location: np.ndarray, frames):
+def channels_to_local(joint_basis: np.ndarray, root_basis: np.ndarray, root_location: np.ndarray, frames,
+                      pelvis_location: np.ndarray | None = None):
     """Pose channels of the rig -> SMPL local rotations and trans.
 
     Args:
         joint_basis: (T, J, 3, 3) rotation of each joint bone's pose channels (``channels_to_matrix``).
-        root_basis: (T, 3, 3) rotation of the root bone's channels; root_location: (T, 3) its location.
+        root_basis: (T, 3, 3) rotation of the root bone's channels; root_location: (T, 3) its location;
+        pelvis_location: (T, 3) the pelvis bone's location (None: zero).
         frames: the rig's :class:`.rig.RigFrames`.
 
     Returns:
@@ -93,8 +95,11 @@ def channels_to_local(joint_basis: np.ndarray, root_basis: np.ndarray, root_loca
     root_world = root_rest @ root_basis @ root_rest.T  # the root's rotation in armature space
     local[:, 0] = SMPL_TO_BLENDER.T @ root_world @ SMPL_TO_BLENDER @ local[:, 0]
     root_head = frames.heads[0]
-    pelvis_head = (root_head + root_location @ root_rest.T
-                   + np.einsum("tij,j->ti", root_world, frames.heads[1] - root_head))  # fmt: skip
+    offset = frames.heads[1] - root_head
+    if pelvis_location is not None:
+        offset = offset + pelvis_location @ np.asarray(frames.matrices[1], dtype=np.float64).T
+    pelvis_head = root_head + root_location @ root_rest.T + np.einsum("tij,tj->ti", root_world,
+                                                                      np.broadcast_to(offset, root_location.shape))
     return local, _trans(pelvis_head, frames)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._shared import skeleton as smpl_skeleton
+from .._shared import rotations, skeleton as smpl_skeleton
 from .axes import smpl_to_blender_points
 
 ROOT_BONE = "root"
@@ -72,14 +72,10 @@ class RigRest:
         return self.matrices[:, :, 2]
 
 
-def _normalise(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-
 def bone_matrices(heads: np.ndarray, tails: np.ndarray, x_hints: np.ndarray) -> np.ndarray:
     """(B, 3, 3) bone frames: Y along head->tail, X as close to ``x_hints`` as is perpendicular, Z = X x Y."""
-    y = _normalise(tails - heads)
-    x = _normalise(x_hints - np.sum(x_hints * y, axis=-1, keepdims=True) * y)
+    y = rotations.unit(tails - heads)
+    x = rotations.unit(x_hints - np.sum(x_hints * y, axis=-1, keepdims=True) * y)
     z = np.cross(x, y)
     return np.stack([x, y, z], axis=-1)
 
@@ -110,7 +106,7 @@ def rig_rest(skeleton=None) -> RigRest:
                 direction = head - joints[skeleton.parents[j]]
                 if how == "forward":
                     direction = direction * [1.0, 1.0, 0.0]
-            tails[j + 1] = head + length * _normalise(direction)
+            tails[j + 1] = head + length * rotations.unit(direction)
         else:
             tails[j + 1] = joints[index[_TAIL_CHILD.get(name, children[name][0] if children[name] else name)]]
         if collection_of(name) == "Arms":  # bend axis vertical, mirrored left/right

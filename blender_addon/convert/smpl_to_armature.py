@@ -19,12 +19,27 @@ class PoseKeys:
         frames: (T,) float64 Blender frame numbers (``frame_start + t``).
         quaternions: (T, J, 4) float64 (w, x, y, z) rotations of the joint bones (each in its bone's rest
             frame); made hemisphere-continuous over time so interpolating never takes the long way round.
-        location: (T, 3) float64 metres, the root bone's location (the translation, in the root's frame).
+        location: (T, 3) float64 metres, the root bone's location: the ground projection of the pelvis (the root
+            stays on the floor, under the pelvis).
+        pelvis_location: (T, 3) float64 metres, the pelvis bone's location (in its rest frame): the rest of
+            the translation (height, and the pelvis' rest offset from the root).
     """
 
     frames: np.ndarray
     quaternions: np.ndarray
     location: np.ndarray
+    pelvis_location: np.ndarray
+
+
+def split_translation(pelvis_head: np.ndarray, frames: rig.RigFrames) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 3) posed pelvis heads (armature space) -> the root's location (on the floor under the pelvis) and the
+    pelvis bone's location that keeps the pelvis there (the root is never rotated by an import)."""
+    root_rest = np.asarray(frames.matrices[0], dtype=np.float64)
+    pelvis_rest = np.asarray(frames.matrices[1], dtype=np.float64)
+    root_head = np.asarray(pelvis_head, dtype=np.float64) * [1.0, 1.0, 0.0]
+    root_location = (root_head - frames.heads[0]) @ root_rest
+    pelvis_location = (pelvis_head - root_head - (frames.heads[1] - frames.heads[0])) @ pelvis_rest
+    return root_location, pelvis_location
 
 
 def pose_keys(poses: np.ndarray, trans: np.ndarray, frames: rig.RigFrames, frame_start: int = 1) -> PoseKeys:
@@ -32,15 +47,16 @@ def pose_keys(poses: np.ndarray, trans: np.ndarray, frames: rig.RigFrames, frame
 
     A bone whose rest frame is ``C`` in SMPL axes takes the SMPL rotation conjugated, ``C^T L C``: the same
     angle about the axis ``C^T a`` (exact, no matrix round trip). The root bone's location puts the pelvis at
-    ``trans`` (plus the model's pelvis offset) with the root unrotated.
+    ``trans`` (plus the model's pelvis offset) with the root unrotated, split between the root (on the floor
+    under the pelvis) and the pelvis (:func:`split_translation`).
     """
     poses = np.asarray(poses, dtype=np.float64)
     bone_axis_angle = np.einsum("jik,tji->tjk", rig.joint_frames(frames), poses)
     quaternions = rotations.make_quaternions_continuous(rotations.axis_angle_to_quaternion(bone_axis_angle))
-    root_rest = np.asarray(frames.matrices[0], dtype=np.float64)
-    location = (smpl_to_blender_points(np.asarray(trans, dtype=np.float64)) - frames.lift) @ root_rest
+    pelvis_head = smpl_to_blender_points(np.asarray(trans, dtype=np.float64)) - frames.lift + frames.heads[1]
+    location, pelvis_location = split_translation(pelvis_head, frames)
     frame_numbers = frame_start + np.arange(len(poses), dtype=np.float64)
-    return PoseKeys(frame_numbers, quaternions, location)
+    return PoseKeys(frame_numbers, quaternions, location, pelvis_location)
 
 
 def rotation_data_path(bone: str, mode: str = "QUATERNION") -> str:
@@ -77,10 +93,13 @@ def interleave(frames: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def fcurve_keys(keys: PoseKeys, names: tuple[str, ...] = smpl_skeleton.JOINT_NAMES) -> list[FCurveKeys]:
-    """All F-curves of one imported motion: the root bone's location (3) + every joint bone's quaternion (4 J)."""
-    root = rig.ROOT_BONE
+    """All F-curves of one imported motion: the root's and the pelvis' locations (3 + 3) + every joint bone's
+    quaternion (4 J)."""
+    root, pelvis = rig.ROOT_BONE, names[0]
     curves = [FCurveKeys(location_data_path(root), i, root, interleave(keys.frames, keys.location[:, i]))
               for i in range(3)]  # fmt: skip
+    curves += [FCurveKeys(location_data_path(pelvis), i, pelvis, interleave(keys.frames, keys.pelvis_location[:, i]))
+               for i in range(3)]  # fmt: skip
     for j, name in enumerate(names):
         path = rotation_data_path(name)
         curves.extend(FCurveKeys(path, i, name, interleave(keys.frames, keys.quaternions[:, j, i])) for i in range(4))

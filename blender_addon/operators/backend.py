@@ -14,6 +14,7 @@ def connect_and_show(operator, context, settings) -> set[str]:
 
     In the interface this runs off the main thread (a local backend can take a minute to load its
     models); in background mode it blocks."""
+    properties.update_status({"origin": "backend"})
     if not bpy.app.background:
         try:
             jobs.SESSION.run(settings, "connect", None, None, properties.update_status)
@@ -35,11 +36,12 @@ class MACE_OT_backend_check(bpy.types.Operator):
     """Ask the backend who it is (protocol handshake) and show the answer in the panel"""
 
     bl_idname = "mace.backend_check"
-    bl_label = "Check Backend"
+    job_origin = "backend"
+    bl_label = "Check"
 
     @classmethod
     def poll(cls, context):
-        return not jobs.SESSION.busy
+        return not jobs.SESSION.busy or common.refuse(cls, common.BUSY_MESSAGE)
 
     def execute(self, context):
         settings = preferences.connection_settings(context)
@@ -48,14 +50,15 @@ class MACE_OT_backend_check(bpy.types.Operator):
 
 
 class MACE_OT_backend_start(bpy.types.Operator):
-    """Start `mace-dance serve` on this machine (stopped again when Blender exits)"""
+    """Start a local backend: `mace-dance serve` on this machine (stopped again when Blender exits)"""
 
     bl_idname = "mace.backend_start"
-    bl_label = "Start Local Backend"
+    job_origin = "backend"
+    bl_label = "Start Local"
 
     @classmethod
     def poll(cls, context):
-        return not jobs.SESSION.busy
+        return not jobs.SESSION.busy or common.refuse(cls, common.BUSY_MESSAGE)
 
     def execute(self, context):
         settings = preferences.connection_settings(context)
@@ -67,14 +70,17 @@ class MACE_OT_backend_start(bpy.types.Operator):
 
 
 class MACE_OT_backend_stop(bpy.types.Operator):
-    """Stop the backend this Blender started"""
+    """Stop the local backend this Blender started"""
 
     bl_idname = "mace.backend_stop"
-    bl_label = "Stop Local Backend"
+    job_origin = "backend"
+    bl_label = "Stop Local"
 
     @classmethod
     def poll(cls, context):
-        return jobs.SESSION.local is not None and jobs.SESSION.local.running
+        return (jobs.SESSION.local is not None and jobs.SESSION.local.running) or common.refuse(
+            cls, "No backend started by this Blender is running: a backend you started yourself is stopped where "
+                 "it runs (Ctrl+C in its terminal)")
 
     def execute(self, context):
         if jobs.SESSION.local is None or not jobs.SESSION.local.running:

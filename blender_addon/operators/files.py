@@ -46,7 +46,7 @@ class MACE_OT_export_motion(bpy.types.Operator, ExportHelper):
     """Save the armature's edited animation as an SMPL motion (.npz), sampled at the motion's frame rate"""
 
     bl_idname = "mace.export_motion"
-    bl_label = "Export Motion (.npz)"
+    bl_label = "Export Motion"
     bl_options = {"REGISTER"}
 
     filename_ext = ".npz"
@@ -59,11 +59,13 @@ class MACE_OT_export_motion(bpy.types.Operator, ExportHelper):
 
     @classmethod
     def poll(cls, context):
-        return context.active_object is not None and context.active_object.type == "ARMATURE"
+        return common.dancer_or_refuse(cls, context)
 
     def execute(self, context):
         try:
-            motion = exporter.export_motion(context.active_object, context.scene, self.method)
+            dancer = armature_glue.find_smpl_armature(context)
+            armature_glue.check_smpl_armature(dancer)
+            motion = exporter.export_motion(dancer, context.scene, self.method)
             path = motion_io.save_motion(motion, self.filepath)
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, exc)

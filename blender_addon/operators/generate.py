@@ -55,7 +55,7 @@ class MACE_OT_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return not jobs.SESSION.busy
+        return not jobs.SESSION.busy or common.refuse(cls, common.BUSY_MESSAGE)
 
     def execute(self, context):
         try:
@@ -64,7 +64,7 @@ class MACE_OT_generate(bpy.types.Operator):
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, exc)
         target = armature_glue.find_smpl_armature(context)
-        name = importer.action_name(args["music"], args["seed"])
+        name = takes.take_name(target, args["music"], args["seed"], args["genre"])
 
         def submit(client):
             return client.submit_generate_motion(
@@ -127,18 +127,20 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
     your edit layer, stay exactly as they are"""
 
     bl_idname = "mace.regenerate_selection"
-    bl_label = "Regenerate Selection"
+    bl_label = "Regenerate Selected"
     bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
-        return not jobs.SESSION.busy and context.active_object is not None
+        if jobs.SESSION.busy:
+            return common.refuse(cls, common.BUSY_MESSAGE)
+        return common.dancer_or_refuse(cls, context)
 
     def execute(self, context):
-        obj = context.active_object
+        obj = armature_glue.find_smpl_armature(context)
         try:
             common.require_dependencies()
-            from .._shared import keep as shared_keep, protocol
+            from .._shared import keep as shared_keep
 
             args = _generate_arguments(context)
             audio = common.read_bytes(args["music"])
@@ -161,7 +163,7 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
             mask = shared_keep.KeepMask.regenerate(edited.num_frames, frames=frame_sel, joints=joint_sel,
                                                    translation=root_sel or joint_sel is None)
             _check_quaternion_bones(obj, ~mask.joints.all(axis=0))
-            keep = protocol.KeepSpec(edited, mask)
+            keep = shared_keep.KeepSpec(edited, mask)
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, exc)
 
@@ -170,7 +172,7 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
                 audio, os.path.basename(args["music"]), seed=args["seed"], genre=args["genre"],
                 duration_s=edited.duration, start_s=args["start_s"], keep=keep, sampling=args["sampling"])
 
-        obj_name, name = obj.name, f"{strip.action.name} regen"
+        obj_name, name = obj.name, takes.take_name(obj, args["music"], args["seed"], "regen")
 
         def finish(result) -> None:
             context = bpy.context
@@ -185,4 +187,4 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
             properties.update_status({"message": message, "progress": 1.0})
             common.push_undo("Dance: regenerate selection")
 
-        return common.start_job(self, context, "regenerate", submit, finish)
+        return common.start_job(self, context, "regenerate", submit, finish, origin="dance")

@@ -1,4 +1,4 @@
-"""Get the Motion Expert: download and install its weights through the backend, with progress and cancel."""
+"""Get Motion Expert: download and install its weights through the backend, with progress and cancel."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _outcome(state) -> dict:
         return {"message": "Motion Expert installed: restart the local backend (Stop, then Start) to dance with it",
                 "error": "", "hint": ""}
     if state.cancelled:
-        return {"message": "download cancelled: Get the Motion Expert again to resume where it stopped"}
+        return {"message": "download cancelled: Get Motion Expert again to resume where it stopped"}
     return {"error": state.error, "hint": "check the connection and try again: the download resumes"}
 
 
@@ -46,11 +46,12 @@ class MACE_OT_get_motion_expert(bpy.types.Operator):
     (`mace-dance weights download --motion`); an interrupted download resumes where it stopped"""
 
     bl_idname = "mace.get_motion_expert"
-    bl_label = "Get the Motion Expert"
+    bl_label = "Get Motion Expert"
 
     @classmethod
     def poll(cls, context):
-        return DOWNLOAD is None or not DOWNLOAD.poll().running
+        return DOWNLOAD is None or not DOWNLOAD.poll().running or common.refuse(
+            cls, "The Motion Expert is downloading: wait for it, or Cancel the download")
 
     def execute(self, context):
         global DOWNLOAD
@@ -78,7 +79,8 @@ class MACE_OT_cancel_motion_expert_download(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return DOWNLOAD is not None and DOWNLOAD.poll().running
+        return (DOWNLOAD is not None and DOWNLOAD.poll().running) or common.refuse(
+            cls, "No download is running: Get Motion Expert starts one")
 
     def execute(self, context):
         DOWNLOAD.cancel()

@@ -8,7 +8,7 @@ import bpy
 
 from .._shared import atomic, errors
 from .. import jobs, properties
-from ..bpy_glue import exporter
+from ..bpy_glue import armature as armature_glue, exporter
 from . import common
 
 REFERENCE_HINT = "choose the reference image (png or jpg) of the character in the Dance panel"
@@ -23,17 +23,22 @@ class MACE_OT_render_reference(bpy.types.Operator):
     """Export the edited dance and have the backend render it as a video of the reference character"""
 
     bl_idname = "mace.render_reference"
-    bl_label = "Render with Reference"
+    job_origin = "render"
+    bl_label = "Render Video"
     bl_options = {"REGISTER"}
 
     @classmethod
     def poll(cls, context):
-        return not jobs.SESSION.busy and context.active_object is not None
+        if jobs.SESSION.busy:
+            return common.refuse(cls, common.BUSY_MESSAGE)
+        return common.dancer_or_refuse(cls, context)
 
     def execute(self, context):
         settings = properties.settings(context)
         try:
-            motion = exporter.export_motion(context.active_object, context.scene)
+            dancer = armature_glue.find_smpl_armature(context)
+            armature_glue.check_smpl_armature(dancer)
+            motion = exporter.export_motion(dancer, context.scene)
             reference = common.existing_file(settings.reference_image, "reference image", REFERENCE_HINT)
             image_bytes = common.read_bytes(reference)
             if not settings.output_path:
@@ -51,7 +56,7 @@ class MACE_OT_render_reference(bpy.types.Operator):
         def submit(client):
             return client.submit_render_video(
                 motion, image_bytes, audio_bytes=audio, audio_name=os.path.basename(music) if audio else None,
-                width=int(settings.width), height=int(settings.height),
+                width=int(settings.width) or None, height=int(settings.height) or None,  # 0 = the photo's frame
                 options={"pose_video": bool(settings.save_pose_video)})
 
         def finish(outcome) -> None:
@@ -63,4 +68,4 @@ class MACE_OT_render_reference(bpy.types.Operator):
                 "last_output": out_path, "progress": 1.0,
             })
 
-        return common.start_job(self, context, "render", submit, finish)
+        return common.start_job(self, context, "render", submit, finish, origin="render")

@@ -25,8 +25,16 @@ def _target(context):
     return target
 
 
+TARGET_MESSAGE = "No target: pick your character's armature as Target in 'Your Character'"
+
+
+def _has_target(context) -> bool:
+    target = properties.settings(context).retarget_target
+    return target is not None and target.type == "ARMATURE"
+
+
 def _source(context):
-    source = armature_glue.find_smpl_armature(context) or properties.settings(context).retarget_source
+    source = armature_glue.find_smpl_armature(context)
     armature_glue.check_smpl_armature(source)
     return source
 
@@ -47,8 +55,13 @@ class MACE_OT_auto_map(bpy.types.Operator):
     """Map the target's bones to the SMPL joints from their names (Rigify/metarig, Mixamo, Unreal, SMPL)"""
 
     bl_idname = "mace.auto_map"
-    bl_label = "Auto-Map Bones"
+    job_origin = "retarget"
+    bl_label = "Auto-Map"
     bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return _has_target(context) or common.refuse(cls, TARGET_MESSAGE)
 
     def execute(self, context):
         try:
@@ -67,8 +80,15 @@ class MACE_OT_retarget(bpy.types.Operator):
     Animation writes the dance video with the music"""
 
     bl_idname = "mace.retarget"
+    job_origin = "retarget"
     bl_label = "Retarget Dance"
     bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        if not _has_target(context):
+            return common.refuse(cls, TARGET_MESSAGE)
+        return common.dancer_or_refuse(cls, context)
 
     def execute(self, context):
         try:
@@ -81,7 +101,7 @@ class MACE_OT_retarget(bpy.types.Operator):
             retarget_glue.set_up_video_render(context.scene)
         except errors.MaceError as exc:
             return common.report_error(self, exc)
-        properties.settings(context).retarget_source = source
+        properties.settings(context).dancer = source
         common.clear_error()
         self.report({"INFO"}, f"'{action.name}' on {target.name}; Render › Render Animation writes the video")
         return {"FINISHED"}
@@ -91,6 +111,7 @@ class MACE_OT_save_bone_map(bpy.types.Operator, ExportHelper):
     """Save the target's bone mapping to a file, to reuse on other characters with the same bone names"""
 
     bl_idname = "mace.save_bone_map"
+    job_origin = "retarget"
     bl_label = "Save Bone Map"
     filename_ext = ".json"
     filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
@@ -110,6 +131,7 @@ class MACE_OT_load_bone_map(bpy.types.Operator, ImportHelper):
     """Load a saved bone mapping onto the target armature"""
 
     bl_idname = "mace.load_bone_map"
+    job_origin = "retarget"
     bl_label = "Load Bone Map"
     filename_ext = ".json"
     filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
@@ -147,6 +169,33 @@ def load_bone_map(path: str, bones: set[str]) -> dict[str, str]:
     return {str(k): str(v) for k, v in mapping.items()}
 
 
+class MACE_OT_use_smpl_dancer(bpy.types.Operator):
+    """Use the active SMPL armature (or the scene's only one) as the Dancer that Regenerate, Export, Render and
+    Retarget work on, whatever is active later"""
+
+    bl_idname = "mace.use_smpl_dancer"
+    bl_label = "Use SMPL Dancer"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        found = armature_glue.is_smpl_armature(context.active_object) or any(
+            armature_glue.is_smpl_armature(obj) for obj in context.scene.objects)
+        return found or common.refuse(cls, common.NO_DANCER_MESSAGE)
+
+    def execute(self, context):
+        settings = properties.settings(context)
+        settings.dancer = None  # so the lookup below takes the active (or only) dancer, not the old pick
+        dancer = (context.active_object if armature_glue.is_smpl_armature(context.active_object)
+                  else armature_glue.find_smpl_armature(context))
+        if dancer is None:
+            return common.report_error(self, errors.InvalidInputError(
+                "several SMPL dancers and none of them active", hint="click the one to use, then press this again"))
+        settings.dancer = dancer
+        self.report({"INFO"}, f"Dancer: {dancer.name}")
+        return {"FINISHED"}
+
+
 class MACE_OT_use_take(bpy.types.Operator):
     """Show this take (the others are muted; your edit layer stays on top)"""
 
@@ -160,7 +209,7 @@ class MACE_OT_use_take(bpy.types.Operator):
         obj = armature_glue.find_smpl_armature(context)
         if obj is None:
             return common.report_error(self, errors.InvalidInputError(
-                "the active object is not an SMPL armature", hint=armature_glue.NOT_SMPL_HINT))
+                "no SMPL dancer to switch takes on", hint=armature_glue.NOT_SMPL_HINT))
         try:
             takes.set_active_take(obj, self.track)
         except KeyError:

@@ -91,7 +91,7 @@ def music_files(tmp_path_factory):
     return folder
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # one `mace-dance generate` process (torch import, music analysis) per accepted format
 @pytest.mark.parametrize("name", EVERY_FORMAT)
 def test_generate_reads_every_accepted_format(tmp_path, empty_home, music_files, name, capsys):
     out = tmp_path / "out"

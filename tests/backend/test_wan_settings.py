@@ -17,7 +17,8 @@ def test_render_and_serve_read_the_same_flags_into_the_same_settings(tmp_path):
     render = parser.parse_args(["render", "m.npz", "--reference", "r.png", "-o", "o.mp4", "--steps", "8", *FLAGS])
     serve = parser.parse_args(["serve", "--steps", "3", "--wan-steps", "8", *FLAGS])
     assert wan_options_from_args(render) == wan_options_from_args(serve)
-    options = WanAnimateOptions(**wan_options_from_args(serve))
+    options = wan_options_from_args(serve)
+    assert isinstance(options, WanAnimateOptions)
     assert (options.offload, options.dtype, options.segment_frame_length, options.model_fps, options.steps) == (
         "sequential", "float16", 33, 16.0, 8)
     assert serve.steps == 3  # serve's --steps stays the Motion Expert's
@@ -37,7 +38,7 @@ def test_the_addon_starts_its_backend_with_its_wan_preferences():
     argv = launch_command(LaunchSettings("tcp://127.0.0.1:7557", python="python", wan_offload="model",
                                          wan_segment_frames=33))  # fmt: skip
     args = build_parser().parse_args(argv[argv.index("serve"):])
-    options = WanAnimateOptions(**wan_options_from_args(args))
+    options = wan_options_from_args(args)
     assert (options.offload, options.segment_frame_length) == ("model", 33)
     custom = launch_command(LaunchSettings("tcp://127.0.0.1:7557", command="mace-dance serve --offload sequential",
                                            wan_offload="model"))  # fmt: skip

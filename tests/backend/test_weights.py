@@ -246,3 +246,41 @@ def test_wan_download_links_the_cached_snapshot(tmp_path, monkeypatch):
     from backend.appearance.wan import load_wan_animate_pipeline
 
     assert load_wan_animate_pipeline(config.wan_weights, dtype="float32").transformer is not None
+
+
+# ---- hostile releases: bombs and corruption are named, nothing is filled --------------------------------------
+def test_a_zip_bomb_stops_at_its_inflation_budget(tmp_path, config):
+    bomb = tmp_path / "release.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("train-1.pt", "w", force_zip64=True) as member:
+            for _ in range(80):
+                member.write(bytes(1 << 20))  # 80 MiB of zeros: ~80 KiB zipped, over 100 times that
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(InvalidInputError, match="train-1.pt inflates past") as caught:
+        install(bomb, config, lambda _: None)
+    assert "zip bomb" in caught.value.message
+    assert not config.motion_weights.exists()
+
+
+class _Allocate:
+    def __reduce__(self):
+        return bytearray, (3 << 30,)
+
+
+def test_a_tiny_checkpoint_asking_for_gigabytes_is_refused_before_loading(tmp_path, config):
+    path = tmp_path / "train-2.pt"
+    torch.save({"model_state_dict": {}, "blob": _Allocate()}, path)
+    assert path.stat().st_size < 4096
+    with pytest.raises(InvalidInputError, match="asks for 3,221,225,472, more than the"):
+        install(path, config, lambda _: None)
+
+
+def test_a_corrupt_checkpoint_is_reported_as_corrupt(tmp_path, config):
+    path = tmp_path / "train-3.pt"
+    write_official_checkpoint(path, official_key_shapes(**SMALL))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte inside a stored tensor
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidInputError, match="train-3.pt: the checkpoint is corrupt") as caught:
+        install(path, config, lambda _: None)
+    assert "download it again" in caught.value.hint

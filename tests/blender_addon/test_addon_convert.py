@@ -47,7 +47,13 @@ def test_pose_keys_are_continuous_and_conjugate_the_rotations(random_motion, rot
     bone_rot = rotations.quaternion_to_matrix(keys.quaternions)
     smpl = rotations.matrix_to_axis_angle(conj @ bone_rot @ np.swapaxes(conj, -1, -2))
     assert rotation_error(smpl, motion.poses) < 1e-6
-    np.testing.assert_allclose(keys.location, smpl_to_blender_points(motion.trans) - rest.lift)
+    # The root stays on the floor right under the pelvis; the pelvis bone's location carries the rest.
+    pelvis_head = smpl_to_blender_points(motion.trans) - rest.lift + rest.heads[1]
+    root_head = rest.heads[0] + keys.location @ rest.matrices[0].T
+    np.testing.assert_allclose(root_head[:, 2], 0.0, atol=1e-12)
+    np.testing.assert_allclose(root_head[:, :2], pelvis_head[:, :2], atol=1e-12)
+    posed_pelvis = root_head + (rest.heads[1] - rest.heads[0]) + keys.pelvis_location @ rest.matrices[1].T
+    np.testing.assert_allclose(posed_pelvis, pelvis_head, atol=1e-12)
 
 
 def test_channels_invert_pose_keys(random_motion, rotation_error):
@@ -56,7 +62,7 @@ def test_channels_invert_pose_keys(random_motion, rotation_error):
     keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rest)
     identity = np.tile(np.eye(3), (20, 1, 1))
     local, trans = armature_to_smpl.channels_to_local(rotations.quaternion_to_matrix(keys.quaternions), identity,
-                                                      keys.location, rest)
+                                                      keys.location, rest, keys.pelvis_location)
     assert rotation_error(armature_to_smpl.local_to_poses(local), motion.poses) < 1e-5
     np.testing.assert_allclose(trans, motion.trans, atol=1e-6)
 
@@ -65,12 +71,13 @@ def test_fcurve_keys_interleave_frames_and_values(random_motion):
     motion = random_motion(3)
     keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rig.rig_rest())
     curves = smpl_to_armature.fcurve_keys(keys)
-    assert len(curves) == 3 + 24 * 4
+    assert len(curves) == 3 + 3 + 24 * 4
     first = curves[0]
     assert (first.data_path, first.index, first.group) == ('pose.bones["root"].location', 0, "root")
     np.testing.assert_allclose(first.co, [1, keys.location[0, 0], 2, keys.location[1, 0], 3, keys.location[2, 0]],
                                rtol=1e-6)
-    assert curves[3].data_path == 'pose.bones["pelvis"].rotation_quaternion'
+    assert curves[3].data_path == 'pose.bones["pelvis"].location'
+    assert curves[6].data_path == 'pose.bones["pelvis"].rotation_quaternion'
 
 
 @pytest.mark.parametrize("order", armature_to_smpl.EULER_ORDERS)

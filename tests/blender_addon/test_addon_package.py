@@ -45,6 +45,7 @@ def run_blender_python(code: str, home: Path) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # builds both zips (wheels for every platform Blender runs on)
 def test_extension_zip_layout_and_manifest(built):
     extension, legacy = built
     with zipfile.ZipFile(extension) as archive:
@@ -61,6 +62,7 @@ def test_extension_zip_layout_and_manifest(built):
         assert "mace_dance/blender_manifest.toml" not in archive.namelist()
 
 
+@pytest.mark.slow  # needs the built zips
 def test_manifest_passes_blenders_own_validation(built, bpy):
     """The same check as `blender --command extension validate`, run with the tool the bpy module ships."""
     tool = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
@@ -71,6 +73,7 @@ def test_manifest_passes_blenders_own_validation(built, bpy):
     assert result.returncode == 0 and "Success" in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # needs the built zips; installs them in a new Blender process
 def test_extension_installs_enables_and_gets_its_wheels(built, tmp_path):
     extension, _ = built
     out = run_blender_python(f"""
@@ -89,6 +92,7 @@ def test_extension_installs_enables_and_gets_its_wheels(built, tmp_path):
     assert "shared from bl_ext.user_default.mace_dance.shared" in out
 
 
+@pytest.mark.slow  # needs the built zips; installs them in a new Blender process
 def test_legacy_zip_installs_and_enables(built, tmp_path):
     _, legacy = built
     out = run_blender_python(f"""

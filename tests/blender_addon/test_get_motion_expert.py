@@ -1,4 +1,4 @@
-"""The add-on's "Get the Motion Expert": ``weights download --motion`` against a local stand-in for the hub.
+"""The add-on's "Get Motion Expert": ``weights download --motion`` against a local stand-in for the hub.
 
 A small HTTP server answers as huggingface.co does for one file (HEAD with the commit and ETag, GET with
 ``Range``), slowly, so the download can be watched and cancelled; HF_ENDPOINT points huggingface_hub at it.

@@ -1,4 +1,5 @@
-"""A real local Ray cluster (2 CPUs, small object store) shared by the cluster tests, and left clean."""
+"""A real local Ray cluster (a head node of 2 CPUs, small object store) shared by the cluster tests, to
+which a test may add a node and remove it again (``ray_nodes``), and left clean."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
-    """``ray.init(num_cpus=2)``; after the last test, Ray is shut down and none of its processes remain."""
+def ray_nodes():
+    """A ``ray.cluster_utils.Cluster``: its head node has 2 CPUs and no GPU; this process is connected to
+    it. After the last test, Ray is shut down and none of its processes remain."""
     import ray  # the `cluster` extra; scripts/test.sh installs it
+    from ray.cluster_utils import Cluster
 
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    ray.init(num_cpus=2, object_store_memory=100 * 1024 * 1024, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
-    yield ray
+    nodes = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 2, "num_gpus": 0, "object_store_memory": 100 * 1024 * 1024, "include_dashboard": False})
+    ray.init(address=nodes.address, log_to_driver=False, configure_logging=False)
+    yield nodes
     ray.shutdown()
+    nodes.shutdown()
     deadline = time.monotonic() + 30
     while True:
         left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
@@ -29,3 +34,11 @@ def ray_cluster():
     for process in left:
         process.kill()
     assert not left, f"Ray left processes behind: {[p.name() for p in left]}"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(ray_nodes):
+    """The ``ray`` module, connected to the shared local cluster."""
+    import ray
+
+    return ray

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -57,7 +58,7 @@ def test_every_bad_row_is_named_before_anything_runs(tmp_path):
         read_manifest(jsonl)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # generates and renders several rows through the CLI path, twice (resume)
 def test_local_batch_makes_motions_and_videos_reports_failures_and_resumes(tmp_path, capsys):
     (tmp_path / "song.ogg").write_bytes(MUSIC.read_bytes())
     (tmp_path / "broken.ogg").write_bytes(b"this is not music")
@@ -86,7 +87,7 @@ def test_local_batch_makes_motions_and_videos_reports_failures_and_resumes(tmp_p
     assert {p: p.stat().st_mtime_ns for p in made} == made  # complete rows were not redone
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a local Ray cluster, killed halfway and started again
 @pytest.mark.timeout(900)
 def test_ray_batch_killed_halfway_resumes_with_only_the_missing_rows(ray_cluster, tmp_path):
     (tmp_path / "song.ogg").write_bytes(MUSIC.read_bytes())
@@ -141,3 +142,65 @@ def test_sampler_and_steps_columns_reach_each_rows_request(tmp_path, monkeypatch
         read_manifest(bad)
     assert "row 2: unknown sampler 'euler'" in caught.value.message
     assert "row 3: `steps` must be a finite number >= 1" in caught.value.message
+
+
+@pytest.mark.slow  # Ray tasks: a choreographer and a puppet render on the shared local cluster
+@pytest.mark.timeout(900)
+def test_ray_batch_needs_no_shared_disk_and_fails_a_gpu_row_at_once(ray_cluster, tmp_path, monkeypatch):
+    from backend.cluster import batch
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "song.ogg").write_bytes(MUSIC.read_bytes())
+    (inputs / "anna.png").write_bytes(REFERENCE.read_bytes())
+    keypoints = json.loads((REPO / "examples" / "reference_keypoints.json").read_text())
+    manifest = tmp_path / "album.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in [
+        {"music": "inputs/song.ogg", "seed": 1, "duration_s": 2.0, "output": "out/one.npz"},
+        {"music": "inputs/song.ogg", "seed": 2, "duration_s": 2.0, "output": "out/two.mp4",
+         "reference": "inputs/anna.png", "renderer": "puppet",
+         "options": {"width": 128, "height": 192, "reference_keypoints": keypoints}},
+        {"music": "inputs/song.ogg", "seed": 3, "duration_s": 2.0, "generator": "motion_expert"},
+    ]), encoding="utf-8")
+    rows = read_manifest(manifest, generator="choreographer")
+    running = batch.BatchProgress.running
+
+    def remove_inputs_once_submitted(self, count):  # called once every row was handed to Ray
+        shutil.rmtree(inputs, ignore_errors=True)
+        running(self, count)
+
+    monkeypatch.setattr(batch.BatchProgress, "running", remove_inputs_once_submitted)
+    started = time.monotonic()
+    summary = batch.run_batch(rows, ray_address=ray_cluster.get_runtime_context().gcs_address, progress=False)
+    assert not inputs.exists()
+    outcomes = {outcome.number: outcome for outcome in summary.outcomes}
+    assert outcomes[3].state == "failed" and "needs a GPU" in outcomes[3].reason and "has none" in outcomes[3].reason
+    assert outcomes[1].state == outcomes[2].state == "done", summary.report()
+    assert load_motion(tmp_path / "out" / "one.npz").metadata["seed"] == 1
+    assert (tmp_path / "out" / "two.mp4").read_bytes()[4:8] == b"ftyp"
+    assert load_motion(tmp_path / "out" / "two.npz").metadata["seed"] == 2
+    assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # written atomically: no partial files left
+    assert time.monotonic() - started < 600
+
+
+def test_outputs_are_compared_by_resolved_path(tmp_path):
+    (tmp_path / "song.ogg").write_bytes(MUSIC.read_bytes())
+    (tmp_path / "sub").mkdir()
+    manifest = _csv(tmp_path / "album.csv", "music,seed,output", "song.ogg,1,out.npz", "song.ogg,2,sub/../out.npz")
+    with pytest.raises(InvalidInputError, match="row 3: output .*out.npz is also row 2's"):
+        read_manifest(manifest)
+
+
+@pytest.mark.parametrize("name, content, text", [
+    ("bad.csv", b"music,seed\nsong\xff\xfe.ogg,1\n", "not UTF-8 text"),
+    ("deep.jsonl", b'{"music": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "nested too deeply"),
+    ("wide.csv", b"music,seed\n" + b"x" * 200_000 + b",1\n", "not a readable CSV row"),
+])
+def test_malformed_manifests_exit_3_with_a_short_message(tmp_path, capsys, name, content, text):
+    manifest = tmp_path / name
+    manifest.write_bytes(content)
+    with pytest.raises(InvalidInputError, match=text) as caught:
+        read_manifest(manifest)
+    assert len(caught.value.message) < 1000
+    assert main(["batch", str(manifest)]) == 3
+    assert len(capsys.readouterr().err) < 2000

@@ -22,7 +22,7 @@ from shared.errors import BackendUnavailableError, JobCancelledError
 from tests.cluster.cluster_fakes import StepEngines
 from tests.server.server_fakes import REPO, wav_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # slow: each test starts a local Ray cluster
 
 MUSIC = REPO / "examples" / "music" / "groove_120bpm.ogg"
 
@@ -54,29 +54,34 @@ def test_serve_ray_runs_several_clients_jobs_at_once(ray_cluster, tmp_path):
         server.start()
         clients = [BackendClient(server.endpoint, timeout_s=60) for _ in range(3)]
         hello = clients[0].hello()
-        assert hello["device"] == "ray"
-        assert hello["cluster"]["workers"] == {"gpu": 0, "cpu": 2} and hello["cluster"]["cpus"] == 2
-        assert hello["cluster"]["placement"] == {"generate_motion": "cpu", "render_video": "cpu"}
+        assert hello.device == "ray" and hello.cluster.cpus == 2 and hello.cluster.gpus == 0
+        assert hello.cluster.placement == {"generate_motion": "cpu", "render_video": "cpu"}
+        assert hello.cluster.workers == ()  # workers start as jobs need them
         audio = MUSIC.read_bytes()
         jobs = [client.submit_generate_motion(audio, "groove.ogg", seed=seed, duration_s=3.0)
                 for seed, client in enumerate(clients, start=1)]
-        running_at_once, third_was_queued = [0], [False]
+        on_workers_at_once, one_waited = [0], [False]
 
         def watch() -> bool:
-            running_at_once[0] = max(running_at_once[0], sum(job.state == "running" for job in jobs))
-            third_was_queued[0] |= any(job.state == "queued" and job.queue_position == 0 for job in jobs)
+            on_workers = [job for job in jobs if job.state == "running" and job.progress > 0]
+            on_workers_at_once[0] = max(on_workers_at_once[0], len(on_workers))
+            one_waited[0] |= any(job.message == "waiting for a free CPU worker" for job in jobs)
             return all(job.done for job in jobs)
 
         _wait_until(watch, 600, "three jobs", clients)
         assert [job.state for job in jobs] == ["done"] * 3, [job.error for job in jobs]
-        assert running_at_once[0] == 2  # both workers busy at once; the third job waited its turn
-        assert third_was_queued[0]
+        assert on_workers_at_once[0] == 2  # one worker per free CPU, both busy at once
+        assert one_waited[0]  # the third job waited its turn
         # a render job: its photo and music travel to the worker, the mp4 comes back
         keypoints = json.loads((REPO / "examples" / "reference_keypoints.json").read_text())
         video = clients[0].wait(clients[0].submit_render_video(
             jobs[0].result.motion, (REPO / "examples" / "reference.png").read_bytes(), audio_bytes=audio,
             audio_name="groove.ogg", width=128, height=192, options={"reference_keypoints": keypoints}), 600)
         assert video.video_bytes[4:8] == b"ftyp" and video.frames == jobs[0].result.motion.num_frames
+        workers = clients[0].hello().cluster.workers  # what each worker loaded and can run
+        assert len(workers) == 2 and {w.device for w in workers} == {"cpu"}
+        assert all(w.loaded == ("choreographer", "puppet") for w in workers), workers
+        assert all(set(w.can_run) == {"generate_motion", "render_video"} for w in workers)
     finally:
         for client in clients:
             client.close()
@@ -93,7 +98,7 @@ def test_serve_ray_runs_several_clients_jobs_at_once(ray_cluster, tmp_path):
 @pytest.fixture
 def step_backend(ray_cluster, tmp_path):
     """A backend whose 2 Ray CPU workers run 8 s fake jobs (0.04 s steps, cancellable between them)."""
-    pool = RayWorkerPool(StepEngines(steps=200, step_s=0.04), cpu_workers=2)
+    pool = RayWorkerPool(StepEngines(steps=200, step_s=0.04), placement={"motion": "cpu"}, max_workers={"cpu": 2})
     server = BackendServer("tcp://127.0.0.1:0", motion_generator=StepEngines().build("motion", "cpu"),
                            executor=RayExecutor.factory(pool, max_retries=1), work_root=tmp_path,
                            heartbeat_interval_s=0.2)
@@ -163,7 +168,7 @@ def test_serve_without_ray_never_imports_ray(tmp_path):
         "args = build_parser().parse_args(['serve', '--address', 'tcp://127.0.0.1:0', '--generator', 'choreographer',"
         " '--renderer', 'puppet'])\n"
         "server, close = build_server(args)\n"
-        "server.start(); assert 'cluster' not in server.hello_info(); server.stop(10); close()\n"
+        "server.start(); assert server.hello_info().cluster is None; server.stop(10); close()\n"
         "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith(('ray.', 'backend.cluster'))))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -171,3 +176,28 @@ def test_serve_without_ray_never_imports_ray(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_render_whose_worker_died_continues_from_its_last_segment(ray_cluster, tmp_path):
+    from tests.cluster.cluster_fakes import SegmentEngines
+    from tests.server.server_fakes import make_motion, png_bytes
+
+    engines = SegmentEngines(segments=40, step_s=0.1)
+    pool = RayWorkerPool(engines, max_workers={"cpu": 1})  # one worker: Ray restarts it on this node
+    server = BackendServer("tcp://127.0.0.1:0", motion_generator=engines.build("motion", "cpu"),
+                           video_renderer=engines.build("video", "cpu"), executor=RayExecutor.factory(pool),
+                           work_root=tmp_path, heartbeat_interval_s=0.2)
+    server.start()
+    client = BackendClient(server.endpoint, timeout_s=60)
+    try:
+        job = client.submit_render_video(make_motion(20), png_bytes(64, 96), width=64, height=96)
+        _wait_until(lambda: job.progress >= 0.25, 300, "ten segments", [client])
+        os.kill(_worker_pid(server, job), signal.SIGKILL)
+        _wait_until(lambda: job.done, 300, "the retried render", [client])
+        assert job.state == "done", job.error
+        kept = int(job.result.video_bytes.split(b":")[1])
+        assert 10 <= kept < 40  # the retry took up what the killed try had finished, and rendered the rest
+    finally:
+        client.close()
+        server.stop(timeout_s=30)
+        pool.close()

@@ -112,7 +112,6 @@ class FakeRenderer:
     """Validates the request like a real renderer, then writes placeholder bytes instead of a video."""
 
     name = "fake-renderer"
-    OPTIONS = FakeOptions
     OPTION_NAMES = ("fake_option",)
 
     def __init__(self):
@@ -137,16 +136,41 @@ class FakeRenderer:
 
 
 class RawPeer:
-    """A bare DEALER socket for sending arbitrary bytes to the backend."""
+    """A bare DEALER socket for sending arbitrary bytes to the backend.
 
-    def __init__(self, endpoint: str):
+    It says ``hello`` first and puts its ``token`` into the payload of every request it sends that is a
+    well-formed envelope without one (so tests of a request's fields reach those fields); bytes that are not
+    such an envelope go out untouched. ``token=None`` sends everything untouched.
+    """
+
+    OWNED = ("generate_motion", "render_video", "cancel", "fetch", "heartbeat", "status")
+
+    def __init__(self, endpoint: str, token: str | bool | None = True):
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.connect(endpoint)
+        self.token = None
+        if token is True:
+            self.token = self.exchange(protocol.encode_message("hello", "raw-peer-hello"))["payload"]["token"]
+        elif isinstance(token, str):
+            self.token = token
 
     def send(self, *frames: bytes) -> None:
-        self.socket.send_multipart(list(frames))
+        self.socket.send_multipart([*frames[:-1], self.with_token(frames[-1])] if frames else [])
+
+    def with_token(self, message: bytes) -> bytes:
+        if self.token is None or len(message) > 64 << 20:
+            return message
+        try:
+            envelope = msgpack.unpackb(message, raw=False, max_array_len=64, max_map_len=64)
+        except Exception:  # noqa: BLE001 - not an envelope: sent as it is
+            return message
+        if not (isinstance(envelope, dict) and envelope.get("type") in self.OWNED
+                and isinstance(envelope.get("payload"), dict) and "token" not in envelope["payload"]):
+            return message
+        envelope["payload"]["token"] = self.token
+        return msgpack.packb(envelope, use_bin_type=True)
 
     def receive(self, timeout_s: float = 5.0, skip=("heartbeat", "progress", "accepted")) -> dict:
         """The next reply that is not a heartbeat/progress, as a plain dict."""
@@ -163,7 +187,7 @@ class RawPeer:
     def round(self, messages: list[bytes], token: str) -> list[dict]:
         """Send ``messages`` then a hello; returns every reply up to and including the hello's."""
         for message in messages:
-            self.socket.send(message)
+            self.socket.send(self.with_token(message))
         self.socket.send(protocol.encode_message("hello", token))
         received = []
         while True:

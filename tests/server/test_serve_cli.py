@@ -51,7 +51,7 @@ def click_track(seconds: float = 4.0, bpm: float = 120.0, rate: int = 22050) -> 
     return buffer.getvalue()
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # starts `mace-dance serve` (a process importing torch), analyses music, renders a video
 def test_serve_end_to_end_with_the_choreographer_and_the_puppet(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), MACE_DANCE_HOME=str(tmp_path / "home"))
     proc = subprocess.Popen(
@@ -64,7 +64,7 @@ def test_serve_end_to_end_with_the_choreographer_and_the_puppet(tmp_path):
         endpoint = line.split("listening on ")[1].split(" ")[0]
         with BackendClient(endpoint, timeout_s=10) as client:
             info = client.hello()
-            assert (info["motion_generator"], info["video_renderer"], info["device"]) == (
+            assert (info.motion_generator, info.video_renderer, info.device) == (
                 "choreographer", "puppet", "cpu")
 
             result = client.generate_motion(click_track(), "clicks.wav", seed=1, timeout_s=120)

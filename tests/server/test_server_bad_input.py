@@ -98,7 +98,7 @@ BAD_REQUESTS = {
                                           "reference_image": png_bytes()}), "too_large", "101 frames"),
     "render: image that is not an image": (
         envelope("render_video", payload={"motion": motion_wire(), "reference_image": b"\x89PNG nope"}),
-        "bad_input", "reference image could not be read"),
+        "bad_input", "cannot read the reference image: it is no image format"),
     "render: image too many pixels": (
         envelope("render_video", payload={"motion": motion_wire(), "reference_image": png_bytes(200, 200)}),
         "too_large", "200x200"),

@@ -28,12 +28,12 @@ from hypothesis import strategies as st
 from shared import protocol
 from shared.client import BackendClient
 from shared.errors import MaceError
-from shared.keep import KeepMask
+from shared.keep import KeepMask, KeepSpec
 from tests.server.server_fakes import RawPeer, make_motion, png_bytes, wav_bytes
 
 BATCH = 40
 BATCHES = 260  # 10,400 messages
-IMMEDIATE_REPLIES = ("error", "hello", "status", "cancel", "accepted")  # one per request, at once
+IMMEDIATE_REPLIES = ("error", "hello", "status", "cancel", "accepted")  # one per request (jobs: once admitted)
 MAX_MESSAGE_BYTES = 8 << 20  # room for 4 MiB bombs to reach the parser
 MAX_RSS_GROWTH_MIB = 300
 
@@ -64,7 +64,7 @@ values = st.recursive(
 def templates() -> list[dict]:
     """Valid requests, as envelopes (dicts) before packing."""
     motion = protocol.motion_to_wire(make_motion(8))
-    keep = protocol.KeepSpec(make_motion(8), KeepMask.regenerate(8, frames=np.arange(8) >= 3)).to_wire()
+    keep = KeepSpec(make_motion(8), KeepMask.regenerate(8, frames=np.arange(8) >= 3)).to_wire()
     audio = wav_bytes(1.2, rate=4000)
 
     def env(msg_type, job, payload):
@@ -175,7 +175,7 @@ def hostile(draw, bases):
         target = payload.get("motion") or (payload.get("keep") or {}).get("motion") or payload
         target["poses"] = {"dtype": "<f4", "shape": [0, 2**63 - 1, 2**63 - 1], "data": b""}
     elif kind == "kept fps":
-        payload["keep"] = protocol.KeepSpec(make_motion(60), KeepMask.regenerate(60)).to_wire()
+        payload["keep"] = KeepSpec(make_motion(60), KeepMask.regenerate(60)).to_wire()
         payload["keep"]["motion"]["fps"] = draw(st.sampled_from([1e-300, 1e-3, 0.5, 1e6, math.inf]))
     elif kind == "motion fps" and "motion" in payload:
         payload["motion"]["fps"] = draw(st.sampled_from([1e-300, 1e-3, 1e6]))
@@ -213,7 +213,7 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # thousands of fuzzed messages against a real backend process
 def test_fuzzed_messages_never_stop_the_backend(backend_process, tmp_path):
     proc, endpoint = backend_process("--steps", "1", "--step-s", "0", "--frames", "5", "--renderer",
                                      "--max-message-bytes", str(MAX_MESSAGE_BYTES), "--work-root", str(tmp_path))
@@ -233,6 +233,10 @@ def test_fuzzed_messages_never_stop_the_backend(backend_process, tmp_path):
         samples.append(rss_mib(proc.pid))
         stats["sent"] += len(messages)
         immediate = [r for r in replies[:-1] if r["type"] in IMMEDIATE_REPLIES]
+        while len(immediate) < sum(map(expects_reply, messages)):  # job requests are answered after admission
+            reply = peer.receive(10.0, skip=())
+            replies.append(reply)
+            immediate += [reply] if reply["type"] in IMMEDIATE_REPLIES else []
         stats["answered"] += len(immediate)
         stats["errors"] += sum(r["type"] == "error" for r in replies)
         stats["jobs"] += sum(r["type"] == "accepted" for r in replies)
@@ -255,5 +259,5 @@ def test_fuzzed_messages_never_stop_the_backend(backend_process, tmp_path):
         result = client.generate_motion(wav_bytes(1.2), "song.wav", seed=9, timeout_s=10)
         assert result.motion.metadata == {"seed": 9}
         status = client.status()
-        assert status["queued"] == 0 and status["running"] is None
+        assert status.queued == 0 and status.running is None
     assert list(tmp_path.iterdir()) == []  # every job folder was cleaned up

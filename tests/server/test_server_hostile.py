@@ -26,11 +26,15 @@ from backend.server import ServerLimits
 from backend.server.security import CurveKeys
 from shared import protocol
 from shared.errors import JobCancelledError, KeyRefusedError, NotFoundError, OutOfMemoryError, TooLargeError
-from shared.keep import KeepMask
+from shared.keep import KeepMask, KeepSpec
 from tests.server.server_fakes import FakeRenderer, GateGenerator, RawPeer, StepGenerator, make_motion, png_bytes
 from tests.server.server_fakes import wav_bytes
+from tests.timing import PROMPTLY_S
 
-REPLY_WITHIN_S = 1.0
+REPLY_WITHIN_S = PROMPTLY_S
+#: The longest the server's I/O loop may go without polling (its own measure; 100 ms is the bound a person
+#: notices, and the loop's own work is well under a millisecond per request).
+IO_GAP_S = 0.1
 
 
 def envelope(msg_type="generate_motion", job="job-1", payload=None) -> bytes:
@@ -113,7 +117,7 @@ def test_other_clients_are_served_while_bombs_keep_coming(server, connect):
         hellos = 0
         while time.monotonic() < deadline:
             started = time.monotonic()
-            assert client.hello()["motion_generator"] == "step-fake"
+            assert client.hello().motion_generator == "step-fake"
             assert time.monotonic() - started < REPLY_WITHIN_S
             hellos += 1
         job_result = client.generate_motion(wav_bytes(1.2), "song.wav", timeout_s=5)
@@ -133,7 +137,7 @@ def test_other_clients_are_served_while_bombs_keep_coming(server, connect):
 def test_regenerate_selection_with_an_absurd_kept_motion_is_refused_before_queueing(start_server, fps, code, text):
     generator = StepGenerator()
     server = start_server(generator, limits=ServerLimits(max_audio_seconds=2.0))
-    keep = protocol.KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
+    keep = KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
     keep["motion"]["fps"] = fps
     peer = RawPeer(server.endpoint)
     try:
@@ -146,7 +150,7 @@ def test_regenerate_selection_with_an_absurd_kept_motion_is_refused_before_queue
 
 
 def test_kept_motion_longer_than_the_music_is_refused(peer):
-    keep = protocol.KeepSpec(make_motion(90), KeepMask.regenerate(90)).to_wire()  # 3 s at 30 fps, the music lasts 1.2 s
+    keep = KeepSpec(make_motion(90), KeepMask.regenerate(90)).to_wire()  # 3 s at 30 fps, the music lasts 1.2 s
     reply = peer.exchange(envelope(payload={"audio": wav_bytes(1.2), "audio_name": "a.wav", "keep": keep}))
     assert_error(reply, "bad_input", "`keep.motion` lasts 3.00 s but 'a.wav' has only 1.20 s")
 
@@ -334,7 +338,7 @@ def test_a_vanished_clients_jobs_are_cancelled(start_server, connect):
     job = client.submit_generate_motion(wav_bytes(1.2), "song.wav", seed=5)
     generator.steps = 1  # the next job is quick (the orphan's loop keeps its own count)
     assert client.wait(job, timeout_s=5).motion.metadata == {"seed": 5}
-    assert time.monotonic() - started < 0.5 + 1.0
+    assert time.monotonic() - started < PROMPTLY_S
     errors = {}
     while len(errors) < 2:
         reply = vanished.receive(5.0)
@@ -422,7 +426,7 @@ def test_authorized_keys_are_reloaded_without_a_restart(keys, tmp_path, start_se
         stranger.hello()
     shutil.copy(tmp_path / "stranger.key", keys / "authorized_clients" / "stranger.key")
     time.sleep(0.3)  # a few reload checks
-    assert stranger.hello()["motion_generator"] == "gate-fake"  # admitted, same process
+    assert stranger.hello().motion_generator == "gate-fake"  # admitted, same process
 
     animator = keyed(connect, server, keys, "animator")
     running = animator.submit_generate_motion(wav_bytes(1.2), "song.wav")
@@ -435,7 +439,7 @@ def test_authorized_keys_are_reloaded_without_a_restart(keys, tmp_path, start_se
     # The connection made before the removal is refused from now on; others go on.
     with pytest.raises(KeyRefusedError, match="no longer in authorized_clients"):
         animator.status()
-    assert stranger.hello()["motion_generator"] == "gate-fake"
+    assert stranger.hello().motion_generator == "gate-fake"
 
 
 def test_with_curve_jobs_belong_to_the_key_not_the_connection(keys, start_server, connect):
@@ -446,10 +450,10 @@ def test_with_curve_jobs_belong_to_the_key_not_the_connection(keys, start_server
     assert generator.started.wait(5)
     # The same animator on a second connection (say, Blender restarted) sees and may cancel the job ...
     second = keyed(connect, server, keys, "animator")
-    assert second.status(job.id)["job_state"] == "running"
+    assert second.status(job.id).job_state == "running"
     # ... a colleague with another key may not, even knowing the id.
     colleague = keyed(connect, server, keys, "colleague")
-    assert "job_state" not in colleague.status(job.id)
+    assert colleague.status(job.id).job_state is None
     with pytest.raises(NotFoundError):
         colleague._request("cancel", job.id)
     second._request("cancel", job.id)
@@ -459,7 +463,7 @@ def test_with_curve_jobs_belong_to_the_key_not_the_connection(keys, start_server
 
 # ---- every case: another client is served while the attack repeats ---------------------------------------
 def kept_motion_at(fps: float) -> dict:
-    keep = protocol.KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
+    keep = KeepSpec(make_motion(60), KeepMask.regenerate(60, frames=np.arange(60) >= 10)).to_wire()
     keep["motion"]["fps"] = fps
     return keep
 
@@ -517,4 +521,5 @@ def test_each_attack_is_refused_at_once_while_another_client_is_served(server, c
         thread.join(20)
     assert len(refusals) >= 3
     assert {code_ for code_, _ in refusals} == {code}  # every attack message got its error, never accepted
-    assert max(elapsed for _, elapsed in refusals) < REPLY_WITHIN_S
+    # Media are checked off the I/O thread, so the measure is the server's own: how long it went unpolled.
+    assert server.io_longest_gap_s < IO_GAP_S

@@ -9,6 +9,7 @@ import pytest
 
 from shared.errors import BackendUnavailableError, JobCancelledError
 from tests.server.server_fakes import wav_bytes
+from tests.timing import PROMPTLY_S
 
 
 def wait_running(client, job, timeout_s=10.0):
@@ -29,7 +30,7 @@ def test_killed_backend_is_reported_within_the_client_timeout(backend_process, c
     killed = time.monotonic()
     with pytest.raises(BackendUnavailableError, match="no backend answered") as info:
         client.wait(job)
-    assert time.monotonic() - killed < 1.0 + 0.5
+    assert time.monotonic() - killed < PROMPTLY_S  # the client's 1 s, not its default 10 s
     assert "mace-dance serve" in info.value.hint
     assert job.state == "failed"
 
@@ -60,5 +61,5 @@ def test_job_folders_of_a_killed_backend_are_removed_by_the_next_one(backend_pro
     left = sorted(path.name for path in tmp_path.iterdir())
     assert len(left) == 2 and all(name.startswith(f"mace-dance-job-{proc.pid}-") for name in left)
     _, endpoint = backend_process("--work-root", str(tmp_path))
-    assert connect(endpoint).hello()["motion_generator"] == "step-fake"
+    assert connect(endpoint).hello().motion_generator == "step-fake"
     assert list(tmp_path.iterdir()) == []

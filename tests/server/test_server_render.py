@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from shared.client import RenderResult
+from shared.client import ReceivedRender
 from tests.server.server_fakes import FakeRenderer, StepGenerator, make_motion, png_bytes, wav_bytes
 
 
@@ -16,8 +16,8 @@ def test_render_video_round_trip(start_server, connect, tmp_path):
     server = start_server(StepGenerator(), video_renderer=renderer)
     client = connect(server)
     info = client.hello()
-    assert info["video_renderer"] == "fake-renderer" and info["capabilities"]["render_video"] is True
-    options = info["capabilities"]["render_options"]
+    assert info.video_renderer == "fake-renderer" and info.capabilities.render_video is True
+    options = info.capabilities.render_options
     assert {"pose_video", "fake_option", "reference_keypoints"} <= set(options)
     assert "pose_video_path" not in options
     motion = make_motion(40, seed=3)
@@ -25,7 +25,7 @@ def test_render_video_round_trip(start_server, connect, tmp_path):
                                   width=64, height=128,
                                   options={"pose_video": True, "fake_option": [1, 2],
                                            "reference_keypoints": np.full((18, 2), np.nan)})
-    assert isinstance(outcome, RenderResult)
+    assert isinstance(outcome, ReceivedRender)
     assert outcome.video_bytes == b"video:40" and outcome.pose_video_bytes == b"pose"
     assert (outcome.renderer, outcome.frames, outcome.fps) == ("fake-renderer", 40, 30.0)
     request = renderer.requests[0]

@@ -47,7 +47,7 @@ def test_curve_admits_allow_listed_clients_only(keys, start_server, connect):
     server = start_server(StepGenerator(), curve_keys=CurveKeys.load(keys))
     admitted = connect(server, server_public_key=keys / "server.key",
                        client_secret_key_file=keys / "animator.key_secret")
-    assert admitted.hello()["motion_generator"] == "step-fake"
+    assert admitted.hello().motion_generator == "step-fake"
     assert admitted.generate_motion(wav_bytes(1.2), "song.wav").tempo == 120.0
 
     stranger = connect(server, timeout_s=1.0, server_public_key=keys / "server.key",
@@ -59,7 +59,7 @@ def test_curve_admits_allow_listed_clients_only(keys, start_server, connect):
     plain = connect(server, timeout_s=1.0)  # no encryption at all
     with pytest.raises(BackendUnavailableError):
         plain.hello()
-    assert admitted.hello()["protocol_version"] >= 1  # still serving
+    assert admitted.hello().protocol_version >= 1  # still serving
 
 
 def test_curve_keys_must_exist(tmp_path, keys):

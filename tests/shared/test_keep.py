@@ -50,3 +50,45 @@ def test_resample_and_validation():
     np.testing.assert_array_equal(half.frames_fully_kept, np.arange(30) < 15)
     with pytest.raises(InvalidInputError, match=r"\(frames, 25\) bool"):
         KeepMask(np.ones((4, 24), bool))
+
+
+# -- the span rules: regenerated_span and fit_length -------------------------------------------------------
+
+
+def test_fit_length_pads_or_trims_within_the_tolerance_and_refuses_more():
+    from shared.keep import FIT_TOLERANCE_FRAMES, fit_length
+
+    values = np.arange(20, dtype=float)[:, None]
+    np.testing.assert_array_equal(fit_length(values, 18), values[:18])
+    padded = fit_length(values, 20 + FIT_TOLERANCE_FRAMES)
+    assert len(padded) == 20 + FIT_TOLERANCE_FRAMES and (padded[20:] == values[-1]).all()
+    motion = fit_length(_motion(20, 0), 21)
+    assert motion.num_frames == 21 and (motion.poses[20] == motion.poses[19]).all() and len(motion.contacts) == 21
+    for wrong in (20 - FIT_TOLERANCE_FRAMES - 1, 20 + FIT_TOLERANCE_FRAMES + 1):
+        with pytest.raises(InvalidInputError, match=f"has 20 frames but the motion to edit {wrong}") as err:
+            fit_length(values, wrong)
+        assert "shorter span" in err.value.hint
+
+
+def test_regenerated_span_is_the_kept_motion_and_is_checked_against_the_music():
+    from shared.keep import KeepSpec, regenerated_span
+
+    keep = KeepSpec(_motion(90, 0), KeepMask.regenerate(90))  # 3 s at 30 fps
+    assert regenerated_span(None, None) is None and regenerated_span(None, 2.5) == 2.5
+    assert regenerated_span(keep, None) == pytest.approx(3.0)
+    assert regenerated_span(keep, 3.0 + 1 / 30, available_s=3.1) == pytest.approx(3.0 + 1 / 30)  # rounding
+    with pytest.raises(InvalidInputError, match="`duration_s` = 5.00 s but the motion to edit"):
+        regenerated_span(keep, 5.0)
+    with pytest.raises(InvalidInputError, match="lasts 3.00 s but 'a.wav' has only 1.20 s") as err:
+        regenerated_span(keep, None, available_s=1.2, music="'a.wav'")
+    assert "start earlier" in err.value.hint
+
+
+def test_keep_spec_at_another_frame_rate_resamples_motion_and_mask_together():
+    from shared.keep import KeepSpec
+
+    keep = KeepSpec(_motion(60, 1), KeepMask.regenerate(60, frames=np.arange(60) >= 30))
+    assert keep.at_fps(30.0) is keep
+    half = keep.at_fps(15.0)
+    assert half.motion.num_frames == half.mask.num_frames == 30
+    np.testing.assert_array_equal(half.mask.frames_fully_kept, np.arange(30) < 15)

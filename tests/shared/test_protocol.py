@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from shared import protocol
 from shared.errors import InvalidInputError, MotionFormatError, ProtocolError, TooLargeError, VersionMismatchError
-from shared.keep import KeepMask
+from shared.keep import KeepMask, KeepSpec
 from shared.motion import Motion
 
 VERSION = protocol.PROTOCOL_VERSION
@@ -153,20 +153,20 @@ def test_keep_spec_round_trip_and_checks():
     joints = np.zeros(24, bool)
     joints[:3] = True
     mask = KeepMask.regenerate(6, frames=frames, joints=joints)
-    spec = protocol.KeepSpec(motion, mask)
+    spec = KeepSpec(motion, mask)
     wire = msgpack.unpackb(msgpack.packb(spec.to_wire(), use_bin_type=True), raw=False)
-    back = protocol.KeepSpec.from_wire(wire)
+    back = KeepSpec.from_wire(wire)
     assert back.motion.allclose(motion)
     np.testing.assert_array_equal(back.mask.cells, mask.cells)
 
     with pytest.raises(InvalidInputError, match=r"keep.cells.*shape \(6, 25\)"):
-        protocol.KeepSpec(motion, KeepMask.regenerate(5))
+        KeepSpec(motion, KeepMask.regenerate(5))
     bad = spec.to_wire()
     bad["cells"] = protocol.encode_array(np.ones((6, 25), np.uint8))
     with pytest.raises(InvalidInputError, match="keep.cells.*bool"):
-        protocol.KeepSpec.from_wire(bad)
+        KeepSpec.from_wire(bad)
     with pytest.raises(InvalidInputError, match="must be a Motion"):
-        protocol.KeepSpec(motion="not a motion", mask=mask)
+        KeepSpec(motion="not a motion", mask=mask)
 
 
 @pytest.mark.parametrize("payload, kwargs, text", [
@@ -239,3 +239,26 @@ def test_motion_frame_rate_range_on_the_wire(fps):
     wire["fps"] = fps
     with pytest.raises(InvalidInputError, match=r"`keep.motion.fps` = .* must be >= 1 and <= 1000"):
         protocol.motion_from_wire(wire, "keep.motion")
+
+
+def test_hello_and_status_cross_the_wire_as_the_same_typed_objects():
+    cluster = protocol.ClusterInfo(
+        nodes=(protocol.ClusterNode("head", "10.0.0.1", cpus=16, gpus=0), protocol.ClusterNode("gpu", cpus=32, gpus=4)),
+        workers=(protocol.ClusterWorker("gpu", "cuda", loaded=("motion_expert",), can_run=("generate_motion",)),),
+        placement={"generate_motion": "gpu"}, wait_for_gpu_s=None)
+    hello = protocol.Hello(protocol_version=protocol.PROTOCOL_VERSION, backend_version="1.0", motion_generator="m",
+                           video_renderer="puppet", capabilities=protocol.Capabilities(render_video=True,
+                                                                                      render_options=("hands",)),
+                           defaults={"fps": 30.0}, genres=("Jazz",), weights={"wan_animate": False}, cluster=cluster)
+    wire = protocol.decode_message(protocol.encode_message("hello", "t", hello.to_wire())).payload
+    assert protocol.Hello.from_wire(wire) == hello
+    assert (cluster.cpus, cluster.gpus, cluster.workers_on("gpu"), cluster.workers_on("cpu")) == (48, 4, 1, 0)
+    # a newer backend may say more (ignored), an older one less (defaults)
+    assert protocol.Hello.from_wire({**wire, "something_new": 1}) == hello
+    older = protocol.Hello.from_wire({"protocol_version": 2, "backend_version": "0.9", "motion_generator": "m"})
+    assert older.cluster is None and older.capabilities.render_video is False
+    with pytest.raises(ProtocolError, match="incomplete"):
+        protocol.Hello.from_wire({"protocol_version": 2})
+    status = protocol.ServerStatus(queued=2, running="render_video", job_state="queued", queue_position=1)
+    assert protocol.ServerStatus.from_wire(status.to_wire()) == status
+    assert protocol.ServerStatus.from_wire({"queued": 0}).job_state is None

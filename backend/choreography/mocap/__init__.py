@@ -16,7 +16,7 @@ import numpy as np
 
 from shared.errors import InvalidInputError, MaceError, NotFoundError
 from shared.motion import Motion
-from shared.motion_io import load_motion
+from shared.motion_io import load_motion, read_npz
 from shared.skeleton import LEFT_FOOT, RIGHT_FOOT
 
 from .bvh import read_bvh
@@ -43,11 +43,11 @@ def load_clip(path: str | Path, fps: float = 30.0) -> Motion:
     if path.suffix.lower() == ".bvh":
         return bvh_to_motion(read_bvh(path), fps=fps, name=path.name)
     if path.suffix.lower() == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            if "joints" in data.files and "poses" not in data.files:
-                if "fps" not in data.files:
-                    raise InvalidInputError(f"{path.name}: joint positions without 'fps'", hint="add the frame rate")
-                return motion_from_joints(data["joints"], float(data["fps"]), fps, {"source_file": path.name})
+        data = read_npz(path)  # inflation counted: a zip bomb stops at the budget
+        if "joints" in data and "poses" not in data:
+            if "fps" not in data:
+                raise InvalidInputError(f"{path.name}: joint positions without 'fps'", hint="add the frame rate")
+            return motion_from_joints(data["joints"], float(data["fps"]), fps, {"source_file": path.name})
     motion = load_motion(path)
     if abs(motion.fps - fps) > 1e-6:
         motion = motion.resample(fps)
@@ -73,6 +73,10 @@ def load_library(folder: str | Path, fps: float = 30.0) -> list[Clip]:
         except MaceError as exc:  # a foreign or broken file: skip it, say why
             problems.append(f"{path.name}: {exc.message}")
             logger.warning("skipping %s: %s", path, exc)
+            continue
+        except (MemoryError, ValueError, ArithmeticError) as exc:  # arrays of a shape or size nothing expects
+            problems.append(f"{path.name}: unreadable ({type(exc).__name__})")
+            logger.warning("skipping %s: %s: %s", path, type(exc).__name__, exc)
             continue
         if motion.duration < MIN_CLIP_S:
             problems.append(f"{path.name}: shorter than {MIN_CLIP_S:g} s")

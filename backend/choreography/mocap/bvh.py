@@ -21,6 +21,13 @@ from scipy.spatial.transform import Rotation
 from shared.errors import InvalidInputError
 
 _AXES = {"X": 0, "Y": 1, "Z": 2}
+_CHANNEL_NAMES = {f"{axis}{kind}" for axis in "XYZ" for kind in ("position", "rotation")}
+#: What a take may hold: a joint has at most the 6 channels there are, a take at most a million frames, and its
+#: frame rate lies within [1, 1000] fps (the wire's bounds), so nothing a file says makes the reader loop or
+#: allocate beyond the file's own size.
+MAX_CHANNELS_PER_JOINT = 6
+MAX_FRAMES = 1_000_000
+MIN_FPS, MAX_FPS = 1.0, 1000.0
 
 
 @dataclass
@@ -93,12 +100,22 @@ def read_bvh(path: str | Path) -> BvhMotion:
                 i += 4
             elif word == "CHANNELS":
                 count = int(tokens[i + 1])
-                channels[stack[-1]] = tokens[i + 2 : i + 2 + count]
+                listed = tokens[i + 2 : i + 2 + count]
+                if not 0 <= count <= MAX_CHANNELS_PER_JOINT or len(listed) != count or not set(listed) <= _CHANNEL_NAMES:
+                    raise InvalidInputError(f"{path.name}: CHANNELS {tokens[i + 1]} {' '.join(listed)[:80]} is not a "
+                                            f"count of 0 to {MAX_CHANNELS_PER_JOINT} channels named like Xrotation",
+                                            hint=hint)
+                channels[stack[-1]] = listed
                 i += 2 + count
             else:
                 raise InvalidInputError(f"{path.name}: unexpected {word!r} in the hierarchy", hint=hint)
         frames = int(tokens[tokens.index("Frames:", i) + 1])
         frame_time = float(tokens[tokens.index("Time:", i) + 1])
+        if not 1 <= frames <= MAX_FRAMES:
+            raise InvalidInputError(f"{path.name}: Frames: {frames} is not within [1, {MAX_FRAMES:,}]", hint=hint)
+        if not 1.0 / MAX_FPS <= frame_time <= 1.0 / MIN_FPS:
+            raise InvalidInputError(f"{path.name}: Frame Time: {frame_time:g} s is not a frame rate within "
+                                    f"[{MIN_FPS:g}, {MAX_FPS:g}] fps", hint="e.g. Frame Time: 0.0333333 for 30 fps")
         start = tokens.index("Time:", i) + 2
         width = sum(len(c) for c in channels)
         values = np.asarray(tokens[start : start + frames * width], dtype=np.float64)

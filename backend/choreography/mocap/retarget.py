@@ -17,38 +17,42 @@ are not kept (the dance is what carries over, not the performer's proportions).
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from shared import rig_names
 from shared.errors import InvalidInputError
 from shared.motion import Motion
-from shared.rotations import matrix_to_axis_angle
+from shared.rotations import matrix_to_axis_angle, rotation_between, unit
 from shared.skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS, REST_OFFSETS
 
 from .bvh import BvhMotion
 
-#: Candidate source names (normalised: lower case, no prefix before ':', no '_' or spaces) per SMPL joint,
-#: per side ("{s}" = left/right, "{c}" = l/r); the first present wins.
+#: Longest take the library reads (seconds).
+MAX_TAKE_S = 3600.0
+
+#: Candidate source names (normalised: ``shared.rig_names.normalise``) per SMPL joint besides the Mixamo name,
+#: which is tried first, per side ("{s}" = left/right, "{c}" = l/r); the first present wins.
 _NAMES: dict[str, tuple[str, ...]] = {
-    "pelvis": ("hips", "pelvis", "root", "hip"),
-    "{side}_hip": ("{s}upleg", "{s}thigh", "{s}hip", "{s}upperleg", "{c}thigh", "{c}upleg"),
-    "{side}_knee": ("{s}leg", "{s}knee", "{s}shin", "{s}lowleg", "{s}lowerleg", "{c}shin", "{c}leg"),
-    "{side}_ankle": ("{s}foot", "{s}ankle", "{c}foot"),
-    "{side}_foot": ("{s}toebase", "{s}toe", "{s}toes", "{s}footend", "{c}toes", "{c}toe"),
-    "neck": ("neck", "neck1", "neckbase"),
-    "head": ("head",),
-    "{side}_elbow": ("{s}forearm", "{s}elbow", "{s}lowarm", "{s}lowerarm", "{c}forearm"),
-    "{side}_wrist": ("{s}hand", "{s}wrist", "{c}hand"),
+    "pelvis": ("pelvis", "root", "hip"),
+    "{side}_hip": ("{s}thigh", "{s}hip", "{s}upperleg", "{c}thigh", "{c}upleg"),
+    "{side}_knee": ("{s}knee", "{s}shin", "{s}lowleg", "{s}lowerleg", "{c}shin", "{c}leg"),
+    "{side}_ankle": ("{s}ankle", "{c}foot"),
+    "{side}_foot": ("{s}toe", "{s}toes", "{s}footend", "{c}toes", "{c}toe"),
+    "neck": ("neck1", "neckbase"),
+    "head": (),
+    "{side}_elbow": ("{s}elbow", "{s}lowarm", "{s}lowerarm", "{c}forearm"),
+    "{side}_wrist": ("{s}wrist", "{c}hand"),
 }
-#: Collar and shoulder: where an ``…Arm`` joint exists, ``…Shoulder`` is the collar bone (CMU, LAFAN, Mixamo);
-#: otherwise ``…Collar``/``…Clavicle`` is the collar and ``…Shoulder`` the shoulder (Vicon-style).
-_UPPER_ARM = ("{s}arm", "{s}uparm", "{s}upperarm", "{c}uparm")
+#: Collar and shoulder: where the Mixamo upper arm (``…Arm``) exists, ``…Shoulder`` is the collar bone (CMU,
+#: LAFAN, Mixamo); otherwise ``…Collar``/``…Clavicle`` is the collar and ``…Shoulder`` the shoulder (Vicon-style).
+_UPPER_ARM = ("{s}uparm", "{s}upperarm", "{c}uparm")
 _COLLAR = ("{s}collar", "{s}clavicle", "{c}collar", "{c}clavicle")
+_MIXAMO = rig_names.convention_names("mixamo")
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[\s_\-.]", "", name.split(":")[-1].split("|")[-1]).lower()
+def _candidates(joint: str, side: str, others: tuple[str, ...]) -> tuple[str, ...]:
+    """The normalised names that may carry ``joint`` (side spelled out; its Mixamo name first)."""
+    return (rig_names.normalise(_MIXAMO[joint]),) + tuple(_expand(c, side) for c in others)
 
 
 def _expand(pattern: str, side: str) -> str:
@@ -63,7 +67,7 @@ def smpl_positions_from_bvh(bvh: BvhMotion) -> tuple[np.ndarray, dict[str, str]]
     Raises:
         InvalidInputError: when the skeleton lacks a joint SMPL needs (names the joint and what was looked for).
     """
-    found = {_normalise(name): i for i, name in enumerate(bvh.names) if not name.endswith("_end")}
+    found = {rig_names.normalise(name): i for i, name in enumerate(bvh.names) if not name.endswith("_end")}
     positions = bvh.positions
     out = np.empty(positions.shape[:1] + (NUM_JOINTS, 3))
     mapping: dict[str, str] = {}
@@ -85,29 +89,29 @@ def smpl_positions_from_bvh(bvh: BvhMotion) -> tuple[np.ndarray, dict[str, str]]
     for pattern, candidates in _NAMES.items():
         for side in ("left", "right") if "{side}" in pattern else ("",):
             joint = pattern.format(side=side)
-            put(joint, pick(joint, tuple(_expand(c, side) for c in candidates)))
+            put(joint, pick(joint, _candidates(joint, side, candidates)))
     for side in ("left", "right"):
-        arm = [_expand(c, side) for c in _UPPER_ARM]
+        arm = _candidates(f"{side}_shoulder", side, _UPPER_ARM)
+        mixamo_collar = _candidates(f"{side}_collar", side, ())  # Mixamo's ``…Shoulder``
         if any(name in found for name in arm):
-            put(f"{side}_shoulder", pick(f"{side}_shoulder", tuple(arm)))
-            put(f"{side}_collar", pick(f"{side}_collar", (_expand("{s}shoulder", side),) + tuple(
-                _expand(c, side) for c in _COLLAR)))
+            put(f"{side}_shoulder", pick(f"{side}_shoulder", arm))
+            put(f"{side}_collar", pick(f"{side}_collar", mixamo_collar + tuple(_expand(c, side) for c in _COLLAR)))
         else:
-            put(f"{side}_shoulder", pick(f"{side}_shoulder", (_expand("{s}shoulder", side),)))
+            put(f"{side}_shoulder", pick(f"{side}_shoulder", mixamo_collar))
             put(f"{side}_collar", pick(f"{side}_collar", tuple(_expand(c, side) for c in _COLLAR)))
         # SMPL's hand joint sits a third of a forearm beyond the wrist, along the forearm.
         wrist, elbow = out[:, JOINT_INDEX[f"{side}_wrist"]], out[:, JOINT_INDEX[f"{side}_elbow"]]
         out[:, JOINT_INDEX[f"{side}_hand"]] = wrist + (wrist - elbow) / 3.0
         mapping[f"{side}_hand"] = f"{mapping[f'{side}_wrist']} + forearm/3"
     # The spine: SMPL's spine1..3 along the source's chain from the hips to the neck.
-    neck = found[_normalise(mapping["neck"])]
+    neck = found[rig_names.normalise(mapping["neck"])]
     chain = [neck]
     while bvh.parents[chain[-1]] >= 0:
         chain.append(int(bvh.parents[chain[-1]]))
     chain = chain[::-1]  # root … neck
-    if found.get(_normalise(mapping["pelvis"])) not in chain:
+    if found.get(rig_names.normalise(mapping["pelvis"])) not in chain:
         raise InvalidInputError("the BVH neck does not descend from its hips", hint="check the joint hierarchy")
-    chain = chain[chain.index(found[_normalise(mapping["pelvis"])]) :]
+    chain = chain[chain.index(found[rig_names.normalise(mapping["pelvis"])]) :]
     smpl_lengths = np.linalg.norm(REST_OFFSETS[[3, 6, 9, 12]], axis=1)
     fractions = np.cumsum(smpl_lengths)[:3] / smpl_lengths.sum()
     points = positions[:, chain]  # (T, C, 3)
@@ -172,21 +176,6 @@ def _kabsch(rest: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.transpose(vt, (0, 2, 1)) @ (fix[:, :, None] * np.transpose(u, (0, 2, 1)))
 
 
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T, 3) unit a, b → (T, 3, 3) the smallest rotation turning a onto b."""
-    v = np.cross(a, b)
-    c = np.sum(a * b, axis=-1)
-    vx = np.zeros(a.shape[:-1] + (3, 3))
-    vx[..., 0, 1], vx[..., 0, 2], vx[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    vx = vx - np.swapaxes(vx, -1, -2)
-    factor = (1.0 / np.maximum(1.0 + c, 1e-6))[..., None, None]
-    return np.eye(3) + vx + vx @ vx * factor
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
-
-
 def rotations_from_positions(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """SMPL local rotations and root translation whose bones point like ``joints``' bones.
 
@@ -209,14 +198,14 @@ def rotations_from_positions(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray
             up, (a, b) = JOINT_INDEX[_FRAMES[j][0]], (JOINT_INDEX[n] for n in across)
             rest = np.stack([REST_OFFSETS[up], _rest_position(a) - _rest_position(b)])
             target = np.stack([joints[:, up] - joints[:, j], joints[:, a] - joints[:, b]], axis=1)
-            world[:, j] = _kabsch(rest / np.linalg.norm(rest, axis=1, keepdims=True), _unit(target))
+            world[:, j] = _kabsch(rest / np.linalg.norm(rest, axis=1, keepdims=True), unit(target))
         elif j in _LEAVES or not bones:
             world[:, j] = parent_rot
         elif len(bones) == 1:
             child = bones[0]
-            rest = np.einsum("tij,j->ti", parent_rot, _unit(REST_OFFSETS[child]))
-            target = _unit(joints[:, child] - joints[:, j])
-            world[:, j] = _swing(rest, target) @ parent_rot
+            rest = np.einsum("tij,j->ti", parent_rot, unit(REST_OFFSETS[child]))
+            target = unit(joints[:, child] - joints[:, j])
+            world[:, j] = rotation_between(rest, target) @ parent_rot
         else:
             rest = REST_OFFSETS[bones]
             target = np.stack([joints[:, c] - joints[:, j] for c in bones], axis=1)
@@ -247,7 +236,21 @@ def bvh_to_motion(bvh: BvhMotion, fps: float = 30.0, name: str = "") -> Motion:
 
 
 def motion_from_joints(joints: np.ndarray, source_fps: float, fps: float, metadata: dict | None = None) -> Motion:
-    """SMPL-ordered joint positions (metres, Y-up) → a :class:`Motion` at ``fps`` with the lowest toe on y = 0."""
+    """SMPL-ordered joint positions (metres, Y-up) → a :class:`Motion` at ``fps`` with the lowest toe on y = 0.
+
+    The take's frame rate must lie in [1, 1000] fps and it may last an hour at most, so resampling is bounded
+    whatever a file says (``InvalidInputError`` naming the file otherwise).
+    """
+    name = (metadata or {}).get("source_file", "the take")
+    if np.shape(joints)[1:] != (NUM_JOINTS, 3) or len(joints) < 1:
+        raise InvalidInputError(f"{name}: joints of shape {np.shape(joints)}, not (T, {NUM_JOINTS}, 3)",
+                                hint="SMPL-ordered joint positions in metres, Y-up")
+    if not (np.isfinite(source_fps) and 1.0 <= source_fps <= 1000.0):
+        raise InvalidInputError(f"{name}: frame rate {source_fps:g} fps is not within [1, 1000]",
+                                hint="check the file's fps / Frame Time")
+    if len(joints) / source_fps > MAX_TAKE_S:
+        raise InvalidInputError(f"{name}: {len(joints)} frames at {source_fps:g} fps last more than "
+                                f"{MAX_TAKE_S / 3600:g} hour", hint="cut the take into shorter clips")
     joints = np.asarray(joints, dtype=np.float64)
     if abs(source_fps - fps) > 1e-6 and len(joints) > 1:
         t = np.arange(int(np.floor((len(joints) - 1) * fps / source_fps)) + 1) / fps

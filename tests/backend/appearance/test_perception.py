@@ -4,6 +4,7 @@ person's mask, several people, people cut off by the frame, and refusing a photo
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -18,7 +19,7 @@ from shared.errors import InvalidInputError
 from shared.motion_io import save_motion
 
 ROOT = Path(__file__).resolve().parents[3]
-PHOTOS = ROOT.parent / "shared" / "data" / "photos"
+PHOTOS = Path(os.environ.get("MACE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "photos"
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "photo_keypoints.json").read_text())
 PERSON_PHOTOS = sorted(FIXTURE["photos"])
 #: Toes: BlazePose marks the tip of the index toe; on a boot the hand-placed point is the boot's tip, further

@@ -78,12 +78,14 @@ def test_no_silhouette_smudge_where_the_person_stood(name, make_dance):
     on_plate = silhouette_step(reference.background, reference.mask)
     # The photo has a strong edge along the person's outline; the plate shown where they stood has to lose it
     # (an outline of person-coloured pixels or a dark halo would keep it: inpainting only the hard mask leaves
-    # 0.30-0.35 of the step on these photos; the grown hole leaves 0.06-0.14).
-    assert on_plate < 0.2 * in_photo, f"{name}: outline step {on_plate:.1f} on the plate vs {in_photo:.1f} in the photo"
-    # What a frame shows away from the dancer is that plate.
+    # 0.30-0.35 of the step on these photos; the grown hole filled smoothly left 0.06-0.14, filled with the
+    # background's own texture by patches 0.05-0.22: a crowd's texture has steps of its own).
+    assert on_plate < 0.25 * in_photo, f"{name}: outline step {on_plate:.1f} on the plate vs {in_photo:.1f} in the photo"
+    # What a frame shows away from the dancer is that plate (the canvas is cropped around the person, who may
+    # fill much of it: at least half of what the person does not cover).
     frame = animation.frame(puppet, len(animation) - 1)
     away = np.abs(frame.astype(int) - reference.background.astype(int)).max(axis=-1) == 0
-    assert away.mean() > 0.5
+    assert away.mean() > 0.5 * (reference.mask < 0.5).mean()
 
 
 def torso_stretch(puppet: Puppet, posed: np.ndarray) -> float:

@@ -227,7 +227,7 @@ def test_bad_input_is_an_error():
 
 
 def test_preview_video_has_every_frame_and_the_music(tmp_path, make_dance, make_music):
-    from backend.appearance.preview import write_preview_video
+    from backend.appearance.pose_preview import write_preview_video
     from backend.appearance.video_io import probe
 
     music = make_music(tmp_path / "song.wav", 3.0)

@@ -3,6 +3,8 @@ they are made, the model driven at its own frame rate, MACE's weights alive unde
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,7 @@ from shared.errors import MissingWeightsError  # noqa: E402
 from tests.backend.appearance.test_wan_animate import request_for, tiny_options, write_mace_files  # noqa: E402
 
 
+@pytest.mark.slow  # generates every segment twice (streamed and the pipeline's own) with the tiny Wan on CPU
 @pytest.mark.parametrize("overlap,length,frames", [(1, 9, 20), (5, 13, 22)])
 def test_segments_equal_the_pipelines_own_generation(tmp_path, tiny_wan_pipeline, make_dance, make_person, overlap,
                                                      length, frames):  # fmt: skip
@@ -45,6 +48,7 @@ def test_segments_equal_the_pipelines_own_generation(tmp_path, tiny_wan_pipeline
     assert streamed.std() > 1  # not a blank video
 
 
+@pytest.mark.slow  # a several-segment render of the tiny Wan on CPU
 def test_frames_are_written_while_later_segments_are_still_to_come(tmp_path, tiny_wan_pipeline, make_dance,
                                                                     make_person, monkeypatch):  # fmt: skip
     from backend.appearance import video_io
@@ -67,6 +71,7 @@ def test_frames_are_written_while_later_segments_are_still_to_come(tmp_path, tin
     assert events.count("pose") == 4 * 9 and events.count("write") == 30
 
 
+@pytest.mark.slow  # a several-segment render of the tiny Wan on CPU
 def test_model_fps_and_output_fps_are_separate(tmp_path, tiny_wan_pipeline, make_dance, make_person):
     calls = []
     tiny_wan_pipeline.transformer.register_forward_pre_hook(
@@ -143,3 +148,53 @@ def test_mace_files_not_at_the_top_are_an_error_not_plain_wan(tmp_path, tiny_wan
     with pytest.raises(MissingWeightsError) as info:
         WanAnimateRenderer.from_config(BackendConfig(home=home, device="cpu"), tiny_options())
     assert "Adapter.safetensors" in info.value.message and "mace-dance weights install" in info.value.hint
+
+
+@pytest.mark.slow  # three tiny Wan renders of 4 segments each (about a minute on 2 busy cores)
+def test_a_render_stopped_mid_way_resumes_from_its_last_segment_frame_for_frame(tmp_path, tiny_wan_pipeline,
+                                                                              make_dance, make_person):  # fmt: skip
+    """Killed during segment 3 of 4, a render run again with the same checkpoint folder denoises only the
+    segments it had not finished and writes the very video an uninterrupted render writes."""
+    from backend.appearance.video_io import read_frames
+    from shared.errors import JobCancelledError
+
+    renderer = WanAnimateRenderer(pipeline=tiny_wan_pipeline, options=tiny_options())
+    steps: list[str] = []
+    hook = tiny_wan_pipeline.transformer.register_forward_pre_hook(lambda *a: steps.append("step"))
+    try:
+        whole = renderer.render(request_for(tmp_path, make_dance, make_person, frames=30,
+                                            out_path=tmp_path / "whole.mp4"))
+        assert len(steps) == 4 * 2  # 4 segments x 2 steps
+
+        checkpoints = tmp_path / "segments"
+        stopped = request_for(tmp_path, make_dance, make_person, frames=30, out_path=tmp_path / "resumed.mp4",
+                              checkpoint_dir=checkpoints)
+        killed = JobContext(report=lambda fraction, message="": None,
+                            is_cancelled=lambda: len(steps) >= 8 + 2 * 2 + 1)  # one step into segment 3
+        with pytest.raises(JobCancelledError):
+            renderer.render(stopped, killed)
+        assert sorted(p.name for p in checkpoints.glob("segment-*.npz")) == ["segment-00000.npz", "segment-00001.npz"]
+        assert not (tmp_path / "resumed.mp4").exists()
+
+        steps.clear()
+        messages = []
+        resumed = renderer.render(dataclasses.replace(stopped), JobContext(report=lambda f, m="": messages.append(m)))
+        assert len(steps) == 2 * 2  # only segments 3 and 4 were denoised
+        assert "segment 2/4 kept from before" in messages
+        assert not checkpoints.exists()  # the video is written: its checkpoints are gone
+    finally:
+        hook.remove()
+    ours, theirs = list(read_frames(resumed.path)), list(read_frames(whole.path))
+    assert len(ours) == len(theirs) == 30
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+
+
+def test_segment_checkpoints_of_another_render_are_never_reused(tmp_path):
+    from backend.appearance.wan_segments import SegmentCheckpoints
+
+    kept = SegmentCheckpoints(tmp_path, "render-a")
+    kept.save(0, torch.zeros(1, 2, 3), torch.ones(1, 3, 1, 4, 4, dtype=torch.bfloat16), torch.Generator().get_state())
+    assert SegmentCheckpoints(tmp_path, "render-a").finished() == 1
+    saved = SegmentCheckpoints(tmp_path, "render-a").load(0)
+    assert str(saved["previous_dtype"]) == "bfloat16" and saved["previous"].dtype == np.float32
+    assert SegmentCheckpoints(tmp_path, "render-b").finished() == 0  # another render: emptied

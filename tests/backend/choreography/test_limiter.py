@@ -26,11 +26,9 @@ def test_retime_slows_fast_frames_and_keeps_every_beat_in_place():
     np.testing.assert_allclose(retime(positions, np.full(len(ratio), 0.9)), positions)  # nothing to do
 
 
-def test_real_music_stays_within_real_joint_speeds_and_on_the_beat(shared_data):
+def test_real_music_stays_within_real_joint_speeds_and_on_the_beat(shared_data, real_tracks):
     """On real music the fastest joints stay at the real takes' 99.9th percentile (the limiter's limits,
     measured in ../shared/data/motion), and the dance still beats itself shifted by half a beat."""
-    from backend.features import analyze_music
-
     real = []
     for path in sorted((shared_data / "motion").glob("*.npz")):
         with np.load(path, allow_pickle=False) as data:
@@ -38,7 +36,7 @@ def test_real_music_stays_within_real_joint_speeds_and_on_the_beat(shared_data):
     real_p999 = np.percentile(np.concatenate(real), 99.9, axis=0)
     assert np.all(SPEED_LIMITS <= real_p999 + 0.01)  # the limits are the measured figures (smaller side)
     for track in ("hyperrogue-hr3-caves.ogg", "drascula-track18.ogg"):
-        features = analyze_music(shared_data / "music" / track, duration_s=45.0)
+        features = real_tracks[track]
         for seed in range(2):
             motion, _ = choreograph(features, seed=seed)
             joints = motion.joint_positions()
@@ -57,3 +55,48 @@ def test_real_music_stays_within_real_joint_speeds_and_on_the_beat(shared_data):
             assert (ratio > 1.0).mean() < 0.01
             assert ratio.max() < 1.25
             assert aligned > shifted
+
+
+def test_retime_leaves_the_frames_of_calm_beats_exactly_where_they_were():
+    """Only beats with a frame over the limit move (so the limiter's next pass re-renders only them)."""
+    positions = np.cumsum(np.full(60, 0.1)) - 0.1  # 10 frames a beat, as float sums give them
+    ratio = np.full(len(positions) - 1, 0.5)
+    ratio[23:25] = 1.8  # beat 2 only
+    new = retime(positions, ratio)
+    moved = new != positions
+    assert moved.any() and np.array_equal(np.flatnonzero(moved), np.flatnonzero(moved & (np.floor(positions + 1e-9) == 2)))
+
+
+def test_the_limiter_re_renders_only_what_a_pass_changed(click_features):
+    """With a ``Renderer`` each of the limiter's passes solves the rig only on frames whose pose parameters
+    changed, and the result is bit-identical to rendering the final plan afresh. Over the click tracks and
+    seeds a pass costs well under a full render."""
+    from backend.choreography.limiter import render_within_limits
+    from backend.choreography.planner import Planner
+    from backend.choreography.rig import DanceRig
+    from backend.choreography.synthesis import Renderer, render
+
+    rig, shares = DanceRig(), []
+    for bpm, features in click_features.items():
+        for seed in range(3):
+            planner = Planner(features, seed=seed)
+            times = np.arange(features.num_frames) / features.fps
+            options = dict(groove=planner.groove_gain(times), hit_tangent=planner.hit_tangent,
+                           shape=planner.style.groove)
+            renderer, calls = Renderer(rig, **options), []
+
+            def counted(placed, positions):
+                calls.append(1)
+                return renderer(placed, positions)
+
+            result, placements, positions = render_within_limits(
+                planner.plan(), planner.grid.position(times), counted, features.fps)
+            fresh = render(placements, positions, rig, **options)
+            for got, want in zip(result, fresh):
+                np.testing.assert_array_equal(got, want)
+            if len(calls) > 1:  # the first call renders everything; the passes after it are what is measured
+                passes = (renderer.frames_solved - features.num_frames) / ((len(calls) - 1) * features.num_frames)
+                shares.append(passes)
+    print(f"{len(shares)} dances with limiter passes; frames solved per pass, share of a full render: "
+          f"mean {np.mean(shares):.2f} ± {np.std(shares):.2f}, worst {max(shares):.2f}")
+    assert shares and np.mean(shares) < 0.5  # (typically 0.15 ± 0.06, the worst dance 0.23)

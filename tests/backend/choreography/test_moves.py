@@ -57,3 +57,43 @@ def test_unknown_parameter_is_refused():
     with pytest.raises(ValueError, match="unknown pose parameters"):
         key(1, l_rise=30)
     assert "l_raise" in PARAMS
+
+
+def test_the_vocabulary_tables_give_the_moves_written_as_code_before():
+    """The move vocabulary moved from code into tables (``vocabulary.py``): every move that existed then has
+    the same family, length, energy, tempo limit, genres, hit keys and key poses (to 1e-12: stances computed
+    when the move was written are stored rounded), and the arm styles are unchanged. The reference was saved
+    from the code before the move (``data/moves_before_tables.npz``)."""
+    import json
+    from pathlib import Path
+
+    from backend.choreography.moves import ARM_STYLES
+
+    before = np.load(Path(__file__).with_name("data") / "moves_before_tables.npz")
+    meta = json.loads(before["meta"].tobytes())
+    assert set(meta) <= set(MOVES)
+    for name, fields in meta.items():
+        move = MOVES[name]
+        assert (move.family, move.beats, move.energy, move.min_beat_s, list(move.genres)) == (
+            fields["family"], fields["beats"], fields["energy"], fields["min_beat_s"], fields["genres"]), name
+        beats, values, hits = move.resolved()
+        np.testing.assert_array_equal(beats, before[f"{name}/beats"], err_msg=name)
+        np.testing.assert_array_equal(hits, before[f"{name}/hits"], err_msg=name)
+        np.testing.assert_allclose(values, before[f"{name}/values"], rtol=0, atol=1e-12, err_msg=name)
+    assert json.loads(json.dumps(ARM_STYLES)) == json.loads(before["arm_styles"].tobytes())
+
+
+def test_every_vocabulary_row_names_only_known_fields_and_pose_parameters():
+    from backend.choreography.moves import move_from_row
+    from backend.choreography.vocabulary import GENRE_MOVES, MOVE_TABLE
+
+    assert set(MOVE_TABLE) <= set(FAMILIES)
+    fields = {"name", "family", "beats", "energy", "min_beat_s", "genres", "keys", "turn_steps", "arms"}
+    for family, rows in [*MOVE_TABLE.items(), *(("", (row,)) for row in GENRE_MOVES)]:
+        for row in rows:
+            assert set(row) <= fields, row["name"]
+            move = move_from_row(row, family)  # unknown pose parameters raise here
+            assert move.family in FAMILIES and move.keys[0].beat == 0 and move.keys[-1].beat == move.beats
+    with pytest.raises(ValueError, match="unknown pose parameters"):
+        move_from_row({"name": "x", "beats": 2, "energy": 0.5, "keys": ({"beat": 0}, {"beat": 2, "elbows": 3})},
+                      "groove")

@@ -14,7 +14,8 @@ from backend.features import load_audio
 from backend.features.audio import DecodeStats, decode_audio, probe_audio, stream_audio
 from shared.audio_formats import ACCEPTED_SUFFIXES
 from shared.errors import InvalidInputError, NotFoundError, TooLargeError
-from tests.audio_files import CASES, Case, click_music, write_audio, write_long_tone_flac, write_vorbis_ffmpeg_refuses
+from tests.audio_files import CASES, Case, click_music, write_audio, write_long_tone_flac, write_lying_flac
+from tests.audio_files import write_vorbis_ffmpeg_refuses
 
 from .conftest import SR, click_track
 
@@ -229,3 +230,46 @@ def test_empty_and_silent_files_are_refused(write_wav):
 def test_missing_file(tmp_path):
     with pytest.raises(NotFoundError, match="does not exist"):
         load_audio(tmp_path / "nowhere.wav")
+
+
+# ---- hostile files: any channel count, lying headers ---------------------------------------------------
+@pytest.mark.parametrize("suffix, channels", [(".wav", 8), (".flac", 8), (".ogg", 8), (".wav", 12)])
+def test_surround_files_of_any_channel_count_decode_in_every_layout(tmp_path, suffix, channels):
+    """7.1 music used to crash the process (PyAV's planes of a planar frame of 8+ channels): decoded packed,
+    it comes out right as mono (the mean), stereo and all its channels."""
+    rng = np.random.default_rng(channels)
+    samples = (rng.uniform(-0.4, 0.4, (SR, channels))).astype(np.float32)
+    path = tmp_path / f"surround{suffix}"
+    soundfile.write(path, samples, SR)
+    original = soundfile.read(path, dtype="float32")[0]
+    everything = decode_audio(path)
+    assert everything.samples.shape == (channels, SR)
+    tolerance = 1e-6 if suffix != ".ogg" else 0.2  # Vorbis is lossy (and orders surround channels its own way)
+    if suffix != ".ogg":
+        np.testing.assert_allclose(everything.samples.T, original, atol=tolerance)
+    np.testing.assert_allclose(decode_audio(path, channels="mono").samples[0], original.mean(1), atol=tolerance)
+    assert decode_audio(path, channels="stereo").samples.shape == (2, SR)
+    resampled, rate = load_audio(path, sr=11025)
+    assert rate == 11025 and abs(len(resampled) - SR // 2) <= 1
+
+
+@pytest.mark.parametrize("announced", [0, 8000])
+def test_measured_length_is_counted_while_decoding_not_read_from_the_header(tmp_path, announced):
+    from backend.features.audio import measure_audio
+
+    path = write_lying_flac(tmp_path / "lying.flac", 30.0, announced)
+    assert probe_audio(path).duration_s in (None, 1.0)  # what the header says
+    assert measure_audio(path, 60.0).duration_s == pytest.approx(30.0)
+    assert measure_audio(path, 10.0).duration_s == pytest.approx(11.0)  # "at least": counting stops there
+    stats = DecodeStats()
+    assert sum(chunk.shape[1] for chunk in stream_audio(path, duration_s=11.0, stats=stats)) == 11 * 8000
+    assert stats.source_samples < 13 * 8000  # the decode stopped at the limit, not at the file's end
+
+
+def test_an_open_decode_stops_at_the_longest_music_analysed(tmp_path, monkeypatch):
+    from backend.features import audio
+
+    monkeypatch.setattr(audio, "MAX_DURATION_S", 5.0)
+    path = write_lying_flac(tmp_path / "lying.flac", 20.0, 8000)
+    with pytest.raises(TooLargeError, match="longer than 5 s"):
+        decode_audio(path)

@@ -11,8 +11,7 @@ from backend.motion_generation import MotionRequest
 from backend.motion_expert import MotionExpertGenerator
 from backend.motion_expert.checkpoint import save_pretrained
 from shared.errors import InvalidInputError, MissingWeightsError
-from shared.keep import KeepMask
-from shared.protocol import KeepSpec
+from shared.keep import KeepMask, KeepSpec
 from shared.sampling import SamplerChoice
 
 TWO_STEPS = SamplerChoice("dpmpp", 2)

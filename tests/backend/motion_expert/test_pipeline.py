@@ -11,8 +11,7 @@ from backend.motion_expert.denoiser import MotionDenoiser
 from backend.motion_expert.pipeline import MotionExpertPipeline, Window, plan_windows, seam_velocity_jumps
 from backend.progress import JobContext
 from shared.errors import InvalidInputError, JobCancelledError
-from shared.keep import KeepMask
-from shared.protocol import KeepSpec
+from shared.keep import KeepMask, KeepSpec
 
 from .conftest import dance_motion
 

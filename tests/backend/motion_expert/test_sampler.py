@@ -10,7 +10,7 @@ from diffusers import DPMSolverMultistepScheduler
 from backend.motion_expert.scheduler import DiffusionSchedule, make_sampler, randn_like
 from shared.errors import InvalidInputError
 from shared.keep import KeepMask
-from shared.protocol import KeepSpec
+from shared.keep import KeepSpec
 from shared.sampling import DEFAULT_STEPS, SamplerChoice
 
 from .conftest import dance_motion

@@ -16,7 +16,7 @@ from tests.server.server_fakes import REPO
 
 from .conftest import write_dance_dataset
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # slow: two DDP processes, each importing torch, train
 
 COMMON = ["--size", "tiny", "--batch-size", "4", "--save-every", "3", "--device", "cpu"]
 

@@ -1,6 +1,6 @@
 """A frame strip of a dance: stick figures drawn with Pillow, for docs and quick visual checks.
 
-    .venv/bin/python -m backend.choreography.preview MUSIC OUT.png [--seed 0] [--start 0 | --loudest]
+    .venv/bin/python -m backend.choreography.dance_strip MUSIC OUT.png [--seed 0] [--start 0 | --loudest]
         [--genre G] [--mocap DIR] [--frames 8] [--every 1]
 
 Each panel shows the dancer from the front (SMPL +Z towards the viewer, the dancer's left on the

@@ -1,0 +1,82 @@
+"""numba's JIT cache: in the user's cache folder unless set, one folder per process, safe when processes
+compile at once (backend/features/numba_cache.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SHOW = "import os, backend.features, numba; print(os.environ['NUMBA_CACHE_DIR']); print(numba.config.CACHE_DIR)"
+#: A numba function cached on disk, called with the dtype given on the command line; prints the numba
+#: folder, the sum, and how many of its variants this process loaded from the cache.
+KERNEL = '''
+import sys
+import numpy as np
+import backend.features  # sets numba's cache folder
+import numba
+
+@numba.njit(cache=True)
+def total(x):
+    s = x[0] * 0
+    for v in x:
+        s += v
+    return s
+
+print(numba.config.CACHE_DIR, total(np.arange(10, dtype=sys.argv[1])), sum(total.stats.cache_hits.values()))
+'''
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "MACE_DANCE_NUMBA_WORK")}
+    env["MACE_DANCE_CACHE"] = str(tmp_path / "cache")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_numba_cache_goes_to_the_user_cache_dir_unless_set(tmp_path):
+    env = _env(tmp_path)
+    out = subprocess.run([sys.executable, "-c", SHOW], env=env, capture_output=True, text=True, check=True)
+    folder, seen_by_numba = out.stdout.split()
+    assert folder == seen_by_numba
+    assert Path(folder).parent == tmp_path / "cache" / "numba" / "work"  # this process's own folder
+    assert not Path(folder).exists()  # removed at exit (it compiled nothing, so nothing was published)
+
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
+    out = subprocess.run([sys.executable, "-c", SHOW], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(tmp_path / "mine")] * 2
+
+
+def test_a_child_process_gets_its_own_folder(tmp_path):
+    """A subprocess inherits NUMBA_CACHE_DIR from its parent; it must not write into the parent's folder."""
+    code = f"import subprocess, sys; import backend.features; subprocess.run([sys.executable, '-c', {SHOW!r}]); {SHOW}"
+    out = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True, check=True)
+    child, _, parent, _ = out.stdout.split()
+    assert child != parent and Path(child).parent == Path(parent).parent
+
+
+@pytest.mark.slow  # four processes each import numba and JIT-compile (about 2 s each on two idle cores)
+def test_processes_compiling_at_once_never_share_a_folder_and_the_next_run_loads_from_the_cache(tmp_path):
+    env, kernel = _env(tmp_path), tmp_path / "kernel.py"
+    kernel.write_text(KERNEL)
+    dtypes = ("float64", "int64", "float32")
+    runs = [subprocess.Popen([sys.executable, str(kernel), dtype], env=env, stdout=subprocess.PIPE, text=True)
+            for dtype in dtypes]  # fmt: skip
+    outputs = [run.communicate()[0].split() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0]
+    assert [float(out[1]) for out in outputs] == [45.0] * 3
+    assert len({out[0] for out in outputs}) == 3  # each compiled into its own folder
+    numba_dir = tmp_path / "cache" / "numba"
+    current = (numba_dir / "current").read_text().strip()
+    assert (numba_dir / "snapshots" / current).is_dir()
+    assert not any((numba_dir / "work").iterdir())  # every work folder removed at exit
+
+    # The last to finish published its folder: the next process loads that variant from disk.
+    publisher = current.split("-")[1]  # snapshots are named <time>-<pid>
+    dtype = next(d for d, out in zip(dtypes, outputs) if Path(out[0]).name.startswith(publisher + "-"))
+    out = subprocess.run([sys.executable, str(kernel), dtype], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[2] == "1"  # one cache hit, nothing compiled
