@@ -6,6 +6,7 @@ import pytest
 
 from backend.appearance.wan import WanAnimateOptions
 from backend.cli import build_parser, main
+from backend.cli._sampling import sampling_from_args
 from backend.cli._wan import wan_options_from_args
 
 FLAGS = ["--offload", "sequential", "--dtype", "float16", "--segment-frames", "33", "--model-fps", "16",
@@ -21,7 +22,7 @@ def test_render_and_serve_read_the_same_flags_into_the_same_settings(tmp_path):
     assert isinstance(options, WanAnimateOptions)
     assert (options.offload, options.dtype, options.segment_frame_length, options.model_fps, options.steps) == (
         "sequential", "float16", 33, 16.0, 8)
-    assert serve.steps == 3  # serve's --steps stays the Motion Expert's
+    assert sampling_from_args(serve).steps == 3  # serve's --steps stays the Motion Expert's
 
 
 @pytest.mark.parametrize("bad", [["--segment-frames", "20"], ["--model-fps", "200"]])
