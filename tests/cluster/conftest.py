@@ -10,6 +10,15 @@ import pytest
 
 
 
+def _is_ray(process: psutil.Process) -> bool:
+    """A live process of Ray's (raylet, GCS, workers): other tests' children (e.g. the server's media-check
+    pool) may still run when the session ends and are not Ray's to clean up."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and "ray" in " ".join(process.cmdline())
+    except psutil.Error:  # gone meanwhile
+        return False
+
+
 @pytest.fixture(scope="session")
 def ray_nodes():
     """A ``ray.cluster_utils.Cluster``: its head node has 2 CPUs and no GPU; this process is connected to
@@ -32,8 +41,7 @@ def ray_nodes():
     media_checker().close()  # the servers' decoder children (one pool per process, not Ray's) end with it
     deadline = time.monotonic() + 30
     while True:
-        left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
-                and p.status() != psutil.STATUS_ZOMBIE]
+        left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and _is_ray(p)]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.5)

@@ -276,8 +276,8 @@ def test_an_idle_backend_gives_memory_back_after_a_burst(backend_process, tmp_pa
                     pass  # refused at the door while admission was full: also an answer
         time.sleep(1.0)
         status = client.status()
-    assert status["queued"] == 0 and status["admitting"] == 0
+    assert status.queued == 0 and status.admitting == 0
     idle = rss_mib(proc.pid)
     print(f"backend RSS {after_first_job:.0f} MiB after its first job, {idle:.0f} MiB idle after the burst; "
-          f"longest I/O gap {status['io_longest_gap_ms']:.1f} ms")
+          f"longest I/O gap {status.io_longest_gap_ms:.1f} ms")
     assert idle < after_first_job + 150, (after_first_job, idle)
