@@ -26,9 +26,6 @@ def ray_nodes():
     import ray  # the `cluster` extra; scripts/test.sh installs it
     from ray.cluster_utils import Cluster
 
-    from multiprocessing import resource_tracker
-
-    resource_tracker.ensure_running()  # one per process for its life (the servers' decoder pool uses it): not Ray's
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     nodes = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 2, "num_gpus": 0, "object_store_memory": 100 * 1024 * 1024, "include_dashboard": False})
@@ -36,9 +33,6 @@ def ray_nodes():
     yield nodes
     ray.shutdown()
     nodes.shutdown()
-    from backend.server.media import media_checker
-
-    media_checker().close()  # the servers' decoder children (one pool per process, not Ray's) end with it
     deadline = time.monotonic() + 30
     while True:
         left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and _is_ray(p)]
