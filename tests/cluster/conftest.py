@@ -10,6 +10,15 @@ import pytest
 
 
 
+def _ray_process(process: psutil.Process) -> bool:
+    """``process`` is alive and not one of this process's own multiprocessing children (the server's media
+    checker keeps a pool of them for the whole session)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and "multiprocessing" not in " ".join(process.cmdline())
+    except psutil.Error:  # gone meanwhile
+        return False
+
+
 @pytest.fixture(scope="session")
 def ray_nodes():
     """A ``ray.cluster_utils.Cluster``: its head node has 2 CPUs and no GPU; this process is connected to
@@ -26,8 +35,7 @@ def ray_nodes():
     nodes.shutdown()
     deadline = time.monotonic() + 30
     while True:
-        left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.is_running()
-                and p.status() != psutil.STATUS_ZOMBIE]
+        left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and _ray_process(p)]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.5)
