@@ -152,6 +152,8 @@ class RayWorkerPool:
             ray.kill(handle, no_restart=True)
         self.progress.shutdown()
         try:
-            ray.get(self.keeper.close.remote(), timeout=30)
-        finally:
-            ray.kill(self.keeper, no_restart=True)
+            ray.get(self.keeper.close.remote(), timeout=30)  # removes its files from the head's disk
+        except ray.exceptions.RayError as exc:
+            logger.warning("the segment keeper did not close (%s): its files stay in the head's temporary folder",
+                           type(exc).__name__)
+        ray.kill(self.keeper, no_restart=True)

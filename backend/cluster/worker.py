@@ -133,7 +133,6 @@ class EngineWorker:
             for name, data in files.items():
                 (workdir / name).write_bytes(data)
             if mirror is not None:
-                segments.mkdir(parents=True, exist_ok=True)
                 mirror.restore()  # what a try on another node finished
             ctx = JobContext(report=job_report, is_cancelled=lambda: token in self._cancelled)
             ctx.check_cancelled()
