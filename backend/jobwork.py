@@ -118,9 +118,9 @@ class GenerateJob:
 class RenderJob:
     """A ``render_video`` job: the motion, the reference photo and music (files named relative to the job's
     folder; the photo is decoded when the job runs), the output size (None = the renderer's default) and
-    the typed options. ``checkpoint_name`` (unique per job) names the folder, in the temporary folder of
-    the machine that runs it, where a segmented render keeps its finished segments: a try that follows a
-    killed worker on the same machine continues from there."""
+    the typed options. ``checkpoint_name`` (unique per job; None unless the renderer works in segments)
+    names the folder (:func:`checkpoint_folder`) where a segmented render keeps its finished segments: a try
+    that follows a killed worker continues from there (on a Ray cluster, on any node: ``backend.cluster.keeper``)."""
 
     motion: Motion
     image_name: str
@@ -163,10 +163,18 @@ def reference_render_request(image_path: Path, *, options: "RenderOptions", widt
     return RenderRequest(reference_image=reference.rgb, options=options, **given, **fields)
 
 
+def checkpoint_folder(job) -> Path | None:
+    """Where the process that runs ``job`` keeps its finished segments (in its machine's temporary folder),
+    or None when ``job`` is not a segmented render."""
+    if not isinstance(job, RenderJob) or job.checkpoint_name is None:
+        return None
+    return Path(tempfile.gettempdir()) / CHECKPOINTS / job.checkpoint_name
+
+
 def run_render(job: RenderJob, renderer, ctx: JobContext, folder: Path) -> dict:
     """Render ``job`` with ``renderer`` into ``folder``; returns the ``result`` payload (the mp4's bytes)."""
     folder = Path(folder)
-    checkpoints = None if job.checkpoint_name is None else Path(tempfile.gettempdir()) / CHECKPOINTS / job.checkpoint_name
+    checkpoints = checkpoint_folder(job)
     request = reference_render_request(
         folder / job.image_name, options=job.options, motion=job.motion, out_path=folder / "video.mp4",
         audio_path=None if job.audio_name is None else folder / job.audio_name,

@@ -36,7 +36,9 @@ RENDERER_CHOICES = ("auto", "puppet", "wan")
 
 class Renderer(Protocol):
     """What every renderer has: a name, the names a flat mapping of its own options may use
-    (``OPTION_NAMES``), ``request_options`` to build its options object from one, and ``render``."""
+    (``OPTION_NAMES``), ``request_options`` to build its options object from one, and ``render``. One that
+    renders in segments and keeps the finished ones in ``request.checkpoint_dir`` says so with
+    ``KEEPS_SEGMENTS = True`` (then a job gives it a checkpoint folder, to resume from)."""
 
     name: str
     OPTION_NAMES: tuple[str, ...]

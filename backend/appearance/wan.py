@@ -276,6 +276,8 @@ class WanAnimateRenderer:
     #: Its own options: a :class:`WanAnimateOptions` in ``request.renderer_options``; per video only these
     #: fields may differ from the renderer's (the others are fixed when the model is loaded).
     OPTION_NAMES = PER_REQUEST_OPTIONS
+    #: It renders in segments and keeps the finished ones in ``request.checkpoint_dir`` (to resume from).
+    KEEPS_SEGMENTS = True
 
     @classmethod
     def from_config(cls, config: "BackendConfig", options: WanAnimateOptions | None = None) -> "WanAnimateRenderer":

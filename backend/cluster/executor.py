@@ -17,10 +17,12 @@ local worker sends. All Ray calls happen on this executor's own thread, never on
   ``JobContext`` then raises ``JobCancelledError`` at the job's next step.
 * **A worker or node that dies mid-job: retry, then a clear error.** Ray restarts the actor (on another node
   if its node is gone); until it answers a probe again it takes no job. The job is run again from the start
-  on a live worker of its kind, ``max_retries`` times (default 1), and its client sees a progress message
-  saying so. Jobs are deterministic for their seed, so a retry returns what the first try would have. When
-  the retries are used up, or when no worker starts the job within ``start_timeout_s`` (e.g. the cluster lost
-  every node that could host it), the job fails with ``BackendUnavailableError`` naming what happened —
+  (a segmented render: from its last finished segment, kept on the head by the pool's ``SegmentKeeper``,
+  which this executor tells to drop a job's segments when the job ends) on a live worker of its kind,
+  ``max_retries`` times (default 1), and its client sees a progress message saying so. Jobs are
+  deterministic for their seed, so a retry returns what the first try would have. When the retries are used
+  up, or when no worker starts the job within ``start_timeout_s`` (e.g. the cluster lost every node that
+  could host it), the job fails with ``BackendUnavailableError`` naming what happened —
   never a silent hang.
 """
 
@@ -34,6 +36,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from backend.jobwork import checkpoint_folder
 from backend.server.handlers import JobWork
 from backend.server.jobs import FINAL_TAG, PROGRESS_TAG, Job
 from shared import protocol
@@ -288,8 +291,10 @@ class RayExecutor(threading.Thread):
         elif attempt.number <= self.max_retries:
             logger.warning("job %s: its %s worker died on try %d (%s); retrying", job.id, attempt.kind,
                            attempt.number, reason)
-            self._progress(job, 0.0, f"the {attempt.kind.upper()} worker running this job died; "
-                                     f"retrying from the start (try {attempt.number + 1} of {self.max_retries + 1})")
+            resumes = isinstance(job.run, JobWork) and checkpoint_folder(job.run.request) is not None
+            self._progress(job, 0.0, f"the {attempt.kind.upper()} worker running this job died; retrying from "
+                                     f"{'its last finished segment' if resumes else 'the start'} "
+                                     f"(try {attempt.number + 1} of {self.max_retries + 1})")
             self._waiting.appendleft((job, attempt.number + 1, time.monotonic()))
         else:
             self._finish(job, "failed", BackendUnavailableError(
@@ -365,6 +370,9 @@ class RayExecutor(threading.Thread):
 
     def _finish(self, job: Job, state: str, error: MaceError | None = None, result: dict | None = None) -> None:
         self._inputs.pop(job.serial, None)
+        segments = checkpoint_folder(job.run.request) if isinstance(job.run, JobWork) else None
+        if segments is not None:  # no try follows: the head's copy of its finished segments goes
+            self._pool.keeper.drop.remote(segments.name)
         self._told_waiting.pop(job.serial, None)
         job.remove_workdir()
         message = (protocol.encode_message("result", job.id, result) if error is None

@@ -21,6 +21,7 @@ import uuid
 
 from shared import protocol
 
+from .keeper import SegmentKeeper
 from .runtime import WORKER_NAMESPACE, cluster_nodes, import_ray
 from .worker import JOB_KINDS, EngineWorker
 
@@ -68,9 +69,10 @@ class RayWorkerPool:
         self.wait_for_gpu_s = wait_for_gpu_s
         self.workers: dict[str, list] = {"gpu": [], "cpu": []}
         self.facts: dict[object, dict] = {}  # actor -> its describe() answer
-        # The queue lives on this (the head's) node: it must outlive any worker node.
+        # The queue and the segment keeper live on this (the head's) node: they must outlive any worker node.
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self.progress = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
+        self.keeper = ray.remote(SegmentKeeper).options(num_cpus=0, scheduling_strategy=here).remote()
         self._actor = ray.remote(EngineWorker)
         self._nodes: tuple[protocol.ClusterNode, ...] = ()
         self._free: dict[str, float] = {}
@@ -110,7 +112,7 @@ class RayWorkerPool:
         handle = self._actor.options(max_restarts=-1, max_task_retries=0, max_concurrency=ACTOR_THREADS,
                                      name=f"mace-dance-{kind}-worker-{uuid.uuid4().hex[:12]}",
                                      namespace=WORKER_NAMESPACE, **options).remote(self.engines, self.roles_on(kind), self.devices[kind],
-                                                       self.progress)
+                                                       self.progress, self.keeper)
         self.workers[kind].append(handle)
         self._free[kind] = self._free.get(kind, 0) - 1  # until the next refresh sees it taken
         logger.info("starting a %s worker (%d of at most %d)", kind.upper(), len(self.workers[kind]),
@@ -142,10 +144,16 @@ class RayWorkerPool:
         ray.kill(handle, no_restart=True)
 
     def close(self) -> None:
-        """Stop the actors and the queue (no restart)."""
+        """Stop the actors, the queue and the keeper (its files removed; no restart)."""
         ray = import_ray()
         if not ray.is_initialized():
             return
         for handle in self.workers["gpu"] + self.workers["cpu"]:
             ray.kill(handle, no_restart=True)
         self.progress.shutdown()
+        try:
+            ray.get(self.keeper.close.remote(), timeout=30)  # removes its files from the head's disk
+        except ray.exceptions.RayError as exc:
+            logger.warning("the segment keeper did not close (%s): its files stay in the head's temporary folder",
+                           type(exc).__name__)
+        ray.kill(self.keeper, no_restart=True)

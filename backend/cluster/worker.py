@@ -8,6 +8,10 @@ path of the head is ever read. Whatever happens, it returns ``(state, value)``: 
 or ``(state, error dict)``; errors travel as ``MaceError.to_dict()`` so nothing depends on pickling
 exception classes, and they never show the worker's folder.
 
+A segmented render's checkpoint folder is mirrored to the head's ``SegmentKeeper`` while it runs
+(restored before it starts, each finished segment handed over): a retry continues from the last kept
+segment on whichever node it lands (``backend.cluster.keeper``).
+
 An actor builds the engines of its roles when it starts (``describe``), on its own device, so missing
 weights are found on the worker, where they are used, and reported with the node's id.
 """
@@ -23,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from backend.jobwork import public_error, throttled
+from backend.jobwork import checkpoint_folder, public_error, throttled
 from backend.progress import JobContext
 from backend.server.jobs import error_for_exception
 from shared.errors import MaceError, bug_hint
+
+from .keeper import MirroredCheckpoints
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +71,15 @@ class EngineWorker:
         device: the torch device its engines use: "cuda" on a GPU worker (Ray sets CUDA_VISIBLE_DEVICES to
             its GPU), "cpu" otherwise (tests give GPU workers "cpu" too).
         progress: a ``ray.util.queue.Queue`` shared with the executor; events are (token, fraction, message).
+        keeper: the head's ``SegmentKeeper`` actor, or None (then a segmented render resumes on this node only).
     """
 
-    def __init__(self, engines, roles: tuple[str, ...], device: str, progress):
+    def __init__(self, engines, roles: tuple[str, ...], device: str, progress, keeper=None):
         self._engines = engines
         self._roles = tuple(roles)
         self._device = device
         self._progress = progress
+        self._keeper = keeper
         self._built: dict[str, Any] = {}
         self._build_lock = threading.Lock()
         self._cancelled: set[str] = set()
@@ -112,11 +120,21 @@ class EngineWorker:
         label = JobLabel(label.kind, label.id, label.public_names, label.cancel_reason, workdir)
         report = throttled(lambda fraction, message: self._progress.put((token, fraction, message)),
                            WORKER_PROGRESS_INTERVAL_S)
+        segments = checkpoint_folder(request)
+        mirror = None if segments is None or self._keeper is None else MirroredCheckpoints(self._keeper, segments)
+
+        def job_report(fraction: float, message: str = "") -> None:
+            if mirror is not None:
+                mirror.ship()  # a segment finished since the last report is kept before the render goes on
+            report(fraction, message)
+
         try:
             report(0.0, "started")  # tells the executor the job left Ray's queue
             for name, data in files.items():
                 (workdir / name).write_bytes(data)
-            ctx = JobContext(report=report, is_cancelled=lambda: token in self._cancelled)
+            if mirror is not None:
+                mirror.restore()  # what a try on another node finished
+            ctx = JobContext(report=job_report, is_cancelled=lambda: token in self._cancelled)
             ctx.check_cancelled()
             return "done", execute(request, self.engine(role), ctx, workdir)
         except Exception as exc:  # noqa: BLE001 - every failure becomes the job's error reply

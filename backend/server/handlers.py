@@ -195,5 +195,5 @@ def prepare_render(payload: dict, renderer, workdir: Path, limits: ServerLimits)
     public_names[image_name] = "the reference image"
     request = RenderJob(motion=motion, image_name=image_name, audio_name=None if audio is None else audio.path.name,
                         options=common, renderer_options=own, width=width, height=height,
-                        checkpoint_name=workdir.name)
+                        checkpoint_name=workdir.name if getattr(renderer, "KEEPS_SEGMENTS", False) else None)
     return JobWork("video", run_render, request, renderer, workdir, public_names)

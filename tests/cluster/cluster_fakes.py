@@ -3,6 +3,7 @@ resumable segments)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ class SegmentRenderer(FakeRenderer):
     """Renders ``segments`` slow segments, keeping each finished one in ``request.checkpoint_dir`` and
     skipping those already kept there (as Wan-Animate does); the "video" says how many were kept from a
     try before."""
+
+    KEEPS_SEGMENTS = True
 
     def __init__(self, segments: int, step_s: float):
         super().__init__()
@@ -65,3 +68,44 @@ class SegmentEngines:
 
     def build(self, role: str, device: str):
         return StepGenerator() if role == "motion" else SegmentRenderer(self.segments, self.step_s)
+
+
+#: Set in a Ray node's environment: a tiny Wan render there stops (until cancelled) at this segment.
+STALL_AT_SEGMENT = "MACE_TEST_STALL_AT_SEGMENT"
+
+
+class StallingRenderer:
+    """``renderer`` (a real Wan-Animate renderer), except that on a node whose environment names a segment
+    in ``STALL_AT_SEGMENT`` it stops there, once the segments before it are finished and reported, until
+    cancelled or killed (a node that dies mid-render, at a moment the test knows)."""
+
+    def __init__(self, renderer):
+        self.renderer, self.name = renderer, renderer.name
+
+    def render(self, request, ctx: JobContext | None = None):
+        ctx = ctx or JobContext.null()
+        stall = os.environ.get(STALL_AT_SEGMENT)
+
+        def report(fraction: float, message: str = "") -> None:
+            ctx.report(fraction, message)
+            if stall and message.startswith(f"segment {stall}/"):
+                while True:
+                    time.sleep(0.1)
+                    ctx.check_cancelled()
+
+        return self.renderer.render(request, JobContext(report=report, is_cancelled=lambda: ctx.cancelled))
+
+
+@dataclass(frozen=True)
+class TinyWanEngines:
+    """``build(role, device)``: the choreography fake for motion, and for video the tiny random Wan-Animate
+    of the appearance tests (the same weights in every process), stalling where ``STALL_AT_SEGMENT`` says."""
+
+    def build(self, role: str, device: str):
+        if role == "motion":
+            return StepGenerator()
+        from backend.appearance.wan import WanAnimateRenderer
+        from tests.backend.appearance.conftest import build_tiny_wan_animate_pipeline
+        from tests.backend.appearance.test_wan_animate import tiny_options
+
+        return StallingRenderer(WanAnimateRenderer(pipeline=build_tiny_wan_animate_pipeline(), options=tiny_options()))

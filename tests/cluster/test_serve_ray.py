@@ -201,3 +201,86 @@ def test_a_render_whose_worker_died_continues_from_its_last_segment(ray_cluster,
         client.close()
         server.stop(timeout_s=30)
         pool.close()
+
+
+@pytest.mark.slow  # two Ray nodes that each import torch and build a tiny Wan; two 4-segment renders (~1 min)
+def test_a_render_whose_node_died_continues_on_another_node_frame_for_frame(ray_cluster, ray_nodes, tmp_path):
+    """The worker's node dies during segment 3 of 4 (each node has a temporary folder of its own, so
+    nothing is shared through a disk): the retry runs on another node, restores the two finished segments
+    from the head, denoises only segments 3 and 4, and returns the very video an uninterrupted render does."""
+    import io
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from backend.appearance.video_io import read_frames
+    from backend.appearance.wan import WanAnimateRenderer
+    from tests.backend.appearance.conftest import draw_person
+    from tests.backend.appearance.test_wan_animate import tiny_options
+    from tests.cluster.cluster_fakes import STALL_AT_SEGMENT, TinyWanEngines
+    from tests.server.server_fakes import make_motion
+
+    @ray_cluster.remote(num_cpus=2)
+    class HeadCpus:  # keeps the workers off the head, so that its node can die
+        def ready(self):
+            return True
+
+    head = NodeAffinitySchedulingStrategy(ray_cluster.get_runtime_context().get_node_id(), soft=False)
+    holder = HeadCpus.options(scheduling_strategy=head).remote()
+    ray_cluster.get(holder.ready.remote(), timeout=60)
+    first = ray_nodes.add_node(num_cpus=1, env_vars={"TMPDIR": str(tmp_path / "tmp-a"), STALL_AT_SEGMENT: "3"})
+    (tmp_path / "tmp-a").mkdir()
+    (tmp_path / "tmp-b").mkdir()
+    second = None
+    pool = RayWorkerPool(TinyWanEngines(), max_workers={"cpu": 1})
+    server = BackendServer("tcp://127.0.0.1:0", motion_generator=TinyWanEngines().build("motion", "cpu"),
+                           video_renderer=WanAnimateRenderer(options=tiny_options()),  # parses options only
+                           executor=RayExecutor.factory(pool), work_root=tmp_path, heartbeat_interval_s=0.2)
+    server.start()
+    client = BackendClient(server.endpoint, timeout_s=60)
+    photo = io.BytesIO()
+    Image.fromarray(draw_person(128, 192)).save(photo, format="PNG")
+    try:
+        events = []
+        job = client.submit_render_video(make_motion(30), photo.getvalue(), width=64, height=96)
+        _wait_until(lambda: "segment 3/4" in job.message or job.done, 600, "segment 3 on the first node", [client], events)
+        assert not job.done, job.error
+        assert ray_cluster.get(server._worker.worker_for(job.id).describe.remote(), timeout=60)["node"] == first.node_id
+        kept = sorted(path.name for path in (tmp_path / "tmp-a").rglob("segment-*.npz"))
+        assert kept == ["segment-00000.npz", "segment-00001.npz"]  # on the first node's own disk
+        second = ray_nodes.add_node(num_cpus=1, env_vars={"TMPDIR": str(tmp_path / "tmp-b")})
+        ray_nodes.remove_node(first)  # the worker and its node's disk are gone:
+        shutil.rmtree(tmp_path / "tmp-a")
+        _wait_until(lambda: job.done, 600, "the retried render", [client], events)
+        assert job.state == "done", job.error
+        retry = ray_cluster.get(pool.workers["cpu"][0].describe.remote(), timeout=60)
+        assert retry["node"] == second.node_id
+
+        messages = [event.payload.get("message", "") for event in events if event.job is job]
+        retried = next(i for i, m in enumerate(messages) if "retrying from its last finished segment (try 2 of 2)" in m)
+        after = messages[retried:]
+        assert "segment 2/4 kept from before" in after and "segment 3/4 kept from before" not in after
+        denoised = {m.split(",")[0] for m in after if ", step " in m}
+        assert denoised == {"segment 3/4", "segment 4/4"}, denoised  # segments 1 and 2 came from the head
+        _wait_until(lambda: ray_cluster.get(pool.keeper.held.remote()) == 0, 30, "the keeper to drop the job")
+        assert not any((tmp_path / "tmp-b").rglob("segment-*.npz"))  # the video is written: the node's copy went
+
+        whole = client.submit_render_video(make_motion(30), photo.getvalue(), width=64, height=96)
+        _wait_until(lambda: whole.done, 600, "the uninterrupted render", [client])
+        assert whole.state == "done", whole.error
+        frames = []
+        for name, result in (("resumed.mp4", job.result), ("whole.mp4", whole.result)):
+            (tmp_path / name).write_bytes(result.video_bytes)
+            frames.append(list(read_frames(tmp_path / name)))
+        assert len(frames[0]) == len(frames[1]) == 30
+        assert all(np.array_equal(a, b) for a, b in zip(*frames))
+    finally:
+        client.close()
+        server.stop(timeout_s=30)
+        pool.close()
+        ray_cluster.kill(holder)
+        for node in (first, second):
+            if node is not None and node in ray_nodes.worker_nodes:
+                ray_nodes.remove_node(node)
