@@ -1,5 +1,6 @@
 """A real local Ray cluster (a head node of 2 CPUs, small object store) shared by the cluster tests, to
-which a test may add a node and remove it again (``ray_nodes``), and left clean."""
+which a test may add a node and remove it again (``ray_nodes``), and left clean when the last cluster test
+ends (package scope: the tests of other folders never share their process with a Ray driver)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _is_ray(process: psutil.Process) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_nodes():
     """A ``ray.cluster_utils.Cluster``: its head node has 2 CPUs and no GPU; this process is connected to
     it. After the last test, Ray is shut down and none of its processes remain."""
@@ -44,7 +45,7 @@ def ray_nodes():
     assert not left, f"Ray left processes behind: {[p.name() for p in left]}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_cluster(ray_nodes):
     """The ``ray`` module, connected to the shared local cluster."""
     import ray
