@@ -257,6 +257,12 @@ class BackendClient:
             elif event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and self._server_public_key is not None:
                 self._handshake_error = KeyRefusedError(
                     f"the backend at {self.address} failed the CURVE handshake with this client", SERVER_KEY_HINT)
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                # A CURVE backend that spots a client without keys closes the connection at once; the reset
+                # often discards its greeting before this side reads it, so no PROTOCOL event comes, only this.
+                self._handshake_error = KeyRefusedError(
+                    f"the backend at {self.address} ended the handshake: it likely requires CURVE keys and this "
+                    "client has none", NEEDS_KEYS_HINT)
         return self._handshake_error
 
     def _fail_on_refusal(self) -> list[ClientEvent]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -416,6 +418,34 @@ def test_curve_refusals_are_reported_as_such_within_a_second(keys, start_server,
     with pytest.raises(KeyRefusedError, match=text):
         client.wait(client.submit_generate_motion(wav_bytes(1.2), "song.wav"), timeout_s=5)
     assert time.monotonic() - started < 2 * REPLY_WITHIN_S
+
+
+def test_a_handshake_reset_before_the_greeting_is_read_still_says_keys_are_needed(connect):
+    """A CURVE backend closes a keyless client's connection at once; the reset often discards its greeting, so
+    the client sees a handshake failure with no detail (not a mechanism mismatch). Played here deterministically
+    by a listener that resets every connection after reading the client's greeting."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def reset_every_connection():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # the test closed the listener
+            conn.recv(64)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
+            conn.close()
+
+    threading.Thread(target=reset_every_connection, daemon=True).start()
+    try:
+        client = connect(f"tcp://127.0.0.1:{listener.getsockname()[1]}", timeout_s=10)
+        started = time.monotonic()
+        with pytest.raises(KeyRefusedError, match="requires CURVE keys and this client has none") as info:
+            client.hello()
+        assert time.monotonic() - started < REPLY_WITHIN_S
+        assert "mace-dance keys" in str(info.value)
+    finally:
+        listener.close()
 
 
 def test_authorized_keys_are_reloaded_without_a_restart(keys, tmp_path, start_server, connect):
