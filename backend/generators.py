@@ -61,7 +61,7 @@ def pick_motion_generator(config: BackendConfig | None = None) -> GeneratorPick:
         return GeneratorPick("choreographer", "asked for by name (the embedded choreographer needs no weights)")
     try:
         found = find_checkpoint(config.motion_weights)
-    except MissingWeightsError as exc:
+    except MissingWeightsError:
         if choice == "motion_expert":
             raise
         return GeneratorPick("choreographer", f"the Motion Expert is not installed ({config.motion_weights}); "

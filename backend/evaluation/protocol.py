@@ -90,9 +90,9 @@ class EvalProtocol:
         """One line naming the protocol and its settings, printed above every table."""
         if self.name == COMPAT.name:
             detail = (
-                f"Bailando/Lodge/MACE-compatible: kinetic frame time 1/60 s with the acceleration slip, "
-                f"geometric frame time 1/120 s, zero-start root, GT normalisation (std + 1e-10), "
-                f"BAS over music beats in frames (σ_smooth 5, σ² 9), Lodge FSR"
+                "Bailando/Lodge/MACE-compatible: kinetic frame time 1/60 s with the acceleration slip, "
+                "geometric frame time 1/120 s, zero-start root, GT normalisation (std + 1e-10), "
+                "BAS over music beats in frames (σ_smooth 5, σ² 9), Lodge FSR"
             )
         else:
             detail = (

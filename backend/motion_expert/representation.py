@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from shared.axes import y_up_to_z_up, z_up_to_y_up
-from shared.kinematics import forward_kinematics
 from shared.motion import Motion
 from shared.rotations import axis_angle_to_rotation_6d, rotation_6d_to_axis_angle
 from shared.skeleton import FOOT_JOINTS, NUM_JOINTS, PARENTS, REST_OFFSETS

@@ -175,7 +175,6 @@ class MACE_OT_regenerate_selection(bpy.types.Operator):
         obj_name, name = obj.name, takes.take_name(obj, args["music"], args["seed"], "regen")
 
         def finish(result) -> None:
-            context = bpy.context
             new = result.motion
             if abs(new.fps - edited.fps) > 1e-6:
                 new = new.resample(edited.fps)

@@ -162,7 +162,7 @@ def load_bone_map(path: str, bones: set[str]) -> dict[str, str]:
     missing = sorted(bone for bone in mapping.values() if bone not in bones)
     if unknown or missing:
         raise errors.InvalidInputError(
-            f"the bone map does not fit this armature: " + "; ".join(
+            "the bone map does not fit this armature: " + "; ".join(
                 part for part in (f"unknown joints {unknown}" if unknown else "",
                                   f"bones it lacks {missing[:5]}" if missing else "") if part),
             hint="load a map saved for an armature with the same bone names, or Auto-Map")
