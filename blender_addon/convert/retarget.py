@@ -17,7 +17,7 @@ where it landed at its own rest height: the planted foot touches the floor and d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -89,12 +89,15 @@ class SourceDance:
 class Retargeted:
     """Keys for the target: ``bones`` (bone indices), ``quaternions`` (T, len(bones), 4) pose-bone rotations
     (w, x, y, z), hemisphere-continuous; ``located`` the indices of the bones that also get ``locations``
-    (T, len(located), 3) (the hips; for a control rig also IK controls and poles)."""
+    (T, len(located), 3) (the hips; for a control rig also IK controls and poles); ``scaled`` those that also
+    get a uniform ``scales`` (T, len(scaled)) (a control rig's IK bases, see ``control_rig.IkResponse``)."""
 
     bones: np.ndarray
     quaternions: np.ndarray
     located: np.ndarray
     locations: np.ndarray
+    scaled: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    scales: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
