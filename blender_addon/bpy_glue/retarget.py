@@ -31,11 +31,11 @@ def target_rig(obj) -> convert.TargetRig:
 
 def source_dance(smpl_obj, scene) -> tuple[convert.SourceDance, np.ndarray]:
     """What the animator sees on the SMPL rig (take + edit layer) as a source dance, and its Blender frames."""
-    motion = exporter.export_motion(smpl_obj, scene)
+    fps, local, trans = exporter.sample_local(smpl_obj, scene)
     _, frames = exporter.sampling(smpl_obj, scene)
     rig_frames = armature_glue.rig_frames(smpl_obj)
     skeleton = smpl_skeleton.Skeleton.from_joint_positions(blender_to_smpl_points(rig_frames.heads[1:] - rig_frames.lift))
-    return convert.source_from_motion(motion, skeleton), frames
+    return convert.source_from_local(local, trans, fps, skeleton), frames
 
 
 def write_retargeted(target, result: convert.Retargeted, rig_info: convert.TargetRig, frames: np.ndarray,
