@@ -177,12 +177,22 @@ def retarget_onto(context, smpl_obj, target, mapping: dict[str, str]) -> bpy.typ
         result = convert.retarget(source, rig_info, mapping)
     take = exporter.source_action(smpl_obj)
     action = write_retargeted(target, result, rig_info, frames, f"{take.name} on {target.name}", source.fps)
-    for limb in ik_limbs:  # the IK limbs aim at their keyed poles: set (and keyed in this take) so they do
-        name, side = limb.split(".")
-        switch = target.pose.bones[f"{name}_parent.{side}"]
-        switch["pole_vector"] = True
-        switch.keyframe_insert('["pole_vector"]', frame=int(frames[0]))
+    switches = [(control_rig.RigifyIkChain.of(limb).switch, "pole_vector", True) for limb in ik_limbs]
+    switches += [(name, "ik_fk_switch", 1.0) for name in auto_rig_pro_switches(target, mapping)]
+    for bone, prop, value in switches:  # set, and keyed in this take: Rigify's IK limbs aim at their keyed poles,
+        switch = target.pose.bones[bone]  # Auto-Rig Pro's limbs show their keyed FK controls
+        switch[prop] = value
+        switch.keyframe_insert(f'["{prop}"]', frame=int(frames[0]))
     return action
+
+
+def auto_rig_pro_switches(obj, mapping: dict[str, str]) -> list[str]:
+    """The Auto-Rig Pro controls holding the ``ik_fk_switch`` of the limbs whose FK controls ``mapping`` keys."""
+    found = []
+    for fk, candidates in control_rig.AUTO_RIG_PRO_SWITCHES.items():
+        if fk in mapping.values():
+            found += [name for name in candidates if name in obj.pose.bones and "ik_fk_switch" in obj.pose.bones[name]][:1]
+    return found
 
 
 def set_up_video_render(scene, filepath: str = "//dance_") -> None:

@@ -252,6 +252,14 @@ class RigifyIkChain:
                    f"{end}_ik.{side}", f"{upper}_ik_target.{side}", f"{upper}_parent.{side}")
 
 
+#: Auto-Rig Pro: per FK limb (its first FK control), the control holding the limb's ``ik_fk_switch`` (1 = FK,
+#: 0 = IK; by default the legs are in IK) -- ``c_hand_ik``/``c_foot_ik`` in its rig_functions.py (older rigs:
+#: ``c_ikfk_arm``/``c_ikfk_leg``). Its FK controls are keyed directly (``shared.rig_names``), so the retarget
+#: switches those limbs to FK in the new action.
+AUTO_RIG_PRO_SWITCHES = {f"c_{fk}_fk.{side}": (f"c_{ik}_ik.{side}", f"c_ikfk_{old}.{side}")
+                         for side in ("l", "r") for fk, ik, old in (("arm", "hand", "arm"), ("thigh", "foot", "leg"))}
+
+
 def rigify_layout(follow: dict[str, tuple[str, float]], ik_limbs=RIGIFY_LIMBS,
                   parents: dict[str, str] | None = None,
                   responses: dict[str, IkResponse] | None = None) -> list[Frame]:

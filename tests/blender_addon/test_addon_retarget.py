@@ -352,14 +352,32 @@ def test_retarget_onto_a_mixamo_character_in_a_pose(bpy, scene, dancer):
 
 
 def test_retarget_onto_auto_rig_pro_controls(bpy, scene, dancer):
-    """Auto-Rig Pro is commercial: a character built with its documented FK control names stands in for it."""
+    """Auto-Rig Pro is commercial: a character built with its control names (as its own code spells them) stands
+    in for it, with its IK/FK switches as a new rig has them (legs in IK, arms in FK)."""
+    from blender_addon import compat
     from blender_addon.bpy_glue import retarget as retarget_glue
 
     smpl, source = dancer
     character = build_mixamo_character(bpy, scene, "auto_rig_pro")
+    bpy.context.view_layer.objects.active = character
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name in ("c_hand_ik.l", "c_hand_ik.r", "c_foot_ik.l", "c_foot_ik.r"):
+        bone = character.data.edit_bones.new(name)
+        bone.head, bone.tail = (0.0, 0.0, 0.0), (0.0, 10.0, 0.0)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for side in ("l", "r"):
+        character.pose.bones[f"c_hand_ik.{side}"]["ik_fk_switch"] = 1.0
+        character.pose.bones[f"c_foot_ik.{side}"]["ik_fk_switch"] = 0.0
     convention, mapping = retarget.auto_map([bone.name for bone in character.data.bones])
     assert convention == "auto_rig_pro" and mapping["left_knee"] == "c_leg_fk.l" and mapping["pelvis"] == "c_root_master.x"
-    retarget_glue.retarget_onto(bpy.context, smpl, character, mapping)
+    assert mapping["left_foot"] == "c_toes_fk.l" and mapping["right_shoulder"] == "c_arm_fk.r"
+    action = retarget_glue.retarget_onto(bpy.context, smpl, character, mapping)
+    # Every limb shows its FK controls in the new action: the switches are set to FK and keyed there.
+    channels = compat.action_channels(action, compat.ensure_slot(action, character))
+    keyed = {curve.data_path for curve in channels.fcurves if curve.data_path.endswith('["ik_fk_switch"]')}
+    assert keyed == {f'pose.bones["{name}"]["ik_fk_switch"]' for name in
+                     ("c_hand_ik.l", "c_hand_ik.r", "c_foot_ik.l", "c_foot_ik.r")}
+    assert all(character.pose.bones[name]["ik_fk_switch"] == 1.0 for name in ("c_foot_ik.l", "c_foot_ik.r"))
     _check_transfer(bpy, scene, smpl, character, mapping, source)
 
 
