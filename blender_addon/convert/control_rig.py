@@ -59,8 +59,10 @@ class IkResponse:
         """The IK base's scale that makes the solver bend the limb by ``bend`` (radians) with its target
         ``reach`` away: the reach ratio with that bend, read off the measured response (bends past the measured
         range get its ends)."""
-        order = np.argsort(self.bend)
-        rho = np.interp(bend, self.bend[order], self.rho[order])
+        order = np.argsort(self.rho)[::-1]  # the bend grows as the reach shrinks
+        bends = np.maximum.accumulate(self.bend[order])
+        last = np.r_[np.diff(bends) > 0, True]  # of equal bends (a straight limb's) the shortest reach
+        rho = np.interp(bend, bends[last], self.rho[order][last])
         return reach / (rho * self.length)
 
 

@@ -151,6 +151,26 @@ def test_retarget_onto_a_rigify_metarig(bpy, scene, dancer):
     _check_transfer(bpy, scene, smpl, metarig, mapping, source, heel={"left": "heel.02.L", "right": "heel.02.R"})
 
 
+def test_ik_base_scale_from_a_measured_response():
+    """A limb whose solver stretches each bone by s(rho) is keyed with the base scale k at which it settles on the
+    wanted bend: the chain then reaches the target with that bend at k s times its rest lengths -- its own length
+    within the spread of the two bones' stretches (here 1 %), whatever the bend."""
+    from blender_addon.convert.control_rig import IkResponse
+
+    upper, lower = 0.55, 0.45
+    bend = np.radians(np.linspace(170.0, 0.0, 60))
+    stretch = np.stack([1 - 0.03 * np.sin(bend / 2), 1 - 0.04 * np.sin(bend / 2)], axis=-1)  # shorter when bent
+    reach = np.hypot(stretch[:, 0] * upper + stretch[:, 1] * lower * np.cos(bend), stretch[:, 1] * lower * np.sin(bend))
+    response = IkResponse(np.r_[reach / (upper + lower), 1.05, 1.1], np.r_[bend, 0.0, 0.0],  # rho increasing
+                          np.r_[stretch, [[1.05, 1.05], [1.1, 1.1]]], upper + lower)
+    wanted = np.radians(np.linspace(0.0, 160.0, 41))
+    skeleton_reach = np.hypot(upper + lower * np.cos(wanted), lower * np.sin(wanted))  # the pose at its own length
+    scale = response.base_scale(wanted, skeleton_reach)
+    settled = np.interp(skeleton_reach / (scale * (upper + lower)), response.rho, response.stretch[:, 0])
+    assert np.abs(scale * settled - 1).max() < 0.01, np.abs(scale * settled - 1).max()
+    assert response.base_scale(np.array([0.0]), np.array([1.0]))[0] == pytest.approx(1.0)  # straight: no stretch
+
+
 def _rigify(bpy):
     """Rigify enabled (with its preferences, which generation needs); skipped where it cannot run."""
     import addon_utils
