@@ -12,12 +12,14 @@ def global_rotations(poses: np.ndarray, skeleton: Skeleton | None = None) -> np.
     """World rotation of every joint.
 
     Args:
-        poses: (T, J, 3) axis-angle, radians, local to each joint's parent.
+        poses: (T, J, 3) axis-angle, radians, local to each joint's parent; or (T, J, 3, 3) those rotations as
+            matrices.
     Returns:
         (T, J, 3, 3) float64.
     """
     skeleton = skeleton or Skeleton.default()
-    local = axis_angle_to_matrix(poses)
+    poses = np.asarray(poses, dtype=np.float64)
+    local = poses if poses.shape[-2:] == (3, 3) else axis_angle_to_matrix(poses)
     world = np.empty_like(local)
     for j, parent in enumerate(skeleton.parents):
         world[:, j] = local[:, j] if parent < 0 else world[:, parent] @ local[:, j]

@@ -22,7 +22,11 @@ CONVENTIONS: dict[str, dict[str, str]] = {
         "{side}_wrist": "hand.{s}", "{side}_hip": "thigh.{s}", "{side}_knee": "shin.{s}",
         "{side}_ankle": "foot.{s}", "{side}_foot": "toe.{s}",
     },
-    # Auto-Rig Pro's FK controls (its documented names; ``.x`` the middle, ``.l``/``.r`` the sides).
+    # Auto-Rig Pro's FK controls: ``c_`` marks a controller, ``.x`` the middle, ``.l``/``.r`` the sides (its manual,
+    # lucky3d.fr/auto-rig-pro/doc/rig_behaviour_doc.html, "Naming"). The names as its own code spells them: the
+    # limb lists ``fk_arm``/``fk_leg`` of its rig_functions.py, the spine, neck, head and ``c_root_master.x`` (the
+    # hips, "set as root") of its remap preset remap_presets/deepmotion.bmap and of auto_rig_remap.py's bone
+    # guessing (checked against the public copy at github.com/QuadraticForm/x_auto_rig_pro).
     "auto_rig_pro": {
         "pelvis": "c_root_master.x", "spine1": "c_spine_01.x", "spine2": "c_spine_02.x", "spine3": "c_spine_03.x",
         "neck": "c_neck.x", "head": "c_head.x",

@@ -158,16 +158,9 @@ def _read_visual(obj, scene, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return armature_to_smpl.visual_to_local(matrices, armature_glue.rig_frames(obj))
 
 
-def export_motion(obj: bpy.types.Object, scene: bpy.types.Scene, method: str = "auto"):
-    """What the animator sees on the armature -- the live take with the edit layer (and any other NLA track,
-    constraint or driver) on top -- sampled at the take's fps, as a ``shared.motion.Motion``.
-
-    Args:
-        obj: an SMPL armature (see ``armature.check_smpl_armature``).
-        method: ``"fcurves"`` evaluates the take's F-curves alone, directly (fast; any rotation mode, any
-            keys); ``"visual"`` steps the scene and reads the evaluated bones (the whole stack);
-            ``"auto"`` reads the F-curves only when nothing but the live take moves the bones.
-    """
+def sample_local(obj: bpy.types.Object, scene: bpy.types.Scene, method: str = "auto"):
+    """What the animator sees on the armature (see :func:`export_motion`) as SMPL local rotation matrices:
+    ``(fps, local (T, J, 3, 3), trans (T, 3))``, Y-up, before any conversion to axis-angle."""
     if method not in METHODS:
         raise errors.InvalidInputError(f"unknown export method {method!r}", hint=f"use one of {METHODS}")
     armature_glue.check_smpl_armature(obj)
@@ -178,6 +171,20 @@ def export_motion(obj: bpy.types.Object, scene: bpy.types.Scene, method: str = "
         local, trans = _read_visual(obj, scene, frames)
     else:
         local, trans = _read_fcurves(obj, frames)
+    return fps, local, trans
+
+
+def export_motion(obj: bpy.types.Object, scene: bpy.types.Scene, method: str = "auto"):
+    """What the animator sees on the armature -- the live take with the edit layer (and any other NLA track,
+    constraint or driver) on top -- sampled at the take's fps, as a ``shared.motion.Motion``.
+
+    Args:
+        obj: an SMPL armature (see ``armature.check_smpl_armature``).
+        method: ``"fcurves"`` evaluates the take's F-curves alone, directly (fast; any rotation mode, any
+            keys); ``"visual"`` steps the scene and reads the evaluated bones (the whole stack);
+            ``"auto"`` reads the F-curves only when nothing but the live take moves the bones.
+    """
+    fps, local, trans = sample_local(obj, scene, method)
     return shared_motion.Motion(
         poses=armature_to_smpl.local_to_poses(local), trans=trans.astype(np.float32), fps=fps,
         betas=np.asarray(obj.get(armature_glue.PROP_BETAS, np.zeros(10)), dtype=np.float32),

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
+from mathutils import Matrix
 
 from .._shared import errors, skeleton as smpl_skeleton
 from .. import compat
 from ..convert import control_rig, retarget as convert
 from ..convert.axes import blender_to_smpl_points
-from ..convert.smpl_to_armature import interleave, location_data_path, rotation_data_path
+from ..convert.smpl_to_armature import interleave, location_data_path, rotation_data_path, scale_data_path
 from . import armature as armature_glue, exporter
 
 
@@ -30,11 +31,11 @@ def target_rig(obj) -> convert.TargetRig:
 
 def source_dance(smpl_obj, scene) -> tuple[convert.SourceDance, np.ndarray]:
     """What the animator sees on the SMPL rig (take + edit layer) as a source dance, and its Blender frames."""
-    motion = exporter.export_motion(smpl_obj, scene)
+    fps, local, trans = exporter.sample_local(smpl_obj, scene)
     _, frames = exporter.sampling(smpl_obj, scene)
     rig_frames = armature_glue.rig_frames(smpl_obj)
     skeleton = smpl_skeleton.Skeleton.from_joint_positions(blender_to_smpl_points(rig_frames.heads[1:] - rig_frames.lift))
-    return convert.source_from_motion(motion, skeleton), frames
+    return convert.source_from_local(local, trans, fps, skeleton), frames
 
 
 def write_retargeted(target, result: convert.Retargeted, rig_info: convert.TargetRig, frames: np.ndarray,
@@ -52,6 +53,9 @@ def write_retargeted(target, result: convert.Retargeted, rig_info: convert.Targe
         bone = rig_info.names[b]
         curves += [FCurveKeys(rotation_data_path(bone), i, bone, interleave(frames, result.quaternions[:, k, i]))
                    for i in range(4)]
+    for k, b in enumerate(result.scaled):
+        bone = rig_info.names[b]
+        curves += [FCurveKeys(scale_data_path(bone), i, bone, interleave(frames, result.scales[:, k])) for i in range(3)]
     action = action_glue.write_action(target, name, curves, fps=fps, frame_start=int(frames[0]),
                                       num_frames=len(frames))
     anim = target.animation_data or target.animation_data_create()
@@ -91,6 +95,49 @@ def rigify_ik_limbs(obj) -> tuple[str, ...]:
     return tuple(limbs)
 
 
+#: Reach ratios at which a Rigify limb's IK is measured (increasing): dense near full reach, where the bend
+#: changes fastest; past 1 the solver straightens the limb and stretches it.
+IK_REACH_RATIOS = 1.08 - 0.93 * np.linspace(1.0, 0.0, 40) ** 2
+
+
+def rigify_ik_responses(context, obj, limbs) -> dict[str, control_rig.IkResponse]:
+    """How the rig's own IK solver settles each of ``limbs`` (``upper_arm.L`` ...), with the rig's own stretch
+    settings: measured on a temporary copy of ``obj`` (its drivers and constraints as they are, its animation
+    off; the user's rig is not touched). Each limb's end control and pole rest, the pole is used, and the IK base
+    is scaled so that the target sits at each of :data:`IK_REACH_RATIOS` times the chain's length before IK."""
+    if not limbs:
+        return {}
+    chains = {limb: control_rig.RigifyIkChain.of(limb) for limb in limbs}
+    copy = obj.copy()  # shares the armature; its own pose, constraints and drivers (which now read the copy)
+    context.scene.collection.objects.link(copy)
+    try:
+        if copy.animation_data is not None:
+            copy.animation_data.action = None
+            copy.animation_data.use_nla = False
+        bones = copy.pose.bones
+        for chain in chains.values():
+            for name in (chain.base, chain.end, chain.pole):
+                bones[name].matrix_basis = Matrix.Identity(4)
+            bones[chain.switch]["pole_vector"] = True
+        context.view_layer.update()
+        length = {limb: bones[c.base].bone.length + bones[c.lower].bone.length for limb, c in chains.items()}
+        reach = {limb: (bones[c.target].head - bones[c.base].head).length for limb, c in chains.items()}
+        bend, stretch = {limb: [] for limb in chains}, {limb: [] for limb in chains}
+        for rho in IK_REACH_RATIOS:
+            for limb, chain in chains.items():
+                bones[chain.base].scale = [reach[limb] / (rho * length[limb])] * 3
+            context.view_layer.update()
+            for limb, chain in chains.items():
+                base, lower = bones[chain.base], bones[chain.lower]
+                before = base.scale[1]
+                bend[limb].append(base.y_axis.angle(lower.y_axis, 0.0))
+                stretch[limb].append([base.matrix.col[1].length / before, lower.matrix.col[1].length / before])
+    finally:
+        bpy.data.objects.remove(copy)
+    return {limb: control_rig.IkResponse(IK_REACH_RATIOS.copy(), np.array(bend[limb]), np.array(stretch[limb]),
+                                         float(length[limb])) for limb in chains}
+
+
 def rigify_parents(obj) -> dict[str, str]:
     """{helper: bone} for Rigify's parent-switch helpers: the bone each follows now (the heaviest target of its
     Armature constraint, as the rig's parent switches set them)."""
@@ -114,25 +161,38 @@ def retarget_onto(context, smpl_obj, target, mapping: dict[str, str]) -> bpy.typ
     if is_rigify_generated(target, mapping):
         skeleton = control_rig.skeleton_of(rig_info, mapping)
         ik_limbs = rigify_ik_limbs(target)
-        layout = control_rig.rigify_layout(rigify_follows(target), ik_limbs, rigify_parents(target))
-        missing = sorted({frame.name for frame in layout} - set(rig_info.names))
+        wanted = {frame.name for frame in control_rig.rigify_layout({}, ik_limbs)}
+        wanted |= {name for limb in ik_limbs for name in vars(control_rig.RigifyIkChain.of(limb)).values()}
+        missing = sorted(wanted - set(rig_info.names))
         if missing:
             raise errors.InvalidInputError(
                 f"this Rigify rig lacks the controls {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}",
                 hint="generate the rig from Rigify's Human metarig (or map the ORG- bones of the metarig's "
                      "bones by hand)")
+        layout = control_rig.rigify_layout(rigify_follows(target), ik_limbs, rigify_parents(target),
+                                           rigify_ik_responses(context, target, ik_limbs))
         posed = convert.pose(source, skeleton, mapping, hinges=True)
         result = control_rig.control_keys(rig_info, skeleton, posed, layout)
     else:
         result = convert.retarget(source, rig_info, mapping)
     take = exporter.source_action(smpl_obj)
     action = write_retargeted(target, result, rig_info, frames, f"{take.name} on {target.name}", source.fps)
-    for limb in ik_limbs:  # the IK limbs aim at their keyed poles: set (and keyed in this take) so they do
-        name, side = limb.split(".")
-        switch = target.pose.bones[f"{name}_parent.{side}"]
-        switch["pole_vector"] = True
-        switch.keyframe_insert('["pole_vector"]', frame=int(frames[0]))
+    switches = [(control_rig.RigifyIkChain.of(limb).switch, "pole_vector", True) for limb in ik_limbs]
+    switches += [(name, "ik_fk_switch", 1.0) for name in auto_rig_pro_switches(target, mapping)]
+    for bone, prop, value in switches:  # set, and keyed in this take: Rigify's IK limbs aim at their keyed poles,
+        switch = target.pose.bones[bone]  # Auto-Rig Pro's limbs show their keyed FK controls
+        switch[prop] = value
+        switch.keyframe_insert(f'["{prop}"]', frame=int(frames[0]))
     return action
+
+
+def auto_rig_pro_switches(obj, mapping: dict[str, str]) -> list[str]:
+    """The Auto-Rig Pro controls holding the ``ik_fk_switch`` of the limbs whose FK controls ``mapping`` keys."""
+    found = []
+    for fk, candidates in control_rig.AUTO_RIG_PRO_SWITCHES.items():
+        if fk in mapping.values():
+            found += [name for name in candidates if name in obj.pose.bones and "ik_fk_switch" in obj.pose.bones[name]][:1]
+    return found
 
 
 def set_up_video_render(scene, filepath: str = "//dance_") -> None:

@@ -18,6 +18,15 @@ A layout lists :class:`Frame`\\ s, evaluated in order, each a bone posed from bo
 A keyed control's channels are then its pose under its parent frame, exactly as Blender composes them:
 ``basis = rest_c^-1 rest_p pose_p^-1 pose_c``. What Rigify's FK<->IK switch then shows is the same pose both
 ways, because the FK controls and the IK controls are taken from the same skeleton pose.
+
+**IK stretch.** Rigify's IK limbs let Blender's IK solver stretch their bones (``ik_stretch`` 0.1 on both, the
+rig's default). Blender's solver (selectively damped least squares) starts from the chain's rest bend and damps
+the rotations but not the stretch, so a target within reach is met by bending *and* stretching: limbs bent
+further than at rest settle 2-4 % shorter and a few degrees straighter than the keyed pose, near-straight ones a
+little longer and more bent. Where it settles depends only on the reach ratio (target distance over the chain's
+length before IK), because the pole pre-rotates the chain onto the target: an :class:`IkResponse`, measured on
+the rig itself. The IK base control's scale then sets that ratio so that the solver settles on the skeleton's
+bend at (nearly) its own length, as Rigify's own IK->FK snap scales the IK base (``correct_scale``).
 """
 
 from __future__ import annotations
@@ -28,6 +37,33 @@ import numpy as np
 
 from .._shared import rotations
 from .retarget import Posed, Retargeted, TargetRig
+
+
+@dataclass(frozen=True)
+class IkResponse:
+    """Where a rig's IK solver settles a two-bone limb whose target is at ``rho`` times the chain's length before
+    IK (its rest length times the base's scale): the ``bend`` (radians between the two bones) and each bone's
+    ``stretch`` (its length over its length before IK).
+
+    Attributes:
+        rho: (N,) increasing reach ratios; bend: (N,) radians, decreasing; stretch: (N, 2) upper, lower.
+        length: the chain's rest length (upper + lower bone), in armature units.
+    """
+
+    rho: np.ndarray
+    bend: np.ndarray
+    stretch: np.ndarray
+    length: float
+
+    def base_scale(self, bend: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        """The IK base's scale that makes the solver bend the limb by ``bend`` (radians) with its target
+        ``reach`` away: the reach ratio with that bend, read off the measured response (bends past the measured
+        range get its ends)."""
+        order = np.argsort(self.rho)[::-1]  # the bend grows as the reach shrinks
+        bends = np.maximum.accumulate(self.bend[order])
+        last = np.r_[np.diff(bends) > 0, True]  # of equal bends (a straight limb's) the shortest reach
+        rho = np.interp(bend, bends[last], self.rho[order][last])
+        return reach / (rho * self.length)
 
 
 @dataclass(frozen=True)
@@ -42,6 +78,9 @@ class Frame:
         pole: (upper, lower) skeleton bones of a limb whose IK pole this bone is.
         parent: for a keyed control, the frame its channels are relative to ("" = a parent that stays at rest).
         keyed: key its rotation; located: also key its location.
+        limb, response: for an IK base control, the (upper, lower) skeleton bones of its limb and how the rig's
+            IK solver stretches that limb: its (uniform) scale is keyed too, so that the solver settles on the
+            skeleton's bend (see the module docstring).
     """
 
     name: str
@@ -53,6 +92,8 @@ class Frame:
     parent: str = ""
     keyed: bool = False
     located: bool = False
+    limb: tuple[str, ...] = ()
+    response: IkResponse | None = None
 
 
 @dataclass
@@ -63,6 +104,7 @@ class _Poses:
     index: dict[str, int]
     orient: dict[str, np.ndarray] = field(default_factory=dict)
     heads: dict[str, np.ndarray] = field(default_factory=dict)
+    scales: dict[str, np.ndarray] = field(default_factory=dict)
 
     def rest(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         matrix = self.rig.rest[self.index[name]]
@@ -112,6 +154,13 @@ def _pose_frame(poses: _Poses, frame: Frame, count: int) -> None:
     if frame.follow and frame.influence > 0:
         orient = _slerp_matrices(orient, poses.orient[frame.follow], frame.influence)
     poses.orient[frame.name], poses.heads[frame.name] = orient, heads
+    if frame.response is not None:
+        upper, lower = frame.limb
+        lower_y = poses.orient[lower][..., 1]
+        end = poses.heads[lower] + poses.rig.lengths[poses.index[lower]] * lower_y
+        bend = np.arccos(np.clip(np.sum(poses.orient[upper][..., 1] * lower_y, axis=-1), -1.0, 1.0))
+        reach = np.linalg.norm(end - poses.heads[upper], axis=-1)
+        poses.scales[frame.name] = frame.response.base_scale(bend, reach)
 
 
 def control_keys(rig: TargetRig, skeleton: TargetRig, posed: Posed, layout: list[Frame]) -> Retargeted:
@@ -153,7 +202,9 @@ def control_keys(rig: TargetRig, skeleton: TargetRig, posed: Posed, layout: list
         elif frame.located:  # along the parent's posed axes, from where the rest head rides with the parent
             locations[:, located.index(k)] = local_head - parent_rot.T @ (rest_head - parent_head)
     bones = np.array([index[frame.name] for frame in keyed])
-    return Retargeted(bones, quats, bones[located], locations)
+    scaled = [frame.name for frame in keyed if frame.name in poses.scales]
+    return Retargeted(bones, quats, bones[located], locations, np.array([index[name] for name in scaled], dtype=int),
+                      np.stack([poses.scales[name] for name in scaled], axis=-1) if scaled else None)
 
 
 def skeleton_of(rig: TargetRig, mapping: dict[str, str]) -> TargetRig:
@@ -177,10 +228,43 @@ def skeleton_of(rig: TargetRig, mapping: dict[str, str]) -> TargetRig:
 #: Rigify's limbs by the name of their first bone; each has a ``<limb>_parent.<side>`` control holding its
 #: ``IK_FK`` switch (0 = IK, 1 = FK).
 RIGIFY_LIMBS = tuple(f"{limb}.{side}" for limb in ("upper_arm", "thigh") for side in ("L", "R"))
+#: Each limb's lower bone and end (hand/foot), by its first bone.
+RIGIFY_LIMB_PARTS = {"upper_arm": ("forearm", "hand"), "thigh": ("shin", "foot")}
+
+
+@dataclass(frozen=True)
+class RigifyIkChain:
+    """The bones of one Rigify IK limb (``limb`` as in :data:`RIGIFY_LIMBS`): ``base`` (the IK base control, the
+    chain's first bone), ``lower`` (the helper that is its second), ``target`` (the helper the IK constraint
+    reaches for), ``end`` (the hand/foot control), ``pole`` and ``switch`` (the control holding ``IK_FK`` and
+    ``pole_vector``)."""
+
+    base: str
+    lower: str
+    target: str
+    end: str
+    pole: str
+    switch: str
+
+    @classmethod
+    def of(cls, limb: str) -> RigifyIkChain:
+        upper, side = limb.split(".")
+        lower, end = RIGIFY_LIMB_PARTS[upper]
+        return cls(f"{upper}_ik.{side}", f"MCH-{lower}_ik.{side}", f"MCH-{upper}_ik_target.{side}",
+                   f"{end}_ik.{side}", f"{upper}_ik_target.{side}", f"{upper}_parent.{side}")
+
+
+#: Auto-Rig Pro: per FK limb (its first FK control), the control holding the limb's ``ik_fk_switch`` (1 = FK,
+#: 0 = IK; by default the legs are in IK) -- ``c_hand_ik``/``c_foot_ik`` in its rig_functions.py (older rigs:
+#: ``c_ikfk_arm``/``c_ikfk_leg``). Its FK controls are keyed directly (``shared.rig_names``), so the retarget
+#: switches those limbs to FK in the new action.
+AUTO_RIG_PRO_SWITCHES = {f"c_{fk}_fk.{side}": (f"c_{ik}_ik.{side}", f"c_ikfk_{old}.{side}")
+                         for side in ("l", "r") for fk, ik, old in (("arm", "hand", "arm"), ("thigh", "foot", "leg"))}
 
 
 def rigify_layout(follow: dict[str, tuple[str, float]], ik_limbs=RIGIFY_LIMBS,
-                  parents: dict[str, str] | None = None) -> list[Frame]:
+                  parents: dict[str, str] | None = None,
+                  responses: dict[str, IkResponse] | None = None) -> list[Frame]:
     """The frames of a rig Rigify generated from its human metarig (bone names as Rigify 0.6+ makes them).
 
     Keys: ``torso`` (location, and the rotation of the middle of the back: Rigify's torso pivots there),
@@ -190,8 +274,11 @@ def rigify_layout(follow: dict[str, tuple[str, float]], ik_limbs=RIGIFY_LIMBS,
     (bone, influence)} as the rig's own Copy Rotation constraints say (``MCH-ROT-neck``, ``MCH-ROT-head``);
     ``parents`` {helper: bone} says which bone each parent-switch helper (``MCH-torso.parent``,
     ``MCH-hand_ik.parent.L`` ...) follows now (its Armature constraint's target; ``root`` = it stays).
+    ``responses`` {limb: how the rig's IK solver stretches it}: those limbs' IK bases get their scale keyed
+    (see :class:`IkResponse`); without one the solver is taken not to stretch.
     """
     parents = parents or {}
+    responses = responses or {}
 
     def switch(name: str) -> Frame:
         bone = parents.get(name, "root")
@@ -237,17 +324,19 @@ def rigify_layout(follow: dict[str, tuple[str, float]], ik_limbs=RIGIFY_LIMBS,
             Frame(f"MCH-toe_fk.{s}", base=f"foot_fk.{s}"),
             key(f"toe_fk.{s}", f"ORG-toe.{s}", f"MCH-toe_fk.{s}"),
         ]
-        for upper, lower, end in (("upper_arm", "forearm", "hand"), ("thigh", "shin", "foot")):
+        for upper, (lower, end) in RIGIFY_LIMB_PARTS.items():
             if f"{upper}.{s}" not in ik_limbs:
                 continue
+            limb = (f"ORG-{upper}.{s}", f"ORG-{lower}.{s}")
             frames += [  # the end control, the pole, the IK base under its swing helper (aimed at the end)
                 switch(f"MCH-{end}_ik.parent.{s}"),
                 key(f"{end}_ik.{s}", f"ORG-{end}.{s}", f"MCH-{end}_ik.parent.{s}", located=True),
                 switch(f"MCH-{upper}_ik_target.parent.{s}"),
-                Frame(f"{upper}_ik_target.{s}", pole=(f"ORG-{upper}.{s}", f"ORG-{lower}.{s}"), keyed=True,
-                      located=True, parent=f"MCH-{upper}_ik_target.parent.{s}"),
+                Frame(f"{upper}_ik_target.{s}", pole=limb, keyed=True, located=True,
+                      parent=f"MCH-{upper}_ik_target.parent.{s}"),
                 Frame(f"MCH-{upper}_ik_swing.{s}", base=f"MCH-{upper}_parent.{s}", aim=f"ORG-{end}.{s}"),
-                key(f"{upper}_ik.{s}", f"ORG-{upper}.{s}", f"MCH-{upper}_ik_swing.{s}"),
+                Frame(f"{upper}_ik.{s}", base=f"ORG-{upper}.{s}", parent=f"MCH-{upper}_ik_swing.{s}", keyed=True,
+                      limb=limb, response=responses.get(f"{upper}.{s}")),
             ]
             if end == "foot":
                 frames += [Frame(f"MCH-toe_ik_parent.{s}", base=f"ORG-foot.{s}"),

@@ -17,7 +17,7 @@ where it landed at its own rest height: the planted foot touches the floor and d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -89,12 +89,15 @@ class SourceDance:
 class Retargeted:
     """Keys for the target: ``bones`` (bone indices), ``quaternions`` (T, len(bones), 4) pose-bone rotations
     (w, x, y, z), hemisphere-continuous; ``located`` the indices of the bones that also get ``locations``
-    (T, len(located), 3) (the hips; for a control rig also IK controls and poles)."""
+    (T, len(located), 3) (the hips; for a control rig also IK controls and poles); ``scaled`` those that also
+    get a uniform ``scales`` (T, len(scaled)) (a control rig's IK bases, see ``control_rig.IkResponse``)."""
 
     bones: np.ndarray
     quaternions: np.ndarray
     located: np.ndarray
     locations: np.ndarray
+    scaled: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    scales: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,11 @@ def _times(batch: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     if matrix.ndim == 1:
         return (batch.reshape(-1, 3) @ matrix).reshape(batch.shape[:-1])
     return (batch.reshape(-1, 3) @ matrix).reshape(batch.shape)
+
+
+def _between(left: np.ndarray, batch: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``left @ batch @ right`` for (3, 3) ``left``/``right`` and a (..., 3, 3) batch, as matrix products."""
+    return np.swapaxes(_times(np.swapaxes(_times(batch, right), -1, -2), left.T), -1, -2)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -228,7 +236,7 @@ def pose(source: SourceDance, rig: TargetRig, mapping: dict[str, str], *, lock_f
     def to_armature(points: np.ndarray) -> np.ndarray:
         return points @ inverse_world[:3, :3].T + inverse_world[:3, 3]
 
-    segment_rot = _times(object_rot.T @ source.rotations, object_rot)
+    segment_rot = _between(object_rot.T, source.rotations, object_rot)
     rest_dirs = source.rest_directions @ object_rot  # = object_rot.T @ d
 
     rest_rot = rig.rest[:, :3, :3]
@@ -356,10 +364,11 @@ def keys(rig: TargetRig, posed: Posed, bones, located) -> Retargeted:
     orient, heads = posed.orient, posed.heads
     bones, located = np.asarray(bones, dtype=int), np.asarray(located, dtype=int)
     parents = rig.parents[bones]
-    parent_orient = np.where((parents >= 0)[:, None, None], orient[:, np.maximum(parents, 0)], np.eye(3))
+    relative = np.swapaxes(orient[:, np.maximum(parents, 0)], -1, -2) @ orient[:, bones]  # pose_p^-1 pose_b
+    roots = np.flatnonzero(parents < 0)
+    relative[:, roots] = orient[:, bones[roots]]
     parent_rest = np.where((parents >= 0)[:, None, None], rest_rot[np.maximum(parents, 0)], np.eye(3))
-    basis = (np.swapaxes(rest_rot[bones], -1, -2) @ parent_rest @ np.swapaxes(parent_orient, -1, -2)
-             @ orient[:, bones])
+    basis = (np.swapaxes(rest_rot[bones], -1, -2) @ parent_rest) @ relative
     quats = rotations.make_quaternions_continuous(rotations.matrix_to_quaternion(basis))
     locations = np.empty((len(orient), len(located), 3))
     for k, b in enumerate(located):
@@ -373,21 +382,27 @@ def keys(rig: TargetRig, posed: Posed, bones, located) -> Retargeted:
     return Retargeted(bones, quats, located, locations)
 
 
-def source_from_motion(motion, skeleton=None) -> SourceDance:
-    """The SMPL ``motion`` (a ``shared.motion.Motion`` on ``skeleton``) as a :class:`SourceDance`."""
+def source_from_local(local: np.ndarray, trans: np.ndarray, fps: float, skeleton=None,
+                      contacts: np.ndarray | None = None) -> SourceDance:
+    """An SMPL dance on ``skeleton`` (default: the standard one) as a :class:`SourceDance`.
+
+    Args:
+        local: (T, J, 3, 3) SMPL local rotations (Y-up); or (T, J, 3) axis-angle (a ``shared.motion.Motion``'s
+            poses). trans: (T, 3) metres, Y-up. contacts: optional (T, 4) foot contacts.
+    """
     from .._shared import kinematics
     from .axes import SMPL_TO_BLENDER
     from .rig import rig_rest
 
     skeleton = skeleton or smpl_skeleton.Skeleton.default()
-    global_rot = kinematics.global_rotations(motion.poses, skeleton)
-    positions = kinematics.forward_kinematics(motion.poses, motion.trans, skeleton, rotations=global_rot)
+    global_rot = kinematics.global_rotations(local, skeleton)
+    positions = kinematics.forward_kinematics(None, trans, skeleton, rotations=global_rot)
     rest = rig_rest(skeleton)
     return SourceDance(
-        rotations=SMPL_TO_BLENDER @ global_rot @ SMPL_TO_BLENDER.T,
+        rotations=_between(SMPL_TO_BLENDER, global_rot, SMPL_TO_BLENDER.T),
         positions=positions @ SMPL_TO_BLENDER.T,
         rest_directions=rotations.unit(rest.tails[1:] - rest.heads[1:]),
         rest_positions=rest.heads[1:],
-        fps=float(motion.fps),
-        contacts=motion.contacts,
+        fps=float(fps),
+        contacts=contacts,
     )

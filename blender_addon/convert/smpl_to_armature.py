@@ -69,6 +69,10 @@ def location_data_path(bone: str) -> str:
     return f'pose.bones["{bone}"].location'
 
 
+def scale_data_path(bone: str) -> str:
+    return f'pose.bones["{bone}"].scale'
+
+
 @dataclass(frozen=True)
 class FCurveKeys:
     """One F-curve's worth of keys.
