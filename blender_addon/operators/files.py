@@ -35,6 +35,7 @@ class MACE_OT_import_motion(bpy.types.Operator, ImportHelper):
                 **body, audio_path=music if music and os.path.isfile(music) else None)
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, exc)
+        properties.settings(context).dancer = result.armature  # the panel shows which dancer it works on
         common.clear_error()
         self.report({"INFO"}, f"imported {motion.num_frames} frames as action '{result.action.name}'")
         for warning in result.warnings:

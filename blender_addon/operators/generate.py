@@ -38,6 +38,7 @@ def _finish_import(armature_name: str | None, name: str, music: str, status_word
         body = {} if armature is not None else preferences.rest_body(context, motion.betas)
         imported = importer.import_motion(context, motion, name=name, armature=armature, **body,
                                           audio_path=music, beats_s=getattr(result, "beats", None))
+        properties.settings(context).dancer = imported.armature  # the panel shows which dancer it works on
         message = f"{status_word} {motion.num_frames} frames as action '{imported.action.name}'"
         message += "".join(f"; {warning}" for warning in imported.warnings)
         properties.update_status({"message": message, "progress": 1.0})

@@ -66,6 +66,12 @@ def test_export_and_import_operators_round_trip_a_file(bpy, scene, random_motion
     from blender_addon.bpy_glue import takes
 
     assert takes.active_take(obj).action.name == "edited" and len(bpy.data.objects) == 2  # the rig and its body
+    assert scene.mace_dance.dancer == obj  # the panel's Dancer field names the rig it works on
+    obj.select_set(False)
+    bpy.context.view_layer.objects.active = None
+    scene.mace_dance.dancer = None
+    assert bpy.ops.mace.import_motion(filepath=str(path)) == {"FINISHED"}
+    assert scene.mace_dance.dancer == obj  # also when the import found the scene's only dancer by itself
 
 
 def test_generate_without_music_names_the_fix(bpy, scene, prefs):
