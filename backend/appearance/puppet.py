@@ -689,6 +689,10 @@ class PuppetAnimation:
         return puppet.draw(vertices, self.bone_depth[index], out)
 
 
+#: How the puppet renderer builds the body: flat layers deformed in 2D, or the 2.5-D body (:mod:`.body25d`).
+BODIES = ("2d", "2.5d")
+
+
 @dataclass
 class PuppetOptions:
     """The puppet renderer's own options (the common ones are :class:`~.request.RenderOptions`).
@@ -698,11 +702,15 @@ class PuppetOptions:
         layers: mesh each arm as its own layer over the body (see :func:`occlusion_layers`).
         wake_up_s: seconds over which the video eases from the photo as it is into the dance (0..5; 0.5 s is
             a beat at 120 BPM).
+        body: "2d" (this module's flat puppet) or "2.5d" (:mod:`.body25d`: the person lifted onto a posed 3D
+            body template, skinned, animated in 3D with a z-buffer; ``mesh_spacing`` and ``layers`` do not
+            apply there).
     """
 
     mesh_spacing: float | None = None
     layers: bool = True
     wake_up_s: float = 0.5
+    body: str = "2d"
 
     def __post_init__(self) -> None:
         spacing = self.mesh_spacing
@@ -714,6 +722,8 @@ class PuppetOptions:
         wake = self.wake_up_s
         if isinstance(wake, bool) or not isinstance(wake, (int, float)) or not 0 <= wake <= 5:
             raise InvalidInputError(f"wake_up_s must be a number of seconds in [0, 5], got {wake!r}")
+        if self.body not in BODIES:
+            raise InvalidInputError(f"body must be one of {', '.join(BODIES)}, got {self.body!r}")
 
 
 class PuppetRenderer:
@@ -745,6 +755,14 @@ class PuppetRenderer:
         for note in reference.person.notes:
             logger.warning("%s", note)
             ctx.report(0.0, note)
+        if options.body == "2.5d":
+            from .body25d import BodyAnimation, PhotoBody
+
+            ctx.report(0.01, "lifting the person onto a 3D body")
+            body = PhotoBody(reference)
+            ctx.check_cancelled()
+            ctx.report(0.05, f"rigged the reference in 2.5-D ({body.keypoints_source} keypoints)")
+            return body, BodyAnimation.from_motion(motion, body, wake_up_s=options.wake_up_s)
         puppet = Puppet(reference, spacing, options.layers)
         animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera, wake_up_s=options.wake_up_s)
         zoom, shift = animation.stage_fit(puppet, request.width, request.height)

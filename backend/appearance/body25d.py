@@ -1,0 +1,565 @@
+"""The 2.5-D body: the person in a photo lifted onto a posable body and animated in 3D (Photo Wake-Up).
+
+After Weng, Curless and Kemelmacher-Shlizerman, "Photo Wake-Up" (CVPR 2019, arXiv 1812.02246), with the part
+layers and occlusion order of Meta's Animated Drawings, on the CPU:
+
+1. **Fit** (:func:`photo_joints`) -- the 24 SMPL joints of the person in the photo's camera: x, y from the
+   detected 2D keypoints, depth from the pose model's 3D world landmarks (weak perspective: one scale, pixels
+   per metre, fitted between the two); spine, collars, hands and feet placed between the detected points.
+2. **Template** (:func:`template_in_photo_pose`) -- the project's body (``shared.body_mesh``: the add-on's
+   skinned low-poly body) built on those joints, so it stands in the photo's pose, and rasterised: per-pixel
+   body part (the bone skinned most) and depth, once for the whole body and once per part alone.
+3. **Warp to the silhouette** (:func:`body_parts`) -- every pixel of the person's real mask takes the part
+   and depth of the nearest template pixel; template pixels outside the mask are dropped. Pixels far from the
+   template that touch a hand are what the hand holds: they ride on the hand, rigidly, in front of it.
+   Each part (torso + head, two arms, two legs) is a layer holding its visible pixels and the pixels another
+   part hides in the photo (where the template's part lies under it, inside the mask), textured by the
+   patch inpainter from the part's own pixels, with the template's depth there.
+4. **Lift and skin** (:class:`PhotoBody`) -- one grid mesh per layer (a vertex every few pixels, its depth and
+   photo position), skinning weights from the part labels smoothed within the layer.
+5. **Animate** (:class:`BodyAnimation`) -- every bone turns from its photo orientation (bone directions of the
+   fitted joints; the pelvis and chest as frames) to the motion's (slerped in over the wake-up), the joints
+   follow by forward kinematics on the photo's own bone lengths, and linear blend skinning moves the mesh;
+   a z-buffer rasteriser (numba) decides per pixel which surface is in front, with the layers' exact masks
+   as alpha test; the frame is the layers' texture over the background plate. Frame 0 is the photo's pose,
+   rendered from the lifted body.
+
+Not done here: the body has no back (it turns as a 2.5-D sheet: a dancer facing away shows the front texture
+mirrored), and the camera options (perspective, yaw) are not applied (orthographic front view).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+import backend.features  # noqa: F401, I001 -- points numba's JIT cache at the per-user folder before numba loads
+import numba  # noqa: E402
+from shared import body_mesh
+from shared.axes import Y_UP_TO_Z_UP
+from shared.errors import InvalidInputError
+from shared.kinematics import forward_kinematics, global_rotations
+from shared.motion import Motion
+from shared.rotations import matrix_to_quaternion, quaternion_slerp, quaternion_to_matrix, rotation_between, unit
+from shared.skeleton import JOINT_INDEX as J, NUM_JOINTS, PARENTS, Skeleton
+
+from .inpaint import inpaint
+from .keypoints import FACE_KEYPOINTS, KP
+from .puppet import RIG_NAMES, rig_from_keypoints
+
+logger = logging.getLogger(__name__)
+
+#: Body parts (layers), by SMPL joint: a joint's bone runs from it to its child.
+PARTS: dict[str, tuple[str, ...]] = {
+    "torso": ("pelvis", "spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "head"),
+    "left_arm": ("left_shoulder", "left_elbow", "left_wrist", "left_hand"),
+    "right_arm": ("right_shoulder", "right_elbow", "right_wrist", "right_hand"),
+    "left_leg": ("left_hip", "left_knee", "left_ankle", "left_foot"),
+    "right_leg": ("right_hip", "right_knee", "right_ankle", "right_foot"),
+}
+PART_OF_JOINT = np.zeros(NUM_JOINTS, np.int64)
+for _p, _names in enumerate(PARTS.values()):
+    PART_OF_JOINT[[J[n] for n in _names]] = _p
+#: Joints of the parts a photo can cut off (``ReferencePerson.cut_off``): they keep the photo's pose.
+_CUT_OFF_JOINTS = {"legs": PARTS["left_leg"] + PARTS["right_leg"], "arms": PARTS["left_arm"] + PARTS["right_arm"],
+                   "head": ("head",)}  # fmt: skip
+#: Where the synthesised joints sit: fractions of pelvis -> neck (spine), of neck -> shoulder (collars), and
+#: how far the hand's joint lies past the wrist, in forearms.
+_SPINE = {"spine1": 0.3, "spine2": 0.55, "spine3": 0.8}
+_COLLAR = 0.4
+_HAND = 0.35
+#: Held objects: silhouette pixels this far (in upper-arm lengths) from every template pixel, in a piece
+#: that touches a hand.
+_FAR = 0.25
+#: Something held sits this far in front of the hand holding it, metres.
+_HELD_IN_FRONT_M = 0.05
+#: Pixels another part hides are pushed this far back, metres (never in front of what covered them).
+_HIDDEN_BACK_M = 0.01
+#: Depth smoothed within each layer over this many metres.
+_DEPTH_SMOOTH_M = 0.06
+#: Skinning: part labels smoothed over this fraction of the person's height.
+_SMOOTH = 0.04
+#: Template depth when the pose model gave no 3D points (a drawing, given keypoints): a flat body.
+_ASSUMED_TORSO_M = 0.5
+
+
+# --- 1. the joints in the photo's camera -------------------------------------------------------------------
+
+
+def photo_joints(keypoints: np.ndarray, world: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """The 24 SMPL joints of the person in the photo, and the scale.
+
+    Args:
+        keypoints: (20, 2) canvas pixels (KEYPOINT_NAMES order).
+        world: (20, 3) the pose model's 3D points (metres, x right, y down, z away from the camera), or None.
+    Returns:
+        joints: (24, 3) pixels (x right, y down) and depth in pixels towards the camera.
+        scale: pixels per metre.
+    """
+    kp = np.asarray(keypoints, np.float64)
+    body = [KP[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_elbow", "right_elbow",
+                            "left_knee", "right_knee")]  # fmt: skip
+    depth = np.zeros(len(kp))
+    if world is not None and np.isfinite(world[body]).all():
+        a = world[body, :2] - world[body, :2].mean(axis=0)
+        b = kp[body] - kp[body].mean(axis=0)
+        scale = float(np.sum(a * b) / max(np.sum(a * a), 1e-12))  # least squares, weak perspective
+        depth = -np.nan_to_num(world[:, 2]) * scale
+    if world is None or not np.isfinite(world[body]).all() or scale <= 0:
+        neck = 0.5 * (kp[KP["left_shoulder"]] + kp[KP["right_shoulder"]])
+        pelvis = 0.5 * (kp[KP["left_hip"]] + kp[KP["right_hip"]])
+        scale = float(np.linalg.norm(neck - pelvis)) / _ASSUMED_TORSO_M
+    points = np.concatenate([kp, depth[:, None]], axis=1)
+    joints = np.zeros((NUM_JOINTS, 3))
+
+    def at(name: str) -> np.ndarray:
+        return points[KP[name]]
+
+    for side in ("left", "right"):
+        for joint, keypoint in (("hip", "hip"), ("knee", "knee"), ("ankle", "ankle"), ("shoulder", "shoulder"),
+                                ("elbow", "elbow"), ("wrist", "wrist")):  # fmt: skip
+            joints[J[f"{side}_{joint}"]] = at(f"{side}_{keypoint}")
+        wrist, elbow = at(f"{side}_wrist"), at(f"{side}_elbow")
+        joints[J[f"{side}_hand"]] = wrist + _HAND * (wrist - elbow)
+        toe = at(f"{side}_toe")
+        joints[J[f"{side}_foot"]] = toe if np.isfinite(toe).all() else at(f"{side}_ankle") + [0.0, 0.0, 0.1 * scale]
+    pelvis = 0.5 * (at("left_hip") + at("right_hip"))
+    neck = 0.5 * (at("left_shoulder") + at("right_shoulder"))
+    joints[J["pelvis"]], joints[J["neck"]] = pelvis, neck
+    for name, f in _SPINE.items():
+        joints[J[name]] = pelvis + f * (neck - pelvis)
+    for side in ("left", "right"):
+        joints[J[f"{side}_collar"]] = neck + _COLLAR * (at(f"{side}_shoulder") - neck)
+    ears = np.array([at("left_ear"), at("right_ear")])
+    face = points[list(FACE_KEYPOINTS)]
+    head = ears if np.isfinite(ears).all() else face[np.isfinite(face).all(axis=1)]
+    joints[J["head"]] = head.mean(axis=0) if len(head) else neck + 0.5 * (neck - pelvis)
+    if not np.isfinite(joints).all():
+        raise InvalidInputError("the reference keypoints miss joints the body needs",
+                                hint="give shoulders, elbows, wrists, hips, knees, ankles and a face point")
+    return joints, scale
+
+
+def to_metres(points: np.ndarray, scale: float) -> np.ndarray:
+    """(..., 3) photo camera pixels (x right, y down, depth towards the camera) -> SMPL metres (Y-up, +Z at the
+    camera)."""
+    return np.asarray(points) * np.array([1.0, -1.0, 1.0]) / scale
+
+
+def to_pixels(points: np.ndarray, scale: float) -> np.ndarray:
+    """The inverse of :func:`to_metres`."""
+    return np.asarray(points) * np.array([1.0, -1.0, 1.0]) * scale
+
+
+# --- 2. the template in the photo's pose ----------------------------------------------------------------------
+
+
+@dataclass
+class Template:
+    """The body template standing in the photo's pose, in photo camera pixels.
+
+    Attributes:
+        vertices: (V, 3) x, y, depth towards the camera (pixels); triangles: (F, 3) int;
+        triangle_joint: (F,) the SMPL joint whose bone each triangle is skinned to most.
+    """
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    triangle_joint: np.ndarray
+
+
+def template_in_photo_pose(joints: np.ndarray, scale: float) -> Template:
+    """``shared.body_mesh.procedural_body`` built on the photo's joints (the rest layout *is* the photo pose)."""
+    metres = to_metres(joints, scale)
+    rest = body_mesh.rig_rest(Skeleton.from_joint_positions(metres))
+    # Bone rolls: across the body (world X) unless the bone itself lies along X, then the depth axis -- the rig's
+    # own rolls assume the rest pose (arms would have no cross-section hanging down).
+    along = unit(rest.tails - rest.heads)
+    hints = np.where(np.abs(along[:, :1]) > 0.8, [[0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0]])
+    rest = replace(rest, matrices=body_mesh.bone_matrices(rest.heads, rest.tails, hints))
+    body = body_mesh.procedural_body(rest)
+    vertices = to_pixels((body.vertices - rest.lift) @ Y_UP_TO_Z_UP, scale)
+    triangles, joint = [], []
+    owner = np.argmax(body.weights[:, 1:], axis=1)  # column b + 1 = SMPL joint b
+    for face in body.faces:
+        corners = np.array(face)
+        # The face's bone: the one most of its corners follow (ring corners shared with the parent are split).
+        votes = np.bincount(owner[corners], weights=body.weights[corners, 1:].max(axis=1), minlength=NUM_JOINTS)
+        for k in range(1, len(face) - 1):
+            triangles.append((face[0], face[k], face[k + 1]))
+            joint.append(int(np.argmax(votes)))
+    return Template(vertices, np.array(triangles, np.int64), np.array(joint, np.int64))
+
+
+# --- the rasteriser ---------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def _rasterise(x, y, z, u, v, triangles, alpha, zbuf, umap, vmap, ids):  # pragma: no cover - compiled
+    height, width = zbuf.shape
+    ah, aw = alpha.shape
+    for f in range(triangles.shape[0]):
+        a, b, c = triangles[f, 0], triangles[f, 1], triangles[f, 2]
+        x0, y0, x1, y1, x2, y2 = x[a], y[a], x[b], y[b], x[c], y[c]
+        area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+        if abs(area) < 1e-9:
+            continue
+        inv = 1.0 / area
+        lo_x = max(int(np.floor(min(x0, x1, x2))), 0)
+        hi_x = min(int(np.ceil(max(x0, x1, x2))), width - 1)
+        lo_y = max(int(np.floor(min(y0, y1, y2))), 0)
+        hi_y = min(int(np.ceil(max(y0, y1, y2))), height - 1)
+        for py in range(lo_y, hi_y + 1):
+            for px in range(lo_x, hi_x + 1):
+                w0 = ((x1 - px) * (y2 - py) - (x2 - px) * (y1 - py)) * inv
+                w1 = ((x2 - px) * (y0 - py) - (x0 - px) * (y2 - py)) * inv
+                w2 = 1.0 - w0 - w1
+                if w0 < -1e-6 or w1 < -1e-6 or w2 < -1e-6:
+                    continue
+                depth = w0 * z[a] + w1 * z[b] + w2 * z[c]
+                if depth <= zbuf[py, px]:
+                    continue
+                tu = w0 * u[a] + w1 * u[b] + w2 * u[c]
+                tv = w0 * v[a] + w1 * v[b] + w2 * v[c]
+                iu, iv = int(tu + 0.5), int(tv + 0.5)
+                if iu < 0 or iv < 0 or iu >= aw or iv >= ah or alpha[iv, iu] == 0:
+                    continue  # alpha test: the layer's exact outline, whatever the mesh's grid
+                zbuf[py, px] = depth
+                umap[py, px] = tu
+                vmap[py, px] = tv
+                ids[py, px] = f
+
+
+
+
+def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: tuple[int, int], uv: np.ndarray | None = None,
+              alpha: np.ndarray | None = None):
+    """Z-buffer rasterisation of triangles (nearest = largest depth wins), pixel centres at integer coordinates.
+
+    Args:
+        vertices: (N, 3) x, y pixels and depth (larger = nearer); triangles: (F, 3) int.
+        size: (height, width).
+        uv: (N, 2) texture coordinates to interpolate (None = none); alpha: (h, w) uint8 texture mask, a pixel
+            whose ``uv`` lands on 0 there is not drawn (None = all drawn).
+    Returns:
+        ``(depth, u, v, triangle)``: (H, W) float32 depth (-inf = nothing), texture coordinates (-1 = nothing),
+        and the triangle drawn (-1 = none).
+    """
+    height, width = size
+    zbuf = np.full((height, width), -np.inf, np.float32)
+    umap = np.full((height, width), -1.0, np.float32)
+    vmap = np.full((height, width), -1.0, np.float32)
+    ids = np.full((height, width), -1, np.int32)
+    vertices = np.ascontiguousarray(vertices, np.float32)
+    if uv is None:
+        uv = np.zeros((len(vertices), 2), np.float32)
+        alpha = np.ones((1, 1), np.uint8)
+    uv = np.ascontiguousarray(uv, np.float32)
+    _rasterise(vertices[:, 0], vertices[:, 1], vertices[:, 2], uv[:, 0].copy(), uv[:, 1].copy(),
+               np.ascontiguousarray(triangles, np.int64), np.ascontiguousarray(alpha, np.uint8), zbuf, umap, vmap,
+               ids)  # fmt: skip
+    return zbuf, umap, vmap, ids
+
+
+# --- 3. parts on the real silhouette ----------------------------------------------------------------------------
+
+
+@dataclass
+class PartLayer:
+    """One body part as the photo shows it, plus what other parts hide of it.
+
+    Attributes:
+        part: index into :data:`PARTS`.
+        mask: (H, W) bool, the layer's pixels; visible: (H, W) bool, those the photo shows (the rest is filled).
+        texture: (H, W, 3) uint8; depth: (H, W) float32 pixels towards the camera (valid on ``mask``);
+        joint: (H, W) int, the SMPL joint each pixel follows; rigid: (H, W) bool, held things (one bone only).
+    """
+
+    part: int
+    mask: np.ndarray
+    visible: np.ndarray
+    texture: np.ndarray
+    depth: np.ndarray
+    joint: np.ndarray
+    rigid: np.ndarray
+
+
+def body_parts(image: np.ndarray, silhouette: np.ndarray, template: Template, joints: np.ndarray,
+               scale: float) -> list[PartLayer]:
+    """The template's parts and depth warped onto the person's real silhouette, one layer per part."""
+    height, width = silhouette.shape
+    size = (height, width)
+    depth, _, _, ids = rasterise(template.vertices, template.triangles, size)
+    covered = ids >= 0
+    label = np.where(covered, template.triangle_joint[np.maximum(ids, 0)], -1)
+    if not covered.any():
+        raise InvalidInputError("the body fitted to the photo lies outside the picture", hint="check the keypoints")
+    distance, (ny, nx) = ndimage.distance_transform_edt(~covered, return_indices=True)
+    joint = np.where(silhouette, label[ny, nx], -1)
+    warped_depth = depth[ny, nx]
+    rigid = np.zeros(size, bool)
+    # Held things: pieces of the silhouette far from the whole template that touch a hand ride on that hand.
+    upper_arm = np.mean([np.linalg.norm(joints[J[f"{s}_elbow"], :2] - joints[J[f"{s}_shoulder"], :2]) for s in ("left", "right")])
+    far = (silhouette & (distance > _FAR * upper_arm)).astype(np.uint8)
+    count, pieces = cv2.connectedComponents(far, connectivity=8)
+    for piece in range(1, count):
+        region = pieces == piece
+        ys, xs = np.nonzero(region)
+        best, best_gap = None, np.inf
+        for side in ("left", "right"):
+            hand, wrist = joints[J[f"{side}_hand"], :2], joints[J[f"{side}_wrist"], :2]
+            gap = np.min(np.hypot(xs - hand[0], ys - hand[1]))
+            if gap < best_gap and gap <= 1.5 * np.linalg.norm(hand - wrist) + _FAR * upper_arm:
+                best, best_gap = side, gap
+        if best is None:
+            continue
+        # The whole piece plus the silhouette around it that the template's hand claims, as one rigid thing.
+        joint[region] = J[f"{best}_hand"]
+        rigid[region] = True
+        warped_depth[region] = max(joints[J[f"{best}_hand"], 2], float(np.max(warped_depth[region]))) \
+            + _HELD_IN_FRONT_M * scale
+    layers = []
+    for p, names in enumerate(PARTS.values()):
+        part_joints = [J[n] for n in names]
+        triangles = np.isin(template.triangle_joint, part_joints)
+        alone_depth, _, _, alone_ids = rasterise(template.vertices, template.triangles[triangles], size)
+        alone_label = np.where(alone_ids >= 0, template.triangle_joint[triangles][np.maximum(alone_ids, 0)], -1)
+        visible = silhouette & np.isin(joint, part_joints)
+        if visible.sum() < 16:
+            continue
+        hidden = silhouette & (alone_ids >= 0) & ~visible
+        mask = visible | hidden
+        texture = image
+        if hidden.any():
+            texture = _fill_hidden(image, visible, hidden)
+        layer_depth = np.where(visible, warped_depth, alone_depth - _HIDDEN_BACK_M * scale).astype(np.float32)
+        layer_depth = _smooth_within(layer_depth, mask, _DEPTH_SMOOTH_M * scale)
+        layer_joint = np.where(visible, joint, alone_label)
+        layers.append(PartLayer(p, mask, visible, texture, layer_depth, layer_joint, rigid & visible))
+    return layers
+
+
+def _smooth_within(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """``values`` blurred over ``mask`` only (a normalised Gaussian): the template's steep tube edges and the
+    warp's steps become slopes a turn does not fold over."""
+    weight = mask.astype(np.float32)
+    total = cv2.GaussianBlur(np.where(mask, values, 0.0).astype(np.float32), (0, 0), sigma)
+    norm = cv2.GaussianBlur(weight, (0, 0), sigma)
+    return np.where(mask, total / np.maximum(norm, 1e-6), values).astype(np.float32)
+
+
+def _fill_hidden(image: np.ndarray, visible: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """``image`` with ``hidden`` filled from the part's ``visible`` pixels (patch-based), in the part's box."""
+    height, width = visible.shape
+    ys, xs = np.nonzero(visible | hidden)
+    pad = 8
+    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, height)
+    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, width)
+    crop_visible = visible[y0:y1, x0:x1]
+    # Everything in the box that is not the part is unknown, so neither the estimate nor the patches use the
+    # arm's or the background's colours; only the hidden pixels are kept.
+    filled = inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]), ~crop_visible, source=crop_visible)
+    out = image.copy()
+    box = out[y0:y1, x0:x1]
+    box[hidden[y0:y1, x0:x1]] = filled[hidden[y0:y1, x0:x1]]
+    return out
+
+
+# --- 4. the lifted, skinned body ------------------------------------------------------------------------------
+
+
+class PhotoBody:
+    """The person of a canvas reference lifted to a skinned 2.5-D body (everything that does not change per
+    frame). Offers what the renderers' tests read off a :class:`~.puppet.Puppet` too: ``image``,
+    ``soft_mask``, ``keypoints``, ``rig`` (the 15 rig joints in the photo), ``cut_off``, ``background``.
+
+    Args:
+        reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`).
+        grid: mesh vertex spacing in pixels (None = 1/150 of the person's height, at least 2).
+    """
+
+    def __init__(self, reference, grid: float | None = None):
+        self.image = reference.image
+        self.soft_mask = reference.mask
+        self.background = reference.background
+        silhouette = self.soft_mask > 0.5
+        if not silhouette.any():
+            raise InvalidInputError("the person's mask is empty on the canvas", hint="check the reference image")
+        self.keypoints = np.asarray(reference.keypoints, np.float64)
+        self.keypoints_source = reference.person.source
+        self.cut_off = tuple(reference.person.cut_off)
+        self.rig = rig_from_keypoints(self.keypoints)
+        self.joints, self.scale = photo_joints(self.keypoints, reference.person.world)
+        self.template = template_in_photo_pose(self.joints, self.scale)
+        self.layers = body_parts(self.image, silhouette, self.template, self.joints, self.scale)
+        rows = np.flatnonzero(silhouette.any(axis=1))
+        person_height = rows[-1] - rows[0] + 1
+        step = int(grid or max(round(person_height / 150.0), 2))
+        self._build_mesh(step, _SMOOTH * person_height)
+        self.photo_rotations = photo_rotations(to_metres(self.joints, self.scale))
+
+    def _build_mesh(self, step: int, smooth_px: float) -> None:
+        """One grid mesh per layer, textures side by side in one atlas (u offset by the layer's index)."""
+        height, width = self.soft_mask.shape
+        vertices, uv, weights, triangles, textures, alphas = [], [], [], [], [], []
+        gy, gx = np.mgrid[0:height + step:step, 0:width + step:step]
+        gy, gx = np.minimum(gy, height - 1), np.minimum(gx, width - 1)
+        rows, cols = gy.shape
+        base = 0
+        for k, layer in enumerate(self.layers):
+            grown = cv2.dilate(layer.mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=step + 1) > 0
+            valid = grown[gy, gx]
+            _, (ny, nx) = ndimage.distance_transform_edt(~layer.mask, return_indices=True)
+            sy, sx = ny[gy, gx], nx[gy, gx]  # each grid point's nearest pixel of the layer
+            index = np.full((rows, cols), -1, np.int64)
+            index[valid] = base + np.arange(valid.sum())
+            quads = valid[:-1, :-1] & valid[1:, :-1] & valid[:-1, 1:] & valid[1:, 1:]
+            a, b = index[:-1, :-1][quads], index[:-1, 1:][quads]
+            c, d = index[1:, :-1][quads], index[1:, 1:][quads]
+            triangles.append(np.concatenate([np.stack([a, b, d], 1), np.stack([a, d, c], 1)]))
+            px, py = gx[valid].astype(np.float64), gy[valid].astype(np.float64)
+            vertices.append(np.stack([px, py, layer.depth[sy, sx][valid]], axis=1))
+            uv.append(np.stack([px + k * width, py], axis=1))
+            # Skinning weights: the part's joint labels, smoothed within the layer (joints bend softly, parts
+            # never blend into each other); held things follow their hand alone.
+            labels = layer.joint[sy, sx]
+            one_hot = np.zeros((rows, cols, NUM_JOINTS), np.float32)
+            one_hot[np.arange(rows)[:, None], np.arange(cols)[None, :], np.maximum(labels, 0)] = valid
+            sigma = max(smooth_px / step, 0.5)
+            blurred = ndimage.gaussian_filter(one_hot, (sigma, sigma, 0), mode="constant")
+            norm = np.maximum(blurred.sum(axis=2, keepdims=True), 1e-6)
+            w = (blurred / norm)[valid]
+            rigid = layer.rigid[sy, sx][valid]
+            w[rigid] = np.eye(NUM_JOINTS, dtype=np.float32)[labels[valid][rigid]]
+            weights.append(w)
+            textures.append(layer.texture)
+            alphas.append(layer.mask.astype(np.uint8))
+            base += int(valid.sum())
+        self.vertices = np.concatenate(vertices)
+        self.uv = np.concatenate(uv).astype(np.float32)
+        self.weights = np.concatenate(weights).astype(np.float32)
+        self.triangles = np.concatenate(triangles)
+        self._atlas = np.ascontiguousarray(np.concatenate(textures, axis=1))
+        self._alpha = np.ascontiguousarray(np.concatenate(alphas, axis=1))
+
+    def draw(self, vertices: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The body with its vertices at ``vertices`` (N, 3) over the background plate: (H, W, 3) uint8."""
+        height, width = self.soft_mask.shape
+        _, umap, vmap, _ = rasterise(vertices, self.triangles, (height, width), self.uv, self._alpha)
+        drawn = cv2.remap(self._atlas, umap, vmap, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        coverage = (umap >= 0).astype(np.float32)
+        coverage = cv2.GaussianBlur(coverage, (3, 3), 0.6)[:, :, None]  # a soft edge, not a cut-out's stairs
+        frame = np.clip(self.background * (1.0 - coverage) + drawn * coverage + 0.5, 0, 255).astype(np.uint8)
+        if out is None:
+            return frame
+        np.copyto(out, frame)
+        return out
+
+
+# --- 5. the animation -----------------------------------------------------------------------------------------
+
+
+def photo_rotations(joints: np.ndarray) -> np.ndarray:
+    """(24, 3, 3) world rotation of each joint in the photo, from the rest skeleton (SMPL metres, Y-up): a limb
+    bone turns its rest direction onto the photo's (no twist: a photo does not show it); the pelvis and the
+    chest take whole frames (hips across, spine up; shoulders across, neck up), so the body's facing is kept."""
+    rest = Skeleton.default().rest_positions()
+    rotations = np.zeros((NUM_JOINTS, 3, 3))
+    children = {j: [c for c in range(NUM_JOINTS) if PARENTS[c] == j] for j in range(NUM_JOINTS)}
+
+    def frame(points, across, up):
+        x = unit(points[J[across[0]]] - points[J[across[1]]])
+        y = unit(points[J[up[1]]] - points[J[up[0]]])
+        z = unit(np.cross(x, y))
+        return np.stack([unit(np.cross(y, z)), y, z], axis=1)
+
+    for j in range(NUM_JOINTS):
+        name = list(J)[j]
+        if name in ("pelvis", "spine1", "spine2"):
+            rotations[j] = frame(joints, ("left_hip", "right_hip"), ("pelvis", "neck")) @ \
+                frame(rest, ("left_hip", "right_hip"), ("pelvis", "neck")).T
+        elif name in ("spine3", "neck", "left_collar", "right_collar"):
+            rotations[j] = frame(joints, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")) @ \
+                frame(rest, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")).T
+        elif children[j]:
+            child = children[j][0]
+            rotations[j] = rotation_between(rest[child] - rest[j], joints[child] - joints[j])
+        else:  # hands, feet, head: turn with the bone before them
+            rotations[j] = rotation_between(rest[j] - rest[PARENTS[j]], joints[j] - joints[PARENTS[j]])
+    return rotations
+
+
+@dataclass
+class BodyAnimation:
+    """Per frame, one affine map per joint taking the photo's body to the dancing one (photo camera pixels).
+
+    Attributes:
+        affines: (T, 24, 3, 4) float32; joints: (T, 24, 3) the posed joints, pixels.
+        wake_frames: frames over which the photo's pose turns into the dance.
+    """
+
+    affines: np.ndarray
+    joints: np.ndarray
+    wake_frames: int = 0
+
+    @classmethod
+    def from_motion(cls, motion: Motion, body: PhotoBody, wake_up_s: float = 0.5) -> "BodyAnimation":
+        frames = len(motion.poses)
+        motion_rotations = global_rotations(motion.poses)  # (T, 24, 3, 3)
+        pelvis = forward_kinematics(motion.poses, motion.trans, rotations=motion_rotations)[:, 0]
+        wake_frames = max(min(int(round(wake_up_s * motion.fps)), frames - 1), 0)
+        ease = np.ones(frames)
+        if wake_frames:
+            t = np.arange(frames) / wake_frames
+            ease = np.where(t < 1.0, t * t * (3.0 - 2.0 * t), 1.0)
+        photo = body.photo_rotations
+        frozen = np.zeros(NUM_JOINTS, bool)
+        for part in body.cut_off:
+            frozen[[J[n] for n in _CUT_OFF_JOINTS[part]]] = True
+        q_photo = matrix_to_quaternion(photo)
+        q_motion = matrix_to_quaternion(motion_rotations)
+        target = quaternion_to_matrix(quaternion_slerp(np.broadcast_to(q_photo, q_motion.shape), q_motion,
+                                                       ease[:, None]))  # fmt: skip
+        target[:, frozen] = photo[frozen]
+        turn = target @ np.swapaxes(photo, -1, -2)  # (T, 24, 3, 3) photo -> frame, per joint
+        rest = to_metres(body.joints, body.scale)
+        posed = np.zeros((frames, NUM_JOINTS, 3))
+        travel = (pelvis - pelvis[0]) * ease[:, None]
+        if "legs" in body.cut_off:
+            travel[:] = 0.0  # a waist-up photo keeps its hips where the frame cuts them
+        posed[:, 0] = rest[0] + travel
+        for j in range(1, NUM_JOINTS):
+            parent = PARENTS[j]
+            posed[:, j] = posed[:, parent] + turn[:, parent] @ (rest[j] - rest[parent])
+        # In pixels: p' = D R D (p - P_j) + Q_j with D = diag(1, -1, 1) (y down) and the scale cancelling.
+        flip = np.diag([1.0, -1.0, 1.0])
+        linear = flip @ turn @ flip
+        q = to_pixels(posed, body.scale)
+        offset = q - np.einsum("tjab,jb->tja", linear, body.joints)
+        affines = np.concatenate([linear, offset[..., None]], axis=-1).astype(np.float32)
+        return cls(affines, q, wake_frames)
+
+    def __len__(self) -> int:
+        return len(self.affines)
+
+    def posed_rig(self, body: PhotoBody, index: int) -> np.ndarray:
+        """(15, 2) the puppet rig's joints (:data:`~.puppet.RIG_NAMES`) as posed in frame ``index``, pixels."""
+        joints = self.joints[index]
+        rig = np.empty((len(RIG_NAMES), 2))
+        for r, name in enumerate(RIG_NAMES):
+            rig[r] = joints[J[name], :2] if name in J else joints[J["neck"], :2]
+        # The rig's head and neck are the photo's face centre and shoulders' midpoint: moved as the head/neck move.
+        for name, joint in (("head", "head"), ("neck", "neck")):
+            rig[RIG_NAMES.index(name)] = (body.rig[RIG_NAMES.index(name)] - body.joints[J[joint], :2]) @ \
+                self.affines[index, J[joint], :2, :2].T + joints[J[joint], :2]
+        return rig
+
+    def frame(self, body: PhotoBody, index: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Draw frame ``index``: linear blend skinning of the mesh, then the z-buffer. (H, W, 3) uint8 RGB."""
+        blended = (body.weights @ self.affines[index].reshape(NUM_JOINTS, 12)).reshape(-1, 3, 4)
+        vertices = np.einsum("nab,nb->na", blended[:, :, :3], body.vertices) + blended[:, :, 3]
+        return body.draw(vertices, out)
