@@ -214,6 +214,7 @@ def test_the_body_template_has_one_home_used_by_the_addon_and_the_backend():
     from shared import body_mesh
 
     assert rig.rig_rest is body_mesh.rig_rest and rig.RigRest is body_mesh.RigRest
+    assert "backend/appearance/body25d.py" in sources_containing("body_mesh.procedural_body(")
 
 
 # -- rig maths and bone names: shared.rotations, shared.rig_names --------------------------------------------

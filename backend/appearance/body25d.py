@@ -24,8 +24,9 @@ layers and occlusion order of Meta's Animated Drawings, on the CPU:
    as alpha test; the frame is the layers' texture over the background plate. Frame 0 is the photo's pose,
    rendered from the lifted body.
 
-Not done here: the body has no back (it turns as a 2.5-D sheet: a dancer facing away shows the front texture
-mirrored), and the camera options (perspective, yaw) are not applied (orthographic front view).
+Not done here: the body has no back -- it is a relief of the photo's front, so the dancer's turn away from the
+camera is limited to :data:`_MAX_TURN_DEG` (a spin becomes a sway) -- and the camera options (perspective,
+yaw) are not applied (orthographic front view).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from shared.skeleton import JOINT_INDEX as J, NUM_JOINTS, PARENTS, Skeleton
 
 from .inpaint import inpaint
 from .keypoints import FACE_KEYPOINTS, KP
-from .puppet import RIG_NAMES, rig_from_keypoints
+from .puppet import RIG_NAMES, PuppetAnimation, rig_from_keypoints
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,13 @@ _FAR = 0.25
 _HELD_IN_FRONT_M = 0.05
 #: Pixels another part hides are pushed this far back, metres (never in front of what covered them).
 _HIDDEN_BACK_M = 0.01
+#: How much wider than the template's tubes each part is drawn (clothes, and arms seen across the body must
+#: claim their whole width, or their edges stay behind on the torso).
+_WIDER = {"torso": 1.1, "left_arm": 1.5, "right_arm": 1.5, "left_leg": 1.2, "right_leg": 1.2}
+#: How far past the shoulder-hip quadrilateral the torso reaches under the arms, metres.
+_TORSO_UNDER_ARMS_M = 0.06
+#: The most the body turns away from the camera (:func:`facing_limited`), degrees.
+_MAX_TURN_DEG = 35.0
 #: Depth smoothed within each layer over this many metres.
 _DEPTH_SMOOTH_M = 0.06
 #: Skinning: part labels smoothed over this fraction of the person's height.
@@ -182,9 +190,16 @@ def template_in_photo_pose(joints: np.ndarray, scale: float) -> Template:
     hints = np.where(np.abs(along[:, :1]) > 0.8, [[0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0]])
     rest = replace(rest, matrices=body_mesh.bone_matrices(rest.heads, rest.tails, hints))
     body = body_mesh.procedural_body(rest)
-    vertices = to_pixels((body.vertices - rest.lift) @ Y_UP_TO_Z_UP, scale)
-    triangles, joint = [], []
     owner = np.argmax(body.weights[:, 1:], axis=1)  # column b + 1 = SMPL joint b
+    # Clothed people are wider than the template's bare tubes: each vertex moves out from its bone's axis.
+    head, tail = rest.heads[owner + 1], rest.tails[owner + 1]
+    axis = tail - head
+    t = np.clip(np.sum((body.vertices - head) * axis, axis=1) / np.maximum(np.sum(axis * axis, axis=1), 1e-12), 0, 1)
+    centre = head + t[:, None] * axis
+    widen = np.array([_WIDER[list(PARTS)[p]] for p in PART_OF_JOINT[owner]])
+    vertices = centre + widen[:, None] * (body.vertices - centre)
+    vertices = to_pixels((vertices - rest.lift) @ Y_UP_TO_Z_UP, scale)
+    triangles, joint = [], []
     for face in body.faces:
         corners = np.array(face)
         # The face's bone: the one most of its corners follow (ring corners shared with the parent are split).
@@ -331,7 +346,22 @@ def body_parts(image: np.ndarray, silhouette: np.ndarray, template: Template, jo
         visible = silhouette & np.isin(joint, part_joints)
         if visible.sum() < 16:
             continue
-        hidden = silhouette & (alone_ids >= 0) & ~visible
+        behind = alone_ids >= 0
+        if names == PARTS["torso"]:
+            # The torso goes on under the arms' roots (armpits, shoulders) further than the template's tapered
+            # chest: when an arm lifts, what it uncovers there is torso, not background.
+            quad = joints[[J[n] for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")], :2]
+            polygon = np.zeros(size, np.uint8)
+            cv2.fillConvexPoly(polygon, np.round(quad).astype(np.int32), 1)
+            grow = max(int(_TORSO_UNDER_ARMS_M * scale), 1)
+            polygon = cv2.dilate(polygon, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+            extra = (polygon > 0) & ~behind
+            if extra.any():
+                _, (ny2, nx2) = ndimage.distance_transform_edt(~behind, return_indices=True)
+                alone_depth = np.where(extra, alone_depth[ny2, nx2], alone_depth)
+                alone_label = np.where(extra, alone_label[ny2, nx2], alone_label)
+                behind |= extra
+        hidden = silhouette & behind & ~visible
         mask = visible | hidden
         texture = image
         if hidden.any():
@@ -340,6 +370,13 @@ def body_parts(image: np.ndarray, silhouette: np.ndarray, template: Template, jo
         layer_depth = _smooth_within(layer_depth, mask, _DEPTH_SMOOTH_M * scale)
         layer_joint = np.where(visible, joint, alone_label)
         layers.append(PartLayer(p, mask, visible, texture, layer_depth, layer_joint, rigid & visible))
+    # What a part hides stays behind it in the photo's pose, smoothing or not: frame 0 is the photo.
+    front = np.full(size, np.inf, np.float32)
+    for layer in layers:
+        front[layer.visible] = layer.depth[layer.visible]
+    for layer in layers:
+        hidden = layer.mask & ~layer.visible
+        layer.depth[hidden] = np.minimum(layer.depth[hidden], front[hidden] - _HIDDEN_BACK_M * scale)
     return layers
 
 
@@ -392,6 +429,7 @@ class PhotoBody:
         self.keypoints = np.asarray(reference.keypoints, np.float64)
         self.keypoints_source = reference.person.source
         self.cut_off = tuple(reference.person.cut_off)
+        self.pinned = "legs" in self.cut_off  # a waist-up photo stays on the frame's bottom edge
         self.rig = rig_from_keypoints(self.keypoints)
         self.joints, self.scale = photo_joints(self.keypoints, reference.person.world)
         self.template = template_in_photo_pose(self.joints, self.scale)
@@ -433,8 +471,15 @@ class PhotoBody:
             blurred = ndimage.gaussian_filter(one_hot, (sigma, sigma, 0), mode="constant")
             norm = np.maximum(blurred.sum(axis=2, keepdims=True), 1e-6)
             w = (blurred / norm)[valid]
-            rigid = layer.rigid[sy, sx][valid]
-            w[rigid] = np.eye(NUM_JOINTS, dtype=np.float32)[labels[valid][rigid]]
+            rigid_grid = layer.rigid[sy, sx] & valid
+            if rigid_grid.any():
+                # A held thing moves as one piece with the hand where it touches it: every vertex of it takes the
+                # mean weights of the hand's vertices around it (one blended transform for the whole thing).
+                ring = ndimage.binary_dilation(rigid_grid, iterations=2) & valid & ~rigid_grid
+                rigid = rigid_grid[valid]
+                hold = (blurred / norm)[ring].mean(axis=0) if ring.any() else \
+                    np.eye(NUM_JOINTS, dtype=np.float32)[labels[rigid_grid][0]]
+                w[rigid] = hold
             weights.append(w)
             textures.append(layer.texture)
             alphas.append(layer.mask.astype(np.uint8))
@@ -449,15 +494,21 @@ class PhotoBody:
     def draw(self, vertices: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The body with its vertices at ``vertices`` (N, 3) over the background plate: (H, W, 3) uint8."""
         height, width = self.soft_mask.shape
-        _, umap, vmap, _ = rasterise(vertices, self.triangles, (height, width), self.uv, self._alpha)
-        drawn = cv2.remap(self._atlas, umap, vmap, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        coverage = (umap >= 0).astype(np.float32)
-        coverage = cv2.GaussianBlur(coverage, (3, 3), 0.6)[:, :, None]  # a soft edge, not a cut-out's stairs
-        frame = np.clip(self.background * (1.0 - coverage) + drawn * coverage + 0.5, 0, 255).astype(np.uint8)
-        if out is None:
+        frame = self.background.copy() if out is None else out
+        if out is not None:
+            np.copyto(out, self.background)
+        # Only the box the body covers is drawn; the rest of the frame is the plate.
+        x0, y0 = np.maximum(np.floor(vertices[:, :2].min(axis=0)).astype(int) - 2, 0)
+        x1, y1 = np.minimum(np.ceil(vertices[:, :2].max(axis=0)).astype(int) + 3, [width, height])
+        if x1 <= x0 or y1 <= y0:
             return frame
-        np.copyto(out, frame)
-        return out
+        shifted = vertices - np.array([x0, y0, 0.0])
+        _, umap, vmap, _ = rasterise(shifted, self.triangles, (y1 - y0, x1 - x0), self.uv, self._alpha)
+        drawn = cv2.remap(self._atlas, umap, vmap, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        coverage = cv2.GaussianBlur((umap >= 0).astype(np.float32), (3, 3), 0.6)  # a soft edge, not stairs
+        box = frame[y0:y1, x0:x1]
+        box[...] = cv2.blendLinear(drawn, box.copy(), coverage, 1.0 - coverage)
+        return frame
 
 
 # --- 5. the animation -----------------------------------------------------------------------------------------
@@ -493,6 +544,20 @@ def photo_rotations(joints: np.ndarray) -> np.ndarray:
     return rotations
 
 
+def facing_limited(rotations: np.ndarray, max_turn_deg: float = _MAX_TURN_DEG) -> np.ndarray:
+    """Global joint rotations (T, 24, 3, 3) with the body's turn away from the camera limited: the dancer's yaw
+    ``a`` (about the vertical, 0 = facing the camera) becomes ``max_turn * sin(a)``, smooth and continuous
+    through whole spins. The 2.5-D body is a relief seen from the front: turned much further it becomes a
+    sliver, and it has no back to show."""
+    forward = rotations[:, 0] @ np.array([0.0, 0.0, 1.0])
+    yaw = np.arctan2(forward[:, 0], forward[:, 2])
+    change = np.deg2rad(max_turn_deg) * np.sin(yaw) - yaw
+    cos, sin = np.cos(change), np.sin(change)
+    about_y = np.zeros((len(yaw), 3, 3))
+    about_y[:, 0, 0], about_y[:, 0, 2], about_y[:, 1, 1], about_y[:, 2, 0], about_y[:, 2, 2] = cos, sin, 1.0, -sin, cos
+    return about_y[:, None] @ rotations
+
+
 @dataclass
 class BodyAnimation:
     """Per frame, one affine map per joint taking the photo's body to the dancing one (photo camera pixels).
@@ -509,7 +574,7 @@ class BodyAnimation:
     @classmethod
     def from_motion(cls, motion: Motion, body: PhotoBody, wake_up_s: float = 0.5) -> "BodyAnimation":
         frames = len(motion.poses)
-        motion_rotations = global_rotations(motion.poses)  # (T, 24, 3, 3)
+        motion_rotations = facing_limited(global_rotations(motion.poses))  # (T, 24, 3, 3)
         pelvis = forward_kinematics(motion.poses, motion.trans, rotations=motion_rotations)[:, 0]
         wake_frames = max(min(int(round(wake_up_s * motion.fps)), frames - 1), 0)
         ease = np.ones(frames)
@@ -545,6 +610,9 @@ class BodyAnimation:
 
     def __len__(self) -> int:
         return len(self.affines)
+
+    #: Where the photo must sit for the dance to stay in shot: the puppet's rule, on this body's posed rig.
+    stage_fit = PuppetAnimation.stage_fit
 
     def posed_rig(self, body: PhotoBody, index: int) -> np.ndarray:
         """(15, 2) the puppet rig's joints (:data:`~.puppet.RIG_NAMES`) as posed in frame ``index``, pixels."""

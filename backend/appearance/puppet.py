@@ -741,8 +741,10 @@ class PuppetRenderer:
 
         return options_from_mapping(PuppetOptions, values)
 
-    def prepare(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> tuple[Puppet, "PuppetAnimation"]:
-        """The rigged person and its animation for ``request`` (what :meth:`render` draws frame by frame)."""
+    def prepare(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> tuple:
+        """The rigged person and its animation for ``request`` (what :meth:`render` draws frame by frame): a
+        :class:`Puppet` and :class:`PuppetAnimation`, or for ``body="2.5d"`` a :class:`~.body25d.PhotoBody` and
+        :class:`~.body25d.BodyAnimation`."""
         from backend.progress import ensure_context
 
         ctx = ensure_context(ctx)
@@ -759,23 +761,25 @@ class PuppetRenderer:
             from .body25d import BodyAnimation, PhotoBody
 
             ctx.report(0.01, "lifting the person onto a 3D body")
-            body = PhotoBody(reference)
-            ctx.check_cancelled()
-            ctx.report(0.05, f"rigged the reference in 2.5-D ({body.keypoints_source} keypoints)")
-            return body, BodyAnimation.from_motion(motion, body, wake_up_s=options.wake_up_s)
-        puppet = Puppet(reference, spacing, options.layers)
-        animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera, wake_up_s=options.wake_up_s)
+
+            def build(reference: "CanvasReference", zoom: float):
+                body = PhotoBody(reference)
+                return body, BodyAnimation.from_motion(motion, body, wake_up_s=options.wake_up_s)
+        else:
+            def build(reference: "CanvasReference", zoom: float):
+                puppet = Puppet(reference, None if spacing is None else spacing * zoom, options.layers)
+                return puppet, PuppetAnimation.from_motion(motion, puppet, request.options.camera,
+                                                           wake_up_s=options.wake_up_s)  # fmt: skip
+
+        puppet, animation = build(reference, 1.0)
         zoom, shift = animation.stage_fit(puppet, request.width, request.height)
         if not puppet.pinned and (zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0):
             # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot
             # (the person found in the photo is reused, not searched for again).
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
-            puppet = Puppet(request.canvas_reference(zoom, shift), None if spacing is None else spacing * zoom,
-                            options.layers)  # fmt: skip
-            animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera,
-                                                    wake_up_s=options.wake_up_s)  # fmt: skip
+            puppet, animation = build(request.canvas_reference(zoom, shift), zoom)
         ctx.check_cancelled()
-        ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints)")
+        ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints, {options.body} body)")
         return puppet, animation
 
     def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":
