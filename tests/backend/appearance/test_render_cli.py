@@ -37,6 +37,7 @@ def test_render_writes_the_video_and_its_companions(tmp_path, inputs, capsys, mo
     assert "puppet" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # ~8 s: the pose model, then the 2.5-D body's part fills (patch inpainting) at the 512x768 frame
 def test_render_with_the_2_5d_body(tmp_path, inputs, monkeypatch):
     monkeypatch.setenv("MACE_DANCE_HOME", str(tmp_path / "home"))
     motion, image, _ = inputs
