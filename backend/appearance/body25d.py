@@ -48,7 +48,7 @@ from shared.motion import Motion
 from shared.rotations import matrix_to_quaternion, quaternion_slerp, quaternion_to_matrix, rotation_between, unit
 from shared.skeleton import JOINT_INDEX as J, NUM_JOINTS, PARENTS, Skeleton
 
-from .inpaint import inpaint
+from .inpaint import PATCH, WORK_SIDE, inpaint
 from .keypoints import FACE_KEYPOINTS, KP
 from .puppet import RIG_NAMES, PuppetAnimation, rig_from_keypoints
 
@@ -397,9 +397,12 @@ def _fill_hidden(image: np.ndarray, visible: np.ndarray, hidden: np.ndarray) -> 
     y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, height)
     x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, width)
     crop_visible = visible[y0:y1, x0:x1]
-    # Everything in the box that is not the part is unknown, so neither the estimate nor the patches use the
-    # arm's or the background's colours; only the hidden pixels are kept.
-    filled = inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]), ~crop_visible, source=crop_visible)
+    # The hidden pixels and a ring of what is not the part around them (a patch wide at the inpainter's working
+    # size) are unknown, so neither the estimate nor the patches take the covering arm's or the background's
+    # colours; patches come from the part's own pixels; only the hidden pixels are kept.
+    ring = int(np.ceil(PATCH * max(y1 - y0, x1 - x0) / WORK_SIDE))
+    near = cv2.dilate(hidden[y0:y1, x0:x1].astype(np.uint8), np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)) > 0
+    filled = inpaint(np.ascontiguousarray(image[y0:y1, x0:x1]), near & ~crop_visible, source=crop_visible)
     out = image.copy()
     box = out[y0:y1, x0:x1]
     box[hidden[y0:y1, x0:x1]] = filled[hidden[y0:y1, x0:x1]]
