@@ -22,7 +22,7 @@ layers and occlusion order of Meta's Animated Drawings, on the CPU:
    follow by forward kinematics on the photo's own bone lengths, and linear blend skinning moves the mesh;
    a z-buffer rasteriser (numba) decides per pixel which surface is in front, with the layers' exact masks
    as alpha test; the frame is the layers' texture over the background plate. Frame 0 is the photo's pose,
-   rendered from the lifted body.
+   rendered from the lifted body. The dance is kept in shot by the puppet's stage fit.
 
 Not done here: the body has no back -- it is a relief of the photo's front, so the dancer's turn away from the
 camera is limited to :data:`_MAX_TURN_DEG` (a spin becomes a sway) -- and the camera options (perspective,
@@ -31,7 +31,6 @@ yaw) are not applied (orthographic front view).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 
 import cv2
@@ -52,8 +51,6 @@ from .inpaint import PATCH, WORK_SIDE, inpaint
 from .keypoints import FACE_KEYPOINTS, KP
 from .puppet import RIG_NAMES, PuppetAnimation, rig_from_keypoints
 
-logger = logging.getLogger(__name__)
-
 #: Body parts (layers), by SMPL joint: a joint's bone runs from it to its child.
 PARTS: dict[str, tuple[str, ...]] = {
     "torso": ("pelvis", "spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "head"),
@@ -66,8 +63,10 @@ PART_OF_JOINT = np.zeros(NUM_JOINTS, np.int64)
 for _p, _names in enumerate(PARTS.values()):
     PART_OF_JOINT[[J[n] for n in _names]] = _p
 #: Joints of the parts a photo can cut off (``ReferencePerson.cut_off``): they keep the photo's pose.
-_CUT_OFF_JOINTS = {"legs": PARTS["left_leg"] + PARTS["right_leg"], "arms": PARTS["left_arm"] + PARTS["right_arm"],
-                   "head": ("head",)}  # fmt: skip
+#: Without legs the pelvis is a guess below the frame and the body's cut edge must stay on the frame's edge, so
+#: the spine keeps the photo's pose too (the neck, head and arms dance).
+_CUT_OFF_JOINTS = {"legs": PARTS["left_leg"] + PARTS["right_leg"] + ("pelvis", "spine1", "spine2", "spine3"),
+                   "arms": PARTS["left_arm"] + PARTS["right_arm"], "head": ("head",)}  # fmt: skip
 #: Where the synthesised joints sit: fractions of pelvis -> neck (spine), of neck -> shoulder (collars), and
 #: how far the hand's joint lies past the wrist, in forearms.
 _SPINE = {"spine1": 0.3, "spine2": 0.55, "spine3": 0.8}
