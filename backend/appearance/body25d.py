@@ -19,7 +19,8 @@ layers and occlusion order of Meta's Animated Drawings, on the CPU:
    photo position), skinning weights from the part labels smoothed within the layer.
 5. **Animate** (:class:`BodyAnimation`) -- every bone turns from its photo orientation (bone directions of the
    fitted joints; the pelvis and chest as frames) to the motion's (slerped in over the wake-up), the joints
-   follow by forward kinematics on the photo's own bone lengths, and linear blend skinning moves the mesh;
+   follow by forward kinematics (limb bones easing from the photo's lengths into ones the body's proportions
+   allow, :func:`limb_stretch`), and linear blend skinning moves the mesh;
    a z-buffer rasteriser (numba) decides per pixel which surface is in front, with the layers' exact masks
    as alpha test; the frame is the layers' texture over the background plate. Frame 0 is the photo's pose,
    rendered from the lifted body. The dance is kept in shot by the puppet's stage fit.
@@ -92,6 +93,11 @@ _DEPTH_SMOOTH_M = 0.06
 _SMOOTH = 0.04
 #: Template depth when the pose model gave no 3D points (a drawing, given keypoints): a flat body.
 _ASSUMED_TORSO_M = 0.5
+#: Limb bones, by the joint they end at, whose length in the dance is bounded by the body's proportions
+#: (:func:`limb_stretch`); each with the bone after it that is placed along it (the hand along the forearm).
+_LIMB_BONES = {"elbow": None, "wrist": "hand", "knee": None, "ankle": None}
+#: A limb bone's length in the dance stays within these fractions of the template's proportion for it.
+_LIMB_RANGE = (0.85, 1.1)
 
 
 # --- 1. the joints in the photo's camera -------------------------------------------------------------------
@@ -149,6 +155,43 @@ def photo_joints(keypoints: np.ndarray, world: np.ndarray | None) -> tuple[np.nd
         raise InvalidInputError("the reference keypoints miss joints the body needs",
                                 hint="give shoulders, elbows, wrists, hips, knees, ankles and a face point")
     return joints, scale
+
+
+def limb_stretch(joints: np.ndarray) -> np.ndarray:
+    """(24,) per joint, the factor its bone (parent -> joint) is stretched by once dancing: limb bones get a
+    length the body's proportions allow, not the one the pose model's depth gives.
+
+    A bone's 3D length in the photo comes from its 2D length and the pose model's depth, and that depth is
+    unreliable for a limb pointing at the camera (a forearm seen end-on can come out far too long, and the
+    dance lowering it then reaches out of a waist-up frame). So each upper arm, forearm, thigh and shin takes
+    its photo length clipped to :data:`_LIMB_RANGE` of the template's proportion scaled to the person --
+    the body's size measured by what foreshortening can only shorten: the larger of the shoulders' width
+    (2D and 3D) and the torso's 2D height. Frame 0 keeps the photo's lengths; the dance eases into these.
+
+    Args:
+        joints: (24, 3) the photo's joints (:func:`photo_joints`), pixels.
+    """
+    rest = Skeleton.default().rest_positions()
+
+    def width(points, dims):
+        return np.linalg.norm(points[J["left_shoulder"], :dims] - points[J["right_shoulder"], :dims])
+
+    def torso(points):
+        hips = 0.5 * (points[J["left_hip"], :2] + points[J["right_hip"], :2])
+        shoulders = 0.5 * (points[J["left_shoulder"], :2] + points[J["right_shoulder"], :2])
+        return np.linalg.norm(shoulders - hips)
+
+    size = max(width(joints, 2) / width(rest, 3), width(joints, 3) / width(rest, 3), torso(joints) / torso(rest))
+    lengths = np.linalg.norm(joints[1:] - joints[PARENTS[1:]], axis=1)  # bone of joint j at j - 1
+    stretch = np.ones(NUM_JOINTS)
+    for end, after in _LIMB_BONES.items():
+        sides = [J[f"{side}_{end}"] for side in ("left", "right")]
+        proportional = size * np.linalg.norm(rest[sides] - rest[PARENTS[sides]], axis=1)
+        photo = lengths[np.array(sides) - 1]
+        stretch[sides] = np.clip(photo, *np.multiply.outer(_LIMB_RANGE, proportional)) / np.maximum(photo, 1e-6)
+        if after:
+            stretch[[J[f"{side}_{after}"] for side in ("left", "right")]] = stretch[sides]
+    return stretch
 
 
 def to_metres(points: np.ndarray, scale: float) -> np.ndarray:
@@ -441,6 +484,7 @@ class PhotoBody:
         step = int(grid or max(round(person_height / 150.0), 2))
         self._build_mesh(step, _SMOOTH * person_height)
         self.photo_rotations = photo_rotations(to_metres(self.joints, self.scale))
+        self.limb_stretch = limb_stretch(self.joints)
 
     def _build_mesh(self, step: int, smooth_px: float) -> None:
         """One grid mesh per layer, textures side by side in one atlas (u offset by the layer's index)."""
@@ -599,6 +643,13 @@ class BodyAnimation:
         if "legs" in body.cut_off:
             travel[:] = 0.0  # a waist-up photo keeps its hips where the frame cuts them
         posed[:, 0] = rest[0] + travel
+        # Limb bones ease from the photo's lengths into the proportional ones (frozen parts keep the photo's): a
+        # bone's joint stretches its part of the mesh along the bone, so the part and the joint after it agree.
+        stretch = 1.0 + ease[:, None] * np.where(frozen, 0.0, body.limb_stretch - 1.0)
+        for j in np.flatnonzero((stretch != 1.0).any(axis=0)):
+            along = unit(rest[j] - rest[PARENTS[j]])
+            turn[:, PARENTS[j]] = turn[:, PARENTS[j]] @ (np.eye(3) + (stretch[:, j, None, None] - 1.0) *
+                                                         np.outer(along, along))  # fmt: skip
         for j in range(1, NUM_JOINTS):
             parent = PARENTS[j]
             posed[:, j] = posed[:, parent] + turn[:, parent] @ (rest[j] - rest[parent])
