@@ -3,9 +3,9 @@
     .venv/bin/python scripts/make_photo_strip.py [PHOTO ...]
 
 Two rows per photo of a person (default: the real photos in ../shared/data/photos, or
-$MACE_SHARED_DATA/photos) -- the 2D puppet (``body="2d"``, marked "2D") above the 2.5-D body (``body="2.5d"``,
-marked "2.5D") -- then one row for the drawn example (examples/reference.png, the 2D puppet: drawings keep
-it). Rendered at the default size (the photo's own frame) and shown at a common height: the opening frame
+$MACE_SHARED_DATA/photos) -- the 2.5-D body (their default, marked "2.5D") above the 2D puppet (``body="2d"``,
+marked "2D") -- then one row for the drawn example (examples/reference.png, the 2D puppet: a drawing's default,
+``default_body``). Rendered at the default size (the photo's own frame) and shown at a common height: the opening frame
 (the photo woken up), then frames of the same choreographed dance (the embedded default on the example music).
 """
 
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from backend.appearance.puppet import PuppetOptions, PuppetRenderer
+from backend.appearance.puppet import PuppetOptions, PuppetRenderer, default_body
 from backend.appearance.reference import load_reference_image
 from backend.appearance.request import RenderOptions, RenderRequest
 from backend.config import BackendConfig
@@ -40,10 +40,11 @@ def main(paths: list[str], count: int = 5, row_height: int = 200, seconds: float
     indices = [int(i) for i in np.linspace(motion.num_frames * 0.1, motion.num_frames * 0.95, count)]
     rows = []
     for path in references:
-        drawn = path.parent == REPO / "examples"
-        for body in ("2d",) if drawn else ("2d", "2.5d"):
-            request = RenderRequest(motion, load_reference_image(path).rgb, options=RenderOptions(reference_name=path.name),
-                                    renderer_options=PuppetOptions(body=body))  # fmt: skip
+        image = load_reference_image(path).rgb
+        options = RenderOptions(reference_name=path.name)
+        default = default_body(image, RenderRequest(motion, image, options=options).reference_person())
+        for body in ("2d",) if default == "2d" else ("2.5d", "2d"):
+            request = RenderRequest(motion, image, options=options, renderer_options=PuppetOptions(body=body))
             puppet, animation = PuppetRenderer().prepare(request)
             frames = [animation.frame(puppet, i).copy() for i in [0, *indices]]
             scale = row_height / request.height

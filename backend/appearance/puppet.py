@@ -44,6 +44,7 @@ from .keypoints import CV2_SHIFT, FACE_KEYPOINTS, KP, Camera, cv2_fixed_point, m
 if TYPE_CHECKING:
     from backend.progress import JobContext
 
+    from .perception import ReferencePerson
     from .request import CanvasReference, RenderRequest, RenderResult
 
 logger = logging.getLogger(__name__)
@@ -704,13 +705,13 @@ class PuppetOptions:
             a beat at 120 BPM).
         body: "2d" (this module's flat puppet) or "2.5d" (:mod:`.body25d`: the person lifted onto a posed 3D
             body template, skinned, animated in 3D with a z-buffer; ``mesh_spacing`` and ``layers`` do not
-            apply there).
+            apply there); None = :func:`default_body`: 2.5d for a photographed person, 2d for a drawing.
     """
 
     mesh_spacing: float | None = None
     layers: bool = True
     wake_up_s: float = 0.5
-    body: str = "2d"
+    body: str | None = None
 
     def __post_init__(self) -> None:
         spacing = self.mesh_spacing
@@ -722,8 +723,18 @@ class PuppetOptions:
         wake = self.wake_up_s
         if isinstance(wake, bool) or not isinstance(wake, (int, float)) or not 0 <= wake <= 5:
             raise InvalidInputError(f"wake_up_s must be a number of seconds in [0, 5], got {wake!r}")
-        if self.body not in BODIES:
+        if self.body is not None and self.body not in BODIES:
             raise InvalidInputError(f"body must be one of {', '.join(BODIES)}, got {self.body!r}")
+
+
+def default_body(image: np.ndarray, person: "ReferencePerson") -> str:
+    """The body a reference gets unless asked otherwise: the 2.5-D body for a person the pose model found in a
+    photo (it keeps arms in front of the body and held things whole); the flat 2D puppet for a drawing (flat
+    colour fills, :func:`~.perception.looks_drawn`) and for a skeleton guessed from a silhouette or given by the
+    user (no 3D points to lift the body with)."""
+    from .perception import looks_drawn
+
+    return "2.5d" if person.source == "detected" and not looks_drawn(image, person.mask) else "2d"
 
 
 class PuppetRenderer:
@@ -743,8 +754,8 @@ class PuppetRenderer:
 
     def prepare(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> tuple:
         """The rigged person and its animation for ``request`` (what :meth:`render` draws frame by frame): a
-        :class:`Puppet` and :class:`PuppetAnimation`, or for ``body="2.5d"`` a :class:`~.body25d.PhotoBody` and
-        :class:`~.body25d.BodyAnimation`."""
+        :class:`Puppet` and :class:`PuppetAnimation`, or for the 2.5-D body (by default for a photo,
+        :func:`default_body`) a :class:`~.body25d.PhotoBody` and :class:`~.body25d.BodyAnimation`."""
         from backend.progress import ensure_context
 
         ctx = ensure_context(ctx)
@@ -757,7 +768,8 @@ class PuppetRenderer:
         for note in reference.person.notes:
             logger.warning("%s", note)
             ctx.report(0.0, note)
-        if options.body == "2.5d":
+        body = options.body or default_body(request.reference_image, request.reference_person())
+        if body == "2.5d":
             from .body25d import BodyAnimation, PhotoBody
 
             ctx.report(0.01, "lifting the person onto a 3D body")
@@ -779,7 +791,7 @@ class PuppetRenderer:
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
             puppet, animation = build(request.canvas_reference(zoom, shift), zoom)
         ctx.check_cancelled()
-        ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints, {options.body} body)")
+        ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints, {body} body)")
         return puppet, animation
 
     def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":

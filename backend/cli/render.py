@@ -29,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--renderer", choices=("auto", "wan", "puppet"), default="auto",
                         help="auto: Wan-Animate if installed and a GPU is present, else puppet (default)")
     parser.add_argument("--body", choices=("2d", "2.5d"), default=None,
-                        help="the CPU puppet's body: 2d (flat layers, the default) or 2.5d (the person lifted onto a "
-                        "posed 3D body, animated in 3D: arms in front of the body and held things stay whole)")
+                        help="the CPU puppet's body: 2.5d (the person lifted onto a posed 3D body, animated in 3D: arms "
+                        "in front of the body and held things stay whole; the default for a photo) or 2d (flat "
+                        "layers; the default for a drawing)")
     parser.add_argument("--width", type=int, default=None,
                         help="video width in pixels (default: the photo's own aspect, long side 720-1280; "
                         "with only --height, the photo's aspect)")

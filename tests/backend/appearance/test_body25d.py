@@ -4,6 +4,8 @@ their 3D points are the drawing's own, so these tests are cheap and exact."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -14,7 +16,8 @@ from backend.appearance.body25d import (BodyAnimation, PhotoBody, facing_limited
                                         photo_rotations, rasterise, to_metres)
 from backend.appearance.keypoints import KP, NUM_KEYPOINTS
 from backend.appearance.perception import analyse_reference
-from backend.appearance.puppet import BODIES, RIG_INDEX, PuppetOptions
+from backend.appearance.puppet import BODIES, RIG_INDEX, PuppetOptions, default_body
+from backend.appearance.reference import load_reference_image
 from shared.errors import InvalidInputError
 from shared.kinematics import global_rotations
 from shared.motion import Motion
@@ -23,6 +26,7 @@ from shared.skeleton import JOINT_INDEX, Skeleton
 from .conftest import BACKGROUND, PANTS, SHIRT, SHOE, SKIN, dance_motion
 from .test_perception import PERSON_PHOTOS, PHOTOS, photo
 
+REPO = Path(__file__).resolve().parents[3]
 BALL = (40, 200, 60)
 WIDTH, HEIGHT = 180, 240
 #: The drawing's keypoints in units of 1 % of the height, x from the centre line (the person's right is the
@@ -202,9 +206,23 @@ def test_without_3d_points_the_body_is_flat_and_sized_by_the_torso():
 
 
 def test_the_body_option_is_checked():
-    assert BODIES == ("2d", "2.5d") and PuppetOptions(body="2.5d").body == "2.5d"
+    assert BODIES == ("2d", "2.5d") and PuppetOptions(body="2.5d").body == "2.5d" and PuppetOptions().body is None
     with pytest.raises(InvalidInputError, match="body must be one of"):
         PuppetOptions(body="3d")
+
+
+def test_the_default_body_is_the_2_5d_one_for_photos_and_the_puppet_for_drawings():
+    image, keypoints, world = crossed_arm_person()
+    reference = canvas_reference(image, keypoints, world)
+    for source in ("detected", "given", "guessed"):  # a drawing, whoever placed its joints
+        assert default_body(image, SimpleNamespace(source=source, mask=reference.mask)) == "2d"
+    demo = load_reference_image(REPO / "examples" / "reference.png").rgb  # the demo's drawn character
+    assert default_body(demo, analyse_reference(demo, name="reference.png")) == "2d"
+    if PHOTOS.is_dir():
+        for name in PERSON_PHOTOS:
+            person = analyse_reference(photo(name), name=name)
+            assert default_body(photo(name), person) == "2.5d", name
+            assert default_body(photo(name), replace(person, source="given")) == "2d", name  # no 3D points
 
 
 #: Limb bones by the joint they end at, and the joint they start from.
