@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 from backend.appearance import RenderRequest  # noqa: E402
 from backend.appearance.arap import ARAPDeformer  # noqa: E402
 from backend.appearance.pose_video import KEYPOINT_COLORS, LIMB_COLORS, PoseVideo, PoseVideoOptions  # noqa: E402
-from backend.appearance.puppet import Puppet, PuppetAnimation, PuppetRenderer  # noqa: E402
+from backend.appearance.puppet import Puppet, PuppetAnimation, PuppetOptions, PuppetRenderer  # noqa: E402
 from shared.motion import Motion  # noqa: E402
 
 FPS = 30.0
@@ -417,7 +417,9 @@ def analyse_photos(width: int, height: int) -> None:
         base = time.perf_counter() - start
         print(f"  {'':20s} background plate: patch inpainting {ours:6.2f} s   Telea baseline {base:6.2f} s")
         frames = 60
-        framed = RenderRequest(dance(frames), image)  # the default size: the photo's own frame
+        # The default size (the photo's own frame), on the 2D puppet measured above (a photo's default body is the
+        # 2.5-D one: --bodies measures it).
+        framed = RenderRequest(dance(frames), image, renderer_options=PuppetOptions(body="2d"))
         framed._reference = person
         puppet = Puppet(framed.canvas_reference())
         animation = PuppetAnimation.from_motion(framed.motion, puppet)
