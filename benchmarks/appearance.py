@@ -17,6 +17,13 @@
   earlier Telea fill at 256 px; and the renderer's frames/s at the photo's default frame (drawing only, and
   end to end with H.264);
 
+    python benchmarks/appearance.py --bodies   # only the 2.5-D body against the 2D puppet, real photos, 720p
+
+* the 2.5-D body (``PuppetOptions.body="2.5d"``, :mod:`backend.appearance.body25d`) against the 2D puppet on
+  each real photo at 720p (short side 720, the photo's aspect): set-up after the analysis (template fit, warp,
+  hidden-part fill, meshes vs plate-free layers + mesh + ARAP factorisation) and drawing frames/s of the same
+  motion, both in the same run; the goal is real time (30 frames/s) for the drawing;
+
     python benchmarks/appearance.py --wan-memory   # Wan-Animate memory in song length (tiny random pipeline)
 
 * Wan-Animate memory (goal: peak <= 1.2x from 1x to 16x the frames): the streaming renderer
@@ -43,7 +50,7 @@ import numpy as np  # noqa: E402
 from backend.appearance import RenderRequest  # noqa: E402
 from backend.appearance.arap import ARAPDeformer  # noqa: E402
 from backend.appearance.pose_video import KEYPOINT_COLORS, LIMB_COLORS, PoseVideo, PoseVideoOptions  # noqa: E402
-from backend.appearance.puppet import Puppet, PuppetAnimation, PuppetRenderer  # noqa: E402
+from backend.appearance.puppet import Puppet, PuppetAnimation, PuppetOptions, PuppetRenderer  # noqa: E402
 from shared.motion import Motion  # noqa: E402
 
 FPS = 30.0
@@ -242,6 +249,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="360x640 and 30 frames")
     parser.add_argument("--wan-memory", action="store_true", help="only the Wan-Animate memory benchmark")
+    parser.add_argument("--bodies", action="store_true", help="only the 2.5-D body against the puppet, real photos")
     parser.add_argument("--wan-memory-child", nargs=2, metavar=("FRAMES", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.wan_memory_child:
@@ -249,6 +257,9 @@ def main() -> None:
         return
     if args.wan_memory:
         wan_memory()
+        return
+    if args.bodies:
+        bodies_on_photos()
         return
     width, height, frames = (360, 640, 30) if args.quick else (720, 1280, 120)
     motion = dance(frames)
@@ -301,6 +312,59 @@ def main() -> None:
     wan_memory()
 
     analyse_photos(width, height)
+    bodies_on_photos()
+
+
+def real_photos() -> list[Path]:
+    """The real photos beside the clone (../shared/data/photos or $MACE_SHARED_DATA/photos), [] if absent."""
+    import os
+
+    shared = os.environ.get("MACE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+    photos = Path(shared) / "photos"
+    return sorted([*photos.glob("*.png"), *photos.glob("*.jpg")]) if photos.is_dir() else []
+
+
+def bodies_on_photos(frames: int = 120) -> None:
+    """The 2.5-D body against the 2D puppet on each real photo at 720p: set-up after the analysis and drawing
+    frames/s of the same motion, measured in the same run."""
+    import os
+
+    from backend.appearance.body25d import BodyAnimation, PhotoBody
+    from backend.appearance.perception import NoPersonError, analyse_reference
+    from backend.appearance.reference import load_reference_image
+
+    photos = real_photos()
+    if not photos:
+        print("2.5-D body vs puppet: ../shared/data/photos not found, skipped")
+        return
+    load = os.getloadavg()[0]
+    print(f"2.5-D body vs 2D puppet at 720p (short side 720), {frames} frames (load average {load:.2f} at the start):")
+    for path in photos:
+        image = load_reference_image(path).rgb
+        try:
+            person = analyse_reference(image, name=path.name)
+        except NoPersonError:
+            continue
+        side = {"width": 720} if image.shape[1] <= image.shape[0] else {"height": 720}
+        request = RenderRequest(dance(frames), image, **side)
+        request._reference = person  # analysed once, for both bodies
+        reference = request.canvas_reference()
+        start = time.perf_counter()
+        puppet = Puppet(reference)
+        puppet_animation = PuppetAnimation.from_motion(request.motion, puppet)
+        puppet_setup = time.perf_counter() - start
+        start = time.perf_counter()
+        body = PhotoBody(reference)
+        body_animation = BodyAnimation.from_motion(request.motion, body)
+        body_setup = time.perf_counter() - start
+        body_animation.frame(body, 0)  # the rasteriser compiled (or loaded from numba's cache) before timing
+        buffer = np.empty_like(reference.image)
+        puppet_rate = rate(lambda i: puppet_animation.frame(puppet, i, buffer), frames)
+        body_rate = rate(lambda i: body_animation.frame(body, i, buffer), frames)
+        verdict = "meets" if body_rate >= FPS else "misses"
+        print(f"  {path.name:20s} {request.width}x{request.height}: 2.5-D body {body_rate:6.1f} frames/s "
+              f"(set-up {body_setup:5.2f} s, {len(body.triangles)} triangles)   puppet {puppet_rate:6.1f} frames/s "
+              f"(set-up {puppet_setup:5.2f} s)   x{body_rate / puppet_rate:4.2f}   ({verdict} real time)")
 
 
 def telea_plate(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -319,20 +383,17 @@ def telea_plate(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def analyse_photos(width: int, height: int) -> None:
     """Reference analysis time per real photo: detection + mask, then background plate + layers + mesh; the
     plate against the Telea baseline; frames/s at the photo's own default frame."""
-    import os
-
     from backend.appearance.perception import NoPersonError, PoseDetector, analyse_reference
     from backend.appearance.reference import load_reference_image, remove_person
 
-    shared = os.environ.get("MACE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-    photos = Path(shared) / "photos"
-    if not photos.is_dir():
+    photos = real_photos()
+    if not photos:
         print("reference analysis: ../shared/data/photos not found, skipped")
         return
     start = time.perf_counter()
     PoseDetector.shared()
     print(f"reference analysis (detector start-up {time.perf_counter() - start:.2f} s once per process):")
-    for path in sorted([*photos.glob("*.png"), *photos.glob("*.jpg")]):
+    for path in photos:
         image = load_reference_image(path).rgb
         start = time.perf_counter()
         try:
@@ -356,7 +417,9 @@ def analyse_photos(width: int, height: int) -> None:
         base = time.perf_counter() - start
         print(f"  {'':20s} background plate: patch inpainting {ours:6.2f} s   Telea baseline {base:6.2f} s")
         frames = 60
-        framed = RenderRequest(dance(frames), image)  # the default size: the photo's own frame
+        # The default size (the photo's own frame), on the 2D puppet measured above (a photo's default body is the
+        # 2.5-D one: --bodies measures it).
+        framed = RenderRequest(dance(frames), image, renderer_options=PuppetOptions(body="2d"))
         framed._reference = person
         puppet = Puppet(framed.canvas_reference())
         animation = PuppetAnimation.from_motion(framed.motion, puppet)

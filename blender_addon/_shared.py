@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-MODULES = ("audio_formats", "axes", "genres", "motion", "rotations", "rig_names", "skeleton", "smpl_model",
+MODULES = ("audio_formats", "axes", "body_mesh", "genres", "motion", "rotations", "rig_names", "skeleton", "smpl_model",
            "kinematics", "keep", "motion_io", "atomic", "errors", "protocol", "client", "sampling")
 
 

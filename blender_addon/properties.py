@@ -7,6 +7,12 @@ from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatPrope
 
 from ._shared import audio_formats, genres
 
+#: The CPU renderer's body (the backend's ``PuppetOptions.body``): AUTO sends nothing, the backend decides.
+BODY_ITEMS = [
+    ("AUTO", "Auto", "The 2.5-D body for a photo of a person, the flat 2D puppet for a drawing"),
+    ("2.5d", "2.5-D", "The person lifted onto a posed 3D body: arms in front of the body, held things stay whole"),
+    ("2d", "2D", "Flat layers deformed in 2D (the drawing's default)"),
+]
 GENRE_ITEMS = [("AUTO", "Auto", "Let the model choose from the music")] + [
     (name, name, f"Dance in the {name} style") for name in genres.GENRES
 ]
@@ -29,6 +35,8 @@ class MACE_PG_settings(bpy.types.PropertyGroup):
                         description="Video height in pixels; 0 = the reference photo's own aspect")
     save_pose_video: BoolProperty(name="Save Pose Video", default=True,
                                   description="Also save the skeleton video the renderer followed, as <output>_pose.mp4")
+    body: EnumProperty(name="Body", items=BODY_ITEMS, default="AUTO",
+                       description="How the CPU renderer animates the reference (the GPU renderer has no such choice)")
     dancer: PointerProperty(name="Dancer", type=bpy.types.Object, poll=lambda self, obj: obj.type == "ARMATURE",
                             description="The SMPL dancer that Regenerate, Export, Render and Retarget work on (empty: "
                                         "the active object when it is one, or the scene's only one)")

@@ -203,6 +203,20 @@ def test_numba_cache_is_configured_once_before_any_librosa_import():
     assert importers and all(path.startswith("backend/features/") for path in importers), importers
 
 
+# -- the body template: shared.body_mesh ---------------------------------------------------------------------
+
+
+def test_the_body_template_has_one_home_used_by_the_addon_and_the_backend():
+    for definition in ("def procedural_body(", "def smpl_body(", "class BodyMesh", "def rig_rest(", "class RigRest",
+                       "def bone_matrices(", "_PELVIS_DROP = "):
+        assert sources_containing(definition) == ["shared/body_mesh.py"], definition
+    from blender_addon.convert import rig
+    from shared import body_mesh
+
+    assert rig.rig_rest is body_mesh.rig_rest and rig.RigRest is body_mesh.RigRest
+    assert "backend/appearance/body25d.py" in sources_containing("body_mesh.procedural_body(")
+
+
 # -- rig maths and bone names: shared.rotations, shared.rig_names --------------------------------------------
 
 

@@ -27,10 +27,12 @@ _PCA_DIMS = 16
 _MAX_SOURCES = 20000
 
 
-def inpaint(image: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
+def inpaint(image: np.ndarray, hole: np.ndarray, seed: int = 0, source: np.ndarray | None = None) -> np.ndarray:
     """``image`` (H, W, 3) uint8 with the pixels where ``hole`` (H, W) is true filled from the rest of it.
 
-    Deterministic for a given ``seed`` (the sample of source patches on large photos).
+    ``source``: (H, W) bool, where patches may be copied from (default: everywhere outside the hole), e.g. a
+    body part's own pixels when what the part hides is filled. Deterministic for a given ``seed`` (the sample
+    of source patches on large photos).
     """
     hole = np.asarray(hole, bool)
     if not hole.any():
@@ -40,7 +42,10 @@ def inpaint(image: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
     work = (max(int(round(width * factor)), 16), max(int(round(height * factor)), 16))
     small = cv2.resize(image, work, interpolation=cv2.INTER_AREA)
     small_hole = cv2.resize(hole.astype(np.uint8), work, interpolation=cv2.INTER_AREA) > 0
-    if small_hole.all() or (~small_hole).sum() < PATCH * PATCH:
+    small_source = ~small_hole
+    if source is not None:
+        small_source &= cv2.resize(np.asarray(source, np.uint8), work, interpolation=cv2.INTER_AREA) > 0
+    if small_hole.all() or small_source.sum() < PATCH * PATCH:
         return _telea(image, hole)
     rng = np.random.default_rng(seed)
     estimate, offsets = None, None
@@ -48,13 +53,14 @@ def inpaint(image: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
         size = (max(int(round(work[0] * scale)), 16), max(int(round(work[1] * scale)), 16))
         level = cv2.resize(small, size, interpolation=cv2.INTER_AREA).astype(np.float32)
         level_hole = cv2.resize(small_hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        level_source = cv2.resize(small_source.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         if estimate is None:
             estimate = cv2.inpaint(level.astype(np.uint8), level_hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
             estimate = estimate.astype(np.float32)
         else:
             estimate = cv2.resize(estimate, size, interpolation=cv2.INTER_LINEAR)
         estimate[~level_hole] = level[~level_hole]
-        result = _complete(level, level_hole, estimate, rounds, rng)
+        result = _complete(level, level_hole, estimate, rounds, rng, level_source & ~level_hole)
         if result is None:
             return _telea(image, hole)
         estimate, offsets = result
@@ -70,12 +76,12 @@ def _patches(image: np.ndarray) -> np.ndarray:
 
 
 def _complete(image: np.ndarray, hole: np.ndarray, estimate: np.ndarray, rounds: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+              rng: np.random.Generator, source: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Rounds of match-and-vote at one scale; returns the filled image and (h, w, 2) source offsets (dy, dx)
-    for hole pixels, or None when the known part has no whole patch to copy."""
+    for hole pixels, or None when the ``source`` part has no whole patch to copy."""
     h, w = hole.shape
     r = PATCH // 2
-    known = cv2.erode((~hole).astype(np.uint8), np.ones((PATCH, PATCH), np.uint8), borderValue=0) > 0
+    known = cv2.erode(source.astype(np.uint8), np.ones((PATCH, PATCH), np.uint8), borderValue=0) > 0
     known[:r], known[-r:], known[:, :r], known[:, -r:] = False, False, False, False
     sources = np.flatnonzero(known)
     if len(sources) < 8:

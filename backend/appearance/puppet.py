@@ -44,6 +44,7 @@ from .keypoints import CV2_SHIFT, FACE_KEYPOINTS, KP, Camera, cv2_fixed_point, m
 if TYPE_CHECKING:
     from backend.progress import JobContext
 
+    from .perception import ReferencePerson
     from .request import CanvasReference, RenderRequest, RenderResult
 
 logger = logging.getLogger(__name__)
@@ -689,6 +690,10 @@ class PuppetAnimation:
         return puppet.draw(vertices, self.bone_depth[index], out)
 
 
+#: How the puppet renderer builds the body: flat layers deformed in 2D, or the 2.5-D body (:mod:`.body25d`).
+BODIES = ("2d", "2.5d")
+
+
 @dataclass
 class PuppetOptions:
     """The puppet renderer's own options (the common ones are :class:`~.request.RenderOptions`).
@@ -698,11 +703,15 @@ class PuppetOptions:
         layers: mesh each arm as its own layer over the body (see :func:`occlusion_layers`).
         wake_up_s: seconds over which the video eases from the photo as it is into the dance (0..5; 0.5 s is
             a beat at 120 BPM).
+        body: "2d" (this module's flat puppet) or "2.5d" (:mod:`.body25d`: the person lifted onto a posed 3D
+            body template, skinned, animated in 3D with a z-buffer; ``mesh_spacing`` and ``layers`` do not
+            apply there); None = :func:`default_body`: 2.5d for a photographed person, 2d for a drawing.
     """
 
     mesh_spacing: float | None = None
     layers: bool = True
     wake_up_s: float = 0.5
+    body: str | None = None
 
     def __post_init__(self) -> None:
         spacing = self.mesh_spacing
@@ -714,6 +723,18 @@ class PuppetOptions:
         wake = self.wake_up_s
         if isinstance(wake, bool) or not isinstance(wake, (int, float)) or not 0 <= wake <= 5:
             raise InvalidInputError(f"wake_up_s must be a number of seconds in [0, 5], got {wake!r}")
+        if self.body is not None and self.body not in BODIES:
+            raise InvalidInputError(f"body must be one of {', '.join(BODIES)}, got {self.body!r}")
+
+
+def default_body(image: np.ndarray, person: "ReferencePerson") -> str:
+    """The body a reference gets unless asked otherwise: the 2.5-D body for a person the pose model found in a
+    photo (it keeps arms in front of the body and held things whole); the flat 2D puppet for a drawing (flat
+    colour fills, :func:`~.perception.looks_drawn`) and for a skeleton guessed from a silhouette or given by the
+    user (no 3D points to lift the body with)."""
+    from .perception import looks_drawn
+
+    return "2.5d" if person.source == "detected" and not looks_drawn(image, person.mask) else "2d"
 
 
 class PuppetRenderer:
@@ -731,8 +752,10 @@ class PuppetRenderer:
 
         return options_from_mapping(PuppetOptions, values)
 
-    def prepare(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> tuple[Puppet, "PuppetAnimation"]:
-        """The rigged person and its animation for ``request`` (what :meth:`render` draws frame by frame)."""
+    def prepare(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> tuple:
+        """The rigged person and its animation for ``request`` (what :meth:`render` draws frame by frame): a
+        :class:`Puppet` and :class:`PuppetAnimation`, or for the 2.5-D body (by default for a photo,
+        :func:`default_body`) a :class:`~.body25d.PhotoBody` and :class:`~.body25d.BodyAnimation`."""
         from backend.progress import ensure_context
 
         ctx = ensure_context(ctx)
@@ -745,19 +768,30 @@ class PuppetRenderer:
         for note in reference.person.notes:
             logger.warning("%s", note)
             ctx.report(0.0, note)
-        puppet = Puppet(reference, spacing, options.layers)
-        animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera, wake_up_s=options.wake_up_s)
+        body = options.body or default_body(request.reference_image, request.reference_person())
+        if body == "2.5d":
+            from .body25d import BodyAnimation, PhotoBody
+
+            ctx.report(0.01, "lifting the person onto a 3D body")
+
+            def build(reference: "CanvasReference", zoom: float):
+                body = PhotoBody(reference)
+                return body, BodyAnimation.from_motion(motion, body, wake_up_s=options.wake_up_s)
+        else:
+            def build(reference: "CanvasReference", zoom: float):
+                puppet = Puppet(reference, None if spacing is None else spacing * zoom, options.layers)
+                return puppet, PuppetAnimation.from_motion(motion, puppet, request.options.camera,
+                                                           wake_up_s=options.wake_up_s)  # fmt: skip
+
+        puppet, animation = build(reference, 1.0)
         zoom, shift = animation.stage_fit(puppet, request.width, request.height)
         if not puppet.pinned and (zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0):
             # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot
             # (the person found in the photo is reused, not searched for again).
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
-            puppet = Puppet(request.canvas_reference(zoom, shift), None if spacing is None else spacing * zoom,
-                            options.layers)  # fmt: skip
-            animation = PuppetAnimation.from_motion(motion, puppet, request.options.camera,
-                                                    wake_up_s=options.wake_up_s)  # fmt: skip
+            puppet, animation = build(request.canvas_reference(zoom, shift), zoom)
         ctx.check_cancelled()
-        ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints)")
+        ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints, {body} body)")
         return puppet, animation
 
     def render(self, request: "RenderRequest", ctx: "JobContext | None" = None) -> "RenderResult":

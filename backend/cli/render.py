@@ -28,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--out", type=Path, required=True, metavar="OUT.mp4", help="video to write")
     parser.add_argument("--renderer", choices=("auto", "wan", "puppet"), default="auto",
                         help="auto: Wan-Animate if installed and a GPU is present, else puppet (default)")
+    parser.add_argument("--body", choices=("2d", "2.5d"), default=None,
+                        help="the CPU puppet's body: 2.5d (the person lifted onto a posed 3D body, animated in 3D: arms "
+                        "in front of the body and held things stay whole; the default for a photo) or 2d (flat "
+                        "layers; the default for a drawing)")
     parser.add_argument("--width", type=int, default=None,
                         help="video width in pixels (default: the photo's own aspect, long side 720-1280; "
                         "with only --height, the photo's aspect)")
@@ -58,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shared.errors import InvalidInputError
     from shared.motion_io import load_motion
 
     from ..appearance import RenderOptions, select_renderer
@@ -79,12 +84,19 @@ def run(args: argparse.Namespace) -> int:
     wan_options = wan_options_from_args(args)
     config = BackendConfig(device=args.device, video_renderer=args.renderer)
     renderer = select_renderer(config, args.renderer, wan_options=wan_options)
+    renderer_options = None
+    if args.body is not None:
+        if renderer.name != "puppet":
+            raise InvalidInputError(f"--body is an option of the CPU puppet renderer, not of {renderer.name}",
+                                    hint="add --renderer puppet, or leave --body out")
+        renderer_options = renderer.request_options({"body": args.body})
     segments_dir = args.out.with_name(args.out.name + ".segments")
     if not args.resume:
         shutil.rmtree(segments_dir, ignore_errors=True)  # a fresh render starts from its first segment
     request = reference_render_request(args.reference, options=options, motion=motion, audio_path=args.music,
                                        width=args.width, height=args.height, fps=args.fps, out_path=args.out,
-                                       checkpoint_dir=segments_dir)  # the photo's alpha folded in there
+                                       checkpoint_dir=segments_dir,  # the photo's alpha folded in there
+                                       renderer_options=renderer_options)
     with progress_bar(f"rendering ({renderer.name})") as ctx:
         result = renderer.render(request, ctx)
     print(f"video:        {result.path}  ({result.frames} frames at {result.fps:g} fps, {result.renderer})")

@@ -15,7 +15,7 @@ steps       its denoising steps (default: the command's ``--steps``, else the sa
 output      file to write (default ``<music stem>_seed<seed>.mp4|.npz`` beside the manifest)
 options     JSON object: ``width``/``height``/``fps`` of the video (default: the photo's own frame, see
             ``RenderOptions.frame_size``) and the renderer's options (those a backend accepts over the wire,
-            e.g. ``pose_style``, ``hands``, ``reference_keypoints``)
+            e.g. ``pose_style``, ``hands``, ``reference_keypoints``; the CPU renderer's ``body``: ``"2d"``/``"2.5d"``)
 start_s     optional: start this many seconds into the music
 duration_s  optional: dance only this many seconds
 =========== ============================================================================================

@@ -10,7 +10,8 @@ import bpy
 import numpy as np
 
 from .._shared import errors
-from ..convert import body_mesh, rig
+from .._shared import body_mesh
+from ..convert import rig
 
 #: Custom properties on an armature built by this add-on: the shape it was built for, and its floor lift.
 PROP_BETAS = "mace_betas"

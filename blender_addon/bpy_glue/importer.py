@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from .._shared import errors
-from ..convert import body_mesh, rig, smpl_to_armature as to_armature
+from .._shared import body_mesh, errors
+from ..convert import rig, smpl_to_armature as to_armature
 from . import action as action_glue, armature as armature_glue, scene as scene_glue, takes
 
 

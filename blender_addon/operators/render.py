@@ -53,11 +53,15 @@ class MACE_OT_render_reference(bpy.types.Operator):
         except (errors.MaceError, OSError) as exc:
             return common.report_error(self, exc)
 
+        options = {"pose_video": bool(settings.save_pose_video)}
+        if settings.body != "AUTO":
+            options["body"] = settings.body
+
         def submit(client):
             return client.submit_render_video(
                 motion, image_bytes, audio_bytes=audio, audio_name=os.path.basename(music) if audio else None,
                 width=int(settings.width) or None, height=int(settings.height) or None,  # 0 = the photo's frame
-                options={"pose_video": bool(settings.save_pose_video)})
+                options=options)
 
         def finish(outcome) -> None:
             atomic.atomic_write_bytes(out_path, outcome.video_bytes)

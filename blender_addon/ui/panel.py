@@ -214,6 +214,7 @@ class MACE_PT_dance_render(_DancePanel, bpy.types.Panel):
         col = layout.column(align=True)
         col.prop(settings, "width", text="Size W")
         col.prop(settings, "height", text="H")
+        layout.prop(settings, "body")
         layout.prop(settings, "save_pose_video")
         row = layout.row()
         row.scale_y = 1.3

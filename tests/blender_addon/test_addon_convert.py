@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from blender_addon.convert import armature_to_smpl, body_mesh, rig, smpl_to_armature
+from blender_addon.convert import armature_to_smpl, rig, smpl_to_armature
 from blender_addon.convert.axes import SMPL_TO_BLENDER, blender_to_smpl_points, smpl_to_blender_points
-from shared import kinematics, rotations, skeleton
+from shared import body_mesh, kinematics, rotations, skeleton
 from shared.errors import InvalidInputError
 
 

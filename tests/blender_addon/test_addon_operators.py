@@ -245,6 +245,7 @@ def test_generate_edit_render_regenerate_against_a_real_backend(bpy, scene, pref
 
     settings.reference_image, settings.output_path = str(EXAMPLE_REFERENCE), str(tmp_path / "dance.mp4")
     settings.width = settings.height = 128
+    settings.body = "2d"  # sent over the wire as the CPU renderer's option (the drawing's default anyway)
     assert bpy.ops.mace.render_reference() == {"FINISHED"}
     assert (tmp_path / "dance.mp4").stat().st_size > 1000
     assert status.last_output == str(tmp_path / "dance.mp4")

@@ -50,6 +50,27 @@ def test_detected_joints_match_the_hand_placed_ones(name):
 
 
 @pytest.mark.parametrize("name", PERSON_PHOTOS)
+def test_the_3d_keypoints_are_kept_in_metres_and_agree_with_the_2d_ones(name):
+    person = analyse_reference(photo(name), name=name)
+    world = person.world
+    assert world is not None and world.shape == (20, 3) and np.isfinite(world).all()
+    # A person's shoulders are 0.25-0.5 m apart; the world points are in metres, not pixels.
+    shoulders = np.linalg.norm(world[KP["left_shoulder"]] - world[KP["right_shoulder"]])
+    assert 0.2 < shoulders < 0.6, f"{name}: shoulders {shoulders:.2f} m apart"
+    # Seen the same way up and the same way round: the image-plane part of each body segment points the way the
+    # 2D segment does (weak perspective), for the torso and the upper limbs the photo shows.
+    seen = (person.keypoints[:, 0] >= 0) & np.isfinite(person.keypoints).all(axis=1)
+    for a, b in (("neck", "left_hip"), ("neck", "right_hip"), ("right_shoulder", "left_shoulder"),
+                 ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow")):
+        if not (seen[KP[a]] and seen[KP[b]]):
+            continue
+        flat = person.keypoints[KP[b]] - person.keypoints[KP[a]]
+        deep = world[KP[b], :2] - world[KP[a], :2]
+        cosine = flat @ deep / max(np.linalg.norm(flat) * np.linalg.norm(deep), 1e-9)
+        assert cosine > 0.7, f"{name}: {a}->{b} points another way in 3D (cos {cosine:.2f})"
+
+
+@pytest.mark.parametrize("name", PERSON_PHOTOS)
 def test_the_mask_covers_the_person_and_not_the_scene(name):
     spec = FIXTURE["photos"][name]
     image = photo(name)

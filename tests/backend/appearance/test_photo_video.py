@@ -9,7 +9,9 @@ measured on the rendered (decoded) frames with the pose and segmentation model, 
 * the wrists and ankles the pose model finds follow the motion's (the rig the renderer posed);
 * once the dancer has moved, the pose model finds no copy of them left in the background.
 
-One video per photo is rendered once for the module (about 10-40 s each on 2 cores: slow).
+Measured on the CPU renderer's default body for a photo: the 2.5-D body (:mod:`backend.appearance.body25d`;
+the flat 2D puppet, ``body="2d"``, stays the drawings' default and is not measured here). One video per photo is
+rendered once for the module, on first use (about 10-40 s each on 2 cores: slow).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 
 from backend.appearance.keypoints import KP
 from backend.appearance.perception import PoseDetector, detect_people
-from backend.appearance.puppet import RIG_INDEX, PuppetRenderer
+from backend.appearance.puppet import RIG_INDEX, PuppetRenderer, default_body
 from backend.appearance.request import RenderOptions, RenderRequest
 from backend.appearance.video_io import probe, read_frames
 
@@ -37,22 +39,34 @@ LIMBS = ("left_wrist", "right_wrist", "left_ankle", "right_ankle")
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """name -> (request, puppet, animation, decoded frames {index: frame}) for each person photo."""
+    """``rendered(name) -> (request, body, animation, decoded frames {index: frame})``, each video made once for
+    the module, with the default options."""
     from .conftest import dance_motion
 
     out = tmp_path_factory.mktemp("photo_videos")
     motion = dance_motion(int(SECONDS * 30))
     videos = {}
-    for name in PERSON_PHOTOS:
-        request = RenderRequest(motion, photo(name), out_path=out / f"{name}.mp4",
-                                options=RenderOptions(reference_name=name))  # fmt: skip
-        renderer = PuppetRenderer()
-        renderer.render(request)
-        puppet, animation = renderer.prepare(request)  # the same rig, to know where each joint was posed
-        wanted = {0, animation.wake_frames, *SAMPLED}
-        frames = {i: frame for i, frame in enumerate(read_frames(request.out_path)) if i in wanted}
-        videos[name] = (request, puppet, animation, frames)
-    return videos
+
+    def render(name: str):
+        if name not in videos:
+            request = RenderRequest(motion, photo(name), out_path=out / f"{name}.mp4",
+                                    options=RenderOptions(reference_name=name))  # fmt: skip
+            renderer = PuppetRenderer()
+            renderer.render(request)
+            puppet, animation = renderer.prepare(request)  # the same rig, to know where each joint was posed
+            wanted = {0, animation.wake_frames, *SAMPLED}
+            frames = {i: frame for i, frame in enumerate(read_frames(request.out_path)) if i in wanted}
+            videos[name] = (request, puppet, animation, frames)
+        return videos[name]
+
+    return render
+
+
+def cases(known_failures: dict[str, str] | None = None):
+    """Every person photo; known failures as strict xfails."""
+    known_failures = known_failures or {}
+    return [pytest.param(name, marks=pytest.mark.xfail(reason=known_failures[name], strict=True))
+            if name in known_failures else name for name in PERSON_PHOTOS]  # fmt: skip
 
 
 def person_mask(frame: np.ndarray):
@@ -61,18 +75,19 @@ def person_mask(frame: np.ndarray):
     return found
 
 
-@pytest.mark.parametrize("name", PERSON_PHOTOS)
-def test_the_video_has_the_photos_aspect(rendered, name):
-    request = rendered[name][0]
+@pytest.mark.parametrize("name", cases())
+def test_the_video_has_the_photos_aspect_and_the_2_5d_body(rendered, name):
+    request = rendered(name)[0]
+    assert default_body(request.reference_image, request.reference_person()) == "2.5d"
     info = probe(request.out_path)
     h, w = request.reference_image.shape[:2]
     assert abs(info.width / info.height - w / h) <= 2.0 * (w / h) / min(info.width, info.height)
     assert info.frames == int(SECONDS * 30)
 
 
-@pytest.mark.parametrize("name", PERSON_PHOTOS)
+@pytest.mark.parametrize("name", cases())
 def test_it_opens_on_the_photo_and_wakes_up_within_a_beat(rendered, name):
-    request, puppet, animation, frames = rendered[name]
+    request, puppet, animation, frames = rendered(name)
     person = puppet.soft_mask > 0.5
     error = (frames[0].astype(float) - puppet.image.astype(float))[person]
     psnr = 10 * np.log10(255.0**2 / max(float(np.mean(error**2)), 1e-9))
@@ -83,16 +98,9 @@ def test_it_opens_on_the_photo_and_wakes_up_within_a_beat(rendered, name):
     assert moved > 0.2 * torso, f"{name}: the body has not moved into the dance after the first beat"
 
 
-#: Known failures of the 2D puppet, kept visible (strict: a fix makes them pass and must remove the mark).
-TORN = {"astronaut.png": "the sleeves held in front of the body tear into shards when the arms move (at frame 80 "
-                         "the segmentation model counts 4.2 % of the body's core as not the person): needs the "
-                         "2.5-D body"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=TORN[n], strict=True)) if n in TORN
-                                  else n for n in PERSON_PHOTOS])  # fmt: skip
+@pytest.mark.parametrize("name", cases())
 def test_the_dancer_is_one_piece_with_no_background_through_the_body(rendered, name):
-    request, puppet, animation, frames = rendered[name]
+    request, puppet, animation, frames = rendered(name)
     for index in SAMPLED:
         frame = frames[index]
         found = person_mask(frame)
@@ -110,9 +118,18 @@ def test_the_dancer_is_one_piece_with_no_background_through_the_body(rendered, n
         assert through < 0.03, f"{name} frame {index}: {100 * through:.1f} % of the body's core is background"
 
 
-@pytest.mark.parametrize("name", PERSON_PHOTOS)
+#: Known failures, kept visible (strict: a fix makes them pass and must remove the mark). The astronaut's arms
+#: dance at lengths her proportions allow (test_body25d.py), yet a lowered right arm of a waist-up photo still
+#: brings the wrist to the frame's bottom edge, where the hand is cut off.
+LOST = {"astronaut.png": "the right wrist, seen on frame 0 (at the pose model's visibility threshold: on some runs "
+                         "it is not, and the check is skipped), is held by the dance at the waist-up frame's bottom "
+                         "edge (697 of 720 px) and the pose model finds it there on 1 sampled frame in 6; the left "
+                         "wrist, hidden behind the helmet in the photo, has no forearm to show"}
+
+
+@pytest.mark.parametrize("name", cases(LOST))
 def test_wrists_and_ankles_follow_the_motion(rendered, name):
-    request, puppet, animation, frames = rendered[name]
+    request, puppet, animation, frames = rendered(name)
     torso = np.linalg.norm(puppet.rig[RIG_INDEX["neck"]] - puppet.rig[RIG_INDEX["pelvis"]])
     cut = set(puppet.cut_off)
     # The limbs the pose model sees on the opening frame (the photo itself): those it must follow later.
@@ -130,16 +147,11 @@ def test_wrists_and_ankles_follow_the_motion(rendered, name):
     assert np.median(errors) < 0.3, f"{name}: wrists/ankles are a median {np.median(errors):.2f} torsos off the motion's"
 
 
-GHOST = {"astronaut.png": "at frame 130 the pose model finds a second person (31k pixels) where the torn sleeve and "
-                         "the dark fill beside the helmet meet: needs the 2.5-D body and a cleaner plate"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=GHOST[n], strict=True)) if n in GHOST
-                                  else n for n in PERSON_PHOTOS])  # fmt: skip
+@pytest.mark.parametrize("name", cases())
 def test_no_copy_of_the_person_is_left_behind(rendered, name):
     """Once the dancer has moved, the pose model finds nobody new in the frame: no ghost of the photo's person
     where they stood (people the photo shows besides them may stay: the bystanders are scenery)."""
-    request, puppet, animation, frames = rendered[name]
+    request, puppet, animation, frames = rendered(name)
     others = request.reference_person().people - 1
     for index in SAMPLED[-2:]:
         found = detect_people(frames[index])

@@ -37,6 +37,19 @@ def test_render_writes_the_video_and_its_companions(tmp_path, inputs, capsys, mo
     assert "puppet" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # ~8 s: the pose model, then the 2.5-D body's part fills (patch inpainting) at the 512x768 frame
+def test_render_with_the_2_5d_body(tmp_path, inputs, monkeypatch):
+    monkeypatch.setenv("MACE_DANCE_HOME", str(tmp_path / "home"))
+    motion, image, _ = inputs
+    out = tmp_path / "body.mp4"
+    assert main(["render", str(motion), "--reference", str(image), "-o", str(out), "--renderer", "puppet",
+                 "--body", "2.5d"]) == 0  # fmt: skip
+    info = probe(out)
+    assert info.frames == 20 and info.width * 3 == info.height * 2  # the drawing's own frame (2:3)
+    with pytest.raises(SystemExit):  # argparse: not a body
+        main(["render", str(motion), "--reference", str(image), "-o", str(out), "--body", "3d"])
+
+
 def test_bad_inputs_exit_with_the_error_code_and_a_fix(tmp_path, inputs, capsys, monkeypatch):
     monkeypatch.setenv("MACE_DANCE_HOME", str(tmp_path / "home"))
     motion, image, _ = inputs
