@@ -140,7 +140,8 @@ def run(run_dir: Path, samples: int = 12, seed_sets: int = 6, fast=(("dpmpp", 10
         means = {k: statistics.fmean(s[k] for s in entry["per_set"]) for k, _, _ in METRICS}
         entry["shortfall"] = {k: shortfall(k, means[k], [s[k] for s in ddim], reference_div) for k, _, _ in METRICS}
         entry["passes"] = {k: v == 0.0 for k, v in entry["shortfall"].items()}
-    ranked = sorted((sum(results["configs"][name]["shortfall"].values()), steps, name) for _, steps, name in configs[1:])
+    ranked = sorted((sum(results["configs"][name]["shortfall"].values()), steps, name)
+                    for _, steps, name in configs[1:])
     passing = [(steps, name) for total, steps, name in ranked if total == 0.0]
     results["fewest_passing"] = min(passing)[1] if passing else None
     results["closest"] = ranked[0][2] if ranked else None  # least total shortfall, then fewest steps
@@ -179,7 +180,8 @@ def main() -> int:
     parser.add_argument("run", type=Path, help="the folder scripts/train_small_motion_expert.py wrote")
     parser.add_argument("--samples", type=int, default=12, help="dances per seed set (default 12)")
     parser.add_argument("--seed-sets", type=int, default=6, help="seed sets per sampler (default 6)")
-    parser.add_argument("--fast", default=DEFAULT_FAST, help=f"fast samplers and steps to try (default {DEFAULT_FAST!r})")
+    parser.add_argument("--fast", default=DEFAULT_FAST,
+                        help=f"fast samplers and steps to try (default {DEFAULT_FAST!r})")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="keep the configurations RUN/quality.json already has")
     args = parser.parse_args()

@@ -180,7 +180,9 @@ def log_snr_timesteps(schedule: DiffusionSchedule, steps: int, sigma_max: float)
     return np.minimum(times, len(alphas) - 1 - np.arange(steps)).tolist()  # ... that exist
 
 
-def make_sampler(choice: SamplerChoice, schedule: DiffusionSchedule, eta: float = 1.0) -> DDIMSampler | MultistepSampler:
+def make_sampler(
+    choice: SamplerChoice, schedule: DiffusionSchedule, eta: float = 1.0
+) -> DDIMSampler | MultistepSampler:
     """The sampler ``choice`` names (``eta`` is DDIM's noise; the fast samplers have their own, see above)."""
     if choice.sampler == "ddim":
         return DDIMSampler(schedule, choice.num_steps, eta)

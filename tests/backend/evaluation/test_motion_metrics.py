@@ -144,7 +144,8 @@ def test_a_shared_cache_scores_the_reference_once_and_changes_no_number(rng, mon
     fresh = [evaluate_samples(generated, reference, "clean").generated for generated in sets]
     scored = []
     original = evaluate_module.score_motion
-    monkeypatch.setattr(evaluate_module, "score_motion", lambda sample, *a: scored.append(sample.name) or original(sample, *a))
+    monkeypatch.setattr(evaluate_module, "score_motion",
+                        lambda sample, *a: scored.append(sample.name) or original(sample, *a))
     cache = evaluate_module.EvalCache()
     cached = [evaluate_samples(generated, reference, "clean", cache=cache).generated for generated in sets]
     np.testing.assert_equal(cached, fresh)  # every number the same (BAS is NaN without music on both)

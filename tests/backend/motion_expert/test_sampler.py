@@ -110,7 +110,7 @@ def test_kept_cells_are_exact_and_never_corrupt_the_solver_history(tiny_pipeline
     sampler_obj = make_sampler(SamplerChoice(sampler, 5), tiny_pipeline.schedule)
     for index, (x0, x) in enumerate(steps):
         assert torch.equal(x0[kept], values[kept])  # what the solver remembers
-    if sampler in ("dpmpp", "unipc"):  # ODE solvers: x_t's kept cells are the kept values plus the start's noise, rescaled
+    if sampler in ("dpmpp", "unipc"):  # ODE solvers: x_t's kept cells = the kept values + the start's noise, rescaled
         sigmas = sampler_obj.scheduler.sigmas.double()  # the level after step i is sigmas[i + 1]
         alpha, sigma = 1 / (sigmas**2 + 1).sqrt(), sigmas / (sigmas**2 + 1).sqrt()
         noise = [x[kept].double() - alpha[i + 1] * values[kept].double() for i, (_, x) in enumerate(steps[:-1])]
@@ -124,7 +124,8 @@ def test_kept_cells_are_exact_and_never_corrupt_the_solver_history(tiny_pipeline
 
 def test_dpmpp_sde_is_the_default_and_ddim_stays_the_official_sampler(tiny_pipeline, music):
     fast = tiny_pipeline(music[:20], seed=3)
-    assert fast.metadata["sampler"] == "dpmpp-sde" and fast.metadata["num_inference_steps"] == 8 == DEFAULT_STEPS["dpmpp-sde"]
+    assert fast.metadata["sampler"] == "dpmpp-sde"
+    assert fast.metadata["num_inference_steps"] == 8 == DEFAULT_STEPS["dpmpp-sde"]
     official = tiny_pipeline(music[:20], seed=3, sampler="ddim")
     assert official.metadata["num_inference_steps"] == 50
     with pytest.raises(InvalidInputError, match="sampler"):
