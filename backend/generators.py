@@ -6,9 +6,9 @@ info``, ``mace-dance generate``, the server's ``hello`` (the add-on's backend bo
 here, so the reason shown is the rule applied.
 
 The rule for ``auto``: the Motion Expert whenever its checkpoint is installed, on a GPU *and* on a CPU —
-its default sampler (DPM-Solver++, ``shared.sampling``) makes 30 s of music in seconds on a laptop CPU
-(numbers in docs/motion_expert.md); otherwise the embedded choreographer, which needs nothing. A mocap
-folder always means the choreographer's motion-graph mode.
+its default sampler (DPM-Solver++ SDE, 8 steps, ``shared.sampling``) makes a dance in tens of CPU seconds
+per 30 s of music (numbers in docs/motion_expert.md); otherwise the embedded choreographer, which needs
+nothing. A mocap folder always means the choreographer's motion-graph mode.
 
 This module imports the generators; the generators import only :mod:`backend.motion_generation` (the
 request and the contract), so there is no import circle.

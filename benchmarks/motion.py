@@ -144,7 +144,8 @@ def timed_command(command: list[str], env: dict) -> Timing:
 
 
 def end_to_end(music: Path, seconds: float, threads: int | None) -> dict[str, Timing]:
-    """``mace-dance generate`` with the default sampler and with 50-step DDIM, the official layout installed."""
+    """``mace-dance generate`` with the default sampler and with 50-step DDIM, the official layout installed,
+    after a warm-up run and a timed start-up run (2 s of music, one step)."""
     sys.path.insert(0, str(REPO))
     from tests.backend.motion_expert.test_checkpoint import official_key_shapes, write_official_checkpoint
 
@@ -156,11 +157,14 @@ def end_to_end(music: Path, seconds: float, threads: int | None) -> dict[str, Ti
                    PYTHONPATH=str(REPO))  # fmt: skip
         if threads:
             env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        # Once, untimed: first-use costs of this machine (numba compiling librosa's kernels into its disk cache,
-        # the OS page cache) would otherwise fall on whichever run goes first.
+        # Twice first: first-use costs of this machine (numba compiling librosa's kernels into its disk cache,
+        # the OS page cache) would otherwise fall on whichever run goes first; the second run (2 s of music,
+        # one step) is about the start-up every run pays.
         timed_command(generate_command(music, Path(tmp) / "warm-up", 2.0, ["--steps", "1"]), env)
-        return {label: timed_command(generate_command(music, Path(tmp) / label, seconds, extra), env)
-                for label, extra in (("default", []), ("ddim-50", ["--sampler", "ddim", "--steps", "50"]))}
+        runs = {"start-up": timed_command(generate_command(music, Path(tmp) / "start-up", 2.0, ["--steps", "1"]), env)}
+        for label, extra in (("default", []), ("ddim-50", ["--sampler", "ddim", "--steps", "50"])):
+            runs[label] = timed_command(generate_command(music, Path(tmp) / label, seconds, extra), env)
+        return runs
 
 
 def main() -> None:
@@ -181,15 +185,16 @@ def main() -> None:
     torch.manual_seed(0)
     from shared.sampling import DEFAULT_SAMPLER, DEFAULT_STEPS
 
-    load = open("/proc/loadavg").read().split()[:3] if Path("/proc/loadavg").is_file() else ["?"]
+    load = open("/proc/loadavg").read().split()[:3]
     print(f"0. end to end, {args.seconds:g} s of {args.music.name}, official checkpoint layout (random weights), "
           f"load average before: {' '.join(load)}")
     runs = end_to_end(args.music, args.seconds, args.threads)
     default, ddim = runs["default"], runs["ddim-50"]
+    print(f"   start-up (2 s of music, 1 step):  {runs['start-up']}")
     print(f"   default ({DEFAULT_SAMPLER}, {DEFAULT_STEPS[DEFAULT_SAMPLER]} steps): {default}")
     print(f"   --sampler ddim --steps 50:     {ddim}")
     print(f"   default / ddim-50: {float(default) / float(ddim):.3f} wall, {default.cpu / ddim.cpu:.3f} CPU "
-          "(goal <= 0.2)")
+          f"(goal <= 0.2); load average after: {' '.join(open('/proc/loadavg').read().split()[:3])}")
     if args.quality is not None:
         sys.path.insert(0, str(Path(__file__).parent))
         from motion_quality import format_table

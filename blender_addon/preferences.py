@@ -11,7 +11,9 @@ from .jobs import ConnectionSettings
 #: where msgpack is missing (legacy install without the bundled wheels); only the backend features need it.
 DEFAULT_ADDRESS = "tcp://127.0.0.1:7557"
 #: ``shared.sampling.SAMPLERS`` with words for the menu (a test keeps the names equal).
-SAMPLER_ITEMS = [("dpmpp", "DPM-Solver++ (fast)", "a fifth of the official sampler's steps"),
+SAMPLER_ITEMS = [("dpmpp-sde", "DPM-Solver++ SDE (fast)", "stochastic like the official sampler, in 8 steps"),
+                 ("dpmpp", "DPM-Solver++ (deterministic)", "the ODE solver, 10 steps"),
+                 ("unipc", "UniPC (deterministic)", "a predictor-corrector ODE solver, 10 steps"),
                  ("ddim", "DDIM, 50 steps (official)", "the official sampler: slowest, the reference")]
 
 
@@ -60,7 +62,7 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
 
     # The Motion Expert's sampler for dances made from here (shared.sampling.SamplerChoice, per request).
     motion_sampler: EnumProperty(
-        name="Motion Expert sampler", default="dpmpp", items=SAMPLER_ITEMS,
+        name="Motion Expert sampler", default="dpmpp-sde", items=SAMPLER_ITEMS,
         description="How the Motion Expert denoises (the choreographer has no sampler)")
     motion_steps: IntProperty(
         name="Steps", default=0, min=0, max=1000,

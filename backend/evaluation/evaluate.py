@@ -155,12 +155,22 @@ def _set_summary(scores: list[MotionScores]) -> dict:
     }
 
 
+@dataclass
+class EvalCache:
+    """What :func:`evaluate_samples` may reuse between calls with the same reference set and protocol: the
+    reference motions' scores by name and the music beat times (with the tracker's name) by music path."""
+
+    reference: dict[str, MotionScores] = field(default_factory=dict)
+    beats: dict[Path, tuple[np.ndarray, str]] = field(default_factory=dict)
+
+
 def evaluate_samples(
     generated: Sequence[MotionSample],
     reference: Sequence[MotionSample],
     protocol: str | EvalProtocol = "clean",
     music_dir: str | Path | None = None,
     ctx: JobContext | None = None,
+    cache: EvalCache | None = None,
 ) -> EvalReport:
     """All metrics of ``generated`` against ``reference``.
 
@@ -170,6 +180,8 @@ def evaluate_samples(
         music_dir: folder of music files; each motion's music is found by ``loading.find_music``. Without
             it (or without a match) BAS is not computed for that motion.
         ctx: progress and cancellation.
+        cache: an :class:`EvalCache` filled here; pass the same one to calls that score sets against the same
+            reference (and protocol) to score the reference and track each piece's beats once.
     """
     protocol = get_protocol(protocol)
     ctx = ctx or JobContext.null()
@@ -178,7 +190,7 @@ def evaluate_samples(
             f"need at least 2 generated and 2 reference motions, got {len(generated)} and {len(reference)}",
             hint="FID and diversity compare sets: give folders with two or more motions each",
         )
-    beat_cache: dict[Path, np.ndarray] = {}
+    cache = EvalCache() if cache is None else cache
     tracker = None
     scores: list[MotionScores] = []
     jobs = [("generated", s) for s in generated] + [("reference", s) for s in reference]
@@ -186,15 +198,20 @@ def evaluate_samples(
     for index, (set_name, sample) in enumerate(jobs):
         ctx.check_cancelled()
         ctx.report(index / len(jobs), f"scoring {set_name} motion {sample.name}")
+        if set_name == "reference" and sample.name in cache.reference:
+            scores.append(cache.reference[sample.name])
+            continue
         music = find_music(sample, music_dir) if music_dir else None
         beats = None
         if music is not None:
-            if music not in beat_cache:
-                beat_cache[music], tracker = music_beat_times(music, protocol)
-            beats = beat_cache[music]
+            if music not in cache.beats:
+                cache.beats[music] = music_beat_times(music, protocol)
+            beats, tracker = cache.beats[music]
         elif music_dir and set_name == "generated":
             unmatched.append(sample.name)
         scores.append(score_motion(sample, protocol, set_name, beats, music.name if music else None))
+        if set_name == "reference":
+            cache.reference[sample.name] = scores[-1]
 
     gen = [s for s in scores if s.set == "generated"]
     ref = [s for s in scores if s.set == "reference"]

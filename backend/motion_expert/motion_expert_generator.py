@@ -32,7 +32,8 @@ class MotionExpertGenerator:
     Args:
         weights: a checkpoint path (see :func:`backend.motion_expert.checkpoint.find_checkpoint`).
         device: torch device ("cpu", "cuda", …).
-        sampling: sampler and steps when a request names none (default: DPM-Solver++ at its measured default).
+        sampling: sampler and steps when a request names none (default: ``shared.sampling``'s, DPM-Solver++ SDE
+            at its measured steps).
         mamba_backend: "auto" (mamba_ssm on CUDA when it imports), "cuda" or "torch".
     """
 

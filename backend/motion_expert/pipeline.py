@@ -1,7 +1,7 @@
 """Music features -> SMPL dance with the Motion Expert: checks, sampling loop, long songs, editing.
 
 ``MotionExpertPipeline`` owns everything around the denoiser (diffusers' habit): it checks inputs,
-encodes the music once per window, runs the sampler (DPM-Solver++ by default, or the official DDIM; see
+encodes the music once per window, runs the sampler (DPM-Solver++ SDE by default, or the official DDIM; see
 ``.scheduler.make_sampler``) with one network pass per step (Guidance-Free
 Training: the model itself is the guided sampler, beta = 0.75), reports progress, honours cancellation,
 stitches long songs and keeps locked frames/joints when editing.
@@ -195,7 +195,7 @@ class MotionExpertPipeline:
             genre: id in [0, 16), a name from ``shared.genres.GENRES``, or None (drawn from ``seed``).
             seed: seed of all noise; the same inputs and seed give the same dance.
             num_inference_steps: sampler steps (default: the sampler's, ``shared.sampling.DEFAULT_STEPS``).
-            eta: DDIM noise (default 1.0, official; DPM-Solver++ is deterministic).
+            eta: DDIM noise (default 1.0, official; the fast samplers bring their own, see ``.scheduler``).
             guidance_beta: GFT beta (default 0.75, official; 1 = unguided conditional model).
             keep: ``shared.keep.KeepSpec``: regenerate only what it does not lock.
             max_frames_per_pass: longest single pass (default: the model's 1200-frame horizon).
@@ -204,7 +204,8 @@ class MotionExpertPipeline:
             guidance: "gft" (one pass per step) or "cfg" (two passes: unconditional + weighted difference,
                 with beta = 1; for comparison).
             cfg_weight: CFG weight w in ``uncond + w (cond - uncond)``.
-            sampler: "dpmpp" (default: DPM-Solver++ 2M) or "ddim" (the official sampler); see ``shared.sampling``.
+            sampler: a name from ``shared.sampling.SAMPLERS``: "dpmpp-sde" (default: DPM-Solver++ 2M SDE),
+                "dpmpp", "unipc", or "ddim" (the official sampler).
             ctx: progress and cancellation.
             step_callback: called after every denoising step (see :data:`StepCallback`).
         Returns:

@@ -14,8 +14,8 @@ Notation (variable -> DDIM paper, Song et al. 2021, eq. 12)::
 Samplers (:func:`make_sampler`, names from ``shared.sampling.SAMPLERS``) share one seam: ``timesteps`` (the
 model's time ids, one network pass each) and ``step(x0, x_t, index, generator)`` (the next sample from the
 clean prediction at ``timesteps[index]``). :class:`DDIMSampler` is the official sampler;
-:class:`DPMSolverSampler` wraps diffusers' ``DPMSolverMultistepScheduler`` (DPM-Solver++ 2M,
-``prediction_type="sample"``) on this very schedule, so it takes the steps diffusers takes.
+:class:`MultistepSampler` wraps one of diffusers' multistep schedulers (DPM-Solver++ 2M, its SDE variant or
+UniPC; ``prediction_type="sample"``) on this very schedule, so it takes the steps diffusers takes.
 """
 
 from __future__ import annotations
@@ -115,38 +115,78 @@ class DDIMSampler:
         return self.schedule.ddim_step(x0, x_t, t, t_next, self.eta, generator)
 
 
-class DPMSolverSampler:
-    """DPM-Solver++ (2M) through diffusers' ``DPMSolverMultistepScheduler`` on the cosine schedule.
+#: The fast samplers: diffusers' multistep schedulers on the model's own schedule with x0-prediction, by name.
+#: Each takes one model pass per step (a multistep solver reuses its previous clean predictions), so GFT stays
+#: single-pass. "dpmpp-sde" is stochastic like the official DDIM (eta = 1); the others are ODE solvers, whose
+#: only randomness is the starting noise. Steps are uniform in log-SNR: over the whole schedule
+#: (``use_lu_lambdas``; UniPC's ``use_exponential_sigmas`` is the same spacing, sigma = exp(-lambda)), or from
+#: ``sigma_max`` down (:func:`log_snr_timesteps`); the choice for each is measured (docs/motion_expert.md).
+FAST_SAMPLERS = {
+    "dpmpp-sde": ("DPMSolverMultistepScheduler", dict(algorithm_type="sde-dpmsolver++", sigma_max=300.0)),
+    "dpmpp": ("DPMSolverMultistepScheduler", dict(algorithm_type="dpmsolver++", use_lu_lambdas=True)),
+    "unipc": ("UniPCMultistepScheduler", dict(predict_x0=True, solver_type="bh2", use_exponential_sigmas=True)),
+}
 
-    One model pass per step (a multistep solver reuses the previous clean predictions); the steps are
-    uniform in log-SNR (``use_lu_lambdas``, the spacing the DPM-Solver paper recommends), so the last model
-    pass sees little noise — with linear time spacing the last pass at t = 1000/N leaves visible jitter on a
-    small model (docs/motion_expert.md); the last step lands on sigma = 0, i.e. returns the clean estimate. Deterministic: the seed acts through the
-    starting noise only. ``scheduler.model_outputs`` holds the solver's history (the x0 predictions it was
+
+class MultistepSampler:
+    """A diffusers multistep scheduler from :data:`FAST_SAMPLERS` (DPM-Solver++ 2M, its SDE variant, UniPC-2).
+
+    The last step lands on sigma = 0, i.e. returns the clean estimate. (With linear time spacing the last
+    model pass, at t = 1000/N, leaves visible jitter on a small model: docs/motion_expert.md.) The SDE
+    variant draws its fresh noise from the pipeline's CPU generator (``variance_noise``), so a seed gives the
+    same dance everywhere. ``scheduler.model_outputs`` holds the solver's history (the x0 predictions it was
     given), which is why the pipeline pins kept cells in x0 before each step (see its ``_denoise``).
     """
 
-    def __init__(self, schedule: DiffusionSchedule, num_inference_steps: int):
-        from diffusers import DPMSolverMultistepScheduler
+    def __init__(self, schedule: DiffusionSchedule, name: str, num_inference_steps: int):
+        import diffusers
 
-        self.scheduler = DPMSolverMultistepScheduler(
+        class_name, options = FAST_SAMPLERS[name]
+        options = dict(solver_order=2, lower_order_final=True, final_sigmas_type="zero") | options
+        sigma_max = options.pop("sigma_max", None)
+        self.scheduler = getattr(diffusers, class_name)(
             num_train_timesteps=schedule.num_train_timesteps, trained_betas=schedule.betas.numpy(),
-            prediction_type="sample", algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True,
-            final_sigmas_type="zero", use_lu_lambdas=True,
+            prediction_type="sample", **options,
         )  # fmt: skip
-        self.scheduler.set_timesteps(num_inference_steps)
+        if sigma_max is None:
+            self.scheduler.set_timesteps(num_inference_steps)
+        else:
+            self.scheduler.set_timesteps(timesteps=log_snr_timesteps(schedule, num_inference_steps, sigma_max))
         self.scheduler.set_begin_index(0)  # steps are taken in order (the spacing may repeat a time id)
         self.timesteps = [int(t) for t in self.scheduler.timesteps]
+        self.stochastic = options.get("algorithm_type", "").startswith("sde")
 
     def step(self, x0: torch.Tensor, x_t: torch.Tensor, index: int, generator: torch.Generator | None) -> torch.Tensor:
+        if self.stochastic:
+            noise = randn_like(x_t, generator)
+            return self.scheduler.step(x0, self.timesteps[index], x_t, variance_noise=noise, return_dict=False)[0]
         return self.scheduler.step(x0, self.timesteps[index], x_t, return_dict=False)[0]
 
 
-def make_sampler(choice: SamplerChoice, schedule: DiffusionSchedule, eta: float = 1.0) -> DDIMSampler | DPMSolverSampler:
-    """The sampler ``choice`` names (``eta`` is DDIM's noise; DPM-Solver++ is deterministic)."""
+def log_snr_timesteps(schedule: DiffusionSchedule, steps: int, sigma_max: float) -> list[int]:
+    """``steps`` distinct time ids, descending to 0, uniform in log-SNR from the noise level ``sigma_max``
+    (sigma = sqrt((1 - alpha) / alpha)) down to t = 0.
+
+    The cosine schedule's last ids lie orders of magnitude above any useful noise level (sigma 20,000 at
+    t = 999, 320 at t = 997, 80 at t = 991); uniform log-SNR over the whole range spends a few of a handful of
+    steps there, where the model sees nothing but noise.
+    """
+    alphas = schedule.alphas_cumprod.double().numpy()
+    log_sigmas = np.log(np.sqrt((1 - alphas) / alphas))  # increasing in t
+    top = min(math.log(sigma_max), log_sigmas[-1])
+    times = np.interp(np.linspace(top, log_sigmas[0], steps), log_sigmas, np.arange(len(alphas))).round().astype(int)
+    for i in range(steps - 2, -1, -1):  # distinct ids (a repeated id would be a step of length zero) ...
+        times[i] = max(times[i], times[i + 1] + 1)
+    return np.minimum(times, len(alphas) - 1 - np.arange(steps)).tolist()  # ... that exist
+
+
+def make_sampler(
+    choice: SamplerChoice, schedule: DiffusionSchedule, eta: float = 1.0
+) -> DDIMSampler | MultistepSampler:
+    """The sampler ``choice`` names (``eta`` is DDIM's noise; the fast samplers have their own, see above)."""
     if choice.sampler == "ddim":
         return DDIMSampler(schedule, choice.num_steps, eta)
-    return DPMSolverSampler(schedule, choice.num_steps)
+    return MultistepSampler(schedule, choice.sampler, choice.num_steps)
 
 
 def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

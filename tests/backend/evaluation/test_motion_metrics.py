@@ -136,6 +136,22 @@ def test_identical_sets_give_fid_zero(rng):
         assert report.generated["div_k"] == pytest.approx(report.reference["div_k"])
 
 
+def test_a_shared_cache_scores_the_reference_once_and_changes_no_number(rng, monkeypatch):
+    from backend.evaluation import evaluate as evaluate_module
+
+    reference = [MotionSample.from_joints(varied_dancer(rng), FPS, f"r{i}") for i in range(6)]
+    sets = [[MotionSample.from_joints(varied_dancer(rng), FPS, f"g{k}{i}") for i in range(4)] for k in range(2)]
+    fresh = [evaluate_samples(generated, reference, "clean").generated for generated in sets]
+    scored = []
+    original = evaluate_module.score_motion
+    monkeypatch.setattr(evaluate_module, "score_motion",
+                        lambda sample, *a: scored.append(sample.name) or original(sample, *a))
+    cache = evaluate_module.EvalCache()
+    cached = [evaluate_samples(generated, reference, "clean", cache=cache).generated for generated in sets]
+    np.testing.assert_equal(cached, fresh)  # every number the same (BAS is NaN without music on both)
+    assert sorted(scored) == sorted([s.name for s in reference] + [s.name for g in sets for s in g])
+
+
 def test_shifted_set_gives_large_fid(rng):
     features = rng.normal(size=(50, 5))
     ref, gen = normalise_with_reference(features, features + 3.0, eps=1e-10)
