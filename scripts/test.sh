@@ -5,17 +5,29 @@
 #                                   add-on tests run on 5.0 only)
 #   bash scripts/test.sh ARGS...    only pytest with ARGS on the main environment, e.g. `-k protocol`, or the
 #                                   fast tier: `-m "not slow"` (every module's core tests)
+#
+# pytest runs on every core (pytest-xdist, at most 4 workers; MACE_TEST_WORKERS=N to choose, 0 for none), with
+# `--dist loadgroup`: each test file stays on one worker, and tests sharing an expensive session fixture (the
+# Ray cluster, the analysed music) share a worker too (tests/conftest.py). Each worker's torch/BLAS uses one
+# thread (OMP_NUM_THREADS=1 unless set): the workers already fill the cores, more threads only contend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
 trap 'echo "==> scripts/test.sh: $((SECONDS - started)) s in all (load average now: $(cut -d" " -f1-3 /proc/loadavg 2>/dev/null || echo unknown))"' EXIT
 bash scripts/setup.sh
 echo "==> set-up: $((SECONDS - started)) s"
+workers=${MACE_TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
+[ "$workers" -gt 4 ] && workers=4
+parallel=()
+if [ "$workers" -gt 1 ]; then
+  parallel=(-n "$workers" --dist loadgroup --no-loadscope-reorder)
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+fi
 if [ $# -gt 0 ]; then
-  .venv/bin/python -m pytest "$@"
+  .venv/bin/python -m pytest "${parallel[@]}" "$@"
   exit
 fi
-.venv/bin/python -m pytest
+.venv/bin/python -m pytest "${parallel[@]}"
 for version in 4.2.23 4.5.15; do
   bash scripts/setup_bpy.sh "$version"
   echo "==> the add-on's core tests on bpy $version"
