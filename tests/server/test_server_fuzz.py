@@ -22,7 +22,7 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from shared import protocol
@@ -225,7 +225,8 @@ def test_fuzzed_messages_never_stop_the_backend(backend_process, tmp_path):
     samples = [baseline]
 
     @settings(max_examples=BATCHES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.generate])  # no shrinking: a live backend's failing batch as it came
     @given(st.lists(message_strategy(bases), min_size=BATCH, max_size=BATCH))
     def batch(messages):
         token = f"sentinel-{stats['sent']}"
