@@ -123,6 +123,7 @@ def test_a_failed_preview_keeps_the_motion_and_beats_and_says_why(tmp_path, empt
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no half-written preview left
 
 
+@pytest.mark.slow  # reads every real mocap take into a motion graph, analyses the music, dances
 def test_generate_with_mocap_dances_segments_of_the_takes(tmp_path, empty_home, capsys, shared_data):
     mocap = tmp_path / "mocap"
     mocap.mkdir()
