@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Run the test suite (sets up .venv first) and say how long it took.
 #   bash scripts/test.sh            everything: the whole suite on bpy 5.0.1, then the add-on's core tests again
-#                                   on Blender 4.2 LTS and 4.5 (each in its own .venv-bpy<version>; the slow
-#                                   add-on tests run on 5.0 only)
+#                                   on Blender 4.2 LTS and 4.5 side by side (each in its own .venv-bpy<version>;
+#                                   the slow add-on tests run on 5.0 only)
 #   bash scripts/test.sh ARGS...    only pytest with ARGS on the main environment, e.g. `-k protocol`, or the
 #                                   fast tier: `-m "not slow"` (every module's core tests)
 #
-# pytest runs on every core (pytest-xdist, at most 4 workers; MACE_TEST_WORKERS=N to choose, 0 for none), with
+# pytest runs on every core (pytest-xdist, at most 4 workers; MACE_TEST_WORKERS=N to choose, 1 for one process), with
 # `--dist loadgroup`: each test file stays on one worker, and tests sharing an expensive session fixture (the
 # Ray cluster, the analysed music) share a worker too (tests/conftest.py). Each worker's torch/BLAS uses one
 # thread (OMP_NUM_THREADS=1 unless set): the workers already fill the cores, more threads only contend.
