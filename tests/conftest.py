@@ -12,6 +12,43 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MACE_SHARED_DATA", REPO.parent / "shared" / "data"))  # CI: beside the clone
 
 
+#: Folders and files whose tests share an expensive session- or package-scoped fixture, so that with
+#: pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite) one worker runs them all and pays it
+#: once: the Ray cluster of tests/cluster, and the analysed real tracks, click tracks and dances of many seeds
+#: that the choreography and music tests share. Every other test file is a group of its own (its
+#: module-scoped fixtures are paid once too).
+SHARED_FIXTURE_GROUPS = {
+    "tests/cluster/": "ray-cluster",
+    "tests/backend/choreography/": "analysed-music",
+    "tests/backend/features/test_music.py": "analysed-music",
+}
+
+
+def _xdist_group(relative: str) -> str:
+    for prefix, group in SHARED_FIXTURE_GROUPS.items():
+        if relative.startswith(prefix):
+            return group
+    return relative
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist's loadgroup distribution: put each test in its group (above), and hand out the
+    groups with the most slow tests first, then the largest, so that the small groups come last and fill the
+    workers evenly instead of a long group starting while the other workers run out of work."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        relative = Path(item.path).relative_to(REPO).as_posix()
+        group = _xdist_group(relative)
+        item.add_marker(pytest.mark.xdist_group(group))
+        groups.setdefault(group, []).append(item)
+    order = sorted(groups.values(), key=lambda members: (
+        -sum(member.get_closest_marker("slow") is not None for member in members), -len(members)))
+    items[:] = [item for members in order for item in members]
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real music and motion capture that lie beside the repository (CI has them); skip without."""

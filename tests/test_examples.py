@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 from PIL import Image
 
@@ -30,6 +31,7 @@ def test_example_keypoints_sit_on_the_drawn_character():
         assert np.abs(image[y, x] - background).max() > 40, f"keypoint ({x}, {y}) is on the background"
 
 
+@pytest.mark.slow  # the example end to end: music analysis, a dance and a puppet video
 def test_python_api_example_makes_a_dance_and_a_video(tmp_path, monkeypatch):
     import importlib.util
 

@@ -519,11 +519,14 @@ class _FFmpegSource:
             raise _Refused(_ffmpeg_reason(exc)) from None
         streams, kind = self.container.streams, self.container.format.long_name
         if not streams.audio:
-            found = ", ".join(f"{s.type} ({s.codec_context.name})" for s in streams) or "none"
+            found = ", ".join(f"{s.type} ({s.codec_context.name if s.codec_context else '?'})" for s in streams) or "none"
             self.container.close()
             raise _Refused(f"no audio stream in this {kind} file (streams: {found})")
         self.stream = streams.audio[0]
         codec = self.stream.codec_context
+        if codec is None:  # a codec this FFmpeg does not know (e.g. a WAV with an unknown format tag)
+            self.container.close()
+            raise _Refused(f"its audio stream is in a codec FFmpeg does not know (in this {kind} file)")
         duration = None
         if self.stream.duration is not None and self.stream.time_base is not None:
             duration = float(self.stream.duration * self.stream.time_base)

@@ -107,6 +107,7 @@ def test_generate_reads_every_accepted_format(tmp_path, empty_home, music_files,
     assert preview.frames == frames and preview.audio_duration_s == pytest.approx(frames / 30.0, abs=0.05)
 
 
+@pytest.mark.slow  # a whole `generate` (music analysis, a dance) before its preview fails
 def test_a_failed_preview_keeps_the_motion_and_beats_and_says_why(tmp_path, empty_home, capsys):
     out = tmp_path / "out"
     (out / "groove_120bpm_preview.mp4").mkdir(parents=True)  # a folder where the preview must go: it fails
@@ -122,6 +123,7 @@ def test_a_failed_preview_keeps_the_motion_and_beats_and_says_why(tmp_path, empt
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no half-written preview left
 
 
+@pytest.mark.slow  # reads every real mocap take into a motion graph, analyses the music, dances
 def test_generate_with_mocap_dances_segments_of_the_takes(tmp_path, empty_home, capsys, shared_data):
     mocap = tmp_path / "mocap"
     mocap.mkdir()

@@ -196,6 +196,7 @@ def _hub_cache(cache: Path, repo: str, files: dict[str, Path]) -> Path:
     return folder / "snapshots" / commit
 
 
+@pytest.mark.slow  # packs both 7z archives, then a `weights download` process (torch import) unpacks them
 def test_download_from_a_local_hub_cache_in_offline_mode(tmp_path):
     motion, appearance = tmp_path / "Expert-Motion", tmp_path / "Expert-Appearance"
     motion.mkdir()

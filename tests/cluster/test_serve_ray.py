@@ -241,7 +241,7 @@ def test_a_render_whose_node_died_continues_on_another_node_frame_for_frame(ray_
     server.start()
     client = BackendClient(server.endpoint, timeout_s=60)
     photo = io.BytesIO()
-    Image.fromarray(draw_person(128, 192)).save(photo, format="PNG")
+    Image.fromarray(draw_person(64, 96)).save(photo, format="PNG")
     try:
         events = []
         job = client.submit_render_video(make_motion(30), photo.getvalue(), width=64, height=96)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -50,22 +52,31 @@ def connect():
 
 @pytest.fixture
 def backend_process():
-    """``backend_process(*args) -> (Popen, endpoint)``: a fake-generator backend in its own process."""
+    """``backend_process(*args) -> (Popen, endpoint)``: a fake-generator backend in its own process (and
+    process group: at the end the group is killed, so the media-check workers of a backend a test killed do
+    not outlive the test)."""
     procs = []
 
     def spawn(*args: str):
         env = dict(os.environ, PYTHONPATH=str(REPO))
+        log = tempfile.TemporaryFile("w+")  # not a pipe: a backend logging more than a pipe holds never blocks
         proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server_fakes.py")), *args],
-                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+                                start_new_session=True)
+        proc.stderr = log
         procs.append(proc)
         endpoint = proc.stdout.readline().strip()
-        assert endpoint.startswith("tcp://127.0.0.1:"), proc.stderr.read()
+        if not endpoint.startswith("tcp://127.0.0.1:"):
+            log.seek(0)
+            pytest.fail(f"the backend did not start: {log.read()[-2000:]}")
         return proc, endpoint
 
     yield spawn
     for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # the backend and every child of it are gone already
+            pass
         proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from shared import protocol
@@ -225,7 +225,8 @@ def test_fuzzed_messages_never_stop_the_backend(backend_process, tmp_path):
     samples = [baseline]
 
     @settings(max_examples=BATCHES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.generate])  # no shrinking: a live backend's failing batch as it came
     @given(st.lists(message_strategy(bases), min_size=BATCH, max_size=BATCH))
     def batch(messages):
         token = f"sentinel-{stats['sent']}"
@@ -233,7 +234,8 @@ def test_fuzzed_messages_never_stop_the_backend(backend_process, tmp_path):
         samples.append(rss_mib(proc.pid))
         stats["sent"] += len(messages)
         immediate = [r for r in replies[:-1] if r["type"] in IMMEDIATE_REPLIES]
-        while len(immediate) < sum(map(expects_reply, messages)):  # job requests are answered after admission
+        expected = sum(map(expects_reply, messages))  # decoded once: a bomb takes the decoder a while
+        while len(immediate) < expected:  # job requests are answered after admission
             reply = peer.receive(10.0, skip=())
             replies.append(reply)
             immediate += [reply] if reply["type"] in IMMEDIATE_REPLIES else []
@@ -242,7 +244,7 @@ def test_fuzzed_messages_never_stop_the_backend(backend_process, tmp_path):
         stats["jobs"] += sum(r["type"] == "accepted" for r in replies)
         internal = [r["payload"] for r in replies if r["type"] == "error" and r["payload"].get("code") == "internal"]
         assert internal == []
-        assert len(immediate) >= sum(map(expects_reply, messages))
+        assert len(immediate) >= expected
 
     try:
         batch()

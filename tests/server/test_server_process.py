@@ -22,9 +22,10 @@ def wait_running(client, job, timeout_s=10.0):
 
 def test_killed_backend_is_reported_within_the_client_timeout(backend_process, connect):
     proc, endpoint = backend_process("--steps", "1000", "--step-s", "0.05")
-    client = connect(endpoint, timeout_s=1.0)
+    client = connect(endpoint, timeout_s=30.0)  # a new process on a loaded machine may be slow to start the job
     job = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     wait_running(client, job)
+    client.timeout_s = 1.0  # from now on 1 s of silence means the backend is gone
     proc.kill()
     proc.wait(5)
     killed = time.monotonic()
@@ -52,7 +53,7 @@ def test_signal_cancels_the_running_job_and_replies(backend_process, connect, si
 
 def test_job_folders_of_a_killed_backend_are_removed_by_the_next_one(backend_process, connect, tmp_path):
     proc, endpoint = backend_process("--steps", "1000", "--step-s", "0.05", "--work-root", str(tmp_path))
-    client = connect(endpoint, timeout_s=1.0)
+    client = connect(endpoint, timeout_s=30.0)
     running = client.submit_generate_motion(wav_bytes(1.2), "song.wav")
     client.submit_generate_motion(wav_bytes(1.2), "song.wav")  # queued, its folder made too
     wait_running(client, running)

@@ -119,15 +119,22 @@ def test_requests_carry_every_field(scripted):
     assert protocol.decode_array(render["payload"]["options"]["mask"], "mask").shape == (2, 2)
 
 
+def poll_until_events(client, timeout_s: float = 30.0) -> list:
+    """``client.poll()`` until it returns events (a loaded machine may take seconds)."""
+    deadline = time.monotonic() + timeout_s
+    while not (events := client.poll()):
+        assert time.monotonic() < deadline, "no event"
+        time.sleep(0.01)
+    return events
+
+
 def test_poll_fails_jobs_of_a_silent_backend_without_raising(scripted):
     _, client = scripted(lambda env: [reply("accepted", env["job"], {"state": "queued", "queue_position": 3})],
                          timeout_s=0.3)
     job = client.submit_generate_motion(b"RIFF", "a.wav")
-    time.sleep(0.1)
-    events = client.poll()
+    events = poll_until_events(client)
     assert [e.type for e in events] == ["accepted"] and job.queue_position == 3 and job.state == "queued"
-    time.sleep(0.4)  # accepted, then no heartbeat: dead
-    events = client.poll()
+    events = poll_until_events(client)  # accepted, then no heartbeat for 0.3 s: dead
     assert [e.type for e in events] == ["error"] and events[0].job is job
     assert job.state == "failed" and isinstance(job.error, BackendUnavailableError)
     assert client.poll() == []

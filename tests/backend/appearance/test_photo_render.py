@@ -12,7 +12,8 @@ from backend.appearance.request import RenderOptions, RenderRequest
 
 from .test_perception import PERSON_PHOTOS, PHOTOS, photo
 
-pytestmark = pytest.mark.skipif(not PHOTOS.is_dir(), reason="needs ../shared/data/photos beside the clone")
+pytestmark = [pytest.mark.skipif(not PHOTOS.is_dir(), reason="needs ../shared/data/photos beside the clone"),
+              pytest.mark.slow]  # slow: the pose and segmentation models and the plate inpainting on real photos
 
 
 def travelling_dance(make_dance, frames: int = 16):

@@ -115,6 +115,7 @@ def test_default_renderer_makes_an_mp4_matching_motion_and_music(tmp_path, make_
     assert reports[-1] == pytest.approx(1.0) and all(a <= b for a, b in zip(reports, reports[1:]))
 
 
+@pytest.mark.slow  # a puppet render (the person found, the plate inpainted)
 def test_output_fps_resamples_the_motion(tmp_path, make_person, make_dance):
     request = RenderRequest(make_dance(30, fps=30.0), make_person(128, 192), width=64, height=96, fps=15.0,
                             out_path=tmp_path / "half.mp4")  # fmt: skip
@@ -140,6 +141,7 @@ def test_user_keypoints_drive_the_rig(tmp_path, make_person, make_dance):
     assert animation.frame(puppet, 2).shape == (96, 64, 3)
 
 
+@pytest.mark.slow  # prepares a whole puppet render before it cancels
 def test_cancelling_stops_the_render_and_leaves_no_file(tmp_path, make_person, make_dance):
     request = RenderRequest(make_dance(20), make_person(128, 192), width=64, height=96, out_path=tmp_path / "x.mp4")
     calls = []
@@ -212,6 +214,7 @@ def test_a_dancer_turning_away_keeps_each_puppet_arm_on_its_side(make_person):
         assert posed[right, 0] <= posed[neck, 0] + 1 and posed[left, 0] >= posed[neck, 0] - 1, t
 
 
+@pytest.mark.slow  # the photo placed on the canvas twice (each inpaints the plate) and a puppet render
 def test_a_travelling_dancer_stays_in_shot(tmp_path, make_person, make_dance):
     """A dance that crosses 3 m of stage must not walk the puppet out of the frame: the photo is re-placed."""
     motion = make_dance(24, fps=30.0)

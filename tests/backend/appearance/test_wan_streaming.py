@@ -112,6 +112,7 @@ def weight_in_use(module, name: str = "weight"):
     return getattr(module, name)
 
 
+@pytest.mark.slow  # saves and reloads the tiny Wan and renders under each offload mode
 @pytest.mark.parametrize("offload", ["none", "model", "sequential"])
 def test_mace_adapter_and_lora_take_effect_under_every_offload_mode(tmp_path, tiny_wan_pipeline, offload):
     home = tmp_path / "home"

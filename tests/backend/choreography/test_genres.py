@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from backend.choreography import MOVES, choreograph
 from backend.choreography.styles import GENRE_STYLES
@@ -37,6 +38,7 @@ def test_a_genre_dances_its_own_vocabulary_and_no_other_genres(click_features):
         assert all(genre in MOVES[n].genres for n in own), (genre, own)  # and no other genre's
 
 
+@pytest.mark.slow  # dances many seeds of every genre to train and test the classifier
 def test_a_simple_classifier_tells_the_genres_apart_on_held_out_seeds(click_features):
     """Nearest centroid on log kinetic features (the evaluation package's 72-d feature), trained on four
     seeds per genre, tested on two other seeds: chance is 1/16."""

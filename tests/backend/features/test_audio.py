@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import tracemalloc
 
 import av
@@ -11,7 +12,7 @@ import pytest
 import soundfile
 
 from backend.features import load_audio
-from backend.features.audio import DecodeStats, decode_audio, probe_audio, stream_audio
+from backend.features.audio import DecodeStats, decode_audio, measure_audio, probe_audio, stream_audio
 from shared.audio_formats import ACCEPTED_SUFFIXES
 from shared.errors import InvalidInputError, NotFoundError, TooLargeError
 from tests.audio_files import CASES, Case, click_music, write_audio, write_long_tone_flac, write_lying_flac
@@ -199,6 +200,19 @@ def test_a_video_without_sound_is_refused_by_name(tmp_path):
     expected = r"no audio stream in this QuickTime / MOV file \(streams: video \(h264\)\)"
     with pytest.raises(InvalidInputError, match=expected):
         decode_audio(path)
+
+
+def test_a_wav_of_an_unknown_codec_is_refused_like_any_undecodable_file(tmp_path):
+    """FFmpeg opens a WAV whose format tag it does not know, with no codec for its stream (the fuzzer's find)."""
+    data = b"\x00\x01" * 800
+    fmt = struct.pack("<HHIIHH", 0x1234, 1, 8000, 16000, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    path = tmp_path / "odd.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    for read in (load_audio, lambda p: measure_audio(p, 10.0)):
+        with pytest.raises(InvalidInputError) as err:
+            read(path)
+        assert "odd.wav" in str(err.value) and "codec FFmpeg does not know" in str(err.value)
 
 
 def test_corrupt_file_gets_a_clear_error(tmp_path):
