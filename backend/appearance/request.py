@@ -274,6 +274,7 @@ class RenderRequest:
     renderer_options: Any = None
     checkpoint_dir: str | Path | None = None
     _reference: "ReferencePerson | None" = field(default=None, init=False, repr=False, compare=False)
+    _plate: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
     _asked_size: tuple = field(default=(None, None), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -367,8 +368,9 @@ class RenderRequest:
             # A waist-up photo stands on the canvas's bottom edge, so the cut is not in mid-air.
             bottom = placement.offset[1] + placement.scale * self.reference_image.shape[0]
             placement = CanvasPlacement(placement.scale, placement.offset + (0.0, float(np.floor(self.height - bottom))))
-        plate = remove_person(self.reference_image, person.mask)
-        background = extend_to_canvas(plate, placement, self.width, self.height)
+        if self._plate is None:  # the inpainting is the costly part and does not depend on the placement
+            self._plate = remove_person(self.reference_image, person.mask)
+        background = extend_to_canvas(self._plate, placement, self.width, self.height)
         image = background.copy()
         inside = warp_to_canvas(np.ones(self.reference_image.shape[:2], np.uint8), placement, self.width, self.height) > 0
         image[inside] = warp_to_canvas(self.reference_image, placement, self.width, self.height)[inside]

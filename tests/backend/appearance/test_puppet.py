@@ -263,3 +263,21 @@ def test_moving_the_photo_reuses_the_person_found_in_it(make_dance):
     expected[18:126, 29:65] = True
     assert np.mean((moved.mask > 0.5) == expected) > 0.98
     Puppet(moved)  # rigs fine from the carried mask
+
+
+def test_the_background_plate_is_inpainted_once_per_request(make_dance, monkeypatch):
+    """Re-placing the photo re-frames the same plate: the inpainting (the costly part) runs once."""
+    from backend.appearance import request as request_module
+
+    calls = []
+    real = request_module.remove_person
+    monkeypatch.setattr(request_module, "remove_person", lambda *a, **k: calls.append(1) or real(*a, **k))
+    person = np.full((128, 96, 3), 235, np.uint8)
+    person[16:124, 30:66] = (40, 60, 200)
+    request = RenderRequest(make_dance(10), person, width=96, height=128)
+    first = request.canvas_reference()
+    moved = request.canvas_reference(0.8, (-1.25, 2.5))
+    assert len(calls) == 1
+    assert not np.array_equal(first.background, moved.background)  # re-framed, not the same picture
+    fresh = RenderRequest(make_dance(10), person, width=96, height=128).canvas_reference(0.8, (-1.25, 2.5))
+    assert np.array_equal(fresh.background, moved.background)  # the same as inpainting anew
