@@ -5,16 +5,14 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from ._shared import sampling
 from .jobs import ConnectionSettings
 
 #: ``shared.protocol.DEFAULT_ADDRESS`` (a test keeps them equal). Written out so the add-on registers even
 #: where msgpack is missing (legacy install without the bundled wheels); only the backend features need it.
 DEFAULT_ADDRESS = "tcp://127.0.0.1:7557"
-#: ``shared.sampling.SAMPLERS`` with words for the menu (a test keeps the names equal).
-SAMPLER_ITEMS = [("dpmpp-sde", "DPM-Solver++ SDE (fast)", "stochastic like the official sampler, in 8 steps"),
-                 ("dpmpp", "DPM-Solver++ (deterministic)", "the ODE solver, 10 steps"),
-                 ("unipc", "UniPC (deterministic)", "a predictor-corrector ODE solver, 10 steps"),
-                 ("ddim", "DDIM, 50 steps (official)", "the official sampler: slowest, the reference")]
+#: The Motion Expert's samplers as menu items, from their one home (``shared.sampling``: pure Python).
+SAMPLER_ITEMS = [(name, sampling.SAMPLER_LABELS[name], sampling.SAMPLER_HELP[name]) for name in sampling.SAMPLERS]
 
 
 class MACE_AddonPreferences(bpy.types.AddonPreferences):
@@ -62,7 +60,7 @@ class MACE_AddonPreferences(bpy.types.AddonPreferences):
 
     # The Motion Expert's sampler for dances made from here (shared.sampling.SamplerChoice, per request).
     motion_sampler: EnumProperty(
-        name="Motion Expert sampler", default="dpmpp-sde", items=SAMPLER_ITEMS,
+        name="Motion Expert sampler", default=sampling.DEFAULT_SAMPLER, items=SAMPLER_ITEMS,
         description="How the Motion Expert denoises (the choreographer has no sampler)")
     motion_steps: IntProperty(
         name="Steps", default=0, min=0, max=1000,
@@ -120,8 +118,6 @@ def get(context) -> "MACE_AddonPreferences | None":
 
 def sampler_choice(context):
     """The Motion Expert's sampler and steps for a request (``shared.sampling.SamplerChoice``)."""
-    from ._shared import sampling
-
     prefs = get(context)
     if prefs is None:
         return sampling.SamplerChoice()

@@ -32,6 +32,9 @@ SAMPLER_HELP = {
     "unipc": "UniPC (2nd order), deterministic: 10 steps",
     "ddim": "the official 50-step DDIM (eta = 1): slowest, the reference",
 }
+#: Short names for menus (the add-on's preferences; :data:`SAMPLER_HELP` is their tooltip).
+SAMPLER_LABELS = {"dpmpp-sde": "DPM-Solver++ SDE (fast)", "dpmpp": "DPM-Solver++ (deterministic)",
+                  "unipc": "UniPC (deterministic)", "ddim": "DDIM, 50 steps (official)"}
 
 
 @dataclass(frozen=True)
