@@ -45,7 +45,8 @@ from shared.axes import Y_UP_TO_Z_UP
 from shared.errors import InvalidInputError
 from shared.kinematics import forward_kinematics, global_rotations
 from shared.motion import Motion
-from shared.rotations import matrix_to_quaternion, quaternion_slerp, quaternion_to_matrix, rotation_between, unit
+from shared.rotations import (axis_angle_to_matrix, matrix_to_quaternion, quaternion_slerp, quaternion_to_matrix,
+                             rotation_between, unit)
 from shared.skeleton import JOINT_INDEX as J, NUM_JOINTS, PARENTS, Skeleton
 
 from .inpaint import PATCH, WORK_SIDE, inpaint
@@ -598,9 +599,7 @@ def facing_limited(rotations: np.ndarray, max_turn_deg: float = _MAX_TURN_DEG) -
     forward = rotations[:, 0] @ np.array([0.0, 0.0, 1.0])
     yaw = np.arctan2(forward[:, 0], forward[:, 2])
     change = np.deg2rad(max_turn_deg) * np.sin(yaw) - yaw
-    cos, sin = np.cos(change), np.sin(change)
-    about_y = np.zeros((len(yaw), 3, 3))
-    about_y[:, 0, 0], about_y[:, 0, 2], about_y[:, 1, 1], about_y[:, 2, 0], about_y[:, 2, 2] = cos, sin, 1.0, -sin, cos
+    about_y = axis_angle_to_matrix(change[:, None] * np.array([0.0, 1.0, 0.0]))
     return about_y[:, None] @ rotations
 
 
