@@ -43,7 +43,7 @@ import numba  # noqa: E402
 from shared import body_mesh
 from shared.axes import Y_UP_TO_Z_UP
 from shared.errors import InvalidInputError
-from shared.kinematics import forward_kinematics, global_rotations
+from shared.kinematics import global_rotations
 from shared.motion import Motion
 from shared.rotations import (axis_angle_to_matrix, matrix_to_quaternion, quaternion_slerp, quaternion_to_matrix,
                              rotation_between, unit)
@@ -620,7 +620,6 @@ class BodyAnimation:
     def from_motion(cls, motion: Motion, body: PhotoBody, wake_up_s: float = 0.5) -> "BodyAnimation":
         frames = len(motion.poses)
         motion_rotations = facing_limited(global_rotations(motion.poses))  # (T, 24, 3, 3)
-        pelvis = forward_kinematics(motion.poses, motion.trans, rotations=motion_rotations)[:, 0]
         wake_frames = max(min(int(round(wake_up_s * motion.fps)), frames - 1), 0)
         ease = np.ones(frames)
         if wake_frames:
@@ -638,7 +637,8 @@ class BodyAnimation:
         turn = target @ np.swapaxes(photo, -1, -2)  # (T, 24, 3, 3) photo -> frame, per joint
         rest = to_metres(body.joints, body.scale)
         posed = np.zeros((frames, NUM_JOINTS, 3))
-        travel = (pelvis - pelvis[0]) * ease[:, None]
+        trans = np.asarray(motion.trans, np.float64)
+        travel = (trans - trans[0]) * ease[:, None]  # the pelvis moves with the root translation
         if "legs" in body.cut_off:
             travel[:] = 0.0  # a waist-up photo keeps its hips where the frame cuts them
         posed[:, 0] = rest[0] + travel
