@@ -117,13 +117,13 @@ def photo_joints(keypoints: np.ndarray, world: np.ndarray | None) -> tuple[np.nd
     kp = np.asarray(keypoints, np.float64)
     body = [KP[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_elbow", "right_elbow",
                             "left_knee", "right_knee")]  # fmt: skip
-    depth = np.zeros(len(kp))
+    depth, scale = np.zeros(len(kp)), 0.0
     if world is not None and np.isfinite(world[body]).all():
         a = world[body, :2] - world[body, :2].mean(axis=0)
         b = kp[body] - kp[body].mean(axis=0)
         scale = float(np.sum(a * b) / max(np.sum(a * a), 1e-12))  # least squares, weak perspective
         depth = -np.nan_to_num(world[:, 2]) * scale
-    if world is None or not np.isfinite(world[body]).all() or scale <= 0:
+    if scale <= 0:  # no usable 3D points: a flat body of an assumed torso height
         neck = 0.5 * (kp[KP["left_shoulder"]] + kp[KP["right_shoulder"]])
         pelvis = 0.5 * (kp[KP["left_hip"]] + kp[KP["right_hip"]])
         scale = float(np.linalg.norm(neck - pelvis)) / _ASSUMED_TORSO_M
