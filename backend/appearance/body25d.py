@@ -575,14 +575,15 @@ def photo_rotations(joints: np.ndarray) -> np.ndarray:
         z = unit(np.cross(x, y))
         return np.stack([unit(np.cross(y, z)), y, z], axis=1)
 
-    for j in range(NUM_JOINTS):
-        name = list(J)[j]
+    hips = frame(joints, ("left_hip", "right_hip"), ("pelvis", "neck")) @ \
+        frame(rest, ("left_hip", "right_hip"), ("pelvis", "neck")).T
+    chest = frame(joints, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")) @ \
+        frame(rest, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")).T
+    for name, j in J.items():
         if name in ("pelvis", "spine1", "spine2"):
-            rotations[j] = frame(joints, ("left_hip", "right_hip"), ("pelvis", "neck")) @ \
-                frame(rest, ("left_hip", "right_hip"), ("pelvis", "neck")).T
+            rotations[j] = hips
         elif name in ("spine3", "neck", "left_collar", "right_collar"):
-            rotations[j] = frame(joints, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")) @ \
-                frame(rest, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")).T
+            rotations[j] = chest
         elif children[j]:
             child = children[j][0]
             rotations[j] = rotation_between(rest[child] - rest[j], joints[child] - joints[j])
