@@ -43,9 +43,10 @@ import numba  # noqa: E402
 from shared import body_mesh
 from shared.axes import Y_UP_TO_Z_UP
 from shared.errors import InvalidInputError
-from shared.kinematics import forward_kinematics, global_rotations
+from shared.kinematics import global_rotations
 from shared.motion import Motion
-from shared.rotations import matrix_to_quaternion, quaternion_slerp, quaternion_to_matrix, rotation_between, unit
+from shared.rotations import (axis_angle_to_matrix, matrix_to_quaternion, quaternion_slerp, quaternion_to_matrix,
+                             rotation_between, unit)
 from shared.skeleton import JOINT_INDEX as J, NUM_JOINTS, PARENTS, Skeleton
 
 from .inpaint import PATCH, WORK_SIDE, inpaint
@@ -116,13 +117,13 @@ def photo_joints(keypoints: np.ndarray, world: np.ndarray | None) -> tuple[np.nd
     kp = np.asarray(keypoints, np.float64)
     body = [KP[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_elbow", "right_elbow",
                             "left_knee", "right_knee")]  # fmt: skip
-    depth = np.zeros(len(kp))
+    depth, scale = np.zeros(len(kp)), 0.0
     if world is not None and np.isfinite(world[body]).all():
         a = world[body, :2] - world[body, :2].mean(axis=0)
         b = kp[body] - kp[body].mean(axis=0)
         scale = float(np.sum(a * b) / max(np.sum(a * a), 1e-12))  # least squares, weak perspective
         depth = -np.nan_to_num(world[:, 2]) * scale
-    if world is None or not np.isfinite(world[body]).all() or scale <= 0:
+    if scale <= 0:  # no usable 3D points: a flat body of an assumed torso height
         neck = 0.5 * (kp[KP["left_shoulder"]] + kp[KP["right_shoulder"]])
         pelvis = 0.5 * (kp[KP["left_hip"]] + kp[KP["right_hip"]])
         scale = float(np.linalg.norm(neck - pelvis)) / _ASSUMED_TORSO_M
@@ -574,14 +575,15 @@ def photo_rotations(joints: np.ndarray) -> np.ndarray:
         z = unit(np.cross(x, y))
         return np.stack([unit(np.cross(y, z)), y, z], axis=1)
 
-    for j in range(NUM_JOINTS):
-        name = list(J)[j]
+    hips = frame(joints, ("left_hip", "right_hip"), ("pelvis", "neck")) @ \
+        frame(rest, ("left_hip", "right_hip"), ("pelvis", "neck")).T
+    chest = frame(joints, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")) @ \
+        frame(rest, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")).T
+    for name, j in J.items():
         if name in ("pelvis", "spine1", "spine2"):
-            rotations[j] = frame(joints, ("left_hip", "right_hip"), ("pelvis", "neck")) @ \
-                frame(rest, ("left_hip", "right_hip"), ("pelvis", "neck")).T
+            rotations[j] = hips
         elif name in ("spine3", "neck", "left_collar", "right_collar"):
-            rotations[j] = frame(joints, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")) @ \
-                frame(rest, ("left_shoulder", "right_shoulder"), ("pelvis", "neck")).T
+            rotations[j] = chest
         elif children[j]:
             child = children[j][0]
             rotations[j] = rotation_between(rest[child] - rest[j], joints[child] - joints[j])
@@ -598,9 +600,7 @@ def facing_limited(rotations: np.ndarray, max_turn_deg: float = _MAX_TURN_DEG) -
     forward = rotations[:, 0] @ np.array([0.0, 0.0, 1.0])
     yaw = np.arctan2(forward[:, 0], forward[:, 2])
     change = np.deg2rad(max_turn_deg) * np.sin(yaw) - yaw
-    cos, sin = np.cos(change), np.sin(change)
-    about_y = np.zeros((len(yaw), 3, 3))
-    about_y[:, 0, 0], about_y[:, 0, 2], about_y[:, 1, 1], about_y[:, 2, 0], about_y[:, 2, 2] = cos, sin, 1.0, -sin, cos
+    about_y = axis_angle_to_matrix(change[:, None] * np.array([0.0, 1.0, 0.0]))
     return about_y[:, None] @ rotations
 
 
@@ -621,7 +621,6 @@ class BodyAnimation:
     def from_motion(cls, motion: Motion, body: PhotoBody, wake_up_s: float = 0.5) -> "BodyAnimation":
         frames = len(motion.poses)
         motion_rotations = facing_limited(global_rotations(motion.poses))  # (T, 24, 3, 3)
-        pelvis = forward_kinematics(motion.poses, motion.trans, rotations=motion_rotations)[:, 0]
         wake_frames = max(min(int(round(wake_up_s * motion.fps)), frames - 1), 0)
         ease = np.ones(frames)
         if wake_frames:
@@ -639,7 +638,8 @@ class BodyAnimation:
         turn = target @ np.swapaxes(photo, -1, -2)  # (T, 24, 3, 3) photo -> frame, per joint
         rest = to_metres(body.joints, body.scale)
         posed = np.zeros((frames, NUM_JOINTS, 3))
-        travel = (pelvis - pelvis[0]) * ease[:, None]
+        trans = np.asarray(motion.trans, np.float64)
+        travel = (trans - trans[0]) * ease[:, None]  # the pelvis moves with the root translation
         if "legs" in body.cut_off:
             travel[:] = 0.0  # a waist-up photo keeps its hips where the frame cuts them
         posed[:, 0] = rest[0] + travel
