@@ -99,6 +99,8 @@ _ASSUMED_TORSO_M = 0.5
 _LIMB_BONES = {"elbow": None, "wrist": "hand", "knee": None, "ankle": None}
 #: A limb bone's length in the dance stays within these fractions of the template's proportion for it.
 _LIMB_RANGE = (0.85, 1.1)
+#: A cut-off body's hands stay this far inside the canvas (:func:`arms_in_frame`), fraction of its short side.
+_IN_FRAME_MARGIN = 0.04
 
 
 # --- 1. the joints in the photo's camera -------------------------------------------------------------------
@@ -604,6 +606,52 @@ def facing_limited(rotations: np.ndarray, max_turn_deg: float = _MAX_TURN_DEG) -
     return about_y[:, None] @ rotations
 
 
+def _forward_kinematics(posed: np.ndarray, turn: np.ndarray, rest: np.ndarray) -> None:
+    """Fill ``posed`` (T, 24, 3) from its root column: every joint hangs off its parent by the parent's ``turn``
+    (T, 24, 3, 3) of the rest bone (``rest``: (24, 3) the photo's joints, metres)."""
+    for j in range(1, NUM_JOINTS):
+        parent = PARENTS[j]
+        posed[:, j] = posed[:, parent] + turn[:, parent] @ (rest[j] - rest[parent])
+
+
+def arms_in_frame(turn: np.ndarray, posed: np.ndarray, scale: float, size: tuple[int, int], ease: np.ndarray,
+                  margin: float = _IN_FRAME_MARGIN) -> np.ndarray:
+    """``turn`` with each arm swung towards the camera about its shoulder, per frame, just enough that its hand
+    stays inside the canvas (``margin`` of its short side from every edge): seen from the front the arm then
+    looks shorter along the same direction, and the hand -- which a waist-up frame would cut off when the dance
+    lowers the arm -- stays in shot. Scaled by ``ease`` (0 on frame 0: the photo's own pose is kept).
+
+    Args:
+        turn: (T, 24, 3, 3) per joint, the photo -> frame rotation; posed: (T, 24, 3) the joints it places,
+            SMPL metres (Y-up, +Z at the camera) of the canvas; scale: pixels per metre;
+        size: (width, height) of the canvas, pixels; ease: (T,) the wake-up's 0..1.
+    """
+    turn = turn.copy()
+    pad = margin * min(size)
+    lo = np.array([pad, -(size[1] - pad)]) / scale  # the canvas in metres (x right, y up)
+    hi = np.array([size[0] - pad, -pad]) / scale
+    toward_camera = np.array([0.0, 0.0, 1.0])
+    for side in ("left", "right"):
+        shoulder, hand = posed[:, J[f"{side}_shoulder"]], posed[:, J[f"{side}_hand"]]
+        arm = hand - shoulder
+        length = np.linalg.norm(arm[:, :2], axis=1)  # the arm as seen, along ``direction``
+        direction = arm[:, :2] / np.maximum(length, 1e-9)[:, None]
+        # The longest the seen arm may be along its direction before the hand crosses an edge of the room.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = np.where(direction > 0, (hi - shoulder[:, :2]) / direction,
+                             np.where(direction < 0, (lo - shoulder[:, :2]) / direction, np.inf))  # fmt: skip
+        allowed = np.clip(reach.min(axis=1), 0.0, length)
+        # Swing in the plane of the seen direction and the camera axis: seen length R cos(a + angle).
+        radius = np.hypot(length, arm[:, 2])
+        angle = np.arccos(np.clip(allowed / np.maximum(radius, 1e-9), -1.0, 1.0)) - np.arctan2(arm[:, 2], length)
+        angle = np.maximum(angle, 0.0) * ease
+        axis = unit(np.cross(np.concatenate([direction, np.zeros((len(arm), 1))], axis=1), toward_camera))
+        swing = axis_angle_to_matrix(axis * angle[:, None])
+        for name in PARTS[f"{side}_arm"]:
+            turn[:, J[name]] = swing @ turn[:, J[name]]
+    return turn
+
+
 @dataclass
 class BodyAnimation:
     """Per frame, one affine map per joint taking the photo's body to the dancing one (photo camera pixels).
@@ -650,9 +698,12 @@ class BodyAnimation:
             along = unit(rest[j] - rest[PARENTS[j]])
             turn[:, PARENTS[j]] = turn[:, PARENTS[j]] @ (np.eye(3) + (stretch[:, j, None, None] - 1.0) *
                                                          np.outer(along, along))  # fmt: skip
-        for j in range(1, NUM_JOINTS):
-            parent = PARENTS[j]
-            posed[:, j] = posed[:, parent] + turn[:, parent] @ (rest[j] - rest[parent])
+        _forward_kinematics(posed, turn, rest)
+        if body.pinned:
+            # A cut-off body stays where the frame cuts it (no stage fit can make room): its hands stay in shot.
+            height, width = body.soft_mask.shape
+            turn = arms_in_frame(turn, posed, body.scale, (width, height), ease)
+            _forward_kinematics(posed, turn, rest)
         # In pixels: p' = D R D (p - P_j) + Q_j with D = diag(1, -1, 1) (y down) and the scale cancelling.
         flip = np.diag([1.0, -1.0, 1.0])
         linear = flip @ turn @ flip
