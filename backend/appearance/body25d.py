@@ -457,22 +457,22 @@ def _fill_hidden(image: np.ndarray, visible: np.ndarray, hidden: np.ndarray) -> 
 # --- 4. the lifted, skinned body ------------------------------------------------------------------------------
 
 
-class PhotoBody:
-    """The person of a canvas reference lifted to a skinned 2.5-D body (everything that does not change per
-    frame). Offers what the renderers' tests read off a :class:`~.puppet.Puppet` too: ``image``,
-    ``soft_mask``, ``keypoints``, ``rig`` (the 15 rig joints in the photo), ``cut_off``, ``background``.
+class PhotoPose:
+    """The person of a canvas reference fitted with the body's joints: everything the animation
+    (:class:`BodyAnimation`) and the stage fit need, cheap to make (the textured body, :class:`PhotoBody`, is
+    built once, at the placement the stage fit settles on). Offers what the renderers' tests read off a
+    :class:`~.puppet.Puppet` too: ``image``, ``soft_mask``, ``keypoints``, ``rig`` (the 15 rig joints in the
+    photo), ``cut_off``, ``background``.
 
     Args:
         reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`).
-        grid: mesh vertex spacing in pixels (None = 1/150 of the person's height, at least 2).
     """
 
-    def __init__(self, reference, grid: float | None = None):
+    def __init__(self, reference):
         self.image = reference.image
         self.soft_mask = reference.mask
         self.background = reference.background
-        silhouette = self.soft_mask > 0.5
-        if not silhouette.any():
+        if not (self.soft_mask > 0.5).any():
             raise InvalidInputError("the person's mask is empty on the canvas", hint="check the reference image")
         self.keypoints = np.asarray(reference.keypoints, np.float64)
         self.keypoints_source = reference.person.source
@@ -480,14 +480,28 @@ class PhotoBody:
         self.pinned = "legs" in self.cut_off  # a waist-up photo stays on the frame's bottom edge
         self.rig = rig_from_keypoints(self.keypoints)
         self.joints, self.scale = photo_joints(self.keypoints, reference.person.world)
+        self.photo_rotations = photo_rotations(to_metres(self.joints, self.scale))
+        self.limb_stretch = limb_stretch(self.joints)
+
+
+class PhotoBody(PhotoPose):
+    """The person of a canvas reference lifted to a skinned 2.5-D body: the fitted pose (:class:`PhotoPose`)
+    with its template, part layers (hidden parts filled: the costly part) and meshes.
+
+    Args:
+        reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`).
+        grid: mesh vertex spacing in pixels (None = 1/150 of the person's height, at least 2).
+    """
+
+    def __init__(self, reference, grid: float | None = None):
+        super().__init__(reference)
+        silhouette = self.soft_mask > 0.5
         self.template = template_in_photo_pose(self.joints, self.scale)
         self.layers = body_parts(self.image, silhouette, self.template, self.joints, self.scale)
         rows = np.flatnonzero(silhouette.any(axis=1))
         person_height = rows[-1] - rows[0] + 1
         step = int(grid or max(round(person_height / 150.0), 2))
         self._build_mesh(step, _SMOOTH * person_height)
-        self.photo_rotations = photo_rotations(to_metres(self.joints, self.scale))
-        self.limb_stretch = limb_stretch(self.joints)
 
     def _build_mesh(self, step: int, smooth_px: float) -> None:
         """One grid mesh per layer, textures side by side in one atlas (u offset by the layer's index)."""
@@ -666,7 +680,7 @@ class BodyAnimation:
     wake_frames: int = 0
 
     @classmethod
-    def from_motion(cls, motion: Motion, body: PhotoBody, wake_up_s: float = 0.5) -> "BodyAnimation":
+    def from_motion(cls, motion: Motion, body: PhotoPose, wake_up_s: float = 0.5) -> "BodyAnimation":
         frames = len(motion.poses)
         motion_rotations = facing_limited(global_rotations(motion.poses))  # (T, 24, 3, 3)
         wake_frames = max(min(int(round(wake_up_s * motion.fps)), frames - 1), 0)
@@ -718,7 +732,7 @@ class BodyAnimation:
     #: Where the photo must sit for the dance to stay in shot: the puppet's rule, on this body's posed rig.
     stage_fit = PuppetAnimation.stage_fit
 
-    def posed_rig(self, body: PhotoBody, index: int) -> np.ndarray:
+    def posed_rig(self, body: PhotoPose, index: int) -> np.ndarray:
         """(15, 2) the puppet rig's joints (:data:`~.puppet.RIG_NAMES`) as posed in frame ``index``, pixels."""
         joints = self.joints[index]
         rig = np.empty((len(RIG_NAMES), 2))

@@ -263,3 +263,32 @@ def test_on_real_photos_the_dancing_limbs_have_the_bodys_proportions(name):
         clear = 0.02 * min(height, width)  # half the margin the renderer keeps
         assert hands.min() > clear and (hands[..., 0].max() < width - clear) and hands[..., 1].max() < height - clear, \
             f"{name}: the dance takes a hand of the waist-up body to the frame's edge"
+
+
+@pytest.mark.slow  # ~5 s: the pose model loads to count the people, and the plate and the re-placed margins are inpainted
+def test_a_travelling_dance_builds_the_body_once_where_the_stage_fit_places_it(monkeypatch):
+    """The stage fit needs only the fitted pose; the textured body (its hidden-part fills: most of its cost) is
+    built once, on the re-placed canvas, not once for the photo's placement and again for the new one."""
+    from backend.appearance import body25d
+    from backend.appearance.puppet import PuppetRenderer
+    from backend.appearance.request import RenderOptions, RenderRequest
+
+    image, keypoints, _ = crossed_arm_person()
+    alpha = (np.abs(image.astype(int) - BACKGROUND).sum(axis=2) > 30).astype(np.uint8) * 255
+    motion = arms_down(24)
+    motion.trans[:, 0] = np.linspace(-1.5, 1.5, motion.num_frames)  # sideways across the stage
+    request = RenderRequest(motion, image, width=WIDTH, height=HEIGHT,
+                            options=RenderOptions(reference_keypoints=keypoints, reference_alpha=alpha),
+                            renderer_options=PuppetOptions(body="2.5d"))  # fmt: skip
+    built, parts = [], body25d.body_parts
+
+    def counted(*args):
+        built.append(args[0].shape)
+        return parts(*args)
+
+    monkeypatch.setattr(body25d, "body_parts", counted)
+    body, animation = PuppetRenderer().prepare(request)
+    assert isinstance(body, PhotoBody) and len(built) == 1
+    zoom, shift = animation.stage_fit(body, request.width, request.height)
+    assert zoom > 0.99 and max(map(abs, shift)) < 1.0  # built where the dance stays in shot: nothing to re-place
+    assert not np.array_equal(body.keypoints, keypoints)  # ...which is not the photo's own placement
