@@ -713,8 +713,9 @@ class BodyAnimation:
             turn[:, PARENTS[j]] = turn[:, PARENTS[j]] @ (np.eye(3) + (stretch[:, j, None, None] - 1.0) *
                                                          np.outer(along, along))  # fmt: skip
         _forward_kinematics(posed, turn, rest)
-        if body.pinned:
-            # A cut-off body stays where the frame cuts it (no stage fit can make room): its hands stay in shot.
+        if body.pinned and "arms" not in body.cut_off:
+            # A cut-off body stays where the frame cuts it (no stage fit can make room): its hands stay in shot
+            # (arms the frame cuts off keep the photo's pose, outside it).
             height, width = body.soft_mask.shape
             turn = arms_in_frame(turn, posed, body.scale, (width, height), ease)
             _forward_kinematics(posed, turn, rest)

@@ -21,7 +21,7 @@ from backend.appearance.reference import load_reference_image
 from shared.errors import InvalidInputError
 from shared.kinematics import global_rotations
 from shared.motion import Motion
-from shared.skeleton import JOINT_INDEX, Skeleton
+from shared.skeleton import JOINT_INDEX, PARENTS, Skeleton
 
 from .conftest import BACKGROUND, PANTS, SHIRT, SHOE, SKIN, dance_motion
 from .test_perception import PERSON_PHOTOS, PHOTOS, photo
@@ -292,3 +292,20 @@ def test_a_travelling_dance_builds_the_body_once_where_the_stage_fit_places_it(m
     zoom, shift = animation.stage_fit(body, request.width, request.height)
     assert zoom > 0.99 and max(map(abs, shift)) < 1.0  # built where the dance stays in shot: nothing to re-place
     assert not np.array_equal(body.keypoints, keypoints)  # ...which is not the photo's own placement
+
+
+def test_arms_the_frame_cuts_off_keep_the_photos_pose_while_the_waist_up_body_dances():
+    """A waist-up frame that also cuts the arms off (Grace Hopper's portrait): the arms stay as the photo has
+    them, outside the frame, rather than being swung into it to keep their hands in shot."""
+    image, keypoints, world = crossed_arm_person()
+    joints, scale = photo_joints(keypoints, world)
+    hands = [JOINT_INDEX["left_hand"], JOINT_INDEX["right_hand"]]
+    canvas = np.zeros((int(joints[hands, 1].min()) - 4, WIDTH), np.float32)  # the frame ends above both hands
+    body = SimpleNamespace(joints=joints, scale=scale, cut_off=("legs", "arms"), limb_stretch=limb_stretch(joints),
+                           photo_rotations=photo_rotations(to_metres(joints, scale)), soft_mask=canvas,
+                           pinned=True)  # fmt: skip
+    animation = BodyAnimation.from_motion(dance_motion(60), body, wake_up_s=0.3)
+    arms = [JOINT_INDEX[n] for side in ("left", "right") for n in (f"{side}_elbow", f"{side}_wrist", f"{side}_hand")]
+    bones = animation.joints[:, arms] - animation.joints[:, PARENTS[arms]]  # they hang off the dancing shoulders
+    assert np.abs(bones - (joints[arms] - joints[PARENTS[arms]])).max() < 1e-6
+    assert np.abs(animation.joints[:, JOINT_INDEX["head"]] - joints[JOINT_INDEX["head"]]).max() > 1.0  # it dances
