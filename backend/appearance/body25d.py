@@ -23,7 +23,9 @@ layers and occlusion order of Meta's Animated Drawings, on the CPU:
    allow, :func:`limb_stretch`), and linear blend skinning moves the mesh;
    a z-buffer rasteriser (numba) decides per pixel which surface is in front, with the layers' exact masks
    as alpha test; the frame is the layers' texture over the background plate. Frame 0 is the photo's pose,
-   rendered from the lifted body. The dance is kept in shot by the puppet's stage fit.
+   rendered from the lifted body. The dance is kept in shot by the puppet's stage fit, worked out on the
+   fitted pose alone (:class:`PhotoPose`), so the textured body is built once, where the photo is placed; a
+   waist-up body, which stays on the frame's bottom edge, keeps its hands in shot instead (:func:`arms_in_frame`).
 
 Not done here: the body has no back -- it is a relief of the photo's front, so the dancer's turn away from the
 camera is limited to :data:`_MAX_TURN_DEG` (a spin becomes a sway) -- and the camera options (perspective,
