@@ -23,7 +23,9 @@ layers and occlusion order of Meta's Animated Drawings, on the CPU:
    allow, :func:`limb_stretch`), and linear blend skinning moves the mesh;
    a z-buffer rasteriser (numba) decides per pixel which surface is in front, with the layers' exact masks
    as alpha test; the frame is the layers' texture over the background plate. Frame 0 is the photo's pose,
-   rendered from the lifted body. The dance is kept in shot by the puppet's stage fit.
+   rendered from the lifted body. The dance is kept in shot by the puppet's stage fit, worked out on the
+   fitted pose alone (:class:`PhotoPose`), so the textured body is built once, where the photo is placed; a
+   waist-up body, which stays on the frame's bottom edge, keeps its hands in shot instead (:func:`arms_in_frame`).
 
 Not done here: the body has no back -- it is a relief of the photo's front, so the dancer's turn away from the
 camera is limited to :data:`_MAX_TURN_DEG` (a spin becomes a sway) -- and the camera options (perspective,
@@ -99,6 +101,8 @@ _ASSUMED_TORSO_M = 0.5
 _LIMB_BONES = {"elbow": None, "wrist": "hand", "knee": None, "ankle": None}
 #: A limb bone's length in the dance stays within these fractions of the template's proportion for it.
 _LIMB_RANGE = (0.85, 1.1)
+#: A cut-off body's hands stay this far inside the canvas (:func:`arms_in_frame`), fraction of its short side.
+_IN_FRAME_MARGIN = 0.04
 
 
 # --- 1. the joints in the photo's camera -------------------------------------------------------------------
@@ -455,22 +459,22 @@ def _fill_hidden(image: np.ndarray, visible: np.ndarray, hidden: np.ndarray) -> 
 # --- 4. the lifted, skinned body ------------------------------------------------------------------------------
 
 
-class PhotoBody:
-    """The person of a canvas reference lifted to a skinned 2.5-D body (everything that does not change per
-    frame). Offers what the renderers' tests read off a :class:`~.puppet.Puppet` too: ``image``,
-    ``soft_mask``, ``keypoints``, ``rig`` (the 15 rig joints in the photo), ``cut_off``, ``background``.
+class PhotoPose:
+    """The person of a canvas reference fitted with the body's joints: everything the animation
+    (:class:`BodyAnimation`) and the stage fit need, cheap to make (the textured body, :class:`PhotoBody`, is
+    built once, at the placement the stage fit settles on). Offers what the renderers' tests read off a
+    :class:`~.puppet.Puppet` too: ``image``, ``soft_mask``, ``keypoints``, ``rig`` (the 15 rig joints in the
+    photo), ``cut_off``, ``background``.
 
     Args:
         reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`).
-        grid: mesh vertex spacing in pixels (None = 1/150 of the person's height, at least 2).
     """
 
-    def __init__(self, reference, grid: float | None = None):
+    def __init__(self, reference):
         self.image = reference.image
         self.soft_mask = reference.mask
         self.background = reference.background
-        silhouette = self.soft_mask > 0.5
-        if not silhouette.any():
+        if not (self.soft_mask > 0.5).any():
             raise InvalidInputError("the person's mask is empty on the canvas", hint="check the reference image")
         self.keypoints = np.asarray(reference.keypoints, np.float64)
         self.keypoints_source = reference.person.source
@@ -478,14 +482,28 @@ class PhotoBody:
         self.pinned = "legs" in self.cut_off  # a waist-up photo stays on the frame's bottom edge
         self.rig = rig_from_keypoints(self.keypoints)
         self.joints, self.scale = photo_joints(self.keypoints, reference.person.world)
+        self.photo_rotations = photo_rotations(to_metres(self.joints, self.scale))
+        self.limb_stretch = limb_stretch(self.joints)
+
+
+class PhotoBody(PhotoPose):
+    """The person of a canvas reference lifted to a skinned 2.5-D body: the fitted pose (:class:`PhotoPose`)
+    with its template, part layers (hidden parts filled: the costly part) and meshes.
+
+    Args:
+        reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`).
+        grid: mesh vertex spacing in pixels (None = 1/150 of the person's height, at least 2).
+    """
+
+    def __init__(self, reference, grid: float | None = None):
+        super().__init__(reference)
+        silhouette = self.soft_mask > 0.5
         self.template = template_in_photo_pose(self.joints, self.scale)
         self.layers = body_parts(self.image, silhouette, self.template, self.joints, self.scale)
         rows = np.flatnonzero(silhouette.any(axis=1))
         person_height = rows[-1] - rows[0] + 1
         step = int(grid or max(round(person_height / 150.0), 2))
         self._build_mesh(step, _SMOOTH * person_height)
-        self.photo_rotations = photo_rotations(to_metres(self.joints, self.scale))
-        self.limb_stretch = limb_stretch(self.joints)
 
     def _build_mesh(self, step: int, smooth_px: float) -> None:
         """One grid mesh per layer, textures side by side in one atlas (u offset by the layer's index)."""
@@ -604,6 +622,52 @@ def facing_limited(rotations: np.ndarray, max_turn_deg: float = _MAX_TURN_DEG) -
     return about_y[:, None] @ rotations
 
 
+def _forward_kinematics(posed: np.ndarray, turn: np.ndarray, rest: np.ndarray) -> None:
+    """Fill ``posed`` (T, 24, 3) from its root column: every joint hangs off its parent by the parent's ``turn``
+    (T, 24, 3, 3) of the rest bone (``rest``: (24, 3) the photo's joints, metres)."""
+    for j in range(1, NUM_JOINTS):
+        parent = PARENTS[j]
+        posed[:, j] = posed[:, parent] + turn[:, parent] @ (rest[j] - rest[parent])
+
+
+def arms_in_frame(turn: np.ndarray, posed: np.ndarray, scale: float, size: tuple[int, int], ease: np.ndarray,
+                  margin: float = _IN_FRAME_MARGIN) -> np.ndarray:
+    """``turn`` with each arm swung towards the camera about its shoulder, per frame, just enough that its hand
+    stays inside the canvas (``margin`` of its short side from every edge): seen from the front the arm then
+    looks shorter along the same direction, and the hand -- which a waist-up frame would cut off when the dance
+    lowers the arm -- stays in shot. Scaled by ``ease`` (0 on frame 0: the photo's own pose is kept).
+
+    Args:
+        turn: (T, 24, 3, 3) per joint, the photo -> frame rotation; posed: (T, 24, 3) the joints it places,
+            SMPL metres (Y-up, +Z at the camera) of the canvas; scale: pixels per metre;
+        size: (width, height) of the canvas, pixels; ease: (T,) the wake-up's 0..1.
+    """
+    turn = turn.copy()
+    pad = margin * min(size)
+    lo = np.array([pad, -(size[1] - pad)]) / scale  # the canvas in metres (x right, y up)
+    hi = np.array([size[0] - pad, -pad]) / scale
+    toward_camera = np.array([0.0, 0.0, 1.0])
+    for side in ("left", "right"):
+        shoulder, hand = posed[:, J[f"{side}_shoulder"]], posed[:, J[f"{side}_hand"]]
+        arm = hand - shoulder
+        length = np.linalg.norm(arm[:, :2], axis=1)  # the arm as seen, along ``direction``
+        direction = arm[:, :2] / np.maximum(length, 1e-9)[:, None]
+        # The longest the seen arm may be along its direction before the hand crosses an edge of the room.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = np.where(direction > 0, (hi - shoulder[:, :2]) / direction,
+                             np.where(direction < 0, (lo - shoulder[:, :2]) / direction, np.inf))  # fmt: skip
+        allowed = np.clip(reach.min(axis=1), 0.0, length)
+        # Swing in the plane of the seen direction and the camera axis: seen length R cos(a + angle).
+        radius = np.hypot(length, arm[:, 2])
+        angle = np.arccos(np.clip(allowed / np.maximum(radius, 1e-9), -1.0, 1.0)) - np.arctan2(arm[:, 2], length)
+        angle = np.maximum(angle, 0.0) * ease
+        axis = unit(np.cross(np.concatenate([direction, np.zeros((len(arm), 1))], axis=1), toward_camera))
+        swing = axis_angle_to_matrix(axis * angle[:, None])
+        for name in PARTS[f"{side}_arm"]:
+            turn[:, J[name]] = swing @ turn[:, J[name]]
+    return turn
+
+
 @dataclass
 class BodyAnimation:
     """Per frame, one affine map per joint taking the photo's body to the dancing one (photo camera pixels).
@@ -618,7 +682,7 @@ class BodyAnimation:
     wake_frames: int = 0
 
     @classmethod
-    def from_motion(cls, motion: Motion, body: PhotoBody, wake_up_s: float = 0.5) -> "BodyAnimation":
+    def from_motion(cls, motion: Motion, body: PhotoPose, wake_up_s: float = 0.5) -> "BodyAnimation":
         frames = len(motion.poses)
         motion_rotations = facing_limited(global_rotations(motion.poses))  # (T, 24, 3, 3)
         wake_frames = max(min(int(round(wake_up_s * motion.fps)), frames - 1), 0)
@@ -650,9 +714,13 @@ class BodyAnimation:
             along = unit(rest[j] - rest[PARENTS[j]])
             turn[:, PARENTS[j]] = turn[:, PARENTS[j]] @ (np.eye(3) + (stretch[:, j, None, None] - 1.0) *
                                                          np.outer(along, along))  # fmt: skip
-        for j in range(1, NUM_JOINTS):
-            parent = PARENTS[j]
-            posed[:, j] = posed[:, parent] + turn[:, parent] @ (rest[j] - rest[parent])
+        _forward_kinematics(posed, turn, rest)
+        if body.pinned and "arms" not in body.cut_off:
+            # A cut-off body stays where the frame cuts it (no stage fit can make room): its hands stay in shot
+            # (arms the frame cuts off keep the photo's pose, outside it).
+            height, width = body.soft_mask.shape
+            turn = arms_in_frame(turn, posed, body.scale, (width, height), ease)
+            _forward_kinematics(posed, turn, rest)
         # In pixels: p' = D R D (p - P_j) + Q_j with D = diag(1, -1, 1) (y down) and the scale cancelling.
         flip = np.diag([1.0, -1.0, 1.0])
         linear = flip @ turn @ flip
@@ -667,7 +735,7 @@ class BodyAnimation:
     #: Where the photo must sit for the dance to stay in shot: the puppet's rule, on this body's posed rig.
     stage_fit = PuppetAnimation.stage_fit
 
-    def posed_rig(self, body: PhotoBody, index: int) -> np.ndarray:
+    def posed_rig(self, body: PhotoPose, index: int) -> np.ndarray:
         """(15, 2) the puppet rig's joints (:data:`~.puppet.RIG_NAMES`) as posed in frame ``index``, pixels."""
         joints = self.joints[index]
         rig = np.empty((len(RIG_NAMES), 2))

@@ -770,26 +770,35 @@ class PuppetRenderer:
             ctx.report(0.0, note)
         body = options.body or default_body(request.reference_image, request.reference_person())
         if body == "2.5d":
-            from .body25d import BodyAnimation, PhotoBody
+            from .body25d import BodyAnimation, PhotoBody, PhotoPose
 
             ctx.report(0.01, "lifting the person onto a 3D body")
 
             def build(reference: "CanvasReference", zoom: float):
                 body = PhotoBody(reference)
                 return body, BodyAnimation.from_motion(motion, body, wake_up_s=options.wake_up_s)
+
+            def sketch(reference: "CanvasReference"):  # what the stage fit needs: the fitted pose alone, cheap
+                pose = PhotoPose(reference)
+                return pose, BodyAnimation.from_motion(motion, pose, wake_up_s=options.wake_up_s)
         else:
             def build(reference: "CanvasReference", zoom: float):
                 puppet = Puppet(reference, None if spacing is None else spacing * zoom, options.layers)
                 return puppet, PuppetAnimation.from_motion(motion, puppet, request.options.camera,
                                                            wake_up_s=options.wake_up_s)  # fmt: skip
 
-        puppet, animation = build(reference, 1.0)
+            def sketch(reference: "CanvasReference"):  # the puppet's stage fit needs the built puppet
+                return build(reference, 1.0)
+
+        puppet, animation = sketch(reference)
         zoom, shift = animation.stage_fit(puppet, request.width, request.height)
         if not puppet.pinned and (zoom < 0.999 or max(abs(shift[0]), abs(shift[1])) >= 1.0):
             # The dance travels further than the photo leaves room for: re-place the photo so it stays in shot
             # (the person found in the photo is reused, not searched for again).
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
             puppet, animation = build(request.canvas_reference(zoom, shift), zoom)
+        elif body == "2.5d":  # the body built once, where it stays
+            puppet, animation = build(reference, 1.0)
         ctx.check_cancelled()
         ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints, {body} body)")
         return puppet, animation
@@ -810,4 +819,4 @@ class PuppetRenderer:
                 outputs.write(frame, None if pose is None else pose.frame(index))
                 ctx.report(0.05 + 0.95 * (index + 1) / num_frames, f"frame {index + 1}/{num_frames}")
                 ctx.check_cancelled()
-        return outputs.result(self.name, num_frames, request.output_fps)
+        return outputs.result(self.name, num_frames, request.output_fps, "2d" if isinstance(puppet, Puppet) else "2.5d")

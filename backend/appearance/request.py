@@ -423,6 +423,8 @@ class RenderResult:
         fps: frame rate.
         pose_video_path: the pose video, when one was asked for.
         side_by_side_path: the side-by-side video, when one was asked for.
+        body: for the puppet renderer, the body that drew the person: "2.5d" or "2d"
+            (:class:`~.puppet.PuppetOptions`); None for the others.
     """
 
     path: Path
@@ -431,6 +433,12 @@ class RenderResult:
     fps: float
     pose_video_path: Path | None = None
     side_by_side_path: Path | None = None
+    body: str | None = None
+
+    @property
+    def made_by(self) -> str:
+        """What made the video, in words for a summary line: the renderer, or the puppet renderer's body."""
+        return {"2.5d": "2.5-D body", "2d": "2D puppet"}.get(self.body or "", self.renderer)
 
 
 class OutputVideos(CommitOnExit):
@@ -477,9 +485,10 @@ class OutputVideos(CommitOnExit):
             if writer is not None:
                 writer._abort(exc)
 
-    def result(self, renderer: str, frames: int, fps: float) -> RenderResult:
+    def result(self, renderer: str, frames: int, fps: float, body: str | None = None) -> RenderResult:
         return RenderResult(
             Path(self.main.path), renderer, frames, fps,
             None if self.pose is None else Path(self.pose.path), None if self.side is None else Path(self.side.path),
+            body,
         )  # fmt: skip
 

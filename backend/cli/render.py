@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                                        renderer_options=renderer_options)
     with progress_bar(f"rendering ({renderer.name})") as ctx:
         result = renderer.render(request, ctx)
-    print(f"video:        {result.path}  ({result.frames} frames at {result.fps:g} fps, {result.renderer})")
+    print(f"video:        {result.path}  ({result.frames} frames at {result.fps:g} fps, {result.made_by})")
     if result.pose_video_path:
         print(f"pose video:   {result.pose_video_path}")
     if result.side_by_side_path:

@@ -21,7 +21,7 @@ from backend.appearance.reference import load_reference_image
 from shared.errors import InvalidInputError
 from shared.kinematics import global_rotations
 from shared.motion import Motion
-from shared.skeleton import JOINT_INDEX, Skeleton
+from shared.skeleton import JOINT_INDEX, PARENTS, Skeleton
 
 from .conftest import BACKGROUND, PANTS, SHIRT, SHOE, SKIN, dance_motion
 from .test_perception import PERSON_PHOTOS, PHOTOS, photo
@@ -236,11 +236,13 @@ def test_on_real_photos_the_dancing_limbs_have_the_bodys_proportions(name):
     """The pose model's depth makes a limb seen end-on unreliably long (the astronaut's right arm came out a
     third longer than the body allows, and the dance lowered its wrist out of the waist-up frame). Once
     dancing, every limb bone is within a quarter of the template's proportion for it, scaled by the person's
-    shoulder width; frame 0 is still the photo's pose; and a waist-up photo's wrists stay in its frame."""
+    shoulder width; frame 0 is still the photo's pose; and a waist-up photo's hands stay in its frame (the stage
+    fit cannot make room for them: the cut stays on the frame's edge), clear of its edges."""
     person = analyse_reference(photo(name), name=name)
     joints, scale = photo_joints(person.keypoints, person.world)
     body = SimpleNamespace(joints=joints, scale=scale, cut_off=person.cut_off, limb_stretch=limb_stretch(joints),
-                           photo_rotations=photo_rotations(to_metres(joints, scale)))  # fmt: skip
+                           photo_rotations=photo_rotations(to_metres(joints, scale)), soft_mask=person.mask,
+                           pinned="legs" in person.cut_off)  # fmt: skip
     animation = BodyAnimation.from_motion(dance_motion(90), body, wake_up_s=0.3)
     assert np.allclose(animation.joints[0], joints, atol=1e-6)
     rest = Skeleton.default().rest_positions()
@@ -255,6 +257,55 @@ def test_on_real_photos_the_dancing_limbs_have_the_bodys_proportions(name):
                                  axis=1)  # fmt: skip
         assert 0.75 < dancing.min() / proportional and dancing.max() / proportional < 1.25, \
             f"{name}: the {end}'s bone is {dancing.max() / proportional:.2f} of its proportional length"
-    if "legs" in person.cut_off and "arms" not in person.cut_off:
-        wrists = animation.joints[:, [JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]], 1]
-        assert wrists.max() < photo(name).shape[0], f"{name}: the dance lowers a wrist out of the waist-up frame"
+    if body.pinned and "arms" not in person.cut_off:
+        height, width = person.mask.shape
+        hands = animation.joints[animation.wake_frames:, [JOINT_INDEX["left_hand"], JOINT_INDEX["right_hand"]], :2]
+        clear = 0.02 * min(height, width)  # half the margin the renderer keeps
+        assert hands.min() > clear and (hands[..., 0].max() < width - clear) and hands[..., 1].max() < height - clear, \
+            f"{name}: the dance takes a hand of the waist-up body to the frame's edge"
+
+
+@pytest.mark.slow  # ~5 s: the pose model loads to count the people, and the plate and the re-placed margins are inpainted
+def test_a_travelling_dance_builds_the_body_once_where_the_stage_fit_places_it(monkeypatch):
+    """The stage fit needs only the fitted pose; the textured body (its hidden-part fills: most of its cost) is
+    built once, on the re-placed canvas, not once for the photo's placement and again for the new one."""
+    from backend.appearance import body25d
+    from backend.appearance.puppet import PuppetRenderer
+    from backend.appearance.request import RenderOptions, RenderRequest
+
+    image, keypoints, _ = crossed_arm_person()
+    alpha = (np.abs(image.astype(int) - BACKGROUND).sum(axis=2) > 30).astype(np.uint8) * 255
+    motion = arms_down(24)
+    motion.trans[:, 0] = np.linspace(-1.5, 1.5, motion.num_frames)  # sideways across the stage
+    request = RenderRequest(motion, image, width=WIDTH, height=HEIGHT,
+                            options=RenderOptions(reference_keypoints=keypoints, reference_alpha=alpha),
+                            renderer_options=PuppetOptions(body="2.5d"))  # fmt: skip
+    built, parts = [], body25d.body_parts
+
+    def counted(*args):
+        built.append(args[0].shape)
+        return parts(*args)
+
+    monkeypatch.setattr(body25d, "body_parts", counted)
+    body, animation = PuppetRenderer().prepare(request)
+    assert isinstance(body, PhotoBody) and len(built) == 1
+    zoom, shift = animation.stage_fit(body, request.width, request.height)
+    assert zoom > 0.99 and max(map(abs, shift)) < 1.0  # built where the dance stays in shot: nothing to re-place
+    assert not np.array_equal(body.keypoints, keypoints)  # ...which is not the photo's own placement
+
+
+def test_arms_the_frame_cuts_off_keep_the_photos_pose_while_the_waist_up_body_dances():
+    """A waist-up frame that also cuts the arms off (Grace Hopper's portrait): the arms stay as the photo has
+    them, outside the frame, rather than being swung into it to keep their hands in shot."""
+    image, keypoints, world = crossed_arm_person()
+    joints, scale = photo_joints(keypoints, world)
+    hands = [JOINT_INDEX["left_hand"], JOINT_INDEX["right_hand"]]
+    canvas = np.zeros((int(joints[hands, 1].min()) - 4, WIDTH), np.float32)  # the frame ends above both hands
+    body = SimpleNamespace(joints=joints, scale=scale, cut_off=("legs", "arms"), limb_stretch=limb_stretch(joints),
+                           photo_rotations=photo_rotations(to_metres(joints, scale)), soft_mask=canvas,
+                           pinned=True)  # fmt: skip
+    animation = BodyAnimation.from_motion(dance_motion(60), body, wake_up_s=0.3)
+    arms = [JOINT_INDEX[n] for side in ("left", "right") for n in (f"{side}_elbow", f"{side}_wrist", f"{side}_hand")]
+    bones = animation.joints[:, arms] - animation.joints[:, PARENTS[arms]]  # they hang off the dancing shoulders
+    assert np.abs(bones - (joints[arms] - joints[PARENTS[arms]])).max() < 1e-6
+    assert np.abs(animation.joints[:, JOINT_INDEX["head"]] - joints[JOINT_INDEX["head"]]).max() > 1.0  # it dances

@@ -34,16 +34,18 @@ def test_render_writes_the_video_and_its_companions(tmp_path, inputs, capsys, mo
     assert (info.frames, info.fps, info.width, info.height) == (20, 30.0, 64, 96)
     assert info.audio_duration_s == pytest.approx(20 / 30, abs=0.03)
     assert probe(tmp_path / "pose.mp4").frames == 20 and probe(tmp_path / "sbs.mp4").width == 128
-    assert "puppet" in capsys.readouterr().out
+    video_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("video:"))
+    assert video_line.endswith("fps, 2D puppet)")  # the body that drew it: a drawing gets the flat puppet
 
 
 @pytest.mark.slow  # ~8 s: the pose model, then the 2.5-D body's part fills (patch inpainting) at the 512x768 frame
-def test_render_with_the_2_5d_body(tmp_path, inputs, monkeypatch):
+def test_render_with_the_2_5d_body(tmp_path, inputs, capsys, monkeypatch):
     monkeypatch.setenv("MACE_DANCE_HOME", str(tmp_path / "home"))
     motion, image, _ = inputs
     out = tmp_path / "body.mp4"
     assert main(["render", str(motion), "--reference", str(image), "-o", str(out), "--renderer", "puppet",
                  "--body", "2.5d"]) == 0  # fmt: skip
+    assert "fps, 2.5-D body)" in capsys.readouterr().out  # the summary names the body that drew the video
     info = probe(out)
     assert info.frames == 20 and info.width * 3 == info.height * 2  # the drawing's own frame (2:3)
     with pytest.raises(SystemExit):  # argparse: not a body
