@@ -190,6 +190,7 @@ def run_render(job: RenderJob, renderer, ctx: JobContext, folder: Path) -> dict:
     return {
         "video": Path(result.path).read_bytes(),
         "renderer": str(result.renderer),
+        "made_by": result.made_by,
         "frames": int(result.frames),
         "fps": float(result.fps),
         "pose_video": pose_path.read_bytes() if pose_path and pose_path.is_file() else None,

@@ -76,6 +76,8 @@ class ReceivedRender:
     frames: int
     fps: float
     pose_video_bytes: bytes | None = None
+    #: What made the video, in words for the user (e.g. "2.5-D body"); the renderer's name from older backends.
+    made_by: str = ""
 
 
 @dataclass(eq=False)
@@ -419,6 +421,7 @@ class BackendClient:
             frames=protocol.get_field(payload, "frames", int, 0),
             fps=protocol.get_number(payload, "fps", 0.0),
             pose_video_bytes=protocol.get_field(payload, "pose_video", bytes, None),
+            made_by=protocol.get_field(payload, "made_by", str, "") or protocol.get_field(payload, "renderer", str, ""),
         )
 
     def _check_liveness(self) -> list[ClientEvent]:

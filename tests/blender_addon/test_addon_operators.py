@@ -249,6 +249,7 @@ def test_generate_edit_render_regenerate_against_a_real_backend(bpy, scene, pref
     assert bpy.ops.mace.render_reference() == {"FINISHED"}
     assert (tmp_path / "dance.mp4").stat().st_size > 1000
     assert status.last_output == str(tmp_path / "dance.mp4")
+    assert "(2D puppet)" in status.message  # the body that drew it, in the backend's words
 
 
 @needs_serve

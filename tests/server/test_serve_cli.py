@@ -82,6 +82,7 @@ def test_serve_end_to_end_with_the_choreographer_and_the_puppet(tmp_path):
             outcome = client.render_video(clip, png.getvalue(), width=96, height=128, audio_bytes=click_track(),
                                           audio_name="clicks.wav", options={"pose_video": True}, timeout_s=120)
             assert (outcome.renderer, outcome.frames) == ("puppet", 15)
+            assert outcome.made_by in ("2.5-D body", "2D puppet")  # which body drew the person, in words
             with av.open(io.BytesIO(outcome.video_bytes)) as container:
                 assert container.streams.video[0].codec_context.width == 96
                 assert len(container.streams.audio) == 1
