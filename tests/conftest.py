@@ -16,7 +16,7 @@ SHARED_DATA = Path(os.environ.get("MACE_SHARED_DATA", REPO.parent / "shared" / "
 #: pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite) one worker runs them all and pays it
 #: once: the Ray cluster of tests/cluster, and the analysed real tracks, click tracks and dances of many seeds
 #: that the choreography and music tests share. Every other test file is a group of its own (its
-#: module-scoped fixtures are paid once too).
+#: module-scoped fixtures, and the warm-up of what it uses, are paid once too).
 SHARED_FIXTURE_GROUPS = {
     "tests/cluster/": "ray-cluster",
     "tests/backend/choreography/": "analysed-music",
@@ -31,19 +31,31 @@ def _xdist_group(relative: str) -> str:
     return relative
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` by the groups above, read from each test's file path. (pytest-xdist's own
+    loadgroup reads an ``xdist_group`` mark back from a suffix it writes into the node id, which pytest 9.2
+    no longer lets it change: every test then became a group of its own, pytest-dev/pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_group(nodeid.split("::", 1)[0])
+
+    return FileGroupScheduling(config, log)
+
+
+@pytest.hookimpl(trylast=True)  # after ``-m``/``-k`` deselected what will not run
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist's loadgroup distribution: put each test in its group (above), and hand out the
-    groups with the most slow tests first, then the largest, so that the small groups come last and fill the
-    workers evenly instead of a long group starting while the other workers run out of work."""
+    """Under ``--dist loadgroup`` (above): hand out the groups with the most slow tests first, then the
+    largest, so that the small groups come last and fill the workers evenly instead of a long group starting
+    while the other workers run out of work."""
     if not getattr(config.option, "loadgroup", False):
         return
     groups: dict[str, list[pytest.Item]] = {}
     for item in items:
-        relative = Path(item.path).relative_to(REPO).as_posix()
-        group = _xdist_group(relative)
-        item.add_marker(pytest.mark.xdist_group(group))
-        groups.setdefault(group, []).append(item)
+        groups.setdefault(_xdist_group(Path(item.path).relative_to(REPO).as_posix()), []).append(item)
     order = sorted(groups.values(), key=lambda members: (
         -sum(member.get_closest_marker("slow") is not None for member in members), -len(members)))
     items[:] = [item for members in order for item in members]
