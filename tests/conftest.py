@@ -12,15 +12,24 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MACE_SHARED_DATA", REPO.parent / "shared" / "data"))  # CI: beside the clone
 
 
-#: Folders and files whose tests share an expensive session- or package-scoped fixture, so that with
-#: pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite) one worker runs them all and pays it
-#: once: the Ray cluster of tests/cluster, and the analysed real tracks, click tracks and dances of many seeds
-#: that the choreography and music tests share. Every other test file is a group of its own (its
-#: module-scoped fixtures, and the warm-up of what it uses, are paid once too).
+#: Folders and files whose tests share an expensive session- or package-scoped fixture or warm-up, so that
+#: with pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite) one worker runs them all and
+#: pays it once: the Ray cluster of tests/cluster; the analysed real tracks, click tracks and dances of many
+#: seeds that the choreography and music tests share; diffusers' import (~1.5 s); the pose model's first
+#: load; bpy's import and the add-on's registration. Every other test file is a group of its own (its
+#: module-scoped fixtures are paid once too).
 SHARED_FIXTURE_GROUPS = {
     "tests/cluster/": "ray-cluster",
     "tests/backend/choreography/": "analysed-music",
     "tests/backend/features/test_music.py": "analysed-music",
+    "tests/backend/appearance/test_wan_": "diffusers",
+    "tests/backend/motion_expert/test_sampler.py": "diffusers",
+    "tests/backend/test_weights.py": "diffusers",
+    "tests/backend/appearance/test_perception.py": "pose-model",
+    "tests/backend/appearance/test_photo_frame.py": "pose-model",
+    "tests/backend/appearance/test_puppet.py": "pose-model",
+    "tests/backend/appearance/test_body25d.py": "pose-model",
+    "tests/blender_addon/": "blender",
 }
 
 
