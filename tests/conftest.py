@@ -15,15 +15,17 @@ SHARED_DATA = Path(os.environ.get("MACE_SHARED_DATA", REPO.parent / "shared" / "
 #: Folders and files whose tests share an expensive session- or package-scoped fixture or warm-up, so that
 #: with pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite) one worker runs them all and
 #: pays it once: the Ray cluster of tests/cluster; the analysed real tracks, click tracks and dances of many
-#: seeds that the choreography and music tests share; diffusers' import (~1.5 s); the pose model's first
-#: load; bpy's import and the add-on's registration. Every other test file is a group of its own (its
-#: module-scoped fixtures are paid once too).
+#: seeds that the choreography and music tests share, and librosa's beat tracker (compiled afresh in every
+#: process); diffusers' import (~1.5 s; the Motion Expert's default sampler is diffusers' too); the pose
+#: model's first load; bpy's import and the add-on's registration. Every other test file is a group of its
+#: own (its module-scoped fixtures are paid once too).
 SHARED_FIXTURE_GROUPS = {
     "tests/cluster/": "ray-cluster",
     "tests/backend/choreography/": "analysed-music",
     "tests/backend/features/test_music.py": "analysed-music",
+    "tests/backend/test_cli_generate.py": "analysed-music",
     "tests/backend/appearance/test_wan_": "diffusers",
-    "tests/backend/motion_expert/test_sampler.py": "diffusers",
+    "tests/backend/motion_expert/": "diffusers",
     "tests/backend/test_weights.py": "diffusers",
     "tests/backend/appearance/test_perception.py": "pose-model",
     "tests/backend/appearance/test_photo_frame.py": "pose-model",
@@ -57,17 +59,19 @@ def pytest_xdist_make_scheduler(config, log):
 
 @pytest.hookimpl(trylast=True)  # after ``-m``/``-k`` deselected what will not run
 def pytest_collection_modifyitems(config, items):
-    """Under ``--dist loadgroup`` (above): hand out the groups with the most slow tests first, then the
-    largest, so that the small groups come last and fill the workers evenly instead of a long group starting
-    while the other workers run out of work."""
+    """Under ``--dist loadgroup`` (above): hand out the groups with the most slow tests first, then the shared
+    groups above (the longest of the fast tier), then the largest files, so that the small ones come last and
+    fill the workers evenly instead of a long group starting while the other workers run out of work."""
     if not getattr(config.option, "loadgroup", False):
         return
     groups: dict[str, list[pytest.Item]] = {}
     for item in items:
         groups.setdefault(_xdist_group(Path(item.path).relative_to(REPO).as_posix()), []).append(item)
-    order = sorted(groups.values(), key=lambda members: (
-        -sum(member.get_closest_marker("slow") is not None for member in members), -len(members)))
-    items[:] = [item for members in order for item in members]
+    shared = set(SHARED_FIXTURE_GROUPS.values())
+    order = sorted(groups.items(), key=lambda group: (
+        -sum(member.get_closest_marker("slow") is not None for member in group[1]), group[0] not in shared,
+        -len(group[1])))
+    items[:] = [item for _, members in order for item in members]
 
 
 @pytest.fixture(scope="session")
