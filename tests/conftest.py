@@ -42,6 +42,7 @@ def _xdist_group(relative: str) -> str:
     return relative
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it (-p no:xdist, the bpy venvs) unused
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup`` by the groups above, read from each test's file path. (pytest-xdist's own
     loadgroup reads an ``xdist_group`` mark back from a suffix it writes into the node id, which pytest 9.2
