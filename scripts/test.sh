@@ -7,9 +7,10 @@
 #                                   fast tier: `-m "not slow"` (every module's core tests)
 #
 # pytest runs on every core (pytest-xdist, at most 4 workers; MACE_TEST_WORKERS=N to choose, 1 for one process), with
-# `--dist loadgroup`: each test file stays on one worker, and tests sharing an expensive session fixture (the
-# Ray cluster, the analysed music) share a worker too (tests/conftest.py). Each worker's torch/BLAS uses one
-# thread (OMP_NUM_THREADS=1 unless set): the workers already fill the cores, more threads only contend.
+# `--dist loadgroup`: each test file stays on one worker, and files sharing an expensive session fixture or
+# warm-up (the Ray cluster, the analysed music, diffusers, the pose model, bpy) share a worker too (the groups
+# and the scheduler that reads them are in tests/conftest.py). Each worker's torch/BLAS uses one thread
+# (OMP_NUM_THREADS=1 unless set): the workers already fill the cores, more threads only contend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
