@@ -24,6 +24,7 @@ SHARED_FIXTURE_GROUPS = {
     "tests/backend/choreography/": "analysed-music",
     "tests/backend/features/test_music.py": "analysed-music",
     "tests/backend/test_cli_generate.py": "analysed-music",
+    "tests/backend/motion_expert/test_motion_expert_generator.py": "analysed-music",  # it analyses a music file
     "tests/backend/appearance/test_wan_": "diffusers",
     "tests/backend/motion_expert/": "diffusers",
     "tests/backend/test_weights.py": "diffusers",
