@@ -24,7 +24,9 @@ SHARED_FIXTURE_GROUPS = {
     "tests/backend/choreography/": "analysed-music",
     "tests/backend/features/test_music.py": "analysed-music",
     "tests/backend/test_cli_generate.py": "analysed-music",
-    "tests/backend/motion_expert/test_motion_expert_generator.py": "analysed-music",  # it analyses a music file
+    "tests/backend/motion_expert/test_motion_expert_generator.py": "analysed-music",  # these analyse music too
+    "tests/backend/evaluation/test_eval_cli.py": "analysed-music",
+    "tests/server/test_server_music_formats.py": "analysed-music",
     "tests/backend/appearance/test_wan_": "diffusers",
     "tests/backend/motion_expert/": "diffusers",
     "tests/backend/test_weights.py": "diffusers",
@@ -32,6 +34,7 @@ SHARED_FIXTURE_GROUPS = {
     "tests/backend/appearance/test_photo_frame.py": "pose-model",
     "tests/backend/appearance/test_puppet.py": "pose-model",
     "tests/backend/appearance/test_body25d.py": "pose-model",
+    "tests/backend/appearance/test_render_cli.py": "pose-model",
     "tests/blender_addon/": "blender",
 }
 
