@@ -27,6 +27,7 @@ SHARED_FIXTURE_GROUPS = {
     "tests/backend/motion_expert/test_motion_expert_generator.py": "analysed-music",  # these analyse music too
     "tests/backend/evaluation/test_eval_cli.py": "analysed-music",
     "tests/server/test_server_music_formats.py": "analysed-music",
+    "tests/test_examples.py": "analysed-music",
     "tests/backend/appearance/test_wan_": "diffusers",
     "tests/backend/motion_expert/": "diffusers",
     "tests/backend/test_weights.py": "diffusers",
