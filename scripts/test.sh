@@ -7,15 +7,20 @@
 #                                   fast tier: `-m "not slow"` (every module's core tests)
 #
 # pytest runs on every core (pytest-xdist, at most 4 workers; MACE_TEST_WORKERS=N to choose, 1 for one process), with
-# `--dist loadgroup`: each test file stays on one worker, and tests sharing an expensive session fixture (the
-# Ray cluster, the analysed music) share a worker too (tests/conftest.py). Each worker's torch/BLAS uses one
-# thread (OMP_NUM_THREADS=1 unless set): the workers already fill the cores, more threads only contend.
+# `--dist loadgroup`: each test file stays on one worker, and files sharing an expensive session fixture or
+# warm-up (the Ray cluster, the analysed music, diffusers, the pose model, bpy) share a worker too (the groups
+# and the scheduler that reads them are in tests/conftest.py). Each worker's torch/BLAS uses one thread
+# (OMP_NUM_THREADS=1 unless set): the workers already fill the cores, more threads only contend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
 trap 'echo "==> scripts/test.sh: $((SECONDS - started)) s in all (load average now: $(cut -d" " -f1-3 /proc/loadavg 2>/dev/null || echo unknown))"' EXIT
 bash scripts/setup.sh
 echo "==> set-up: $((SECONDS - started)) s"
+# Keep compiled modules, and pytest's assertion-rewritten test modules, in the (git-ignored) __pycache__ folders
+# even where the environment says not to (PYTHONDONTWRITEBYTECODE): recompiling them costs each test
+# process ~3.5 s of its start-up on every run.
+unset PYTHONDONTWRITEBYTECODE
 workers=${MACE_TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
 [ "$workers" -gt 4 ] && workers=4
 parallel=()

@@ -12,15 +12,31 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MACE_SHARED_DATA", REPO.parent / "shared" / "data"))  # CI: beside the clone
 
 
-#: Folders and files whose tests share an expensive session- or package-scoped fixture, so that with
-#: pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite) one worker runs them all and pays it
-#: once: the Ray cluster of tests/cluster, and the analysed real tracks, click tracks and dances of many seeds
-#: that the choreography and music tests share. Every other test file is a group of its own (its
-#: module-scoped fixtures are paid once too).
+#: Folders and files whose tests share an expensive session- or package-scoped fixture or warm-up, so that
+#: with pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite) one worker runs them all and
+#: pays it once: the Ray cluster of tests/cluster; the analysed real tracks, click tracks and dances of many
+#: seeds that the choreography and music tests share, and librosa's beat tracker (compiled afresh in every
+#: process); diffusers' import (~1.5 s; the Motion Expert's default sampler is diffusers' too); the pose
+#: model's first load; bpy's import and the add-on's registration. Every other test file is a group of its
+#: own (its module-scoped fixtures are paid once too).
 SHARED_FIXTURE_GROUPS = {
     "tests/cluster/": "ray-cluster",
     "tests/backend/choreography/": "analysed-music",
     "tests/backend/features/test_music.py": "analysed-music",
+    "tests/backend/test_cli_generate.py": "analysed-music",
+    "tests/backend/motion_expert/test_motion_expert_generator.py": "analysed-music",  # these analyse music too
+    "tests/backend/evaluation/test_eval_cli.py": "analysed-music",
+    "tests/server/test_server_music_formats.py": "analysed-music",
+    "tests/test_examples.py": "analysed-music",
+    "tests/backend/appearance/test_wan_": "diffusers",
+    "tests/backend/motion_expert/": "diffusers",
+    "tests/backend/test_weights.py": "diffusers",
+    "tests/backend/appearance/test_perception.py": "pose-model",
+    "tests/backend/appearance/test_photo_frame.py": "pose-model",
+    "tests/backend/appearance/test_puppet.py": "pose-model",
+    "tests/backend/appearance/test_body25d.py": "pose-model",
+    "tests/backend/appearance/test_render_cli.py": "pose-model",
+    "tests/blender_addon/": "blender",
 }
 
 
@@ -31,22 +47,37 @@ def _xdist_group(relative: str) -> str:
     return relative
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it (-p no:xdist, the bpy venvs) unused
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` by the groups above, read from each test's file path. (pytest-xdist's own
+    loadgroup reads an ``xdist_group`` mark back from a suffix it writes into the node id, which pytest 9.2
+    no longer lets it change: every test then became a group of its own, pytest-dev/pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_group(nodeid.split("::", 1)[0])
+
+    return FileGroupScheduling(config, log)
+
+
+@pytest.hookimpl(trylast=True)  # after ``-m``/``-k`` deselected what will not run
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist's loadgroup distribution: put each test in its group (above), and hand out the
-    groups with the most slow tests first, then the largest, so that the small groups come last and fill the
-    workers evenly instead of a long group starting while the other workers run out of work."""
+    """Under ``--dist loadgroup`` (above): hand out the groups with the most slow tests first, then the shared
+    groups above (the longest of the fast tier), then the largest files, so that the small ones come last and
+    fill the workers evenly instead of a long group starting while the other workers run out of work."""
     if not getattr(config.option, "loadgroup", False):
         return
     groups: dict[str, list[pytest.Item]] = {}
     for item in items:
-        relative = Path(item.path).relative_to(REPO).as_posix()
-        group = _xdist_group(relative)
-        item.add_marker(pytest.mark.xdist_group(group))
-        groups.setdefault(group, []).append(item)
-    order = sorted(groups.values(), key=lambda members: (
-        -sum(member.get_closest_marker("slow") is not None for member in members), -len(members)))
-    items[:] = [item for members in order for item in members]
+        groups.setdefault(_xdist_group(Path(item.path).relative_to(REPO).as_posix()), []).append(item)
+    shared = set(SHARED_FIXTURE_GROUPS.values())
+    order = sorted(groups.items(), key=lambda group: (
+        -sum(member.get_closest_marker("slow") is not None for member in group[1]), group[0] not in shared,
+        -len(group[1])))
+    items[:] = [item for _, members in order for item in members]
 
 
 @pytest.fixture(scope="session")

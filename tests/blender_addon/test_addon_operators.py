@@ -311,6 +311,7 @@ def test_interface_path_polls_from_a_timer_and_imports(bpy, scene, prefs, backen
     assert not session.busy and updates[-1]["message"].startswith("backend ")
 
 
+@pytest.mark.slow  # starts a real backend (its torch import), then waits out the client's timeout once it is killed
 @needs_serve
 def test_backend_killed_mid_job_is_reported_and_the_scene_unchanged(bpy, scene, prefs, random_motion):
     """Render a motion, kill the backend while it works: the job ends with a clear error, nothing changes."""

@@ -11,14 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from backend.server import BackendServer
+from backend.server import BackendServer, router
 from shared.client import BackendClient
 from tests.server.server_fakes import REPO
 
 
 @pytest.fixture
-def start_server(tmp_path):
-    """``start_server(generator, **kw) -> BackendServer`` bound on 127.0.0.1 (free port); stopped after."""
+def start_server(tmp_path, monkeypatch):
+    """``start_server(generator, **kw) -> BackendServer`` bound on 127.0.0.1 (free port); stopped after.
+
+    The I/O loop looks for a stop request every 10 ms here instead of every 100 ms: a server stops within one
+    such interval, and these tests stop one server each (some hundred in all)."""
+    monkeypatch.setattr(router, "STOP_CHECK_INTERVAL_S", 0.01)
     servers = []
 
     def start(motion_generator, **kwargs) -> BackendServer:

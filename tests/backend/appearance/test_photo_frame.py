@@ -80,7 +80,8 @@ pytestmark_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason="needs ../sha
 
 
 @pytestmark_photos
-@pytest.mark.parametrize("name", PERSON_PHOTOS)
+@pytest.mark.parametrize("name", [PERSON_PHOTOS[0], *(  # the pose model on each further photo, ~1 s each: slow
+    pytest.param(name, marks=pytest.mark.slow) for name in PERSON_PHOTOS[1:])])
 def test_the_default_canvas_is_the_whole_photo_without_a_band(name):
     image = photo(name)
     request = RenderRequest(None, image, options=RenderOptions(reference_name=name))

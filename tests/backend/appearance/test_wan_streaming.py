@@ -4,12 +4,14 @@ they are made, the model driven at its own frame rate, MACE's weights alive unde
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("diffusers")
+# Looked up, not imported: importing diffusers at collection would cost every test worker ~1.5 s.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("diffusers") is None, reason="needs diffusers")
 from PIL import Image  # noqa: E402
 
 from backend.appearance.request import RenderOptions  # noqa: E402

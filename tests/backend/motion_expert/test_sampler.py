@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from diffusers import DPMSolverMultistepScheduler, UniPCMultistepScheduler
 
 from backend.motion_expert.scheduler import DiffusionSchedule, log_snr_timesteps, make_sampler, randn_like
 from shared.errors import InvalidInputError
@@ -18,6 +17,8 @@ from .conftest import dance_motion
 
 def diffusers_reference(sampler: str, steps: int):
     """A fresh diffusers scheduler configured here, independently of ``FAST_SAMPLERS``, for ``sampler``."""
+    from diffusers import DPMSolverMultistepScheduler, UniPCMultistepScheduler  # here: its import costs every worker
+
     common = dict(num_train_timesteps=1000, trained_betas=DiffusionSchedule().betas.numpy(), prediction_type="sample")
     if sampler == "unipc":
         scheduler = UniPCMultistepScheduler(**common, predict_x0=True, use_exponential_sigmas=True)
