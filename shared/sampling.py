@@ -24,13 +24,13 @@ from .errors import InvalidInputError
 SAMPLERS = ("dpmpp-sde", "dpmpp", "unipc", "ddim")
 DEFAULT_SAMPLER = "dpmpp-sde"
 #: Steps each sampler takes when none are asked for (measured: docs/motion_expert.md).
-DEFAULT_STEPS = {"dpmpp-sde": 6, "dpmpp": 10, "unipc": 10, "ddim": 50}
+DEFAULT_STEPS = {"dpmpp-sde": 6, "dpmpp": 8, "unipc": 8, "ddim": 50}
 MAX_STEPS = 1000  # the training schedule's length
 SAMPLER_HELP = {
     "dpmpp-sde": "DPM-Solver++ (2M SDE), stochastic like the official sampler: 6 steps (default; its dances "
                  "measured against the official sampler's: docs/motion_expert.md)",
-    "dpmpp": "DPM-Solver++ (2M), deterministic: 10 steps",
-    "unipc": "UniPC (2nd order), deterministic: 10 steps",
+    "dpmpp": "DPM-Solver++ (2M), deterministic: 8 steps",
+    "unipc": "UniPC (2nd order), deterministic: 8 steps",
     "ddim": "the official 50-step DDIM (eta = 1): slowest, the reference",
 }
 #: Short names for menus (the add-on's preferences; :data:`SAMPLER_HELP` is their tooltip).
