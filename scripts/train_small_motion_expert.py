@@ -10,7 +10,7 @@ There is no paired dance data in this project, so the model learns the embedded 
   choreographer's motion-graph mode (segments of real capture retimed to the music's beats).
 
     nice -n 10 python scripts/train_small_motion_expert.py OUT              # ~20 min on 2 loaded cores
-    nice -n 10 python scripts/train_small_motion_expert.py OUT --steps 500  # the model of the first comparison
+    nice -n 10 python scripts/train_small_motion_expert.py OUT --steps 500  # the first comparison's recipe
     nice -n 10 python scripts/train_small_motion_expert.py OUT --steps 50   # a quick check
 
 The learning rate is constant (1e-3) for the first ``--lr-decay-from`` steps, then falls along a half cosine
