@@ -187,7 +187,8 @@ def main() -> int:
     parser.add_argument("--fast", default=DEFAULT_FAST,
                         help=f"fast samplers and steps to try (default {DEFAULT_FAST!r})")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--resume", action="store_true", help="keep the configurations already scored in the file this run writes")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the configurations already scored in the file this run writes")
     parser.add_argument("--recheck", action="store_true",
                         help=f"score --fast on fresh seed sets (from {RECHECK_SEED_SETS}) against RUN/quality.json's "
                              "DDIM-50; writes RUN/quality-recheck.json")  # fmt: skip

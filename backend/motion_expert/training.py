@@ -446,7 +446,6 @@ class LossLog:
         return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@torch.no_grad()
 def learning_rate_at(options: TrainingOptions, step: int) -> float:
     """The learning rate of the optimiser step that follows ``step`` steps (see ``lr_decay_from``)."""
     start = options.lr_decay_from
@@ -456,6 +455,7 @@ def learning_rate_at(options: TrainingOptions, step: int) -> float:
     return options.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+@torch.no_grad()
 def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for average, current in zip(ema.parameters(), model.parameters()):
         average.lerp_(current, 1 - decay)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +12,8 @@ from backend.motion_expert.losses import LOSS_WEIGHTS, edge_losses
 from backend.motion_expert.pipeline import MotionExpertPipeline
 from backend.motion_expert.representation import motion_to_features
 from backend.motion_expert.scheduler import DiffusionSchedule
-from backend.motion_expert.training import (find_clips, gft_prediction, learning_rate_at, tiny_options, train,
-                                               training_loss)
+from backend.motion_expert.training import (_update_ema, find_clips, gft_prediction, learning_rate_at, tiny_options,
+                                               train, training_loss)
 from shared.errors import InvalidInputError, JobCancelledError
 
 from backend.progress import JobContext
@@ -124,6 +126,14 @@ def test_learning_rate_holds_then_falls_along_a_half_cosine(tmp_path):
     assert rates[7] == pytest.approx(0.5e-3) and rates[10] == pytest.approx(0.0, abs=1e-12)
     constant = tiny_options(tmp_path, tmp_path, steps=10, learning_rate=1e-3)
     assert {learning_rate_at(constant, step) for step in range(11)} == {1e-3}
+
+
+def test_the_ema_update_records_no_graph(tiny_model):
+    """The moving average is updated outside autograd (else every step would chain onto the last one's graph)."""
+    ema = copy.deepcopy(tiny_model).requires_grad_(False)
+    tiny_model.requires_grad_(True)
+    _update_ema(ema, tiny_model, 0.9)
+    assert not any(p.requires_grad or p.grad_fn is not None for p in ema.parameters())
 
 
 def test_training_can_be_cancelled(tmp_path, music):
