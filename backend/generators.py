@@ -6,7 +6,7 @@ info``, ``mace-dance generate``, the server's ``hello`` (the add-on's backend bo
 here, so the reason shown is the rule applied.
 
 The rule for ``auto``: the Motion Expert whenever its checkpoint is installed, on a GPU *and* on a CPU —
-its default sampler (DPM-Solver++ SDE, 8 steps, ``shared.sampling``) makes a dance in tens of CPU seconds
+its default sampler (DPM-Solver++ SDE, 6 steps, ``shared.sampling``) makes a dance in tens of CPU seconds
 per 30 s of music (numbers in docs/motion_expert.md); otherwise the embedded choreographer, which needs
 nothing. A mocap folder always means the choreographer's motion-graph mode.
 

@@ -12,7 +12,9 @@ over the same seed sets is within that range, or beyond it on the better side (l
 higher BAS; for Div_k, closer to the training dances' own diversity). The default is the fewest steps that
 pass every metric. A control checks the spread itself: 50-step DDIM again on other seeds must pass (if it
 failed, the spread would be too narrow an estimate to judge anything by). Prints a table and writes
-``RUN/quality.json``.
+``RUN/quality.json``. A configuration chosen among many scored on the same seed sets is then checked once
+more with ``--recheck``: the ``--fast`` configurations on six fresh seed sets (from 200), judged against
+DDIM-50's range in ``RUN/quality.json``; writes ``RUN/quality-recheck.json``.
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ def clip_features(data: Path, count: int) -> list[tuple[str, np.ndarray, str]]:
     return [(p.name, features[p.stem], genres.get(p.stem)) for p in picked]
 
 
-DEFAULT_FAST = "dpmpp-sde:6,8,10 dpmpp:8,10,12 unipc:8,10,12"
+DEFAULT_FAST = "dpmpp-sde:5,6,7,8 dpmpp:8,10 unipc:8,10"
 CONTROL = "ddim-50-control"
 CONTROL_SEED_SETS = 100  # the control's seed sets start here, so its dances share no seed with DDIM-50's
+RECHECK_SEED_SETS = 200  # ... and a recheck's here
 
 
 def make_set(pipeline, clips, sampler: str, steps: int, seed_set: int):
@@ -92,9 +95,10 @@ def parse_configs(text: str) -> list[tuple[str, int]]:
 
 
 def run(run_dir: Path, samples: int = 12, seed_sets: int = 6, fast=(("dpmpp", 10),), threads: int = 1,
-        save=None, previous: dict | None = None) -> dict:
+        save=None, previous: dict | None = None, first_fast_seed_set: int = 0) -> dict:
     """Score every sampler configuration (see the module docstring); configurations already in ``previous``
-    (an earlier ``quality.json`` with the same sample and seed-set counts) are kept, not re-run."""
+    (an earlier ``quality.json`` with the same sample and seed-set counts) are kept, not re-run. The fast
+    configurations use the seed sets from ``first_fast_seed_set`` on (DDIM-50 and the control keep theirs)."""
     from backend.evaluation import evaluate
     from backend.evaluation.loading import load_folder
     from backend.motion_expert.pipeline import MotionExpertPipeline
@@ -115,7 +119,7 @@ def run(run_dir: Path, samples: int = 12, seed_sets: int = 6, fast=(("dpmpp", 10
     for sampler, steps, name in [("ddim", 50, "ddim-50")] + configs:
         if name in results["configs"]:
             continue
-        first = CONTROL_SEED_SETS if name == CONTROL else 0
+        first = {"ddim-50": 0, CONTROL: CONTROL_SEED_SETS}.get(name, first_fast_seed_set)
         per_set, cpu = [], 0.0
         for seed_set in range(first, first + seed_sets):
             generated, seconds = make_set(pipeline, clips, sampler, steps, seed_set)
@@ -152,14 +156,14 @@ def format_table(results: dict) -> str:
     ddim = results["configs"]["ddim-50"]["per_set"]
     lines = [f"{results['seed_sets']} seed sets x {results['samples_per_set']} dances of 12 s, against "
              f"{results['reference_dances']} training dances (training Div_k {results['reference_div_k']:.3f})",
-             "sampler          " + "".join(f"{label:>22}" for _, label, _ in METRICS) + "   CPU s/dance"]  # fmt: skip
+             f"{'sampler':<19}" + "".join(f"{label:>22}" for _, label, _ in METRICS) + "   CPU s/dance"]  # fmt: skip
     for name, entry in results["configs"].items():
         cells = []
         for key, _, _ in METRICS:
             values = [s[key] for s in entry["per_set"]]
             mark = "" if "passes" not in entry else (" ok" if entry["passes"][key] else " --")
             cells.append(f"{statistics.fmean(values):8.3f} [{min(values):.2f}-{max(values):.2f}]{mark:3}")
-        lines.append(f"{name:<16} " + "".join(f"{c:>22}" for c in cells) + f"   {entry['cpu_s_per_dance']:8.2f}")
+        lines.append(f"{name:<18} " + "".join(f"{c:>22}" for c in cells) + f"   {entry['cpu_s_per_dance']:8.2f}")
     lines.append("DDIM-50 spread = its seed-set range: " + ", ".join(
         f"{label} {min(s[k] for s in ddim):.3f}-{max(s[k] for s in ddim):.3f}" for k, label, _ in METRICS))
     control = results["configs"].get(CONTROL)
@@ -183,15 +187,26 @@ def main() -> int:
     parser.add_argument("--fast", default=DEFAULT_FAST,
                         help=f"fast samplers and steps to try (default {DEFAULT_FAST!r})")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--resume", action="store_true", help="keep the configurations RUN/quality.json already has")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the configurations already scored in the file this run writes")
+    parser.add_argument("--recheck", action="store_true",
+                        help=f"score --fast on fresh seed sets (from {RECHECK_SEED_SETS}) against RUN/quality.json's "
+                             "DDIM-50; writes RUN/quality-recheck.json")  # fmt: skip
     args = parser.parse_args()
-    saved = args.run / "quality.json"
+    saved = args.run / ("quality-recheck.json" if args.recheck else "quality.json")
 
     def save(results: dict) -> None:
         saved.write_text(json.dumps(results, indent=1))
 
     previous = json.loads(saved.read_text()) if args.resume and saved.is_file() else None
-    results = run(args.run, args.samples, args.seed_sets, parse_configs(args.fast), args.threads, save, previous)
+    if args.recheck and previous is None:
+        scored = args.run / "quality.json"
+        if not scored.is_file():
+            parser.error(f"--recheck judges against DDIM-50's seed sets in {scored}: run without --recheck first")
+        previous = json.loads(scored.read_text())
+        previous["configs"] = {k: v for k, v in previous["configs"].items() if k in ("ddim-50", CONTROL)}
+    results = run(args.run, args.samples, args.seed_sets, parse_configs(args.fast), args.threads, save, previous,
+                  RECHECK_SEED_SETS if args.recheck else 0)  # fmt: skip
     save(results)
     print(format_table(results))
     return 0

@@ -122,7 +122,7 @@ class DDIMSampler:
 #: (``use_lu_lambdas``; UniPC's ``use_exponential_sigmas`` is the same spacing, sigma = exp(-lambda)), or from
 #: ``sigma_max`` down (:func:`log_snr_timesteps`); the choice for each is measured (docs/motion_expert.md).
 FAST_SAMPLERS = {
-    "dpmpp-sde": ("DPMSolverMultistepScheduler", dict(algorithm_type="sde-dpmsolver++", sigma_max=300.0)),
+    "dpmpp-sde": ("DPMSolverMultistepScheduler", dict(algorithm_type="sde-dpmsolver++", sigma_max=700.0)),
     "dpmpp": ("DPMSolverMultistepScheduler", dict(algorithm_type="dpmsolver++", use_lu_lambdas=True)),
     "unipc": ("UniPCMultistepScheduler", dict(predict_x0=True, solver_type="bh2", use_exponential_sigmas=True)),
 }
@@ -168,8 +168,10 @@ def log_snr_timesteps(schedule: DiffusionSchedule, steps: int, sigma_max: float)
     (sigma = sqrt((1 - alpha) / alpha)) down to t = 0.
 
     The cosine schedule's last ids lie orders of magnitude above any useful noise level (sigma 20,000 at
-    t = 999, 320 at t = 997, 80 at t = 991); uniform log-SNR over the whole range spends a few of a handful of
-    steps there, where the model sees nothing but noise.
+    t = 999, 640 at t = 998, 320 at t = 997, 80 at t = 991); uniform log-SNR over the whole range spends a few
+    of a handful of steps there, where the model sees nothing but noise. The first id is the one nearest
+    ``sigma_max`` in log sigma, so nominal levels from ~450 to 1000 all start at t = 998 and differ in the
+    spacing below it.
     """
     alphas = schedule.alphas_cumprod.double().numpy()
     log_sigmas = np.log(np.sqrt((1 - alphas) / alphas))  # increasing in t

@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -260,6 +261,9 @@ class TrainingOptions:
     steps: int = 1000
     batch_size: int = 128
     learning_rate: float = 4e-4
+    #: From this step on the learning rate falls along a half cosine to 0 at ``steps`` (None: constant, as the
+    #: official code trains). A function of the step alone, so a resumed run follows the same curve.
+    lr_decay_from: int | None = None
     weight_decay: float = 0.02
     window_seconds: float = 5.0
     stride_seconds: float = 0.5
@@ -355,6 +359,8 @@ def train(options: TrainingOptions, ctx: JobContext | None = None) -> Path:
                                     hint="lower the learning rate or check the data for broken frames")  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(total)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(options, step)
         optimizer.step()
         _update_ema(ema, accelerator.unwrap_model(model), options.ema_decay)
         step += 1
@@ -440,6 +446,15 @@ class LossLog:
         return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def learning_rate_at(options: TrainingOptions, step: int) -> float:
+    """The learning rate of the optimiser step that follows ``step`` steps (see ``lr_decay_from``)."""
+    start = options.lr_decay_from
+    if start is None or step < start:
+        return options.learning_rate
+    progress = min(1.0, (step - start) / max(options.steps - start, 1))
+    return options.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 @torch.no_grad()
 def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for average, current in zip(ema.parameters(), model.parameters()):
@@ -479,4 +494,4 @@ def tiny_options(data_dir: Path, out_dir: Path, **overrides) -> TrainingOptions:
 
 
 __all__ = ["DanceClip", "LossLog", "StepBatches", "StepDraws", "TrainingOptions", "WindowDataset", "find_clips",
-           "gft_prediction", "train", "training_loss", "tiny_options"]  # fmt: skip
+           "gft_prediction", "learning_rate_at", "train", "training_loss", "tiny_options"]  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,8 @@ from backend.motion_expert.losses import LOSS_WEIGHTS, edge_losses
 from backend.motion_expert.pipeline import MotionExpertPipeline
 from backend.motion_expert.representation import motion_to_features
 from backend.motion_expert.scheduler import DiffusionSchedule
-from backend.motion_expert.training import find_clips, gft_prediction, tiny_options, train, training_loss
+from backend.motion_expert.training import (_update_ema, find_clips, gft_prediction, learning_rate_at, tiny_options,
+                                               train, training_loss)
 from shared.errors import InvalidInputError, JobCancelledError
 
 from backend.progress import JobContext
@@ -104,13 +107,35 @@ def test_train_writes_checkpoints_resumes_and_exports(tmp_path, music):
     assert any("step 6/6" in m for _, m in messages)
 
     resumed = []
-    train(tiny_options(tmp_path / "data", tmp_path / "run", steps=9, save_every=3, batch_size=4),
-          JobContext(report=lambda f, m: resumed.append(m)))  # fmt: skip
+    longer = tiny_options(tmp_path / "data", tmp_path / "run", steps=9, save_every=3, batch_size=4, lr_decay_from=6)
+    train(longer, JobContext(report=lambda f, m: resumed.append(m)))
     assert any("step 7/9" in m for m in resumed) and not any("step 1/9" in m for m in resumed)
+    # the resumed steps decay the learning rate (the optimiser state saved at step 6 held the constant one)
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "step-0000009.pt", weights_only=True)
+    assert saved["optimizer_state_dict"]["param_groups"][0]["lr"] == pytest.approx(learning_rate_at(longer, 8))
+    assert learning_rate_at(longer, 8) < longer.learning_rate
 
     pipeline = MotionExpertPipeline.from_pretrained(exported)
     motion = pipeline(music[:40], genre="Jazz", num_inference_steps=2)
     assert motion.num_frames == 40 and np.isfinite(motion.poses).all()
+
+
+def test_learning_rate_holds_then_falls_along_a_half_cosine(tmp_path):
+    options = tiny_options(tmp_path, tmp_path, steps=10, learning_rate=1e-3, lr_decay_from=4)
+    rates = [learning_rate_at(options, step) for step in range(11)]
+    assert rates[:5] == [1e-3] * 5
+    assert all(earlier > later for earlier, later in zip(rates[4:], rates[5:]))
+    assert rates[7] == pytest.approx(0.5e-3) and rates[10] == pytest.approx(0.0, abs=1e-12)
+    constant = tiny_options(tmp_path, tmp_path, steps=10, learning_rate=1e-3)
+    assert {learning_rate_at(constant, step) for step in range(11)} == {1e-3}
+
+
+def test_the_ema_update_records_no_graph(tiny_model):
+    """The moving average is updated outside autograd (else every step would chain onto the last one's graph)."""
+    ema = copy.deepcopy(tiny_model).requires_grad_(False)
+    tiny_model.requires_grad_(True)
+    _update_ema(ema, tiny_model, 0.9)
+    assert not any(p.requires_grad or p.grad_fn is not None for p in ema.parameters())
 
 
 def test_training_can_be_cancelled(tmp_path, music):
