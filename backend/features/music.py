@@ -23,7 +23,7 @@ from backend.progress import JobContext, ensure_context
 from shared.errors import InvalidInputError
 
 from .audio import check_length, load_audio, prepare_audio
-from .numba_cache import share_compiled
+from .numba_cache import import_librosa, share_compiled
 from .structure import estimate_downbeats, find_sections
 
 HOP_LENGTH = 512
@@ -116,7 +116,7 @@ def analyze_music(
         :class:`MusicFeatures` on a ``fps`` grid starting at ``start_s``.
     """
     ctx = ensure_context(ctx)
-    import librosa  # numba's cache folder was set when backend.features was imported
+    librosa = import_librosa()  # numba's cache folder was set when backend.features was imported
 
     if not (np.isfinite(fps) and fps > 0 and float(fps * HOP_LENGTH).is_integer()):
         raise InvalidInputError(f"fps must be positive with fps * {HOP_LENGTH} an integer, got {fps}", hint="use 30")

@@ -29,6 +29,7 @@ import os
 import secrets
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,6 +78,37 @@ def configure_numba_cache() -> Path | None:
     _Work.base, _Work.folder, _Work.pid, _Work.published = base, work, os.getpid(), _listing(work)
     atexit.register(_at_exit)
     return _use(work)
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_librosa():
+    """``librosa``, its beat tracker loaded from numba's cache like its other kernels.
+
+    librosa 0.11 declares one beat-tracker kernel (``librosa.beat.__beat_local_score``, a ``guvectorize`` with
+    explicit signatures, so compiled when ``librosa.beat`` is imported) with ``cache=False``, unlike all its
+    others: every process compiled it again, ~2 s on two idle cores before any music was analysed. While
+    ``librosa.beat`` is imported here, ``numba.guvectorize`` caches what it compiles (the kernel is a pure
+    nopython loop; caching changes where the machine code comes from, not what it computes).
+    """
+    import librosa
+
+    with _IMPORT_LOCK:
+        if "librosa.beat" not in sys.modules:
+            import numba
+
+            declared = numba.guvectorize
+
+            def cached(*args, **kwargs):
+                return declared(*args, **{**kwargs, "cache": True})
+
+            numba.guvectorize = cached
+            try:
+                import librosa.beat  # noqa: F401  (librosa's lazy loader then hands out this module)
+            finally:
+                numba.guvectorize = declared
+    return librosa
 
 
 def share_compiled() -> None:

@@ -80,3 +80,15 @@ def test_processes_compiling_at_once_never_share_a_folder_and_the_next_run_loads
     dtype = next(d for d, out in zip(dtypes, outputs) if Path(out[0]).name.startswith(publisher + "-"))
     out = subprocess.run([sys.executable, str(kernel), dtype], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split()[2] == "1"  # one cache hit, nothing compiled
+
+
+@pytest.mark.slow  # a process with an empty cache compiles librosa's beat-tracker kernels (~10 s on two cores)
+def test_the_beat_trackers_kernels_are_all_cached_for_the_next_process(tmp_path):
+    """librosa declares one beat-tracker kernel with ``cache=False``; imported through ``import_librosa`` it is
+    written to the cache with the others, so the next process loads it instead of compiling it (~2 s)."""
+    code = "from backend.features.numba_cache import import_librosa; import_librosa().beat.beat_track"
+    subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), check=True)
+    numba_dir = tmp_path / "cache" / "numba"
+    snapshot = numba_dir / "snapshots" / (numba_dir / "current").read_text().strip()
+    cached = {path.name.split("-")[0] for path in snapshot.rglob("*.nbi")}
+    assert {"beat.__beat_local_score", "beat.__beat_track_dp"} <= cached, sorted(cached)
