@@ -99,22 +99,21 @@ def _complete(image: np.ndarray, hole: np.ndarray, estimate: np.ndarray, rounds:
     targets = np.flatnonzero(touching)
     ty, tx = np.divmod(targets, w)
     dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-    dy, dx = dy.ravel(), dx.ravel()
+    dy, dx = dy.reshape(-1, 1), dx.reshape(-1, 1)  # (P * P, 1): offset by offset, target by target
+    # Every target patch's footprint (the pixels inside the image), fixed over the rounds.
+    py, px = ty + dy, tx + dx
+    inside = (py >= 0) & (py < h) & (px >= 0) & (px < w)
+    footprint = (py * w + px)[inside]
+    count = np.bincount(footprint, minlength=h * w).reshape(h, w)
     current = estimate.copy()
     for _ in range(rounds):
         target_patches = _patches(current).reshape(h * w, -1)[targets]
         _, nearest = tree.query((target_patches - mean) @ basis, k=1)
         sy, sx = np.divmod(sources[nearest], w)
-        # Voting: each target patch puts its match's pixels over its own footprint.
-        total = np.zeros((h, w, 3), np.float64)
-        count = np.zeros((h, w), np.float64)
-        for oy, ox in zip(dy, dx):
-            py, px = ty + oy, tx + ox
-            inside = (py >= 0) & (py < h) & (px >= 0) & (px < w)
-            py, px = py[inside], px[inside]
-            np.add.at(total, (py, px), image[sy[inside] + oy, sx[inside] + ox])
-            np.add.at(count, (py, px), 1.0)
-        filled = total / np.maximum(count, 1.0)[:, :, None]
+        # Voting: each target patch puts its match's pixels over its own footprint (summed per pixel).
+        votes = image[(sy + dy)[inside], (sx + dx)[inside]].astype(np.float64)
+        total = np.stack([np.bincount(footprint, votes[:, c], h * w) for c in range(3)], axis=-1).reshape(h, w, 3)
+        filled = total / np.maximum(count, 1)[:, :, None]
         current = np.where(hole[:, :, None], filled, image).astype(np.float32)
     # Offsets for the full-size copy: each hole pixel's own centred match.
     offsets = np.zeros((h, w, 2), np.float32)

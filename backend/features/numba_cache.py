@@ -18,8 +18,10 @@ into one folder here:
   current snapshot (numba replaces files, never rewrites them, so the snapshot stays intact).
 * A process that compiled something publishes its folder as a new snapshot (linked, renamed into place,
   then ``current`` switched): after each music analysis (:func:`share_compiled`, so processes started
-  meanwhile need not compile again) and at exit. The last to publish wins; whatever another process compiled
-  meanwhile is compiled again on a later run. Old snapshots and the folders of dead processes are removed.
+  meanwhile need not compile again) and at exit. A new snapshot is the current one with this process's own
+  compiles laid over it, so what other processes published meanwhile is kept (a process that never analyses
+  music does not drop librosa's compiles); only where two processes compiled the same function does the
+  last to publish win for that function. Old snapshots and the folders of dead processes are removed.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ _STALE_SNAPSHOT_S = 600.0
 
 
 class _Work:
-    """This process's folder and what it held when last published (or filled)."""
+    """This process's folder, what it held when filled and when last published."""
 
     base: Path | None = None
     folder: Path | None = None
     pid = -1
+    filled: dict[str, tuple[int, int]] = {}
     published: dict[str, tuple[int, int]] = {}
 
 
@@ -75,7 +78,8 @@ def configure_numba_cache() -> Path | None:
         return None
     os.environ[_WORK_ENV] = str(work)
     os.environ[_ENV] = str(work)
-    _Work.base, _Work.folder, _Work.pid, _Work.published = base, work, os.getpid(), _listing(work)
+    _Work.base, _Work.folder, _Work.pid = base, work, os.getpid()
+    _Work.filled = _Work.published = _listing(work)
     atexit.register(_at_exit)
     return _use(work)
 
@@ -118,7 +122,7 @@ def share_compiled() -> None:
     try:
         listing = _listing(_Work.folder)
         if listing != _Work.published:
-            _publish(_Work.base, _Work.folder)
+            _publish(_Work.base, _Work.folder, [path for path, key in listing.items() if _Work.filled.get(path) != key])
             _Work.published = listing
     except OSError:
         pass  # a cache: the next run compiles again
@@ -177,10 +181,14 @@ def _link_tree(source: Path, target: Path) -> None:
         into = target / Path(folder).relative_to(source)
         into.mkdir(parents=True, exist_ok=True)
         for name in files:
-            try:
-                os.link(Path(folder) / name, into / name)
-            except OSError:
-                shutil.copy2(Path(folder) / name, into / name)  # another file system: copy
+            _link_file(Path(folder) / name, into / name)
+
+
+def _link_file(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)  # another file system: copy
 
 
 def _listing(folder: Path) -> dict[str, tuple[int, int]]:
@@ -193,12 +201,27 @@ def _listing(folder: Path) -> dict[str, tuple[int, int]]:
     return listing
 
 
-def _publish(base: Path, work: Path) -> None:
-    """Copy ``work`` (as hard links) into a new snapshot and make it the current one."""
+def _publish(base: Path, work: Path, compiled: list[str]) -> None:
+    """Make a new snapshot the current one: the current snapshot (what other processes published, which
+    may be newer than what ``work`` was filled from) with the ``compiled`` files of ``work`` (relative paths,
+    this process's own compiles) laid over it, all as hard links."""
     snapshots = base / "snapshots"
     name = f"{time.time_ns()}-{os.getpid()}"
     staging = snapshots / f".{name}"
-    _link_tree(work, staging)
+    staging.mkdir(parents=True)
+    current = _current_snapshot(base)
+    if current is not None:
+        try:
+            _link_tree(current, staging)
+        except OSError:  # removed meanwhile (stale): publish what this process holds
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            compiled = [str(path.relative_to(work)) for path in work.rglob("*") if path.is_file()]
+    for relative in compiled:
+        target = staging / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        _link_file(work / relative, target)
     staging.rename(snapshots / name)
     pointer = base / f".current-{name}"
     pointer.write_text(name + "\n")

@@ -78,7 +78,7 @@ def test_template_keypoints_land_on_the_drawn_joints(make_person):
 
 
 def test_puppet_follows_its_rig_and_draws_the_person(make_person, make_dance):
-    image = make_person(128, 192)
+    image = make_person(64, 96)
     puppet = Puppet.from_photo(image)
     rest_targets = puppet.mesh.vertices[puppet.mesh.handles]
     # Undeformed, the puppet redraws the photo (edges are soft, so compare inside the body only).
@@ -88,8 +88,8 @@ def test_puppet_follows_its_rig_and_draws_the_person(make_person, make_dance):
     # Raise the left wrist above the head: the sleeve/skin colour appears up there, not where the arm was.
     posed = puppet.rig.copy()
     shoulder = posed[RIG_INDEX["left_shoulder"]]
-    posed[RIG_INDEX["left_elbow"]] = shoulder + [10, -12]
-    posed[RIG_INDEX["left_wrist"]] = shoulder + [14, -30]
+    posed[RIG_INDEX["left_elbow"]] = shoulder + [5, -6]
+    posed[RIG_INDEX["left_wrist"]] = shoulder + [7, -15]
     frame = puppet.draw(puppet.deformer.deform(puppet.handle_targets(posed)), np.zeros(14))
     wrist_before = np.round(puppet.rig[RIG_INDEX["left_wrist"]]).astype(int)
     wrist_after = np.round(posed[RIG_INDEX["left_wrist"]]).astype(int)
@@ -100,7 +100,7 @@ def test_puppet_follows_its_rig_and_draws_the_person(make_person, make_dance):
 def test_default_renderer_makes_an_mp4_matching_motion_and_music(tmp_path, make_person, make_dance, make_music):
     motion = make_dance(20, fps=30.0)
     music = make_music(tmp_path / "music.wav", 2.0)
-    request = RenderRequest(motion, make_person(128, 192), audio_path=music, width=64, height=96,
+    request = RenderRequest(motion, make_person(64, 96), audio_path=music, width=64, height=96,
                             out_path=tmp_path / "dance.mp4", options=RenderOptions(pose_video=True, side_by_side=True))  # fmt: skip
     reports = []
     result = select_renderer(BackendConfig(home=tmp_path / "empty")).render(
@@ -125,7 +125,7 @@ def test_output_fps_resamples_the_motion(tmp_path, make_person, make_dance):
 
 
 def test_user_keypoints_drive_the_rig(tmp_path, make_person, make_dance):
-    image = make_person(128, 192)
+    image = make_person(64, 96)
     keypoints = template_keypoints(segment_person(image) > 0.5)
     path = tmp_path / "keypoints.json"
     names = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
@@ -205,7 +205,7 @@ def test_a_dancer_turning_away_keeps_each_puppet_arm_on_its_side(make_person):
     turned = np.linspace(0, 360, frames)
     assert not away[turned < 80].any() and away[(turned > 120) & (turned < 240)].all() and not away[turned > 290].any()
 
-    puppet = Puppet.from_photo(make_person(128, 192))
+    puppet = Puppet.from_photo(make_person(64, 96))
     animation = PuppetAnimation.from_motion(motion, puppet)
     neck, right, left = RIG_INDEX["neck"], RIG_INDEX["right_wrist"], RIG_INDEX["left_wrist"]
     clear_view = (turned < 45) | ((turned > 135) & (turned < 225)) | (turned > 315)  # not in profile
@@ -272,12 +272,12 @@ def test_the_background_plate_is_inpainted_once_per_request(make_dance, monkeypa
     calls = []
     real = request_module.remove_person
     monkeypatch.setattr(request_module, "remove_person", lambda *a, **k: calls.append(1) or real(*a, **k))
-    person = np.full((128, 96, 3), 235, np.uint8)
-    person[16:124, 30:66] = (40, 60, 200)
-    request = RenderRequest(make_dance(10), person, width=96, height=128)
+    person = np.full((96, 64, 3), 235, np.uint8)  # the smallest photo and canvas: the inpainting is not checked
+    person[12:93, 20:44] = (40, 60, 200)
+    request = RenderRequest(make_dance(10), person, width=64, height=96)
     first = request.canvas_reference()
     moved = request.canvas_reference(0.8, (-1.25, 2.5))
     assert len(calls) == 1
     assert not np.array_equal(first.background, moved.background)  # re-framed, not the same picture
-    fresh = RenderRequest(make_dance(10), person, width=96, height=128).canvas_reference(0.8, (-1.25, 2.5))
+    fresh = RenderRequest(make_dance(10), person, width=64, height=96).canvas_reference(0.8, (-1.25, 2.5))
     assert np.array_equal(fresh.background, moved.background)  # the same as inpainting anew

@@ -92,3 +92,43 @@ def test_the_beat_trackers_kernels_are_all_cached_for_the_next_process(tmp_path)
     snapshot = numba_dir / "snapshots" / (numba_dir / "current").read_text().strip()
     cached = {path.name.split("-")[0] for path in snapshot.rglob("*.nbi")}
     assert {"beat.__beat_local_score", "beat.__beat_track_dp"} <= cached, sorted(cached)
+
+
+#: Two numba functions cached on disk; each name on the command line is called (``spawn`` first runs this
+#: script as a child process with the names after it); prints how many variants were loaded from the cache.
+TWO_KERNELS = '''
+import subprocess, sys
+import numpy as np
+import backend.features  # sets numba's cache folder (filled from the snapshot current now)
+import numba
+
+@numba.njit(cache=True)
+def total(x):
+    return x.sum()
+
+@numba.njit(cache=True)
+def largest(x):
+    return x.max()
+
+names = sys.argv[1:]
+if names and names[0] == "spawn":
+    names = names[2:]
+    subprocess.run([sys.executable, __file__, sys.argv[2]], check=True)
+for name in names:
+    globals()[name](np.arange(10.0))
+print(sum(sum(f.stats.cache_hits.values()) for f in (total, largest)))
+'''
+
+
+@pytest.mark.slow  # three processes import numba, two of them JIT-compile (about 2 s each on two idle cores)
+def test_publishing_keeps_what_another_process_published_meanwhile(tmp_path):
+    """A process filled before another published (a test worker that never analyses music, say) must not
+    drop the other's compiles when it publishes its own."""
+    env, kernel = _env(tmp_path), tmp_path / "kernels.py"
+    kernel.write_text(TWO_KERNELS)
+    # This process fills its folder from an empty cache, then a child compiles and publishes `total`, then
+    # this one compiles `largest` and publishes last.
+    subprocess.run([sys.executable, str(kernel), "spawn", "total", "largest"], env=env, check=True)
+    out = subprocess.run([sys.executable, str(kernel), "total", "largest"], env=env, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert out.stdout.split()[-1] == "2"  # both loaded from disk: nothing compiled again
