@@ -9,8 +9,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .._shared import errors
-from .._shared import body_mesh
+from .._shared import body_mesh, errors
 from ..convert import rig
 
 #: Custom properties on an armature built by this add-on: the shape it was built for, and its floor lift.
@@ -21,7 +20,7 @@ NOT_SMPL_HINT = "select an armature made by the Dance panel (Generate or Import 
 BODY_SUFFIX = " body"
 
 
-def build_armature(collection: bpy.types.Collection, rest: rig.RigRest, name: str = "SMPL",
+def build_armature(collection: bpy.types.Collection, rest: body_mesh.RigRest, name: str = "SMPL",
                    betas: np.ndarray | None = None, gender: str = "neutral") -> bpy.types.Object:
     """Create an armature object in ``collection`` with the rig ``rest`` (root + one bone per SMPL joint)."""
     data = bpy.data.armatures.new(name)
@@ -38,7 +37,7 @@ def build_armature(collection: bpy.types.Collection, rest: rig.RigRest, name: st
     return obj
 
 
-def _create_bones(obj: bpy.types.Object, rest: rig.RigRest) -> None:
+def _create_bones(obj: bpy.types.Object, rest: body_mesh.RigRest) -> None:
     """Edit bones can only be made in edit mode; enter it on ``obj`` alone and always leave it."""
     view_layer = bpy.context.view_layer
     previous_active = view_layer.objects.active
@@ -77,7 +76,7 @@ def add_body(armature: bpy.types.Object, body: body_mesh.BodyMesh) -> bpy.types.
     for collection in armature.users_collection:
         collection.objects.link(obj)
     obj.parent = armature
-    for b, bone in enumerate(rig.BONE_NAMES):  # the weight columns' order
+    for b, bone in enumerate(body_mesh.BONE_NAMES):  # the weight columns' order
         column = body.weights[:, b]
         used = np.flatnonzero(column > 0)
         if not len(used):
@@ -97,7 +96,7 @@ def check_smpl_armature(obj) -> None:
         kind = "nothing" if obj is None else f"{obj.name!r} ({obj.type.lower()})"
         raise errors.InvalidInputError(f"the active object is {kind}, not an SMPL armature", hint=NOT_SMPL_HINT)
     bones = obj.data.bones
-    missing = [name for name in rig.BONE_NAMES if name not in bones]
+    missing = [name for name in body_mesh.BONE_NAMES if name not in bones]
     if missing:
         raise errors.InvalidInputError(
             f"armature {obj.name!r} is not an SMPL armature: {len(missing)} of its bones missing "
@@ -110,7 +109,7 @@ def check_smpl_armature(obj) -> None:
 
 def rig_frames(obj) -> rig.RigFrames:
     """Rest orientations and heads of the rig's bones as Blender stores them, plus its lift."""
-    bones = [obj.data.bones[name] for name in rig.BONE_NAMES]
+    bones = [obj.data.bones[name] for name in body_mesh.BONE_NAMES]
     matrices = np.array([np.array(bone.matrix_local)[:3, :3] for bone in bones], dtype=np.float64)
     u, _, vt = np.linalg.svd(matrices)  # Blender keeps them in float32: the nearest exact rotations
     matrices = u @ vt

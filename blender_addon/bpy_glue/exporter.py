@@ -7,9 +7,9 @@ import math
 import bpy
 import numpy as np
 
-from .._shared import errors, motion as shared_motion, skeleton as smpl_skeleton
+from .._shared import body_mesh, errors, motion as shared_motion, skeleton as smpl_skeleton
 from .. import compat
-from ..convert import armature_to_smpl, rig
+from ..convert import armature_to_smpl
 from ..convert.smpl_to_armature import location_data_path, rotation_data_path
 from . import action as action_glue, armature as armature_glue, scene as scene_glue, takes
 
@@ -132,7 +132,7 @@ def _read_fcurves(obj, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                                        hint="generate or import a motion, or key the armature, then export")
     bones = obj.pose.bones
     joints = np.stack([_rotation_channel(fcurves, bones[name], frames) for name in smpl_skeleton.JOINT_NAMES], axis=1)
-    root = bones[rig.ROOT_BONE]
+    root = bones[body_mesh.ROOT_BONE]
     location = _channel(fcurves, location_data_path(root.name), tuple(root.location), frames)
     pelvis = bones[smpl_skeleton.JOINT_NAMES[0]]
     pelvis_location = _channel(fcurves, location_data_path(pelvis.name), tuple(pelvis.location), frames)

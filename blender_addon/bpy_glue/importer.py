@@ -9,7 +9,7 @@ import bpy
 import numpy as np
 
 from .._shared import body_mesh, errors
-from ..convert import rig, smpl_to_armature as to_armature
+from ..convert import smpl_to_armature as to_armature
 from . import action as action_glue, armature as armature_glue, scene as scene_glue, takes
 
 
@@ -43,7 +43,7 @@ def import_motion(context, motion, *, name: str, armature: bpy.types.Object | No
         armature_glue.check_smpl_armature(armature)
     if audio_path is not None and not os.path.isfile(audio_path):
         raise errors.InvalidInputError(f"music file not found: {audio_path}", hint="choose an existing audio file")
-    rest = rig.rig_rest(skeleton) if armature is None else None
+    rest = body_mesh.rig_rest(skeleton) if armature is None else None
     if rest is not None:
         body = body_mesh.procedural_body(rest) if smpl_model is None else body_mesh.smpl_body(smpl_model, motion.betas, rest)
 

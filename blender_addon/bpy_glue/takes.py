@@ -127,8 +127,7 @@ def regenerated_take(obj, motion, mask, frames, name: str) -> bpy.types.NlaTrack
     import numpy as np
 
     from ..convert import smpl_to_armature as to_armature
-    from ..convert.rig import ROOT_BONE
-    from .._shared import skeleton as smpl_skeleton
+    from .._shared import body_mesh, skeleton as smpl_skeleton
     from . import action as action_glue, armature as armature_glue
 
     strip = active_take(obj)
@@ -161,7 +160,7 @@ def regenerated_take(obj, motion, mask, frames, name: str) -> bpy.types.NlaTrack
         free = ~mask.translation
         if free.any():
             pelvis = smpl_skeleton.JOINT_NAMES[0]
-            for bone, values in ((ROOT_BONE, keys.location), (pelvis, keys.pelvis_location)):
+            for bone, values in ((body_mesh.ROOT_BONE, keys.location), (pelvis, keys.pelvis_location)):
                 path = to_armature.location_data_path(bone)
                 for i in range(3):
                     action_glue.set_key_values(curve(path, i, bone), frames[free], values[free, i])

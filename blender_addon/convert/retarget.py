@@ -390,14 +390,13 @@ def source_from_local(local: np.ndarray, trans: np.ndarray, fps: float, skeleton
         local: (T, J, 3, 3) SMPL local rotations (Y-up); or (T, J, 3) axis-angle (a ``shared.motion.Motion``'s
             poses). trans: (T, 3) metres, Y-up. contacts: optional (T, 4) foot contacts.
     """
-    from .._shared import kinematics
+    from .._shared import body_mesh, kinematics
     from .axes import SMPL_TO_BLENDER
-    from .rig import rig_rest
 
     skeleton = skeleton or smpl_skeleton.Skeleton.default()
     global_rot = kinematics.global_rotations(local, skeleton)
     positions = kinematics.forward_kinematics(None, trans, skeleton, rotations=global_rot)
-    rest = rig_rest(skeleton)
+    rest = body_mesh.rig_rest(skeleton)
     return SourceDance(
         rotations=_between(SMPL_TO_BLENDER, global_rot, SMPL_TO_BLENDER.T),
         positions=positions @ SMPL_TO_BLENDER.T,

@@ -1,8 +1,8 @@
 """The dancer's rig in rest pose: bone collections and the frames the rotation conversion needs.
 
-The rest layout itself (bones along the limbs, rolls, the root bone on the floor, ``lift``) lives in
-``shared/body_mesh.py`` with the body skinned to it -- the backend's 2.5-D photo body poses the same template
--- and is named here as the add-on has always used it (:func:`rig_rest`, :class:`RigRest`, ``BONE_NAMES``...).
+The rest layout itself (bones along the limbs, rolls, the root bone on the floor, ``lift``: ``rig_rest``,
+``RigRest``, ``BONE_NAMES``, ``ROOT_BONE``) lives in ``shared/body_mesh.py`` with the body skinned to it -- the
+backend's 2.5-D photo body poses the same template.
 Because bones no longer share the SMPL frame, rotations are converted by conjugating with each bone's rest
 orientation (see :mod:`.smpl_to_armature` and :mod:`.armature_to_smpl`).
 """
@@ -15,18 +15,12 @@ import numpy as np
 
 from .._shared import body_mesh
 
-ROOT_BONE = body_mesh.ROOT_BONE
-BONE_NAMES = body_mesh.BONE_NAMES
-FOOT_JOINT_HEIGHT = body_mesh.FOOT_JOINT_HEIGHT
-RigRest = body_mesh.RigRest
-bone_matrices = body_mesh.bone_matrices
-rig_rest = body_mesh.rig_rest
 COLLECTIONS = ("Body", "Arms", "Legs", "Root")
 
 
 def collection_of(name: str) -> str:
     """Bone collection of a rig bone: ``Root``, ``Arms``, ``Legs`` or ``Body``."""
-    if name == ROOT_BONE:
+    if name == body_mesh.ROOT_BONE:
         return "Root"
     part = name.split("_", 1)[-1]
     return "Arms" if part in body_mesh.ARM_PARTS else "Legs" if part in body_mesh.LEG_PARTS else "Body"
@@ -34,12 +28,12 @@ def collection_of(name: str) -> str:
 
 @dataclass(frozen=True)
 class RigFrames:
-    """What the rotation conversion needs from a built rig (read back from Blender, or a :class:`RigRest`).
+    """What the rotation conversion needs from a built rig (read back from Blender, or a ``body_mesh.RigRest``).
 
     Attributes:
-        matrices: (B, 3, 3) rest orientation of every bone of ``BONE_NAMES`` (``Bone.matrix_local``).
+        matrices: (B, 3, 3) rest orientation of every bone of ``body_mesh.BONE_NAMES`` (``Bone.matrix_local``).
         heads: (B, 3) rest heads, armature space.
-        lift: (3,) the rig's :attr:`RigRest.lift`.
+        lift: (3,) the rig's ``RigRest.lift``.
     """
 
     matrices: np.ndarray

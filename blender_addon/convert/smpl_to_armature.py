@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._shared import rotations, skeleton as smpl_skeleton
+from .._shared import body_mesh, rotations, skeleton as smpl_skeleton
 from . import rig
 from .axes import smpl_to_blender_points
 
@@ -99,7 +99,7 @@ def interleave(frames: np.ndarray, values: np.ndarray) -> np.ndarray:
 def fcurve_keys(keys: PoseKeys, names: tuple[str, ...] = smpl_skeleton.JOINT_NAMES) -> list[FCurveKeys]:
     """All F-curves of one imported motion: the root's and the pelvis' locations (3 + 3) + every joint bone's
     quaternion (4 J)."""
-    root, pelvis = rig.ROOT_BONE, names[0]
+    root, pelvis = body_mesh.ROOT_BONE, names[0]
     curves = [FCurveKeys(location_data_path(root), i, root, interleave(keys.frames, keys.location[:, i]))
               for i in range(3)]  # fmt: skip
     curves += [FCurveKeys(location_data_path(pelvis), i, pelvis, interleave(keys.frames, keys.pelvis_location[:, i]))

@@ -7,10 +7,9 @@ import os
 import bpy
 import numpy as np
 
-from .._shared import audio_formats, errors, skeleton as smpl_skeleton
+from .._shared import audio_formats, body_mesh, errors, skeleton as smpl_skeleton
 from .. import compat, jobs, preferences, properties
 from ..bpy_glue import armature as armature_glue, exporter, importer, takes
-from ..convert import rig
 from . import common
 
 MUSIC_HINT = f"choose a music file in the Dance panel ({audio_formats.AUDIO_FORMATS_TEXT})"
@@ -109,7 +108,7 @@ def selected_frames(context, obj, frames: np.ndarray) -> np.ndarray | None:
 def selected_bones(obj) -> tuple[np.ndarray | None, bool]:
     """((24,) bool SMPL joint bones selected in pose mode, or None when no bone is; root bone selected)."""
     mask = np.array([compat.pose_bone_selected(obj.pose.bones[name]) for name in smpl_skeleton.JOINT_NAMES])
-    root = compat.pose_bone_selected(obj.pose.bones[rig.ROOT_BONE])
+    root = compat.pose_bone_selected(obj.pose.bones[body_mesh.ROOT_BONE])
     return (mask if mask.any() or root else None), root
 
 

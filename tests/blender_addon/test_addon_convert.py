@@ -23,12 +23,12 @@ def test_axis_map_is_x_minus_z_y():
 
 
 def test_rig_bones_run_along_the_limbs_with_proper_frames():
-    rest = rig.rig_rest()
+    rest = body_mesh.rig_rest()
     assert rest.names == ("root", *skeleton.JOINT_NAMES)
     joints = smpl_to_blender_points(skeleton.Skeleton.default().rest_positions()) + rest.lift
     np.testing.assert_allclose(rest.heads[1:], joints)
     np.testing.assert_allclose(rest.tails[1 + skeleton.LEFT_KNEE], joints[skeleton.LEFT_ANKLE])
-    assert np.isclose(joints[:, 2].min(), rig.FOOT_JOINT_HEIGHT)
+    assert np.isclose(joints[:, 2].min(), body_mesh.FOOT_JOINT_HEIGHT)
     for m in rest.matrices:  # proper rotations with Y along the bone
         np.testing.assert_allclose(m.T @ m, np.eye(3), atol=1e-12)
         assert np.isclose(np.linalg.det(m), 1.0)
@@ -39,7 +39,7 @@ def test_rig_bones_run_along_the_limbs_with_proper_frames():
 
 def test_pose_keys_are_continuous_and_conjugate_the_rotations(random_motion, rotation_error):
     motion = random_motion(40)
-    rest = rig.rig_rest()
+    rest = body_mesh.rig_rest()
     keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rest, frame_start=5)
     np.testing.assert_array_equal(keys.frames, 5 + np.arange(40))
     assert (np.sum(keys.quaternions[1:] * keys.quaternions[:-1], axis=-1) >= 0).all()
@@ -58,7 +58,7 @@ def test_pose_keys_are_continuous_and_conjugate_the_rotations(random_motion, rot
 
 def test_channels_invert_pose_keys(random_motion, rotation_error):
     motion = random_motion(20)
-    rest = rig.rig_rest()
+    rest = body_mesh.rig_rest()
     keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rest)
     identity = np.tile(np.eye(3), (20, 1, 1))
     local, trans = armature_to_smpl.channels_to_local(rotations.quaternion_to_matrix(keys.quaternions), identity,
@@ -69,7 +69,7 @@ def test_channels_invert_pose_keys(random_motion, rotation_error):
 
 def test_fcurve_keys_interleave_frames_and_values(random_motion):
     motion = random_motion(3)
-    keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, rig.rig_rest())
+    keys = smpl_to_armature.pose_keys(motion.poses, motion.trans, body_mesh.rig_rest())
     curves = smpl_to_armature.fcurve_keys(keys)
     assert len(curves) == 3 + 3 + 24 * 4
     first = curves[0]
@@ -106,7 +106,7 @@ def test_visual_matrices_give_back_local_rotations_and_trans(random_motion, rota
     motion = random_motion(8)
     world = kinematics.global_rotations(motion.poses)
     positions = kinematics.forward_kinematics(motion.poses, motion.trans)
-    rest = rig.rig_rest()
+    rest = body_mesh.rig_rest()
     matrices = np.zeros((8, 24, 4, 4))
     matrices[..., :3, :3] = SMPL_TO_BLENDER @ world @ SMPL_TO_BLENDER.T @ rest.matrices[1:]  # turned rest frames
     matrices[..., :3, 3] = smpl_to_blender_points(positions)  # posed joints sit where SMPL puts them
@@ -117,7 +117,7 @@ def test_visual_matrices_give_back_local_rotations_and_trans(random_motion, rota
 
 
 def test_procedural_body_is_closed_and_weighted_to_its_bones():
-    rest = rig.rig_rest()
+    rest = body_mesh.rig_rest()
     body = body_mesh.procedural_body(rest)
     np.testing.assert_allclose(body.weights.sum(axis=1), 1.0, rtol=1e-6)
     assert body.weights[:, 0].max() == 0.0  # nothing rides on the root

@@ -281,7 +281,7 @@ def test_non_smpl_armature_and_empty_action_are_refused(bpy, scene, glue):
         exporter.export_motion(rig, scene)
 
     from blender_addon.bpy_glue.armature import build_armature
-    from blender_addon.convert.rig import rig_rest
+    from shared.body_mesh import rig_rest
 
     smpl = build_armature(scene.collection, rig_rest())
     with pytest.raises(InvalidInputError, match="no action"):
