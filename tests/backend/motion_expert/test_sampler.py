@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from backend.motion_expert.scheduler import FAST_SAMPLERS, DiffusionSchedule, log_snr_timesteps, make_sampler, randn_like
+from backend.motion_expert.scheduler import (FAST_SAMPLERS, DiffusionSchedule, log_snr_timesteps, make_sampler,
+                                             randn_like)
 from shared.errors import InvalidInputError
 from shared.keep import KeepMask
 from shared.keep import KeepSpec
