@@ -94,7 +94,7 @@ def parse_configs(text: str) -> list[tuple[str, int]]:
     return configs
 
 
-def run(run_dir: Path, samples: int = 12, seed_sets: int = 6, fast=(("dpmpp", 10),), threads: int = 1,
+def run(run_dir: Path, samples: int = 12, seed_sets: int = 6, fast=tuple(parse_configs(DEFAULT_FAST)), threads: int = 1,
         save=None, previous: dict | None = None, first_fast_seed_set: int = 0) -> dict:
     """Score every sampler configuration (see the module docstring); configurations already in ``previous``
     (an earlier ``quality.json`` with the same sample and seed-set counts) are kept, not re-run. The fast

@@ -27,15 +27,15 @@ DEFAULT_SAMPLER = "dpmpp-sde"
 DEFAULT_STEPS = {"dpmpp-sde": 6, "dpmpp": 8, "unipc": 8, "ddim": 50}
 MAX_STEPS = 1000  # the training schedule's length
 SAMPLER_HELP = {
-    "dpmpp-sde": "DPM-Solver++ (2M SDE), stochastic like the official sampler: 6 steps (default; its dances "
-                 "measured against the official sampler's: docs/motion_expert.md)",
-    "dpmpp": "DPM-Solver++ (2M), deterministic: 8 steps",
-    "unipc": "UniPC (2nd order), deterministic: 8 steps",
-    "ddim": "the official 50-step DDIM (eta = 1): slowest, the reference",
+    "dpmpp-sde": f"DPM-Solver++ (2M SDE), stochastic like the official sampler: {DEFAULT_STEPS['dpmpp-sde']} steps "
+                 "(default; its dances measured against the official sampler's: docs/motion_expert.md)",
+    "dpmpp": f"DPM-Solver++ (2M), deterministic: {DEFAULT_STEPS['dpmpp']} steps",
+    "unipc": f"UniPC (2nd order), deterministic: {DEFAULT_STEPS['unipc']} steps",
+    "ddim": f"the official {DEFAULT_STEPS['ddim']}-step DDIM (eta = 1): slowest, the reference",
 }
 #: Short names for menus (the add-on's preferences; :data:`SAMPLER_HELP` is their tooltip).
 SAMPLER_LABELS = {"dpmpp-sde": "DPM-Solver++ SDE (fast)", "dpmpp": "DPM-Solver++ (deterministic)",
-                  "unipc": "UniPC (deterministic)", "ddim": "DDIM, 50 steps (official)"}
+                  "unipc": "UniPC (deterministic)", "ddim": f"DDIM, {DEFAULT_STEPS['ddim']} steps (official)"}
 
 
 @dataclass(frozen=True)

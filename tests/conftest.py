@@ -15,8 +15,8 @@ SHARED_DATA = Path(os.environ.get("MACE_SHARED_DATA", REPO.parent / "shared" / "
 #: Folders and files whose tests share an expensive session- or package-scoped fixture or warm-up, so that
 #: with pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite) one worker runs them all and
 #: pays it once: the Ray cluster of tests/cluster; the analysed real tracks, click tracks and dances of many
-#: seeds that the choreography and music tests share, and librosa's beat tracker (compiled afresh in every
-#: process); diffusers' import (~1.5 s; the Motion Expert's default sampler is diffusers' too); the pose
+#: seeds that the choreography and music tests share, and librosa's import with its kernels loaded from
+#: numba's cache (once per process); diffusers' import (~1.5 s; the Motion Expert's default sampler is diffusers' too); the pose
 #: model's first load; bpy's import and the add-on's registration. Every other test file is a group of its
 #: own (its module-scoped fixtures are paid once too).
 SHARED_FIXTURE_GROUPS = {

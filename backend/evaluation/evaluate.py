@@ -157,11 +157,12 @@ def _set_summary(scores: list[MotionScores]) -> dict:
 
 @dataclass
 class EvalCache:
-    """What :func:`evaluate_samples` may reuse between calls with the same reference set and protocol: the
-    reference motions' scores by name and the music beat times (with the tracker's name) by music path."""
+    """What :func:`evaluate_samples` may reuse between calls with the same reference set: the reference
+    motions' scores by protocol and name, and the music beat times (with the tracker's name) by protocol and
+    music path."""
 
-    reference: dict[str, MotionScores] = field(default_factory=dict)
-    beats: dict[Path, tuple[np.ndarray, str]] = field(default_factory=dict)
+    reference: dict[tuple[EvalProtocol, str], MotionScores] = field(default_factory=dict)
+    beats: dict[tuple[EvalProtocol, Path], tuple[np.ndarray, str]] = field(default_factory=dict)
 
 
 def evaluate_samples(
@@ -181,7 +182,7 @@ def evaluate_samples(
             it (or without a match) BAS is not computed for that motion.
         ctx: progress and cancellation.
         cache: an :class:`EvalCache` filled here; pass the same one to calls that score sets against the same
-            reference (and protocol) to score the reference and track each piece's beats once.
+            reference to score the reference and track each piece's beats once per protocol.
     """
     protocol = get_protocol(protocol)
     ctx = ctx or JobContext.null()
@@ -198,20 +199,20 @@ def evaluate_samples(
     for index, (set_name, sample) in enumerate(jobs):
         ctx.check_cancelled()
         ctx.report(index / len(jobs), f"scoring {set_name} motion {sample.name}")
-        if set_name == "reference" and sample.name in cache.reference:
-            scores.append(cache.reference[sample.name])
+        if set_name == "reference" and (protocol, sample.name) in cache.reference:
+            scores.append(cache.reference[protocol, sample.name])
             continue
         music = find_music(sample, music_dir) if music_dir else None
         beats = None
         if music is not None:
-            if music not in cache.beats:
-                cache.beats[music] = music_beat_times(music, protocol)
-            beats, tracker = cache.beats[music]
+            if (protocol, music) not in cache.beats:
+                cache.beats[protocol, music] = music_beat_times(music, protocol)
+            beats, tracker = cache.beats[protocol, music]
         elif music_dir and set_name == "generated":
             unmatched.append(sample.name)
         scores.append(score_motion(sample, protocol, set_name, beats, music.name if music else None))
         if set_name == "reference":
-            cache.reference[sample.name] = scores[-1]
+            cache.reference[protocol, sample.name] = scores[-1]
 
     gen = [s for s in scores if s.set == "generated"]
     ref = [s for s in scores if s.set == "reference"]

@@ -19,9 +19,10 @@ into one folder here:
 * A process that compiled something publishes its folder as a new snapshot (linked, renamed into place,
   then ``current`` switched): after each music analysis (:func:`share_compiled`, so processes started
   meanwhile need not compile again) and at exit. A new snapshot is the current one with this process's own
-  compiles laid over it, so what other processes published meanwhile is kept (a process that never analyses
-  music does not drop librosa's compiles); only where two processes compiled the same function does the
-  last to publish win for that function. Old snapshots and the folders of dead processes are removed.
+  compiles laid over it, function by function (a function's index with all its variants' files, as one
+  unit), so what other processes published meanwhile is kept (a process that never analyses music does not
+  drop librosa's compiles); only where two processes compiled the same function does the last to publish
+  win for that function, whole. Old snapshots and the folders of dead processes are removed.
 """
 
 from __future__ import annotations
@@ -217,15 +218,34 @@ def _publish(base: Path, work: Path, compiled: list[str]) -> None:
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             compiled = [str(path.relative_to(work)) for path in work.rglob("*") if path.is_file()]
-    for relative in compiled:
-        target = staging / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.unlink(missing_ok=True)
-        _link_file(work / relative, target)
+    # A function's cache is one unit: its index (``<f>.nbi``) numbers its variants' files (``<f>.<n>.nbc``) in
+    # the order this process met them, so the index is laid over only together with all its files, and the
+    # snapshot's files of that function are dropped first (else an index could point at another process's
+    # machine code for a different signature).
+    functions = {_function_of(Path(relative)) for relative in compiled}
+    for folder, ours in ((staging, False), (work, True)):
+        for path in list(folder.rglob("*")):
+            if path.is_file() and _function_of(path.relative_to(folder)) in functions:
+                relative = path.relative_to(folder)
+                if ours:
+                    (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+                    _link_file(path, staging / relative)
+                else:
+                    path.unlink()
     staging.rename(snapshots / name)
     pointer = base / f".current-{name}"
     pointer.write_text(name + "\n")
     os.replace(pointer, base / "current")
+
+
+def _function_of(relative: Path) -> Path:
+    """The function a cache file belongs to: ``<f>`` for numba's ``<f>.nbi`` and ``<f>.<n>.nbc``."""
+    name = relative.name
+    if name.endswith(".nbc"):
+        name = name[: -len(".nbc")].rsplit(".", 1)[0]
+    elif name.endswith(".nbi"):
+        name = name[: -len(".nbi")]
+    return relative.with_name(name)
 
 
 def _tidy(base: Path) -> None:

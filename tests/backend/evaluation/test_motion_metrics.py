@@ -150,6 +150,9 @@ def test_a_shared_cache_scores_the_reference_once_and_changes_no_number(rng, mon
     cached = [evaluate_samples(generated, reference, "clean", cache=cache).generated for generated in sets]
     np.testing.assert_equal(cached, fresh)  # every number the same (BAS is NaN without music on both)
     assert sorted(scored) == sorted([s.name for s in reference] + [s.name for g in sets for s in g])
+    # the same cache under the other protocol scores the reference again, under that protocol's rules
+    compat = evaluate_samples(sets[0], reference, "compat", cache=cache)
+    np.testing.assert_equal(compat.reference, evaluate_samples(sets[0], reference, "compat").reference)
 
 
 def test_shifted_set_gives_large_fid(rng):

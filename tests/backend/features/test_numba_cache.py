@@ -132,3 +132,31 @@ def test_publishing_keeps_what_another_process_published_meanwhile(tmp_path):
     out = subprocess.run([sys.executable, str(kernel), "total", "largest"], env=env, capture_output=True,
                          text=True, check=True)  # fmt: skip
     assert out.stdout.split()[-1] == "2"  # both loaded from disk: nothing compiled again
+
+
+def test_a_published_function_keeps_its_index_and_its_variants_together(tmp_path):
+    """numba numbers a function's variants in its index in the order one process met them: laying this
+    process's index over a snapshot whose variant files came from another process would point the index at
+    the other's machine code. So a function is published whole: its index with all this process's files."""
+    from backend.features import numba_cache
+
+    base, work = tmp_path / "numba", tmp_path / "work" / "sub"
+    current = base / "snapshots" / "1-1" / "sub"
+    current.mkdir(parents=True)
+    work.mkdir(parents=True)
+    (base / "current").write_text("1-1\n")
+    files = {current: {"f.nbi": "other index", "f.1.nbc": "other variant 1", "f.3.nbc": "other variant 3",
+                       "g.nbi": "other g index", "g.1.nbc": "other g"},
+             work: {"f.nbi": "our index", "f.1.nbc": "our variant 1", "f.2.nbc": "our variant 2",
+                    "g.nbi": "stale g index"}}  # fmt: skip
+    for folder, contents in files.items():
+        for name, text in contents.items():
+            (folder / name).write_text(text)
+    # This process compiled variant 2 of f (its index changed); variant 1 came from the snapshot it was filled
+    # from, which another process has since replaced.
+    numba_cache._publish(base, tmp_path / "work", ["sub/f.nbi", "sub/f.2.nbc"])
+    published = base / "snapshots" / (base / "current").read_text().strip() / "sub"
+    assert {path.name: path.read_text() for path in published.iterdir()} == {
+        "f.nbi": "our index", "f.1.nbc": "our variant 1", "f.2.nbc": "our variant 2",  # f whole, ours
+        "g.nbi": "other g index", "g.1.nbc": "other g",  # g untouched here: the other process's is kept
+    }  # fmt: skip

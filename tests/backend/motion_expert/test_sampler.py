@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from backend.motion_expert.scheduler import DiffusionSchedule, log_snr_timesteps, make_sampler, randn_like
+from backend.motion_expert.scheduler import (FAST_SAMPLERS, DiffusionSchedule, log_snr_timesteps, make_sampler,
+                                             randn_like)
 from shared.errors import InvalidInputError
 from shared.keep import KeepMask
 from shared.keep import KeepSpec
-from shared.sampling import DEFAULT_STEPS, SamplerChoice
+from shared.sampling import DEFAULT_STEPS, SAMPLERS, SamplerChoice
 
 from .conftest import dance_motion
 
@@ -33,7 +34,11 @@ def diffusers_reference(sampler: str, steps: int):
     return scheduler
 
 
-@pytest.mark.parametrize("sampler", ["dpmpp", "dpmpp-sde", "unipc"])
+def test_every_sampler_name_but_ddim_is_a_fast_sampler():
+    assert set(FAST_SAMPLERS) == set(SAMPLERS) - {"ddim"}
+
+
+@pytest.mark.parametrize("sampler", list(FAST_SAMPLERS))
 @pytest.mark.parametrize("steps", [1, 2, 7])
 def test_fast_samplers_reproduce_diffusers_scheduler_step_for_step(tiny_pipeline, music, sampler, steps):
     """The pipeline's loop (GFT memory cached, clipping, our schedule) against a loop written here with a fresh
