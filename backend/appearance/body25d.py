@@ -45,7 +45,7 @@ import numba  # noqa: E402
 from shared import body_mesh
 from shared.axes import Y_UP_TO_Z_UP
 from shared.errors import InvalidInputError
-from shared.kinematics import global_rotations
+from shared.kinematics import forward_kinematics, global_rotations
 from shared.motion import Motion
 from shared.rotations import (axis_angle_to_matrix, matrix_to_quaternion, quaternion_slerp, quaternion_to_matrix,
                              rotation_between, unit)
@@ -622,14 +622,6 @@ def facing_limited(rotations: np.ndarray, max_turn_deg: float = _MAX_TURN_DEG) -
     return about_y[:, None] @ rotations
 
 
-def _forward_kinematics(posed: np.ndarray, turn: np.ndarray, rest: np.ndarray) -> None:
-    """Fill ``posed`` (T, 24, 3) from its root column: every joint hangs off its parent by the parent's ``turn``
-    (T, 24, 3, 3) of the rest bone (``rest``: (24, 3) the photo's joints, metres)."""
-    for j in range(1, NUM_JOINTS):
-        parent = PARENTS[j]
-        posed[:, j] = posed[:, parent] + turn[:, parent] @ (rest[j] - rest[parent])
-
-
 def arms_in_frame(turn: np.ndarray, posed: np.ndarray, scale: float, size: tuple[int, int], ease: np.ndarray,
                   margin: float = _IN_FRAME_MARGIN) -> np.ndarray:
     """``turn`` with each arm swung towards the camera about its shoulder, per frame, just enough that its hand
@@ -701,12 +693,11 @@ class BodyAnimation:
         target[:, frozen] = photo[frozen]
         turn = target @ np.swapaxes(photo, -1, -2)  # (T, 24, 3, 3) photo -> frame, per joint
         rest = to_metres(body.joints, body.scale)
-        posed = np.zeros((frames, NUM_JOINTS, 3))
+        skeleton = Skeleton.from_joint_positions(rest)  # the photo's joints as the rest pose
         trans = np.asarray(motion.trans, np.float64)
         travel = (trans - trans[0]) * ease[:, None]  # the pelvis moves with the root translation
         if "legs" in body.cut_off:
             travel[:] = 0.0  # a waist-up photo keeps its hips where the frame cuts them
-        posed[:, 0] = rest[0] + travel
         # Limb bones ease from the photo's lengths into the proportional ones (frozen parts keep the photo's): a
         # bone's joint stretches its part of the mesh along the bone, so the part and the joint after it agree.
         stretch = 1.0 + ease[:, None] * np.where(frozen, 0.0, body.limb_stretch - 1.0)
@@ -714,13 +705,13 @@ class BodyAnimation:
             along = unit(rest[j] - rest[PARENTS[j]])
             turn[:, PARENTS[j]] = turn[:, PARENTS[j]] @ (np.eye(3) + (stretch[:, j, None, None] - 1.0) *
                                                          np.outer(along, along))  # fmt: skip
-        _forward_kinematics(posed, turn, rest)
+        posed = forward_kinematics(None, travel, skeleton, rotations=turn)
         if body.pinned and "arms" not in body.cut_off:
             # A cut-off body stays where the frame cuts it (no stage fit can make room): its hands stay in shot
             # (arms the frame cuts off keep the photo's pose, outside it).
             height, width = body.soft_mask.shape
             turn = arms_in_frame(turn, posed, body.scale, (width, height), ease)
-            _forward_kinematics(posed, turn, rest)
+            posed = forward_kinematics(None, travel, skeleton, rotations=turn)
         # In pixels: p' = D R D (p - P_j) + Q_j with D = diag(1, -1, 1) (y down) and the scale cancelling.
         flip = np.diag([1.0, -1.0, 1.0])
         linear = flip @ turn @ flip
