@@ -797,8 +797,8 @@ class PuppetRenderer:
             # (the person found in the photo is reused, not searched for again).
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
             puppet, animation = build(request.canvas_reference(zoom, shift), zoom)
-        elif body == "2.5d":  # the body built once, where it stays
-            puppet, animation = build(reference, 1.0)
+        elif body == "2.5d":  # the textured body built once, where it stays (the sketch's animation is its own)
+            puppet = PhotoBody(reference)
         ctx.check_cancelled()
         ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints, {body} body)")
         return puppet, animation
