@@ -690,8 +690,10 @@ class PuppetAnimation:
         return puppet.draw(vertices, self.bone_depth[index], out)
 
 
-#: How the puppet renderer builds the body: flat layers deformed in 2D, or the 2.5-D body (:mod:`.body25d`).
-BODIES = ("2d", "2.5d")
+#: How the puppet renderer builds the body, each with its words for the user (``RenderResult.made_by``): flat
+#: layers deformed in 2D, or the 2.5-D body (:mod:`.body25d`).
+BODY_WORDS = {"2d": "2D puppet", "2.5d": "2.5-D body"}
+BODIES = tuple(BODY_WORDS)
 
 
 @dataclass
