@@ -492,17 +492,18 @@ class PhotoBody(PhotoPose):
 
     Args:
         reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`).
-        grid: mesh vertex spacing in pixels (None = 1/150 of the person's height, at least 2).
+
+    The meshes have a vertex every 1/150 of the person's height (at least every 2 pixels).
     """
 
-    def __init__(self, reference, grid: float | None = None):
+    def __init__(self, reference):
         super().__init__(reference)
         silhouette = self.soft_mask > 0.5
         self.template = template_in_photo_pose(self.joints, self.scale)
         self.layers = body_parts(self.image, silhouette, self.template, self.joints, self.scale)
         rows = np.flatnonzero(silhouette.any(axis=1))
         person_height = rows[-1] - rows[0] + 1
-        step = int(grid or max(round(person_height / 150.0), 2))
+        step = int(max(round(person_height / 150.0), 2))
         self._build_mesh(step, _SMOOTH * person_height)
 
     def _build_mesh(self, step: int, smooth_px: float) -> None:
