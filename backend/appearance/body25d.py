@@ -138,9 +138,8 @@ def photo_joints(keypoints: np.ndarray, world: np.ndarray | None) -> tuple[np.nd
         return points[KP[name]]
 
     for side in ("left", "right"):
-        for joint, keypoint in (("hip", "hip"), ("knee", "knee"), ("ankle", "ankle"), ("shoulder", "shoulder"),
-                                ("elbow", "elbow"), ("wrist", "wrist")):  # fmt: skip
-            joints[J[f"{side}_{joint}"]] = at(f"{side}_{keypoint}")
+        for joint in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist"):  # the same names in both
+            joints[J[f"{side}_{joint}"]] = at(f"{side}_{joint}")
         wrist, elbow = at(f"{side}_wrist"), at(f"{side}_elbow")
         joints[J[f"{side}_hand"]] = wrist + _HAND * (wrist - elbow)
         toe = at(f"{side}_toe")
