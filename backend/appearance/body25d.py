@@ -295,8 +295,6 @@ def _rasterise(x, y, z, u, v, triangles, alpha, zbuf, umap, vmap, ids):  # pragm
                 ids[py, px] = f
 
 
-
-
 def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: tuple[int, int], uv: np.ndarray | None = None,
               alpha: np.ndarray | None = None):
     """Z-buffer rasterisation of triangles (nearest = largest depth wins), pixel centres at integer coordinates.
