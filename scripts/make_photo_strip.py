@@ -41,10 +41,10 @@ def main(paths: list[str], count: int = 5, row_height: int = 200, seconds: float
     rows = []
     for path in references:
         image = load_reference_image(path).rgb
-        options = RenderOptions(reference_name=path.name)
-        default = default_body(image, RenderRequest(motion, image, options=options).reference_person())
+        request = RenderRequest(motion, image, options=RenderOptions(reference_name=path.name))
+        default = default_body(image, request.reference_person())
         for body in ("2d",) if default == "2d" else ("2.5d", "2d"):
-            request = RenderRequest(motion, image, options=options, renderer_options=PuppetOptions(body=body))
+            request.renderer_options = PuppetOptions(body=body)  # the person found and the plate filled once
             puppet, animation = PuppetRenderer().prepare(request)
             frames = [animation.frame(puppet, i).copy() for i in [0, *indices]]
             scale = row_height / request.height

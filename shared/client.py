@@ -415,13 +415,14 @@ class BackendClient:
                 tempo=protocol.get_number(payload, "tempo", 0.0),
                 generator=protocol.get_field(payload, "generator", str, ""),
             )
+        renderer = protocol.get_field(payload, "renderer", str, "")
         return ReceivedRender(
             video_bytes=protocol.get_field(payload, "video", bytes),
-            renderer=protocol.get_field(payload, "renderer", str, ""),
+            renderer=renderer,
             frames=protocol.get_field(payload, "frames", int, 0),
             fps=protocol.get_number(payload, "fps", 0.0),
             pose_video_bytes=protocol.get_field(payload, "pose_video", bytes, None),
-            made_by=protocol.get_field(payload, "made_by", str, "") or protocol.get_field(payload, "renderer", str, ""),
+            made_by=protocol.get_field(payload, "made_by", str, "") or renderer,
         )
 
     def _check_liveness(self) -> list[ClientEvent]:

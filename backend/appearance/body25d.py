@@ -45,7 +45,7 @@ import numba  # noqa: E402
 from shared import body_mesh
 from shared.axes import Y_UP_TO_Z_UP
 from shared.errors import InvalidInputError
-from shared.kinematics import global_rotations
+from shared.kinematics import forward_kinematics, global_rotations
 from shared.motion import Motion
 from shared.rotations import (axis_angle_to_matrix, matrix_to_quaternion, quaternion_slerp, quaternion_to_matrix,
                              rotation_between, unit)
@@ -138,9 +138,8 @@ def photo_joints(keypoints: np.ndarray, world: np.ndarray | None) -> tuple[np.nd
         return points[KP[name]]
 
     for side in ("left", "right"):
-        for joint, keypoint in (("hip", "hip"), ("knee", "knee"), ("ankle", "ankle"), ("shoulder", "shoulder"),
-                                ("elbow", "elbow"), ("wrist", "wrist")):  # fmt: skip
-            joints[J[f"{side}_{joint}"]] = at(f"{side}_{keypoint}")
+        for joint in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist"):  # the same names in both
+            joints[J[f"{side}_{joint}"]] = at(f"{side}_{joint}")
         wrist, elbow = at(f"{side}_wrist"), at(f"{side}_elbow")
         joints[J[f"{side}_hand"]] = wrist + _HAND * (wrist - elbow)
         toe = at(f"{side}_toe")
@@ -294,8 +293,6 @@ def _rasterise(x, y, z, u, v, triangles, alpha, zbuf, umap, vmap, ids):  # pragm
                 umap[py, px] = tu
                 vmap[py, px] = tv
                 ids[py, px] = f
-
-
 
 
 def rasterise(vertices: np.ndarray, triangles: np.ndarray, size: tuple[int, int], uv: np.ndarray | None = None,
@@ -492,17 +489,18 @@ class PhotoBody(PhotoPose):
 
     Args:
         reference: the person on the output canvas (:meth:`RenderRequest.canvas_reference`).
-        grid: mesh vertex spacing in pixels (None = 1/150 of the person's height, at least 2).
+
+    The meshes have a vertex every 1/150 of the person's height (at least every 2 pixels).
     """
 
-    def __init__(self, reference, grid: float | None = None):
+    def __init__(self, reference):
         super().__init__(reference)
         silhouette = self.soft_mask > 0.5
         self.template = template_in_photo_pose(self.joints, self.scale)
         self.layers = body_parts(self.image, silhouette, self.template, self.joints, self.scale)
         rows = np.flatnonzero(silhouette.any(axis=1))
         person_height = rows[-1] - rows[0] + 1
-        step = int(grid or max(round(person_height / 150.0), 2))
+        step = int(max(round(person_height / 150.0), 2))
         self._build_mesh(step, _SMOOTH * person_height)
 
     def _build_mesh(self, step: int, smooth_px: float) -> None:
@@ -622,14 +620,6 @@ def facing_limited(rotations: np.ndarray, max_turn_deg: float = _MAX_TURN_DEG) -
     return about_y[:, None] @ rotations
 
 
-def _forward_kinematics(posed: np.ndarray, turn: np.ndarray, rest: np.ndarray) -> None:
-    """Fill ``posed`` (T, 24, 3) from its root column: every joint hangs off its parent by the parent's ``turn``
-    (T, 24, 3, 3) of the rest bone (``rest``: (24, 3) the photo's joints, metres)."""
-    for j in range(1, NUM_JOINTS):
-        parent = PARENTS[j]
-        posed[:, j] = posed[:, parent] + turn[:, parent] @ (rest[j] - rest[parent])
-
-
 def arms_in_frame(turn: np.ndarray, posed: np.ndarray, scale: float, size: tuple[int, int], ease: np.ndarray,
                   margin: float = _IN_FRAME_MARGIN) -> np.ndarray:
     """``turn`` with each arm swung towards the camera about its shoulder, per frame, just enough that its hand
@@ -701,12 +691,11 @@ class BodyAnimation:
         target[:, frozen] = photo[frozen]
         turn = target @ np.swapaxes(photo, -1, -2)  # (T, 24, 3, 3) photo -> frame, per joint
         rest = to_metres(body.joints, body.scale)
-        posed = np.zeros((frames, NUM_JOINTS, 3))
+        skeleton = Skeleton.from_joint_positions(rest)  # the photo's joints as the rest pose
         trans = np.asarray(motion.trans, np.float64)
         travel = (trans - trans[0]) * ease[:, None]  # the pelvis moves with the root translation
         if "legs" in body.cut_off:
             travel[:] = 0.0  # a waist-up photo keeps its hips where the frame cuts them
-        posed[:, 0] = rest[0] + travel
         # Limb bones ease from the photo's lengths into the proportional ones (frozen parts keep the photo's): a
         # bone's joint stretches its part of the mesh along the bone, so the part and the joint after it agree.
         stretch = 1.0 + ease[:, None] * np.where(frozen, 0.0, body.limb_stretch - 1.0)
@@ -714,13 +703,13 @@ class BodyAnimation:
             along = unit(rest[j] - rest[PARENTS[j]])
             turn[:, PARENTS[j]] = turn[:, PARENTS[j]] @ (np.eye(3) + (stretch[:, j, None, None] - 1.0) *
                                                          np.outer(along, along))  # fmt: skip
-        _forward_kinematics(posed, turn, rest)
+        posed = forward_kinematics(None, travel, skeleton, rotations=turn)
         if body.pinned and "arms" not in body.cut_off:
             # A cut-off body stays where the frame cuts it (no stage fit can make room): its hands stay in shot
             # (arms the frame cuts off keep the photo's pose, outside it).
             height, width = body.soft_mask.shape
             turn = arms_in_frame(turn, posed, body.scale, (width, height), ease)
-            _forward_kinematics(posed, turn, rest)
+            posed = forward_kinematics(None, travel, skeleton, rotations=turn)
         # In pixels: p' = D R D (p - P_j) + Q_j with D = diag(1, -1, 1) (y down) and the scale cancelling.
         flip = np.diag([1.0, -1.0, 1.0])
         linear = flip @ turn @ flip

@@ -690,8 +690,10 @@ class PuppetAnimation:
         return puppet.draw(vertices, self.bone_depth[index], out)
 
 
-#: How the puppet renderer builds the body: flat layers deformed in 2D, or the 2.5-D body (:mod:`.body25d`).
-BODIES = ("2d", "2.5d")
+#: How the puppet renderer builds the body, each with its words for the user (``RenderResult.made_by``): flat
+#: layers deformed in 2D, or the 2.5-D body (:mod:`.body25d`).
+BODY_WORDS = {"2d": "2D puppet", "2.5d": "2.5-D body"}
+BODIES = tuple(BODY_WORDS)
 
 
 @dataclass
@@ -797,8 +799,8 @@ class PuppetRenderer:
             # (the person found in the photo is reused, not searched for again).
             ctx.report(0.02, f"making room for the dance (zoom {zoom:.2f})")
             puppet, animation = build(request.canvas_reference(zoom, shift), zoom)
-        elif body == "2.5d":  # the body built once, where it stays
-            puppet, animation = build(reference, 1.0)
+        elif body == "2.5d":  # the textured body built once, where it stays (the sketch's animation is its own)
+            puppet = PhotoBody(reference)
         ctx.check_cancelled()
         ctx.report(0.05, f"rigged the reference ({puppet.keypoints_source} keypoints, {body} body)")
         return puppet, animation

@@ -438,7 +438,9 @@ class RenderResult:
     @property
     def made_by(self) -> str:
         """What made the video, in words for a summary line: the renderer, or the puppet renderer's body."""
-        return {"2.5d": "2.5-D body", "2d": "2D puppet"}.get(self.body or "", self.renderer)
+        from .puppet import BODY_WORDS
+
+        return BODY_WORDS.get(self.body or "", self.renderer)
 
 
 class OutputVideos(CommitOnExit):

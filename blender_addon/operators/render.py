@@ -68,7 +68,7 @@ class MACE_OT_render_reference(bpy.types.Operator):
             if getattr(outcome, "pose_video_bytes", None):
                 atomic.atomic_write_bytes(pose_video_path(out_path), outcome.pose_video_bytes)
             properties.update_status({
-                "message": f"Saved {outcome.frames} frames ({outcome.made_by or outcome.renderer}) to {out_path}",
+                "message": f"Saved {outcome.frames} frames ({outcome.made_by}) to {out_path}",
                 "last_output": out_path, "progress": 1.0,
             })
 
